@@ -1,0 +1,1 @@
+"""Composition root: settings, the FastAPI app, JSON API routers, pages and the CLI."""

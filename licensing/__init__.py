@@ -1,0 +1,1 @@
+"""Licensing: contracts as data, the split engine, offers, license grants and sales reports."""

@@ -1,0 +1,1 @@
+"""Registry: accounts, works, blob store, attestation log, certificates and monitoring records."""

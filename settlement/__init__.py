@@ -1,0 +1,1 @@
+"""Settlement: payments, the double-entry ledger, payouts and statements."""

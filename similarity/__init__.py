@@ -1,0 +1,1 @@
+"""Similarity engine: image loading, fingerprints, embeddings, FAISS indexes, matching, crawling."""

@@ -1,0 +1,296 @@
+"""Every image enters through `load_image`: its type is sniffed, its size bounded before decoding.
+
+Invariant: bytes that are not a JPEG, PNG, WebP, GIF, TIFF or BMP image within `ImageLimits`
+never reach a decoder's pixel stage; every failure (including Pillow warnings) surfaces as
+`ImageRejected` with a message a user can act on. The decoded RGB array is produced once and is
+what every fingerprint reads.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+RGBArray = npt.NDArray[np.uint8]
+
+MIME_TYPES: Final[dict[str, str]] = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+}
+ACCEPTED_FORMATS: Final[frozenset[str]] = frozenset(MIME_TYPES)
+
+_EXIF_ORIENTATION_TAG: Final = 0x0112
+_ORIENTATION_TRANSPOSE: Final[dict[int, Image.Transpose]] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# Markers of content a browser would execute or unpack; a real photo does not carry them.
+_ACTIVE_CONTENT_MARKERS: Final = (b"<script", b"<html", b"<iframe", b"<body", b"<svg")
+_SNIFF_WINDOW: Final = 1024
+
+
+class ImageRejected(ValueError):  # noqa: N818 - the public API names it for the outcome
+    """The uploaded bytes are not an image Copymark accepts; the message is for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageLimits:
+    """Upper bounds checked before any pixel is decoded."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 50_000_000
+
+
+DEFAULT_LIMITS: Final = ImageLimits()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LoadedImage:
+    """A decoded image: RGB pixels (possibly downscaled) plus what the original was."""
+
+    rgb: RGBArray
+    format: str
+    width: int
+    height: int
+    mime_type: str
+
+
+def sniff_format(data: bytes) -> str:
+    """Name what the bytes are from their signature: an ACCEPTED_FORMATS entry or a label."""
+    if not data:
+        return "empty file"
+    head = data[:16]
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "TIFF"
+    if head.startswith(b"BM"):
+        return "BMP"
+    return _describe_non_image(data)
+
+
+def _describe_non_image(data: bytes) -> str:
+    head = data[:16]
+    signatures: tuple[tuple[bytes, str], ...] = (
+        (b"%PDF", "PDF"),
+        (b"PK\x03\x04", "ZIP archive"),
+        (b"PK\x05\x06", "ZIP archive"),
+        (b"\x1f\x8b", "gzip archive"),
+        (b"Rar!", "RAR archive"),
+        (b"7z\xbc\xaf", "7-Zip archive"),
+        (b"\x7fELF", "executable"),
+        (b"MZ", "Windows executable"),
+        (b"8BPS", "Photoshop document"),
+        (b"II+\x00", "BigTIFF image (unsupported)"),
+        (b"\x00\x00\x01\x00", "ICO icon (unsupported)"),
+    )
+    for signature, label in signatures:
+        if head.startswith(signature):
+            return label
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis"):
+            return "AVIF image (unsupported)"
+        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
+            return "HEIC image (unsupported)"
+        return "MP4/QuickTime media"
+    text = data[:_SNIFF_WINDOW].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"<svg" in text:
+        return "SVG document"
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<script")):
+        return "HTML"
+    if text.startswith(b"<?xml"):
+        return "XML document"
+    return f"unknown bytes {data[:4].hex()}"
+
+
+def load_image(
+    data: bytes, limits: ImageLimits = DEFAULT_LIMITS, max_side: int | None = 1024
+) -> LoadedImage:
+    """Decode `data` to RGB (alpha on white, EXIF orientation applied, first frame only).
+
+    The returned pixels are downscaled so neither side exceeds `max_side` (None keeps full size);
+    `width`/`height` describe the original after orientation.
+    """
+    if len(data) > limits.max_bytes:
+        raise ImageRejected(f"file too large: {len(data)} bytes, limit {limits.max_bytes}")
+    kind = sniff_format(data)
+    if kind not in ACCEPTED_FORMATS:
+        raise ImageRejected(f"not a supported image: {kind}")
+    _refuse_active_content(data, kind)
+    # Decoders warn about metadata they skip; those warnings must not escape to the caller.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            loaded = _decode(data, kind, limits, max_side)
+        except ImageRejected:
+            raise
+        except Image.DecompressionBombError as error:
+            raise ImageRejected(_too_large(kind, limits)) from error
+        except UnidentifiedImageError as error:
+            raise ImageRejected(f"corrupt or truncated {kind} image: unreadable header") from error
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError) as error:
+            raise ImageRejected(f"corrupt or truncated {kind} image: {error}") from error
+        except (MemoryError, RuntimeError, TypeError, ZeroDivisionError) as error:
+            raise ImageRejected(f"undecodable {kind} image: {error!r}") from error
+    return loaded
+
+
+def _too_large(kind: str, limits: ImageLimits) -> str:
+    return f"{kind} image too large: its header claims more than {limits.max_pixels} pixels"
+
+
+def _refuse_active_content(data: bytes, kind: str) -> None:
+    lowered = data.lower()
+    for marker in _ACTIVE_CONTENT_MARKERS:
+        if marker in lowered:
+            raise ImageRejected(
+                f"{kind} file carries embedded HTML or script ({marker.decode()}...)"
+            )
+    if b"PK\x03\x04" in data and b"PK\x05\x06" in data:
+        raise ImageRejected(f"{kind} file carries an embedded ZIP archive")
+    # GIF headers double as JavaScript ("GIF89a/*...*/=payload"); PNG and GIF have an exact end,
+    # so bytes after it are a smuggled payload. JPEG is exempt: MPO and phone cameras append data.
+    end = _png_end(data) if kind == "PNG" else _gif_end(data) if kind == "GIF" else None
+    if end is not None and data[end:].strip(b"\x00"):
+        raise ImageRejected(f"{kind} file has {len(data) - end} unexpected bytes after its end")
+
+
+def _png_end(data: bytes) -> int | None:
+    position = 8
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        chunk_type = data[position + 4 : position + 8]
+        position += 12 + length
+        if chunk_type == b"IEND":
+            return position
+    return None
+
+
+def _gif_end(data: bytes) -> int | None:
+    if len(data) < 13:
+        return None
+    position = 13
+    if data[10] & 0x80:
+        position += 3 << ((data[10] & 0x07) + 1)
+    while position < len(data):
+        block = data[position]
+        if block == 0x3B:
+            return position + 1
+        if block == 0x21:
+            position += 2
+        elif block == 0x2C:
+            if position + 10 > len(data):
+                return None
+            flags = data[position + 9]
+            position += 10
+            if flags & 0x80:
+                position += 3 << ((flags & 0x07) + 1)
+            position += 1
+        else:
+            return None
+        while position < len(data) and data[position] != 0:
+            position += data[position] + 1
+        position += 1
+    return None
+
+
+def _decode(data: bytes, kind: str, limits: ImageLimits, max_side: int | None) -> LoadedImage:
+    # Only the sniffed format's plugin may parse the bytes: no fallback to exotic decoders.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = Image.open(io.BytesIO(data), formats=[kind])
+    if any(issubclass(warning.category, Image.DecompressionBombWarning) for warning in caught):
+        image.close()
+        raise ImageRejected(_too_large(kind, limits))
+    with image:
+        header_width, header_height = image.size
+        if header_width <= 0 or header_height <= 0:
+            raise ImageRejected(f"{kind} image has no pixels ({header_width}x{header_height})")
+        if header_width * header_height > limits.max_pixels:
+            raise ImageRejected(
+                f"{kind} image too large: {header_width}x{header_height} pixels,"
+                f" limit {limits.max_pixels}"
+            )
+        orientation = _orientation(image)
+        if max_side is not None and kind == "JPEG":
+            scale = max_side / max(header_width, header_height)
+            if scale < 1:
+                image.draft("RGB", (int(header_width * scale) + 1, int(header_height * scale) + 1))
+        image.load()
+        frame = _to_rgb(image)
+    transpose = _ORIENTATION_TRANSPOSE.get(orientation)
+    if transpose is not None:
+        frame = frame.transpose(transpose)
+    width, height = (
+        (header_height, header_width)
+        if orientation in (5, 6, 7, 8)
+        else (header_width, header_height)
+    )
+    if max_side is not None and max(frame.size) > max_side:
+        frame.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    rgb = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8))
+    rgb.setflags(write=False)
+    return LoadedImage(rgb=rgb, format=kind, width=width, height=height, mime_type=MIME_TYPES[kind])
+
+
+def _orientation(image: ImageFile.ImageFile) -> int:
+    try:
+        value = image.getexif().get(_EXIF_ORIENTATION_TAG, 1)
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError, struct.error):
+        return 1
+    return value if isinstance(value, int) and value in _ORIENTATION_TRANSPOSE else 1
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return _high_depth_to_rgb(image)
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        mode in ("P", "L", "RGB") and "transparency" in image.info
+    )
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if mode == "RGB":
+        return image.copy()
+    return image.convert("RGB")
+
+
+def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
+    # Pillow's own I;16 -> L conversion clips at 255 instead of scaling the range.
+    values = np.asarray(image).astype(np.float64)
+    low, high = float(values.min()), float(values.max())
+    if image.mode == "I" and low >= 0 and high <= 255:
+        scaled = values
+    elif image.mode.startswith("I;16") or (image.mode == "I" and low >= 0 and high <= 65535):
+        scaled = values / 257.0
+    elif high > low:
+        scaled = (values - low) * (255.0 / (high - low))
+    else:
+        scaled = np.zeros_like(values)
+    gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.stack([gray] * 3, axis=-1))

@@ -1,0 +1,187 @@
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from similarity.images import (
+    ACCEPTED_FORMATS,
+    ImageLimits,
+    ImageRejected,
+    LoadedImage,
+    load_image,
+    sniff_format,
+)
+from tests.corpus.hostile import HostileFile, hostile_files
+
+
+def _by_name(name: str) -> bytes:
+    return next(item.data for item in hostile_files() if item.name == name)
+
+
+def _jpeg(image: Image.Image, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
+def test_corpus_is_large_and_mixed() -> None:
+    outcomes = [item.outcome for item in hostile_files()]
+    assert len(outcomes) >= 50
+    assert outcomes.count("accept") >= 10
+    assert outcomes.count("reject") >= 30
+
+
+@pytest.mark.parametrize("item", hostile_files(), ids=lambda item: item.name)
+def test_hostile_file_gets_its_outcome(item: HostileFile) -> None:
+    if item.outcome == "reject":
+        with pytest.raises(ImageRejected) as caught:
+            load_image(item.data)
+        assert item.message in str(caught.value)
+    else:
+        loaded = load_image(item.data)
+        assert loaded.rgb.dtype == np.uint8
+        assert loaded.rgb.ndim == 3
+        assert loaded.rgb.shape[2] == 3
+        assert loaded.format in ACCEPTED_FORMATS
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"\xff\xd8\xff\xe0", "JPEG"),
+        (b"\x89PNG\r\n\x1a\n", "PNG"),
+        (b"GIF87a", "GIF"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "WEBP"),
+        (b"MM\x00*", "TIFF"),
+        (b"BM\x00\x00", "BMP"),
+        (b"", "empty file"),
+        (b"%PDF-1.5", "PDF"),
+        (b"PK\x03\x04", "ZIP archive"),
+        (b"  <svg>", "SVG document"),
+        (b"<!doctype HTML>", "HTML"),
+        (b"<?xml", "XML document"),
+        (b"<?xm", "unknown bytes 3c3f786d"),
+    ],
+)
+def test_sniff_names_what_the_bytes_are(data: bytes, expected: str) -> None:
+    assert sniff_format(data) == expected
+
+
+def test_decoded_pixels_are_read_only() -> None:
+    loaded = load_image(_by_name("plain.png"))
+    with pytest.raises(ValueError, match="read-only"):
+        loaded.rgb[0, 0, 0] = 1
+
+
+def test_byte_limit_refuses_before_decoding() -> None:
+    with pytest.raises(ImageRejected, match="file too large"):
+        load_image(_by_name("plain.png"), limits=ImageLimits(max_bytes=100))
+
+
+def test_pixel_limit_comes_from_the_caller() -> None:
+    with pytest.raises(ImageRejected, match="too large: 64x48 pixels, limit 1000"):
+        load_image(_by_name("plain.png"), limits=ImageLimits(max_pixels=1000))
+
+
+def test_pillow_bomb_warning_becomes_a_rejection() -> None:
+    # 10000x10000 is above Pillow's warning threshold but below this caller's own limit.
+    header = struct.pack(">IIBBBBB", 10_000, 10_000, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(payload))
+        + kind
+        + payload
+        + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+        for kind, payload in ((b"IHDR", header), (b"IDAT", zlib.compress(b"")), (b"IEND", b""))
+    )
+    with pytest.raises(ImageRejected, match="too large"):
+        load_image(png, limits=ImageLimits(max_pixels=10**9))
+
+
+@pytest.mark.parametrize(("name", "turns"), [("exif-rotate-6.jpg", -1), ("exif-rotate-8.jpg", 1)])
+def test_exif_orientation_is_applied(name: str, turns: int) -> None:
+    upright = load_image(_by_name("exif-orientation-99.jpg")).rgb.astype(np.int16)
+    rotated = load_image(_by_name(name))
+    assert (rotated.width, rotated.height) == (30, 60)
+    assert np.abs(rotated.rgb.astype(np.int16) - np.rot90(upright, k=turns)).mean() < 3
+
+
+def test_transparent_pixels_become_white() -> None:
+    assert (load_image(_by_name("fully-transparent.png")).rgb == 255).all()
+
+
+@pytest.mark.parametrize("name", ["palette-transparency.png", "palette-transparency.gif"])
+def test_palette_transparency_is_composited_on_white(name: str) -> None:
+    rgb = load_image(_by_name(name)).rgb
+    assert tuple(rgb[4, 1]) == (255, 0, 0)
+    assert tuple(rgb[4, 6]) == (255, 255, 255)
+
+
+def test_cmyk_is_converted_to_rgb() -> None:
+    red, green, blue = load_image(_by_name("cmyk.jpg")).rgb[8, 8].astype(int)
+    assert red > 200
+    assert green < 60
+    assert blue < 60
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped() -> None:
+    assert abs(int(load_image(_by_name("grey-16bit.png")).rgb[0, 0, 0]) - 127) <= 1
+
+
+def test_sixteen_bit_rgb_keeps_its_colour() -> None:
+    assert tuple(load_image(_by_name("rgb-16bit.png")).rgb[0, 0]) == (255, 0, 0)
+
+
+def test_animated_gif_yields_its_first_frame() -> None:
+    assert tuple(load_image(_by_name("animated.gif")).rgb[0, 0]) == (255, 0, 0)
+
+
+def test_multipage_tiff_yields_its_first_page() -> None:
+    loaded = load_image(_by_name("multipage.tiff"))
+    assert (loaded.width, loaded.height) == (20, 10)
+
+
+def test_max_side_downscales_but_reports_original_size() -> None:
+    data = _jpeg(Image.new("RGB", (3000, 2000), (10, 120, 200)))
+    loaded = load_image(data, max_side=512)
+    assert max(loaded.rgb.shape[:2]) == 512
+    assert (loaded.width, loaded.height) == (3000, 2000)
+    assert loaded.mime_type == "image/jpeg"
+
+
+def test_max_side_none_keeps_full_size() -> None:
+    data = _jpeg(Image.new("RGB", (1500, 900)))
+    assert load_image(data, max_side=None).rgb.shape == (900, 1500, 3)
+
+
+def test_result_is_a_loaded_image() -> None:
+    assert isinstance(load_image(_by_name("plain.jpg")), LoadedImage)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=256))
+def test_arbitrary_bytes_load_or_are_rejected(data: bytes) -> None:
+    try:
+        load_image(data)
+    except ImageRejected:
+        return
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["plain.jpg", "plain.png", "lossy.webp", "animated.gif", "plain.tiff"]),
+    st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=8),
+)
+def test_corrupted_images_load_or_are_rejected(name: str, edits: list[tuple[int, int]]) -> None:
+    data = bytearray(_by_name(name))
+    for position, value in edits:
+        data[position % len(data)] = value
+    try:
+        loaded = load_image(bytes(data))
+    except ImageRejected:
+        return
+    assert loaded.rgb.dtype == np.uint8

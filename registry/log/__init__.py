@@ -1,0 +1,6 @@
+"""Attestation log: an append-only RFC 9162 Merkle tree of canonical JSON events with signed heads.
+
+``merkle`` holds the pure tree maths and verifiers, ``events`` the canonical leaf encoding,
+``signing`` the Ed25519 tree-head signatures, ``models`` the tables and ``store`` the
+persisted log (``AttestationLog``) and its full audit (``verify_log``).
+"""

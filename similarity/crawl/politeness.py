@@ -1,0 +1,59 @@
+"""At most `per_host_concurrency` requests run against one host, and starts are `delay` apart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _HostGate:
+    slots: asyncio.Semaphore
+    delay_s: float
+    next_start: float = 0.0
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class HostPoliteness:
+    """Per-host concurrency limit and minimum delay between request starts."""
+
+    def __init__(
+        self, *, per_host_concurrency: int = 2, delay_s: float = 1.0, max_delay_s: float = 30.0
+    ) -> None:
+        if per_host_concurrency < 1:
+            raise ValueError("per_host_concurrency must be at least 1")
+        self._per_host_concurrency = per_host_concurrency
+        self._delay_s = delay_s
+        self._max_delay_s = max_delay_s
+        self._gates: dict[str, _HostGate] = {}
+
+    def _gate(self, host: str) -> _HostGate:
+        gate = self._gates.get(host)
+        if gate is None:
+            gate = _HostGate(asyncio.Semaphore(self._per_host_concurrency), self._delay_s)
+            self._gates[host] = gate
+        return gate
+
+    def request_delay(self, host: str, delay_s: float) -> None:
+        """Slow down on `host` (robots.txt Crawl-delay); never faster than the default, capped."""
+        gate = self._gate(host)
+        gate.delay_s = min(max(self._delay_s, delay_s), self._max_delay_s)
+
+    def delay_for(self, host: str) -> float:
+        """The delay now applied between request starts on `host`."""
+        return self._gate(host).delay_s
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        """Hold one of `host`'s request slots, waiting for its turn."""
+        gate = self._gate(host)
+        async with gate.slots:
+            async with gate.turn:
+                loop = asyncio.get_running_loop()
+                wait = gate.next_start - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                gate.next_start = loop.time() + gate.delay_s
+            yield

@@ -1,0 +1,143 @@
+"""Money is an integer count of a currency's minor units; floats and mixed currencies are refused.
+
+ISO 4217 fixes how many minor units make one major unit (the exponent): JPY has none, USD,
+EUR and CNY have 100, KWD and BHD have 1000. Amounts never pass through binary floating point,
+so a split computed here matches the ledger to the last minor unit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from licensing.errors import CurrencyMismatchError, InvalidAmountError, UnknownCurrencyError
+
+_EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_EXPONENT_3 = "BHD IQD JOD KWD LYD OMR TND"
+_EXPONENT_4 = "CLF UYW"
+_EXPONENT_2 = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN "
+    "BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS "
+    "GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR "
+    "LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD "
+    "PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN "
+    "SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWG"
+)
+
+CURRENCY_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(_EXPONENT_2.split(), 2),
+    **dict.fromkeys(_EXPONENT_0.split(), 0),
+    **dict.fromkeys(_EXPONENT_3.split(), 3),
+    **dict.fromkeys(_EXPONENT_4.split(), 4),
+}
+
+BASIS_POINTS_PER_UNIT = 10_000
+_DECIMAL_AMOUNT = re.compile(r"-?\d+(\.\d+)?")
+
+
+def currency_exponent(currency: str) -> int:
+    """Return how many decimal digits the currency's minor unit has (ISO 4217)."""
+    try:
+        return CURRENCY_EXPONENTS[currency]
+    except KeyError:
+        raise UnknownCurrencyError(
+            f"unknown currency {currency!r}: expected an ISO 4217 code such as USD, EUR or JPY"
+        ) from None
+
+
+def require_whole_minor_units(value: object, what: str) -> int:
+    """Return value if it is an int (not bool, not float); otherwise name the problem."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidAmountError(
+            f"{what} must be an integer number of minor units, got {value!r} "
+            f"({type(value).__name__})"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True, order=False)
+class Money:
+    """An amount in integer minor units of an ISO 4217 currency."""
+
+    amount_minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        require_whole_minor_units(self.amount_minor, "amount_minor")
+        currency_exponent(self.currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        """Return no money in the given currency."""
+        return cls(0, currency)
+
+    @classmethod
+    def parse(cls, text: str, currency: str) -> Money:
+        """Read a decimal amount in major units ("12.50") exactly, refusing excess precision."""
+        exponent = currency_exponent(currency)
+        cleaned = text.strip()
+        if not _DECIMAL_AMOUNT.fullmatch(cleaned):
+            raise InvalidAmountError(f"amount {text!r} is not a decimal number like 12.50")
+        try:
+            major = Decimal(cleaned)
+        except InvalidOperation:
+            raise InvalidAmountError(f"amount {text!r} is not a decimal number") from None
+        minor = major.scaleb(exponent)
+        if minor != minor.to_integral_value():
+            raise InvalidAmountError(
+                f"amount {text!r} has more than {exponent} decimal places for {currency}"
+            )
+        return cls(int(minor), currency)
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise CurrencyMismatchError(
+                f"cannot combine {other.currency} with {self.currency}: currencies differ"
+            )
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount_minor + other.amount_minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount_minor - other.amount_minor, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount_minor < other.amount_minor
+
+    def __le__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount_minor <= other.amount_minor
+
+    def format_major(self) -> str:
+        """Return the amount in major units with the currency's exact number of decimals."""
+        exponent = currency_exponent(self.currency)
+        sign = "-" if self.amount_minor < 0 else ""
+        whole, fraction = divmod(abs(self.amount_minor), 10**exponent)
+        if exponent == 0:
+            return f"{sign}{whole}"
+        return f"{sign}{whole}.{fraction:0{exponent}d}"
+
+    def __str__(self) -> str:
+        return f"{self.format_major()} {self.currency}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class BasisPoints:
+    """A proportion in hundredths of a percent: 10000 bp is the whole."""
+
+    value: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.value, bool) or not isinstance(self.value, int):
+            raise InvalidAmountError(f"basis points must be an integer, got {self.value!r}")
+        if not 0 <= self.value <= BASIS_POINTS_PER_UNIT:
+            raise InvalidAmountError(
+                f"basis points must lie between 0 and {BASIS_POINTS_PER_UNIT}, got {self.value}"
+            )
+
+    def __str__(self) -> str:
+        return f"{self.value} bp"

@@ -1,0 +1,142 @@
+"""Geometric verification: do the query and a reference share a planar region (ORB + RANSAC)?
+
+A candidate is verified when enough keypoint matches agree on one homography. The query is also
+tried mirrored, because ORB descriptors are not mirror-invariant. The matched region is the
+reference's outline projected into the query's coordinates.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Final
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from similarity.hashes import shrink
+
+RGBArray = npt.NDArray[np.uint8]
+Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
+
+VERIFY_SIDE: Final = 512
+MIN_INLIERS: Final = 15
+_RATIO: Final = 0.8
+_FEATURES: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """Outcome of matching one query against one reference."""
+
+    inliers: int
+    region: Quad | None
+    mirrored: bool = False
+
+    @property
+    def verified(self) -> bool:
+        """Enough geometrically consistent matches to call the pair a copy."""
+        return self.inliers >= MIN_INLIERS and self.region is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Keypoints:
+    """ORB features of one image at verification size, and the scale back to the caller's."""
+
+    points: npt.NDArray[np.float32]
+    descriptors: npt.NDArray[np.uint8] | None
+    scale: float
+    width: int
+    height: int
+
+
+NOT_VERIFIED: Final = Verification(0, None)
+
+
+def extract(rgb: RGBArray) -> Keypoints:
+    """ORB keypoints of an RGB image, detected on a copy shrunk to VERIFY_SIDE."""
+    small = shrink(rgb, VERIFY_SIDE)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    orb = cv2.ORB.create(nfeatures=_FEATURES, fastThreshold=10)
+    keypoints, descriptors = orb.detectAndCompute(grey, None)
+    points = np.array([keypoint.pt for keypoint in keypoints], dtype=np.float32).reshape(-1, 2)
+    scale = rgb.shape[1] / small.shape[1]
+    codes = None if descriptors is None else np.asarray(descriptors, dtype=np.uint8)
+    return Keypoints(points, codes, scale, rgb.shape[1], rgb.shape[0])
+
+
+class QueryFeatures:
+    """A query's features, with the mirrored image's extracted only when first needed."""
+
+    def __init__(self, rgb: RGBArray) -> None:
+        self.rgb = rgb
+        self.direct = extract(rgb)
+
+    @functools.cached_property
+    def mirrored(self) -> Keypoints:
+        """Features of the horizontally mirrored query."""
+        return extract(np.ascontiguousarray(self.rgb[:, ::-1]))
+
+
+def _match(query: Keypoints, reference: Keypoints) -> Verification:
+    if (
+        query.descriptors is None
+        or reference.descriptors is None
+        or len(query.descriptors) < 2
+        or len(reference.descriptors) < 2
+    ):
+        return NOT_VERIFIED
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    pairs = matcher.knnMatch(query.descriptors, reference.descriptors, k=2)
+    good = [
+        pair[0] for pair in pairs if len(pair) == 2 and pair[0].distance < _RATIO * pair[1].distance
+    ]
+    if len(good) < MIN_INLIERS:
+        return Verification(len(good) // 4, None)
+    source = reference.points[[match.trainIdx for match in good]] * reference.scale
+    target = query.points[[match.queryIdx for match in good]] * query.scale
+    homography, mask = cv2.findHomography(source, target, cv2.RANSAC, 5.0 * query.scale)
+    if homography is None or mask is None:
+        return NOT_VERIFIED
+    inliers = int(mask.sum())
+    corners = np.array(
+        [[0, 0], [reference.width, 0], [reference.width, reference.height], [0, reference.height]],
+        dtype=np.float64,
+    ).reshape(-1, 1, 2)
+    projected = np.asarray(cv2.perspectiveTransform(corners, homography), np.float64).reshape(-1, 2)
+    if not _plausible(projected):
+        return Verification(inliers, None)
+    quad = tuple((float(x), float(y)) for x, y in projected)
+    return Verification(inliers, quad)  # type: ignore[arg-type]
+
+
+def _plausible(quad: npt.NDArray[np.float64]) -> bool:
+    """A real copy maps the reference to a convex, non-degenerate, same-orientation quad."""
+    if not np.isfinite(quad).all():
+        return False
+    contour = quad.astype(np.float32).reshape(-1, 1, 2)
+    if not cv2.isContourConvex(contour):
+        return False
+    signed_area = 0.5 * float(
+        np.dot(quad[:, 0], np.roll(quad[:, 1], -1)) - np.dot(quad[:, 1], np.roll(quad[:, 0], -1))
+    )
+    return signed_area > 64.0
+
+
+def verify(query: RGBArray, reference: RGBArray) -> Verification:
+    """Match a query against one reference, trying the mirrored query too."""
+    return verify_features(QueryFeatures(query), extract(reference))
+
+
+def verify_features(query: QueryFeatures, reference: Keypoints) -> Verification:
+    """Like `verify` with features already extracted (one query against many references)."""
+    direct = _match(query.direct, reference)
+    if direct.verified:
+        return direct
+    flipped = _match(query.mirrored, reference)
+    if flipped.region is None or flipped.inliers <= direct.inliers:
+        return direct
+    width = query.direct.width
+    region = tuple((width - x, y) for x, y in flipped.region)
+    return Verification(flipped.inliers, region, mirrored=True)  # type: ignore[arg-type]

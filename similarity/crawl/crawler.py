@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from similarity.crawl.extract import ExtractedPage, ImageReference, extract_page
@@ -142,7 +142,7 @@ class Crawler:
         self._queue: asyncio.Queue[CrawlEvent | None] = asyncio.Queue(maxsize=256)
         self._claimed_images: set[str] = set()
 
-    async def events(self) -> AsyncIterator[CrawlEvent]:
+    async def events(self) -> AsyncGenerator[CrawlEvent, None]:
         """Crawl, yielding events as they happen; closing the iterator stops the crawl."""
         scheduler = asyncio.ensure_future(self._schedule())
         try:

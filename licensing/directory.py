@@ -1,0 +1,56 @@
+"""Contracts kept as files in one folder, found by the work they are attached to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from licensing.contract import Contract, load_contract
+from licensing.engine import ContractResolver
+from licensing.errors import InvalidContractError, LicensingError, UnknownParentWorkError
+
+CONTRACT_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def directory_resolver(folder: Path) -> ContractResolver:
+    """Return a resolver that finds a work's contract among the folder's contract files.
+
+    The folder is read on the first lookup. When several files hold contracts of one work, the
+    highest version wins; two files with the same work and version are refused as ambiguous.
+    """
+    by_work: dict[str, list[tuple[Contract, Path]]] = {}
+    unreadable: list[str] = []
+    loaded = False
+
+    def load() -> None:
+        for path in sorted(folder.iterdir()):
+            if path.suffix not in CONTRACT_SUFFIXES or not path.is_file():
+                continue
+            try:
+                contract = load_contract(path)
+            except LicensingError:
+                unreadable.append(path.name)
+                continue
+            if contract.subject.work is not None:
+                by_work.setdefault(contract.subject.work, []).append((contract, path))
+
+    def resolve(work: str) -> Contract:
+        nonlocal loaded
+        if not loaded:
+            load()
+            loaded = True
+        candidates = by_work.get(work)
+        if not candidates:
+            skipped = f" ({len(unreadable)} invalid files skipped: {', '.join(unreadable)})"
+            raise UnknownParentWorkError(
+                f"no contract for parent work {work} in {folder}" + (skipped if unreadable else "")
+            )
+        newest = max(contract.version for contract, _ in candidates)
+        chosen = [(contract, path) for contract, path in candidates if contract.version == newest]
+        if len(chosen) > 1:
+            names = ", ".join(path.name for _, path in chosen)
+            raise InvalidContractError(
+                f"ambiguous contracts for work {work}: version {newest} appears in {names}"
+            )
+        return chosen[0][0]
+
+    return resolve

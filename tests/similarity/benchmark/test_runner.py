@@ -1,0 +1,176 @@
+import importlib.util
+import io
+import random
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from PIL import Image
+from rich.console import Console
+
+from similarity.augment import border, hflip, rotate90
+from similarity.benchmark.dataset import (
+    QUICK_SIZE,
+    STAMPS_DIR,
+    BenchmarkSet,
+    Query,
+    Reference,
+    default_photos_dir,
+    load_source,
+)
+from similarity.benchmark.metrics import Prediction
+from similarity.benchmark.runner import (
+    PdqDetector,
+    PHashDetector,
+    SystemResult,
+    render_table,
+    run_benchmark,
+    summarise,
+)
+from similarity.images import LoadedImage, load_image
+
+needs_stamps = pytest.mark.skipif(
+    not STAMPS_DIR.is_dir(), reason="Debian package tuxpaint-stamps-default is not installed"
+)
+
+
+def _loaded(pixels: npt.NDArray[np.uint8]) -> LoadedImage:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return load_image(buffer.getvalue())
+
+
+@pytest.fixture(scope="module")
+def registered() -> dict[int, npt.NDArray[np.uint8]]:
+    names = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg")
+    return {i: load_source(default_photos_dir() / name) for i, name in enumerate(names, start=1)}
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bench-cache")
+
+
+@pytest.mark.parametrize("detector_type", [PHashDetector, PdqDetector])
+def test_baseline_ranks_an_exact_copy_first(
+    detector_type: type[PHashDetector] | type[PdqDetector],
+    registered: dict[int, npt.NDArray[np.uint8]],
+) -> None:
+    detector = detector_type()
+    for work_id, pixels in registered.items():
+        detector.add(work_id, _loaded(pixels))
+    (best, *_rest) = detector.search(_loaded(registered[2]), top_k=4)
+    assert best[0] == 2
+
+
+def test_phash_matches_a_mirrored_copy_through_the_mirrored_hash(
+    registered: dict[int, npt.NDArray[np.uint8]],
+) -> None:
+    detector = PHashDetector()
+    for work_id, pixels in registered.items():
+        detector.add(work_id, _loaded(pixels))
+    mirrored = hflip(registered[3], random.Random(0))
+    assert detector.search(_loaded(mirrored), top_k=1) == [(3, 64.0)]
+
+
+def test_pdq_matches_a_quarter_turn_through_its_dihedral_hashes(
+    registered: dict[int, npt.NDArray[np.uint8]],
+) -> None:
+    detector = PdqDetector()
+    for work_id, pixels in registered.items():
+        detector.add(work_id, _loaded(pixels))
+    turned = rotate90(registered[1], random.Random(0))
+    (work_id, score), *_ = detector.search(_loaded(turned), top_k=4)
+    assert work_id == 1
+    assert score >= 256 - 31
+
+
+def test_padding_defeats_phash(registered: dict[int, npt.NDArray[np.uint8]]) -> None:
+    detector = PHashDetector()
+    for work_id, pixels in registered.items():
+        detector.add(work_id, _loaded(pixels))
+    padded = border(registered[4], random.Random(1))
+    (_, score), *_ = detector.search(_loaded(padded), top_k=4)
+    assert score < 64 - 10
+
+
+def test_empty_index_answers_nothing(registered: dict[int, npt.NDArray[np.uint8]]) -> None:
+    assert PHashDetector().search(_loaded(registered[1]), top_k=3) == []
+    assert PdqDetector().search(_loaded(registered[1]), top_k=3) == []
+
+
+def _two_family_set() -> BenchmarkSet:
+    root = Path("/nonexistent")
+    references = (Reference(1, "a", root / "a.png"), Reference(2, "b", root / "b.png"))
+    queries = (
+        Query("crop-0", "crop", "a", root / "q0.png", 1),
+        Query("jpeg-0", "jpeg", "b", root / "q1.png", 2),
+        Query("distractor-0", "plain", "z", root / "d0.png", None),
+    )
+    return BenchmarkSet(root, references, queries)
+
+
+def test_a_loud_distractor_lowers_every_family_it_outscores() -> None:
+    predictions = (
+        Prediction("jpeg-0", 2, 0.9),
+        Prediction("distractor-0", 1, 0.8),
+        Prediction("crop-0", 1, 0.7),
+    )
+    result = SystemResult("phash", predictions, 1.0, 1.0, 24.0)
+    per_family = summarise(_two_family_set(), [result])["per_family"]
+    assert isinstance(per_family, dict)
+    assert per_family["jpeg"]["phash"]["muap"] == pytest.approx(1.0)
+    assert per_family["crop"]["phash"]["muap"] == pytest.approx(0.5)
+
+
+def test_full_pipeline_figures_also_appear_without_prefix() -> None:
+    result = SystemResult("full", (Prediction("crop-0", 1, 0.5),), 12.0, 7.0, 900.0)
+    figures = summarise(_two_family_set(), [result])
+    assert figures["full_muap"] == pytest.approx(0.5)
+    assert figures["queries_per_s"] == 7.0
+    assert figures["images_per_s"] == 12.0
+    assert figures["index_bytes_per_work"] == 900.0
+
+
+@needs_stamps
+def test_quick_run_reports_every_family_for_every_system(cache_dir: Path) -> None:
+    figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("phash", "pdq"))
+    per_family = figures["per_family"]
+    assert isinstance(per_family, dict)
+    assert len(per_family) == 20
+    assert all(set(by_system) == {"phash", "pdq"} for by_system in per_family.values())
+    for name in ("phash_muap", "pdq_muap", "phash_recall_at_p90", "pdq_recall_at_p99"):
+        value = figures[name]
+        assert isinstance(value, float)
+        assert 0.0 <= value <= 1.0
+
+
+@needs_stamps
+def test_quick_run_measures_throughput_and_index_size(cache_dir: Path) -> None:
+    figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("pdq",))
+    assert isinstance(figures["pdq_queries_per_s"], float)
+    assert figures["pdq_queries_per_s"] > 0
+    assert figures["pdq_index_bytes_per_work"] == 40
+
+
+@needs_stamps
+def test_table_shows_each_family_and_the_overall_row(cache_dir: Path) -> None:
+    figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("phash",))
+    console = Console(record=True, width=200)
+    console.print(render_table(figures))
+    text = console.export_text()
+    assert "overall" in text
+    assert "embed_screenshot" in text
+    assert "images/s" in text
+
+
+@needs_stamps
+@pytest.mark.skipif(
+    importlib.util.find_spec("similarity.engine") is None, reason="engine not built yet"
+)
+def test_quick_run_evaluates_the_full_pipeline(cache_dir: Path) -> None:
+    figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("full",))
+    assert figures["unavailable"] == {}
+    assert isinstance(figures["full_muap"], float)
+    assert isinstance(figures["index_bytes_per_work"], float)

@@ -43,3 +43,9 @@ class TreeHeadFormatError(LogError, ValueError):
     """A signed tree head document is not in the expected shape."""
 
     status_code = 422
+
+
+class LogCorruptionError(LogError):
+    """A stored node or leaf the tree needs is missing: the log's storage is damaged."""
+
+    status_code = 500

@@ -1,0 +1,211 @@
+"""Log events and their canonical JSON: one event has exactly one byte encoding, forever.
+
+Canonical JSON here: UTF-8, object keys sorted by code point, separators ``,`` and ``:``,
+no insignificant whitespace, non-ASCII characters written as themselves. Only null,
+booleans, strings, integers within +/-(2**53 - 1) (exact in every JSON reader), arrays
+and objects with string keys are allowed: floats (including NaN and infinities) have
+no single spelling across languages, so they are refused with a TypeError naming the
+path of the offending value.
+
+Every event is an object carrying ``type`` and ``version`` next to its own fields. A new
+event kind is a frozen dataclass subclassing :class:`LogEvent` with its ``event_type``,
+``event_version``, ``fields()`` and ``from_fields()``; ``parse_event`` finds it by type.
+"""
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import ClassVar, Self
+
+JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class EventFormatError(ValueError):
+    """A leaf is not a well-formed event of a known type and version."""
+
+    status_code: ClassVar[int] = 422
+
+
+def canonical_json(value: object) -> bytes:
+    """The canonical UTF-8 JSON encoding of ``value`` (see the module docstring)."""
+    _check_json(value, "$")
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def _check_json(value: object, path: str) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise TypeError(f"integer at {path} is outside +/-(2**53 - 1)")
+        return
+    if isinstance(value, str):
+        _check_text(value, path)
+        return
+    if isinstance(value, float):
+        raise TypeError(f"float at {path} is not allowed in canonical JSON")
+    if isinstance(value, list | tuple):
+        for position, item in enumerate(value):
+            _check_json(item, f"{path}[{position}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"key {key!r} at {path} is not a string")
+            _check_text(key, f"{path} key {key!r}")
+            _check_json(item, f"{path}.{key}")
+        return
+    raise TypeError(f"{type(value).__name__} at {path} is not a JSON value")
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise TypeError(f"string at {path} is not valid Unicode (lone surrogate)") from error
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 UTC with microseconds, e.g. ``2026-11-27T13:20:43.000000Z``."""
+    return utc(moment).strftime(_TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Inverse of :func:`format_timestamp`."""
+    return datetime.strptime(text, _TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive datetime is refused because its zone is a guess."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC)
+
+
+class LogEvent(ABC):
+    """Base of every event kind the attestation log records."""
+
+    event_type: ClassVar[str]
+    event_version: ClassVar[int]
+    _kinds: ClassVar[dict[tuple[str, int], type["LogEvent"]]] = {}
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        key = (cls.event_type, cls.event_version)
+        if key in LogEvent._kinds:
+            raise TypeError(f"event type {key} is already defined")
+        LogEvent._kinds[key] = cls
+
+    @abstractmethod
+    def fields(self) -> dict[str, JsonValue]:
+        """The event's own fields as JSON values (without type and version)."""
+
+    @classmethod
+    @abstractmethod
+    def from_fields(cls, fields: Mapping[str, object]) -> Self:
+        """Rebuild the event from its JSON fields; raises EventFormatError."""
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The event as a JSON object including ``type`` and ``version``."""
+        return {**self.fields(), "type": self.event_type, "version": self.event_version}
+
+    def to_leaf(self) -> bytes:
+        """The log leaf: canonical JSON of :meth:`to_json`."""
+        return canonical_json(self.to_json())
+
+
+def parse_event(leaf: bytes) -> LogEvent:
+    """Decode a leaf into its event, checking it is the canonical encoding."""
+    try:
+        document = json.loads(leaf.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EventFormatError(f"leaf is not UTF-8 JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise EventFormatError("leaf is not a JSON object")
+    kind = LogEvent._kinds.get((document.get("type"), document.get("version")))  # type: ignore[arg-type]
+    if kind is None:
+        raise EventFormatError(
+            f"unknown event type {document.get('type')!r} version {document.get('version')!r}"
+        )
+    fields = {k: v for k, v in document.items() if k not in ("type", "version")}
+    try:
+        event = kind.from_fields(fields)
+    except (KeyError, TypeError, ValueError) as error:
+        raise EventFormatError(f"malformed {kind.event_type} event: {error}") from error
+    if event.to_leaf() != leaf:
+        raise EventFormatError("leaf is not in canonical form")
+    return event
+
+
+def _expect(fields: Mapping[str, object], names: set[str]) -> None:
+    if set(fields) != names:
+        raise EventFormatError(f"fields must be exactly {sorted(names)}, got {sorted(fields)}")
+
+
+def _int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EventFormatError(f"{name} must be an integer")
+    return value
+
+
+def _str(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise EventFormatError(f"{name} must be a string")
+    return value
+
+
+# No slots: a slotted dataclass is a second class object and would register twice.
+@dataclass(frozen=True)
+class RegistrationEvent(LogEvent):
+    """A work registered by its owner, identified by content digest and fingerprints."""
+
+    event_type: ClassVar[str] = "registration"
+    event_version: ClassVar[int] = 1
+
+    work_id: int
+    owner_id: int
+    sha256: str
+    fingerprints: dict[str, str] = field(hash=False)
+    registered_at: datetime
+
+    def __post_init__(self) -> None:
+        if not _SHA256_HEX.fullmatch(self.sha256):
+            raise ValueError("sha256 must be 64 lowercase hex characters")
+        if any(not isinstance(v, str) for v in self.fingerprints.values()):
+            raise ValueError("fingerprint values must be strings")
+        object.__setattr__(self, "fingerprints", dict(self.fingerprints))
+        object.__setattr__(self, "registered_at", utc(self.registered_at))
+
+    def fields(self) -> dict[str, JsonValue]:
+        """JSON fields of the registration."""
+        return {
+            "work_id": self.work_id,
+            "owner_id": self.owner_id,
+            "sha256": self.sha256,
+            "fingerprints": dict(self.fingerprints),
+            "registered_at": format_timestamp(self.registered_at),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, object]) -> Self:
+        """Rebuild from JSON fields."""
+        _expect(fields, {"work_id", "owner_id", "sha256", "fingerprints", "registered_at"})
+        fingerprints = fields["fingerprints"]
+        if not isinstance(fingerprints, dict):
+            raise EventFormatError("fingerprints must be an object")
+        return cls(
+            work_id=_int(fields["work_id"], "work_id"),
+            owner_id=_int(fields["owner_id"], "owner_id"),
+            sha256=_str(fields["sha256"], "sha256"),
+            fingerprints={str(k): _str(v, f"fingerprints.{k}") for k, v in fingerprints.items()},
+            registered_at=parse_timestamp(_str(fields["registered_at"], "registered_at")),
+        )

@@ -1,0 +1,451 @@
+"""The persisted attestation log: leaves are appended, never changed; it never commits.
+
+The caller's transaction holds the append, so a registration's own rows and its log leaf
+commit or roll back together. An append locks the one ``log_state`` row, inserts the
+leaves and every complete subtree they finish in two bulk statements, then moves the
+size. ``verify_log`` recomputes everything from the leaf bytes and reports the first
+stored leaf, node or signed head that disagrees.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar, cast
+
+from sqlalchemy import Connection, Select, Table, insert, select, tuple_, update
+from sqlmodel import Session
+
+from registry.log.errors import (
+    LeafNotFoundError,
+    LogCorruptionError,
+    SignerMissingError,
+    TreeSizeError,
+)
+from registry.log.events import LogEvent
+from registry.log.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    Subtree,
+    fold_subtrees,
+    leaf_hash,
+    range_subtrees,
+)
+from registry.log.merkle import consistency_proof as merkle_consistency_proof
+from registry.log.merkle import inclusion_proof as merkle_inclusion_proof
+from registry.log.merkle import tree_root as merkle_tree_root
+from registry.log.models import LOG_STATE_ID, LogLeaf, LogNode, LogState, LogTreeHead
+from registry.log.signing import LogPublicKey, SignedTreeHead, Signer, now_ms, sign_tree_head
+
+LEAVES = cast(Table, LogLeaf.__table__)  # type: ignore[attr-defined]
+NODES = cast(Table, LogNode.__table__)  # type: ignore[attr-defined]
+HEADS = cast(Table, LogTreeHead.__table__)  # type: ignore[attr-defined]
+STATE = cast(Table, LogState.__table__)  # type: ignore[attr-defined]
+
+# Below SQLite's and PostgreSQL's bound-parameter limits with room to spare.
+_LOOKUP_CHUNK = 400
+_STREAM_ROWS = 20_000
+UNTYPED_EVENT = "raw"
+_Key = TypeVar("_Key", int, tuple[int, int])
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A stored leaf."""
+
+    index: int
+    leaf: bytes
+    leaf_hash: bytes
+    event_type: str
+    created_at: datetime
+
+
+class AttestationLog:
+    """The log inside one database session; a NodeSource over its stored subtrees."""
+
+    def __init__(
+        self,
+        session: Session,
+        signer: Signer | None = None,
+        *,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self._session = session
+        self._signer = signer
+        self._clock = clock
+
+    @property
+    def _connection(self) -> Connection:
+        return self._session.connection()
+
+    def tree_size(self) -> int:
+        """Number of leaves visible to this session."""
+        size = self._connection.execute(
+            select(STATE.c.tree_size).where(STATE.c.id == LOG_STATE_ID)
+        ).scalar_one_or_none()
+        return int(size or 0)
+
+    def _lock_size(self) -> int:
+        # FOR UPDATE makes concurrent PostgreSQL appenders queue here; SQLite ignores it
+        # but allows one writer at a time, and the leaf primary key refuses a lost race.
+        size = self._connection.execute(
+            select(STATE.c.tree_size).where(STATE.c.id == LOG_STATE_ID).with_for_update()
+        ).scalar_one_or_none()
+        if size is None:
+            self._connection.execute(insert(STATE).values(id=LOG_STATE_ID, tree_size=0))
+            return 0
+        return int(size)
+
+    def append(
+        self, leaves: Sequence[bytes], event_types: Sequence[str] | None = None
+    ) -> list[int]:
+        """Append leaves in order under one lock; returns their indexes.
+
+        Without ``event_types``, each leaf's type is read from its JSON ``type`` field.
+        """
+        if not leaves:
+            return []
+        if event_types is None:
+            event_types = [_event_type_of(leaf) for leaf in leaves]
+        elif len(event_types) != len(leaves):
+            raise ValueError("one event type per leaf is required")
+        old_size = self._lock_size()
+        new_size = old_size + len(leaves)
+        hashes = [leaf_hash(leaf) for leaf in leaves]
+        created_at = datetime.now(UTC)
+        self._connection.execute(
+            insert(LEAVES),
+            [
+                {
+                    "leaf_index": old_size + offset,
+                    "leaf": leaf,
+                    "leaf_hash": digest,
+                    "event_type": event_type,
+                    "created_at": created_at,
+                }
+                for offset, (leaf, digest, event_type) in enumerate(
+                    zip(leaves, hashes, event_types, strict=True)
+                )
+            ],
+        )
+        nodes = self._completed_nodes(old_size, hashes)
+        if nodes:
+            self._connection.execute(
+                insert(NODES),
+                [{"level": level, "node_index": index, "hash": h} for level, index, h in nodes],
+            )
+        self._connection.execute(
+            update(STATE).where(STATE.c.id == LOG_STATE_ID).values(tree_size=new_size)
+        )
+        return list(range(old_size, new_size))
+
+    def append_events(self, events: Sequence[LogEvent]) -> list[int]:
+        """Append events as canonical JSON leaves; returns their indexes."""
+        return self.append(
+            [event.to_leaf() for event in events], [event.event_type for event in events]
+        )
+
+    def _completed_nodes(
+        self, old_size: int, new_hashes: Sequence[bytes]
+    ) -> list[tuple[int, int, bytes]]:
+        """Every subtree of level >= 1 that the new leaves complete, bottom level first."""
+        new_size = old_size + len(new_hashes)
+        frontier = self.subtree_hashes(
+            [
+                Subtree(level, (old_size >> level) - 1)
+                for level in range(old_size.bit_length())
+                if old_size >> level & 1
+            ]
+        )
+        nodes: list[tuple[int, int, bytes]] = []
+        below: Sequence[bytes] = new_hashes
+        below_start = old_size
+        level = 0
+        while True:
+            level += 1
+            first, end = old_size >> level, new_size >> level
+            if end <= first:
+                return nodes
+            row: list[bytes] = []
+            for index in range(first, end):
+                left_index = 2 * index
+                left = (
+                    below[left_index - below_start]
+                    if left_index >= below_start
+                    else frontier[Subtree(level - 1, left_index)]
+                )
+                digest = hashlib.sha256(
+                    b"\x01" + left + below[left_index + 1 - below_start]
+                ).digest()
+                row.append(digest)
+                nodes.append((level, index, digest))
+            below, below_start = row, first
+
+    def subtree_hashes(self, subtrees: Collection[Subtree]) -> dict[Subtree, bytes]:
+        """Stored hash of each complete subtree; level 0 are leaf hashes."""
+        found: dict[Subtree, bytes] = {}
+        leaves = sorted(s.index for s in subtrees if s.level == 0)
+        nodes = sorted((s.level, s.index) for s in subtrees if s.level > 0)
+        for chunk in _chunks(leaves):
+            rows = self._connection.execute(
+                select(LEAVES.c.leaf_index, LEAVES.c.leaf_hash).where(
+                    LEAVES.c.leaf_index.in_(chunk)
+                )
+            )
+            found.update((Subtree(0, index), digest) for index, digest in rows)
+        for node_chunk in _chunks(nodes):
+            node_rows = self._connection.execute(
+                select(NODES.c.level, NODES.c.node_index, NODES.c.hash).where(
+                    tuple_(NODES.c.level, NODES.c.node_index).in_(node_chunk)
+                )
+            )
+            found.update((Subtree(level, index), digest) for level, index, digest in node_rows)
+        if len(found) != len(subtrees):
+            missing = sorted(set(subtrees) - set(found))
+            raise LogCorruptionError(f"stored log is missing subtrees {missing[:5]}")
+        return found
+
+    def root_hash(self, tree_size: int | None = None) -> bytes:
+        """Root of the tree of ``tree_size`` leaves (default: the current size)."""
+        return merkle_tree_root(self._checked_size(tree_size), self)
+
+    def _checked_size(self, tree_size: int | None) -> int:
+        current = self.tree_size()
+        if tree_size is None:
+            return current
+        if not 0 <= tree_size <= current:
+            raise TreeSizeError(f"tree size {tree_size} is outside the log's 0..{current}")
+        return tree_size
+
+    def inclusion_proof(self, index: int, tree_size: int | None = None) -> list[bytes]:
+        """Audit path of leaf ``index`` in the tree of ``tree_size`` leaves."""
+        return merkle_inclusion_proof(index, self._checked_size(tree_size), self)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """Proof that the tree of ``new_size`` extends the tree of ``old_size``."""
+        return merkle_consistency_proof(old_size, self._checked_size(new_size), self)
+
+    def leaf(self, index: int) -> LogEntry:
+        """The stored leaf at ``index``."""
+        row = self._connection.execute(
+            select(
+                LEAVES.c.leaf_index,
+                LEAVES.c.leaf,
+                LEAVES.c.leaf_hash,
+                LEAVES.c.event_type,
+                LEAVES.c.created_at,
+            ).where(LEAVES.c.leaf_index == index)
+        ).one_or_none()
+        if row is None:
+            raise LeafNotFoundError(f"no leaf at index {index}")
+        return LogEntry(*row)
+
+    def sign_head(self) -> SignedTreeHead:
+        """Sign and store a head for the current tree."""
+        if self._signer is None:
+            raise SignerMissingError("this log was opened without a signing key")
+        size = self.tree_size()
+        head = sign_tree_head(self._signer, size, self.root_hash(size), self._clock())
+        self._connection.execute(
+            insert(HEADS).values(
+                tree_size=head.tree_size,
+                root_hash=head.root_hash,
+                timestamp=head.timestamp,
+                key_id=head.key_id,
+                signature=head.signature,
+            )
+        )
+        return head
+
+    def latest_head(self) -> SignedTreeHead | None:
+        """The stored head of the largest tree, the most recently signed among equals."""
+        row = self._connection.execute(
+            select(*_HEAD_COLUMNS).order_by(HEADS.c.tree_size.desc(), HEADS.c.id.desc()).limit(1)
+        ).one_or_none()
+        return None if row is None else SignedTreeHead(*row)
+
+    def heads(self) -> list[SignedTreeHead]:
+        """Every stored head, oldest first."""
+        rows = self._connection.execute(select(*_HEAD_COLUMNS).order_by(HEADS.c.id))
+        return [SignedTreeHead(*row) for row in rows]
+
+
+_HEAD_COLUMNS = (
+    HEADS.c.tree_size,
+    HEADS.c.root_hash,
+    HEADS.c.timestamp,
+    HEADS.c.key_id,
+    HEADS.c.signature,
+)
+
+
+def _event_type_of(leaf: bytes) -> str:
+    try:
+        document = json.loads(leaf)
+    except ValueError:
+        return UNTYPED_EVENT
+    event_type = document.get("type") if isinstance(document, dict) else None
+    return event_type if isinstance(event_type, str) else UNTYPED_EVENT
+
+
+def _chunks(items: list[_Key]) -> Iterator[list[_Key]]:
+    for start in range(0, len(items), _LOOKUP_CHUNK):
+        yield items[start : start + _LOOKUP_CHUNK]
+
+
+ProblemKind = Literal["state", "leaf", "node", "head"]
+
+
+@dataclass(frozen=True, slots=True)
+class LogProblem:
+    """The first disagreement found: what kind of record, which one, and why."""
+
+    kind: ProblemKind
+    index: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogVerification:
+    """Outcome of a full audit of the stored log."""
+
+    tree_size: int
+    leaves_checked: int
+    nodes_checked: int
+    heads_checked: int
+    problem: LogProblem | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every record agreed."""
+        return self.problem is None
+
+
+class _Audit:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.tree_size = 0
+        self.leaves = 0
+        self.nodes = 0
+        self.heads = 0
+        self.levels: list[bytearray] = []
+
+    def result(self, problem: LogProblem | None) -> LogVerification:
+        return LogVerification(self.tree_size, self.leaves, self.nodes, self.heads, problem)
+
+    def stream(self, statement: Select[Any]) -> Iterator[Any]:
+        connection = self.connection.execution_options(yield_per=_STREAM_ROWS)
+        yield from connection.execute(statement)
+
+    def check_leaves(self) -> LogProblem | None:
+        hashes = bytearray()
+        statement = select(LEAVES.c.leaf_index, LEAVES.c.leaf, LEAVES.c.leaf_hash).order_by(
+            LEAVES.c.leaf_index
+        )
+        sha256 = hashlib.sha256
+        for index, leaf, stored in self.stream(statement):
+            if index != self.leaves:
+                return LogProblem("leaf", self.leaves, f"leaf {self.leaves} is missing")
+            if index >= self.tree_size:
+                return LogProblem("leaf", index, f"leaf {index} lies beyond the tree size")
+            digest = sha256(b"\x00" + leaf).digest()
+            if digest != stored:
+                return LogProblem("leaf", index, f"leaf {index} does not match its leaf hash")
+            hashes += digest
+            self.leaves += 1
+        if self.leaves != self.tree_size:
+            return LogProblem("leaf", self.leaves, f"leaf {self.leaves} is missing")
+        self.levels = [hashes]
+        return None
+
+    def compute_levels(self) -> None:
+        sha256 = hashlib.sha256
+        below = self.levels[0]
+        while len(below) >= 2 * HASH_SIZE:
+            view = memoryview(below)
+            row = bytearray()
+            for offset in range(0, len(below) - 2 * HASH_SIZE + 1, 2 * HASH_SIZE):
+                row += sha256(b"\x01" + view[offset : offset + 2 * HASH_SIZE]).digest()
+            self.levels.append(row)
+            below = row
+
+    def expected_node(self, level: int, index: int) -> bytes | None:
+        if level >= len(self.levels):
+            return None
+        row = self.levels[level]
+        offset = index * HASH_SIZE
+        return bytes(row[offset : offset + HASH_SIZE]) if offset < len(row) else None
+
+    def check_nodes(self) -> LogProblem | None:
+        expected = (
+            (level, index)
+            for level in range(1, len(self.levels))
+            for index in range(len(self.levels[level]) // HASH_SIZE)
+        )
+        statement = select(NODES.c.level, NODES.c.node_index, NODES.c.hash).order_by(
+            NODES.c.level, NODES.c.node_index
+        )
+        for level, index, stored in self.stream(statement):
+            want = next(expected, None)
+            if want != (level, index):
+                where = want if want is not None else (level, index)
+                return LogProblem(
+                    "node",
+                    where[1],
+                    f"node at level {where[0]} index {where[1]} is "
+                    + ("missing" if want is not None and want < (level, index) else "unexpected"),
+                )
+            if stored != self.expected_node(level, index):
+                return LogProblem(
+                    "node", index, f"node at level {level} index {index} has a wrong hash"
+                )
+            self.nodes += 1
+        leftover = next(expected, None)
+        if leftover is not None:
+            return LogProblem(
+                "node", leftover[1], f"node at level {leftover[0]} index {leftover[1]} is missing"
+            )
+        return None
+
+    def root(self, size: int) -> bytes:
+        if size == 0:
+            return EMPTY_ROOT
+        hashes = [self.expected_node(s.level, s.index) for s in range_subtrees(0, size)]
+        return fold_subtrees([h for h in hashes if h is not None])
+
+    def check_heads(self, public_key: LogPublicKey) -> LogProblem | None:
+        rows = self.connection.execute(select(HEADS.c.id, *_HEAD_COLUMNS).order_by(HEADS.c.id))
+        for head_id, *fields in rows:
+            head = SignedTreeHead(*fields)
+            if head.tree_size > self.tree_size:
+                return LogProblem(
+                    "head",
+                    head_id,
+                    f"head {head_id} claims {head.tree_size} leaves, "
+                    f"the log holds {self.tree_size}",
+                )
+            if head.root_hash != self.root(head.tree_size):
+                return LogProblem(
+                    "head", head_id, f"head {head_id} root differs from the recomputed tree"
+                )
+            if not head.verify(public_key):
+                return LogProblem(
+                    "head",
+                    head_id,
+                    f"head {head_id} signature does not verify with key {public_key.key_id}",
+                )
+            self.heads += 1
+        return None
+
+
+def verify_log(session: Session, public_key: LogPublicKey) -> LogVerification:
+    """Recompute every leaf hash, stored node and signed head; report the first disagreement."""
+    audit = _Audit(session.connection())
+    audit.tree_size = AttestationLog(session).tree_size()
+    problem = audit.check_leaves()
+    if problem is not None:
+        return audit.result(problem)
+    audit.compute_levels()
+    problem = audit.check_nodes() or audit.check_heads(public_key)
+    return audit.result(problem)

@@ -21,8 +21,9 @@ def apportion(total: int, numerators: Sequence[int], denominator: int) -> list[i
     if not 0 <= leftover <= len(parts):
         raise ValueError(f"numerators do not sum to {total} * {denominator}")
     if leftover:
-        remainders = [numerator % denominator for numerator in numerators]
-        order = sorted(range(len(parts)), key=lambda index: (-remainders[index], index))
-        for index in order[:leftover]:
+        ranked = sorted(
+            (-(numerator % denominator), index) for index, numerator in enumerate(numerators)
+        )
+        for _, index in ranked[:leftover]:
             parts[index] += 1
     return parts

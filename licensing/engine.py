@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import lcm
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from licensing.apportion import apportion
 from licensing.contract import Contract, RetailTier
@@ -136,8 +136,7 @@ class Buyout:
 SaleEvent = RetailSale | WholesalePurchase | Buyout
 
 
-@dataclass(frozen=True, slots=True)
-class Allocation:
+class Allocation(NamedTuple):
     """One line of a split: who receives how much, and under which rule."""
 
     party: str
@@ -464,7 +463,7 @@ def _split(contract: CompiledContract, gross: int, outstanding: int) -> list[All
     amounts = apportion(gross, numerators, denominator)
     currency = contract.currency
     return [
-        Allocation(party, account, Money(amount, currency), rule)
+        Allocation(party, account, Money.unchecked(amount, currency), rule)
         for (party, account, rule), amount in zip(lines, amounts, strict=True)
         if amount
     ]
@@ -494,6 +493,6 @@ def execute(contract: CompiledContract | Contract, event: SaleEvent) -> Executio
         contract_id=compiled.contract_id,
         contract_version=compiled.version,
         sale_type=sale_type,
-        gross=Money(gross, compiled.currency),
+        gross=Money.unchecked(gross, compiled.currency),
         allocations=tuple(_split(compiled, gross, outstanding)),
     )

@@ -68,6 +68,14 @@ class Money:
         currency_exponent(self.currency)
 
     @classmethod
+    def unchecked(cls, amount_minor: int, currency: str) -> Money:
+        """Build Money from an int and a known currency without re-checking them (hot paths)."""
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount_minor", amount_minor)
+        object.__setattr__(money, "currency", currency)
+        return money
+
+    @classmethod
     def zero(cls, currency: str) -> Money:
         """Return no money in the given currency."""
         return cls(0, currency)

@@ -90,4 +90,4 @@ def run_licensing_benchmark(executions: int = 50_000, chain_runs: int = 200) -> 
 
 
 if __name__ == "__main__":
-    print(run_licensing_benchmark())  # noqa: T201
+    print(run_licensing_benchmark())

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Self
 
 import yaml
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -411,7 +412,9 @@ def parse_contract_data(data: object) -> Contract:
         _schema_validator().iter_errors(data), key=lambda error: list(map(str, error.path))
     )
     if schema_errors:
-        problems = [f"{_location(error.path)}: {error.message}" for error in schema_errors]
+        # an optional field is an anyOf with null; report the innermost reason, not the anyOf
+        relevant = [best_match([error]) or error for error in schema_errors]
+        problems = [f"{_location(error.absolute_path)}: {error.message}" for error in relevant]
         raise InvalidContractError(_summarise(problems))
     try:
         return Contract.model_validate(data)

@@ -1,6 +1,7 @@
 """The persisted log: appends, roots, proofs, heads, and audits that catch tampering."""
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -8,8 +9,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from registry.log.errors import LeafNotFoundError, SignerMissingError, TreeSizeError
-from registry.log.events import canonical_json
+from registry.log.errors import (
+    LeafNotFoundError,
+    LogCorruptionError,
+    SignerMissingError,
+    TreeSizeError,
+)
+from registry.log.events import RegistrationEvent, canonical_json
 from registry.log.merkle import (
     MemoryNodeSource,
     Subtree,
@@ -306,3 +312,34 @@ def test_heads_checked_with_another_key_are_reported(
     problem = verify_log(session, LogSigner.generate().public_key).problem
     assert problem is not None
     assert (problem.kind, problem.index) == ("head", 1)
+
+
+def test_proof_for_a_size_beyond_the_log_is_refused(log: AttestationLog) -> None:
+    filled(log, [5])
+    with pytest.raises(TreeSizeError, match="outside the log"):
+        log.inclusion_proof(1, 9)
+
+
+def test_consistency_to_a_size_beyond_the_log_is_refused(log: AttestationLog) -> None:
+    filled(log, [5])
+    with pytest.raises(TreeSizeError, match="outside the log"):
+        log.consistency_proof(2, 6)
+
+
+def test_missing_stored_node_is_reported_as_damage(log: AttestationLog, session: Session) -> None:
+    filled(log, [8])
+    session.execute(text("DELETE FROM log_nodes WHERE level = 2 AND node_index = 1"))
+    with pytest.raises(LogCorruptionError, match="missing"):
+        log.inclusion_proof(0, 8)
+
+
+def test_events_are_appended_with_their_type(log: AttestationLog) -> None:
+    event = RegistrationEvent(
+        work_id=1,
+        owner_id=2,
+        sha256="cd" * 32,
+        fingerprints={"phash": "00"},
+        registered_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert log.append_events([event]) == [0]
+    assert (log.leaf(0).leaf, log.leaf(0).event_type) == (event.to_leaf(), "registration")

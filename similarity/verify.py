@@ -24,6 +24,8 @@ VERIFY_SIDE: Final = 512
 MIN_INLIERS: Final = 15
 _RATIO: Final = 0.8
 _FEATURES: Final = 500
+# ORB's 31-pixel patches need this much image around each keypoint.
+_MIN_SIDE: Final = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,8 @@ NOT_VERIFIED: Final = Verification(0, None)
 def extract(rgb: RGBArray) -> Keypoints:
     """ORB keypoints of an RGB image, detected on a copy shrunk to VERIFY_SIDE."""
     small = shrink(rgb, VERIFY_SIDE)
+    if min(small.shape[:2]) < _MIN_SIDE:
+        return Keypoints(np.empty((0, 2), np.float32), None, 1.0, rgb.shape[1], rgb.shape[0])
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     orb = cv2.ORB.create(nfeatures=_FEATURES, fastThreshold=10)
     keypoints, descriptors = orb.detectAndCompute(grey, None)

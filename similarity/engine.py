@@ -1,0 +1,422 @@
+"""The similarity facade: fingerprint images, index works, search, verify and decide.
+
+Invariant: a work id is in the indexes exactly when `add` was called for it after its last
+`remove`; every search sees either all of a work's regions or none of them (one lock covers
+both indexes). Works without an embedder (hashes and regions only), which misses heavy crops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from similarity.hashes import (
+    HASH_SIDE,
+    DHash,
+    PdqHash,
+    PHash,
+    compute_hashes,
+    pdq,
+    shrink,
+)
+from similarity.images import LoadedImage
+from similarity.index import BinaryHashIndex, EmbeddingIndex, IndexCorruptError, work_ids
+from similarity.matcher import (
+    VERIFY_FLOOR,
+    Candidate,
+    Decision,
+    Match,
+    gather,
+    verified_score,
+)
+from similarity.matcher import decide as decide_matches
+from similarity.regions import Box, content_box, detail_boxes, reference_regions
+from similarity.verify import Keypoints, QueryFeatures, extract, verify_features
+
+RGBArray = npt.NDArray[np.uint8]
+FloatArray = npt.NDArray[np.float32]
+
+VERIFY_TOP: Final = 3
+KEYPOINT_CACHE_SIZE: Final = 2048
+BACKGROUND_K: Final = 5
+_REGION_HASH_SIDE: Final = 256
+_FORMAT_VERSION: Final = 1
+_STAMPS_DIR: Final = Path("/usr/share/tuxpaint/stamps")
+_BACKGROUND_SIZE: Final = 256
+
+
+class Embedder(Protocol):
+    """Maps RGB uint8 images of any size to (n, dim) float32 L2-normalised vectors."""
+
+    dim: int
+
+    def embed(self, images: Sequence[RGBArray]) -> FloatArray:
+        """Embed a batch of images."""
+        ...
+
+
+class FingerprintFormatError(ValueError):
+    """Stored fingerprint bytes cannot be read back."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Fingerprint:
+    """Everything the engine knows of one image.
+
+    `boxes[:reference_count]` are the regions indexed for a registered work (whole frame first);
+    the rest only serve queries. `region_pdq` and `embeddings` have one row per box;
+    `mirrored_embedding` is the whole frame flipped left-right.
+    """
+
+    phash: PHash
+    dhash: DHash
+    pdq: PdqHash
+    pdq_dihedral: tuple[PdqHash, ...]
+    boxes: tuple[Box, ...]
+    reference_count: int
+    region_pdq: npt.NDArray[np.uint8]
+    embeddings: FloatArray | None
+    mirrored_embedding: FloatArray | None
+
+    def digests(self) -> dict[str, str]:
+        """Hex hashes for the attestation log leaf."""
+        return {"phash": self.phash.hex(), "dhash": self.dhash.hex(), "pdq": self.pdq.hex()}
+
+    def to_bytes(self) -> bytes:
+        """Compact, pickle-free serialisation (NumPy .npz)."""
+        arrays: dict[str, npt.NDArray[np.generic]] = {
+            "header": np.frombuffer(
+                json.dumps(
+                    {
+                        "version": _FORMAT_VERSION,
+                        "phash": self.phash.hex(),
+                        "dhash": self.dhash.hex(),
+                        "pdq_quality": self.pdq.quality,
+                        "reference_count": self.reference_count,
+                    }
+                ).encode(),
+                dtype=np.uint8,
+            ),
+            "pdq_dihedral": np.stack([variant.as_array() for variant in self.pdq_dihedral]),
+            "boxes": np.array(
+                [(box.left, box.top, box.right, box.bottom) for box in self.boxes], dtype=np.int32
+            ),
+            "region_pdq": self.region_pdq,
+        }
+        if self.embeddings is not None and self.mirrored_embedding is not None:
+            arrays["embeddings"] = self.embeddings.astype(np.float16)
+            arrays["mirrored_embedding"] = self.mirrored_embedding.astype(np.float16)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, allow_pickle=False, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Fingerprint:
+        """Read the output of `to_bytes`."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+                header = json.loads(bytes(archive["header"]).decode())
+                if header.get("version") != _FORMAT_VERSION:
+                    raise FingerprintFormatError(f"unknown fingerprint version {header!r}")
+                dihedral = archive["pdq_dihedral"].astype(np.uint8)
+                quality = int(header["pdq_quality"])
+                variants = tuple(PdqHash(bytes(row), quality) for row in dihedral)
+                embeddings = mirrored = None
+                if "embeddings" in archive:
+                    embeddings = archive["embeddings"].astype(np.float32)
+                    mirrored = archive["mirrored_embedding"].astype(np.float32)
+                return cls(
+                    phash=PHash.from_hex(header["phash"]),
+                    dhash=DHash.from_hex(header["dhash"]),
+                    pdq=variants[0],
+                    pdq_dihedral=variants,
+                    boxes=tuple(Box(*map(int, row)) for row in archive["boxes"]),
+                    reference_count=int(header["reference_count"]),
+                    region_pdq=archive["region_pdq"].astype(np.uint8),
+                    embeddings=embeddings,
+                    mirrored_embedding=mirrored,
+                )
+        except FingerprintFormatError:
+            raise
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            IndexError,
+            TypeError,
+            EOFError,
+            zipfile.BadZipFile,
+        ) as error:
+            raise FingerprintFormatError(f"unreadable fingerprint: {error}") from error
+
+
+class SimilarityEngine:
+    """Registered works' fingerprints in FAISS, searched with hashes, embeddings and ORB."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        embedder: Embedder | None,
+        reference_image: Callable[[int], RGBArray | None],
+    ) -> None:
+        self._dir = index_dir
+        self._embedder = embedder
+        self._reference_image = reference_image
+        self._lock = threading.RLock()
+        # ORB features of recently verified references, oldest first (about 16 KB each).
+        self._keypoints: dict[int, Keypoints] = {}
+        self.needs_rebuild = False
+        self._hashes = self._open_hashes()
+        self._vectors = self._open_vectors()
+        self._background = self._load_background()
+
+    def _open_hashes(self) -> BinaryHashIndex:
+        try:
+            return BinaryHashIndex.load(self._dir / "pdq.index")
+        except IndexCorruptError:
+            self.needs_rebuild = (self._dir / "pdq.index").exists()
+            return BinaryHashIndex()
+
+    def _open_vectors(self) -> EmbeddingIndex | None:
+        if self._embedder is None:
+            return None
+        path = self._dir / f"embedding-{self._embedder.dim}.index"
+        try:
+            return EmbeddingIndex.load(path, self._embedder.dim)
+        except IndexCorruptError:
+            self.needs_rebuild = self.needs_rebuild or path.exists() or len(self._hashes) > 0
+            return EmbeddingIndex(self._embedder.dim)
+
+    def _load_background(self) -> FloatArray | None:
+        if self._embedder is None:
+            return None
+        path = self._dir / f"background-{self._embedder.dim}.npy"
+        if path.exists():
+            vectors = np.load(path, allow_pickle=False)
+            if vectors.shape[1:] == (self._embedder.dim,):
+                return np.asarray(vectors, dtype=np.float32)
+        images = background_images()
+        if not images:
+            return None
+        vectors = self._embedder.embed(images).astype(np.float32)
+        self._dir.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors, allow_pickle=False)
+        return vectors
+
+    def fingerprint(self, image: LoadedImage | RGBArray) -> Fingerprint:
+        """Hashes of the whole image, PDQ and embedding of every region."""
+        rgb = image.rgb if isinstance(image, LoadedImage) else image
+        hashes = compute_hashes(rgb)
+        references = reference_regions(rgb)
+        extras = [content_box(rgb), *detail_boxes(rgb)]
+        boxes = list(references)
+        for box in extras:
+            if box.width >= 32 and box.height >= 32 and all(box.iou(b) < 0.9 for b in boxes):
+                boxes.append(box)
+        crops = [box.crop(rgb) for box in boxes]
+        region_pdq = np.stack(
+            [hashes.pdq.as_array()]
+            + [pdq(shrink(crop, _REGION_HASH_SIDE)).as_array() for crop in crops[1:]]
+        )
+        embeddings = mirrored = None
+        if self._embedder is not None:
+            small = shrink(rgb, HASH_SIDE)
+            vectors = self._embedder.embed(
+                [shrink(crop, HASH_SIDE) for crop in crops] + [np.ascontiguousarray(small[:, ::-1])]
+            )
+            embeddings, mirrored = vectors[:-1], vectors[-1:]
+        return Fingerprint(
+            phash=hashes.phash,
+            dhash=hashes.dhash,
+            pdq=hashes.pdq,
+            pdq_dihedral=hashes.pdq_dihedral,
+            boxes=tuple(boxes),
+            reference_count=len(references),
+            region_pdq=region_pdq,
+            embeddings=embeddings,
+            mirrored_embedding=mirrored,
+        )
+
+    def add(self, work_id: int, fingerprint: Fingerprint) -> None:
+        """Index a work (replacing any earlier entry for the same id)."""
+        hash_rows = [fingerprint.pdq.as_array()] if fingerprint.pdq.is_reliable else []
+        with self._lock:
+            self._keypoints.pop(work_id, None)
+            if hash_rows:
+                self._hashes.add(work_id, np.stack(hash_rows))
+            else:
+                self._hashes.remove(work_id)
+            if self._vectors is not None and fingerprint.embeddings is not None:
+                self._vectors.add(work_id, fingerprint.embeddings[: fingerprint.reference_count])
+
+    def remove(self, work_id: int) -> None:
+        """Withdraw a work: it stops matching immediately."""
+        with self._lock:
+            self._hashes.remove(work_id)
+            self._keypoints.pop(work_id, None)
+            if self._vectors is not None:
+                self._vectors.remove(work_id)
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def search(self, query: Fingerprint | LoadedImage | RGBArray, top_k: int = 10) -> list[Match]:
+        """Best-scoring works first; the top few are checked geometrically against originals."""
+        fingerprint = query if isinstance(query, Fingerprint) else self.fingerprint(query)
+        with self._lock:
+            candidates = gather(
+                self._hash_hits(fingerprint, top_k), self._vector_hits(fingerprint, top_k)
+            )
+        ranked = sorted(candidates.values(), key=lambda candidate: -candidate.score)
+        query_rgb = (
+            None
+            if isinstance(query, Fingerprint)
+            else (query.rgb if isinstance(query, LoadedImage) else query)
+        )
+        return self._verified(ranked, query_rgb)[:top_k]
+
+    def _hash_hits(self, fingerprint: Fingerprint, top_k: int) -> list[tuple[int, int]]:
+        if not fingerprint.pdq.is_reliable or len(self._hashes) == 0:
+            return []
+        queries = np.concatenate(
+            [
+                np.stack([variant.as_array() for variant in fingerprint.pdq_dihedral]),
+                fingerprint.region_pdq[1:],
+            ]
+        )
+        distances, ids = self._hashes.search(queries, top_k)
+        works = work_ids(ids)
+        return [
+            (int(work), int(distance))
+            for work, distance in zip(works.ravel(), distances.ravel(), strict=True)
+            if work >= 0
+        ]
+
+    def _vector_hits(self, fingerprint: Fingerprint, top_k: int) -> list[tuple[int, float]]:
+        if (
+            self._vectors is None
+            or fingerprint.embeddings is None
+            or fingerprint.mirrored_embedding is None
+            or len(self._vectors) == 0
+        ):
+            return []
+        queries = np.concatenate([fingerprint.embeddings, fingerprint.mirrored_embedding])
+        similarities, ids = self._vectors.search(queries, top_k * 4)
+        baseline = self._background_similarity(queries)
+        margins = similarities - baseline[:, None]
+        works = work_ids(ids)
+        return [
+            (int(work), float(margin))
+            for work, margin in zip(works.ravel(), margins.ravel(), strict=True)
+            if work >= 0
+        ]
+
+    def _background_similarity(self, queries: FloatArray) -> FloatArray:
+        if self._background is None or len(self._background) < BACKGROUND_K:
+            return np.zeros(len(queries), dtype=np.float32)
+        similarities = queries @ self._background.T
+        kth = np.partition(similarities, -BACKGROUND_K, axis=1)[:, -BACKGROUND_K]
+        return np.asarray(kth, dtype=np.float32)
+
+    def _verified(self, ranked: list[Candidate], query_rgb: RGBArray | None) -> list[Match]:
+        matches: list[Match] = []
+        features = None if query_rgb is None else QueryFeatures(query_rgb)
+        for position, candidate in enumerate(ranked):
+            score = candidate.score
+            reference = None
+            if features is not None and position < VERIFY_TOP and score > VERIFY_FLOOR:
+                reference = self._reference_keypoints(candidate.work_id)
+            if features is not None and reference is not None:
+                outcome = verify_features(features, reference)
+                if outcome.verified:
+                    matches.append(
+                        Match(
+                            candidate.work_id,
+                            verified_score(score, outcome.inliers),
+                            True,
+                            outcome.region,
+                        )
+                    )
+                    continue
+            matches.append(Match(candidate.work_id, score, False, None))
+        matches.sort(key=lambda match: -match.score)
+        return matches
+
+    def _reference_keypoints(self, work_id: int) -> Keypoints | None:
+        with self._lock:
+            cached = self._keypoints.get(work_id)
+        if cached is not None:
+            return cached
+        image = self._reference_image(work_id)
+        if image is None:
+            return None
+        keypoints = extract(image)
+        with self._lock:
+            self._keypoints[work_id] = keypoints
+            while len(self._keypoints) > KEYPOINT_CACHE_SIZE:
+                self._keypoints.pop(next(iter(self._keypoints)))
+        return keypoints
+
+    def decide(self, matches: Sequence[Match]) -> Decision:
+        """ "copy" when any match clears the global threshold, else "no_match"."""
+        return decide_matches(matches)
+
+    def save(self) -> None:
+        """Persist both indexes atomically under the index directory."""
+        with self._lock:
+            self._hashes.save(self._dir / "pdq.index")
+            if self._vectors is not None and self._embedder is not None:
+                self._vectors.save(self._dir / f"embedding-{self._embedder.dim}.index")
+
+    def rebuild(self, items: Iterable[tuple[int, Fingerprint]]) -> int:
+        """Replace the indexes with the given works (after files went missing or corrupt)."""
+        hashes = BinaryHashIndex()
+        vectors = EmbeddingIndex(self._embedder.dim) if self._embedder is not None else None
+        count = 0
+        for work_id, fingerprint in items:
+            if fingerprint.pdq.is_reliable:
+                hashes.add(work_id, fingerprint.pdq.as_array()[None, :])
+            if vectors is not None and fingerprint.embeddings is not None:
+                vectors.add(work_id, fingerprint.embeddings[: fingerprint.reference_count])
+            count += 1
+        with self._lock:
+            self._hashes, self._vectors = hashes, vectors
+            self.needs_rebuild = False
+            self.save()
+        return count
+
+
+def background_images(limit: int = 192) -> list[RGBArray]:
+    """Unrelated images for score normalisation: Tux Paint stamps outside the benchmark split.
+
+    Stamps whose path hashes to hex 8-f are never benchmark references, so a real copy is never
+    normalised against itself.
+    """
+    from PIL import Image
+
+    if not _STAMPS_DIR.is_dir():
+        return []
+    images: list[RGBArray] = []
+    for path in sorted(_STAMPS_DIR.rglob("*.png")):
+        relative = path.relative_to(_STAMPS_DIR).as_posix()
+        if hashlib.sha256(relative.encode()).hexdigest()[0] not in "89abcdef":
+            continue
+        with Image.open(path) as opened:
+            rgba = opened.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        canvas.alpha_composite(rgba)
+        canvas.thumbnail((_BACKGROUND_SIZE, _BACKGROUND_SIZE))
+        images.append(np.asarray(canvas.convert("RGB"), dtype=np.uint8))
+        if len(images) == limit:
+            break
+    return images

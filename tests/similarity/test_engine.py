@@ -1,0 +1,198 @@
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+from skimage import data
+
+from similarity.engine import Fingerprint, FingerprintFormatError, SimilarityEngine
+from similarity.images import ImageRejected, load_image
+from tests.corpus.hostile import hostile_files
+
+WORKS: dict[int, npt.NDArray[np.uint8]] = {
+    1: data.astronaut(),
+    2: data.coffee(),
+    3: data.chelsea(),
+    4: data.rocket(),
+    5: np.ascontiguousarray(data.immunohistochemistry()),
+}
+
+
+class ThumbnailEmbedder:
+    """A tiny deterministic embedder: a normalised 8x8 colour thumbnail."""
+
+    dim = 192
+
+    def embed(self, images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
+        rows = []
+        for image in images:
+            small = cv2.resize(image, (8, 8), interpolation=cv2.INTER_AREA).astype(np.float32)
+            vector = (small - small.mean()).ravel()
+            rows.append(vector / max(float(np.linalg.norm(vector)), 1e-6))
+        return np.stack(rows).astype(np.float32)
+
+
+def _engine(directory: Path, embedder: ThumbnailEmbedder | None = None) -> SimilarityEngine:
+    engine = SimilarityEngine(directory, embedder, WORKS.get)
+    for work_id, image in WORKS.items():
+        engine.add(work_id, engine.fingerprint(image))
+    return engine
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> SimilarityEngine:
+    return _engine(tmp_path_factory.mktemp("index"))
+
+
+def _padded(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    return cv2.copyMakeBorder(image, 60, 60, 90, 90, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+
+
+def _jpeg_q10(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 10])
+    return np.asarray(cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda image: image,
+        lambda image: np.ascontiguousarray(image[:, ::-1]),
+        lambda image: np.ascontiguousarray(np.rot90(image)),
+        _padded,
+        _jpeg_q10,
+        lambda image: np.ascontiguousarray(image[::3, ::3]),
+    ],
+    ids=["identical", "mirrored", "rotated-90", "padded", "jpeg-q10", "downscaled"],
+)
+def test_copy_of_a_registered_work_is_found(engine: SimilarityEngine, transform: object) -> None:
+    assert callable(transform)
+    matches = engine.search(transform(WORKS[3]), top_k=3)
+    assert matches[0].work_id == 3
+    assert engine.decide(matches) == "copy"
+
+
+def test_verified_match_locates_the_work_in_the_query(engine: SimilarityEngine) -> None:
+    canvas = np.full((800, 1000, 3), 235, np.uint8)
+    canvas[150:662, 300:812] = WORKS[1]
+    best = engine.search(canvas, top_k=1)[0]
+    assert best.work_id == 1
+    assert best.verified
+    assert best.region is not None
+    assert abs(best.region[0][0] - 300) < 20
+
+
+def test_unregistered_image_is_no_match(engine: SimilarityEngine) -> None:
+    assert engine.decide(engine.search(data.hubble_deep_field(), top_k=5)) == "no_match"
+
+
+def test_withdrawn_work_stops_matching(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    engine.remove(3)
+    assert all(match.work_id != 3 for match in engine.search(WORKS[3], top_k=5))
+
+
+def test_fingerprint_round_trips_through_bytes(engine: SimilarityEngine) -> None:
+    original = engine.fingerprint(WORKS[2])
+    restored = Fingerprint.from_bytes(original.to_bytes())
+    assert restored.digests() == original.digests()
+    assert restored.boxes == original.boxes
+    assert engine.search(restored, top_k=1)[0].work_id == 2
+
+
+def test_damaged_fingerprint_bytes_are_refused() -> None:
+    with pytest.raises(FingerprintFormatError):
+        Fingerprint.from_bytes(b"PK\x03\x04 not really")
+
+
+def test_digests_are_hex_hashes(engine: SimilarityEngine) -> None:
+    digests = engine.fingerprint(WORKS[1]).digests()
+    assert set(digests) == {"phash", "dhash", "pdq"}
+    assert len(digests["pdq"]) == 64
+
+
+def test_saved_index_is_reloaded(tmp_path: Path) -> None:
+    _engine(tmp_path).save()
+    reopened = SimilarityEngine(tmp_path, None, WORKS.get)
+    assert len(reopened) == len(WORKS)
+    assert reopened.search(WORKS[4], top_k=1)[0].work_id == 4
+
+
+def test_corrupt_index_is_rebuilt_from_stored_fingerprints(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    stored = {work_id: engine.fingerprint(image).to_bytes() for work_id, image in WORKS.items()}
+    engine.save()
+    (tmp_path / "pdq.index").write_bytes(b"garbage")
+    reopened = SimilarityEngine(tmp_path, None, WORKS.get)
+    assert reopened.needs_rebuild
+    rebuilt = reopened.rebuild(
+        (key, Fingerprint.from_bytes(value)) for key, value in stored.items()
+    )
+    assert rebuilt == len(WORKS)
+    assert not reopened.needs_rebuild
+    assert reopened.search(WORKS[5], top_k=1)[0].work_id == 5
+
+
+def test_hostile_uploads_never_reach_or_corrupt_the_index(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    for item in hostile_files():
+        try:
+            image = load_image(item.data)
+        except ImageRejected:
+            continue
+        engine.search(image, top_k=3)
+    assert len(engine) == len(WORKS)
+    assert engine.search(WORKS[1], top_k=1)[0].work_id == 1
+
+
+def test_concurrent_adds_and_searches_stay_consistent(tmp_path: Path) -> None:
+    engine = SimilarityEngine(tmp_path, None, WORKS.get)
+    fingerprints = {work_id: engine.fingerprint(image) for work_id, image in WORKS.items()}
+    errors: list[BaseException] = []
+
+    def add_all(offset: int) -> None:
+        for round_number in range(20):
+            for work_id, fingerprint in fingerprints.items():
+                engine.add(work_id + 100 * (round_number % 3) + offset, fingerprint)
+
+    def search_all() -> None:
+        try:
+            for _ in range(10):
+                engine.search(fingerprints[2], top_k=5)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=add_all, args=(offset,)) for offset in (0, 1000)]
+    threads += [threading.Thread(target=search_all) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(engine) == 2 * 3 * len(WORKS)
+
+
+def test_embedder_finds_what_hashes_alone_miss(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, ThumbnailEmbedder())
+    rotation = cv2.getRotationMatrix2D((256, 256), 10, 1)
+    rotated = cv2.warpAffine(WORKS[1], rotation, (512, 512), borderMode=cv2.BORDER_REFLECT)
+    assert engine.search(rotated, top_k=1)[0].work_id == 1
+
+
+def test_default_embedder_integration(tmp_path: Path) -> None:
+    embedding = pytest.importorskip("similarity.embedding")
+    loader = getattr(embedding, "load_default_embedder", None)
+    if loader is None:
+        pytest.skip("similarity.embedding.load_default_embedder is not available yet")
+    try:
+        embedder = loader(tmp_path / "model")
+    except FileNotFoundError as error:
+        pytest.skip(f"embedding weights not shipped yet: {error}")
+    engine = SimilarityEngine(tmp_path / "index", embedder, WORKS.get)
+    for work_id, image in WORKS.items():
+        engine.add(work_id, engine.fingerprint(image))
+    crop = np.ascontiguousarray(WORKS[1][60:400, 100:460])
+    assert engine.search(crop, top_k=1)[0].work_id == 1

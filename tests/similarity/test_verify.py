@@ -1,0 +1,36 @@
+import cv2
+import numpy as np
+from skimage import data
+
+from similarity.verify import verify
+
+ASTRONAUT = data.astronaut()
+
+
+def test_crop_is_verified_with_its_region() -> None:
+    outcome = verify(np.ascontiguousarray(ASTRONAUT[100:380, 150:430]), ASTRONAUT)
+    assert outcome.verified
+    assert outcome.region is not None
+    top_left = outcome.region[0]
+    assert abs(top_left[0] + 150) < 15
+    assert abs(top_left[1] + 100) < 15
+
+
+def test_rotated_copy_is_verified() -> None:
+    rotation = cv2.getRotationMatrix2D((256, 256), 15, 1)
+    assert verify(cv2.warpAffine(ASTRONAUT, rotation, (512, 512)), ASTRONAUT).verified
+
+
+def test_mirrored_copy_is_verified_as_mirrored() -> None:
+    outcome = verify(np.ascontiguousarray(ASTRONAUT[:, ::-1]), ASTRONAUT)
+    assert outcome.verified
+    assert outcome.mirrored
+
+
+def test_unrelated_images_are_not_verified() -> None:
+    assert not verify(data.coffee(), ASTRONAUT).verified
+    assert not verify(data.chelsea(), data.rocket()).verified
+
+
+def test_flat_query_is_not_verified() -> None:
+    assert not verify(np.zeros((64, 64, 3), np.uint8), ASTRONAUT).verified

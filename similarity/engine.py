@@ -330,13 +330,14 @@ class SimilarityEngine:
 
     def _verified(self, ranked: list[Candidate], query_rgb: RGBArray | None) -> list[Match]:
         matches: list[Match] = []
-        features = None if query_rgb is None else QueryFeatures(query_rgb)
+        features: QueryFeatures | None = None
         for position, candidate in enumerate(ranked):
             score = candidate.score
             reference = None
-            if features is not None and position < VERIFY_TOP and score > VERIFY_FLOOR:
+            if query_rgb is not None and position < VERIFY_TOP and score > VERIFY_FLOOR:
                 reference = self._reference_keypoints(candidate.work_id)
-            if features is not None and reference is not None:
+            if query_rgb is not None and reference is not None:
+                features = features or QueryFeatures(query_rgb)
                 outcome = verify_features(features, reference)
                 if outcome.verified:
                     matches.append(

@@ -257,6 +257,12 @@ class AttestationLog:
             raise LeafNotFoundError(f"no leaf at index {index}")
         return LogEntry(*row)
 
+    def public_key(self) -> LogPublicKey:
+        """The key that verifies this log's heads."""
+        if self._signer is None:
+            raise SignerMissingError("this log was opened without a signing key")
+        return self._signer.public_key
+
     def sign_head(self) -> SignedTreeHead:
         """Sign and store a head for the current tree."""
         if self._signer is None:

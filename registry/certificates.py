@@ -1,0 +1,287 @@
+"""Registration certificates: checkable offline with only the certificate and the trusted log key.
+
+A certificate is a JSON document::
+
+    {
+      "format": "copymark-certificate/v1",
+      "log_index": 41,
+      "leaf": "<the leaf: canonical JSON text of the event, UTF-8>",
+      "inclusion_proof": ["<hex sibling hash>", ...],
+      "tree_head": {"tree_size", "root_hash", "timestamp", "key_id", "signature"},
+      "key_id": "<hex SHA-256 of the raw Ed25519 public key>",
+      "public_key": "<base64 raw public key, informational only>"
+    }
+
+It proves that the leaf sits at ``log_index`` in the tree whose root the log signed. The
+key embedded in it is never trusted: the verifier is handed the log's key separately
+(``copymark init`` prints it; the web app publishes it).
+"""
+
+import base64
+import binascii
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from fpdf import FPDF
+
+from registry.log.errors import LogError, TreeHeadFormatError
+from registry.log.events import EventFormatError, LogEvent, RegistrationEvent, parse_event
+from registry.log.merkle import HASH_SIZE, leaf_hash, verify_inclusion
+from registry.log.signing import LogPublicKey, SignedTreeHead
+from registry.log.store import AttestationLog
+
+CERTIFICATE_FORMAT = "copymark-certificate/v1"
+_FIELDS = {"format", "log_index", "leaf", "inclusion_proof", "tree_head", "key_id", "public_key"}
+_MAX_PROOF_LENGTH = 64
+# A Unicode TrueType font lets titles in any script print; without it the PDF falls back
+# to the built-in Latin-1 Helvetica and replaces what it cannot draw.
+_UNICODE_FONTS = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    Path("/usr/share/fonts/truetype/freefont/FreeSans.ttf"),
+)
+
+
+class CertificateError(LogError, ValueError):
+    """A certificate cannot be built or rendered from what was given."""
+
+    status_code = 422
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateCheck:
+    """Outcome of an offline check; ``reason`` says why a certificate was refused."""
+
+    valid: bool
+    reason: str | None = None
+    log_index: int | None = None
+    tree_head: SignedTreeHead | None = None
+    event: LogEvent | None = None
+
+
+def build_certificate(
+    *,
+    leaf: bytes,
+    log_index: int,
+    inclusion_proof: list[bytes],
+    tree_head: SignedTreeHead,
+    public_key: LogPublicKey,
+) -> dict[str, Any]:
+    """Assemble a certificate document from a leaf, its proof and a signed head."""
+    try:
+        leaf_text = leaf.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CertificateError("certificate leaves must be UTF-8 canonical JSON") from error
+    return {
+        "format": CERTIFICATE_FORMAT,
+        "log_index": log_index,
+        "leaf": leaf_text,
+        "inclusion_proof": [node.hex() for node in inclusion_proof],
+        "tree_head": tree_head.to_json(),
+        "key_id": public_key.key_id,
+        "public_key": public_key.to_base64(),
+    }
+
+
+def issue_certificate(log: AttestationLog, log_index: int) -> dict[str, Any]:
+    """Certificate for a stored leaf against the latest head, signing a new head if needed."""
+    head = log.latest_head()
+    if head is None or head.tree_size <= log_index:
+        head = log.sign_head()
+    entry = log.leaf(log_index)
+    return build_certificate(
+        leaf=entry.leaf,
+        log_index=log_index,
+        inclusion_proof=log.inclusion_proof(log_index, head.tree_size),
+        tree_head=head,
+        public_key=log.public_key(),
+    )
+
+
+def verify_certificate(certificate: object, public_key: LogPublicKey) -> CertificateCheck:
+    """Check a certificate offline against the trusted ``public_key``; never raises on bad input."""
+    try:
+        parsed = _parse(certificate)
+    except CertificateError as error:
+        return CertificateCheck(False, f"malformed certificate: {error}")
+    index, leaf, proof, head, key_id = parsed
+    if head.key_id != key_id:
+        return CertificateCheck(False, "the certificate's key id differs from its tree head's")
+    if key_id != public_key.key_id:
+        return CertificateCheck(
+            False, f"tree head was signed by key {key_id}, not the trusted key {public_key.key_id}"
+        )
+    if not head.verify(public_key):
+        return CertificateCheck(False, "tree head signature does not verify")
+    if index >= head.tree_size:
+        return CertificateCheck(
+            False, f"log index {index} is outside the signed tree of size {head.tree_size}"
+        )
+    if not verify_inclusion(leaf_hash(leaf), index, head.tree_size, proof, head.root_hash):
+        return CertificateCheck(
+            False, "inclusion proof does not lead from this leaf at this index to the signed root"
+        )
+    try:
+        event: LogEvent | None = parse_event(leaf)
+    except EventFormatError:
+        event = None
+    return CertificateCheck(True, None, index, head, event)
+
+
+def _parse(certificate: object) -> tuple[int, bytes, list[bytes], SignedTreeHead, str]:
+    if not isinstance(certificate, dict):
+        raise CertificateError("a certificate is a JSON object")
+    if set(certificate) != _FIELDS:
+        missing, extra = _FIELDS - set(certificate), set(certificate) - _FIELDS
+        raise CertificateError(f"missing fields {sorted(missing)}, unknown fields {sorted(extra)}")
+    if certificate["format"] != CERTIFICATE_FORMAT:
+        raise CertificateError(f"format must be {CERTIFICATE_FORMAT!r}")
+    index = certificate["log_index"]
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise CertificateError("log_index must be a non-negative integer")
+    if not isinstance(certificate["leaf"], str):
+        raise CertificateError("leaf must be a string")
+    try:
+        leaf = certificate["leaf"].encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise CertificateError("leaf is not valid Unicode") from error
+    proof_field = certificate["inclusion_proof"]
+    if not isinstance(proof_field, list) or len(proof_field) > _MAX_PROOF_LENGTH:
+        raise CertificateError(f"inclusion_proof must be a list of at most {_MAX_PROOF_LENGTH}")
+    proof = [_hash(node, "inclusion_proof entry") for node in proof_field]
+    try:
+        head = SignedTreeHead.from_json(certificate["tree_head"])
+    except TreeHeadFormatError as error:
+        raise CertificateError(str(error)) from error
+    key_id = _hash(certificate["key_id"], "key_id").hex()
+    public_key = certificate["public_key"]
+    if not isinstance(public_key, str):
+        raise CertificateError("public_key must be a base64 string")
+    try:
+        base64.b64decode(public_key, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise CertificateError("public_key is not base64") from error
+    return index, leaf, proof, head, key_id
+
+
+def _hash(value: object, field: str) -> bytes:
+    if not isinstance(value, str) or len(value) != 2 * HASH_SIZE or value != value.lower():
+        raise CertificateError(f"{field} must be {2 * HASH_SIZE} lowercase hex characters")
+    try:
+        return bytes.fromhex(value)
+    except ValueError as error:
+        raise CertificateError(f"{field} is not hex") from error
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateView:
+    """What a human-readable certificate shows."""
+
+    title: str
+    owner: str
+    work_id: int
+    sha256: str
+    registered_at: str
+    log_index: int
+    tree_size: int
+    root_hash: str
+    key_id: str
+    verify_url: str
+
+    def rows(self) -> list[tuple[str, str]]:
+        """Label and value of each line, in print order."""
+        return [
+            ("Title", self.title),
+            ("Owner", self.owner),
+            ("Work", str(self.work_id)),
+            ("SHA-256", self.sha256),
+            ("Registered", self.registered_at),
+            ("Log index", f"{self.log_index} of {self.tree_size}"),
+            ("Root hash", self.root_hash),
+            ("Log key id", self.key_id),
+            ("Verify at", self.verify_url),
+        ]
+
+
+def certificate_view(
+    certificate: dict[str, Any], *, title: str, owner: str, base_url: str
+) -> CertificateView:
+    """The registration a certificate attests, ready to render."""
+    try:
+        index, leaf, _proof, head, key_id = _parse(certificate)
+        event = parse_event(leaf)
+    except EventFormatError as error:
+        raise CertificateError(f"certificate leaf is not an event: {error}") from error
+    if not isinstance(event, RegistrationEvent):
+        raise CertificateError(f"certificate attests a {event.event_type}, not a registration")
+    return CertificateView(
+        title=title,
+        owner=owner,
+        work_id=event.work_id,
+        sha256=event.sha256,
+        registered_at=event.registered_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        log_index=index,
+        tree_size=head.tree_size,
+        root_hash=head.root_hash.hex(),
+        key_id=key_id,
+        verify_url=f"{base_url.rstrip('/')}/verify/{event.work_id}",
+    )
+
+
+def render_certificate_html(view: CertificateView) -> str:
+    """A standalone HTML page with an inline SVG QR code linking to the verify page."""
+    qr_svg = qrcode.make(
+        view.verify_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8
+    ).to_string(encoding="unicode")
+    rows = "\n".join(
+        f"<tr><th>{html.escape(label)}</th><td><code>{html.escape(value)}</code></td></tr>"
+        for label, value in view.rows()
+    )
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Copymark certificate: {html.escape(view.title)}</title>
+<style>body{{font-family:sans-serif;max-width:48rem;margin:2rem auto}}
+th{{text-align:left;padding-right:1rem}}code{{word-break:break-all}}</style></head>
+<body>
+<h1>Certificate of registration</h1>
+<p>This work is recorded in the Copymark attestation log. The JSON certificate proves it
+offline against the log's public key.</p>
+<table>
+{rows}
+</table>
+<figure>{qr_svg}<figcaption>{html.escape(view.verify_url)}</figcaption></figure>
+</body>
+</html>
+"""
+
+
+def render_certificate_pdf(view: CertificateView) -> bytes:
+    """A one-page A4 PDF of the certificate with a QR code linking to the verify page."""
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    font = next((path for path in _UNICODE_FONTS if path.exists()), None)
+    family = "Helvetica"
+    if font is not None:
+        pdf.add_font("CertificateSans", fname=str(font))
+        family = "CertificateSans"
+
+    def printable(text: str) -> str:
+        return text if font is not None else text.encode("latin-1", "replace").decode("latin-1")
+
+    pdf.set_font(family, size=20)
+    pdf.cell(0, 14, "Certificate of registration", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(family, size=10)
+    for label, value in view.rows():
+        pdf.set_x(pdf.l_margin)
+        pdf.cell(30, 7, label)
+        pdf.multi_cell(0, 7, printable(value), new_x="LMARGIN", new_y="NEXT")
+    qr_image = qrcode.make(view.verify_url).get_image()
+    buffer = io.BytesIO()
+    qr_image.save(buffer, format="PNG")
+    pdf.image(buffer, x=pdf.l_margin, y=pdf.get_y() + 5, w=45)
+    return bytes(pdf.output())

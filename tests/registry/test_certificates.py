@@ -1,0 +1,263 @@
+"""Certificates: issued from the log, verified offline, every forgery refused with a reason."""
+
+import copy
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session, SQLModel, create_engine
+
+import registry.log.models  # noqa: F401 - registers the log tables on the metadata
+from registry.certificates import (
+    CertificateError,
+    build_certificate,
+    certificate_view,
+    issue_certificate,
+    render_certificate_html,
+    render_certificate_pdf,
+    verify_certificate,
+)
+from registry.log.events import RegistrationEvent, canonical_json
+from registry.log.signing import LogSigner
+from registry.log.store import AttestationLog
+
+SIGNER = LogSigner.generate()
+
+
+def registration(work_id: int) -> RegistrationEvent:
+    return RegistrationEvent(
+        work_id=work_id,
+        owner_id=3,
+        sha256=f"{work_id:064x}",
+        fingerprints={"phash": "8f373714acfcf4d0"},
+        registered_at=datetime(2026, 11, 27, 13, 20, 43, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'log.db'}")
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture
+def log(session: Session) -> AttestationLog:
+    log = AttestationLog(session, SIGNER)
+    log.append_events([registration(work_id) for work_id in range(1, 12)])
+    log.sign_head()
+    return log
+
+
+@pytest.fixture
+def certificate(log: AttestationLog) -> dict[str, Any]:
+    return issue_certificate(log, 6)
+
+
+def refused(certificate: object, reason: str) -> None:
+    check = verify_certificate(certificate, SIGNER.public_key)
+    assert not check.valid
+    assert check.reason is not None
+    assert reason in check.reason
+
+
+def test_issued_certificate_verifies_offline(certificate: dict[str, Any]) -> None:
+    offline = json.loads(json.dumps(certificate))
+    check = verify_certificate(offline, SIGNER.public_key)
+    assert check.valid, check.reason
+    assert check.log_index == 6
+    assert check.event == registration(7)
+
+
+def test_certificate_for_a_leaf_after_the_latest_head_signs_a_new_head(
+    log: AttestationLog,
+) -> None:
+    log.append_events([registration(99)])
+    certificate = issue_certificate(log, 11)
+    assert certificate["tree_head"]["tree_size"] == 12
+    assert verify_certificate(certificate, SIGNER.public_key).valid
+
+
+def test_every_leaf_of_the_log_gets_a_valid_certificate(log: AttestationLog) -> None:
+    for index in range(log.tree_size()):
+        assert verify_certificate(issue_certificate(log, index), SIGNER.public_key).valid
+
+
+def test_certificate_checked_with_another_key_is_refused(certificate: dict[str, Any]) -> None:
+    other = LogSigner.generate().public_key
+    check = verify_certificate(certificate, other)
+    assert not check.valid
+    assert check.reason is not None
+    assert "not the trusted key" in check.reason
+
+
+def test_certificate_re_signed_by_a_forger_is_refused(
+    certificate: dict[str, Any], session: Session
+) -> None:
+    forger = LogSigner.generate()
+    forged = build_certificate(
+        leaf=certificate["leaf"].encode(),
+        log_index=6,
+        inclusion_proof=[bytes.fromhex(h) for h in certificate["inclusion_proof"]],
+        tree_head=AttestationLog(session, forger).sign_head(),
+        public_key=forger.public_key,
+    )
+    refused(forged, "not the trusted key")
+
+
+def test_edited_leaf_is_refused(certificate: dict[str, Any]) -> None:
+    forged = copy.deepcopy(certificate)
+    forged["leaf"] = canonical_json(registration(8).to_json()).decode()
+    refused(forged, "inclusion proof does not lead")
+
+
+def test_leaf_with_a_changed_owner_is_refused(certificate: dict[str, Any]) -> None:
+    forged = copy.deepcopy(certificate)
+    forged["leaf"] = forged["leaf"].replace('"owner_id":3', '"owner_id":4')
+    refused(forged, "inclusion proof does not lead")
+
+
+@pytest.mark.parametrize("position", [0, 1, 2, 3])
+def test_edited_proof_node_is_refused(certificate: dict[str, Any], position: int) -> None:
+    forged = copy.deepcopy(certificate)
+    node = bytearray.fromhex(forged["inclusion_proof"][position])
+    node[0] ^= 1
+    forged["inclusion_proof"][position] = node.hex()
+    refused(forged, "inclusion proof does not lead")
+
+
+def test_truncated_proof_is_refused(certificate: dict[str, Any]) -> None:
+    forged = copy.deepcopy(certificate)
+    forged["inclusion_proof"].pop()
+    refused(forged, "inclusion proof does not lead")
+
+
+def test_extended_proof_is_refused(certificate: dict[str, Any]) -> None:
+    forged = copy.deepcopy(certificate)
+    forged["inclusion_proof"].append("00" * 32)
+    refused(forged, "inclusion proof does not lead")
+
+
+@pytest.mark.parametrize("index", [5, 7, 0])
+def test_wrong_index_is_refused(certificate: dict[str, Any], index: int) -> None:
+    forged = copy.deepcopy(certificate)
+    forged["log_index"] = index
+    refused(forged, "inclusion proof does not lead")
+
+
+def test_index_outside_the_signed_tree_is_refused(certificate: dict[str, Any]) -> None:
+    forged = copy.deepcopy(certificate)
+    forged["log_index"] = 11
+    refused(forged, "outside the signed tree")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("tree_size", 12), ("tree_size", 10), ("root_hash", "00" * 32), ("timestamp", 5)],
+)
+def test_edited_tree_head_is_refused(
+    certificate: dict[str, Any], field: str, value: object
+) -> None:
+    forged = copy.deepcopy(certificate)
+    forged["tree_head"][field] = value
+    refused(forged, "signature does not verify")
+
+
+def test_bad_signature_is_refused(certificate: dict[str, Any]) -> None:
+    forged = copy.deepcopy(certificate)
+    forged["tree_head"]["signature"] = "A" * 86 + "=="
+    refused(forged, "signature does not verify")
+
+
+def test_key_id_that_disagrees_with_the_head_is_refused(certificate: dict[str, Any]) -> None:
+    forged = copy.deepcopy(certificate)
+    forged["key_id"] = "ab" * 32
+    refused(forged, "differs from its tree head")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda c: c.pop("leaf"), "missing fields ['leaf']"),
+        (lambda c: c.update(extra=1), "unknown fields ['extra']"),
+        (lambda c: c.update(format="v0"), "format must be"),
+        (lambda c: c.update(log_index=-1), "log_index"),
+        (lambda c: c.update(log_index="6"), "log_index"),
+        (lambda c: c.update(log_index=True), "log_index"),
+        (lambda c: c.update(leaf=7), "leaf must be a string"),
+        (lambda c: c.update(leaf="\ud800"), "not valid Unicode"),
+        (lambda c: c.update(inclusion_proof="00"), "inclusion_proof"),
+        (lambda c: c.update(inclusion_proof=["00" * 32] * 65), "at most 64"),
+        (lambda c: c.update(inclusion_proof=["zz" * 32]), "not hex"),
+        (lambda c: c.update(inclusion_proof=[None]), "inclusion_proof entry"),
+        (lambda c: c.update(tree_head=[]), "tree head must be a JSON object"),
+        (lambda c: c["tree_head"].pop("signature"), "tree head fields"),
+        (lambda c: c.update(key_id="AB" * 32), "key_id"),
+        (lambda c: c.update(public_key="%%%"), "public_key"),
+    ],
+)
+def test_malformed_structure_is_refused_with_a_reason(
+    certificate: dict[str, Any], mutate: Any, reason: str
+) -> None:
+    forged = copy.deepcopy(certificate)
+    mutate(forged)
+    refused(forged, reason)
+
+
+@pytest.mark.parametrize("document", [None, [], "certificate", 7])
+def test_non_object_is_refused(document: object) -> None:
+    refused(document, "a certificate is a JSON object")
+
+
+def test_non_utf8_leaf_cannot_be_certified(log: AttestationLog) -> None:
+    head = log.latest_head()
+    assert head is not None
+    with pytest.raises(CertificateError, match="UTF-8"):
+        build_certificate(
+            leaf=b"\xff",
+            log_index=0,
+            inclusion_proof=[],
+            tree_head=head,
+            public_key=SIGNER.public_key,
+        )
+
+
+def test_view_shows_the_registration(certificate: dict[str, Any]) -> None:
+    view = certificate_view(
+        certificate, title="Koi", owner="ana@example.com", base_url="https://c.example/"
+    )
+    assert (view.work_id, view.sha256, view.log_index, view.tree_size) == (7, f"{7:064x}", 6, 11)
+    assert view.registered_at == "2026-11-27 13:20:43 UTC"
+    assert view.verify_url == "https://c.example/verify/7"
+    assert view.key_id == SIGNER.key_id
+
+
+def test_html_escapes_user_text_and_links_the_qr_code(certificate: dict[str, Any]) -> None:
+    view = certificate_view(
+        certificate, title="<script>alert(1)</script>", owner="ana", base_url="https://c.example"
+    )
+    page = render_certificate_html(view)
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "<svg" in page
+    assert "https://c.example/verify/7" in page
+    assert view.root_hash in page
+
+
+def test_pdf_is_a_pdf_document(certificate: dict[str, Any]) -> None:
+    view = certificate_view(certificate, title="鯉 Koi", owner="ana", base_url="https://c.example")
+    document = render_certificate_pdf(view)
+    assert document.startswith(b"%PDF-")
+    assert document.rstrip().endswith(b"%%EOF")
+
+
+def test_view_of_a_non_registration_leaf_is_refused(certificate: dict[str, Any]) -> None:
+    forged = copy.deepcopy(certificate)
+    forged["leaf"] = '{"type":"other","version":1}'
+    with pytest.raises(CertificateError, match="not an event"):
+        certificate_view(forged, title="t", owner="o", base_url="https://c.example")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from licensing.contract import Contract, load_contract
-from licensing.engine import ContractResolver
 from licensing.errors import InvalidContractError, LicensingError, UnknownParentWorkError
 
 CONTRACT_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-def directory_resolver(folder: Path) -> ContractResolver:
-    """Return a resolver that finds a work's contract among the folder's contract files.
+def directory_resolver(folder: Path) -> Callable[[str], Contract]:
+    """Return a contract resolver that finds a work's contract among the folder's contract files.
 
     The folder is read on the first lookup. When several files hold contracts of one work, the
     highest version wins; two files with the same work and version are refused as ambiguous.

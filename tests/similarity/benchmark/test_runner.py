@@ -166,6 +166,7 @@ def test_table_shows_each_family_and_the_overall_row(cache_dir: Path) -> None:
 
 
 @needs_stamps
+@pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("similarity.engine") is None, reason="engine not built yet"
 )

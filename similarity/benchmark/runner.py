@@ -192,9 +192,10 @@ class EngineDetector:
         return [(int(m.work_id), float(m.score)) for m in matches]
 
     def index_bytes(self) -> int:
-        """Bytes of the persisted index files."""
+        """Bytes of the persisted index files, less the fixed-size score-normalisation set."""
         self._engine.save()
-        return sum(p.stat().st_size for p in self._index_dir.rglob("*") if p.is_file())
+        files = (p for p in self._index_dir.rglob("*") if p.is_file())
+        return sum(p.stat().st_size for p in files if not p.name.startswith("background-"))
 
 
 def _default_embedder(model_cache_dir: Path) -> tuple[object | None, str]:

@@ -4,8 +4,9 @@ import random
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, SQLModel, create_engine
 
 import registry.log.models  # noqa: F401 - registers the log tables on the metadata
@@ -16,7 +17,16 @@ from registry.log.store import AttestationLog, verify_log
 
 
 def _engine(directory: Path) -> Engine:
+    """A SQLite file in WAL mode with synchronous=NORMAL, as the embedded deployment runs it."""
     engine = create_engine(f"sqlite:///{directory / 'log.db'}")
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
     SQLModel.metadata.create_all(engine)
     return engine
 

@@ -1,0 +1,45 @@
+# Two entry points: `make run` (install, initialise, serve with demo data) and `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+SYSTEM_PACKAGES := postgresql chromium tuxpaint-stamps-default fonts-dejavu-core
+export COPYMARK_HOME ?= $(CURDIR)/var
+
+.PHONY: run test install system-deps lint typecheck pytest bench clean
+
+$(BIN)/copymark: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/copymark
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+run: install system-deps
+	$(BIN)/copymark init
+	$(BIN)/copymark serve --demo --host 127.0.0.1 --port 8000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install system-deps
+	COPYMARK_TEST_POSTGRES=required COPYMARK_TEST_BROWSER=required $(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: install system-deps
+	$(BIN)/copymark bench
+
+clean:
+	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,74 @@
+"""Account endpoints: sign-up, sign-in for pages, API keys for scripts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from frontend.deps import SESSION_COOKIE, CurrentUser, ServicesDep, SessionDep, csrf_token_for
+from registry.accounts import authenticate, create_api_key, create_user, start_login_session
+from registry.errors import RegistryError
+from registry.models import Role, User, persisted_id
+from registry.schemas import (
+    ApiKeyCreate,
+    ApiKeyIssued,
+    Login,
+    SessionStarted,
+    UserCreate,
+    UserPublic,
+)
+
+router = APIRouter(tags=["accounts"])
+
+
+def user_public(user: User) -> UserPublic:
+    return UserPublic(
+        id=persisted_id(user), email=user.email, display_name=user.display_name, roles=user.roles
+    )
+
+
+def _roles(names: list[str]) -> set[Role]:
+    allowed = {role.value for role in Role} - {Role.ADMIN.value}
+    unknown = sorted(set(names) - allowed)
+    if unknown:
+        raise RegistryError(f"unknown or not self-assignable roles: {', '.join(unknown)}")
+    return {Role(name) for name in names}
+
+
+@router.post("/users", status_code=201)
+def sign_up(body: UserCreate, session: SessionDep) -> UserPublic:
+    user = create_user(
+        session,
+        email=body.email,
+        password=body.password,
+        display_name=body.display_name,
+        roles=_roles(body.roles),
+    )
+    return user_public(user)
+
+
+@router.post("/sessions")
+def sign_in(
+    body: Login, session: SessionDep, services: ServicesDep, response: Response
+) -> SessionStarted:
+    """Start a cookie session; unsafe requests made with the cookie must echo the CSRF token."""
+    user = authenticate(session, body.email, body.password)
+    token = start_login_session(session, user)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=services.settings.secure_cookies,
+        max_age=14 * 24 * 3600,
+    )
+    return SessionStarted(csrf_token=csrf_token_for(services, token))
+
+
+@router.post("/api-keys", status_code=201)
+def issue_api_key(body: ApiKeyCreate, user: CurrentUser, session: SessionDep) -> ApiKeyIssued:
+    return ApiKeyIssued(api_key=create_api_key(session, user, body.name))
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> UserPublic:
+    return user_public(user)

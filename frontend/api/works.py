@@ -1,0 +1,153 @@
+"""Work endpoints: upload (single and bulk), list, read, withdraw, certificate."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import ValidationError
+
+from frontend.deps import CurrentUser, OptionalUser, ServicesDep, SessionDep
+from registry.certificates import verify_certificate
+from registry.errors import InvalidUpload, PayloadTooLarge, RegistryError
+from registry.models import Visibility, Work, persisted_id
+from registry.repository import list_owned_works, visible_work
+from registry.schemas import RegistrationResult, WorkMetadata, WorkPublic
+from registry.service import Registered, Upload, get_owned_work, work_certificate
+
+router = APIRouter(prefix="/works", tags=["works"])
+
+
+def work_public(work: Work) -> WorkPublic:
+    return WorkPublic.model_validate(work, from_attributes=True)
+
+
+def result_of(outcome: Registered) -> RegistrationResult:
+    return RegistrationResult(
+        work_id=persisted_id(outcome.work),
+        sha256=outcome.work.sha256,
+        log_index=outcome.work.log_index,
+        status=outcome.status,
+        conflict_with=outcome.conflict_with,
+        path=outcome.source,
+    )
+
+
+async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
+    """The upload's bytes, refusing more than max_bytes without reading them all."""
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"{upload.filename or 'upload'} is larger than {max_bytes} bytes")
+    return data
+
+
+def metadata_from_form(
+    title: str, description: str, tags: str, creators: str, created_on: str, visibility: str
+) -> WorkMetadata:
+    try:
+        return WorkMetadata(
+            title=title,
+            description=description,
+            tags=[tag for tag in tags.split(",") if tag.strip()],
+            creators=[name for name in creators.split(",") if name.strip()],
+            created_on=date.fromisoformat(created_on) if created_on else None,
+            visibility=Visibility(visibility),
+        )
+    except (ValueError, ValidationError) as error:
+        raise RegistryError(f"invalid work metadata: {error}") from None
+
+
+@router.post("", status_code=201)
+async def upload_work(
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+    file: Annotated[UploadFile, File(description="the image")],
+    title: Annotated[str, Form(max_length=300)] = "",
+    description: Annotated[str, Form(max_length=5000)] = "",
+    tags: Annotated[str, Form(description="comma-separated")] = "",
+    creators: Annotated[str, Form(description="comma-separated")] = "",
+    created_on: Annotated[str, Form(description="YYYY-MM-DD")] = "",
+    visibility: Annotated[str, Form()] = "public",
+) -> RegistrationResult:
+    metadata = metadata_from_form(title, description, tags, creators, created_on, visibility)
+    data = await read_upload(file, services.settings.max_upload_bytes)
+    source = file.filename or "upload"
+    outcome = services.registrar.register(session, user, Upload(data, source, metadata))
+    return result_of(outcome)
+
+
+@router.post("/batch", status_code=207)
+async def upload_works(
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+    files: Annotated[list[UploadFile], File(description="the images")],
+    visibility: Annotated[str, Form()] = "public",
+) -> list[RegistrationResult | dict[str, str]]:
+    """Register many images; each gets its own result line, a bad file does not stop the others."""
+    if len(files) > services.settings.max_batch_files:
+        raise InvalidUpload(f"at most {services.settings.max_batch_files} files per batch")
+    metadata = metadata_from_form("", "", "", "", "", visibility)
+    uploads = [
+        Upload(
+            await read_upload(f, services.settings.max_upload_bytes),
+            f.filename or "upload",
+            metadata,
+        )
+        for f in files
+    ]
+    outcomes = services.registrar.register_batch(session, user, uploads)
+    return [
+        result_of(o) if isinstance(o, Registered) else {"path": o.source, "error": o.message}
+        for o in outcomes
+    ]
+
+
+@router.get("")
+def list_works(user: CurrentUser, session: SessionDep) -> list[WorkPublic]:
+    return [work_public(work) for work in list_owned_works(session, user)]
+
+
+@router.get("/{work_id}")
+def read_work(work_id: int, user: CurrentUser, session: SessionDep) -> WorkPublic:
+    return work_public(get_owned_work(session, user, work_id))
+
+
+@router.delete("/{work_id}")
+def withdraw(
+    work_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> WorkPublic:
+    return work_public(services.registrar.withdraw(session, user, work_id))
+
+
+@router.get("/{work_id}/certificate")
+def certificate(
+    work_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> dict[str, Any]:
+    """The registration certificate; `copymark verify` checks it offline with the log's key."""
+    return work_certificate(session, services.signer, get_owned_work(session, user, work_id))
+
+
+public_router = APIRouter(tags=["verification"])
+
+
+@public_router.get("/verify/{work_id}")
+def public_certificate(
+    work_id: int, user: OptionalUser, session: SessionDep, services: ServicesDep
+) -> dict[str, Any]:
+    """Certificate of a public work (or the caller's own), for anyone to check offline."""
+    return work_certificate(session, services.signer, visible_work(session, work_id, user))
+
+
+@public_router.post("/certificates/verify")
+def check_certificate(certificate: dict[str, Any], services: ServicesDep) -> dict[str, Any]:
+    """Check a certificate against this log's key; the same check `copymark verify` runs offline."""
+    check = verify_certificate(certificate, services.signer.public_key)
+    return {
+        "valid": check.valid,
+        "reason": check.reason,
+        "log_index": check.log_index,
+        "tree_size": check.tree_head.tree_size if check.tree_head else None,
+    }

@@ -1,0 +1,67 @@
+"""FastAPI app factory: JSON API under /api/v1, pages, health, and the error contract."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from frontend.api import accounts, log, works
+from frontend.pages import router as pages_router
+from frontend.services import Services
+from frontend.settings import Settings
+from registry.errors import RegistryError
+from registry.log.errors import LogError
+
+logger = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app; services are created from settings unless the caller supplies them."""
+    services = services or Services(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        repaired = services.start()
+        logger.info("ready: %s", repaired)
+        app.state.ready = True
+        yield
+
+    app = FastAPI(title="Copymark", version="0.1.0", lifespan=lifespan)
+    app.state.services = services
+    app.state.ready = False
+
+    @app.exception_handler(RegistryError)
+    async def registry_error(_request: Request, error: RegistryError) -> JSONResponse:
+        return JSONResponse({"detail": error.message}, status_code=error.status_code)
+
+    @app.exception_handler(LogError)
+    async def log_error(_request: Request, error: LogError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=error.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors()
+        ]
+        return JSONResponse({"detail": "; ".join(problems), "errors": problems}, status_code=422)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> JSONResponse:
+        if not app.state.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    for router in (accounts.router, works.router, works.public_router, log.router):
+        app.include_router(router, prefix="/api/v1")
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,34 @@
+"""Schema migrations, run from the app and the CLI through Alembic's API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database schema up to the newest migration."""
+    with engine.begin() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def check_migrations(engine: Engine) -> None:
+    """Raise if the models have changes no migration covers."""
+    with engine.connect() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.check(config)

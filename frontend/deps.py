@@ -1,0 +1,90 @@
+"""Request dependencies: the unit of work per request, the acting user, CSRF on unsafe methods."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from frontend.services import Services
+from registry.accounts import user_for_api_key, user_for_login_session
+from registry.errors import Forbidden, Unauthorized
+from registry.models import User
+
+SESSION_COOKIE = "copymark_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    """One transaction per request: committed when the endpoint returns, rolled back on error."""
+    with services.session() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def csrf_token_for(services: Services, session_token: str) -> str:
+    key = services.settings.secret_key.encode()
+    return hmac.new(key, session_token.encode(), hashlib.sha256).hexdigest()
+
+
+async def _optional_user(
+    request: Request, session: SessionDep, services: ServicesDep
+) -> User | None:
+    authorization = request.headers.get("authorization", "")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("Authorization header must be 'Bearer <API key>'")
+        return user_for_api_key(session, token.strip())
+    session_token = request.cookies.get(SESSION_COOKIE)
+    if not session_token:
+        return None
+    user = user_for_login_session(session, session_token)
+    if user is not None and request.method in _UNSAFE_METHODS:
+        await _require_csrf(request, services, session_token)
+    return user
+
+
+async def _require_csrf(request: Request, services: ServicesDep, session_token: str) -> None:
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent, csrf_token_for(services, session_token)):
+        raise Forbidden("missing or wrong CSRF token for a cookie-authenticated request")
+
+
+OptionalUser = Annotated[User | None, Depends(_optional_user)]
+
+
+def _current_user(user: OptionalUser) -> User:
+    if user is None:
+        raise Unauthorized("sign in or send an API key: Authorization: Bearer <key>")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]

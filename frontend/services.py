@@ -1,0 +1,86 @@
+"""The composition root's wiring: every service built once from Settings, shared by app and CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from frontend.database import migrate
+from frontend.settings import Settings
+from registry.blobs import LocalBlobStore
+from registry.db import make_engine
+from registry.log.signing import LogSigner, create_signing_key, load_signer
+from registry.service import Registrar, reference_image_loader
+from registry.thumbnails import Thumbnails
+from similarity.embedding.embedders import load_default_embedder
+from similarity.engine import SimilarityEngine
+from similarity.images import ImageLimits
+
+
+class NotInitialised(RuntimeError):
+    """`copymark init` has not been run for this COPYMARK_HOME."""
+
+
+@dataclass
+class Services:
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        if self.settings.resolved_database_url.startswith("sqlite"):
+            self.settings.home.mkdir(parents=True, exist_ok=True)
+        return make_engine(self.settings.resolved_database_url)
+
+    @cached_property
+    def blobs(self) -> LocalBlobStore:
+        return LocalBlobStore(self.settings.blob_dir)
+
+    @cached_property
+    def limits(self) -> ImageLimits:
+        return ImageLimits(
+            max_bytes=self.settings.max_upload_bytes, max_pixels=self.settings.max_upload_pixels
+        )
+
+    @cached_property
+    def thumbnails(self) -> Thumbnails:
+        return Thumbnails(self.blobs, self.limits)
+
+    @cached_property
+    def signer(self) -> LogSigner:
+        path = self.settings.signing_key_path
+        if not path.exists():
+            raise NotInitialised(f"no log signing key at {path}: run `copymark init` first")
+        return load_signer(path)
+
+    @cached_property
+    def similarity(self) -> SimilarityEngine:
+        return SimilarityEngine(
+            self.settings.index_dir,
+            embedder=load_default_embedder(self.settings.model_cache_dir),
+            reference_image=reference_image_loader(self.session, self.blobs, self.limits),
+        )
+
+    @cached_property
+    def registrar(self) -> Registrar:
+        return Registrar(
+            self.blobs, self.signer, self.similarity, self.limits, self.settings.index_dir
+        )
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def initialise(self) -> None:
+        """Create the data folders, migrate the database and make the signing key if missing."""
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        migrate(self.engine)
+        if not self.settings.signing_key_path.exists():
+            create_signing_key(self.settings.signing_key_path)
+
+    def start(self) -> dict[str, int]:
+        """Check readiness and repair what a crash between steps left behind."""
+        migrate(self.engine)
+        with self.session() as session:
+            return self.registrar.recover(session)

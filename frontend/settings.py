@@ -1,0 +1,59 @@
+"""One settings object for the whole app, read from COPYMARK_* environment variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from similarity.images import DEFAULT_LIMITS
+
+PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the value that refuses to start outside development
+
+
+class Settings(BaseSettings):
+    """Configuration; every field can be set as COPYMARK_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="COPYMARK_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    home: Path = Path("./var")
+    database_url: str = ""
+    secret_key: str = PLACEHOLDER_SECRET
+    base_url: str = "http://127.0.0.1:8000"
+    max_upload_bytes: int = Field(default=DEFAULT_LIMITS.max_bytes, gt=0)
+    max_upload_pixels: int = Field(default=DEFAULT_LIMITS.max_pixels, gt=0)
+    max_batch_files: int = Field(default=500, gt=0)
+    secure_cookies: bool = False
+    crawl_allow_hosts: list[str] = Field(default_factory=list)
+    models_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError("COPYMARK_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The configured database, or SQLite under COPYMARK_HOME."""
+        return self.database_url or f"sqlite:///{(self.home / 'copymark.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.home / "blobs"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.models_dir or self.home / "models"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.home / "keys" / "log-signing.key"

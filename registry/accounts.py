@@ -1,0 +1,151 @@
+"""Accounts: users with roles, argon2 passwords, hashed API keys and login sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, select
+
+from registry.errors import Conflict, RegistryError, Unauthorized
+from registry.models import (
+    ApiKey,
+    LoginSession,
+    Membership,
+    Organisation,
+    Role,
+    User,
+    persisted_id,
+    utcnow,
+)
+
+API_KEY_PREFIX = "cmk_"
+SESSION_LIFETIME = timedelta(days=14)
+_password_hasher = PasswordHasher()
+
+
+def _token_digest(token: str) -> str:
+    # API keys and session tokens are 256-bit random values: a fast hash is enough to store them.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    cleaned = email.strip().lower()
+    local, _, domain = cleaned.partition("@")
+    if not local or "." not in domain or len(cleaned) > 320 or any(c.isspace() for c in cleaned):
+        raise RegistryError(f"not a valid email address: {email[:100]!r}")
+    return cleaned
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    display_name: str = "",
+    roles: set[Role] | None = None,
+) -> User:
+    """Create a user; refuses a second account with the same email."""
+    address = normalise_email(email)
+    if len(password) < 8:
+        raise RegistryError("password must have at least 8 characters")
+    if session.exec(select(User).where(User.email == address)).first() is not None:
+        raise Conflict(f"an account with email {address} already exists")
+    user = User(
+        email=address,
+        display_name=display_name or address.split("@")[0],
+        password_hash=_password_hasher.hash(password),
+        roles=sorted(role.value for role in (roles or {Role.CREATOR})),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """The user with these credentials; the same error for unknown email and wrong password."""
+    user = find_user_by_email(session, email)
+    if user is None:
+        _password_hasher.hash(password)  # spend the same time as a real check
+        raise Unauthorized("wrong email or password")
+    try:
+        _password_hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise Unauthorized("wrong email or password") from None
+    return user
+
+
+def create_api_key(session: Session, user: User, name: str) -> str:
+    """A new API key for user; the plain key is returned once and only its hash is stored."""
+    token = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiKey(
+            user_id=persisted_id(user), name=name, prefix=token[:12], key_hash=_token_digest(token)
+        )
+    )
+    session.flush()
+    return token
+
+
+def user_for_api_key(session: Session, token: str) -> User:
+    if not token.startswith(API_KEY_PREFIX):
+        raise Unauthorized("malformed API key")
+    key = session.exec(select(ApiKey).where(ApiKey.key_hash == _token_digest(token))).first()
+    if key is None or key.revoked_at is not None:
+        raise Unauthorized("unknown or revoked API key")
+    user = session.get(User, key.user_id)
+    if user is None:
+        raise Unauthorized("unknown or revoked API key")
+    return user
+
+
+def start_login_session(session: Session, user: User) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        LoginSession(
+            user_id=persisted_id(user),
+            token_hash=_token_digest(token),
+            expires_at=utcnow() + SESSION_LIFETIME,
+        )
+    )
+    session.flush()
+    return token
+
+
+def user_for_login_session(session: Session, token: str) -> User | None:
+    row = session.exec(
+        select(LoginSession).where(LoginSession.token_hash == _token_digest(token))
+    ).first()
+    if row is None or row.expires_at < utcnow():
+        return None
+    return session.get(User, row.user_id)
+
+
+def end_login_session(session: Session, token: str) -> None:
+    row = session.exec(
+        select(LoginSession).where(LoginSession.token_hash == _token_digest(token))
+    ).first()
+    if row is not None:
+        session.delete(row)
+
+
+def create_organisation(
+    session: Session, owner: User, name: str, domain: str | None
+) -> Organisation:
+    organisation = Organisation(name=name, domain=domain.lower() if domain else None)
+    session.add(organisation)
+    session.flush()
+    session.add(
+        Membership(
+            user_id=persisted_id(owner), organisation_id=persisted_id(organisation), is_admin=True
+        )
+    )
+    session.flush()
+    return organisation

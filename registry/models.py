@@ -1,0 +1,152 @@
+"""Registry tables: accounts, organisations, API keys, login sessions, works, prior art."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, LargeBinary, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are refused: pass an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def persisted_id(row: User | Organisation | Work) -> int:
+    """The primary key of a row that has been flushed; a row without one is a programming error."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id: flush the session first")
+    return row.id
+
+
+class Role(StrEnum):
+    CREATOR = "creator"
+    BRAND = "brand"
+    RIGHTS_HOLDER = "rights_holder"
+    ADMIN = "admin"
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class WorkStatus(StrEnum):
+    REGISTERED = "registered"
+    CONFLICT = "conflict"
+    WITHDRAWN = "withdrawn"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True, max_length=320)
+    display_name: str = Field(max_length=200)
+    password_hash: str
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    def has_role(self, role: Role) -> bool:
+        return role.value in self.roles
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    domain: str | None = Field(default=None, max_length=253, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    organisation_id: int = Field(foreign_key="organisations.id", index=True)
+    is_admin: bool = False
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(max_length=100)
+    prefix: str = Field(index=True, max_length=16)
+    key_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LoginSession(SQLModel, table=True):
+    __tablename__ = "login_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Work(SQLModel, table=True):
+    __tablename__ = "works"
+    __table_args__ = (UniqueConstraint("owner_id", "sha256", name="uq_works_owner_sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    title: str = Field(max_length=300)
+    description: str = Field(default="", max_length=5000)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    creators: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_on: date | None = None
+    visibility: Visibility = Visibility.PUBLIC
+    status: WorkStatus = WorkStatus.REGISTERED
+    sha256: str = Field(index=True, max_length=64)
+    mime_type: str = Field(max_length=50)
+    width: int
+    height: int
+    byte_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    fingerprint: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    registered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PriorArtConflict(SQLModel, table=True):
+    """A registration that resembles another owner's earlier work, kept for review."""
+
+    __tablename__ = "prior_art_conflicts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    work_id: int = Field(foreign_key="works.id", index=True)
+    earlier_work_id: int = Field(foreign_key="works.id", index=True)
+    score: float
+    resolution: str = Field(default="open", max_length=20)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,347 @@
+"""Registration: validate, store, fingerprint, check prior art, log, index; all or nothing per work.
+
+Invariant: a work row and its attestation-log leaf are written in the same transaction, so there is
+never a work without its leaf nor a leaf without its work. Blobs are written before the transaction
+(content-addressed, so a retry rewrites nothing); `recover` removes blobs a failed transaction left.
+The similarity index is updated only after the transaction commits and is rebuilt from the
+database when it disagrees with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import event
+from sqlmodel import Session, col, func, select
+
+from registry.blobs import BlobStore
+from registry.certificates import CertificateView, certificate_view, issue_certificate
+from registry.errors import InvalidUpload, NotFound, PayloadTooLarge
+from registry.log.events import RegistrationEvent
+from registry.log.signing import LogSigner
+from registry.log.store import AttestationLog
+from registry.models import PriorArtConflict, User, Work, WorkStatus, persisted_id, utcnow
+from registry.schemas import WorkMetadata
+from similarity.engine import Fingerprint, SimilarityEngine
+from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
+from similarity.matcher import Match
+
+ORPHAN_BLOB_AGE_S = 3600.0
+WATERMARK_FILE = "indexed-works.json"
+FINGERPRINT_MAX_SIDE = 512
+
+RegistrationStatus = Literal["registered", "duplicate", "conflict"]
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    source: str
+    metadata: WorkMetadata
+
+
+@dataclass(frozen=True)
+class Registered:
+    source: str
+    work: Work
+    status: RegistrationStatus
+    conflict_with: int | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    source: str
+    message: str
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    upload: Upload
+    sha256: str
+    image: LoadedImage
+    fingerprint: Fingerprint
+    earlier_copy: Match | None
+
+
+class Registrar:
+    """The registration use case, wired to the blob store, log signer and similarity engine."""
+
+    def __init__(
+        self,
+        blobs: BlobStore,
+        signer: LogSigner,
+        similarity: SimilarityEngine,
+        limits: ImageLimits,
+        index_dir: Path,
+    ) -> None:
+        self.blobs = blobs
+        self.signer = signer
+        self.similarity = similarity
+        self.limits = limits
+        self.index_dir = index_dir
+
+    def register(self, session: Session, owner: User, upload: Upload) -> Registered:
+        """Register one upload; a bad upload raises a RegistryError with a 4xx status."""
+        (outcome,) = self.register_batch(session, owner, [upload])
+        if isinstance(outcome, Rejected):
+            if "too large" in outcome.message:
+                raise PayloadTooLarge(outcome.message)
+            raise InvalidUpload(outcome.message)
+        return outcome
+
+    def register_batch(
+        self, session: Session, owner: User, uploads: Sequence[Upload]
+    ) -> list[Registered | Rejected]:
+        """Register uploads in one transaction and one log batch; bad ones are rejected alone."""
+        owner_id = persisted_id(owner)
+        digests = [hashlib.sha256(upload.data).hexdigest() for upload in uploads]
+        existing = {
+            work.sha256: work
+            for work in session.exec(
+                select(Work).where(Work.owner_id == owner_id, col(Work.sha256).in_(set(digests)))
+            )
+        }
+        first_source: dict[str, str] = {}
+        steps: list[Registered | Rejected | _Prepared] = []
+        for upload, digest in zip(uploads, digests, strict=True):
+            if digest in existing:
+                steps.append(Registered(upload.source, existing[digest], "duplicate"))
+            elif digest in first_source:
+                steps.append(Rejected(upload.source, f"same bytes as {first_source[digest]}"))
+            else:
+                first_source[digest] = upload.source
+                steps.append(self._prepare(session, owner, upload, digest))
+        prepared = [step for step in steps if isinstance(step, _Prepared)]
+        recorded = dict(zip(map(id, prepared), self._record(session, owner, prepared), strict=True))
+        return [
+            _outcome(step, recorded[id(step)]) if isinstance(step, _Prepared) else step
+            for step in steps
+        ]
+
+    def _record(self, session: Session, owner: User, prepared: list[_Prepared]) -> list[Work]:
+        """Store blobs, insert the works, append their leaves and sign a head, in that order."""
+        if not prepared:
+            return []
+        owner_id = persisted_id(owner)
+        for item in prepared:
+            self.blobs.put(item.upload.data)
+        works = [self._new_work(owner, item) for item in prepared]
+        session.add_all(works)
+        session.flush()
+        now = utcnow()
+        events = [
+            RegistrationEvent(
+                work_id=persisted_id(work),
+                owner_id=owner_id,
+                sha256=work.sha256,
+                fingerprints=item.fingerprint.digests(),
+                registered_at=now,
+            )
+            for work, item in zip(works, prepared, strict=True)
+        ]
+        log = AttestationLog(session, self.signer)
+        for work, index in zip(works, log.append_events(events), strict=True):
+            work.log_index = index
+            work.registered_at = now
+        log.sign_head()
+        session.add_all(
+            PriorArtConflict(
+                work_id=persisted_id(work),
+                earlier_work_id=item.earlier_copy.work_id,
+                score=item.earlier_copy.score,
+            )
+            for work, item in zip(works, prepared, strict=True)
+            if item.earlier_copy is not None
+        )
+        session.flush()
+        self._update_index_after_commit(
+            session,
+            added=[(persisted_id(w), p.fingerprint) for w, p in zip(works, prepared, strict=True)],
+        )
+        return works
+
+    def _prepare(
+        self, session: Session, owner: User, upload: Upload, digest: str
+    ) -> _Prepared | Rejected:
+        if len(upload.data) > self.limits.max_bytes:
+            return Rejected(
+                upload.source,
+                f"file too large: {len(upload.data)} bytes, the limit is {self.limits.max_bytes}",
+            )
+        try:
+            image = load_image(upload.data, self.limits, max_side=FINGERPRINT_MAX_SIDE)
+        except ImageRejected as rejection:
+            return Rejected(upload.source, str(rejection))
+        fingerprint = self.similarity.fingerprint(image)
+        earlier_copy = self._earlier_copy_by_another_owner(session, owner, fingerprint)
+        return _Prepared(upload, digest, image, fingerprint, earlier_copy)
+
+    def _earlier_copy_by_another_owner(
+        self, session: Session, owner: User, fingerprint: Fingerprint
+    ) -> Match | None:
+        matches = self.similarity.search(fingerprint, top_k=5)
+        if not matches or self.similarity.decide(matches) != "copy":
+            return None
+        owners = dict(
+            session.exec(
+                select(Work.id, Work.owner_id).where(
+                    col(Work.id).in_([match.work_id for match in matches]),
+                    Work.status != WorkStatus.WITHDRAWN,
+                )
+            ).all()
+        )
+        for match in matches:
+            foreign = owners.get(match.work_id, owner.id) != owner.id
+            if foreign and self.similarity.decide([match]) == "copy":
+                return match
+        return None
+
+    def _new_work(self, owner: User, item: _Prepared) -> Work:
+        metadata = item.upload.metadata
+        return Work(
+            owner_id=persisted_id(owner),
+            title=metadata.title or _title_from_source(item.upload.source),
+            description=metadata.description,
+            tags=metadata.tags,
+            creators=metadata.creators or [owner.display_name],
+            created_on=metadata.created_on,
+            visibility=metadata.visibility,
+            status=WorkStatus.CONFLICT if item.earlier_copy else WorkStatus.REGISTERED,
+            sha256=item.sha256,
+            mime_type=item.image.mime_type,
+            width=item.image.width,
+            height=item.image.height,
+            byte_size=len(item.upload.data),
+            fingerprint=item.fingerprint.to_bytes(),
+        )
+
+    def withdraw(self, session: Session, owner: User, work_id: int) -> Work:
+        """Withdraw an owned work; it stops matching once the transaction commits."""
+        work = get_owned_work(session, owner, work_id)
+        work.status = WorkStatus.WITHDRAWN
+        session.add(work)
+        session.flush()
+        self._update_index_after_commit(session, removed=[work_id])
+        return work
+
+    def recover(self, session: Session) -> dict[str, int]:
+        """Remove blobs no work references; rebuild the index if it disagrees with the database."""
+        removed = 0
+        for digest in self.blobs.stale_digests(ORPHAN_BLOB_AGE_S):
+            if session.exec(select(Work.id).where(Work.sha256 == digest)).first() is None:
+                self.blobs.delete(digest)
+                removed += 1
+        recorded = _read_watermark(self.index_dir)
+        rebuilt = 0
+        if self.similarity.needs_rebuild or recorded != _database_watermark(session):
+            rebuilt = self.similarity.rebuild(
+                (persisted_id(work), Fingerprint.from_bytes(work.fingerprint))
+                for work in session.exec(select(Work).where(*_INDEXABLE))
+                if work.fingerprint is not None
+            )
+            _write_watermark(self.index_dir, _database_watermark(session))
+        return {"orphan_blobs_removed": removed, "works_reindexed": rebuilt}
+
+    def _update_index_after_commit(
+        self,
+        session: Session,
+        added: Sequence[tuple[int, Fingerprint]] = (),
+        removed: Sequence[int] = (),
+    ) -> None:
+        bind = session.get_bind()
+
+        @event.listens_for(session, "after_commit", once=True)
+        def _update_index(_session: Session) -> None:
+            for work_id, fingerprint in added:
+                self.similarity.add(work_id, fingerprint)
+            for work_id in removed:
+                self.similarity.remove(work_id)
+            self.similarity.save()
+            with Session(bind) as fresh:
+                _write_watermark(self.index_dir, _database_watermark(fresh))
+
+
+_INDEXABLE = (Work.status != WorkStatus.WITHDRAWN, col(Work.fingerprint).is_not(None))
+
+
+def _database_watermark(session: Session) -> dict[str, int]:
+    count, highest = session.exec(select(func.count(), func.max(Work.id)).where(*_INDEXABLE)).one()
+    return {"works": int(count), "highest_work_id": int(highest or 0)}
+
+
+def _read_watermark(index_dir: Path) -> dict[str, int] | None:
+    try:
+        recorded = json.loads((index_dir / WATERMARK_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
+
+
+def _write_watermark(index_dir: Path, watermark: dict[str, int]) -> None:
+    """Record which database state the saved index reflects, so a stale index is noticed."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    temporary = index_dir / f".{WATERMARK_FILE}.tmp"
+    temporary.write_text(json.dumps(watermark))
+    temporary.replace(index_dir / WATERMARK_FILE)
+
+
+def _outcome(item: _Prepared, work: Work) -> Registered:
+    if item.earlier_copy is None:
+        return Registered(item.upload.source, work, "registered")
+    return Registered(item.upload.source, work, "conflict", item.earlier_copy.work_id)
+
+
+def _title_from_source(source: str) -> str:
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]
+    return (name.rsplit(".", 1)[0] or "Untitled")[:300]
+
+
+def reference_image_loader(
+    session_factory: Callable[[], Session], blobs: BlobStore, limits: ImageLimits
+) -> Callable[[int], np.ndarray | None]:
+    """The original of a work as an RGB array, for geometric verification."""
+
+    def load(work_id: int) -> np.ndarray | None:
+        with session_factory() as session:
+            work = session.get(Work, work_id)
+        if work is None:
+            return None
+        try:
+            return load_image(blobs.get(work.sha256), limits, max_side=FINGERPRINT_MAX_SIDE).rgb
+        except (KeyError, ImageRejected):
+            return None
+
+    return load
+
+
+def get_owned_work(session: Session, owner: User, work_id: int) -> Work:
+    """The work if owner owns it; any other work id answers NotFound, as an unknown one would."""
+    work = session.get(Work, work_id)
+    if work is None or work.owner_id != owner.id:
+        raise NotFound(f"work {work_id} not found")
+    return work
+
+
+def work_certificate(session: Session, signer: LogSigner, work: Work) -> dict[str, Any]:
+    """The registration certificate of a work: its leaf, inclusion proof and a signed head."""
+    if work.log_index is None:
+        raise NotFound(f"work {work.id} has no log entry")
+    return issue_certificate(AttestationLog(session, signer), work.log_index)
+
+
+def work_certificate_view(
+    session: Session, signer: LogSigner, work: Work, base_url: str
+) -> CertificateView:
+    owner = session.get(User, work.owner_id)
+    return certificate_view(
+        work_certificate(session, signer, work),
+        title=work.title,
+        owner=owner.display_name if owner else "unknown",
+        base_url=base_url,
+    )

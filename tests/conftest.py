@@ -1,0 +1,104 @@
+"""Shared fixtures: a migrated database per test on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from frontend.database import migrate
+from frontend.services import Services
+from frontend.settings import Settings
+from registry.db import make_engine
+from tests.support.postgres import PostgresCluster, PostgresUnavailable
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+_database_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster | None]:
+    try:
+        cluster = PostgresCluster.start()
+    except (PostgresUnavailable, OSError) as error:
+        if os.environ.get("COPYMARK_TEST_POSTGRES") == "required":
+            raise
+        pytest.skip(f"PostgreSQL not available here: {error}")
+        return
+    template = make_engine(cluster.url())
+    with template.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("CREATE DATABASE copymark_template"))
+    template.dispose()
+    migrated = make_engine(cluster.url("copymark_template"))
+    migrate(migrated)
+    migrated.dispose()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "copymark.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A freshly migrated, empty database of each kind for one test."""
+    if request.param == "sqlite":
+        path = tmp_path / "copymark.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    name = f"copymark_test_{os.getpid()}_{next(_database_numbers)}"
+    admin = make_engine(cluster.url())
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE copymark_template'))
+    admin.dispose()
+    return cluster.url(name)
+
+
+@pytest.fixture
+def db_engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, model_cache: Path) -> Settings:
+    return Settings(
+        environment="test",
+        home=tmp_path / "home",
+        database_url=database_url,
+        secret_key="test-secret-key",
+        models_dir=model_cache,
+    )
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    wiring = Services(settings)
+    wiring.initialise()
+    yield wiring
+    wiring.engine.dispose()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,58 @@
+"""Factories for test objects: images with distinct content, accounts with API keys."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from fastapi.testclient import TestClient
+from PIL import Image
+from skimage import data as skimage_data
+
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field")
+
+
+def photo_jpeg(name: str = "astronaut", quality: int = 90, max_side: int = 640) -> bytes:
+    image = Image.fromarray(getattr(skimage_data, name)()).convert("RGB")
+    image.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def random_png(seed: int, side: int = 256) -> bytes:
+    """A picture of random blocks, unlike any other seed's."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 255, size=(16, 16, 3), dtype=np.uint8)
+    image = Image.fromarray(blocks).resize((side, side), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@dataclass
+class Account:
+    email: str
+    api_key: str
+    user_id: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def make_account(client: TestClient, email: str, roles: list[str] | None = None) -> Account:
+    password = "correct horse battery"
+    created = client.post(
+        "/api/v1/users", json={"email": email, "password": password, "roles": roles or ["creator"]}
+    )
+    assert created.status_code == 201, created.text
+    login = client.post("/api/v1/sessions", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    csrf = {"x-csrf-token": login.json()["csrf_token"]}
+    issued = client.post("/api/v1/api-keys", json={"name": "tests"}, headers=csrf)
+    client.cookies.clear()
+    if issued.status_code != 201:
+        raise AssertionError(issued.text)
+    return Account(email, issued.json()["api_key"], created.json()["id"])

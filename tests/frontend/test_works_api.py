@@ -1,0 +1,143 @@
+"""Upload, read and withdraw works through the JSON API, as their owner and as a stranger."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import func, select
+
+from frontend.services import Services
+from registry.log.models import LogLeaf
+from registry.models import Work
+from tests.corpus.hostile import hostile_files
+from tests.factories import Account, photo_jpeg, random_png
+
+
+def upload(client: TestClient, account: Account, data: bytes, name: str = "work.jpg", **form: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/api/v1/works", headers=account.headers, files={"file": (name, data)}, data=form
+    )
+
+
+def counts(services: Services) -> tuple[int, int, int]:
+    with services.session() as session:
+        works = session.exec(select(func.count()).select_from(Work)).one()
+        leaves = session.exec(select(func.count()).select_from(LogLeaf)).one()
+    blobs = sum(1 for path in services.settings.blob_dir.rglob("*") if path.is_file())
+    return works, leaves, blobs
+
+
+def test_upload_registers_the_work_with_a_log_leaf(client: TestClient, alice: Account) -> None:
+    response = upload(client, alice, photo_jpeg("coffee"), title="Morning coffee", tags="cafe,cup")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "registered"
+    assert body["log_index"] == 0
+    work = client.get(f"/api/v1/works/{body['work_id']}", headers=alice.headers).json()
+    assert work["title"] == "Morning coffee"
+    assert work["tags"] == ["cafe", "cup"]
+    assert work["sha256"] == body["sha256"]
+
+
+def test_same_owner_same_bytes_is_a_duplicate(
+    client: TestClient, alice: Account, services: Services
+) -> None:
+    first = upload(client, alice, random_png(1)).json()
+    second = upload(client, alice, random_png(1)).json()
+    assert second["status"] == "duplicate"
+    assert second["work_id"] == first["work_id"]
+    assert counts(services)[:2] == (1, 1)
+
+
+def test_another_owners_near_copy_is_a_conflict(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    original = upload(client, alice, photo_jpeg("astronaut", quality=95)).json()
+    copy = upload(client, bob, photo_jpeg("astronaut", quality=40, max_side=400)).json()
+    assert copy["status"] == "conflict"
+    assert copy["conflict_with"] == original["work_id"]
+
+
+@pytest.mark.parametrize("verb", ["get", "delete"])
+def test_foreign_work_answers_404(
+    client: TestClient, alice: Account, bob: Account, verb: str
+) -> None:
+    work_id = upload(client, alice, random_png(2)).json()["work_id"]
+    response = client.request(verb.upper(), f"/api/v1/works/{work_id}", headers=bob.headers)
+    assert response.status_code == 404
+    assert response.json()["detail"] == f"work {work_id} not found"
+    assert client.get(f"/api/v1/works/{work_id}", headers=alice.headers).status_code == 200
+
+
+def test_foreign_certificate_answers_404(client: TestClient, alice: Account, bob: Account) -> None:
+    work_id = upload(client, alice, random_png(3), visibility="private").json()["work_id"]
+    assert (
+        client.get(f"/api/v1/works/{work_id}/certificate", headers=bob.headers).status_code == 404
+    )
+    assert (
+        client.get(f"/api/v1/works/{work_id}/certificate", headers=alice.headers).status_code == 200
+    )
+
+
+def test_listing_shows_only_own_works(client: TestClient, alice: Account, bob: Account) -> None:
+    upload(client, alice, random_png(4))
+    upload(client, bob, random_png(5))
+    listed = client.get("/api/v1/works", headers=bob.headers).json()
+    assert [work["owner_id"] for work in listed] == [bob.user_id]
+
+
+def test_anonymous_upload_is_refused(client: TestClient) -> None:
+    response = client.post("/api/v1/works", files={"file": ("a.png", random_png(6))})
+    assert response.status_code == 401
+    assert "API key" in response.json()["detail"]
+
+
+def test_forged_api_key_is_refused(client: TestClient) -> None:
+    response = client.get("/api/v1/works", headers={"Authorization": "Bearer cmk_forged"})
+    assert response.status_code == 401
+
+
+def test_cookie_request_without_csrf_token_is_refused(client: TestClient, alice: Account) -> None:
+    login = client.post(
+        "/api/v1/sessions", json={"email": alice.email, "password": "correct horse battery"}
+    )
+    assert login.status_code == 200
+    refused = client.post("/api/v1/works", files={"file": ("a.png", random_png(7))})
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
+    accepted = client.post(
+        "/api/v1/works",
+        files={"file": ("a.png", random_png(7))},
+        headers={"x-csrf-token": login.json()["csrf_token"]},
+    )
+    assert accepted.status_code == 201
+
+
+def test_malformed_metadata_names_the_field(client: TestClient, alice: Account) -> None:
+    response = upload(client, alice, random_png(8), created_on="yesterday")
+    assert response.status_code == 400
+    assert "created_on" in response.json()["detail"] or "isoformat" in response.json()["detail"]
+
+
+def test_missing_file_field_is_named(client: TestClient, alice: Account) -> None:
+    response = client.post("/api/v1/works", headers=alice.headers, data={"title": "x"})
+    assert response.status_code == 422
+    assert "file" in response.json()["detail"]
+
+
+def test_every_hostile_file_is_handled_and_refusals_write_nothing(
+    client: TestClient, alice: Account, services: Services
+) -> None:
+    accepted = 0
+    for hostile in hostile_files():
+        before = counts(services)
+        response = upload(client, alice, hostile.data, name=hostile.name)
+        if hostile.outcome == "reject":
+            assert 400 <= response.status_code < 500, (hostile.name, response.text)
+            assert hostile.message.lower() in response.json()["detail"].lower(), hostile.name
+            assert counts(services) == before, f"{hostile.name} left something behind"
+        else:
+            assert response.status_code == 201, (hostile.name, response.text)
+            accepted += 1
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert accepted > 0

@@ -37,3 +37,25 @@ class CyclicDerivationError(LicensingError):
 
 class InvalidSaleEventError(LicensingError):
     """A sale event cannot be priced under the contract."""
+
+
+class NotFoundError(LicensingError):
+    """A contract, version, offer or grant does not exist or is not visible to the user."""
+
+    status_code = 404
+
+
+class ForbiddenError(LicensingError):
+    """The acting user may not act for that work or party."""
+
+    status_code = 403
+
+
+class ConflictError(LicensingError):
+    """The request contradicts the current state (version number, repeated consent, buyout)."""
+
+    status_code = 409
+
+
+class FrozenVersionError(ConflictError):
+    """A write tried to change the terms of a contract version that left draft."""

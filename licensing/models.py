@@ -1,0 +1,142 @@
+"""A contract version's terms never change once it leaves draft; grants and reports are only added.
+
+A version becomes active when every party has consented; the version it replaces becomes
+superseded. Grants and sales reports keep the exact execution (allocation lines) the engine
+produced, with the contract version it ran under, so a statement can always be re-derived.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, event, inspect
+from sqlalchemy.orm import Mapper
+from sqlmodel import Field, SQLModel
+
+from licensing.errors import FrozenVersionError
+from registry.models import UTCDateTime, utcnow
+
+
+class VersionStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+
+
+class OfferStatus(StrEnum):
+    OPEN = "open"
+    WITHDRAWN = "withdrawn"
+
+
+class LicenseContract(SQLModel, table=True):
+    """A contract attached to one work; its terms live in its versions."""
+
+    __tablename__ = "license_contracts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_key: str = Field(unique=True, max_length=128)
+    work_id: int = Field(foreign_key="works.id", index=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ContractVersion(SQLModel, table=True):
+    """One version of a contract: the validated document, frozen once it leaves draft."""
+
+    __tablename__ = "contract_versions"
+    __table_args__ = (UniqueConstraint("contract_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="license_contracts.id", index=True)
+    version: int
+    document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    document_sha256: str = Field(max_length=64)
+    status: VersionStatus = VersionStatus.DRAFT
+    proposed_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    activated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ContractConsent(SQLModel, table=True):
+    """A party's consent to a contract version, given by the account the party names."""
+
+    __tablename__ = "contract_consents"
+    __table_args__ = (UniqueConstraint("version_id", "party_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    version_id: int = Field(foreign_key="contract_versions.id", index=True)
+    party_id: str = Field(max_length=128)
+    user_id: int = Field(foreign_key="users.id")
+    consented_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LicenseOffer(SQLModel, table=True):
+    """A sale type a rights holder offers on a work under its active contract."""
+
+    __tablename__ = "license_offers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    work_id: int = Field(foreign_key="works.id", index=True)
+    contract_id: int = Field(foreign_key="license_contracts.id")
+    sale_type: str = Field(max_length=16)
+    package: str | None = Field(default=None, max_length=128)
+    status: OfferStatus = OfferStatus.OPEN
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LicenseGrant(SQLModel, table=True):
+    """A license a brand took under an offer, with the split of what it paid up front."""
+
+    __tablename__ = "license_grants"
+
+    id: int | None = Field(default=None, primary_key=True)
+    offer_id: int = Field(foreign_key="license_offers.id", index=True)
+    work_id: int = Field(foreign_key="works.id", index=True)
+    licensee_id: int = Field(foreign_key="users.id", index=True)
+    contract_version_id: int = Field(foreign_key="contract_versions.id")
+    sale_type: str = Field(max_length=16)
+    gross_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    execution: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SalesReport(SQLModel, table=True):
+    """One retail sales report line under a retail grant, with the royalty split it produced."""
+
+    __tablename__ = "sales_reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    grant_id: int = Field(foreign_key="license_grants.id", index=True)
+    contract_version_id: int = Field(foreign_key="contract_versions.id")
+    units: int = Field(sa_column=Column(BigInteger, nullable=False))
+    net_revenue_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    channel: str | None = Field(default=None, max_length=128)
+    territory: str | None = Field(default=None, max_length=2)
+    gross_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    recouped_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    execution: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+_FROZEN_FIELDS = ("document", "document_sha256", "version", "contract_id")
+
+
+@event.listens_for(ContractVersion, "before_update")
+def _refuse_changes_to_frozen_versions(
+    _mapper: Mapper[Any], _connection: Any, target: ContractVersion
+) -> None:
+    state = inspect(target)
+    status_history = state.attrs.status.history
+    was_draft = (status_history.deleted or [target.status])[0] == VersionStatus.DRAFT
+    if was_draft:
+        return
+    for name in _FROZEN_FIELDS:
+        if state.attrs[name].history.has_changes():
+            raise FrozenVersionError(
+                f"contract version {target.id} is {target.status}: its {name} cannot change"
+            )

@@ -1,1 +1,11 @@
-"""Licensing: contracts as data, the split engine, offers, license grants and sales reports."""
+"""Licensing: contracts as data, the split engine, offers, license grants and sales reports.
+
+- `contract`: the v1 contract document (pydantic models, published JSON Schema, JSON/YAML parsing).
+- `engine`: `compile_contract(contract, resolver)` and `execute(contract, event) -> Execution`,
+  pure and deterministic, integer minor units, allocations summing exactly to the gross.
+- `money`: `Money` and `BasisPoints` value types; `apportion`: largest-remainder rounding.
+- `directory`: a contract resolver over a folder of contract files.
+- `models` / `service`: contract versions activated by every party's consent, offers, grants
+  and sales reports in the database.
+- `benchmark`: `run_licensing_benchmark()`.
+"""

@@ -470,6 +470,14 @@ def parse_contract_text(text: str) -> Contract:
         raise InvalidContractError(
             f"invalid contract: the document exceeds {MAX_DOCUMENT_BYTES} bytes"
         )
+    try:
+        data = _decode(text)
+    except RecursionError:
+        raise InvalidContractError("invalid contract: the document is nested too deeply") from None
+    return parse_contract_data(data)
+
+
+def _decode(text: str) -> object:
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(
@@ -483,7 +491,7 @@ def parse_contract_text(text: str) -> Contract:
         except yaml.YAMLError as error:
             problem = str(error).replace("\n", " ")
             raise InvalidContractError(f"invalid contract: not valid YAML: {problem}") from None
-    return parse_contract_data(data)
+    return data
 
 
 def load_contract(path: Path) -> Contract:

@@ -178,6 +178,12 @@ def test_refuses_yaml_python_object_tags() -> None:
         parse_contract_text("!!python/object/apply:os.system ['true']\n")
 
 
+@pytest.mark.parametrize("text", ["{" + '"a":{' * 50_000 + "}" * 50_001, "[" * 50_000])
+def test_refuses_documents_nested_too_deeply(text: str) -> None:
+    with pytest.raises(InvalidContractError, match="nested too deeply"):
+        parse_contract_text(text)
+
+
 def test_refuses_an_oversized_document() -> None:
     with pytest.raises(InvalidContractError, match="exceeds"):
         parse_contract_text("#" * (MAX_DOCUMENT_BYTES + 1))

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from frontend.api import accounts, log, works
+from frontend.api import accounts, log, search, works
 from frontend.pages import router as pages_router
 from frontend.services import Services
 from frontend.settings import Settings
@@ -60,7 +60,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    for router in (accounts.router, works.router, works.public_router, log.router):
+    for router in (
+        accounts.router,
+        works.router,
+        works.public_router,
+        log.router,
+        search.router,
+    ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -35,6 +35,11 @@ class Services:
         return make_engine(self.settings.resolved_database_url)
 
     @cached_property
+    def read_engine(self) -> Engine:
+        """For lookups made while a request's own transaction may hold the SQLite write lock."""
+        return make_engine(self.settings.resolved_database_url, read_only=True)
+
+    @cached_property
     def blobs(self) -> LocalBlobStore:
         return LocalBlobStore(self.settings.blob_dir)
 
@@ -60,7 +65,7 @@ class Services:
         return SimilarityEngine(
             self.settings.index_dir,
             embedder=load_default_embedder(self.settings.model_cache_dir),
-            reference_image=reference_image_loader(self.session, self.blobs, self.limits),
+            reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
         )
 
     @cached_property
@@ -71,6 +76,16 @@ class Services:
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    def read_session(self) -> Session:
+        return Session(self.read_engine)
+
+    def close(self) -> None:
+        """Release database connections (the engines are only disposed if they were created)."""
+        for name in ("engine", "read_engine"):
+            engine = self.__dict__.get(name)
+            if engine is not None:
+                engine.dispose()
 
     def initialise(self) -> None:
         """Create the data folders, migrate the database and make the signing key if missing."""

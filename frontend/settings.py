@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     crawl_allow_hosts: list[str] = Field(default_factory=list)
     models_dir: Path | None = None
+    # Email is off while smtp_host is empty.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_from: str = "Copymark <notifications@localhost>"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    # Webhook hosts that skip the SSRF address checks and may use plain http (tests, demo).
+    webhook_allow_hosts: list[str] = Field(default_factory=list)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -2,7 +2,9 @@
 
 from sqlmodel import SQLModel
 
+import licensing.models
 import registry.log.models
-import registry.models  # noqa: F401 - importing registers the tables on the shared metadata
+import registry.models
+import registry.notifications.models  # noqa: F401 - importing registers the tables on the shared metadata
 
 metadata = SQLModel.metadata

@@ -11,8 +11,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers."""
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers.
+
+    A read-only SQLite engine begins deferred transactions, so its readers never wait for the
+    write lock that read-write transactions take at BEGIN.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -22,12 +26,14 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if read_only:
+                cursor.execute("PRAGMA query_only=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin_immediate(connection: Any) -> None:
             # Take the write lock at BEGIN so two writers queue instead of failing on upgrade.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         engine.dialect.supports_native_decimal = False
         return _disable_pysqlite_autobegin(engine)

@@ -179,13 +179,13 @@ class Registrar:
         except ImageRejected as rejection:
             return Rejected(upload.source, str(rejection))
         fingerprint = self.similarity.fingerprint(image)
-        earlier_copy = self._earlier_copy_by_another_owner(session, owner, fingerprint)
+        earlier_copy = self._earlier_copy_by_another_owner(session, owner, fingerprint, image)
         return _Prepared(upload, digest, image, fingerprint, earlier_copy)
 
     def _earlier_copy_by_another_owner(
-        self, session: Session, owner: User, fingerprint: Fingerprint
+        self, session: Session, owner: User, fingerprint: Fingerprint, image: LoadedImage
     ) -> Match | None:
-        matches = self.similarity.search(fingerprint, top_k=5)
+        matches = self.similarity.search(fingerprint, top_k=5, image=image)
         if not matches or self.similarity.decide(matches) != "copy":
             return None
         owners = dict(

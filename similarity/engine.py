@@ -270,9 +270,21 @@ class SimilarityEngine:
     def __len__(self) -> int:
         return len(self._hashes)
 
-    def search(self, query: Fingerprint | LoadedImage | RGBArray, top_k: int = 10) -> list[Match]:
-        """Best-scoring works first; the top few are checked geometrically against originals."""
+    def search(
+        self,
+        query: Fingerprint | LoadedImage | RGBArray,
+        top_k: int = 10,
+        *,
+        image: LoadedImage | None = None,
+    ) -> list[Match]:
+        """Best-scoring works first; the top few are checked geometrically against originals.
+
+        A bare fingerprint is not verified; pass the decoded `image` it came from to verify
+        without fingerprinting twice.
+        """
         fingerprint = query if isinstance(query, Fingerprint) else self.fingerprint(query)
+        if image is not None:
+            query = image
         with self._lock:
             candidates = gather(
                 self._hash_hits(fingerprint, top_k), self._vector_hits(fingerprint, top_k)

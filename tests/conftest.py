@@ -95,7 +95,7 @@ def services(settings: Settings) -> Iterator[Services]:
     wiring = Services(settings)
     wiring.initialise()
     yield wiring
-    wiring.engine.dispose()
+    wiring.close()
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from frontend.api.search import result_json
+from frontend.cli.contract import contract_app
 from frontend.services import NotInitialised, Services
 from frontend.settings import Settings
 from registry.accounts import create_user, find_user_by_email
@@ -22,6 +24,7 @@ from registry.log.signing import LogPublicKey
 from registry.log.store import verify_log
 from registry.models import Role, Work
 from registry.schemas import WorkMetadata
+from registry.search import decode_query, search_image
 from registry.service import Registered, Upload, work_certificate, work_certificate_view
 
 app = typer.Typer(
@@ -31,6 +34,7 @@ log_app = typer.Typer(help="The attestation log.", no_args_is_help=True)
 user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
 app.add_typer(user_app, name="user")
+app.add_typer(contract_app, name="contract")
 
 stderr = Console(stderr=True)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"})
@@ -197,6 +201,40 @@ def _describe(record: dict[str, Any]) -> str:
     extra = f" (resembles work {record['conflict_with']})" if record.get("conflict_with") else ""
     status, work_id, index = record["status"], record["work_id"], record["log_index"]
     return f"{status:<10} work {work_id} log #{index}  {record['path']}{extra}"
+
+
+@app.command()
+def match(
+    paths: Annotated[list[Path], typer.Argument(help="image files or folders")],
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """Look images up in the registry: one line per query with its matches and decision."""
+    wiring = services()
+    files = expand_paths(paths)
+    similarity = wiring.similarity
+    with progress() as bar:
+        task = bar.add_task("matching", total=len(files))
+        for path in files:
+            try:
+                image = decode_query(path.read_bytes(), wiring.limits)
+            except RegistryError as error:
+                record: dict[str, Any] = {"query": str(path), "error": error.message}
+            else:
+                record = result_json(search_image(similarity, image, top_k), str(path))
+            if as_json:
+                emit(record)
+            else:
+                stderr.print(_describe_match(record), highlight=False)
+            bar.advance(task)
+
+
+def _describe_match(record: dict[str, Any]) -> str:
+    if "error" in record:
+        return f"error     {record['query']}: {record['error']}"
+    best = record["matches"][0] if record["matches"] else None
+    found = f"work {best['work_id']} score {best['score']:+.3f}" if best else "nothing similar"
+    return f"{record['decision']:<9} {record['query']}: {found}"
 
 
 @app.command()

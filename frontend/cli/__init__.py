@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from frontend.api.search import result_json
+from frontend.cli.bench import bench
 from frontend.cli.contract import contract_app
 from frontend.services import NotInitialised, Services
 from frontend.settings import Settings
@@ -35,6 +36,7 @@ user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
 app.add_typer(user_app, name="user")
 app.add_typer(contract_app, name="contract")
+app.command("bench")(bench)
 
 stderr = Console(stderr=True)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"})

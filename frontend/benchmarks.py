@@ -1,0 +1,108 @@
+"""End-to-end benchmarks that need the whole wiring: registration through the real CLI."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance
+from skimage import data as skimage_data
+
+from frontend.services import Services
+from frontend.settings import Settings
+from registry.accounts import create_user
+from registry.schemas import WorkMetadata
+from registry.service import Registrar, Upload
+from similarity.engine import SimilarityEngine
+
+BENCH_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field")
+BENCH_SIZE = (640, 480)  # about 0.3 megapixels
+REGISTER_BATCH = 64
+
+
+def distinct_jpegs(count: int, seed: int = 0) -> list[bytes]:
+    """Count different ~0.3 MP JPEGs: random crops of bundled photos with colour changes."""
+    rng = random.Random(seed)
+    photos = [Image.fromarray(getattr(skimage_data, name)()).convert("RGB") for name in BENCH_PHOTOS]
+    images: list[bytes] = []
+    for number in range(count):
+        photo = photos[number % len(photos)]
+        width, height = photo.size
+        scale = rng.uniform(0.5, 0.95)
+        box_w, box_h = int(width * scale), int(height * scale)
+        left, top = rng.randint(0, width - box_w), rng.randint(0, height - box_h)
+        crop = photo.crop((left, top, left + box_w, top + box_h)).resize(BENCH_SIZE)
+        crop = ImageEnhance.Color(crop).enhance(rng.uniform(0.3, 1.7))
+        noise = np.random.default_rng(seed * 100_000 + number).integers(0, 24, (480, 640, 3))
+        pixels = np.clip(np.asarray(crop, dtype=np.int16) + noise - 12, 0, 255).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, "JPEG", quality=88)
+        images.append(buffer.getvalue())
+    return images
+
+
+def registration_through_cli(count: int = 1000) -> dict[str, float]:
+    """Works/s of `copymark register FOLDER` on a fresh home, model export excluded (warmed)."""
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        folder = root / "images"
+        folder.mkdir()
+        for number, data in enumerate(distinct_jpegs(count)):
+            (folder / f"work-{number:05d}.jpg").write_bytes(data)
+        environment = {**os.environ, "COPYMARK_HOME": str(root / "home")}
+        copymark = [sys.executable, "-m", "frontend.cli"]
+        subprocess.run([*copymark, "init"], env=environment, check=True, capture_output=True)
+        subprocess.run(
+            [*copymark, "user", "create", "bench@copymark.test", "--password", "bench-password"],
+            env=environment, check=True, capture_output=True,
+        )
+        warm = root / "warm"
+        warm.mkdir()
+        (warm / "warm.jpg").write_bytes(distinct_jpegs(1, seed=99)[0])
+        subprocess.run(
+            [*copymark, "register", str(warm), "--owner", "bench@copymark.test"],
+            env=environment, check=True, capture_output=True,
+        )
+        started = time.perf_counter()
+        subprocess.run(
+            [*copymark, "register", str(folder), "--owner", "bench@copymark.test", "--json"],
+            env=environment, check=True, capture_output=True,
+        )
+        elapsed = time.perf_counter() - started
+    return {"cli_register_works": float(count), "cli_register_works_per_s": count / elapsed}
+
+
+def registration_hash_only(count: int = 1000) -> dict[str, float]:
+    """Works/s of the same registration path with hashes only (no CNN), the baseline."""
+    with tempfile.TemporaryDirectory() as directory:
+        services = Services(Settings(home=Path(directory), secret_key="bench"))
+        services.initialise()
+        registrar = Registrar(
+            services.blobs,
+            services.signer,
+            SimilarityEngine(services.settings.index_dir, None, lambda _work_id: None),
+            services.limits,
+            services.settings.index_dir,
+        )
+        with services.session() as session:
+            owner = create_user(session, email="bench@copymark.test", password="bench-password")
+            session.commit()
+        uploads = [
+            Upload(data, f"work-{number}.jpg", WorkMetadata())
+            for number, data in enumerate(distinct_jpegs(count))
+        ]
+        started = time.perf_counter()
+        for start in range(0, count, REGISTER_BATCH):
+            with services.session() as session:
+                registrar.register_batch(session, owner, uploads[start : start + REGISTER_BATCH])
+                session.commit()
+        elapsed = time.perf_counter() - started
+        services.close()
+    return {"hash_only_register_works_per_s": count / elapsed}

@@ -1,0 +1,102 @@
+"""`copymark bench AREA`: the figures each issue's targets are judged by, one JSON object with --json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from frontend.settings import Settings
+
+AREAS = ("registry", "similarity", "crawl", "licensing")
+stderr = Console(stderr=True)
+
+
+def _registry(quick: bool) -> dict[str, Any]:
+    from frontend.benchmarks import registration_hash_only, registration_through_cli
+    from registry.log.benchmark import append_leaves_per_s, inclusion_proofs_per_s, verify_seconds
+
+    works = 100 if quick else 1000
+    figures: dict[str, Any] = {}
+    figures |= append_leaves_per_s(10_000 if quick else 100_000)
+    figures |= inclusion_proofs_per_s(10_000 if quick else 100_000, 500 if quick else 5000)
+    figures |= verify_seconds(10_000 if quick else 1_000_000)
+    figures |= registration_hash_only(works)
+    figures |= registration_through_cli(works)
+    return figures
+
+
+def _similarity(quick: bool, scale: int | None) -> dict[str, Any]:
+    from similarity.benchmark.dataset import FULL_SIZE, QUICK_SIZE
+    from similarity.benchmark.runner import run_benchmark
+    from similarity.index.benchmark import bytes_per_work, search_latency
+
+    cache = Settings().home / "benchmark"
+    figures = run_benchmark(cache, QUICK_SIZE if quick else FULL_SIZE, progress=stderr.log)
+    works = scale or (10_000 if quick else 100_000)
+    layout = "ivf" if works >= 100_000 else "flat"
+    figures["index_at_scale"] = search_latency(works, layout=layout) | bytes_per_work(
+        min(works, 100_000), layout=layout
+    )
+    return figures
+
+
+def _crawl(quick: bool) -> dict[str, Any]:
+    from similarity.crawl.benchmark import run_benchmark
+
+    return run_benchmark(pages=200 if quick else 1000)
+
+
+def _licensing(quick: bool) -> dict[str, Any]:
+    from licensing.benchmark import run_licensing_benchmark
+
+    return run_licensing_benchmark(executions=5_000 if quick else 50_000)
+
+
+def bench(
+    area: Annotated[str | None, typer.Argument(help=f"one of {', '.join(AREAS)}; all if omitted")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="smaller sizes, for a smoke run")] = False,
+    scale: Annotated[
+        int | None, typer.Option("--scale", help="synthetic index size for similarity")
+    ] = None,
+) -> None:
+    """Measure and print the benchmark figures (units are in the names)."""
+    if area is not None and area not in AREAS:
+        stderr.print(f"[red]error:[/red] unknown area {area!r}: choose from {', '.join(AREAS)}")
+        raise typer.Exit(2)
+    runners = {
+        "registry": lambda: _registry(quick),
+        "similarity": lambda: _similarity(quick, scale),
+        "crawl": lambda: _crawl(quick),
+        "licensing": lambda: _licensing(quick),
+    }
+    results: dict[str, Any] = {}
+    for name in [area] if area else list(AREAS):
+        stderr.log(f"benchmark {name}…")
+        results[name] = runners[name]()
+    if as_json:
+        sys.stdout.write(json.dumps(results if area is None else results[area], default=str) + "\n")
+        return
+    for name, figures in results.items():
+        Console().print(_table(name, figures))
+
+
+def _table(name: str, figures: dict[str, Any]) -> Table:
+    table = Table(title=f"copymark bench {name}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:,.3f}")
+        elif isinstance(value, int | str):
+            table.add_row(key, str(value))
+        else:
+            table.add_row(key, json.dumps(value, default=str)[:120])
+    return table
+

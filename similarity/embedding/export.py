@@ -67,6 +67,8 @@ def cached_onnx_model(cache_dir: Path, head_weights: Path = SHIPPED_HEAD_WEIGHTS
     os.close(handle)
     try:
         export_onnx(Path(temporary), head_weights)
+        # mkstemp creates the file owner-only; the model is no secret and other workers read it.
+        Path(temporary).chmod(0o644)
         os.replace(temporary, target)
     finally:
         Path(temporary).unlink(missing_ok=True)

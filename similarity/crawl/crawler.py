@@ -228,7 +228,7 @@ class Crawler:
                         page_url=record.final_url,
                     )
                 )
-            self._enqueue_links(page, entry.depth + 1)
+            await self._enqueue_links(page, entry.depth + 1)
             images = page.images[: self.config.max_images_per_page]
             await asyncio.gather(*(self._crawl_image(record, image) for image in images))
         self._frontier.mark_done(entry.url)
@@ -265,13 +265,14 @@ class Crawler:
             return None
         return record
 
-    def _enqueue_links(self, page: ExtractedPage, depth: int) -> None:
+    async def _enqueue_links(self, page: ExtractedPage, depth: int) -> None:
+        """Queue in-scope links; robots.txt is asked first so disallowed pages spend no budget."""
         if depth > self.config.scope.max_depth:
             return
         entries = []
         for link in page.links:
             parsed = parse_web_url(link)
-            if self.config.scope.admits(parsed):
+            if self.config.scope.admits(parsed) and await self._robots.allows(parsed):
                 entries.append(FrontierEntry(url=link, depth=depth))
         self._frontier.add(entries)
 

@@ -95,7 +95,7 @@ class LoopbackSite:
         self.unrelated = {
             f"unrelated-{k}.png": png_bytes(1000 + k) for k in range(unrelated_images)
         }
-        self.extra_pages: dict[str, tuple[str, bytes]] = {}
+        self.extra_pages: dict[str, tuple[int, str, bytes, dict[str, str]]] = {}
         self._hits: Counter[str] = Counter()
         self._targets: list[str] = []
         self._lock = threading.Lock()
@@ -124,7 +124,9 @@ class LoopbackSite:
             owner = site
 
         self._server = _Server((self.host, 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -149,9 +151,16 @@ class LoopbackSite:
         """The absolute URL of `path` on this site."""
         return self.base_url + path
 
-    def add_page(self, path: str, body: bytes, content_type: str = "text/html") -> None:
-        """Serve `body` at `path` (exact match, query ignored)."""
-        self.extra_pages[path] = (content_type, body)
+    def add_page(
+        self,
+        path: str,
+        body: bytes,
+        content_type: str = "text/html",
+        headers: Mapping[str, str] | None = None,
+        status: int = 200,
+    ) -> None:
+        """Serve `body` at `path` (exact match, query ignored) with this status and headers."""
+        self.extra_pages[path] = (status, content_type, body, dict(headers or {}))
 
     def hits(self, path: str) -> int:
         """How many requests reached `path` (query ignored)."""
@@ -251,6 +260,7 @@ class LoopbackSite:
 class _Handler(BaseHTTPRequestHandler):
     owner: LoopbackSite
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the hit log is the record."""
@@ -261,8 +271,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         query = urlsplit(self.path).query
         if path in site.extra_pages:
-            content_type, body = site.extra_pages[path]
-            self._send(200, body, content_type)
+            status, content_type, body, headers = site.extra_pages[path]
+            self._send(status, body, content_type, headers)
             return
         route = self._routes().get(path)
         if route is not None:

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from frontend.api import accounts, log, search, works
+from frontend.api import accounts, log, monitoring, notifications, search, works
 from frontend.pages import router as pages_router
 from frontend.services import Services
 from frontend.settings import Settings
@@ -62,9 +62,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     for router in (
         accounts.router,
+        notifications.router,
         works.router,
         works.public_router,
         log.router,
+        monitoring.router,
         search.router,
     ):
         app.include_router(router, prefix="/api/v1")

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Enum, Index
 from sqlmodel import Field, SQLModel
 
 from registry.models import UTCDateTime, utcnow
@@ -31,6 +31,18 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+def _enum_column(kind: type[StrEnum], length: int) -> Column[Any]:
+    """Stored as its lowercase value in a VARCHAR: no database enum type to alter later."""
+    return Column(
+        Enum(kind, native_enum=False, length=length, values_callable=_enum_values),
+        nullable=False,
+    )
+
+
+def _enum_values(kind: type[StrEnum]) -> list[str]:
+    return [member.value for member in kind]
+
+
 class Notification(SQLModel, table=True):
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
@@ -51,7 +63,9 @@ class NotificationPreference(SQLModel, table=True):
     __tablename__ = "notification_preferences"
 
     user_id: int = Field(foreign_key="users.id", primary_key=True)
-    email_mode: EmailMode = Field(default=EmailMode.IMMEDIATE, max_length=16)
+    email_mode: EmailMode = Field(
+        default=EmailMode.IMMEDIATE, sa_column=_enum_column(EmailMode, 16)
+    )
     next_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -77,9 +91,11 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     notification_id: int = Field(foreign_key="notifications.id", index=True)
     user_id: int = Field(foreign_key="users.id", index=True)
-    channel: Channel = Field(max_length=16)
+    channel: Channel = Field(sa_column=_enum_column(Channel, 16))
     endpoint_id: int | None = Field(default=None, foreign_key="webhook_endpoints.id", index=True)
-    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, max_length=20)
+    status: DeliveryStatus = Field(
+        default=DeliveryStatus.PENDING, sa_column=_enum_column(DeliveryStatus, 20)
+    )
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -6,7 +6,6 @@ from sqlmodel import SQLModel
 import licensing.models
 import registry.log.models
 import registry.models
-import registry.monitoring.models
 import registry.notifications.models
 
 metadata = SQLModel.metadata

@@ -238,14 +238,15 @@ class Registrar:
                 self.blobs.delete(digest)
                 removed += 1
         recorded = _read_watermark(self.index_dir)
+        expected = _database_watermark(session) | {"indexed_rows": len(self.similarity)}
         rebuilt = 0
-        if self.similarity.needs_rebuild or recorded != _database_watermark(session):
+        if self.similarity.needs_rebuild or recorded != expected:
             rebuilt = self.similarity.rebuild(
                 (persisted_id(work), Fingerprint.from_bytes(work.fingerprint))
                 for work in session.exec(select(Work).where(*_INDEXABLE))
                 if work.fingerprint is not None
             )
-            _write_watermark(self.index_dir, _database_watermark(session))
+            self._write_watermark(session)
         return {"orphan_blobs_removed": removed, "works_reindexed": rebuilt}
 
     def _update_index_after_commit(
@@ -264,7 +265,15 @@ class Registrar:
                 self.similarity.remove(work_id)
             self.similarity.save()
             with Session(bind) as fresh:
-                _write_watermark(self.index_dir, _database_watermark(fresh))
+                self._write_watermark(fresh)
+
+    def _write_watermark(self, session: Session) -> None:
+        """Record which database state the saved index reflects, so a stale index is noticed."""
+        watermark = _database_watermark(session) | {"indexed_rows": len(self.similarity)}
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        temporary = self.index_dir / f".{WATERMARK_FILE}.tmp"
+        temporary.write_text(json.dumps(watermark))
+        temporary.replace(self.index_dir / WATERMARK_FILE)
 
 
 _INDEXABLE = (Work.status != WorkStatus.WITHDRAWN, col(Work.fingerprint).is_not(None))
@@ -281,14 +290,6 @@ def _read_watermark(index_dir: Path) -> dict[str, int] | None:
     except (OSError, ValueError):
         return None
     return recorded if isinstance(recorded, dict) else None
-
-
-def _write_watermark(index_dir: Path, watermark: dict[str, int]) -> None:
-    """Record which database state the saved index reflects, so a stale index is noticed."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    temporary = index_dir / f".{WATERMARK_FILE}.tmp"
-    temporary.write_text(json.dumps(watermark))
-    temporary.replace(index_dir / WATERMARK_FILE)
 
 
 def _outcome(item: _Prepared, work: Work) -> Registered:
@@ -345,3 +346,16 @@ def work_certificate_view(
         owner=owner.display_name if owner else "unknown",
         base_url=base_url,
     )
+
+
+def transfer_ownership(session: Session, work_id: int, new_owner_id: int) -> Work:
+    """Record a new owner of a work; its registration leaf keeps naming the original owner."""
+    work = session.get(Work, work_id)
+    if work is None:
+        raise NotFound(f"work {work_id} not found")
+    if session.get(User, new_owner_id) is None:
+        raise NotFound(f"user {new_owner_id} not found")
+    work.owner_id = new_owner_id
+    session.add(work)
+    session.flush()
+    return work

@@ -1,5 +1,7 @@
 """End-to-end benchmarks that need the whole wiring: registration through the real CLI."""
 
+# ruff: noqa: S603, S106 - the benchmark runs our own CLI with throw-away credentials
+
 from __future__ import annotations
 
 import io
@@ -22,15 +24,24 @@ from registry.schemas import WorkMetadata
 from registry.service import Registrar, Upload
 from similarity.engine import SimilarityEngine
 
-BENCH_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field")
+BENCH_PHOTOS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "immunohistochemistry",
+    "hubble_deep_field",
+)
 BENCH_SIZE = (640, 480)  # about 0.3 megapixels
 REGISTER_BATCH = 64
 
 
 def distinct_jpegs(count: int, seed: int = 0) -> list[bytes]:
     """Count different ~0.3 MP JPEGs: random crops of bundled photos with colour changes."""
-    rng = random.Random(seed)
-    photos = [Image.fromarray(getattr(skimage_data, name)()).convert("RGB") for name in BENCH_PHOTOS]
+    rng = random.Random(seed)  # noqa: S311 - reproducible test images, not secrets
+    photos = [
+        Image.fromarray(getattr(skimage_data, name)()).convert("RGB") for name in BENCH_PHOTOS
+    ]
     images: list[bytes] = []
     for number in range(count):
         photo = photos[number % len(photos)]
@@ -61,19 +72,25 @@ def registration_through_cli(count: int = 1000) -> dict[str, float]:
         subprocess.run([*copymark, "init"], env=environment, check=True, capture_output=True)
         subprocess.run(
             [*copymark, "user", "create", "bench@copymark.test", "--password", "bench-password"],
-            env=environment, check=True, capture_output=True,
+            env=environment,
+            check=True,
+            capture_output=True,
         )
         warm = root / "warm"
         warm.mkdir()
         (warm / "warm.jpg").write_bytes(distinct_jpegs(1, seed=99)[0])
         subprocess.run(
             [*copymark, "register", str(warm), "--owner", "bench@copymark.test"],
-            env=environment, check=True, capture_output=True,
+            env=environment,
+            check=True,
+            capture_output=True,
         )
         started = time.perf_counter()
         subprocess.run(
             [*copymark, "register", str(folder), "--owner", "bench@copymark.test", "--json"],
-            env=environment, check=True, capture_output=True,
+            env=environment,
+            check=True,
+            capture_output=True,
         )
         elapsed = time.perf_counter() - started
     return {"cli_register_works": float(count), "cli_register_works_per_s": count / elapsed}

@@ -1,11 +1,10 @@
-"""`copymark bench AREA`: the figures each issue's targets are judged by, one JSON object with --json."""
+"""`copymark bench AREA`: the figures the targets are judged by; one JSON object with --json."""
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -39,7 +38,7 @@ def _similarity(quick: bool, scale: int | None) -> dict[str, Any]:
     cache = Settings().home / "benchmark"
     figures = run_benchmark(cache, QUICK_SIZE if quick else FULL_SIZE, progress=stderr.log)
     works = scale or (10_000 if quick else 100_000)
-    layout = "ivf" if works >= 100_000 else "flat"
+    layout: Literal["flat", "ivf"] = "ivf" if works >= 100_000 else "flat"
     figures["index_at_scale"] = search_latency(works, layout=layout) | bytes_per_work(
         min(works, 100_000), layout=layout
     )
@@ -59,7 +58,9 @@ def _licensing(quick: bool) -> dict[str, Any]:
 
 
 def bench(
-    area: Annotated[str | None, typer.Argument(help=f"one of {', '.join(AREAS)}; all if omitted")] = None,
+    area: Annotated[
+        str | None, typer.Argument(help=f"one of {', '.join(AREAS)}; all if omitted")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="smaller sizes, for a smoke run")] = False,
     scale: Annotated[
@@ -99,4 +100,3 @@ def _table(name: str, figures: dict[str, Any]) -> Table:
         else:
             table.add_row(key, json.dumps(value, default=str)[:120])
     return table
-

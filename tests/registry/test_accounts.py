@@ -74,7 +74,8 @@ def test_login_sessions_end(db_engine: Engine) -> None:
         user = create_user(session, email="a@example.com", password="long enough")
         token = start_login_session(session, user)
         found = user_for_login_session(session, token)
-        assert found is not None and found.id == user.id
+        assert found is not None
+        assert found.id == user.id
         end_login_session(session, token)
         session.flush()
         assert user_for_login_session(session, token) is None

@@ -106,7 +106,7 @@ def test_concurrent_registrations_get_distinct_contiguous_log_indexes(services: 
     def work(owner: User, seed: int) -> None:
         try:
             register(services, owner, random_png(seed), random_png(seed + 100))
-        except BaseException as error:  # noqa: BLE001 - collected and asserted below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=work, args=(o, n)) for n, o in enumerate(owners)]

@@ -18,6 +18,7 @@ from frontend.services import Services
 from frontend.settings import Settings
 from registry.errors import RegistryError
 from registry.log.errors import LogError
+from registry.notifications.worker import NotificationWorker
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -31,8 +32,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         repaired = services.start()
         logger.info("ready: %s", repaired)
+        notifications = NotificationWorker(services, services.engine)
+        notifications.start()
         app.state.ready = True
-        yield
+        try:
+            yield
+        finally:
+            notifications.stop()
 
     app = FastAPI(title="Copymark", version="0.1.0", lifespan=lifespan)
     app.state.services = services

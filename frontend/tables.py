@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 import licensing.models
 import registry.log.models
 import registry.models
+import registry.monitoring.models
 import registry.notifications.models
 
 metadata = SQLModel.metadata

@@ -1,0 +1,249 @@
+"""Monitoring endpoints: crawl jobs, watches, licensed domains, alerts and their evidence."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Query, Request, Response
+
+from frontend.deps import CurrentUser, ServicesDep, SessionDep
+from frontend.services import Services
+from registry.blobs import LocalBlobStore
+from registry.monitoring.jobs import Monitor
+from registry.monitoring.models import Alert, AlertStatus, CrawlJob
+from registry.monitoring.repository import (
+    owned_alert,
+    owned_job,
+    owned_jobs,
+    owned_watches,
+    sightings_of,
+)
+from registry.monitoring.schemas import (
+    AlertDetail,
+    AlertPublic,
+    AlertStatusChange,
+    CrawlPublic,
+    CrawlRequest,
+    DomainGroup,
+    LicensedDomainPublic,
+    LicensedDomainRequest,
+    SightingPublic,
+    WatchPublic,
+    WatchRequest,
+)
+from registry.monitoring.screenshots import ChromiumScreenshotter, Screenshotter
+from registry.monitoring.service import (
+    add_licensed_domain,
+    alerts_by_domain,
+    change_status,
+    create_job,
+    create_watch,
+    evidence_bundle,
+    licensed_domains,
+    remove_licensed_domain,
+)
+from similarity.crawl.netguard import NetGuard
+from similarity.crawl.politeness import HostPoliteness
+
+WATCH_POLL_S = 60.0
+# Off unless the settings carry `run_watches = True` (COPYMARK_RUN_WATCHES).
+WATCH_SETTING = "run_watches"
+
+
+def build_monitor(
+    services: Services,
+    *,
+    screenshots: Callable[[NetGuard], Screenshotter] = ChromiumScreenshotter,
+    politeness: Callable[[], HostPoliteness] = HostPoliteness,
+) -> Monitor:
+    """The monitoring use case wired from the app's services.
+
+    Evidence lives in its own content-addressed store: the registry's blob store removes
+    blobs that no work references, which evidence bundles are not.
+    """
+    return Monitor(
+        session_factory=services.session,
+        similarity=services.similarity,
+        registry_blobs=services.blobs,
+        evidence_blobs=LocalBlobStore(services.settings.home / "evidence"),
+        signer=services.signer,
+        limits=services.limits,
+        crawl_root=services.settings.home / "crawls",
+        screenshots=screenshots,
+        politeness=politeness,
+    )
+
+
+def app_monitor(app: FastAPI) -> Monitor:
+    """The app's one Monitor (it tracks the running jobs), built on first use."""
+    monitor: Monitor | None = getattr(app.state, "monitor", None)
+    if monitor is None:
+        monitor = build_monitor(app.state.services)
+        app.state.monitor = monitor
+    return monitor
+
+
+def get_monitor(request: Request) -> Monitor:
+    return app_monitor(request.app)
+
+
+MonitorDep = Annotated[Monitor, Depends(get_monitor)]
+
+
+@asynccontextmanager
+async def watch_runner(app: FastAPI) -> AsyncIterator[None]:
+    """Re-crawl due watches in the background while the app runs, when the setting enables it."""
+    services: Services = app.state.services
+    if not getattr(services.settings, WATCH_SETTING, False):
+        yield
+        return
+    loop_task = asyncio.get_running_loop().create_task(app_monitor(app).watch_loop(WATCH_POLL_S))
+    try:
+        yield
+    finally:
+        loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop_task
+
+
+router = APIRouter(tags=["monitoring"], lifespan=watch_runner)
+
+
+def crawl_public(job: CrawlJob) -> CrawlPublic:
+    return CrawlPublic.model_validate(job, from_attributes=True)
+
+
+def alert_public(alert: Alert) -> AlertPublic:
+    return AlertPublic.model_validate(alert, from_attributes=True)
+
+
+@router.post("/crawls", status_code=202)
+def start_crawl(
+    request: CrawlRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+    monitor: MonitorDep,
+    background: BackgroundTasks,
+) -> CrawlPublic:
+    """Queue a crawl of the seeds; it matches the pages' images against the caller's works."""
+    job = create_job(
+        session,
+        user,
+        request.seeds,
+        request.max_pages,
+        request.allow_hosts,
+        permitted_hosts=services.settings.crawl_allow_hosts,
+    )
+    background.add_task(_start, monitor, persisted_id_of(job))
+    return crawl_public(job)
+
+
+async def _start(monitor: Monitor, job_id: int) -> None:
+    monitor.start(job_id)
+
+
+def persisted_id_of(job: CrawlJob) -> int:
+    if job.id is None:
+        raise RuntimeError("crawl job has no id: flush the session first")
+    return job.id
+
+
+@router.get("/crawls")
+def list_crawls(user: CurrentUser, session: SessionDep) -> list[CrawlPublic]:
+    return [crawl_public(job) for job in owned_jobs(session, user)]
+
+
+@router.get("/crawls/{job_id}")
+def read_crawl(job_id: int, user: CurrentUser, session: SessionDep) -> CrawlPublic:
+    """A crawl's progress: status, pages fetched, images checked, alerts raised."""
+    return crawl_public(owned_job(session, user, job_id))
+
+
+@router.post("/watches", status_code=201)
+def add_watch(request: WatchRequest, user: CurrentUser, session: SessionDep) -> WatchPublic:
+    """Watch seed URLs: they are crawled again every `interval_s` seconds."""
+    watch = create_watch(session, user, request.seeds, request.max_pages, request.interval_s)
+    return WatchPublic.model_validate(watch, from_attributes=True)
+
+
+@router.get("/watches")
+def list_watches(user: CurrentUser, session: SessionDep) -> list[WatchPublic]:
+    return [
+        WatchPublic.model_validate(watch, from_attributes=True)
+        for watch in owned_watches(session, user)
+    ]
+
+
+@router.post("/works/{work_id}/licensed-domains", status_code=201)
+def add_domain(
+    work_id: int, request: LicensedDomainRequest, user: CurrentUser, session: SessionDep
+) -> LicensedDomainPublic:
+    """Copies of the work on this domain (and its subdomains) are licensed: no alerts."""
+    entry = add_licensed_domain(session, user, work_id, request.domain)
+    return LicensedDomainPublic.model_validate(entry, from_attributes=True)
+
+
+@router.get("/works/{work_id}/licensed-domains")
+def list_domains(
+    work_id: int, user: CurrentUser, session: SessionDep
+) -> list[LicensedDomainPublic]:
+    return [
+        LicensedDomainPublic.model_validate(entry, from_attributes=True)
+        for entry in licensed_domains(session, user, work_id)
+    ]
+
+
+@router.delete("/works/{work_id}/licensed-domains/{domain}", status_code=204)
+def remove_domain(work_id: int, domain: str, user: CurrentUser, session: SessionDep) -> Response:
+    remove_licensed_domain(session, user, work_id, domain)
+    return Response(status_code=204)
+
+
+@router.get("/alerts")
+def list_alerts(
+    user: CurrentUser,
+    session: SessionDep,
+    status: Annotated[AlertStatus | None, Query()] = None,
+) -> list[DomainGroup]:
+    """The caller's alerts grouped by the domain of the page, largest group first."""
+    return [
+        DomainGroup(domain=group.domain, alerts=[alert_public(a) for a in group.alerts])
+        for group in alerts_by_domain(session, user, status)
+    ]
+
+
+@router.get("/alerts/{alert_id}")
+def read_alert(alert_id: int, user: CurrentUser, session: SessionDep) -> AlertDetail:
+    """An alert with every sighting of its image."""
+    alert = owned_alert(session, user, alert_id)
+    sightings = [
+        SightingPublic.model_validate(sighting, from_attributes=True)
+        for sighting in sightings_of(session, alert)
+    ]
+    return AlertDetail(**alert_public(alert).model_dump(), sightings=sightings)
+
+
+@router.patch("/alerts/{alert_id}")
+def update_alert(
+    alert_id: int, request: AlertStatusChange, user: CurrentUser, session: SessionDep
+) -> AlertPublic:
+    """Triage: confirm, dismiss, mark licensed, record a takedown sent, resolve or reopen."""
+    return alert_public(change_status(session, user, alert_id, request.status))
+
+
+@router.get("/alerts/{alert_id}/evidence.zip")
+def download_evidence(
+    alert_id: int, user: CurrentUser, session: SessionDep, monitor: MonitorDep
+) -> Response:
+    """The evidence bundle; `copymark verify BUNDLE.zip` checks it offline with the log's key."""
+    bundle = evidence_bundle(session, user, alert_id, monitor.evidence_blobs)
+    return Response(
+        bundle,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{alert_id}.zip"'},
+    )

@@ -1,0 +1,94 @@
+"""The evidence log event: one leaf per alert, binding the evidence manifest's digest to the work.
+
+Importing this module registers the event kind with ``parse_event``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Self
+
+from registry.log.events import (
+    EventFormatError,
+    JsonValue,
+    LogEvent,
+    format_timestamp,
+    parse_timestamp,
+    utc,
+)
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+# No slots: a slotted dataclass is a second class object and would register twice.
+@dataclass(frozen=True)
+class EvidenceEvent(LogEvent):
+    """Evidence of a copy of a work captured at a time; the manifest lists every file's digest."""
+
+    event_type: ClassVar[str] = "evidence"
+    event_version: ClassVar[int] = 1
+
+    alert_id: int
+    work_id: int
+    manifest_sha256: str
+    image_sha256: str
+    page_url: str
+    image_url: str
+    captured_at: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("manifest_sha256", "image_sha256"):
+            if not _SHA256_HEX.fullmatch(getattr(self, name)):
+                raise ValueError(f"{name} must be 64 lowercase hex characters")
+        object.__setattr__(self, "captured_at", utc(self.captured_at))
+
+    def fields(self) -> dict[str, JsonValue]:
+        """JSON fields of the capture."""
+        return {
+            "alert_id": self.alert_id,
+            "work_id": self.work_id,
+            "manifest_sha256": self.manifest_sha256,
+            "image_sha256": self.image_sha256,
+            "page_url": self.page_url,
+            "image_url": self.image_url,
+            "captured_at": format_timestamp(self.captured_at),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, object]) -> Self:
+        """Rebuild from JSON fields."""
+        names = {
+            "alert_id",
+            "work_id",
+            "manifest_sha256",
+            "image_sha256",
+            "page_url",
+            "image_url",
+            "captured_at",
+        }
+        if set(fields) != names:
+            raise EventFormatError(f"fields must be exactly {sorted(names)}, got {sorted(fields)}")
+        return cls(
+            alert_id=_int(fields["alert_id"], "alert_id"),
+            work_id=_int(fields["work_id"], "work_id"),
+            manifest_sha256=_str(fields["manifest_sha256"], "manifest_sha256"),
+            image_sha256=_str(fields["image_sha256"], "image_sha256"),
+            page_url=_str(fields["page_url"], "page_url"),
+            image_url=_str(fields["image_url"], "image_url"),
+            captured_at=parse_timestamp(_str(fields["captured_at"], "captured_at")),
+        )
+
+
+def _int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EventFormatError(f"{name} must be an integer")
+    return value
+
+
+def _str(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise EventFormatError(f"{name} must be a string")
+    return value

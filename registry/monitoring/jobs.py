@@ -1,0 +1,449 @@
+"""A crawl job killed at any point resumes without duplicate alerts or duplicate log leaves.
+
+The frontier lives under `crawl_root/<job id>/`. An image URL is marked reported in the
+frontier only after its check has committed, so a job killed in between checks that image
+again on resume; recording it again finds the alert (unique per work and image) and the
+sighting (unique per job, page and image) already there and adds nothing. Jobs run in the
+process's event loop; fingerprinting and database work run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from registry.blobs import BlobStore
+from registry.log.signing import LogSigner
+from registry.models import Work, persisted_id, utcnow
+from registry.monitoring.evidence import RGBArray, Screenshot, sha256_hex
+from registry.monitoring.models import Alert, CrawlJob, JobStatus
+from registry.monitoring.screenshots import ChromiumScreenshotter, Screenshotter
+from registry.monitoring.service import (
+    AlertHook,
+    IsLicensed,
+    LicensedDomains,
+    find_alert,
+    indexed_works,
+    queue_due_watches,
+    record_copy,
+)
+from similarity.crawl.crawler import CrawlConfig, Crawler, CrawlScope, ImageFound, PageFetched
+from similarity.crawl.fetcher import Fetcher, FetchLimits
+from similarity.crawl.frontier import FrontierEntry, FrontierStore, SqliteFrontierStore
+from similarity.crawl.netguard import NetGuard
+from similarity.crawl.politeness import HostPoliteness
+from similarity.engine import SimilarityEngine
+from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
+from similarity.matcher import Match
+
+logger = logging.getLogger(__name__)
+
+QUERY_MAX_SIDE: Final = 512
+TOP_K: Final = 5
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    """One alert raised or seen again by a job, as `copymark crawl --json` prints it."""
+
+    alert_id: int
+    work_id: int
+    page_url: str
+    image_url: str
+    score: float
+    evidence_sha256: str
+    log_index: int
+    new: bool
+
+    def to_json(self) -> dict[str, object]:
+        """The printed fields."""
+        return {
+            "alert_id": self.alert_id,
+            "work_id": self.work_id,
+            "page_url": self.page_url,
+            "image_url": self.image_url,
+            "score": round(self.score, 4),
+            "evidence_sha256": self.evidence_sha256,
+            "log_index": self.log_index,
+            "new": self.new,
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A job's counters."""
+
+    pages_fetched: int
+    images_checked: int
+    alerts: int
+
+
+AlertListener = Callable[[AlertLine], None]
+ProgressListener = Callable[[Progress], None]
+
+
+@dataclass
+class _Candidate:
+    work: Work
+    match: Match
+    known: bool
+
+
+@dataclass
+class _Assessment:
+    """A checked image: decoded, and the works it copies (none when it could not be decoded)."""
+
+    image: LoadedImage | None
+    candidates: list[_Candidate]
+
+    def rgb(self) -> RGBArray:
+        """The decoded copy; only an image that decoded can have candidates."""
+        if self.image is None:
+            raise RuntimeError("an undecodable image has no pixels")
+        return self.image.rgb
+
+
+@dataclass
+class Monitor:
+    """The monitoring use case wired to storage, the log signer and the similarity engine."""
+
+    session_factory: Callable[[], Session]
+    similarity: SimilarityEngine
+    registry_blobs: BlobStore
+    evidence_blobs: BlobStore
+    signer: LogSigner
+    limits: ImageLimits
+    crawl_root: Path
+    is_licensed: IsLicensed | None = None
+    screenshots: Callable[[NetGuard], Screenshotter] = ChromiumScreenshotter
+    politeness: Callable[[], HostPoliteness] = HostPoliteness
+    fetch_limits: FetchLimits | None = None
+    on_new_alert: AlertHook | None = None
+    tasks: dict[int, asyncio.Task[CrawlJob]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.is_licensed is None:
+            self.is_licensed = LicensedDomains(self.session_factory)
+
+    def start(self, job_id: int) -> asyncio.Task[CrawlJob]:
+        """Run a job in the background of the running event loop (once at a time per job)."""
+        running = self.tasks.get(job_id)
+        if running is not None and not running.done():
+            return running
+        task = asyncio.get_running_loop().create_task(self.run_job(job_id))
+        self.tasks[job_id] = task
+        task.add_done_callback(lambda _: self.tasks.pop(job_id, None))
+        return task
+
+    async def run_job(
+        self,
+        job_id: int,
+        *,
+        on_alert: AlertListener | None = None,
+        on_progress: ProgressListener | None = None,
+    ) -> CrawlJob:
+        """Crawl and check every image found; resumes a job that was interrupted."""
+        job = await asyncio.to_thread(self._begin, job_id)
+        frontier = SqliteFrontierStore(self.crawl_root / str(job_id))
+        guard = NetGuard(allow_hosts=job.allow_hosts)
+        screenshots = self.screenshots(guard)
+        runner = _JobRun(
+            self,
+            job,
+            frontier=frontier,
+            screenshots=screenshots,
+            on_alert=on_alert,
+            on_progress=on_progress,
+        )
+        try:
+            await runner.crawl(guard)
+        except asyncio.CancelledError:
+            await asyncio.shield(asyncio.to_thread(self._end, job_id, JobStatus.INTERRUPTED, None))
+            raise
+        except Exception as error:
+            logger.exception("crawl %s failed", job_id)
+            return await asyncio.to_thread(self._end, job_id, JobStatus.FAILED, str(error))
+        finally:
+            frontier.close()
+            await screenshots.close()
+        return await asyncio.to_thread(self._end, job_id, JobStatus.FINISHED, None)
+
+    def _begin(self, job_id: int) -> CrawlJob:
+        with self.session_factory() as session:
+            job = session.get(CrawlJob, job_id)
+            if job is None:
+                raise LookupError(f"crawl {job_id} does not exist")
+            job.status = JobStatus.RUNNING
+            job.started_at = job.started_at or utcnow()
+            job.finished_at = None
+            job.error = None
+            session.add(job)
+            session.commit()
+            return job
+
+    def _end(self, job_id: int, status: JobStatus, error: str | None) -> CrawlJob:
+        with self.session_factory() as session:
+            job = session.get(CrawlJob, job_id)
+            if job is None:
+                raise LookupError(f"crawl {job_id} does not exist")
+            job.status = status
+            job.error = None if error is None else error[:2000]
+            job.finished_at = utcnow()
+            session.add(job)
+            session.commit()
+            return job
+
+    async def run_due_watches(self) -> list[int]:
+        """Queue a job for every due watch and start each in the background; returns their ids."""
+        ids = await asyncio.to_thread(self._queue_due_watches)
+        for job_id in ids:
+            self.start(job_id)
+        return ids
+
+    def _queue_due_watches(self) -> list[int]:
+        with self.session_factory() as session:
+            jobs = queue_due_watches(session)
+            session.commit()
+        return [job.id for job in jobs if job.id is not None]
+
+    async def watch_loop(self, poll_s: float = 60.0) -> None:
+        """Run due watches every `poll_s` seconds until cancelled."""
+        while True:
+            try:
+                await self.run_due_watches()
+            except Exception:
+                logger.exception("starting due watches failed")
+            await asyncio.sleep(poll_s)
+
+    def licensed(self, work_id: int, page_url: str) -> bool:
+        """Whether the work is licensed for use on the page."""
+        return self.is_licensed is not None and self.is_licensed(work_id, page_url)
+
+    def original_of(self, work: Work) -> RGBArray:
+        """The registered original, shrunk as queries are."""
+        try:
+            return load_image(
+                self.registry_blobs.get(work.sha256), self.limits, max_side=QUERY_MAX_SIDE
+            ).rgb
+        except (KeyError, ImageRejected):
+            return np.full((64, 64, 3), 200, dtype=np.uint8)
+
+
+class _ReportedAfterCheck:
+    """A frontier whose image memory is written by the job once an image's check committed."""
+
+    def __init__(self, store: SqliteFrontierStore) -> None:
+        self._store = store
+
+    def add(self, entries: Sequence[FrontierEntry]) -> int:
+        return self._store.add(entries)
+
+    def lease(self, limit: int) -> list[FrontierEntry]:
+        return self._store.lease(limit)
+
+    def mark_done(self, url: str) -> None:
+        self._store.mark_done(url)
+
+    def release_leases(self) -> int:
+        return self._store.release_leases()
+
+    def count(self, state: str) -> int:
+        return self._store.count(state)
+
+    def remember_image(self, url: str) -> None:
+        """Deferred: the job remembers the image after checking it."""
+
+    def knows_image(self, url: str) -> bool:
+        return self._store.knows_image(url)
+
+    def close(self) -> None:
+        self._store.close()
+
+
+class _JobRun:
+    def __init__(
+        self,
+        monitor: Monitor,
+        job: CrawlJob,
+        *,
+        frontier: SqliteFrontierStore,
+        screenshots: Screenshotter,
+        on_alert: AlertListener | None,
+        on_progress: ProgressListener | None,
+    ) -> None:
+        self.monitor = monitor
+        self.job = job
+        self.job_id = job.id or 0
+        self.frontier = frontier
+        self.screenshots = screenshots
+        self.on_alert = on_alert
+        self.on_progress = on_progress
+        self.images_checked = job.images_checked
+        self.alerts = job.alerts
+
+    async def crawl(self, guard: NetGuard) -> None:
+        seeds = tuple(self.job.seeds)
+        config = CrawlConfig(
+            seeds=seeds, scope=CrawlScope.of_seeds(seeds, max_pages=self.job.max_pages)
+        )
+        frontier: FrontierStore = _ReportedAfterCheck(self.frontier)
+        async with Fetcher(
+            guard, limits=self.monitor.fetch_limits, politeness=self.monitor.politeness()
+        ) as fetcher:
+            async for event in Crawler(config, fetcher, frontier).events():
+                if isinstance(event, ImageFound):
+                    await self.check(event)
+                    self.frontier.remember_image(event.image_url)
+                elif isinstance(event, PageFetched):
+                    await asyncio.to_thread(self.save_progress, self.progress())
+        await asyncio.to_thread(self.save_progress, self.progress())
+
+    def progress(self) -> Progress:
+        """The counters; call from the event loop's thread, which owns the frontier file."""
+        return Progress(self.frontier.count("done"), self.images_checked, self.alerts)
+
+    def save_progress(self, progress: Progress) -> None:
+        with self.monitor.session_factory() as session:
+            job = session.get(CrawlJob, self.job_id)
+            if job is not None:
+                job.pages_fetched = progress.pages_fetched
+                job.images_checked = progress.images_checked
+                job.alerts = progress.alerts
+                session.add(job)
+                session.commit()
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+    async def check(self, found: ImageFound) -> None:
+        assessed = await asyncio.to_thread(self.assess, found)
+        screenshot = Screenshot(None, "no new alert")
+        if assessed is not None and any(not c.known for c in assessed.candidates):
+            screenshot = await self.screenshots.capture(found.page_url)
+        lines = await asyncio.to_thread(self.record, found, assessed, screenshot)
+        if self.on_alert is not None:
+            for line in lines:
+                self.on_alert(line)
+
+    def assess(self, found: ImageFound) -> _Assessment | None:
+        try:
+            image = load_image(found.image.content, self.monitor.limits, max_side=QUERY_MAX_SIDE)
+        except ImageRejected:
+            return None
+        similarity = self.monitor.similarity
+        matches = similarity.search(image, top_k=TOP_K)
+        copies = [match for match in matches if similarity.decide([match]) == "copy"]
+        if not copies:
+            return _Assessment(image, [])
+        # The licence check opens its own session: ask it before taking the write lock below.
+        licensed = {m.work_id for m in copies if self.monitor.licensed(m.work_id, found.page_url)}
+        image_sha256 = sha256_hex(found.image.content)
+        with self.monitor.session_factory() as session:
+            ids = [m.work_id for m in copies if m.work_id not in licensed]
+            works = {work.id: work for work in indexed_works(session, ids, self.job.owner_id)}
+            candidates = [
+                _Candidate(
+                    works[m.work_id],
+                    m,
+                    find_alert(session, m.work_id, image_sha256, found.image_url) is not None,
+                )
+                for m in copies
+                if m.work_id in works
+            ]
+        return _Assessment(image, candidates)
+
+    def record(
+        self,
+        found: ImageFound,
+        assessed: _Assessment | None,
+        screenshot: Screenshot,
+    ) -> list[AlertLine]:
+        if assessed is None:
+            assessed = _Assessment(None, [])
+        originals = {
+            c.work.id: self.monitor.original_of(c.work) for c in assessed.candidates if not c.known
+        }
+        for attempt in range(2):
+            try:
+                return self._record_once(found, assessed, originals, screenshot)
+            except IntegrityError:
+                # Another job raised the same alert first; the retry finds it and adds a sighting.
+                if attempt == 1:
+                    raise
+        return []
+
+    def _record_once(
+        self,
+        found: ImageFound,
+        assessed: _Assessment,
+        originals: dict[int | None, RGBArray],
+        screenshot: Screenshot,
+    ) -> list[AlertLine]:
+        lines: list[AlertLine] = []
+        new_alerts = 0
+        with self.monitor.session_factory() as session:
+            for candidate in assessed.candidates:
+                copy_rgb = assessed.rgb()
+                work = candidate.work
+                recorded = record_copy(
+                    session,
+                    signer=self.monitor.signer,
+                    evidence_blobs=self.monitor.evidence_blobs,
+                    job_id=self.job_id,
+                    work_id=persisted_id(work),
+                    work_sha256=work.sha256,
+                    match=candidate.match,
+                    page=found.page,
+                    image=found.image,
+                    page_url=found.page_url,
+                    image_url=found.image_url,
+                    original_rgb=originals.get(work.id, copy_rgb),
+                    copy_rgb=copy_rgb,
+                    screenshot=screenshot,
+                    on_new_alert=self.monitor.on_new_alert,
+                )
+                new_alerts += recorded.new_alert
+                if recorded.new_sighting:
+                    lines.append(_line(recorded.alert, found, candidate.match, recorded.new_alert))
+            job = session.get(CrawlJob, self.job_id)
+            if job is not None:
+                job.images_checked = self.images_checked + 1
+                job.alerts = self.alerts + new_alerts
+                session.add(job)
+            session.commit()
+        self.images_checked += 1
+        self.alerts += new_alerts
+        return lines
+
+
+def _line(alert: Alert, found: ImageFound, match: Match, new: bool) -> AlertLine:
+    return AlertLine(
+        alert_id=alert.id or 0,
+        work_id=alert.work_id,
+        page_url=found.page_url,
+        image_url=found.image_url,
+        score=match.score,
+        evidence_sha256=alert.evidence_sha256,
+        log_index=alert.log_index,
+        new=new,
+    )
+
+
+async def run_due_watches(monitor: Monitor) -> list[int]:
+    """Queue and start a job for every due watch; the jobs run on the calling event loop."""
+    return await monitor.run_due_watches()
+
+
+async def cancel(task: asyncio.Task[CrawlJob]) -> None:
+    """Cancel a running job and wait until it has recorded its interruption."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

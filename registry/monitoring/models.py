@@ -1,0 +1,145 @@
+"""One alert per (work, copied image): every further page or re-crawl that shows it is a sighting.
+
+A copied image is identified by the SHA-256 of its bytes; `uq_alerts_work_image` makes a second
+alert for the same work and image impossible, and `uq_sightings_once` makes a resumed crawl that
+sees the same page again add nothing. An alert row and its evidence log leaf are written in one
+transaction, so an alert without its leaf (or a leaf without its alert) never commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Enum, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from registry.models import UTCDateTime, utcnow
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class AlertStatus(StrEnum):
+    NEW = "new"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+    LICENSED = "licensed"
+    TAKEDOWN_SENT = "takedown_sent"
+    RESOLVED = "resolved"
+
+
+def _status_column(kind: type[StrEnum], default: StrEnum) -> Any:
+    # Stored as the values in a plain string column: no database enum type to migrate.
+    return Field(
+        default=default,
+        sa_column=Column(
+            Enum(kind, native_enum=False, length=20, values_callable=_values),
+            nullable=False,
+        ),
+    )
+
+
+def _values(kind: type[StrEnum]) -> list[str]:
+    return [member.value for member in kind]
+
+
+class CrawlJob(SQLModel, table=True):
+    """A crawl: its seeds and limits, and counters kept up to date while it runs.
+
+    A job with an owner matches only that owner's works; a job without one (started by the
+    operator from the command line) matches every registered work.
+    """
+
+    __tablename__ = "crawl_jobs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    watch_id: int | None = Field(default=None, foreign_key="crawl_watches.id", index=True)
+    seeds: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    allow_hosts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    max_pages: int
+    status: JobStatus = _status_column(JobStatus, JobStatus.QUEUED)
+    pages_fetched: int = 0
+    images_checked: int = 0
+    alerts: int = 0
+    error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CrawlWatch(SQLModel, table=True):
+    """A rights holder's seed URLs, crawled again every `interval_s` seconds."""
+
+    __tablename__ = "crawl_watches"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    seeds: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    max_pages: int
+    interval_s: int
+    next_run_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    last_job_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LicensedDomain(SQLModel, table=True):
+    """A domain (and its subdomains) where a work is licensed: copies there raise no alert."""
+
+    __tablename__ = "licensed_domains"
+    __table_args__ = (UniqueConstraint("work_id", "domain", name="uq_licensed_domains_work"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    work_id: int = Field(foreign_key="works.id", index=True)
+    domain: str = Field(max_length=253)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Alert(SQLModel, table=True):
+    """A copy of a work found on the web, with the evidence captured when it was first seen."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("work_id", "image_sha256", name="uq_alerts_work_image"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    work_id: int = Field(foreign_key="works.id", index=True)
+    image_sha256: str = Field(max_length=64)
+    image_url: str = Field(sa_column=Column(Text, nullable=False))
+    # URLs may be long; indexes hold their digest, which PostgreSQL's btree always accepts.
+    image_url_sha256: str = Field(max_length=64, index=True)
+    page_url: str = Field(sa_column=Column(Text, nullable=False))
+    domain: str = Field(max_length=253, index=True)
+    score: float
+    verified: bool = False
+    region: list[list[float]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    status: AlertStatus = _status_column(AlertStatus, AlertStatus.NEW)
+    evidence_sha256: str = Field(max_length=64)
+    manifest_sha256: str = Field(max_length=64)
+    log_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Sighting(SQLModel, table=True):
+    """One page showing an alert's image, once per crawl job."""
+
+    __tablename__ = "alert_sightings"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "job_id", "urls_sha256", name="uq_sightings_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alerts.id", index=True)
+    job_id: int | None = Field(default=None, foreign_key="crawl_jobs.id", index=True)
+    page_url: str = Field(sa_column=Column(Text, nullable=False))
+    image_url: str = Field(sa_column=Column(Text, nullable=False))
+    urls_sha256: str = Field(max_length=64)
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,463 @@
+"""Monitoring use cases: crawl jobs and watches, the licensed-domain allow-list, alert triage, and
+recording a copy found (one alert per work and image, its evidence leaf in the same transaction).
+
+Services take the session and the acting user and never commit; the request or job wrapper does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlmodel import Session, col, or_, select
+
+from registry.blobs import BlobStore
+from registry.certificates import issue_certificate
+from registry.errors import Conflict, NotFound, RegistryError
+from registry.log.signing import LogSigner
+from registry.log.store import AttestationLog
+from registry.models import User, Work, WorkStatus, persisted_id, utcnow
+from registry.monitoring.events import EvidenceEvent
+from registry.monitoring.evidence import (
+    Capture,
+    RGBArray,
+    Screenshot,
+    build_manifest,
+    evidence_files,
+    pack_bundle,
+    sha256_hex,
+)
+from registry.monitoring.models import (
+    Alert,
+    AlertStatus,
+    CrawlJob,
+    CrawlWatch,
+    LicensedDomain,
+    Sighting,
+)
+from registry.monitoring.repository import owned_alert, owned_alerts
+from registry.service import get_owned_work
+from similarity.crawl.records import FetchRecord
+from similarity.crawl.urls import InvalidUrlError, canonical_host, parse_web_url
+from similarity.matcher import Match
+
+MAX_SEEDS: Final = 100
+MAX_PAGES_LIMIT: Final = 100_000
+MIN_WATCH_INTERVAL_S: Final = 3600
+
+IsLicensed = Callable[[int, str], bool]
+AlertHook = Callable[[Session, Alert], None]
+
+ALLOWED_TRANSITIONS: Final[dict[AlertStatus, frozenset[AlertStatus]]] = {
+    AlertStatus.NEW: frozenset(
+        {
+            AlertStatus.CONFIRMED,
+            AlertStatus.DISMISSED,
+            AlertStatus.LICENSED,
+            AlertStatus.TAKEDOWN_SENT,
+        }
+    ),
+    AlertStatus.CONFIRMED: frozenset(
+        {AlertStatus.DISMISSED, AlertStatus.LICENSED, AlertStatus.TAKEDOWN_SENT}
+    ),
+    AlertStatus.TAKEDOWN_SENT: frozenset({AlertStatus.RESOLVED, AlertStatus.LICENSED}),
+    AlertStatus.DISMISSED: frozenset({AlertStatus.NEW}),
+    AlertStatus.LICENSED: frozenset({AlertStatus.NEW}),
+    AlertStatus.RESOLVED: frozenset({AlertStatus.NEW}),
+}
+
+
+class InvalidCrawl(RegistryError):
+    """A crawl or watch request that cannot be run as asked."""
+
+    status_code = 422
+
+
+class ForbiddenHost(RegistryError):
+    """A crawl asked to reach a host the operator has not opened to crawls."""
+
+    status_code = 403
+
+
+def check_seeds(seeds: Sequence[str]) -> list[str]:
+    """The seeds as canonical URLs; a bad one raises InvalidCrawl naming it."""
+    if not seeds:
+        raise InvalidCrawl("give at least one seed URL")
+    if len(seeds) > MAX_SEEDS:
+        raise InvalidCrawl(f"at most {MAX_SEEDS} seed URLs per crawl")
+    checked = []
+    for seed in seeds:
+        try:
+            checked.append(str(parse_web_url(seed)))
+        except InvalidUrlError as error:
+            raise InvalidCrawl(f"seed {seed[:200]!r} is not a web URL: {error}") from None
+    return checked
+
+
+def _check_max_pages(max_pages: int) -> None:
+    if not 1 <= max_pages <= MAX_PAGES_LIMIT:
+        raise InvalidCrawl(f"max_pages must be between 1 and {MAX_PAGES_LIMIT}")
+
+
+def create_job(
+    session: Session,
+    owner: User | None,
+    seeds: Sequence[str],
+    max_pages: int,
+    allow_hosts: Sequence[str] = (),
+    *,
+    permitted_hosts: Sequence[str] | None = None,
+    watch_id: int | None = None,
+) -> CrawlJob:
+    """Queue a crawl; `allow_hosts` must be among `permitted_hosts` unless that is None (operator).
+
+    Allowed hosts skip the network guard's address checks, so an account may only name the
+    hosts the operator opened (COPYMARK_CRAWL_ALLOW_HOSTS).
+    """
+    _check_max_pages(max_pages)
+    hosts = sorted({canonical_host(host) for host in allow_hosts})
+    if permitted_hosts is not None:
+        refused = set(hosts) - {canonical_host(host) for host in permitted_hosts}
+        if refused:
+            raise ForbiddenHost(f"crawls may not be allowed to reach {sorted(refused)}")
+    job = CrawlJob(
+        owner_id=None if owner is None else persisted_id(owner),
+        watch_id=watch_id,
+        seeds=check_seeds(seeds),
+        allow_hosts=hosts,
+        max_pages=max_pages,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def create_watch(
+    session: Session, owner: User, seeds: Sequence[str], max_pages: int, interval_s: int
+) -> CrawlWatch:
+    """A watch-list entry, first due now."""
+    _check_max_pages(max_pages)
+    if interval_s < MIN_WATCH_INTERVAL_S:
+        raise InvalidCrawl(f"a watch re-crawls at most every {MIN_WATCH_INTERVAL_S} seconds")
+    watch = CrawlWatch(
+        owner_id=persisted_id(owner),
+        seeds=check_seeds(seeds),
+        max_pages=max_pages,
+        interval_s=interval_s,
+    )
+    session.add(watch)
+    session.flush()
+    return watch
+
+
+def queue_due_watches(session: Session, now: datetime | None = None) -> list[CrawlJob]:
+    """A job for every watch that is due, each watch moved to its next run."""
+    moment = now or utcnow()
+    jobs = []
+    for watch in session.exec(select(CrawlWatch).where(CrawlWatch.next_run_at <= moment)).all():
+        owner = session.get(User, watch.owner_id)
+        job = create_job(session, owner, watch.seeds, watch.max_pages, watch_id=watch.id)
+        watch.last_job_id = job.id
+        watch.next_run_at = moment + timedelta(seconds=watch.interval_s)
+        session.add(watch)
+        jobs.append(job)
+    session.flush()
+    return jobs
+
+
+def normalise_domain(domain: str) -> str:
+    """A host name in canonical form; anything else raises InvalidCrawl."""
+    text = domain.strip().lower().rstrip(".")
+    try:
+        host = parse_web_url(f"https://{text}/").host
+    except InvalidUrlError:
+        host = ""
+    if not text or host != text:
+        raise InvalidCrawl(f"{domain[:100]!r} is not a domain name")
+    return host
+
+
+def add_licensed_domain(session: Session, owner: User, work_id: int, domain: str) -> LicensedDomain:
+    """Allow copies of an owned work on `domain` and its subdomains (idempotent)."""
+    work = get_owned_work(session, owner, work_id)
+    host = normalise_domain(domain)
+    existing = session.exec(
+        select(LicensedDomain).where(
+            LicensedDomain.work_id == work.id, LicensedDomain.domain == host
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    entry = LicensedDomain(work_id=persisted_id(work), domain=host)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def licensed_domains(session: Session, owner: User, work_id: int) -> Sequence[LicensedDomain]:
+    """The allow-list of an owned work."""
+    work = get_owned_work(session, owner, work_id)
+    return session.exec(
+        select(LicensedDomain)
+        .where(LicensedDomain.work_id == work.id)
+        .order_by(col(LicensedDomain.domain))
+    ).all()
+
+
+def remove_licensed_domain(session: Session, owner: User, work_id: int, domain: str) -> None:
+    """Take a domain off an owned work's allow-list."""
+    work = get_owned_work(session, owner, work_id)
+    entry = session.exec(
+        select(LicensedDomain).where(
+            LicensedDomain.work_id == work.id, LicensedDomain.domain == normalise_domain(domain)
+        )
+    ).first()
+    if entry is None:
+        raise NotFound(f"{domain[:100]} is not on the allow-list of work {work_id}")
+    session.delete(entry)
+    session.flush()
+
+
+def host_within(host: str, domain: str) -> bool:
+    """Whether `host` is `domain` or one of its subdomains."""
+    return host == domain or host.endswith("." + domain)
+
+
+class LicensedDomains:
+    """`is_licensed` from the per-work allow-list, until licence grants answer it."""
+
+    def __init__(self, session_factory: Callable[[], Session]) -> None:
+        self._session_factory = session_factory
+
+    def __call__(self, work_id: int, page_url: str) -> bool:
+        """Whether the page's host is on the work's allow-list."""
+        try:
+            host = parse_web_url(page_url).host
+        except InvalidUrlError:
+            return False
+        with self._session_factory() as session:
+            domains = session.exec(
+                select(LicensedDomain.domain).where(LicensedDomain.work_id == work_id)
+            ).all()
+        return any(host_within(host, domain) for domain in domains)
+
+
+@dataclass(frozen=True)
+class DomainAlerts:
+    """The alerts whose copies live on one domain, for triage."""
+
+    domain: str
+    alerts: list[Alert]
+
+
+def alerts_by_domain(
+    session: Session, owner: User, status: AlertStatus | None = None
+) -> list[DomainAlerts]:
+    """The owner's alerts grouped by domain, the domain with most alerts first."""
+    groups: dict[str, list[Alert]] = {}
+    for alert in owned_alerts(session, owner, status):
+        groups.setdefault(alert.domain, []).append(alert)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [DomainAlerts(domain, alerts) for domain, alerts in ordered]
+
+
+def change_status(session: Session, owner: User, alert_id: int, status: AlertStatus) -> Alert:
+    """Move an owned alert along its life cycle; an impossible step is a Conflict."""
+    alert = owned_alert(session, owner, alert_id)
+    if status not in ALLOWED_TRANSITIONS[alert.status]:
+        raise Conflict(f"alert {alert_id} cannot go from {alert.status} to {status}")
+    alert.status = status
+    alert.status_changed_at = utcnow()
+    session.add(alert)
+    session.flush()
+    return alert
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a copy did: a new alert, or one more sighting of a known one."""
+
+    alert: Alert
+    new_alert: bool
+    new_sighting: bool
+
+
+def find_alert(session: Session, work_id: int, image_sha256: str, image_url: str) -> Alert | None:
+    """The alert of this work for the same image bytes, or else for the same image URL."""
+    same_image = or_(
+        Alert.image_sha256 == image_sha256, Alert.image_url_sha256 == url_digest(image_url)
+    )
+    return session.exec(
+        select(Alert)
+        .where(Alert.work_id == work_id, same_image)
+        .order_by(col(Alert.image_sha256) != image_sha256)
+    ).first()
+
+
+def url_digest(*urls: str) -> str:
+    """SHA-256 of URLs joined by NUL, the indexable stand-in for long URLs."""
+    return hashlib.sha256("\0".join(urls).encode("utf-8")).hexdigest()
+
+
+def domain_of(url: str) -> str:
+    """The host of a URL, lower-case; '' for an unparseable one."""
+    try:
+        return parse_web_url(url).host
+    except InvalidUrlError:
+        return ""
+
+
+def record_copy(
+    session: Session,
+    *,
+    signer: LogSigner,
+    evidence_blobs: BlobStore,
+    job_id: int,
+    work_id: int,
+    work_sha256: str,
+    match: Match,
+    page: FetchRecord,
+    image: FetchRecord,
+    page_url: str,
+    image_url: str,
+    original_rgb: RGBArray,
+    copy_rgb: RGBArray,
+    screenshot: Screenshot,
+    on_new_alert: AlertHook | None = None,
+) -> Recorded:
+    """Add a sighting to the alert for this work and image, or raise the alert with its evidence.
+
+    A new alert's evidence manifest digest is appended to the log and a head is signed in the
+    caller's transaction; the bundle (with its certificate) goes to `evidence_blobs` first.
+    """
+    now = utcnow()
+    image_sha256 = sha256_hex(image.content)
+    alert = find_alert(session, work_id, image_sha256, image_url)
+    new_alert = alert is None
+    if alert is None:
+        alert = Alert(
+            work_id=work_id,
+            image_sha256=image_sha256,
+            image_url=image_url,
+            image_url_sha256=url_digest(image_url),
+            page_url=page_url,
+            domain=domain_of(page_url),
+            score=match.score,
+            verified=match.verified,
+            region=[list(point) for point in match.region] if match.region else None,
+            evidence_sha256="0" * 64,
+            manifest_sha256="0" * 64,
+            log_index=-1,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+        session.add(alert)
+        session.flush()
+        _attach_evidence(
+            session,
+            alert,
+            Capture(
+                alert_id=persisted_alert_id(alert),
+                work_id=work_id,
+                work_sha256=work_sha256,
+                page=page,
+                image=image,
+                page_url=page_url,
+                image_url=image_url,
+                image_sha256=image_sha256,
+                original_rgb=original_rgb,
+                copy_rgb=copy_rgb,
+                region=match.region,
+                score=match.score,
+                verified=match.verified,
+                screenshot=screenshot,
+                captured_at=now,
+            ),
+            signer,
+            evidence_blobs,
+        )
+    else:
+        alert.last_seen_at = now
+        session.add(alert)
+    urls = url_digest(page_url, image_url)
+    seen = session.exec(
+        select(Sighting.id).where(
+            Sighting.alert_id == alert.id, Sighting.job_id == job_id, Sighting.urls_sha256 == urls
+        )
+    ).first()
+    if seen is None:
+        session.add(
+            Sighting(
+                alert_id=persisted_alert_id(alert),
+                job_id=job_id,
+                page_url=page_url,
+                image_url=image_url,
+                urls_sha256=urls,
+                seen_at=now,
+            )
+        )
+    session.flush()
+    if new_alert and on_new_alert is not None:
+        on_new_alert(session, alert)
+    return Recorded(alert, new_alert, seen is None)
+
+
+def _attach_evidence(
+    session: Session,
+    alert: Alert,
+    capture: Capture,
+    signer: LogSigner,
+    evidence_blobs: BlobStore,
+) -> None:
+    files = evidence_files(capture)
+    manifest = build_manifest(capture, files)
+    manifest_sha256 = sha256_hex(manifest)
+    log = AttestationLog(session, signer)
+    (index,) = log.append_events(
+        [
+            EvidenceEvent(
+                alert_id=capture.alert_id,
+                work_id=capture.work_id,
+                manifest_sha256=manifest_sha256,
+                image_sha256=capture.image_sha256,
+                page_url=capture.page_url,
+                image_url=capture.image_url,
+                captured_at=capture.captured_at,
+            )
+        ]
+    )
+    log.sign_head()
+    bundle = pack_bundle(files, manifest, issue_certificate(log, index))
+    alert.evidence_sha256 = evidence_blobs.put(bundle)
+    alert.manifest_sha256 = manifest_sha256
+    alert.log_index = index
+    session.add(alert)
+
+
+def persisted_alert_id(alert: Alert) -> int:
+    """The id of a flushed alert."""
+    if alert.id is None:
+        raise RuntimeError("alert has no id: flush the session first")
+    return alert.id
+
+
+def evidence_bundle(session: Session, owner: User, alert_id: int, blobs: BlobStore) -> bytes:
+    """The evidence zip of an owned alert."""
+    alert = owned_alert(session, owner, alert_id)
+    try:
+        return blobs.get(alert.evidence_sha256)
+    except KeyError:
+        raise NotFound(f"the evidence of alert {alert_id} is missing from storage") from None
+
+
+def indexed_works(session: Session, work_ids: Sequence[int], owner_id: int | None) -> list[Work]:
+    """Of these works, those still registered (and the owner's, when one is given)."""
+    if not work_ids:
+        return []
+    query = select(Work).where(col(Work.id).in_(work_ids), Work.status != WorkStatus.WITHDRAWN)
+    if owner_id is not None:
+        query = query.where(Work.owner_id == owner_id)
+    return list(session.exec(query).all())

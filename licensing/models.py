@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, event, inspect
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, event, inspect, text
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
@@ -28,6 +28,12 @@ class VersionStatus(StrEnum):
 class OfferStatus(StrEnum):
     OPEN = "open"
     WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+
+
+class GrantStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    ACTIVE = "active"
 
 
 class LicenseContract(SQLModel, table=True):
@@ -70,6 +76,7 @@ class ContractConsent(SQLModel, table=True):
     party_id: str = Field(max_length=128)
     user_id: int = Field(foreign_key="users.id")
     consented_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class LicenseOffer(SQLModel, table=True):
@@ -87,10 +94,23 @@ class LicenseOffer(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+_BUYOUT_ONLY = text("sale_type = 'buyout'")
+
+
 class LicenseGrant(SQLModel, table=True):
-    """A license a brand took under an offer, with the split of what it paid up front."""
+    """A license a brand took under an offer, with the split of what it pays up front."""
 
     __tablename__ = "license_grants"
+    # The database itself refuses a second buyout of a work, whatever races the service loses.
+    __table_args__ = (
+        Index(
+            "uq_license_grants_one_buyout_per_work",
+            "work_id",
+            unique=True,
+            sqlite_where=_BUYOUT_ONLY,
+            postgresql_where=_BUYOUT_ONLY,
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     offer_id: int = Field(foreign_key="license_offers.id", index=True)
@@ -101,16 +121,30 @@ class LicenseGrant(SQLModel, table=True):
     gross_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)
     execution: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: GrantStatus = GrantStatus.PENDING_PAYMENT
+    log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class SalesReport(SQLModel, table=True):
-    """One retail sales report line under a retail grant, with the royalty split it produced."""
+    """One line of a retail sales report under a retail grant, with the royalty split it produced.
+
+    The licensee names each report (`report_key`); a correction is a new report whose
+    `corrects_report_key` names the report it replaces, which then no longer counts.
+    """
 
     __tablename__ = "sales_reports"
+    __table_args__ = (
+        UniqueConstraint(
+            "grant_id", "report_key", "line_number", name="uq_sales_reports_grant_report_line"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     grant_id: int = Field(foreign_key="license_grants.id", index=True)
+    report_key: str = Field(max_length=128)
+    line_number: int
+    corrects_report_key: str | None = Field(default=None, max_length=128)
     contract_version_id: int = Field(foreign_key="contract_versions.id")
     units: int = Field(sa_column=Column(BigInteger, nullable=False))
     net_revenue_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -120,6 +154,7 @@ class SalesReport(SQLModel, table=True):
     recouped_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)
     execution: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -1,16 +1,24 @@
-"""Licensing use cases: each takes the session and the acting user, and none commits.
+"""Licensing use cases: none commits, and every consent, grant and split is logged with its row.
 
-Contracts stored here are attached to registered works, referenced in documents as
-`work-<id>`; a party's account is `acct:<email>` of a user, or `platform:<name>` for the
-platform, whose consent an administrator gives. Work ownership is checked here and only here.
+Each use case takes the session and the acting user; those that record a consent, a grant or
+a royalty split also take the attestation log and append the leaf in the caller's transaction,
+so a row never exists without its leaf. Contracts stored here are attached to registered works,
+referenced in documents as `work-<id>`; a party's account is `acct:<email>` of a user, or
+`platform:<name>` for the platform, whose consent an administrator gives. Work ownership and
+what a user may see are checked here and only here: objects a user may not see answer
+NotFoundError, exactly as unknown ones do.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from licensing.contract import Contract, parse_contract_data
@@ -26,14 +34,17 @@ from licensing.engine import (
 )
 from licensing.errors import (
     ConflictError,
+    CurrencyMismatchError,
     ForbiddenError,
     InvalidContractError,
     InvalidSaleEventError,
     NotFoundError,
 )
+from licensing.events import ConsentEvent, GrantEvent, SplitEvent, allocation_lines
 from licensing.models import (
     ContractConsent,
     ContractVersion,
+    GrantStatus,
     LicenseContract,
     LicenseGrant,
     LicenseOffer,
@@ -42,7 +53,18 @@ from licensing.models import (
     VersionStatus,
 )
 from licensing.money import Money
-from registry.models import Role, User, Work, utcnow
+from registry.log.store import AttestationLog
+from registry.models import (
+    Membership,
+    Organisation,
+    Role,
+    User,
+    Visibility,
+    Work,
+    persisted_id,
+    utcnow,
+)
+from registry.service import transfer_ownership
 
 WORK_REFERENCE_PREFIX = "work-"
 PLATFORM_ACCOUNT_PREFIX = "platform:"
@@ -65,7 +87,9 @@ def _work_id(reference: str) -> int | None:
     return None
 
 
-def _id(row: LicenseContract | ContractVersion | LicenseOffer | LicenseGrant | User) -> int:
+def _id(
+    row: LicenseContract | ContractVersion | LicenseOffer | LicenseGrant | SalesReport | User,
+) -> int:
     if row.id is None:
         raise RuntimeError(f"{type(row).__name__} has no id before flush")
     return row.id
@@ -93,10 +117,17 @@ def database_resolver(session: Session) -> Callable[[str], Contract | None]:
 
 def _owned_work(session: Session, actor: User, work_id: int) -> Work:
     work = session.get(Work, work_id)
-    if work is None:
+    if work is None or work.owner_id != actor.id:
+        raise NotFoundError(f"work {work_id} not found among your works")
+    return work
+
+
+def _visible_work(session: Session, viewer: User | None, work_id: int) -> Work:
+    work = session.get(Work, work_id)
+    if work is None or not (
+        work.visibility == Visibility.PUBLIC or (viewer is not None and work.owner_id == viewer.id)
+    ):
         raise NotFoundError(f"work {work_id} not found")
-    if work.owner_id != actor.id:
-        raise ForbiddenError(f"only the owner of work {work_id} may do this")
     return work
 
 
@@ -105,11 +136,14 @@ def _canonical_sha256(document: dict[str, object]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def propose_contract_version(session: Session, actor: User, contract: Contract) -> ContractVersion:
+def propose_contract_version(
+    session: Session, actor: User, contract: Contract, *, for_work: int | None = None
+) -> ContractVersion:
     """Store a new draft version of the contract of a work the actor owns.
 
     The version number must follow the contract's latest; parent works must resolve to
     active contracts without cycles. The draft becomes active once every party consents.
+    `for_work`, when given, is the work the request is about: the document must name it.
     """
     reference = contract.subject.work
     work_id = _work_id(reference) if reference is not None else None
@@ -117,6 +151,11 @@ def propose_contract_version(session: Session, actor: User, contract: Contract) 
         raise InvalidContractError(
             f"subject.work must name a registered work as {WORK_REFERENCE_PREFIX}<id>, "
             f"got {reference or contract.subject.collection!r}"
+        )
+    if for_work is not None and work_id != for_work:
+        raise InvalidContractError(
+            f"subject.work is {reference}, but the contract is proposed for "
+            f"{work_reference(for_work)}"
         )
     _owned_work(session, actor, work_id)
     compile_contract(contract, database_resolver(session))
@@ -167,13 +206,41 @@ def _may_act_for(actor: User, account: str) -> bool:
     return account == account_reference(actor)
 
 
+def _work_of_version(session: Session, version: ContractVersion) -> Work:
+    record = session.get(LicenseContract, version.contract_id)
+    work = session.get(Work, record.work_id) if record is not None else None
+    if work is None:
+        raise NotFoundError(f"contract version {version.id} has no work")
+    return work
+
+
+def get_version(session: Session, viewer: User, version_id: int) -> ContractVersion:
+    """Return a contract version the viewer owns the work of, or may consent to for a party."""
+    version = session.get(ContractVersion, version_id)
+    if version is not None:
+        work = _work_of_version(session, version)
+        parties = parse_contract_data(version.document).parties
+        if work.owner_id == viewer.id or any(_may_act_for(viewer, p.account) for p in parties):
+            return version
+    raise NotFoundError(f"contract version {version_id} not found")
+
+
+def list_versions(session: Session, viewer: User, work_id: int) -> Sequence[ContractVersion]:
+    """Return every version of the contract of a work the viewer owns, oldest first."""
+    _owned_work(session, viewer, work_id)
+    return session.exec(
+        select(ContractVersion)
+        .join(LicenseContract, col(LicenseContract.id) == col(ContractVersion.contract_id))
+        .where(LicenseContract.work_id == work_id)
+        .order_by(col(ContractVersion.version))
+    ).all()
+
+
 def consent_to_version(
-    session: Session, actor: User, version_id: int, party_id: str
+    session: Session, actor: User, version_id: int, party_id: str, log: AttestationLog
 ) -> ContractVersion:
     """Record the actor's consent for a party; activate the version once all parties consented."""
-    version = session.get(ContractVersion, version_id)
-    if version is None:
-        raise NotFoundError(f"contract version {version_id} not found")
+    version = get_version(session, actor, version_id)
     if version.status != VersionStatus.DRAFT:
         raise ConflictError(
             f"contract version {version_id} is {version.status}; only drafts take consent"
@@ -181,7 +248,10 @@ def consent_to_version(
     contract = parse_contract_data(version.document)
     party = next((entry for entry in contract.parties if entry.id == party_id), None)
     if party is None:
-        raise NotFoundError(f"contract version {version_id} has no party {party_id!r}")
+        known = ", ".join(entry.id for entry in contract.parties)
+        raise InvalidContractError(
+            f"contract version {version_id} has no party {party_id!r} (its parties: {known})"
+        )
     if not _may_act_for(actor, party.account):
         raise ForbiddenError(f"{actor.email} may not consent for party {party_id!r}")
     given = set(
@@ -191,9 +261,26 @@ def consent_to_version(
     )
     if party_id in given:
         raise ConflictError(f"party {party_id!r} already consented to version {version_id}")
-    session.add(ContractConsent(version_id=version_id, party_id=party_id, user_id=_id(actor)))
-    if given | {party_id} >= {entry.id for entry in contract.parties}:
+    consent = ContractConsent(version_id=version_id, party_id=party_id, user_id=_id(actor))
+    activates = given | {party_id} >= {entry.id for entry in contract.parties}
+    if activates:
         _activate(session, version)
+    (consent.log_index,) = log.append_events(
+        [
+            ConsentEvent(
+                version_id=version_id,
+                contract_id=contract.contract_id,
+                contract_version=contract.version,
+                work_id=persisted_id(_work_of_version(session, version)),
+                document_sha256=version.document_sha256,
+                party_id=party_id,
+                user_id=_id(actor),
+                activates=activates,
+                consented_at=consent.consented_at,
+            )
+        ]
+    )
+    session.add(consent)
     session.flush()
     return version
 
@@ -249,28 +336,92 @@ def publish_offer(
     return offer
 
 
+def withdraw_offer(session: Session, actor: User, offer_id: int) -> LicenseOffer:
+    """Withdraw an open offer on a work the actor owns; grants already taken stay valid."""
+    offer = session.get(LicenseOffer, offer_id)
+    work = session.get(Work, offer.work_id) if offer is not None else None
+    if offer is None or work is None or work.owner_id != actor.id:
+        raise NotFoundError(f"offer {offer_id} not found among your offers")
+    if offer.status != OfferStatus.OPEN:
+        raise ConflictError(f"offer {offer_id} is already {offer.status}")
+    offer.status = OfferStatus.WITHDRAWN
+    session.add(offer)
+    session.flush()
+    return offer
+
+
+def list_open_offers(session: Session, viewer: User | None, work_id: int) -> Sequence[LicenseOffer]:
+    """Return the open offers on a work anyone may see (a public one, or the viewer's own)."""
+    _visible_work(session, viewer, work_id)
+    return session.exec(
+        select(LicenseOffer)
+        .where(LicenseOffer.work_id == work_id, LicenseOffer.status == OfferStatus.OPEN)
+        .order_by(col(LicenseOffer.id))
+    ).all()
+
+
 def _compiled(session: Session, contract: Contract) -> CompiledContract:
     return compile_contract(contract, database_resolver(session))
 
 
-def take_license(
-    session: Session, licensee: User, offer_id: int, units: int = 0
-) -> tuple[LicenseGrant, Execution]:
-    """Grant a license under an open offer and split what the licensee pays up front.
+def licensee_domain(session: Session, user: User) -> str | None:
+    """Return the domain of the first organisation the user belongs to that has one."""
+    return session.exec(
+        select(Organisation.domain)
+        .join(Membership, col(Membership.organisation_id) == col(Organisation.id))
+        .where(Membership.user_id == user.id, col(Organisation.domain).is_not(None))
+        .order_by(col(Organisation.id))
+    ).first()
 
-    Retail grants pay nothing up front (royalties follow sales reports); a buyout is exclusive,
-    so a work that was bought out takes no further grants.
+
+def _lock_work(session: Session, work_id: int) -> Work:
+    # Grants of one work queue on its row (FOR UPDATE on PostgreSQL; SQLite takes the database
+    # write lock at BEGIN), so each sees the buyouts and offer changes committed before it.
+    work = session.exec(
+        select(Work)
+        .where(Work.id == work_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if work is None:
+        raise NotFoundError(f"work {work_id} not found")
+    return work
+
+
+def take_license(
+    session: Session, licensee: User, offer_id: int, log: AttestationLog, units: int = 0
+) -> tuple[LicenseGrant, Execution]:
+    """Grant a brand a license under an open offer and split what it pays up front.
+
+    Retail grants pay nothing up front (royalties follow sales reports) and are active at
+    once; wholesale and buyout grants wait for payment. A buyout is exclusive: the work takes
+    no further grants, its open offers close and the buyer becomes its registered owner.
     """
-    offer = session.get(LicenseOffer, offer_id)
-    if offer is None or offer.status != OfferStatus.OPEN:
-        raise NotFoundError(f"offer {offer_id} not found or no longer open")
+    if not licensee.has_role(Role.BRAND):
+        raise ForbiddenError(f"{licensee.email} is not a brand account: only brands take licenses")
+    found = session.get(LicenseOffer, offer_id)
+    if found is None:
+        raise NotFoundError(f"offer {offer_id} not found")
+    _visible_work(session, licensee, found.work_id)
+    work = _lock_work(session, found.work_id)
+    offer = session.exec(
+        select(LicenseOffer)
+        .where(LicenseOffer.id == offer_id)
+        .execution_options(populate_existing=True)
+    ).one()
     bought_out = session.exec(
         select(LicenseGrant).where(
             LicenseGrant.work_id == offer.work_id, LicenseGrant.sale_type == "buyout"
         )
     ).first()
     if bought_out is not None:
-        raise ConflictError(f"work {offer.work_id} was bought out exclusively")
+        raise ConflictError(
+            f"work {offer.work_id} was bought out exclusively (grant {bought_out.id})"
+        )
+    if offer.status != OfferStatus.OPEN:
+        raise ConflictError(f"offer {offer_id} is {offer.status}: it takes no new licenses")
+    if work.owner_id == licensee.id:
+        raise ConflictError(f"you own work {work.id}: there is nothing to license")
     version, contract = _active_contract(session, offer.work_id)
     event: SaleEvent
     if offer.sale_type == "retail":
@@ -289,82 +440,406 @@ def take_license(
         gross_minor=execution.gross.amount_minor,
         currency=execution.gross.currency,
         execution=execution.to_json(),
+        status=GrantStatus.ACTIVE if offer.sale_type == "retail" else GrantStatus.PENDING_PAYMENT,
     )
     session.add(grant)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ConflictError(f"work {offer.work_id} was bought out exclusively") from None
+    (grant.log_index,) = log.append_events(
+        [
+            GrantEvent(
+                grant_id=_id(grant),
+                offer_id=offer_id,
+                work_id=offer.work_id,
+                licensee_id=_id(licensee),
+                licensee_domain=licensee_domain(session, licensee),
+                sale_type=offer.sale_type,
+                status=grant.status.value,
+                contract_id=contract.contract_id,
+                contract_version=contract.version,
+                document_sha256=version.document_sha256,
+                gross_minor=execution.gross.amount_minor,
+                currency=execution.gross.currency,
+                allocations=allocation_lines(execution),
+                granted_at=grant.granted_at,
+            )
+        ]
+    )
+    session.add(grant)
+    if offer.sale_type == "buyout":
+        _close_open_offers(session, offer.work_id)
+        transfer_ownership(session, offer.work_id, _id(licensee))
     session.flush()
     return grant, execution
 
 
-def report_sales(
+def _close_open_offers(session: Session, work_id: int) -> None:
+    for open_offer in session.exec(
+        select(LicenseOffer).where(
+            LicenseOffer.work_id == work_id, LicenseOffer.status == OfferStatus.OPEN
+        )
+    ):
+        open_offer.status = OfferStatus.CLOSED
+        session.add(open_offer)
+
+
+def get_grant(session: Session, viewer: User, grant_id: int) -> LicenseGrant:
+    """Return a grant the viewer took, or granted by publishing its offer."""
+    grant = session.get(LicenseGrant, grant_id)
+    offer = session.get(LicenseOffer, grant.offer_id) if grant is not None else None
+    if grant is None or offer is None or viewer.id not in (grant.licensee_id, offer.created_by):
+        raise NotFoundError(f"license grant {grant_id} not found")
+    return grant
+
+
+def logged_grant(session: Session, grant_id: int) -> LicenseGrant:
+    """Return a grant whose leaf is on the public log (its certificate is public like the log)."""
+    grant = session.get(LicenseGrant, grant_id)
+    if grant is None or grant.log_index is None:
+        raise NotFoundError(f"license grant {grant_id} not found")
+    return grant
+
+
+REPORT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+MAX_REPORT_LINES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SalesLine:
+    """One line a licensee reports: units sold and their net revenue, by channel and territory."""
+
+    units: int
+    net_revenue: Money
+    channel: str | None = None
+    territory: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOutcome:
+    """A stored sales report: its lines, their splits and what it changes in royalties owed.
+
+    `owed` sums the report's allocations by party; for a correction it is the change against
+    the report it replaces, so it may be negative. `replayed` is true when the same report was
+    already recorded and nothing new was written.
+    """
+
+    grant_id: int
+    report_id: str
+    corrects_report_id: str | None
+    rows: tuple[SalesReport, ...]
+    royalties: Money
+    owed: tuple[tuple[str, int], ...]
+    replayed: bool
+
+
+def _report_rows(session: Session, grant_id: int, report_id: str) -> list[SalesReport]:
+    return list(
+        session.exec(
+            select(SalesReport)
+            .where(SalesReport.grant_id == grant_id, SalesReport.report_key == report_id)
+            .order_by(col(SalesReport.line_number))
+        ).all()
+    )
+
+
+def _same_lines(rows: Sequence[SalesReport], lines: Sequence[SalesLine], currency: str) -> bool:
+    stored = [(r.units, r.net_revenue_minor, r.currency, r.channel, r.territory) for r in rows]
+    sent = [
+        (line.units, line.net_revenue.amount_minor, currency, line.channel, line.territory)
+        for line in lines
+    ]
+    return stored == sent
+
+
+def _owed_by_party(rows: Sequence[SalesReport]) -> dict[str, int]:
+    owed: dict[str, int] = {}
+    for row in rows:
+        for line in row.execution["allocations"]:
+            owed[line["party"]] = owed.get(line["party"], 0) + int(line["amount_minor"])
+    return owed
+
+
+def _outcome(
+    grant: LicenseGrant,
+    report_id: str,
+    corrects: str | None,
+    rows: Sequence[SalesReport],
+    replaced: Sequence[SalesReport],
+    *,
+    replayed: bool,
+) -> ReportOutcome:
+    owed = _owed_by_party(rows)
+    for party, amount in _owed_by_party(replaced).items():
+        owed[party] = owed.get(party, 0) - amount
+    return ReportOutcome(
+        grant_id=_id(grant),
+        report_id=report_id,
+        corrects_report_id=corrects,
+        rows=tuple(rows),
+        royalties=Money(sum(row.gross_minor for row in rows), grant.currency),
+        owed=tuple(sorted(owed.items())),
+        replayed=replayed,
+    )
+
+
+def _lock_grant(session: Session, licensee: User, grant_id: int) -> LicenseGrant:
+    # Reports under one grant queue on its row: tiers and recoupment count every earlier line.
+    grant = session.exec(
+        select(LicenseGrant)
+        .where(LicenseGrant.id == grant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if grant is None or grant.licensee_id != licensee.id:
+        raise NotFoundError(f"license grant {grant_id} not found")
+    return grant
+
+
+def submit_sales_report(
     session: Session,
     licensee: User,
     grant_id: int,
     *,
-    units: int,
-    net_revenue: Money,
-    channel: str | None = None,
-    territory: str | None = None,
-) -> tuple[SalesReport, Execution]:
-    """Record a retail sales report line under the licensee's grant and split its royalty.
+    report_id: str,
+    lines: Sequence[SalesLine],
+    log: AttestationLog,
+    corrects: str | None = None,
+) -> ReportOutcome:
+    """Record a retail sales report under the licensee's grant and split each line's royalty.
 
-    Tiers, the cap and advance recoupment count everything reported earlier under the grant.
+    Submitting the same report id again with the same lines changes nothing and answers the
+    stored result; with other lines it is refused. A correction is a new report naming the one
+    it replaces, which must be the latest report still counted (later lines' tiers depend on
+    it); the replaced report stops counting for tiers, the cap and recoupment.
     """
-    grant = session.get(LicenseGrant, grant_id)
-    if grant is None or grant.licensee_id != licensee.id:
-        raise NotFoundError(f"license grant {grant_id} not found")
+    if not REPORT_ID_PATTERN.fullmatch(report_id):
+        raise InvalidSaleEventError(
+            f"report id {report_id[:140]!r} must be 1-128 letters, digits or _ . : - "
+            "and start with a letter or digit"
+        )
+    if not lines:
+        raise InvalidSaleEventError(f"report {report_id} has no lines")
+    if len(lines) > MAX_REPORT_LINES:
+        raise InvalidSaleEventError(
+            f"report {report_id} has {len(lines)} lines; at most {MAX_REPORT_LINES} per report"
+        )
+    grant = _lock_grant(session, licensee, grant_id)
     if grant.sale_type != "retail":
         raise ConflictError(f"grant {grant_id} is a {grant.sale_type} license, not retail")
     version = session.get(ContractVersion, grant.contract_version_id)
     if version is None:
         raise NotFoundError(f"contract version {grant.contract_version_id} not found")
     contract = parse_contract_data(version.document)
-    before = session.exec(
-        select(
-            func.coalesce(func.sum(SalesReport.units), 0),
-            func.coalesce(func.sum(SalesReport.net_revenue_minor), 0),
-            func.coalesce(func.sum(SalesReport.gross_minor), 0),
-            func.coalesce(func.sum(SalesReport.recouped_minor), 0),
-        ).where(SalesReport.grant_id == grant_id)
-    ).one()
-    units_before, revenue_before, royalties_before, recouped_before = (int(v) for v in before)
+    for number, line in enumerate(lines, start=1):
+        if line.net_revenue.currency != contract.currency:
+            raise CurrencyMismatchError(
+                f"currency mismatch: line {number} of report {report_id} is in "
+                f"{line.net_revenue.currency}, the contract's currency is {contract.currency}"
+            )
+    existing = _report_rows(session, grant_id, report_id)
+    if existing:
+        same_correction = existing[0].corrects_report_key == corrects
+        if same_correction and _same_lines(existing, lines, contract.currency):
+            replaced = _report_rows(session, grant_id, corrects) if corrects else []
+            return _outcome(grant, report_id, corrects, existing, replaced, replayed=True)
+        raise ConflictError(
+            f"report {report_id} was already recorded with other lines; "
+            "send a correction under a new report id that names it"
+        )
+    counted = _counted_rows(session, grant_id)
+    replaced = []
+    if corrects is not None:
+        replaced = _replaceable_report(session, grant_id, corrects, counted)
+        counted = [row for row in counted if row.report_key != corrects]
+    rows = _record_lines(
+        session,
+        grant=grant,
+        version=version,
+        contract=contract,
+        report_id=report_id,
+        corrects=corrects,
+        lines=lines,
+        counted=counted,
+        log=log,
+    )
+    return _outcome(grant, report_id, corrects, rows, replaced, replayed=False)
+
+
+def _counted_rows(session: Session, grant_id: int) -> list[SalesReport]:
+    """Return the lines still counted under a grant: those of reports no correction replaced."""
+    replaced_keys = select(SalesReport.corrects_report_key).where(
+        SalesReport.grant_id == grant_id, col(SalesReport.corrects_report_key).is_not(None)
+    )
+    return list(
+        session.exec(
+            select(SalesReport)
+            .where(
+                SalesReport.grant_id == grant_id,
+                col(SalesReport.report_key).not_in(replaced_keys),
+            )
+            .order_by(col(SalesReport.id))
+        ).all()
+    )
+
+
+def _replaceable_report(
+    session: Session, grant_id: int, corrects: str, counted: Sequence[SalesReport]
+) -> list[SalesReport]:
+    replaced = _report_rows(session, grant_id, corrects)
+    if not replaced:
+        raise NotFoundError(f"report {corrects} not found under grant {grant_id}")
+    if not any(row.report_key == corrects for row in counted):
+        raise ConflictError(f"report {corrects} was already corrected; correct the correction")
+    latest = counted[-1].report_key
+    if latest != corrects:
+        raise ConflictError(
+            f"only the latest report still counted ({latest}) can be corrected, not {corrects}: "
+            "the tiers of later reports depend on it"
+        )
+    return replaced
+
+
+def _record_lines(
+    session: Session,
+    *,
+    grant: LicenseGrant,
+    version: ContractVersion,
+    contract: Contract,
+    report_id: str,
+    corrects: str | None,
+    lines: Sequence[SalesLine],
+    counted: Sequence[SalesReport],
+    log: AttestationLog,
+) -> list[SalesReport]:
     currency = contract.currency
-    sale = RetailSale(
-        units=units,
-        net_revenue=net_revenue,
-        channel=channel,
-        territory=territory,
-        units_before=units_before,
-        revenue_before=Money(revenue_before, currency),
-        royalties_before=Money(royalties_before, currency),
-        recouped_before=Money(recouped_before, currency),
-    )
-    execution = execute(_compiled(session, contract), sale)
-    report = SalesReport(
-        grant_id=grant_id,
-        contract_version_id=_id(version),
-        units=units,
-        net_revenue_minor=net_revenue.amount_minor,
-        channel=channel,
-        territory=territory,
-        gross_minor=execution.gross.amount_minor,
-        recouped_minor=sum(
-            line.amount.amount_minor
-            for line in execution.allocations
-            if line.rule.startswith("recoup:")
-        ),
-        currency=currency,
-        execution=execution.to_json(),
-    )
-    session.add(report)
+    compiled = _compiled(session, contract)
+    units_before = sum(row.units for row in counted)
+    revenue_before = sum(row.net_revenue_minor for row in counted)
+    royalties_before = sum(row.gross_minor for row in counted)
+    recouped_before = sum(row.recouped_minor for row in counted)
+    rows: list[SalesReport] = []
+    executions: list[Execution] = []
+    for number, line in enumerate(lines, start=1):
+        execution = execute(
+            compiled,
+            RetailSale(
+                units=line.units,
+                net_revenue=line.net_revenue,
+                channel=line.channel,
+                territory=line.territory,
+                units_before=units_before,
+                revenue_before=Money(revenue_before, currency),
+                royalties_before=Money(royalties_before, currency),
+                recouped_before=Money(recouped_before, currency),
+            ),
+        )
+        recouped = sum(
+            entry.amount.amount_minor
+            for entry in execution.allocations
+            if entry.rule.startswith("recoup:")
+        )
+        rows.append(
+            SalesReport(
+                grant_id=_id(grant),
+                report_key=report_id,
+                line_number=number,
+                corrects_report_key=corrects,
+                contract_version_id=_id(version),
+                units=line.units,
+                net_revenue_minor=line.net_revenue.amount_minor,
+                channel=line.channel,
+                territory=line.territory,
+                gross_minor=execution.gross.amount_minor,
+                recouped_minor=recouped,
+                currency=currency,
+                execution=execution.to_json(),
+            )
+        )
+        executions.append(execution)
+        units_before += line.units
+        revenue_before += line.net_revenue.amount_minor
+        royalties_before += execution.gross.amount_minor
+        recouped_before += recouped
+    session.add_all(rows)
     session.flush()
-    return report, execution
+    indexes = log.append_events(
+        [
+            SplitEvent(
+                grant_id=_id(grant),
+                sales_report_id=_id(row),
+                report_id=report_id,
+                line_number=row.line_number,
+                corrects_report_id=corrects,
+                work_id=grant.work_id,
+                contract_id=contract.contract_id,
+                contract_version=contract.version,
+                document_sha256=version.document_sha256,
+                units=row.units,
+                net_revenue_minor=row.net_revenue_minor,
+                gross_minor=row.gross_minor,
+                currency=currency,
+                allocations=allocation_lines(execution),
+                executed_at=row.reported_at,
+            )
+            for row, execution in zip(rows, executions, strict=True)
+        ]
+    )
+    for row, index in zip(rows, indexes, strict=True):
+        row.log_index = index
+    session.add_all(rows)
+    session.flush()
+    return rows
 
 
-def list_versions(session: Session, work_id: int) -> Sequence[ContractVersion]:
-    """Return every version of a work's contract, oldest first."""
-    return session.exec(
-        select(ContractVersion)
-        .join(LicenseContract, col(LicenseContract.id) == col(ContractVersion.contract_id))
-        .where(LicenseContract.work_id == work_id)
-        .order_by(col(ContractVersion.version))
+LICENSING_GRANT_STATUSES = (GrantStatus.ACTIVE, GrantStatus.PENDING_PAYMENT)
+MAX_DOMAIN_INPUT = 2048
+
+
+def host_of(domain_or_url: str) -> str:
+    """Return the lower-case host a domain or URL names, without a trailing dot or port."""
+    text = domain_or_url.strip()[:MAX_DOMAIN_INPUT]
+    try:
+        host = urlsplit(text if "://" in text else f"//{text}").hostname or ""
+    except ValueError:  # an unbalanced IPv6 bracket names no host
+        return ""
+    return host.rstrip(".").lower()
+
+
+def _covers(domain: str, host: str) -> bool:
+    domain = domain.rstrip(".").lower()
+    return bool(domain) and (host == domain or host.endswith(f".{domain}"))
+
+
+def licensed_grants(session: Session, work_id: int, domain_or_url: str) -> list[LicenseGrant]:
+    """Return the grants of a work held by an organisation whose domain covers the host.
+
+    A host is covered by its organisation's domain and every subdomain of it. Grants waiting
+    for payment count: the license is granted, and the payment that settles it is tracked
+    apart.
+    """
+    host = host_of(domain_or_url)
+    if not host:
+        return []
+    candidates = session.exec(
+        select(LicenseGrant, Organisation.domain)
+        .join(Membership, col(Membership.user_id) == col(LicenseGrant.licensee_id))
+        .join(Organisation, col(Organisation.id) == col(Membership.organisation_id))
+        .where(
+            LicenseGrant.work_id == work_id,
+            col(LicenseGrant.status).in_(LICENSING_GRANT_STATUSES),
+            col(Organisation.domain).is_not(None),
+        )
+        .order_by(col(LicenseGrant.id))
     ).all()
+    grants: dict[int, LicenseGrant] = {}
+    for grant, domain in candidates:
+        if domain is not None and _covers(domain, host):
+            grants[_id(grant)] = grant
+    return list(grants.values())
+
+
+def is_use_licensed(session: Session, work_id: int, domain_or_url: str) -> bool:
+    """Return whether an organisation owning the domain (or URL's host) holds a license."""
+    return bool(licensed_grants(session, work_id, domain_or_url))

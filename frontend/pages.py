@@ -1,40 +1,96 @@
-"""Server-rendered pages; each view calls a service and renders a template, nothing more."""
+"""Server-rendered pages; each view calls a service and renders a template, nothing more.
+
+Every error a user can cause on a page answers a readable HTML page with the right status,
+never the JSON API's error body.
+"""
 
 from __future__ import annotations
 
+import base64
+import io
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
-from sqlmodel import select
+from PIL import Image
+from sqlmodel import Session, select
 
+from frontend.api.works import read_upload
 from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep, csrf_token_for
 from registry.accounts import authenticate, create_user, end_login_session, start_login_session
 from registry.certificates import render_certificate_pdf, verify_certificate
-from registry.errors import RegistryError
-from registry.log.store import AttestationLog
-from registry.models import PriorArtConflict, Role
+from registry.errors import NotFound, RegistryError
+from registry.log.errors import LogError
+from registry.log.signing import SignedTreeHead
+from registry.log.store import AttestationLog, LogEntry
+from registry.models import PriorArtConflict, Role, User, Work
 from registry.repository import list_owned_works, list_public_works, visible_work
+from registry.search import decode_query, search_image, visible_to
 from registry.service import get_owned_work, work_certificate, work_certificate_view
+from similarity.matcher import DECISION_THRESHOLD, Match
 
-router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+FIND_TOP_K: Final = 8
+# Scores run from about -2 (nothing alike) to about +1.2 (verified copy); the bar shows
+# [-1, +1] so the decision threshold (0) sits in its middle.
+SCORE_BAR_MIN: Final = -1.0
+SCORE_BAR_MAX: Final = 1.0
+GROWTH_HEADS_SHOWN: Final = 60
 
 
 def render(
-    request: Request, name: str, user: Any, status_code: int = 200, **context: Any
+    request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     services = request.app.state.services
     token = request.cookies.get(SESSION_COOKIE, "")
-    return templates.TemplateResponse(
+    return TEMPLATES.TemplateResponse(
         request,
         name,
         {"user": user, "csrf_token": csrf_token_for(services, token) if token else "", **context},
         status_code=status_code,
     )
+
+
+def render_error(request: Request, status_code: int, message: str) -> HTMLResponse:
+    """The error page: what went wrong, in words, with the HTTP status."""
+    return render(request, "error.html", None, status_code, status=status_code, message=message)
+
+
+def _validation_message(error: RequestValidationError) -> str:
+    problems = [
+        f"{' '.join(str(part) for part in item['loc'][1:]) or 'request'}: {item['msg']}"
+        for item in error.errors()
+    ]
+    return "; ".join(problems)
+
+
+class PageRoute(APIRoute):
+    """A page route that answers user-caused errors with the error page instead of JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RegistryError as error:
+                return render_error(request, error.status_code, error.message)
+            except LogError as error:
+                return render_error(request, error.status_code, str(error))
+            except RequestValidationError as error:
+                return render_error(request, 422, _validation_message(error))
+
+        return handle
+
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -54,7 +110,7 @@ def signup_form(request: Request, user: OptionalUser) -> HTMLResponse:
     )
 
 
-def _signed_in(services: Any, session: Any, user: Any) -> Response:
+def _signed_in(services: Any, session: Session, user: User) -> Response:
     token = start_login_session(session, user)
     response = RedirectResponse("/works", status_code=303)
     response.set_cookie(
@@ -137,15 +193,53 @@ def my_works(request: Request, user: OptionalUser, session: SessionDep) -> Respo
     return render(request, "works.html", user, works=list_owned_works(session, user))
 
 
+@dataclass(frozen=True, slots=True)
+class ConflictView:
+    """A prior-art conflict as shown: the earlier work only if the viewer may see it."""
+
+    earlier_work_id: int
+    earlier_work: Work | None
+    score: float
+    resolution: str
+
+
 @router.get("/works/{work_id}", response_class=HTMLResponse, response_model=None)
-def work_page(work_id: int, request: Request, user: OptionalUser, session: SessionDep) -> Response:
+def work_page(
+    work_id: int, request: Request, user: OptionalUser, session: SessionDep, services: ServicesDep
+) -> Response:
     if user is None:
         return RedirectResponse("/login", status_code=303)
     work = get_owned_work(session, user, work_id)
-    conflicts = session.exec(
-        select(PriorArtConflict).where(PriorArtConflict.work_id == work_id)
-    ).all()
-    return render(request, "work.html", user, work=work, conflicts=conflicts)
+    conflicts = [
+        ConflictView(
+            conflict.earlier_work_id,
+            _visible_or_none(session, conflict.earlier_work_id, user),
+            conflict.score,
+            conflict.resolution,
+        )
+        for conflict in session.exec(
+            select(PriorArtConflict).where(PriorArtConflict.work_id == work_id)
+        ).all()
+    ]
+    check = verify_certificate(
+        work_certificate(session, services.signer, work), services.signer.public_key
+    )
+    return render(
+        request,
+        "work.html",
+        user,
+        work=work,
+        conflicts=conflicts,
+        check=check,
+        score_bar=score_bar_percent,
+    )
+
+
+def _visible_or_none(session: Session, work_id: int, viewer: User) -> Work | None:
+    try:
+        return visible_work(session, work_id, viewer)
+    except NotFound:
+        return None
 
 
 @router.get("/works/{work_id}/thumbnail")
@@ -184,6 +278,271 @@ def verify_page(
     return render(request, "verify.html", user, work=work, view=view, check=check)
 
 
+def score_bar_percent(score: float) -> float:
+    """Where a score sits on the score bar, 0 to 100."""
+    position = (score - SCORE_BAR_MIN) / (SCORE_BAR_MAX - SCORE_BAR_MIN)
+    return round(100 * min(max(position, 0.0), 1.0), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchView:
+    """One match as the find-copies page shows it."""
+
+    match: Match
+    work: Work
+
+    @property
+    def region_points(self) -> str:
+        """The matched region as SVG polygon points, in query pixels; empty when unverified."""
+        if self.match.region is None:
+            return ""
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in self.match.region)
+
+    @property
+    def is_copy(self) -> bool:
+        return self.match.score > DECISION_THRESHOLD
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPreview:
+    """The query as searched (after decoding and downscaling), so regions line up with it."""
+
+    data_url: str
+    width: int
+    height: int
+    name: str
+
+
+@router.get("/find", response_class=HTMLResponse)
+def find_form(request: Request, user: OptionalUser) -> HTMLResponse:
+    return render(request, "find.html", user, searched=False)
+
+
+@router.post("/find", response_class=HTMLResponse)
+async def find_copies(
+    request: Request,
+    user: OptionalUser,
+    session: SessionDep,
+    services: ServicesDep,
+    file: Annotated[UploadFile, File(description="the image to look up")],
+) -> HTMLResponse:
+    """Search the registry with an uploaded image; refusals re-show the form with the reason."""
+    name = file.filename or "upload"
+    try:
+        data = await read_upload(file, services.settings.max_upload_bytes)
+        image = decode_query(data, services.limits)
+    except RegistryError as error:
+        return render(
+            request, "find.html", user, error.status_code, searched=False, error=error.message
+        )
+    result = visible_to(
+        session, search_image(services.similarity, image, FIND_TOP_K), user, services.similarity
+    )
+    matches = [
+        MatchView(match, visible_work(session, match.work_id, user)) for match in result.matches
+    ]
+    height, width = image.rgb.shape[:2]
+    preview = QueryPreview(_jpeg_data_url(image.rgb), width, height, name)
+    return render(
+        request,
+        "find.html",
+        user,
+        searched=True,
+        decision=result.decision,
+        matches=matches,
+        copies=[view for view in matches if view.is_copy],
+        query=preview,
+        score_bar=score_bar_percent,
+        threshold_percent=score_bar_percent(DECISION_THRESHOLD),
+    )
+
+
+def _jpeg_data_url(rgb: Any) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class TreeNode:
+    x: float
+    y: float
+    kind: str
+    label: str
+    href: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEdge:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+@dataclass(frozen=True, slots=True)
+class Subtree:
+    """A perfect subtree of the log drawn folded, as a triangle under its root."""
+
+    apex_x: float
+    apex_y: float
+    left: float
+    right: float
+    base_y: float
+    label: str
+
+    @property
+    def points(self) -> str:
+        return f"{self.apex_x},{self.apex_y} {self.left},{self.base_y} {self.right},{self.base_y}"
+
+
+@dataclass(frozen=True, slots=True)
+class TreePicture:
+    """The log's tree as RFC 9162 shapes it: older history folded, the newest leaves drawn."""
+
+    width: float
+    height: float
+    nodes: list[TreeNode]
+    edges: list[TreeEdge]
+    subtrees: list[Subtree]
+
+
+EXPANDED_SUBTREE_MAX: Final = 8
+_SLOT: Final = 34.0
+_LEVEL: Final = 30.0
+_FOLDED_SLOTS: Final = 3
+_MARGIN: Final = 20.0
+
+
+def perfect_subtrees(tree_size: int) -> list[tuple[int, int]]:
+    """(start, size) of the perfect subtrees whose right-folded joins form the RFC 9162 root.
+
+    The last subtree is halved until small enough to draw leaf by leaf: a halved perfect
+    subtree joined by one node is the same tree, so the fold still gives the true root.
+    """
+    parts: list[tuple[int, int]] = []
+    start = 0
+    for bit in reversed(range(tree_size.bit_length())):
+        size = 1 << bit
+        if tree_size & size:
+            parts.append((start, size))
+            start += size
+    while parts and parts[-1][1] > EXPANDED_SUBTREE_MAX:
+        last_start, last_size = parts.pop()
+        half = last_size // 2
+        parts += [(last_start, half), (last_start + half, half)]
+    return parts
+
+
+def tree_picture(tree_size: int, leaf_at: Callable[[int], LogEntry]) -> TreePicture:
+    """Lay out the tree of `tree_size` leaves; `leaf_at` is asked only for the drawn leaves."""
+    nodes: list[TreeNode] = []
+    edges: list[TreeEdge] = []
+    folded: list[Subtree] = []
+    roots: list[tuple[float, float]] = []
+    leaf_y = 0.0
+    cursor = 0.0
+    for start, size in perfect_subtrees(tree_size):
+        if size <= EXPANDED_SUBTREE_MAX:
+            level = [(cursor + (i + 0.5) * _SLOT, leaf_y) for i in range(size)]
+            for i, (x, y) in enumerate(level):
+                entry = leaf_at(start + i)
+                nodes.append(
+                    TreeNode(
+                        x,
+                        y,
+                        f"leaf ev-{entry.event_type}",
+                        f"leaf {entry.index}: {entry.event_type}, {entry.leaf_hash.hex()[:16]}…",
+                        f"/api/v1/log/leaves/{entry.index}",
+                    )
+                )
+            while len(level) > 1:
+                parents = []
+                for left, right in zip(level[::2], level[1::2], strict=True):
+                    parent = ((left[0] + right[0]) / 2, left[1] - _LEVEL)
+                    edges += [TreeEdge(*parent, *left), TreeEdge(*parent, *right)]
+                    nodes.append(TreeNode(*parent, "inner", "hash of the two below"))
+                    parents.append(parent)
+                level = parents
+            roots.append(level[0])
+            cursor += size * _SLOT
+        else:
+            base_left, base_right = cursor + 4, cursor + _FOLDED_SLOTS * _SLOT - 4
+            apex = ((base_left + base_right) / 2, leaf_y - 2 * _LEVEL)
+            folded.append(
+                Subtree(*apex, base_left, base_right, leaf_y + 6, f"{start}–{start + size - 1}")
+            )
+            roots.append(apex)
+            cursor += _FOLDED_SLOTS * _SLOT
+        cursor += _SLOT / 3
+    if roots:
+        joined = roots[-1]
+        for root in reversed(roots[:-1]):
+            parent = ((root[0] + joined[0]) / 2, min(root[1], joined[1]) - _LEVEL)
+            edges += [TreeEdge(*parent, *root), TreeEdge(*parent, *joined)]
+            nodes.append(TreeNode(*parent, "inner", "hash of the two below"))
+            joined = parent
+        nodes.append(TreeNode(*joined, "root", f"root of {tree_size} leaves"))
+    return _shifted(nodes, edges, folded, cursor)
+
+
+def _shifted(
+    nodes: list[TreeNode], edges: list[TreeEdge], folded: list[Subtree], width: float
+) -> TreePicture:
+    """Move the drawing so its top sits at the margin (the layout grows upwards from y=0)."""
+    top = min([node.y for node in nodes] + [-2 * _LEVEL])
+    dy = _MARGIN - top
+    return TreePicture(
+        width=max(width, _SLOT),
+        height=dy + _MARGIN + 10,
+        nodes=[replace(node, y=node.y + dy) for node in nodes],
+        edges=[replace(edge, y1=edge.y1 + dy, y2=edge.y2 + dy) for edge in edges],
+        subtrees=[
+            replace(part, apex_y=part.apex_y + dy, base_y=part.base_y + dy) for part in folded
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GrowthChart:
+    """Tree size over time from the signed heads, as an SVG polyline in a 600×160 box."""
+
+    points: str
+    first: str
+    last: str
+    max_size: int
+    heads: int
+
+
+_CHART_WIDTH: Final = 600.0
+_CHART_HEIGHT: Final = 160.0
+
+
+def growth_chart(heads: Sequence[SignedTreeHead]) -> GrowthChart | None:
+    """A step line of tree size against signing time; None before the first head."""
+    if not heads:
+        return None
+    first, last = heads[0].timestamp, heads[-1].timestamp
+    span = max(last - first, 1)
+    top = max(head.tree_size for head in heads) or 1
+    points: list[str] = []
+    previous_y: float | None = None
+    for head in heads:
+        x = _CHART_WIDTH * (head.timestamp - first) / span if last > first else _CHART_WIDTH
+        y = _CHART_HEIGHT * (1 - head.tree_size / top)
+        if previous_y is not None:
+            points.append(f"{x:.1f},{previous_y:.1f}")
+        points.append(f"{x:.1f},{y:.1f}")
+        previous_y = y
+    if len(heads) == 1:
+        points.insert(0, f"0,{previous_y:.1f}")
+    return GrowthChart(" ".join(points), _when(first), _when(last), top, len(heads))
+
+
+def _when(timestamp_ms: int) -> str:
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 @router.get("/log", response_class=HTMLResponse)
 def log_page(
     request: Request, user: OptionalUser, session: SessionDep, services: ServicesDep
@@ -192,17 +551,14 @@ def log_page(
     head = log.latest_head()
     size = log.tree_size()
     entries = [log.leaf(index) for index in range(size - 1, max(size - 25, 0) - 1, -1)]
-    signed_at = (
-        datetime.fromtimestamp(head.timestamp / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        if head
-        else ""
-    )
     return render(
         request,
         "log.html",
         user,
         head=head,
         entries=entries,
-        signed_at=signed_at,
+        signed_at=_when(head.timestamp) if head else "",
         public_key=services.signer.public_key.to_base64(),
+        tree=tree_picture(size, log.leaf) if size else None,
+        growth=growth_chart(log.heads()[-GROWTH_HEADS_SHOWN:]),
     )

@@ -1,0 +1,235 @@
+"""Server-rendered pages: find copies, work page, log page, and readable error pages."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from frontend.pages import (
+    EXPANDED_SUBTREE_MAX,
+    growth_chart,
+    perfect_subtrees,
+    score_bar_percent,
+    tree_picture,
+)
+from registry.log.merkle import fold_subtrees, leaf_hash, root
+from registry.log.signing import SignedTreeHead
+from registry.log.store import LogEntry
+from tests.factories import Account, photo_jpeg, random_png
+
+PASSWORD = "correct horse battery"
+
+
+def register(client: TestClient, account: Account, data: bytes, **form: str) -> int:
+    response = client.post(
+        "/api/v1/works", headers=account.headers, files={"file": ("w.jpg", data)}, data=form
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["work_id"])
+
+
+def sign_in(client: TestClient, account: Account) -> str:
+    """Sign in through the page; returns the CSRF token the pages embed."""
+    response = client.post(
+        "/login", data={"email": account.email, "password": PASSWORD}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/works").text)
+    assert token is not None
+    return token.group(1)
+
+
+def assert_error_page(response: object, status: int, text: str) -> None:
+    assert getattr(response, "status_code", None) == status
+    assert getattr(response, "headers", {})["content-type"].startswith("text/html")
+    body = getattr(response, "text", "")
+    assert text in body
+    assert '{"detail"' not in body
+
+
+def test_an_unknown_work_answers_a_readable_404_page(client: TestClient) -> None:
+    assert_error_page(client.get("/verify/9999"), 404, "work 9999 not found")
+
+
+def test_a_malformed_path_answers_a_readable_422_page(client: TestClient) -> None:
+    assert_error_page(client.get("/verify/not-a-number"), 422, "work_id")
+
+
+def test_a_bad_api_key_on_a_page_answers_a_readable_401_page(client: TestClient) -> None:
+    response = client.get("/log", headers={"Authorization": "Basic abc"})
+    assert_error_page(response, 401, "Bearer")
+
+
+def test_a_form_post_without_csrf_answers_a_readable_403_page(
+    client: TestClient, alice: Account
+) -> None:
+    sign_in(client, alice)
+    response = client.post("/find", files={"file": ("q.jpg", photo_jpeg("coffee"))})
+    assert_error_page(response, 403, "CSRF")
+
+
+def test_find_copies_shows_the_copied_work_with_its_region(
+    client: TestClient, alice: Account
+) -> None:
+    work_id = register(client, alice, photo_jpeg("coffee", quality=95), title="Coffee cup")
+    register(client, alice, photo_jpeg("rocket"))
+    response = client.post(
+        "/find", files={"file": ("found.jpg", photo_jpeg("coffee", quality=40, max_side=400))}
+    )
+    assert response.status_code == 200
+    assert 'data-decision="copy"' in response.text
+    assert f"Copy found: this image copies “Coffee cup” (work #{work_id})" in response.text
+    assert f'<article class="match is-copy" data-work-id="{work_id}">' in response.text
+    assert re.search(r'<polygon class="region" points="[-0-9., ]+">', response.text)
+    assert 'viewBox="0 0 400 ' in response.text
+
+
+def test_find_copies_of_an_unrelated_image_says_no_match(
+    client: TestClient, alice: Account
+) -> None:
+    register(client, alice, photo_jpeg("coffee"))
+    response = client.post("/find", files={"file": ("q.png", random_png(7))})
+    assert response.status_code == 200
+    assert 'data-decision="no_match"' in response.text
+    assert "is-copy" not in response.text
+
+
+def test_find_copies_refuses_a_non_image_by_name_on_the_form(client: TestClient) -> None:
+    response = client.post("/find", files={"file": ("q.jpg", b"%PDF-1.7 hello")})
+    assert_error_page(response, 422, "PDF")
+    assert 'id="find"' in response.text
+
+
+def test_find_copies_hides_other_owners_private_works(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    register(client, alice, photo_jpeg("chelsea"), visibility="private")
+    response = client.post("/find", files={"file": ("q.jpg", photo_jpeg("chelsea", quality=60))})
+    assert 'data-decision="no_match"' in response.text
+    assert "data-work-id" not in response.text
+
+
+def test_work_page_shows_a_prior_art_conflict_side_by_side(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    earlier = register(client, alice, photo_jpeg("astronaut", quality=95))
+    later = register(client, bob, photo_jpeg("astronaut", quality=70))
+    sign_in(client, bob)
+    page = client.get(f"/works/{later}").text
+    assert f'data-earlier-work-id="{earlier}"' in page
+    assert f'src="/works/{later}/thumbnail"' in page
+    assert f'src="/works/{earlier}/thumbnail"' in page
+
+
+def test_work_page_hides_a_private_earlier_work_in_a_conflict(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    earlier = register(client, alice, photo_jpeg("astronaut", quality=95), visibility="private")
+    later = register(client, bob, photo_jpeg("astronaut", quality=70))
+    sign_in(client, bob)
+    page = client.get(f"/works/{later}").text
+    assert f'data-earlier-work-id="{earlier}"' in page
+    assert f'src="/works/{earlier}/thumbnail"' not in page
+    assert "private work" in page
+
+
+def test_work_page_offers_certificate_downloads_and_a_passing_check(
+    client: TestClient, alice: Account
+) -> None:
+    work_id = register(client, alice, photo_jpeg("rocket"))
+    sign_in(client, alice)
+    page = client.get(f"/works/{work_id}").text
+    assert f'href="/api/v1/works/{work_id}/certificate" download=' in page
+    assert f'href="/works/{work_id}/certificate.pdf" download=' in page
+    assert '<span class="badge valid" id="server-check">proof verifies</span>' in page
+
+
+def test_log_page_draws_every_leaf_of_a_small_tree(client: TestClient, alice: Account) -> None:
+    for seed in range(3):
+        register(client, alice, random_png(seed))
+    page = client.get("/log").text
+    assert page.count('<rect class="leaf ev-registration"') == 3
+    assert page.count('class="root"') == 1
+    assert '<polyline points="' in page
+
+
+def test_log_page_of_an_empty_log_says_so(client: TestClient) -> None:
+    page = client.get("/log").text
+    assert "The log is empty." in page
+    assert 'id="merkle"' not in page
+
+
+@given(st.integers(min_value=1, max_value=1 << 40))
+def test_drawn_subtrees_cover_the_log_in_order_with_the_newest_expanded(size: int) -> None:
+    parts = perfect_subtrees(size)
+    assert parts[0][0] == 0
+    assert all(
+        start + length == following for (start, length), (following, _) in itertools.pairwise(parts)
+    )
+    assert parts[-1][0] + parts[-1][1] == size
+    assert all(length & (length - 1) == 0 for _, length in parts)
+    assert parts[-1][1] <= EXPANDED_SUBTREE_MAX
+
+
+@given(st.integers(min_value=1, max_value=300))
+def test_folding_the_drawn_subtrees_gives_the_rfc_9162_root(size: int) -> None:
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    subtree_roots = [
+        root(leaves[start : start + length]) for start, length in perfect_subtrees(size)
+    ]
+    assert fold_subtrees(subtree_roots) == root(leaves)
+
+
+def _entry(index: int) -> LogEntry:
+    return LogEntry(index, b"x", leaf_hash(b"x"), "registration", datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@given(st.integers(min_value=1, max_value=5000))
+def test_tree_picture_has_one_root_and_fits_its_box(size: int) -> None:
+    picture = tree_picture(size, _entry)
+    assert [node.kind for node in picture.nodes].count("root") == 1
+    assert all(
+        0 <= node.x <= picture.width and 0 <= node.y <= picture.height for node in picture.nodes
+    )
+
+
+def test_tree_picture_asks_only_for_the_drawn_leaves() -> None:
+    asked: list[int] = []
+
+    def leaf_at(index: int) -> LogEntry:
+        asked.append(index)
+        return _entry(index)
+
+    tree_picture(1_000_000, leaf_at)
+    assert len(asked) <= 2 * EXPANDED_SUBTREE_MAX
+    assert max(asked) == 999_999
+
+
+def _head(size: int, timestamp: int) -> SignedTreeHead:
+    return SignedTreeHead(size, b"\0" * 32, timestamp, "key", b"")
+
+
+def test_growth_chart_is_absent_before_the_first_head() -> None:
+    assert growth_chart([]) is None
+
+
+def test_growth_chart_rises_with_the_tree() -> None:
+    chart = growth_chart([_head(1, 1000), _head(5, 2000), _head(10, 3000)])
+    assert chart is not None
+    ys = [float(point.split(",")[1]) for point in chart.points.split()]
+    assert ys == sorted(ys, reverse=True)
+    assert chart.max_size == 10
+
+
+@given(st.floats(min_value=-100, max_value=100))
+def test_score_bar_stays_within_the_bar(score: float) -> None:
+    assert 0 <= score_bar_percent(score) <= 100
+
+
+def test_score_bar_puts_the_threshold_in_the_middle() -> None:
+    assert score_bar_percent(0.0) == 50.0

@@ -38,7 +38,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(contract_app, name="contract")
 app.command("bench")(bench)
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"})
 REGISTER_BATCH = 64
 

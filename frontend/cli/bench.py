@@ -13,7 +13,7 @@ from rich.table import Table
 from frontend.settings import Settings
 
 AREAS = ("registry", "similarity", "crawl", "licensing")
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 
 def _registry(quick: bool) -> dict[str, Any]:

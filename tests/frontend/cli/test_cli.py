@@ -1,0 +1,139 @@
+"""The copymark command line, driven as a user would: results on stdout, errors on stderr."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from frontend.cli import app
+from frontend.settings import Settings
+from tests.factories import photo_jpeg, random_png
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> Path:
+    monkeypatch.setenv("COPYMARK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COPYMARK_MODELS_DIR", str(model_cache))
+    monkeypatch.delenv("COPYMARK_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    created = runner.invoke(app, ["user", "create", "ada@example.com", "--password", "long enough"])
+    assert created.exit_code == 0, created.output
+    return tmp_path
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def portfolio(home: Path) -> Path:
+    folder = home / "portfolio"
+    (folder / "nested").mkdir(parents=True, exist_ok=True)
+    (folder / "coffee.jpg").write_bytes(photo_jpeg("coffee"))
+    (folder / "nested" / "blocks.png").write_bytes(random_png(5))
+    (folder / "notes.txt").write_text("not an image, and not an image suffix either")
+    return folder
+
+
+def test_register_prints_one_json_line_per_work(home: Path) -> None:
+    code, out, _ = run("register", str(portfolio(home)), "--owner", "ada@example.com", "--json")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [Path(line["path"]).name for line in lines] == ["coffee.jpg", "blocks.png"]
+    assert [line["status"] for line in lines] == ["registered", "registered"]
+    assert sorted(line["log_index"] for line in lines) == [0, 1]
+    assert all(len(line["sha256"]) == 64 and line["work_id"] for line in lines)
+    _, out_again, _ = run(
+        "register", str(home / "portfolio"), "--owner", "ada@example.com", "--json"
+    )
+    again = [json.loads(line) for line in out_again.splitlines()]
+    assert [line["status"] for line in again] == ["duplicate", "duplicate"]
+
+
+def test_a_rejected_file_is_reported_and_the_exit_status_says_so(home: Path) -> None:
+    bad = home / "fake.jpg"
+    bad.write_bytes(b"<svg onload=alert(1)></svg>")
+    code, out, _ = run("register", str(bad), "--owner", "ada@example.com", "--json")
+    assert code == 1
+    (line,) = [json.loads(x) for x in out.splitlines()]
+    assert line["status"] == "rejected"
+    assert "SVG" in line["error"]
+
+
+def test_unknown_owner_is_a_one_line_error(home: Path) -> None:
+    code, out, err = run("register", str(portfolio(home)), "--owner", "nobody@example.com")
+    assert code == 2
+    assert out == ""
+    assert "no account with email nobody@example.com" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_certificate_verifies_offline_and_a_forged_one_does_not(home: Path) -> None:
+    run("register", str(portfolio(home)), "--owner", "ada@example.com")
+    certificate = home / "cert.json"
+    assert run("certificate", "1", "-o", str(certificate))[0] == 0
+    key = home / "key.pem"
+    key.write_text(_public_pem())
+    code, _, err = run("verify", str(certificate), "--public-key", str(key))
+    assert code == 0, err
+    assert "verifies" in err
+    document = json.loads(certificate.read_text())
+    document["leaf"] = document["leaf"].replace('"work_id":1', '"work_id":2')
+    forged = home / "forged.json"
+    forged.write_text(json.dumps(document))
+    code, _, err = run("verify", str(forged), "--public-key", str(key))
+    assert code == 1
+    assert "does NOT verify" in err
+
+
+def test_certificate_as_pdf(home: Path) -> None:
+    run("register", str(portfolio(home)), "--owner", "ada@example.com")
+    pdf = home / "cert.pdf"
+    assert run("certificate", "1", "--format", "pdf", "-o", str(pdf))[0] == 0
+    assert pdf.read_bytes().startswith(b"%PDF")
+    code, _, err = run("certificate", "99")
+    assert code == 2
+    assert "work 99 not found" in err
+
+
+def test_log_verify_detects_an_edited_leaf(home: Path) -> None:
+    run("register", str(portfolio(home)), "--owner", "ada@example.com")
+    code, out, _ = run("log", "verify", "--json")
+    assert code == 0
+    assert json.loads(out)["ok"] is True
+    from frontend.services import Services
+
+    services = Services(Settings())
+    with services.engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE log_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), 'work_id', 'work_iD') AS BLOB) WHERE leaf_index = 0"
+            )
+        )
+    services.close()
+    code, out, err = run("log", "verify", "--json")
+    assert code == 1
+    assert json.loads(out)["problem"]["kind"] == "leaf"
+    assert "tampered" in err
+
+
+def test_match_finds_the_registered_work(home: Path) -> None:
+    run("register", str(portfolio(home)), "--owner", "ada@example.com")
+    query = home / "query.jpg"
+    query.write_bytes(photo_jpeg("coffee", quality=35, max_side=320))
+    code, out, _ = run("match", str(query), "--json", "--top-k", "3")
+    assert code == 0
+    (line,) = [json.loads(x) for x in out.splitlines()]
+    assert line["decision"] == "copy"
+    assert line["matches"][0]["work_id"] == 1
+
+
+def _public_pem() -> str:
+    from registry.log.signing import load_signer
+
+    return load_signer(Settings().signing_key_path).public_key.to_pem()

@@ -1,0 +1,66 @@
+"""The public attestation log API: what it serves must verify with the RFC 9162 algorithms."""
+
+from __future__ import annotations
+
+import base64
+
+from fastapi.testclient import TestClient
+
+from registry.log.merkle import leaf_hash, verify_consistency, verify_inclusion
+from registry.log.signing import LogPublicKey, SignedTreeHead
+from tests.factories import Account, random_png
+
+
+def register_some(client: TestClient, account: Account, count: int) -> None:
+    for seed in range(count):
+        response = client.post(
+            "/api/v1/works", headers=account.headers, files={"file": ("w.png", random_png(seed))}
+        )
+        assert response.status_code == 201
+
+
+def test_empty_log_has_no_head(client: TestClient) -> None:
+    response = client.get("/api/v1/log/head")
+    assert response.status_code == 404
+    assert "empty" in response.json()["detail"]
+
+
+def test_served_leaves_and_proofs_verify_against_the_signed_head(
+    client: TestClient, alice: Account
+) -> None:
+    register_some(client, alice, 5)
+    key = LogPublicKey.from_base64(client.get("/api/v1/log/public-key").json()["ed25519_base64"])
+    head = SignedTreeHead.from_json(client.get("/api/v1/log/head").json())
+    assert head.verify(key)
+    assert head.tree_size == 5
+    for index in range(5):
+        leaf = base64.b64decode(client.get(f"/api/v1/log/leaves/{index}").json()["leaf_base64"])
+        proof = client.get(f"/api/v1/log/proofs/inclusion?index={index}&tree_size=5").json()
+        nodes = [bytes.fromhex(node) for node in proof["proof"]]
+        assert verify_inclusion(leaf_hash(leaf), index, 5, nodes, head.root_hash)
+        assert not verify_inclusion(leaf_hash(leaf + b" "), index, 5, nodes, head.root_hash)
+
+
+def test_consistency_proof_links_an_old_head_to_the_new_one(
+    client: TestClient, alice: Account
+) -> None:
+    register_some(client, alice, 3)
+    old = SignedTreeHead.from_json(client.get("/api/v1/log/head").json())
+    for seed in range(10, 14):
+        client.post(
+            "/api/v1/works", headers=alice.headers, files={"file": ("w.png", random_png(seed))}
+        )
+    new = SignedTreeHead.from_json(client.get("/api/v1/log/head").json())
+    proof = client.get(f"/api/v1/log/proofs/consistency?old_size={old.tree_size}").json()
+    nodes = [bytes.fromhex(node) for node in proof["proof"]]
+    assert verify_consistency(old.tree_size, new.tree_size, old.root_hash, new.root_hash, nodes)
+
+
+def test_out_of_range_requests_name_the_problem(client: TestClient, alice: Account) -> None:
+    register_some(client, alice, 2)
+    assert client.get("/api/v1/log/leaves/7").status_code == 404
+    assert client.get("/api/v1/log/leaves/-1").status_code == 404
+    bad = client.get("/api/v1/log/proofs/inclusion?index=5&tree_size=2")
+    assert bad.status_code == 422
+    assert bad.json()["detail"]
+    assert client.get("/api/v1/log/proofs/inclusion?index=x").status_code == 422

@@ -112,7 +112,8 @@ def test_log_verify_detects_an_edited_leaf(home: Path) -> None:
     with services.engine.begin() as connection:
         connection.execute(
             text(
-                "UPDATE log_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), 'work_id', 'work_iD') AS BLOB) WHERE leaf_index = 0"
+                "UPDATE log_leaves SET leaf = CAST(replace(CAST(leaf AS TEXT), "
+                "'work_id', 'work_iD') AS BLOB) WHERE leaf_index = 0"
             )
         )
     services.close()

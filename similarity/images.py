@@ -45,7 +45,7 @@ _ACTIVE_CONTENT_MARKERS: Final = (b"<script", b"<html", b"<iframe", b"<body", b"
 _SNIFF_WINDOW: Final = 1024
 
 
-class ImageRejected(ValueError):  # noqa: N818 - the public API names it for the outcome
+class ImageRejected(ValueError):
     """The uploaded bytes are not an image Copymark accepts; the message is for the user."""
 
 

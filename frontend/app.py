@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from frontend.api import accounts, log, monitoring, notifications, search, works
+from frontend.api import accounts, licensing, log, monitoring, notifications, search, works
 from frontend.pages import router as pages_router
 from frontend.services import Services
 from frontend.settings import Settings
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         works.router,
         works.public_router,
         log.router,
+        licensing.router,
         monitoring.router,
         search.router,
     ):

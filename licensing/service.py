@@ -206,7 +206,7 @@ def _may_act_for(actor: User, account: str) -> bool:
     return account == account_reference(actor)
 
 
-def _work_of_version(session: Session, version: ContractVersion) -> Work:
+def work_of_version(session: Session, version: ContractVersion) -> Work:
     record = session.get(LicenseContract, version.contract_id)
     work = session.get(Work, record.work_id) if record is not None else None
     if work is None:
@@ -218,11 +218,22 @@ def get_version(session: Session, viewer: User, version_id: int) -> ContractVers
     """Return a contract version the viewer owns the work of, or may consent to for a party."""
     version = session.get(ContractVersion, version_id)
     if version is not None:
-        work = _work_of_version(session, version)
+        work = work_of_version(session, version)
         parties = parse_contract_data(version.document).parties
         if work.owner_id == viewer.id or any(_may_act_for(viewer, p.account) for p in parties):
             return version
     raise NotFoundError(f"contract version {version_id} not found")
+
+
+def consented_parties(session: Session, version_id: int) -> list[str]:
+    """Return the ids of the parties that consented to a version, in consent order."""
+    return list(
+        session.exec(
+            select(ContractConsent.party_id)
+            .where(ContractConsent.version_id == version_id)
+            .order_by(col(ContractConsent.id))
+        ).all()
+    )
 
 
 def list_versions(session: Session, viewer: User, work_id: int) -> Sequence[ContractVersion]:
@@ -271,7 +282,7 @@ def consent_to_version(
                 version_id=version_id,
                 contract_id=contract.contract_id,
                 contract_version=contract.version,
-                work_id=persisted_id(_work_of_version(session, version)),
+                work_id=persisted_id(work_of_version(session, version)),
                 document_sha256=version.document_sha256,
                 party_id=party_id,
                 user_id=_id(actor),

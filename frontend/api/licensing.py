@@ -1,0 +1,338 @@
+"""Licensing endpoints: contracts and consent, offers, grants, sales reports, license checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlmodel import Session
+
+from frontend.deps import CurrentUser, OptionalUser, ServicesDep, SessionDep
+from licensing.contract import MAX_DOCUMENT_BYTES, parse_contract_text
+from licensing.errors import InvalidContractError, InvalidSaleEventError, LicensingError
+from licensing.models import ContractVersion, LicenseGrant, LicenseOffer, SalesReport
+from licensing.money import Money
+from licensing.reports import MAX_CSV_BYTES, parse_sales_csv
+from licensing.schemas import (
+    AllocationPublic,
+    ConsentCreate,
+    ContractVersionPublic,
+    GrantCreate,
+    GrantPublic,
+    LicenseCheck,
+    LicenseProof,
+    OfferCreate,
+    OfferPublic,
+    OwedPublic,
+    SalesLinePublic,
+    SalesReportCreate,
+    SalesReportPublic,
+)
+from licensing.service import (
+    ReportOutcome,
+    SalesLine,
+    consent_to_version,
+    consented_parties,
+    get_grant,
+    get_version,
+    licensed_grants,
+    list_open_offers,
+    list_versions,
+    logged_grant,
+    propose_contract_version,
+    publish_offer,
+    submit_sales_report,
+    take_license,
+    withdraw_offer,
+    work_of_version,
+)
+from registry.certificates import issue_certificate
+from registry.log.store import AttestationLog
+from registry.models import persisted_id
+
+API_PREFIX = "/api/v1"
+
+
+class LicensingRoute(APIRoute):
+    """Answers a LicensingError with its status and message, as the app does for registry errors."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LicensingError as error:
+                return JSONResponse({"detail": str(error)}, status_code=error.status_code)
+
+        return handle
+
+
+router = APIRouter(tags=["licensing"], route_class=LicensingRoute)
+
+_CONTRACT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+_CSV_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+
+
+async def _text_body(request: Request, limit: int, what: str) -> str:
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise InvalidSaleEventError(f"the {what} exceeds {limit} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidSaleEventError(f"the {what} is not UTF-8 text") from None
+
+
+def _version_public(session: Session, version: ContractVersion) -> ContractVersionPublic:
+    version_id = version.id or 0
+    return ContractVersionPublic(
+        id=version_id,
+        work_id=persisted_id(work_of_version(session, version)),
+        contract_id=str(version.document["contract_id"]),
+        version=version.version,
+        status=version.status,
+        document_sha256=version.document_sha256,
+        document=version.document,
+        consented_parties=consented_parties(session, version_id),
+        activated_at=version.activated_at,
+    )
+
+
+def _offer_public(offer: LicenseOffer) -> OfferPublic:
+    return OfferPublic.model_validate(offer, from_attributes=True)
+
+
+def _allocations(execution: dict[str, Any]) -> list[AllocationPublic]:
+    return [AllocationPublic.model_validate(line) for line in execution["allocations"]]
+
+
+def certificate_url(grant_id: int) -> str:
+    return f"{API_PREFIX}/grants/{grant_id}/certificate"
+
+
+def _grant_public(grant: LicenseGrant) -> GrantPublic:
+    grant_id = grant.id or 0
+    return GrantPublic(
+        id=grant_id,
+        offer_id=grant.offer_id,
+        work_id=grant.work_id,
+        licensee_id=grant.licensee_id,
+        sale_type=grant.sale_type,
+        status=grant.status,
+        gross_minor=grant.gross_minor,
+        currency=grant.currency,
+        allocations=_allocations(grant.execution),
+        log_index=grant.log_index,
+        certificate_url=certificate_url(grant_id),
+        granted_at=grant.granted_at,
+    )
+
+
+def _line_public(row: SalesReport) -> SalesLinePublic:
+    return SalesLinePublic(
+        line_number=row.line_number,
+        units=row.units,
+        net_revenue_minor=row.net_revenue_minor,
+        channel=row.channel,
+        territory=row.territory,
+        royalty_minor=row.gross_minor,
+        allocations=_allocations(row.execution),
+        log_index=row.log_index,
+    )
+
+
+def _report_public(outcome: ReportOutcome, response: Response) -> SalesReportPublic:
+    response.status_code = 200 if outcome.replayed else 201
+    return SalesReportPublic(
+        grant_id=outcome.grant_id,
+        report_id=outcome.report_id,
+        corrects=outcome.corrects_report_id,
+        replayed=outcome.replayed,
+        currency=outcome.royalties.currency,
+        royalties_minor=outcome.royalties.amount_minor,
+        owed=[OwedPublic(party=party, amount_minor=amount) for party, amount in outcome.owed],
+        lines=[_line_public(row) for row in outcome.rows],
+    )
+
+
+@router.post("/works/{work_id}/contract-versions", status_code=201, openapi_extra=_CONTRACT_BODY)
+async def propose_version(
+    work_id: int, request: Request, user: CurrentUser, session: SessionDep
+) -> ContractVersionPublic:
+    """Propose the next version of a work's contract, as a JSON or YAML document."""
+    try:
+        text = await _text_body(request, MAX_DOCUMENT_BYTES, "contract document")
+    except InvalidSaleEventError as error:
+        raise InvalidContractError(f"invalid contract: {error}") from None
+    contract = parse_contract_text(text)
+    version = propose_contract_version(session, user, contract, for_work=work_id)
+    return _version_public(session, version)
+
+
+@router.get("/works/{work_id}/contract-versions")
+def versions_of_work(
+    work_id: int, user: CurrentUser, session: SessionDep
+) -> list[ContractVersionPublic]:
+    return [_version_public(session, v) for v in list_versions(session, user, work_id)]
+
+
+@router.get("/contract-versions/{version_id}")
+def read_version(version_id: int, user: CurrentUser, session: SessionDep) -> ContractVersionPublic:
+    return _version_public(session, get_version(session, user, version_id))
+
+
+@router.post("/contract-versions/{version_id}/consents", status_code=201)
+def consent(
+    version_id: int,
+    body: ConsentCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+) -> ContractVersionPublic:
+    """Consent for a party you act for; the version is active once every party consented."""
+    log = AttestationLog(session, services.signer)
+    version = consent_to_version(session, user, version_id, body.party_id, log)
+    return _version_public(session, version)
+
+
+@router.post("/works/{work_id}/offers", status_code=201)
+def create_offer(
+    work_id: int, body: OfferCreate, user: CurrentUser, session: SessionDep
+) -> OfferPublic:
+    return _offer_public(publish_offer(session, user, work_id, body.sale_type, body.package))
+
+
+@router.get("/works/{work_id}/offers")
+def offers_on_work(work_id: int, user: OptionalUser, session: SessionDep) -> list[OfferPublic]:
+    """The open offers on a public work (or on your own)."""
+    return [_offer_public(offer) for offer in list_open_offers(session, user, work_id)]
+
+
+@router.delete("/offers/{offer_id}")
+def remove_offer(offer_id: int, user: CurrentUser, session: SessionDep) -> OfferPublic:
+    return _offer_public(withdraw_offer(session, user, offer_id))
+
+
+@router.post("/offers/{offer_id}/grants", status_code=201)
+def accept_offer(
+    offer_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+    body: GrantCreate | None = None,
+) -> GrantPublic:
+    """Take a license under an offer (brands only); wholesale and buyout await payment."""
+    log = AttestationLog(session, services.signer)
+    units = body.units if body is not None else 0
+    grant, _ = take_license(session, user, offer_id, log, units)
+    return _grant_public(grant)
+
+
+@router.get("/grants/{grant_id}")
+def read_grant(grant_id: int, user: CurrentUser, session: SessionDep) -> GrantPublic:
+    return _grant_public(get_grant(session, user, grant_id))
+
+
+@router.get("/grants/{grant_id}/certificate")
+def grant_certificate(grant_id: int, session: SessionDep, services: ServicesDep) -> dict[str, Any]:
+    """The grant's certificate, checked offline like a registration's; public like the log."""
+    grant = logged_grant(session, grant_id)
+    return issue_certificate(AttestationLog(session, services.signer), grant.log_index or 0)
+
+
+@router.post("/grants/{grant_id}/sales-reports")
+def report_sales_json(
+    grant_id: int,
+    body: SalesReportCreate,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+) -> SalesReportPublic:
+    """Report retail sales; the same report id again answers the stored result (200)."""
+    lines = [
+        SalesLine(
+            units=line.units,
+            net_revenue=Money(line.net_revenue_minor, body.currency),
+            channel=line.channel,
+            territory=line.territory,
+        )
+        for line in body.lines
+    ]
+    outcome = submit_sales_report(
+        session,
+        user,
+        grant_id,
+        report_id=body.report_id,
+        lines=lines,
+        log=AttestationLog(session, services.signer),
+        corrects=body.corrects,
+    )
+    return _report_public(outcome, response)
+
+
+@router.post("/grants/{grant_id}/sales-reports/csv", openapi_extra=_CSV_BODY)
+async def report_sales_csv(
+    grant_id: int,
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+    report_id: Annotated[str, Query(min_length=1, max_length=128)],
+    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")],
+    corrects: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+) -> SalesReportPublic:
+    """Report retail sales as CSV: units, net_revenue or net_revenue_minor, channel, territory."""
+    lines = parse_sales_csv(await _text_body(request, MAX_CSV_BYTES, "CSV report"), currency)
+    outcome = submit_sales_report(
+        session,
+        user,
+        grant_id,
+        report_id=report_id,
+        lines=lines,
+        log=AttestationLog(session, services.signer),
+        corrects=corrects,
+    )
+    return _report_public(outcome, response)
+
+
+@router.get("/licenses/check")
+def check_license(
+    work_id: int,
+    domain: Annotated[str, Query(min_length=1, max_length=2048, description="domain or URL")],
+    session: SessionDep,
+) -> LicenseCheck:
+    """Whether an organisation owning this domain holds a license to the work, with proofs."""
+    grants = licensed_grants(session, work_id, domain)
+    return LicenseCheck(
+        work_id=work_id,
+        domain=domain,
+        licensed=bool(grants),
+        grants=[
+            LicenseProof(
+                grant_id=grant.id or 0,
+                sale_type=grant.sale_type,
+                status=grant.status,
+                granted_at=grant.granted_at,
+                certificate_url=certificate_url(grant.id or 0),
+            )
+            for grant in grants
+        ],
+    )

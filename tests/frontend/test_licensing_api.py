@@ -1,0 +1,582 @@
+"""The licensing API end to end: contracts, consent, offers, grants, reports, license checks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from sqlmodel import col, func, select
+
+from frontend.app import create_app
+from frontend.services import Services
+from licensing.events import ConsentEvent, GrantEvent, SplitEvent
+from licensing.models import (
+    ContractConsent,
+    ContractVersion,
+    LicenseContract,
+    LicenseGrant,
+    LicenseOffer,
+    SalesReport,
+)
+from registry.accounts import create_organisation
+from registry.certificates import verify_certificate
+from registry.log.events import parse_event
+from registry.log.store import AttestationLog
+from registry.models import User, Visibility, Work
+from similarity.engine import SimilarityEngine
+from tests.factories import Account, make_account
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    # Licensing never compares images: a hash-only engine spares loading the CNN at start.
+    services.similarity = SimilarityEngine(services.settings.index_dir, None, lambda _id: None)
+    with TestClient(create_app(services=services)) as test_client:
+        yield test_client
+
+
+def usd(amount_minor: Any) -> dict[str, Any]:
+    return {"amount_minor": amount_minor, "currency": "USD"}
+
+
+def contract(work_id: int, **overrides: Any) -> dict[str, Any]:
+    """A contract between alice (60%) and bob (40%) offering every sale type."""
+    document: dict[str, Any] = {
+        "format": "copymark.contract/v1",
+        "contract_id": f"c-{work_id}",
+        "version": 1,
+        "subject": {"work": f"work-{work_id}"},
+        "currency": "USD",
+        "ai_training": "not_allowed",
+        "parties": [
+            {
+                "id": "alice",
+                "account": "acct:alice@example.com",
+                "role": "creator",
+                "share_bp": 6000,
+            },
+            {
+                "id": "bob",
+                "account": "acct:bob@example.com",
+                "role": "co_creator",
+                "share_bp": 4000,
+            },
+        ],
+        "retail": {"tiers": [{"from_units": 0, "rate_bp": 1000}]},
+        "wholesale": {"packages": [{"id": "bundle", "units": 100, "fee": usd(10_000)}]},
+        "buyout": {"fee": usd(500_000)},
+    }
+    document.update(overrides)
+    return document
+
+
+@dataclass
+class Market:
+    client: TestClient
+    services: Services
+    alice: Account
+    bob: Account
+    brand: Account
+
+    def work(self, owner: Account | None = None, visibility: str = "public") -> int:
+        with self.services.session() as session:
+            work = Work(
+                owner_id=(owner or self.alice).user_id,
+                title="koi",
+                sha256=f"{session.exec(select(func.count()).select_from(Work)).one():064x}",
+                mime_type="image/png",
+                width=10,
+                height=10,
+                byte_size=100,
+                visibility=Visibility(visibility),
+            )
+            session.add(work)
+            session.commit()
+            return work.id or 0
+
+    def propose(self, work_id: int, **overrides: Any) -> httpx.Response:
+        return self.client.post(
+            f"{API}/works/{work_id}/contract-versions",
+            json=contract(work_id, **overrides),
+            headers=self.alice.headers,
+        )
+
+    def consent(self, version_id: int, account: Account, party_id: str) -> httpx.Response:
+        return self.client.post(
+            f"{API}/contract-versions/{version_id}/consents",
+            json={"party_id": party_id},
+            headers=account.headers,
+        )
+
+    def activate(self, work_id: int, **overrides: Any) -> dict[str, Any]:
+        proposed = self.propose(work_id, **overrides)
+        assert proposed.status_code == 201, proposed.text
+        self.consent(proposed.json()["id"], self.alice, "alice")
+        activated = self.consent(proposed.json()["id"], self.bob, "bob")
+        assert activated.status_code == 201, activated.text
+        return dict(activated.json())
+
+    def offer(self, work_id: int, sale_type: str, package: str | None = None) -> int:
+        created = self.client.post(
+            f"{API}/works/{work_id}/offers",
+            json={"sale_type": sale_type, "package": package},
+            headers=self.alice.headers,
+        )
+        assert created.status_code == 201, created.text
+        return int(created.json()["id"])
+
+    def take(self, offer_id: int, account: Account | None = None) -> httpx.Response:
+        return self.client.post(
+            f"{API}/offers/{offer_id}/grants", headers=(account or self.brand).headers
+        )
+
+    def retail_grant(self) -> dict[str, Any]:
+        work_id = self.work()
+        self.activate(work_id)
+        taken = self.take(self.offer(work_id, "retail"))
+        assert taken.status_code == 201, taken.text
+        return dict(taken.json())
+
+    def report(self, grant_id: int, body: dict[str, Any]) -> httpx.Response:
+        return self.client.post(
+            f"{API}/grants/{grant_id}/sales-reports", json=body, headers=self.brand.headers
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every licensing row count, the log size, offer states and work owners."""
+        with self.services.session() as session:
+            tables = (
+                LicenseContract,
+                ContractVersion,
+                ContractConsent,
+                LicenseOffer,
+                LicenseGrant,
+                SalesReport,
+            )
+            return {
+                "rows": [
+                    session.exec(select(func.count()).select_from(table)).one() for table in tables
+                ],
+                "leaves": AttestationLog(session).tree_size(),
+                "offers": [(o.id, o.status) for o in session.exec(select(LicenseOffer))],
+                "owners": [(w.id, w.owner_id) for w in session.exec(select(Work))],
+            }
+
+
+def brand_account(client: TestClient, services: Services, email: str, domain: str) -> Account:
+    account = make_account(client, email, roles=["brand"])
+    with services.session() as session:
+        user = session.get(User, account.user_id)
+        assert user is not None
+        create_organisation(session, user, domain, domain)
+        session.commit()
+    return account
+
+
+@pytest.fixture
+def market(client: TestClient, services: Services, alice: Account, bob: Account) -> Market:
+    brand = brand_account(client, services, "buyer@brand.example", "brand.example")
+    return Market(client, services, alice, bob, brand)
+
+
+def one_line(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "report_id": "2026-10",
+        "currency": "USD",
+        "lines": [{"units": 10, "net_revenue_minor": 100_000}],
+    }
+    body.update(overrides)
+    return body
+
+
+def test_a_contract_version_is_proposed_as_yaml(market: Market) -> None:
+    work_id = market.work()
+    proposed = market.client.post(
+        f"{API}/works/{work_id}/contract-versions",
+        content=yaml.safe_dump(contract(work_id)),
+        headers={**market.alice.headers, "content-type": "application/yaml"},
+    )
+    assert (proposed.status_code, proposed.json()["status"]) == (201, "draft")
+
+
+def test_a_version_activates_once_every_party_consented(market: Market) -> None:
+    version = market.activate(market.work())
+    assert (version["status"], version["consented_parties"]) == ("active", ["alice", "bob"])
+
+
+def test_consents_are_leaves_naming_the_document_digest(market: Market) -> None:
+    version = market.activate(market.work())
+    with market.services.session() as session:
+        log = AttestationLog(session)
+        events = [parse_event(log.leaf(index).leaf) for index in range(log.tree_size())]
+    digests = [e.document_sha256 for e in events if isinstance(e, ConsentEvent)]
+    assert digests == [version["document_sha256"]] * 2
+
+
+def test_a_contract_for_another_work_than_the_path_is_refused(market: Market) -> None:
+    first, second = market.work(), market.work()
+    proposed = market.client.post(
+        f"{API}/works/{first}/contract-versions",
+        json=contract(second),
+        headers=market.alice.headers,
+    )
+    assert proposed.status_code == 422
+    assert f"work-{second}" in proposed.json()["detail"]
+
+
+def test_open_offers_are_listed_publicly(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    offer_id = market.offer(work_id, "retail")
+    listed = market.client.get(f"{API}/works/{work_id}/offers")
+    assert [offer["id"] for offer in listed.json()] == [offer_id]
+
+
+def test_offers_on_a_private_work_are_not_listed_to_others(market: Market) -> None:
+    work_id = market.work(visibility="private")
+    assert market.client.get(f"{API}/works/{work_id}/offers").status_code == 404
+
+
+def test_a_withdrawn_offer_leaves_the_list(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    offer_id = market.offer(work_id, "retail")
+    market.client.delete(f"{API}/offers/{offer_id}", headers=market.alice.headers)
+    assert market.client.get(f"{API}/works/{work_id}/offers").json() == []
+
+
+def test_a_retail_grant_is_active_and_a_wholesale_one_awaits_payment(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    retail = market.take(market.offer(work_id, "retail")).json()
+    wholesale = market.take(market.offer(work_id, "wholesale", "bundle")).json()
+    assert (retail["status"], wholesale["status"]) == ("active", "pending_payment")
+    assert wholesale["gross_minor"] == 10_000
+
+
+def test_only_a_brand_accepts_an_offer(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    taken = market.take(market.offer(work_id, "retail"), market.bob)
+    assert taken.status_code == 403
+    assert "not a brand" in taken.json()["detail"]
+
+
+def test_a_grant_certificate_verifies_offline(market: Market) -> None:
+    grant = market.retail_grant()
+    certificate = market.client.get(grant["certificate_url"]).json()
+    check = verify_certificate(certificate, market.services.signer.public_key)
+    assert check.valid
+    assert isinstance(check.event, GrantEvent)
+    assert check.event.grant_id == grant["id"]
+
+
+def test_a_tampered_grant_certificate_is_refused(market: Market) -> None:
+    grant = market.retail_grant()
+    certificate = market.client.get(grant["certificate_url"]).json()
+    certificate["leaf"] = certificate["leaf"].replace('"retail"', '"buyout"')
+    assert not verify_certificate(certificate, market.services.signer.public_key).valid
+
+
+def test_a_sales_report_returns_royalties_with_allocation_lines(market: Market) -> None:
+    grant = market.retail_grant()
+    reported = market.report(grant["id"], one_line())
+    body = reported.json()
+    assert (reported.status_code, body["royalties_minor"]) == (201, 10_000)
+    assert {line["party"]: line["amount_minor"] for line in body["lines"][0]["allocations"]} == {
+        "alice": 6000,
+        "bob": 4000,
+    }
+
+
+def test_each_report_line_is_a_split_leaf(market: Market) -> None:
+    grant = market.retail_grant()
+    line = market.report(grant["id"], one_line()).json()["lines"][0]
+    with market.services.session() as session:
+        event = parse_event(AttestationLog(session).leaf(line["log_index"]).leaf)
+    assert isinstance(event, SplitEvent)
+    assert event.gross_minor == line["royalty_minor"]
+
+
+def test_a_repeated_report_answers_the_stored_result_and_records_nothing(market: Market) -> None:
+    grant = market.retail_grant()
+    first = market.report(grant["id"], one_line()).json()
+    before = market.snapshot()
+    again = market.report(grant["id"], one_line())
+    assert (again.status_code, again.json()["lines"]) == (200, first["lines"])
+    assert market.snapshot() == before
+
+
+def test_a_csv_report_is_split_like_json(market: Market) -> None:
+    grant = market.retail_grant()
+    reported = market.client.post(
+        f"{API}/grants/{grant['id']}/sales-reports/csv",
+        params={"report_id": "2026-10", "currency": "USD"},
+        content="units,net_revenue,channel\n10,600.00,web\n5,400.00,\n",
+        headers={**market.brand.headers, "content-type": "text/csv"},
+    )
+    assert reported.status_code == 201, reported.text
+    assert [line["royalty_minor"] for line in reported.json()["lines"]] == [6000, 4000]
+
+
+def test_a_correction_answers_what_changes_for_each_party(market: Market) -> None:
+    grant = market.retail_grant()
+    market.report(grant["id"], one_line())
+    corrected = market.report(
+        grant["id"],
+        one_line(
+            report_id="2026-10-fix",
+            corrects="2026-10",
+            lines=[{"units": 10, "net_revenue_minor": 50_000}],
+        ),
+    )
+    owed = {entry["party"]: entry["amount_minor"] for entry in corrected.json()["owed"]}
+    assert owed == {"alice": -3000, "bob": -2000}
+
+
+def test_a_buyout_closes_the_other_offers_and_transfers_the_work(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    market.offer(work_id, "retail")
+    taken = market.take(market.offer(work_id, "buyout"))
+    assert taken.status_code == 201, taken.text
+    assert market.client.get(f"{API}/works/{work_id}/offers").json() == []
+    owned = market.client.get(f"{API}/works/{work_id}", headers=market.brand.headers)
+    assert owned.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_parallel_buyouts_grant_exactly_one(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    buyers = [market.brand] + [
+        brand_account(market.client, market.services, f"buyer@b{n}.example", f"b{n}.example")
+        for n in range(3)
+    ]
+    offers = [market.offer(work_id, "buyout") for _ in buyers]
+    start = threading.Barrier(len(buyers))
+
+    def buy(buyer: Account, offer_id: int) -> int:
+        start.wait()
+        return market.take(offer_id, buyer).status_code
+
+    with ThreadPoolExecutor(len(buyers)) as pool:
+        statuses = sorted(pool.map(buy, buyers, offers))
+    with market.services.session() as session:
+        buyouts = session.exec(
+            select(func.count()).where(col(LicenseGrant.sale_type) == "buyout")
+        ).one()
+    assert (statuses, buyouts) == ([201, 409, 409, 409], 1)
+
+
+def test_a_licensed_domain_gets_its_grants_and_certificate_links(market: Market) -> None:
+    grant = market.retail_grant()
+    checked = market.client.get(
+        f"{API}/licenses/check",
+        params={"work_id": grant["work_id"], "domain": "https://shop.brand.example/koi"},
+    ).json()
+    assert checked["licensed"]
+    assert [(g["grant_id"], g["certificate_url"]) for g in checked["grants"]] == [
+        (grant["id"], grant["certificate_url"])
+    ]
+
+
+def test_another_domain_is_not_licensed(market: Market) -> None:
+    grant = market.retail_grant()
+    checked = market.client.get(
+        f"{API}/licenses/check",
+        params={"work_id": grant["work_id"], "domain": "brand.example.evil"},
+    ).json()
+    assert (checked["licensed"], checked["grants"]) == (False, [])
+
+
+# Each case sets the market up, then returns the refused request and a phrase its answer names.
+Refusal = Callable[[Market], tuple[Callable[[], httpx.Response], str]]
+
+
+def shares_not_summing(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    parties = contract(0)["parties"]
+    parties[1]["share_bp"] = 3000
+    work_id = m.work()
+    return lambda: m.propose(work_id, parties=parties), "must sum to exactly 10000"
+
+
+def unknown_party(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    version_id = m.propose(m.work()).json()["id"]
+    return lambda: m.consent(version_id, m.alice, "carol"), "no party 'carol'"
+
+
+def overlapping_tiers(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    tiers = [{"from_units": 0, "rate_bp": 1000}, {"from_units": 0, "rate_bp": 2000}]
+    work_id = m.work()
+    return lambda: m.propose(work_id, retail={"tiers": tiers}), "overlap"
+
+
+def float_fee(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    work_id = m.work()
+    return lambda: m.propose(work_id, buyout={"fee": usd(5000.5)}), "buyout.fee.amount_minor"
+
+
+def float_reported_amount(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    grant_id = m.retail_grant()["id"]
+    lines = [{"units": 1, "net_revenue_minor": 12.5}]
+    return lambda: m.report(grant_id, one_line(lines=lines)), "net_revenue_minor"
+
+
+def float_csv_amount(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    grant_id = m.retail_grant()["id"]
+    return lambda: m.client.post(
+        f"{API}/grants/{grant_id}/sales-reports/csv",
+        params={"report_id": "r", "currency": "USD"},
+        content="units,net_revenue_minor\n1,12.5\n",
+        headers={**m.brand.headers, "content-type": "text/csv"},
+    ), "whole number"
+
+
+def excess_csv_precision(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    grant_id = m.retail_grant()["id"]
+    return lambda: m.client.post(
+        f"{API}/grants/{grant_id}/sales-reports/csv",
+        params={"report_id": "r", "currency": "USD"},
+        content="units,net_revenue\n1,1.005\n",
+        headers={**m.brand.headers, "content-type": "text/csv"},
+    ), "more than 2 decimal places"
+
+
+def report_currency_mismatch(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    grant_id = m.retail_grant()["id"]
+    return lambda: m.report(grant_id, one_line(currency="EUR")), "currency mismatch"
+
+
+def contract_currency_mismatch(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    work_id = m.work()
+    fee = {"amount_minor": 100, "currency": "EUR"}
+    return lambda: m.propose(work_id, buyout={"fee": fee}), "currency mismatch"
+
+
+def cyclic_derivation(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    original, remix = m.work(), m.work()
+    m.activate(original)
+    m.activate(remix, parents=[{"work": f"work-{original}", "share_bp": 2000}])
+    parents = [{"work": f"work-{remix}", "share_bp": 2000}]
+    return lambda: m.propose(original, version=2, parents=parents), "derivation cycle"
+
+
+def offer_on_a_foreign_work(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    work_id = m.work()
+    m.activate(work_id)
+    return lambda: m.client.post(
+        f"{API}/works/{work_id}/offers", json={"sale_type": "retail"}, headers=m.bob.headers
+    ), "not found"
+
+
+def grant_on_a_withdrawn_offer(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    work_id = m.work()
+    m.activate(work_id)
+    offer_id = m.offer(work_id, "retail")
+    m.client.delete(f"{API}/offers/{offer_id}", headers=m.alice.headers)
+    return lambda: m.take(offer_id), "withdrawn"
+
+
+def second_buyout(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    work_id = m.work()
+    m.activate(work_id)
+    first, second = m.offer(work_id, "buyout"), m.offer(work_id, "buyout")
+    m.take(first)
+    rival = brand_account(m.client, m.services, "rival@rival.example", "rival.example")
+    return lambda: m.take(second, rival), "bought out"
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        shares_not_summing,
+        unknown_party,
+        overlapping_tiers,
+        float_fee,
+        float_reported_amount,
+        float_csv_amount,
+        excess_csv_precision,
+        report_currency_mismatch,
+        contract_currency_mismatch,
+        cyclic_derivation,
+        offer_on_a_foreign_work,
+        grant_on_a_withdrawn_offer,
+        second_buyout,
+    ],
+)
+def test_bad_input_is_refused_and_records_nothing(market: Market, refusal: Refusal) -> None:
+    attempt, phrase = refusal(market)
+    before = market.snapshot()
+    answer = attempt()
+    assert 400 <= answer.status_code < 500, answer.text
+    assert phrase in answer.json()["detail"]
+    assert market.snapshot() == before
+
+
+# Each case returns a route on an object alice can reach, as (method, path, json body).
+Route = tuple[str, str, dict[str, Any] | None]
+
+
+def version_route(m: Market) -> Route:
+    return "GET", f"{API}/contract-versions/{m.propose(m.work()).json()['id']}", None
+
+
+def consent_route(m: Market) -> Route:
+    version_id = m.propose(m.work()).json()["id"]
+    return "POST", f"{API}/contract-versions/{version_id}/consents", {"party_id": "alice"}
+
+
+def versions_of_work_route(m: Market) -> Route:
+    work_id = m.work()
+    m.propose(work_id)
+    return "GET", f"{API}/works/{work_id}/contract-versions", None
+
+
+def withdraw_route(m: Market) -> Route:
+    work_id = m.work()
+    m.activate(work_id)
+    return "DELETE", f"{API}/offers/{m.offer(work_id, 'retail')}", None
+
+
+def grant_route(m: Market) -> Route:
+    return "GET", f"{API}/grants/{m.retail_grant()['id']}", None
+
+
+@pytest.mark.parametrize(
+    "route", [version_route, consent_route, versions_of_work_route, withdraw_route, grant_route]
+)
+def test_an_object_of_another_user_answers_404(
+    market: Market, route: Callable[[Market], Route]
+) -> None:
+    method, path, body = route(market)
+    outsider = make_account(market.client, "eve@example.com")
+    owner = market.client.request(method, path, json=body, headers=market.alice.headers)
+    foreign = market.client.request(method, path, json=body, headers=outsider.headers)
+    assert (owner.status_code < 300, foreign.status_code) == (True, 404)
+
+
+def test_a_grant_is_visible_to_its_licensee(market: Market) -> None:
+    grant = market.retail_grant()
+    read = market.client.get(f"{API}/grants/{grant['id']}", headers=market.brand.headers)
+    assert read.json()["id"] == grant["id"]
+
+
+def test_sales_reports_under_another_licensee_grant_answer_404(market: Market) -> None:
+    grant = market.retail_grant()
+    rival = brand_account(market.client, market.services, "rival@rival.example", "rival.example")
+    reported = market.client.post(
+        f"{API}/grants/{grant['id']}/sales-reports", json=one_line(), headers=rival.headers
+    )
+    assert reported.status_code == 404

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import ClassVar, Self
 
 from licensing.engine import Execution
-from licensing.money import currency_exponent
+from licensing.money import CURRENCY_EXPONENTS
 from registry.log.events import (
     EventFormatError,
     JsonValue,
@@ -98,8 +98,8 @@ def _allocations(fields: Mapping[str, object]) -> tuple[AllocationLine, ...]:
 def _check_terms(document_sha256: str, currency: str | None = None) -> None:
     if not _SHA256_HEX.fullmatch(document_sha256):
         raise ValueError("document_sha256 must be 64 lowercase hex characters")
-    if currency is not None:
-        currency_exponent(currency)
+    if currency is not None and currency not in CURRENCY_EXPONENTS:
+        raise ValueError(f"currency {currency!r} is not an ISO 4217 code")
 
 
 def _check_split(gross_minor: int, allocations: Sequence[AllocationLine]) -> None:

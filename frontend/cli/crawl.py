@@ -1,0 +1,76 @@
+"""`copymark crawl`: crawl seed URLs for copies of registered works; one JSON line per alert."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from frontend.api.monitoring import build_monitor
+from frontend.services import NotInitialised, Services
+from frontend.settings import Settings
+from registry.errors import RegistryError
+from registry.monitoring.jobs import AlertLine, Progress
+from registry.monitoring.models import JobStatus
+from registry.monitoring.service import create_job
+
+stderr = Console(stderr=True)
+
+
+def crawl(
+    urls: Annotated[list[str], typer.Argument(help="seed URLs")],
+    max_pages: Annotated[int, typer.Option("--max-pages", min=1, help="page budget")] = 100,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option("--allow-host", help="host exempt from the private-address guard (repeat)"),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="one JSON object per alert on stdout")
+    ] = False,
+) -> None:
+    """Crawl the seeds' sites and raise an alert, with evidence, for every copy of a work."""
+    services = Services(Settings())
+    try:
+        monitor = build_monitor(services)
+    except NotInitialised as error:
+        _fail(str(error))
+    with services.session() as session:
+        try:
+            job = create_job(session, None, urls, max_pages, allow_host or [])
+        except RegistryError as error:
+            _fail(error.message, 2)
+        session.commit()
+    job_id = job.id or 0
+    stderr.print(f"crawl {job_id}: frontier under {monitor.crawl_root / str(job_id)}")
+
+    def alert(line: AlertLine) -> None:
+        if as_json:
+            sys.stdout.write(json.dumps(line.to_json(), sort_keys=True) + "\n")
+            sys.stdout.flush()
+        else:
+            state = "new alert" if line.new else "seen again"
+            stderr.print(
+                f"{state:<10} work {line.work_id} score {line.score:+.3f} "
+                f"{line.image_url} on {line.page_url} (log #{line.log_index})",
+                highlight=False,
+            )
+
+    def progress(counters: Progress) -> None:
+        stderr.print(
+            f"pages {counters.pages_fetched}  images {counters.images_checked}  "
+            f"alerts {counters.alerts}",
+            highlight=False,
+        )
+
+    finished = asyncio.run(monitor.run_job(job_id, on_alert=alert, on_progress=progress))
+    if finished.status != JobStatus.FINISHED:
+        _fail(f"crawl {job_id} {finished.status}: {finished.error}")
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    stderr.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)

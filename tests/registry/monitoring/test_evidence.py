@@ -1,0 +1,220 @@
+"""Evidence bundles: WARC records as fetched, manifest digests, offline refusal of tampering."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlmodel import Session, SQLModel, create_engine
+from warcio.archiveiterator import ArchiveIterator
+
+from registry.certificates import issue_certificate
+from registry.log.signing import LogSigner
+from registry.log.store import AttestationLog
+from registry.monitoring.events import EvidenceEvent
+from registry.monitoring.evidence import (
+    CERTIFICATE_NAME,
+    MANIFEST_NAME,
+    SCREENSHOT_NAME,
+    WARC_NAME,
+    Capture,
+    Screenshot,
+    build_manifest,
+    evidence_files,
+    pack_bundle,
+    sha256_hex,
+    verify_bundle,
+)
+from similarity.crawl.records import FetchRecord
+
+MOMENT = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def fetch(url: str, body: bytes, content_type: str) -> FetchRecord:
+    return FetchRecord(
+        url=url,
+        final_url=url,
+        method="GET",
+        request_headers=(("Host", "shop.example"), ("User-Agent", "CopymarkBot/0.1")),
+        status=200,
+        response_headers=(("Content-Type", content_type), ("Content-Length", str(len(body)))),
+        body=body,
+        content=body,
+        resolved_ip="203.0.113.7",
+        tls_peer_subject="CN=shop.example",
+        http_version="HTTP/1.1",
+        started_at=MOMENT,
+        finished_at=MOMENT,
+    )
+
+
+def capture(screenshot: Screenshot) -> Capture:
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 255, size=(120, 160, 3), dtype=np.uint8)
+    return Capture(
+        alert_id=7,
+        work_id=3,
+        work_sha256="a" * 64,
+        page=fetch("https://shop.example/item", b"<html><img src=/x.png></html>", "text/html"),
+        image=fetch("https://shop.example/x.png", b"\x89PNG\r\n\x1a\nfake", "image/png"),
+        page_url="https://shop.example/item",
+        image_url="https://shop.example/x.png",
+        image_sha256="b" * 64,
+        original_rgb=pixels,
+        copy_rgb=pixels[10:110, 20:150],
+        region=((1.0, 1.0), (100.0, 1.0), (100.0, 80.0), (1.0, 80.0)),
+        score=0.75,
+        verified=True,
+        screenshot=screenshot,
+        captured_at=MOMENT,
+    )
+
+
+@pytest.fixture
+def signer() -> LogSigner:
+    return LogSigner.generate()
+
+
+@pytest.fixture
+def session() -> Session:
+    engine = create_engine("sqlite://")
+    SQLModel.metadata.create_all(engine)
+    return Session(engine)
+
+
+def bundle_for(session: Session, signer: LogSigner, screenshot: Screenshot) -> bytes:
+    taken = capture(screenshot)
+    files = evidence_files(taken)
+    manifest = build_manifest(taken, files)
+    log = AttestationLog(session, signer)
+    (index,) = log.append_events(
+        [
+            EvidenceEvent(
+                alert_id=taken.alert_id,
+                work_id=taken.work_id,
+                manifest_sha256=sha256_hex(manifest),
+                image_sha256=taken.image_sha256,
+                page_url=taken.page_url,
+                image_url=taken.image_url,
+                captured_at=taken.captured_at,
+            )
+        ]
+    )
+    log.sign_head()
+    return pack_bundle(files, manifest, issue_certificate(log, index))
+
+
+def members(bundle: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def repack(contents: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in contents.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_bundle_verifies_with_the_log_key(session: Session, signer: LogSigner) -> None:
+    bundle = bundle_for(session, signer, Screenshot(b"\x89PNG screenshot"))
+    check = verify_bundle(bundle, signer.public_key)
+    assert check.valid, check.reason
+    assert check.event is not None
+    assert check.event.alert_id == 7
+
+
+def test_the_warc_holds_request_and_response_of_page_and_image(
+    session: Session, signer: LogSigner
+) -> None:
+    warc = members(bundle_for(session, signer, Screenshot(None, "off")))[WARC_NAME]
+    records = [
+        (
+            record.rec_type,
+            record.rec_headers.get_header("WARC-Target-URI"),
+            record.content_stream().read(),
+        )
+        for record in ArchiveIterator(io.BytesIO(warc))
+    ]
+    assert [(kind, uri) for kind, uri, _ in records[1:]] == [
+        ("request", "https://shop.example/item"),
+        ("response", "https://shop.example/item"),
+        ("request", "https://shop.example/x.png"),
+        ("response", "https://shop.example/x.png"),
+    ]
+    assert records[4][2] == b"\x89PNG\r\n\x1a\nfake"
+
+
+def test_a_skipped_screenshot_is_recorded_with_its_reason(
+    session: Session, signer: LogSigner
+) -> None:
+    contents = members(bundle_for(session, signer, Screenshot(None, "Chromium is not installed")))
+    manifest = json.loads(contents[MANIFEST_NAME])
+    assert SCREENSHOT_NAME not in contents
+    assert manifest["screenshot"] == {"taken": False, "skipped_reason": "Chromium is not installed"}
+    assert manifest["fetches"][0]["resolved_ip"] == "203.0.113.7"
+    assert manifest["fetches"][1]["tls_peer_subject"] == "CN=shop.example"
+
+
+def test_a_changed_file_is_refused(session: Session, signer: LogSigner) -> None:
+    contents = members(bundle_for(session, signer, Screenshot(b"\x89PNG screenshot")))
+    contents[SCREENSHOT_NAME] = b"\x89PNG doctored"
+    check = verify_bundle(repack(contents), signer.public_key)
+    assert not check.valid
+    assert SCREENSHOT_NAME in (check.reason or "")
+
+
+def test_an_added_file_is_refused(session: Session, signer: LogSigner) -> None:
+    contents = members(bundle_for(session, signer, Screenshot(None, "off")))
+    contents["extra.txt"] = b"planted"
+    assert not verify_bundle(repack(contents), signer.public_key).valid
+
+
+def test_a_rewritten_manifest_is_refused(session: Session, signer: LogSigner) -> None:
+    contents = members(bundle_for(session, signer, Screenshot(None, "off")))
+    manifest = json.loads(contents[MANIFEST_NAME])
+    manifest["page_url"] = "https://elsewhere.example/"
+    contents[MANIFEST_NAME] = json.dumps(manifest).encode()
+    check = verify_bundle(repack(contents), signer.public_key)
+    assert not check.valid
+    assert "manifest digest" in (check.reason or "")
+
+
+def test_another_key_is_refused(session: Session, signer: LogSigner) -> None:
+    bundle = bundle_for(session, signer, Screenshot(None, "off"))
+    assert not verify_bundle(bundle, LogSigner.generate().public_key).valid
+
+
+def test_a_certificate_of_another_leaf_is_refused(session: Session, signer: LogSigner) -> None:
+    first = members(bundle_for(session, signer, Screenshot(None, "off")))
+    second = members(bundle_for(session, signer, Screenshot(b"\x89PNG other")))
+    first[CERTIFICATE_NAME] = second[CERTIFICATE_NAME]
+    assert not verify_bundle(repack(first), signer.public_key).valid
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        b"",
+        b"not a zip at all",
+        repack({"../manifest.json": b"{}"}),
+        repack({f"file-{n}": b"x" for n in range(40)}),
+        repack({MANIFEST_NAME: b"\xff\xfe", CERTIFICATE_NAME: b"{}"}),
+        repack({MANIFEST_NAME: b"[]", CERTIFICATE_NAME: b"[]"}),
+    ],
+)
+def test_hostile_archives_are_refused_without_raising(hostile: bytes, signer: LogSigner) -> None:
+    assert not verify_bundle(hostile, signer.public_key).valid
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_never_verify(data: bytes) -> None:
+    assert not verify_bundle(data, LogSigner.generate().public_key).valid

@@ -6,6 +6,9 @@
 - `money`: `Money` and `BasisPoints` value types; `apportion`: largest-remainder rounding.
 - `directory`: a contract resolver over a folder of contract files.
 - `models` / `service`: contract versions activated by every party's consent, offers, grants
-  and sales reports in the database.
+  (one buyout per work, which transfers it), named sales reports with corrections, and
+  `is_use_licensed(session, work_id, domain_or_url)` by the licensee organisation's domain.
+- `events`: the consent, grant and split leaves every write appends to the attestation log.
+- `schemas` / `reports`: API bodies and the CSV sales report reader.
 - `benchmark`: `run_licensing_benchmark()`.
 """

@@ -13,6 +13,7 @@ import json
 import threading
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
@@ -20,8 +21,10 @@ from typing import Final, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from similarity.embedding.embedders import OnnxEmbedder
 from similarity.hashes import (
     HASH_SIDE,
+    PDQ_MIN_QUALITY,
     DHash,
     PdqHash,
     PHash,
@@ -30,7 +33,13 @@ from similarity.hashes import (
     shrink,
 )
 from similarity.images import LoadedImage
-from similarity.index import BinaryHashIndex, EmbeddingIndex, IndexCorruptError, work_ids
+from similarity.index import (
+    MAX_REGIONS,
+    BinaryHashIndex,
+    EmbeddingIndex,
+    IndexCorruptError,
+    work_ids,
+)
 from similarity.matcher import (
     VERIFY_FLOOR,
     Candidate,
@@ -40,14 +49,35 @@ from similarity.matcher import (
     verified_score,
 )
 from similarity.matcher import decide as decide_matches
-from similarity.regions import Box, content_box, detail_boxes, reference_regions
+from similarity.regions import (
+    Box,
+    FeatureMapEmbedder,
+    content_box,
+    detail_boxes,
+    map_window,
+    reference_regions,
+    sliding_windows,
+)
 from similarity.verify import Keypoints, QueryFeatures, extract, verify_features
 
 RGBArray = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
 
 VERIFY_TOP: Final = 3
+# A query whose best evidence already clears this is a plain copy: the costly fine-grained pass
+# that looks for a work pasted into something larger is skipped.
+CONFIDENT_SCORE: Final = 0.25
+# The fine-grained pass runs the network on the query at this side (a 14 x 14 map) and pools
+# square windows of these sizes, in cells, stepping by half a window.
+FINE_INPUT_SIDE: Final = 448
+FINE_WINDOW_CELLS: Final = (4, 6, 8, 10)
+# Many windows give an unrelated query many chances: a window's evidence counts this much less,
+# and only against whole registered works (window-to-region pairs are mostly shared texture).
+FINE_WINDOW_PENALTY: Final = 0.05
 KEYPOINT_CACHE_SIZE: Final = 2048
+# Below this many rows an exact scan is fast enough; above it an index is re-filed into IVF
+# lists trained on its own rows (one-off, seconds at this size).
+IVF_MIN_ROWS: Final = 100_000
 BACKGROUND_K: Final = 5
 _REGION_HASH_SIDE: Final = 256
 _FORMAT_VERSION: Final = 1
@@ -74,8 +104,8 @@ class Fingerprint:
     """Everything the engine knows of one image.
 
     `boxes[:reference_count]` are the regions indexed for a registered work (whole frame first);
-    the rest only serve queries. `region_pdq` and `embeddings` have one row per box;
-    `mirrored_embedding` is the whole frame flipped left-right.
+    the rest only serve queries. `region_pdq`, `region_pdq_quality` and `embeddings` have one
+    row per box; `mirrored_embedding` is the whole frame flipped left-right.
     """
 
     phash: PHash
@@ -87,6 +117,20 @@ class Fingerprint:
     region_pdq: npt.NDArray[np.uint8]
     embeddings: FloatArray | None
     mirrored_embedding: FloatArray | None
+    region_pdq_quality: npt.NDArray[np.uint8] | None = None
+
+    def indexed_hashes(self) -> list[npt.NDArray[np.uint8]]:
+        """PDQ rows indexed for a registered work: each reference region's that is reliable.
+
+        Fingerprints stored before region qualities were kept index the whole frame only.
+        """
+        if self.region_pdq_quality is None:
+            return [self.pdq.as_array()] if self.pdq.is_reliable else []
+        return [
+            self.region_pdq[row]
+            for row in range(self.reference_count)
+            if self.region_pdq_quality[row] >= PDQ_MIN_QUALITY
+        ]
 
     def digests(self) -> dict[str, str]:
         """Hex hashes for the attestation log leaf."""
@@ -113,6 +157,8 @@ class Fingerprint:
             ),
             "region_pdq": self.region_pdq,
         }
+        if self.region_pdq_quality is not None:
+            arrays["region_pdq_quality"] = self.region_pdq_quality
         if self.embeddings is not None and self.mirrored_embedding is not None:
             arrays["embeddings"] = self.embeddings.astype(np.float16)
             arrays["mirrored_embedding"] = self.mirrored_embedding.astype(np.float16)
@@ -145,6 +191,11 @@ class Fingerprint:
                     region_pdq=archive["region_pdq"].astype(np.uint8),
                     embeddings=embeddings,
                     mirrored_embedding=mirrored,
+                    region_pdq_quality=(
+                        archive["region_pdq_quality"].astype(np.uint8)
+                        if "region_pdq_quality" in archive
+                        else None
+                    ),
                 )
         except FingerprintFormatError:
             raise
@@ -168,9 +219,13 @@ class SimilarityEngine:
         index_dir: Path,
         embedder: Embedder | None,
         reference_image: Callable[[int], RGBArray | None],
+        *,
+        feature_maps: FeatureMapEmbedder | None = None,
     ) -> None:
         self._dir = index_dir
         self._embedder = embedder
+        self._feature_maps = feature_maps or _feature_maps_of(embedder)
+        self._network = ThreadPoolExecutor(max_workers=2, thread_name_prefix="similarity-network")
         self._reference_image = reference_image
         self._lock = threading.RLock()
         # ORB features of recently verified references, oldest first (about 16 KB each).
@@ -214,8 +269,15 @@ class SimilarityEngine:
         return vectors
 
     def fingerprint(self, image: LoadedImage | RGBArray) -> Fingerprint:
-        """Hashes of the whole image, PDQ and embedding of every region."""
+        """Hashes of the whole image, PDQ and embedding of every region (one network pass)."""
         rgb = image.rgb if isinstance(image, LoadedImage) else image
+        # The network pass runs beside the hashing (onnxruntime releases the GIL): the two
+        # together cost little more than the network alone.
+        powered = (
+            None
+            if self._feature_maps is None
+            else self._network.submit(self._feature_maps.feature_map, rgb)
+        )
         hashes = compute_hashes(rgb)
         references = reference_regions(rgb)
         extras = [content_box(rgb), *detail_boxes(rgb)]
@@ -223,18 +285,15 @@ class SimilarityEngine:
         for box in extras:
             if box.width >= 32 and box.height >= 32 and all(box.iou(b) < 0.9 for b in boxes):
                 boxes.append(box)
-        crops = [box.crop(rgb) for box in boxes]
-        region_pdq = np.stack(
-            [hashes.pdq.as_array()]
-            + [pdq(shrink(crop, _REGION_HASH_SIDE)).as_array() for crop in crops[1:]]
-        )
-        embeddings = mirrored = None
-        if self._embedder is not None:
-            small = shrink(rgb, HASH_SIDE)
-            vectors = self._embedder.embed(
-                [shrink(crop, HASH_SIDE) for crop in crops] + [np.ascontiguousarray(small[:, ::-1])]
+        region_hashes = [hashes.pdq] + [
+            pdq(shrink(box.crop(rgb), _REGION_HASH_SIDE)) for box in boxes[1:]
+        ]
+        if powered is None or self._feature_maps is None:
+            embeddings, mirrored = self._embed_crops(rgb, boxes)
+        else:
+            embeddings, mirrored = self._pool_regions(
+                self._feature_maps, powered.result(), rgb, boxes
             )
-            embeddings, mirrored = vectors[:-1], vectors[-1:]
         return Fingerprint(
             phash=hashes.phash,
             dhash=hashes.dhash,
@@ -242,14 +301,40 @@ class SimilarityEngine:
             pdq_dihedral=hashes.pdq_dihedral,
             boxes=tuple(boxes),
             reference_count=len(references),
-            region_pdq=region_pdq,
+            region_pdq=np.stack([region.as_array() for region in region_hashes]),
             embeddings=embeddings,
             mirrored_embedding=mirrored,
+            region_pdq_quality=np.array([r.quality for r in region_hashes], dtype=np.uint8),
         )
+
+    @staticmethod
+    def _pool_regions(
+        maps: FeatureMapEmbedder, powered: FloatArray, rgb: RGBArray, boxes: Sequence[Box]
+    ) -> tuple[FloatArray, FloatArray]:
+        """(one vector per box, the mirrored whole frame) pooled from one feature map."""
+        cells = powered.shape[1]
+        height, width = rgb.shape[:2]
+        vectors = maps.pool(powered, [map_window(box, width, height, cells) for box in boxes])
+        # Pooling the whole map ignores where features sit, so the whole-frame vector already
+        # stands for the mirrored image too.
+        return vectors, vectors[:1].copy()
+
+    def _embed_crops(
+        self, rgb: RGBArray, boxes: Sequence[Box]
+    ) -> tuple[FloatArray | None, FloatArray | None]:
+        """(one vector per box, the mirrored whole frame), one embedder call per crop."""
+        if self._embedder is None:
+            return None, None
+        small = shrink(rgb, HASH_SIDE)
+        vectors = self._embedder.embed(
+            [shrink(box.crop(rgb), HASH_SIDE) for box in boxes]
+            + [np.ascontiguousarray(small[:, ::-1])]
+        )
+        return vectors[:-1], vectors[-1:]
 
     def add(self, work_id: int, fingerprint: Fingerprint) -> None:
         """Index a work (replacing any earlier entry for the same id)."""
-        hash_rows = [fingerprint.pdq.as_array()] if fingerprint.pdq.is_reliable else []
+        hash_rows = fingerprint.indexed_hashes()
         with self._lock:
             self._keypoints.pop(work_id, None)
             if hash_rows:
@@ -258,6 +343,7 @@ class SimilarityEngine:
                 self._hashes.remove(work_id)
             if self._vectors is not None and fingerprint.embeddings is not None:
                 self._vectors.add(work_id, fingerprint.embeddings[: fingerprint.reference_count])
+            self._hashes, self._vectors = _sized_layouts(self._hashes, self._vectors)
 
     def remove(self, work_id: int) -> None:
         """Withdraw a work: it stops matching immediately."""
@@ -268,7 +354,8 @@ class SimilarityEngine:
                 self._vectors.remove(work_id)
 
     def __len__(self) -> int:
-        return len(self._hashes)
+        """Works whose hashes are indexed (a work with only flat regions has none)."""
+        return self._hashes.work_count()
 
     def search(
         self,
@@ -285,26 +372,44 @@ class SimilarityEngine:
         fingerprint = query if isinstance(query, Fingerprint) else self.fingerprint(query)
         if image is not None:
             query = image
-        with self._lock:
-            candidates = gather(
-                self._hash_hits(fingerprint, top_k), self._vector_hits(fingerprint, top_k)
-            )
-        ranked = sorted(candidates.values(), key=lambda candidate: -candidate.score)
         query_rgb = (
             None
             if isinstance(query, Fingerprint)
             else (query.rgb if isinstance(query, LoadedImage) else query)
         )
+        with self._lock:
+            candidates = gather(
+                self._hash_hits(fingerprint, top_k), self._vector_hits(fingerprint, top_k)
+            )
+        best = max((candidate.score for candidate in candidates.values()), default=-2.0)
+        if query_rgb is not None and best < CONFIDENT_SCORE:
+            with self._lock:
+                fine = self._fine_hits(query_rgb, top_k)
+            candidates = gather([], fine, candidates)
+        ranked = sorted(candidates.values(), key=lambda candidate: -candidate.score)
         return self._verified(ranked, query_rgb)[:top_k]
+
+    def _fine_hits(self, rgb: RGBArray, top_k: int) -> list[tuple[int, float]]:
+        """Windows of a finer map of the query against every indexed region: pasted-in copies."""
+        if self._feature_maps is None or self._vectors is None or len(self._vectors) == 0:
+            return []
+        powered = self._feature_maps.feature_map(rgb, FINE_INPUT_SIDE)
+        queries = self._feature_maps.pool(
+            powered, sliding_windows(powered.shape[1], FINE_WINDOW_CELLS)
+        )
+        return [
+            (work, margin - FINE_WINDOW_PENALTY)
+            for work, margin in self._normalised_hits(queries, top_k, whole_only=True)
+        ]
 
     def _hash_hits(self, fingerprint: Fingerprint, top_k: int) -> list[tuple[int, int]]:
         if not fingerprint.pdq.is_reliable or len(self._hashes) == 0:
             return []
+        regions = fingerprint.region_pdq[1:]
+        if fingerprint.region_pdq_quality is not None:
+            regions = regions[fingerprint.region_pdq_quality[1:] >= PDQ_MIN_QUALITY]
         queries = np.concatenate(
-            [
-                np.stack([variant.as_array() for variant in fingerprint.pdq_dihedral]),
-                fingerprint.region_pdq[1:],
-            ]
+            [np.stack([variant.as_array() for variant in fingerprint.pdq_dihedral]), regions]
         )
         distances, ids = self._hashes.search(queries, top_k)
         works = work_ids(ids)
@@ -323,9 +428,19 @@ class SimilarityEngine:
         ):
             return []
         queries = np.concatenate([fingerprint.embeddings, fingerprint.mirrored_embedding])
+        return self._normalised_hits(queries, top_k)
+
+    def _normalised_hits(
+        self, queries: FloatArray, top_k: int, *, whole_only: bool = False
+    ) -> list[tuple[int, float]]:
+        """(work, similarity less the query's k-th similarity to unrelated background images)."""
+        if self._vectors is None:
+            return []
         similarities, ids = self._vectors.search(queries, top_k * 4)
         baseline = self._background_similarity(queries)
         margins = similarities - baseline[:, None]
+        if whole_only:
+            ids = np.where(ids % MAX_REGIONS == 0, ids, -1)
         works = work_ids(ids)
         return [
             (int(work), float(margin))
@@ -397,16 +512,40 @@ class SimilarityEngine:
         vectors = EmbeddingIndex(self._embedder.dim) if self._embedder is not None else None
         count = 0
         for work_id, fingerprint in items:
-            if fingerprint.pdq.is_reliable:
-                hashes.add(work_id, fingerprint.pdq.as_array()[None, :])
+            hash_rows = fingerprint.indexed_hashes()
+            if hash_rows:
+                hashes.add(work_id, np.stack(hash_rows))
             if vectors is not None and fingerprint.embeddings is not None:
                 vectors.add(work_id, fingerprint.embeddings[: fingerprint.reference_count])
             count += 1
         with self._lock:
-            self._hashes, self._vectors = hashes, vectors
+            self._hashes, self._vectors = _sized_layouts(hashes, vectors)
             self.needs_rebuild = False
             self.save()
         return count
+
+
+def _sized_layouts(
+    hashes: BinaryHashIndex, vectors: EmbeddingIndex | None
+) -> tuple[BinaryHashIndex, EmbeddingIndex | None]:
+    """The indexes, each re-filed into IVF lists once it has outgrown an exact scan."""
+    if hashes.layout == "flat" and len(hashes) >= IVF_MIN_ROWS:
+        hashes = hashes.as_ivf()
+    if vectors is not None and vectors.layout == "flat" and len(vectors) >= IVF_MIN_ROWS:
+        vectors = vectors.as_ivf()
+    return hashes, vectors
+
+
+def _feature_maps_of(embedder: Embedder | None) -> FeatureMapEmbedder | None:
+    """A one-pass region embedder built from the ONNX embedder's own model file, if it has one."""
+    if not isinstance(embedder, OnnxEmbedder):
+        return None
+    # onnxruntime keeps the path of a session opened from a file; OnnxEmbedder has no public
+    # accessor for it yet.
+    model_path = getattr(getattr(embedder, "_session", None), "_model_path", None)
+    if not isinstance(model_path, str):
+        return None
+    return FeatureMapEmbedder.from_model_file(Path(model_path))
 
 
 def background_images(limit: int = 192) -> list[RGBArray]:

@@ -61,10 +61,15 @@ def hash_evidence(distance: int) -> float:
 
 
 def gather(
-    hash_hits: Iterable[tuple[int, int]], embedding_hits: Iterable[tuple[int, float]]
+    hash_hits: Iterable[tuple[int, int]],
+    embedding_hits: Iterable[tuple[int, float]],
+    candidates: dict[int, Candidate] | None = None,
 ) -> dict[int, Candidate]:
-    """Keep each work's smallest hash distance and largest normalised embedding similarity."""
-    candidates: dict[int, Candidate] = {}
+    """Keep each work's smallest hash distance and largest normalised embedding similarity.
+
+    Hits are merged into `candidates` when given (it is updated in place).
+    """
+    candidates = {} if candidates is None else candidates
     for work_id, distance in hash_hits:
         candidate = candidates.setdefault(work_id, Candidate(work_id))
         if candidate.hash_distance is None or distance < candidate.hash_distance:

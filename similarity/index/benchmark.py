@@ -41,6 +41,8 @@ def _fill_dense(index: EmbeddingIndex, works: int, regions: int, seed: int) -> N
 
 def _fill_binary(index: BinaryHashIndex, works: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
+    if index.needs_training:
+        index.train(rng.integers(0, 256, (min(works, 100_000), index.bits // 8), dtype=np.uint8))
     for start in range(0, works, _BATCH):
         count = min(_BATCH, works - start)
         codes = rng.integers(0, 256, (count, index.bits // 8), dtype=np.uint8)
@@ -68,7 +70,7 @@ def search_latency(
     rng = np.random.default_rng(seed + 1)
     dense = EmbeddingIndex(dim, layout=layout, lists=max(64, int(4 * np.sqrt(works))))
     _fill_dense(dense, works, regions, seed)
-    binary = BinaryHashIndex()
+    binary = BinaryHashIndex(layout=layout, lists=max(64, int(np.sqrt(works))))
     _fill_binary(binary, works, seed)
     dense_times: list[float] = []
     binary_times: list[float] = []

@@ -1,7 +1,8 @@
 """Binary FAISS index of perceptual hashes; a lock keeps adds, removes and searches consistent.
 
-Memory per vector: 32 bytes of PDQ bits plus an 8-byte id (flat), about 40 bytes in all. Above a
-few million vectors use layout "ivf" (IndexBinaryIVF): brute force costs ~4 ms per query at 1M.
+Memory per vector: 32 bytes of PDQ bits plus an 8-byte id (flat), about 40 bytes in all. Large
+collections use layout "ivf" (IndexBinaryIVF): brute force costs ~4 ms per query at 1M. `as_ivf`
+re-files a flat index's hashes into a new IVF trained on them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from similarity.index.ids import region_ids, work_range
+from similarity.index.ids import MAX_REGIONS, region_ids, work_range
 from similarity.index.storage import IndexCorruptError, read_bytes, write_atomically
 
 Layout = Literal["flat", "ivf"]
@@ -37,6 +38,38 @@ class BinaryHashIndex:
     def __len__(self) -> int:
         with self._lock:
             return int(self._index.ntotal)
+
+    @property
+    def layout(self) -> Layout:
+        """ "flat" (exact scan) or "ivf" (clustered)."""
+        return "ivf" if isinstance(self._index, faiss.IndexBinaryIVF) else "flat"
+
+    def stored(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+        """(FAISS ids, hashes) of a flat index."""
+        with self._lock:
+            if not isinstance(self._index, faiss.IndexBinaryIDMap):
+                raise TypeError("only a flat index can list its hashes")
+            ids = np.asarray(faiss.vector_to_array(self._index.id_map), dtype=np.int64)
+            codes = self._index.index.reconstruct_n(0, int(self._index.ntotal))
+        return ids, np.asarray(codes, dtype=np.uint8)
+
+    def as_ivf(self, training_sample: int = 50_000, seed: int = 0) -> BinaryHashIndex:
+        """A new IVF index holding the same hashes, its lists trained on them."""
+        ids, codes = self.stored()
+        # FAISS wants about 40 training points per list.
+        lists = max(1, min(int(np.sqrt(len(codes))), len(codes) // 40))
+        ivf = BinaryHashIndex(self.bits, layout="ivf", lists=lists)
+        sample = np.random.default_rng(seed).permutation(len(codes))[:training_sample]
+        ivf.train(codes[np.sort(sample)])
+        if len(codes):
+            ivf._index.add_with_ids(codes, ids)
+        return ivf
+
+    def work_count(self) -> int:
+        """Distinct works indexed: regions are numbered from 0, so each work has one region 0."""
+        with self._lock:
+            ids = _stored_ids(self._index)
+        return int(np.count_nonzero(ids % MAX_REGIONS == 0))
 
     @property
     def needs_training(self) -> bool:
@@ -98,3 +131,17 @@ class BinaryHashIndex:
         loaded = cls(bits)
         loaded._index = index
         return loaded
+
+
+def _stored_ids(index: faiss.IndexBinary) -> npt.NDArray[np.int64]:
+    """Every FAISS id held by a flat (id-mapped) or IVF binary index."""
+    if isinstance(index, faiss.IndexBinaryIDMap):
+        return np.asarray(faiss.vector_to_array(index.id_map), dtype=np.int64)
+    # The type stubs do not declare IndexBinaryIVF's lists.
+    lists = getattr(faiss.downcast_IndexBinary(index), "invlists")  # noqa: B009
+    parts = [
+        faiss.rev_swig_ptr(lists.get_ids(number), lists.list_size(number)).copy()
+        for number in range(lists.nlist)
+        if lists.list_size(number)
+    ]
+    return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)

@@ -4,7 +4,8 @@ Vectors are stored as 8-bit scalar-quantised components over [-1, 1] (unit vecto
 that range), so a 256-d region costs 256 bytes plus an 8-byte id instead of 1 KiB as float32;
 the inner-product error this adds is about 0.002. Layout "flat" scans every vector (exact up to
 quantisation, fine below ~100k works); "ivf" scans `nprobe` of `lists` clusters and must be
-trained on a sample first.
+trained on a sample first; `as_ivf` re-files a flat index's vectors into a new IVF trained on
+them, which is how an index switches layout as its collection grows.
 """
 
 from __future__ import annotations
@@ -46,6 +47,33 @@ class EmbeddingIndex:
     def __len__(self) -> int:
         with self._lock:
             return int(self._index.ntotal)
+
+    @property
+    def layout(self) -> Layout:
+        """ "flat" (exact scan) or "ivf" (clustered)."""
+        return "ivf" if isinstance(self._index, faiss.IndexIVF) else "flat"
+
+    def stored(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """(FAISS ids, vectors as stored, dequantised) of a flat index."""
+        with self._lock:
+            if not isinstance(self._index, faiss.IndexIDMap):
+                raise TypeError("only a flat index can list its vectors")
+            ids = np.asarray(faiss.vector_to_array(self._index.id_map), dtype=np.int64)
+            storage = faiss.downcast_index(self._index.index)
+            vectors = storage.reconstruct_n(0, int(storage.ntotal))
+        return ids, np.asarray(vectors, dtype=np.float32)
+
+    def as_ivf(self, training_sample: int = 50_000, seed: int = 0) -> EmbeddingIndex:
+        """A new IVF index holding the same vectors, its clusters trained on them."""
+        ids, vectors = self.stored()
+        # FAISS wants about 40 training points per list.
+        lists = max(1, min(int(4 * np.sqrt(len(vectors))), len(vectors) // 40))
+        ivf = EmbeddingIndex(self.dim, layout="ivf", lists=lists)
+        sample = np.random.default_rng(seed).permutation(len(vectors))[:training_sample]
+        ivf.train(vectors[np.sort(sample)])
+        if len(vectors):
+            ivf._index.add_with_ids(vectors, ids)
+        return ivf
 
     @property
     def needs_training(self) -> bool:

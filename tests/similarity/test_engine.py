@@ -8,6 +8,7 @@ import numpy.typing as npt
 import pytest
 from skimage import data
 
+from similarity import engine as engine_module
 from similarity.engine import Fingerprint, FingerprintFormatError, SimilarityEngine
 from similarity.images import ImageRejected, load_image
 from tests.corpus.hostile import hostile_files
@@ -196,3 +197,32 @@ def test_default_embedder_integration(tmp_path: Path) -> None:
         engine.add(work_id, engine.fingerprint(image))
     crop = np.ascontiguousarray(WORKS[1][60:400, 100:460])
     assert engine.search(crop, top_k=1)[0].work_id == 1
+
+
+def test_crop_of_a_registered_work_matches_its_region_hash(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    quadrant = np.ascontiguousarray(WORKS[1][:256, 256:])
+    best = engine.search(quadrant, top_k=1)[0]
+    assert best.work_id == 1
+    assert best.score > 0
+
+
+def test_region_hash_qualities_round_trip(engine: SimilarityEngine) -> None:
+    original = engine.fingerprint(WORKS[3])
+    restored = Fingerprint.from_bytes(original.to_bytes())
+    assert original.region_pdq_quality is not None
+    assert restored.region_pdq_quality is not None
+    np.testing.assert_array_equal(restored.region_pdq_quality, original.region_pdq_quality)
+    assert len(restored.indexed_hashes()) == len(original.indexed_hashes()) > 1
+
+
+def test_engine_refiles_its_indexes_as_ivf_when_they_grow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "IVF_MIN_ROWS", 20)
+    engine = _engine(tmp_path, ThumbnailEmbedder())
+    assert engine.search(WORKS[2], top_k=1)[0].work_id == 2
+    engine.save()
+    reopened = SimilarityEngine(tmp_path, ThumbnailEmbedder(), WORKS.get)
+    assert len(reopened) == len(WORKS)
+    assert reopened.search(WORKS[4], top_k=1)[0].work_id == 4

@@ -95,3 +95,25 @@ def test_concurrent_adds_and_searches_stay_consistent() -> None:
     assert len(index) == 400
     _, ids = index.search(codes, 1)
     assert (work_ids(ids)[:, 0] == np.arange(400)).all()
+
+
+def test_work_count_counts_works_not_regions() -> None:
+    index = BinaryHashIndex()
+    codes = np.random.default_rng(5).integers(0, 256, (9, 32), dtype=np.uint8)
+    for work_id in range(3):
+        index.add(work_id, codes[work_id * 3 : work_id * 3 + 3])
+    assert len(index) == 9
+    assert index.work_count() == 3
+    assert index.as_ivf().work_count() == 3
+
+
+def test_hashes_refiled_as_ivf_are_found_exactly() -> None:
+    codes = np.random.default_rng(6).integers(0, 256, (300, 32), dtype=np.uint8)
+    index = BinaryHashIndex()
+    for work_id in range(100):
+        index.add(work_id, codes[work_id * 3 : work_id * 3 + 3])
+    ivf = index.as_ivf()
+    assert ivf.layout == "ivf"
+    distances, ids = ivf.search(codes[::3], 1)
+    assert (work_ids(ids)[:, 0] == np.arange(100)).mean() > 0.9
+    assert (distances[:, 0] == 0).mean() > 0.9

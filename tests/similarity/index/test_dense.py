@@ -76,3 +76,11 @@ def test_benchmark_reports_latency() -> None:
     figures = search_latency(500, dim=64, queries=5)
     assert figures["dense_p50_ms"] > 0
     assert figures["hash_p50_ms"] > 0
+
+
+def test_flat_index_refiled_as_ivf_finds_every_work() -> None:
+    ivf = _filled().as_ivf()
+    assert ivf.layout == "ivf"
+    assert len(ivf) == len(VECTORS)
+    _, ids = ivf.search(VECTORS, 1)
+    assert (work_ids(ids)[:, 0] == np.arange(len(VECTORS)) // 3).mean() > 0.9

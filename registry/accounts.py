@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from registry.errors import Conflict, RegistryError, Unauthorized
+from registry.errors import Conflict, Forbidden, RegistryError, Unauthorized
 from registry.models import (
     ApiKey,
     LoginSession,
@@ -30,6 +31,30 @@ _password_hasher = PasswordHasher()
 def _token_digest(token: str) -> str:
     # API keys and session tokens are 256-bit random values: a fast hash is enough to store them.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalise_domain(domain: str) -> str:
+    """A lower-case host name such as brand.example; URLs, ports and IP addresses are refused."""
+    cleaned = domain.strip().lower().rstrip(".")
+    labels = cleaned.split(".")
+    if len(cleaned) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.match(x) for x in labels):
+        raise RegistryError(f"not a domain name: {domain[:100]!r} (expected e.g. brand.example)")
+    if labels[-1].isdigit():
+        raise RegistryError(f"not a domain name: {domain[:100]!r} (IP addresses are not domains)")
+    return cleaned
+
+
+def organisations_of(session: Session, user: User) -> list[Organisation]:
+    return list(
+        session.exec(
+            select(Organisation)
+            .join(Membership, col(Membership.organisation_id) == Organisation.id)
+            .where(Membership.user_id == persisted_id(user))
+        )
+    )
 
 
 def normalise_email(email: str) -> str:
@@ -139,7 +164,12 @@ def end_login_session(session: Session, token: str) -> None:
 def create_organisation(
     session: Session, owner: User, name: str, domain: str | None
 ) -> Organisation:
-    organisation = Organisation(name=name, domain=domain.lower() if domain else None)
+    """A brand's organisation; its web domain is what license checks recognise as the licensee."""
+    if not owner.has_role(Role.BRAND):
+        raise Forbidden("only brand accounts create organisations")
+    organisation = Organisation(
+        name=name.strip(), domain=normalise_domain(domain) if domain else None
+    )
     session.add(organisation)
     session.flush()
     session.add(

@@ -93,3 +93,16 @@ class ApiKeyIssued(BaseModel):
 
 class SessionStarted(BaseModel):
     csrf_token: str
+
+
+class OrganisationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    domain: str | None = Field(default=None, max_length=253)
+
+
+class OrganisationPublic(BaseModel):
+    id: int
+    name: str
+    domain: str | None

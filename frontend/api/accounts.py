@@ -5,13 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from frontend.deps import SESSION_COOKIE, CurrentUser, ServicesDep, SessionDep, csrf_token_for
-from registry.accounts import authenticate, create_api_key, create_user, start_login_session
+from registry.accounts import (
+    authenticate,
+    create_api_key,
+    create_organisation,
+    create_user,
+    organisations_of,
+    start_login_session,
+)
 from registry.errors import RegistryError
 from registry.models import Role, User, persisted_id
 from registry.schemas import (
     ApiKeyCreate,
     ApiKeyIssued,
     Login,
+    OrganisationCreate,
+    OrganisationPublic,
     SessionStarted,
     UserCreate,
     UserPublic,
@@ -72,3 +81,22 @@ def issue_api_key(body: ApiKeyCreate, user: CurrentUser, session: SessionDep) ->
 @router.get("/me")
 def me(user: CurrentUser) -> UserPublic:
     return user_public(user)
+
+
+@router.post("/organisations", status_code=201)
+def add_organisation(
+    body: OrganisationCreate, user: CurrentUser, session: SessionDep
+) -> OrganisationPublic:
+    """A brand's organisation; license checks recognise its domain as the licensee's site."""
+    organisation = create_organisation(session, user, body.name, body.domain)
+    return OrganisationPublic(
+        id=persisted_id(organisation), name=organisation.name, domain=organisation.domain
+    )
+
+
+@router.get("/organisations")
+def my_organisations(user: CurrentUser, session: SessionDep) -> list[OrganisationPublic]:
+    return [
+        OrganisationPublic(id=persisted_id(o), name=o.name, domain=o.domain)
+        for o in organisations_of(session, user)
+    ]

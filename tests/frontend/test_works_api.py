@@ -141,3 +141,39 @@ def test_every_hostile_file_is_handled_and_refusals_write_nothing(
             accepted += 1
     assert client.get("/healthz").json() == {"status": "ok"}
     assert accepted > 0
+
+
+def test_a_brand_creates_an_organisation_with_its_domain(client: TestClient) -> None:
+    from tests.factories import make_account
+
+    brand = make_account(client, "buyer@brand.example", roles=["brand"])
+    created = client.post(
+        "/api/v1/organisations",
+        json={"name": "Brand Ltd", "domain": "Shop.Brand.Example."},
+        headers=brand.headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["domain"] == "shop.brand.example"
+    assert [
+        o["name"] for o in client.get("/api/v1/organisations", headers=brand.headers).json()
+    ] == ["Brand Ltd"]
+
+
+@pytest.mark.parametrize(
+    "domain", ["https://brand.example/", "brand", "10.0.0.1", "-bad.example", "a b.example"]
+)
+def test_organisation_domains_must_be_host_names(client: TestClient, domain: str) -> None:
+    from tests.factories import make_account
+
+    brand = make_account(client, "buyer@brand.example", roles=["brand"])
+    response = client.post(
+        "/api/v1/organisations", json={"name": "Brand", "domain": domain}, headers=brand.headers
+    )
+    assert response.status_code == 400
+    assert "not a domain name" in response.json()["detail"]
+
+
+def test_only_brands_create_organisations(client: TestClient, alice: Account) -> None:
+    response = client.post("/api/v1/organisations", json={"name": "X"}, headers=alice.headers)
+    assert response.status_code == 403
+    assert "brand" in response.json()["detail"]

@@ -508,6 +508,8 @@ class GrowthChart:
     """Tree size over time from the signed heads, as an SVG polyline in a 600×160 box."""
 
     points: str
+    latest_x: float
+    latest_y: float
     first: str
     last: str
     max_size: int
@@ -534,9 +536,10 @@ def growth_chart(heads: Sequence[SignedTreeHead]) -> GrowthChart | None:
             points.append(f"{x:.1f},{previous_y:.1f}")
         points.append(f"{x:.1f},{y:.1f}")
         previous_y = y
-    if len(heads) == 1:
-        points.insert(0, f"0,{previous_y:.1f}")
-    return GrowthChart(" ".join(points), _when(first), _when(last), top, len(heads))
+    latest_x, latest_y = (float(value) for value in points[-1].split(","))
+    return GrowthChart(
+        " ".join(points), latest_x, latest_y, _when(first), _when(last), top, len(heads)
+    )
 
 
 def _when(timestamp_ms: int) -> str:

@@ -39,6 +39,7 @@ from registry.monitoring.models import (
     Sighting,
 )
 from registry.monitoring.repository import owned_alert, owned_alerts
+from registry.notifications.service import notify
 from registry.service import get_owned_work
 from similarity.crawl.records import FetchRecord
 from similarity.crawl.urls import InvalidUrlError, canonical_host, parse_web_url
@@ -442,6 +443,33 @@ def persisted_alert_id(alert: Alert) -> int:
     if alert.id is None:
         raise RuntimeError("alert has no id: flush the session first")
     return alert.id
+
+
+NEW_ALERT_KIND: Final = "monitoring.alert"
+
+
+def notify_rights_holder(session: Session, alert: Alert) -> None:
+    """Tell the work's owner of a new alert (inbox, email, webhooks), in the alert's transaction."""
+    work = session.get(Work, alert.work_id)
+    owner = None if work is None else session.get(User, work.owner_id)
+    if work is None or owner is None:
+        return
+    notify(
+        session,
+        owner,
+        NEW_ALERT_KIND,
+        f"Possible copy of “{work.title}” on {alert.domain}",
+        f"An image on {alert.page_url} copies your work “{work.title}” (score "
+        f"{alert.score:.2f}). Evidence was captured and logged at index {alert.log_index}.",
+        {
+            "alert_id": persisted_alert_id(alert),
+            "work_id": alert.work_id,
+            "page_url": alert.page_url,
+            "image_url": alert.image_url,
+            "evidence_sha256": alert.evidence_sha256,
+            "log_index": alert.log_index,
+        },
+    )
 
 
 def evidence_bundle(session: Session, owner: User, alert_id: int, blobs: BlobStore) -> bytes:

@@ -11,7 +11,8 @@ from registry.log.models import LogLeaf
 from registry.monitoring.evidence import verify_bundle
 from registry.monitoring.jobs import Monitor, cancel
 from registry.monitoring.models import Alert, CrawlJob, JobStatus, Sighting
-from registry.monitoring.service import add_licensed_domain
+from registry.monitoring.service import NEW_ALERT_KIND, add_licensed_domain
+from registry.notifications.models import Notification
 from tests.registry.monitoring.support import (
     CrawlRun,
     Registered,
@@ -152,3 +153,19 @@ def test_cancelled_crawl_resumes_without_duplicates(
             select(func.count()).select_from(LogLeaf).where(LogLeaf.event_type == "evidence")
         ).one()
     assert alerts == leaves == len(registered.works)
+
+
+def test_each_new_alert_notifies_the_rights_holder_once(
+    services: Services, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
+) -> None:
+    seeds = gallery_seeds(copy_site)
+    run_crawl(queue_job(services, registered.owner, seeds, max_pages=3))
+    run_crawl(queue_job(services, registered.owner, seeds, max_pages=3))
+    with services.session() as session:
+        notified = session.exec(
+            select(Notification.payload).where(
+                Notification.user_id == registered.owner.id, Notification.kind == NEW_ALERT_KIND
+            )
+        ).all()
+        alert_ids = [alert.id or 0 for alert in session.exec(select(Alert)).all()]
+    assert sorted(payload["alert_id"] for payload in notified) == sorted(alert_ids)

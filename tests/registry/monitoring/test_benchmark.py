@@ -1,0 +1,25 @@
+"""The monitoring benchmark runs end to end on a tiny set and reports its figures with units."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from registry.monitoring.benchmark import run_crawl_benchmark
+from similarity.augment import FAMILIES
+from similarity.benchmark.dataset import BenchmarkSize
+
+
+@pytest.mark.slow
+def test_a_tiny_benchmark_reports_throughput_precision_and_recall(tmp_path: Path) -> None:
+    figures = run_crawl_benchmark(
+        tmp_path, BenchmarkSize(references=4, queries_per_family=1, distractors=4), crawler_pages=20
+    )
+    assert figures["images"] == len(FAMILIES) + 4
+    assert set(figures["recall_by_family"]) == set(FAMILIES)
+    assert figures["images_per_s"] > 0
+    assert 0.0 <= figures["precision"] <= 1.0
+    assert 0.0 <= figures["recall"] <= 1.0
+    assert figures["pages_per_s"] > 0
+    assert figures["crawler_disallowed_requests"] == 0

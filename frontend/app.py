@@ -9,10 +9,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontend.api import accounts, licensing, log, monitoring, notifications, search, works
+from frontend.pages import render_error
 from frontend.pages import router as pages_router
 from frontend.services import Services
 from frontend.settings import Settings
@@ -47,6 +49,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.exception_handler(RegistryError)
     async def registry_error(_request: Request, error: RegistryError) -> JSONResponse:
         return JSONResponse({"detail": error.message}, status_code=error.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        """Browsers get the error page for unknown URLs and methods; API clients get JSON."""
+        if "text/html" in request.headers.get("accept", ""):
+            return render_error(request, error.status_code, str(error.detail))
+        return JSONResponse(
+            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+        )
 
     @app.exception_handler(LogError)
     async def log_error(_request: Request, error: LogError) -> JSONResponse:

@@ -48,9 +48,9 @@ def csrf_token_for(services: Services, session_token: str) -> str:
     return hmac.new(key, session_token.encode(), hashlib.sha256).hexdigest()
 
 
-async def _optional_user(
-    request: Request, session: SessionDep, services: ServicesDep
-) -> User | None:
+def _authenticated_user(request: Request, session: SessionDep) -> User | None:
+    # Sync on purpose: FastAPI runs it in the thread pool, so a database wait (SQLite's write
+    # lock) never blocks the event loop that other requests need to finish and release it.
     authorization = request.headers.get("authorization", "")
     if authorization:
         scheme, _, token = authorization.partition(" ")
@@ -58,15 +58,24 @@ async def _optional_user(
             raise Unauthorized("Authorization header must be 'Bearer <API key>'")
         return user_for_api_key(session, token.strip())
     session_token = request.cookies.get(SESSION_COOKIE)
-    if not session_token:
-        return None
-    user = user_for_login_session(session, session_token)
-    if user is not None and request.method in _UNSAFE_METHODS:
+    return user_for_login_session(session, session_token) if session_token else None
+
+
+async def _optional_user(
+    request: Request,
+    services: ServicesDep,
+    user: Annotated[User | None, Depends(_authenticated_user)],
+) -> User | None:
+    """The acting user; cookie-authenticated unsafe requests must carry the CSRF token."""
+    session_token = request.cookies.get(SESSION_COOKIE)
+    by_cookie = session_token is not None and not request.headers.get("authorization")
+    if user is not None and by_cookie and session_token and request.method in _UNSAFE_METHODS:
         await _require_csrf(request, services, session_token)
     return user
 
 
 async def _require_csrf(request: Request, services: ServicesDep, session_token: str) -> None:
+    """Double-submit check that reads the form if needed; it never touches the database."""
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")

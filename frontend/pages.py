@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from PIL import Image
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from frontend.api.works import read_upload
 from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep, csrf_token_for
@@ -30,8 +30,13 @@ from registry.errors import NotFound, RegistryError
 from registry.log.errors import LogError
 from registry.log.signing import SignedTreeHead
 from registry.log.store import AttestationLog, LogEntry
-from registry.models import PriorArtConflict, Role, User, Work
-from registry.repository import list_owned_works, list_public_works, visible_work
+from registry.models import Role, User, Work
+from registry.repository import (
+    list_owned_works,
+    list_public_works,
+    prior_art_conflicts,
+    visible_work,
+)
 from registry.search import decode_query, search_image, visible_to
 from registry.service import get_owned_work, work_certificate, work_certificate_view
 from similarity.matcher import DECISION_THRESHOLD, Match
@@ -217,9 +222,7 @@ def work_page(
             conflict.score,
             conflict.resolution,
         )
-        for conflict in session.exec(
-            select(PriorArtConflict).where(PriorArtConflict.work_id == work_id)
-        ).all()
+        for conflict in prior_art_conflicts(session, work)
     ]
     check = verify_certificate(
         work_certificate(session, services.signer, work), services.signer.public_key

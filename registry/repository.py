@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from registry.errors import NotFound
-from registry.models import User, Visibility, Work, WorkStatus
+from registry.models import PriorArtConflict, User, Visibility, Work, WorkStatus
 
 
 def list_owned_works(session: Session, owner: User, limit: int = 500) -> Sequence[Work]:
@@ -33,3 +33,8 @@ def visible_work(session: Session, work_id: int, viewer: User | None) -> Work:
     ):
         raise NotFound(f"work {work_id} not found")
     return work
+
+
+def prior_art_conflicts(session: Session, work: Work) -> Sequence[PriorArtConflict]:
+    """Earlier registrations by other owners that this work resembles, for review."""
+    return session.exec(select(PriorArtConflict).where(PriorArtConflict.work_id == work.id)).all()

@@ -233,3 +233,15 @@ def test_score_bar_stays_within_the_bar(score: float) -> None:
 
 def test_score_bar_puts_the_threshold_in_the_middle() -> None:
     assert score_bar_percent(0.0) == 50.0
+
+
+def test_unknown_url_shows_the_error_page_to_browsers_and_json_to_clients(
+    client: TestClient,
+) -> None:
+    page = client.get("/no/such/page", headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Not Found" in page.text
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not Found"}

@@ -58,13 +58,6 @@ def snapshot(page: Page, path: Path) -> None:
     page.screenshot(path=path, full_page=True)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="frontend/deps.py looks up the signed-in user on the event loop thread, which then "
-    "blocks on the SQLite write lock held by a concurrent request (a thumbnail) whose commit "
-    "needs that loop: pages with several thumbnails often hang for the 30 s busy timeout. "
-    "Remove this mark with the fix (run the lookups through run_in_threadpool).",
-)
 def test_designer_signs_up_uploads_three_images_and_verifies_a_certificate(
     page: Page, tmp_path: Path, screenshots: Path
 ) -> None:

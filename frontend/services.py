@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -15,9 +16,15 @@ from registry.db import make_engine
 from registry.log.signing import LogSigner, create_signing_key, load_signer
 from registry.service import Registrar, reference_image_loader
 from registry.thumbnails import Thumbnails
-from similarity.embedding.embedders import load_default_embedder
+from similarity.embedding.embedders import OnnxEmbedder, load_default_embedder
 from similarity.engine import SimilarityEngine
 from similarity.images import ImageLimits
+
+
+@lru_cache(maxsize=2)
+def shared_embedder(cache_dir: Path) -> OnnxEmbedder:
+    """One ONNX session per model per process; sessions are safe to share between threads."""
+    return load_default_embedder(cache_dir)
 
 
 class NotInitialised(RuntimeError):
@@ -64,7 +71,7 @@ class Services:
     def similarity(self) -> SimilarityEngine:
         return SimilarityEngine(
             self.settings.index_dir,
-            embedder=load_default_embedder(self.settings.model_cache_dir),
+            embedder=shared_embedder(self.settings.model_cache_dir),
             reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
         )
 

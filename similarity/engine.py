@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import threading
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -255,7 +257,7 @@ class SimilarityEngine:
     def _load_background(self) -> FloatArray | None:
         if self._embedder is None:
             return None
-        path = self._dir / f"background-{self._embedder.dim}.npy"
+        path = self._background_path(self._embedder)
         if path.exists():
             vectors = np.load(path, allow_pickle=False)
             if vectors.shape[1:] == (self._embedder.dim,):
@@ -264,9 +266,18 @@ class SimilarityEngine:
         if not images:
             return None
         vectors = self._embedder.embed(images).astype(np.float32)
-        self._dir.mkdir(parents=True, exist_ok=True)
-        np.save(path, vectors, allow_pickle=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
+        np.save(temporary, vectors, allow_pickle=False)
+        temporary.replace(path)
         return vectors
+
+    def _background_path(self, embedder: Embedder) -> Path:
+        # The background vectors depend only on the model: keep them beside its file, so every
+        # index built with that model (one per data folder, one per test) shares them.
+        if isinstance(embedder, OnnxEmbedder):
+            return embedder.model_path.with_name(f"{embedder.model_path.stem}-background.npy")
+        return self._dir / f"background-{embedder.dim}.npy"
 
     def fingerprint(self, image: LoadedImage | RGBArray) -> Fingerprint:
         """Hashes of the whole image, PDQ and embedding of every region (one network pass)."""
@@ -540,12 +551,13 @@ def _feature_maps_of(embedder: Embedder | None) -> FeatureMapEmbedder | None:
     """A one-pass region embedder built from the ONNX embedder's own model file, if it has one."""
     if not isinstance(embedder, OnnxEmbedder):
         return None
-    # onnxruntime keeps the path of a session opened from a file; OnnxEmbedder has no public
-    # accessor for it yet.
-    model_path = getattr(getattr(embedder, "_session", None), "_model_path", None)
-    if not isinstance(model_path, str):
-        return None
-    return FeatureMapEmbedder.from_model_file(Path(model_path))
+    return _feature_maps_for_model(embedder.model_path)
+
+
+@lru_cache(maxsize=4)
+def _feature_maps_for_model(model_path: Path) -> FeatureMapEmbedder | None:
+    # Splitting the graph and opening a session costs about a second: once per model per process.
+    return FeatureMapEmbedder.from_model_file(model_path)
 
 
 def background_images(limit: int = 192) -> list[RGBArray]:

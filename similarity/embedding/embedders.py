@@ -50,6 +50,7 @@ class OnnxEmbedder:
     def __init__(
         self, model_path: Path, batch_size: int = DEFAULT_ONNX_BATCH_SIZE, intra_op_threads: int = 1
     ) -> None:
+        self.model_path = model_path
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1

@@ -9,7 +9,6 @@ named by their contract party ids, never by account, so the public log carries n
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,15 +17,17 @@ from typing import ClassVar, Self
 from licensing.engine import Execution
 from licensing.money import CURRENCY_EXPONENTS
 from registry.log.events import (
+    SHA256_HEX,
     EventFormatError,
     JsonValue,
     LogEvent,
+    expect_fields,
     format_timestamp,
+    int_field,
     parse_timestamp,
+    str_field,
     utc,
 )
-
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,23 +51,12 @@ def allocation_lines(execution: Execution) -> tuple[AllocationLine, ...]:
     )
 
 
-def _expect(fields: Mapping[str, object], names: set[str]) -> None:
-    if set(fields) != names:
-        raise EventFormatError(f"fields must be exactly {sorted(names)}, got {sorted(fields)}")
-
-
 def _int(fields: Mapping[str, object], name: str) -> int:
-    value = fields[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise EventFormatError(f"{name} must be an integer")
-    return value
+    return int_field(fields[name], name)
 
 
 def _str(fields: Mapping[str, object], name: str) -> str:
-    value = fields[name]
-    if not isinstance(value, str):
-        raise EventFormatError(f"{name} must be a string")
-    return value
+    return str_field(fields[name], name)
 
 
 def _optional_str(fields: Mapping[str, object], name: str) -> str | None:
@@ -88,7 +78,7 @@ def _allocations(fields: Mapping[str, object]) -> tuple[AllocationLine, ...]:
     for entry in raw:
         if not isinstance(entry, dict):
             raise EventFormatError("each allocation must be an object")
-        _expect(entry, {"party", "amount_minor", "rule"})
+        expect_fields(entry, {"party", "amount_minor", "rule"})
         lines.append(
             AllocationLine(_str(entry, "party"), _int(entry, "amount_minor"), _str(entry, "rule"))
         )
@@ -96,7 +86,7 @@ def _allocations(fields: Mapping[str, object]) -> tuple[AllocationLine, ...]:
 
 
 def _check_terms(document_sha256: str, currency: str | None = None) -> None:
-    if not _SHA256_HEX.fullmatch(document_sha256):
+    if not SHA256_HEX.fullmatch(document_sha256):
         raise ValueError("document_sha256 must be 64 lowercase hex characters")
     if currency is not None and currency not in CURRENCY_EXPONENTS:
         raise ValueError(f"currency {currency!r} is not an ISO 4217 code")
@@ -149,7 +139,7 @@ class ConsentEvent(LogEvent):
     @classmethod
     def from_fields(cls, fields: Mapping[str, object]) -> Self:
         """Rebuild from JSON fields."""
-        _expect(
+        expect_fields(
             fields,
             {
                 "version_id",
@@ -226,7 +216,7 @@ class GrantEvent(LogEvent):
     @classmethod
     def from_fields(cls, fields: Mapping[str, object]) -> Self:
         """Rebuild from JSON fields."""
-        _expect(
+        expect_fields(
             fields,
             {
                 "grant_id",
@@ -315,7 +305,7 @@ class SplitEvent(LogEvent):
     @classmethod
     def from_fields(cls, fields: Mapping[str, object]) -> Self:
         """Rebuild from JSON fields."""
-        _expect(
+        expect_fields(
             fields,
             {
                 "grant_id",

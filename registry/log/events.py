@@ -23,7 +23,7 @@ from typing import ClassVar, Self
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -146,18 +146,21 @@ def parse_event(leaf: bytes) -> LogEvent:
     return event
 
 
-def _expect(fields: Mapping[str, object], names: set[str]) -> None:
+def expect_fields(fields: Mapping[str, object], names: set[str]) -> None:
+    """Refuse an event whose fields are not exactly `names` (no missing, no extra)."""
     if set(fields) != names:
         raise EventFormatError(f"fields must be exactly {sorted(names)}, got {sorted(fields)}")
 
 
-def _int(value: object, name: str) -> int:
+def int_field(value: object, name: str) -> int:
+    """The value as an int; bools and floats are refused."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise EventFormatError(f"{name} must be an integer")
     return value
 
 
-def _str(value: object, name: str) -> str:
+def str_field(value: object, name: str) -> str:
+    """The value as a str."""
     if not isinstance(value, str):
         raise EventFormatError(f"{name} must be a string")
     return value
@@ -178,7 +181,7 @@ class RegistrationEvent(LogEvent):
     registered_at: datetime
 
     def __post_init__(self) -> None:
-        if not _SHA256_HEX.fullmatch(self.sha256):
+        if not SHA256_HEX.fullmatch(self.sha256):
             raise ValueError("sha256 must be 64 lowercase hex characters")
         if any(not isinstance(v, str) for v in self.fingerprints.values()):
             raise ValueError("fingerprint values must be strings")
@@ -198,14 +201,16 @@ class RegistrationEvent(LogEvent):
     @classmethod
     def from_fields(cls, fields: Mapping[str, object]) -> Self:
         """Rebuild from JSON fields."""
-        _expect(fields, {"work_id", "owner_id", "sha256", "fingerprints", "registered_at"})
+        expect_fields(fields, {"work_id", "owner_id", "sha256", "fingerprints", "registered_at"})
         fingerprints = fields["fingerprints"]
         if not isinstance(fingerprints, dict):
             raise EventFormatError("fingerprints must be an object")
         return cls(
-            work_id=_int(fields["work_id"], "work_id"),
-            owner_id=_int(fields["owner_id"], "owner_id"),
-            sha256=_str(fields["sha256"], "sha256"),
-            fingerprints={str(k): _str(v, f"fingerprints.{k}") for k, v in fingerprints.items()},
-            registered_at=parse_timestamp(_str(fields["registered_at"], "registered_at")),
+            work_id=int_field(fields["work_id"], "work_id"),
+            owner_id=int_field(fields["owner_id"], "owner_id"),
+            sha256=str_field(fields["sha256"], "sha256"),
+            fingerprints={
+                str(k): str_field(v, f"fingerprints.{k}") for k, v in fingerprints.items()
+            },
+            registered_at=parse_timestamp(str_field(fields["registered_at"], "registered_at")),
         )

@@ -5,22 +5,22 @@ Importing this module registers the event kind with ``parse_event``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Self
 
 from registry.log.events import (
+    SHA256_HEX,
     EventFormatError,
     JsonValue,
     LogEvent,
     format_timestamp,
+    int_field,
     parse_timestamp,
+    str_field,
     utc,
 )
-
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 # No slots: a slotted dataclass is a second class object and would register twice.
@@ -41,7 +41,7 @@ class EvidenceEvent(LogEvent):
 
     def __post_init__(self) -> None:
         for name in ("manifest_sha256", "image_sha256"):
-            if not _SHA256_HEX.fullmatch(getattr(self, name)):
+            if not SHA256_HEX.fullmatch(getattr(self, name)):
                 raise ValueError(f"{name} must be 64 lowercase hex characters")
         object.__setattr__(self, "captured_at", utc(self.captured_at))
 
@@ -72,23 +72,11 @@ class EvidenceEvent(LogEvent):
         if set(fields) != names:
             raise EventFormatError(f"fields must be exactly {sorted(names)}, got {sorted(fields)}")
         return cls(
-            alert_id=_int(fields["alert_id"], "alert_id"),
-            work_id=_int(fields["work_id"], "work_id"),
-            manifest_sha256=_str(fields["manifest_sha256"], "manifest_sha256"),
-            image_sha256=_str(fields["image_sha256"], "image_sha256"),
-            page_url=_str(fields["page_url"], "page_url"),
-            image_url=_str(fields["image_url"], "image_url"),
-            captured_at=parse_timestamp(_str(fields["captured_at"], "captured_at")),
+            alert_id=int_field(fields["alert_id"], "alert_id"),
+            work_id=int_field(fields["work_id"], "work_id"),
+            manifest_sha256=str_field(fields["manifest_sha256"], "manifest_sha256"),
+            image_sha256=str_field(fields["image_sha256"], "image_sha256"),
+            page_url=str_field(fields["page_url"], "page_url"),
+            image_url=str_field(fields["image_url"], "image_url"),
+            captured_at=parse_timestamp(str_field(fields["captured_at"], "captured_at")),
         )
-
-
-def _int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise EventFormatError(f"{name} must be an integer")
-    return value
-
-
-def _str(value: object, name: str) -> str:
-    if not isinstance(value, str):
-        raise EventFormatError(f"{name} must be a string")
-    return value

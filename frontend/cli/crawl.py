@@ -35,12 +35,21 @@ def crawl(
     """Crawl the seeds' sites and raise an alert, with evidence, for every copy of a work."""
     services = Services(Settings())
     try:
+        _crawl(services, urls, max_pages, allow_host or [], as_json=as_json)
+    finally:
+        services.engine.dispose()
+
+
+def _crawl(
+    services: Services, urls: list[str], max_pages: int, allow_hosts: list[str], *, as_json: bool
+) -> None:
+    try:
         monitor = build_monitor(services)
     except NotInitialised as error:
         _fail(str(error))
     with services.session() as session:
         try:
-            job = create_job(session, None, urls, max_pages, allow_host or [])
+            job = create_job(session, None, urls, max_pages, allow_hosts)
         except RegistryError as error:
             _fail(error.message, 2)
         session.commit()

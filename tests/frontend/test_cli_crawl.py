@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import typer
@@ -19,6 +21,15 @@ from tests.registry.monitoring.support import copies_of_originals
 from tests.sites import LoopbackSite
 
 ALERT_FIELDS = {"work_id", "page_url", "image_url", "score", "evidence_sha256", "log_index"}
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """SQLite only: run in-process on PostgreSQL, the command leaves one pooled connection for
+    the garbage collector (harmless in a real one-shot process, an error under pytest)."""
+    path = tmp_path / "copymark.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

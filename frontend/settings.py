@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     max_batch_files: int = Field(default=500, gt=0)
     secure_cookies: bool = False
     crawl_allow_hosts: list[str] = Field(default_factory=list)
+    run_watches: bool = False
     models_dir: Path | None = None
     # Email is off while smtp_host is empty.
     smtp_host: str = ""

@@ -12,6 +12,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Query, Request
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
 from frontend.services import Services
+from licensing.service import is_use_licensed
 from registry.blobs import LocalBlobStore
 from registry.monitoring.jobs import Monitor
 from registry.monitoring.models import Alert, AlertStatus, CrawlJob
@@ -37,6 +38,7 @@ from registry.monitoring.schemas import (
 )
 from registry.monitoring.screenshots import ChromiumScreenshotter, Screenshotter
 from registry.monitoring.service import (
+    LicensedDomains,
     add_licensed_domain,
     alerts_by_domain,
     change_status,
@@ -50,8 +52,6 @@ from similarity.crawl.netguard import NetGuard
 from similarity.crawl.politeness import HostPoliteness
 
 WATCH_POLL_S = 60.0
-# Off unless the settings carry `run_watches = True` (COPYMARK_RUN_WATCHES).
-WATCH_SETTING = "run_watches"
 
 
 def build_monitor(
@@ -75,7 +75,21 @@ def build_monitor(
         crawl_root=services.settings.home / "crawls",
         screenshots=screenshots,
         politeness=politeness,
+        is_licensed=licensed_use(services),
     )
+
+
+def licensed_use(services: Services) -> Callable[[int, str], bool]:
+    """A use is licensed when the work's allow-list names the site or a brand holds a grant."""
+    allow_list = LicensedDomains(services.read_session)
+
+    def is_licensed(work_id: int, page_url: str) -> bool:
+        if allow_list(work_id, page_url):
+            return True
+        with services.read_session() as session:
+            return is_use_licensed(session, work_id, page_url)
+
+    return is_licensed
 
 
 def app_monitor(app: FastAPI) -> Monitor:
@@ -98,7 +112,7 @@ MonitorDep = Annotated[Monitor, Depends(get_monitor)]
 async def watch_runner(app: FastAPI) -> AsyncIterator[None]:
     """Re-crawl due watches in the background while the app runs, when the setting enables it."""
     services: Services = app.state.services
-    if not getattr(services.settings, WATCH_SETTING, False):
+    if not services.settings.run_watches:
         yield
         return
     loop_task = asyncio.get_running_loop().create_task(app_monitor(app).watch_loop(WATCH_POLL_S))

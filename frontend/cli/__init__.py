@@ -3,8 +3,10 @@ and errors on stderr, a non-zero exit status on failure."""
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -16,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from frontend.api.search import result_json
 from frontend.cli.bench import bench
 from frontend.cli.contract import contract_app
+from frontend.cli.crawl import crawl
 from frontend.services import NotInitialised, Services
 from frontend.settings import Settings
 from registry.accounts import create_user, find_user_by_email
@@ -24,6 +27,7 @@ from registry.errors import RegistryError
 from registry.log.signing import LogPublicKey
 from registry.log.store import verify_log
 from registry.models import Role, Work
+from registry.monitoring.evidence import verify_bundle
 from registry.schemas import WorkMetadata
 from registry.search import decode_query, search_image
 from registry.service import Registered, Upload, work_certificate, work_certificate_view
@@ -37,6 +41,7 @@ app.add_typer(log_app, name="log")
 app.add_typer(user_app, name="user")
 app.add_typer(contract_app, name="contract")
 app.command("bench")(bench)
+app.command("crawl")(crawl)
 
 stderr = Console(stderr=True, soft_wrap=True)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"})
@@ -302,28 +307,39 @@ def log_verify(as_json: JsonFlag = False) -> None:
 
 @app.command()
 def verify(
-    document: Annotated[Path, typer.Argument(help="a certificate JSON file")],
+    document: Annotated[
+        Path, typer.Argument(help="a certificate (JSON) or an evidence bundle (zip)")
+    ],
     public_key: Annotated[
         Path | None, typer.Option("--public-key", help="the log's public key (PEM or base64)")
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check a certificate offline: no database, no network, only the log's public key."""
+    """Check a certificate or an evidence bundle offline: only the log's public key is needed."""
     key = _trusted_key(public_key)
     try:
-        parsed = json.loads(document.read_bytes())
-    except (OSError, ValueError) as error:
+        data = document.read_bytes()
+    except OSError as error:
         fail(f"cannot read {document}: {error}", 2)
-    check = verify_certificate(parsed, key)
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        bundle = verify_bundle(data, key)
+        valid, reason, index = bundle.valid, bundle.reason, bundle.log_index
+        size = None
+    else:
+        try:
+            parsed = json.loads(data)
+        except ValueError as error:
+            fail(f"{document} is neither a certificate (JSON) nor a bundle (zip): {error}", 2)
+        check = verify_certificate(parsed, key)
+        valid, reason, index = check.valid, check.reason, check.log_index
+        size = check.tree_head.tree_size if check.tree_head else None
     if as_json:
-        emit({"valid": check.valid, "reason": check.reason, "log_index": check.log_index})
-    if not check.valid:
-        fail(f"certificate does NOT verify: {check.reason}")
-    if not as_json and check.tree_head is not None:
-        stderr.print(
-            f"certificate verifies: leaf {check.log_index} is in the log of "
-            f"{check.tree_head.tree_size} leaves signed by key {check.tree_head.key_id[:16]}…"
-        )
+        emit({"valid": valid, "reason": reason, "log_index": index})
+    if not valid:
+        fail(f"{document} does NOT verify: {reason}")
+    if not as_json:
+        in_tree = f" of {size} leaves" if size else ""
+        stderr.print(f"{document} verifies: leaf {index} is in the signed log{in_tree}")
 
 
 def _trusted_key(path: Path | None) -> LogPublicKey:

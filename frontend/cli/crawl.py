@@ -18,7 +18,7 @@ from registry.monitoring.jobs import AlertLine, Progress
 from registry.monitoring.models import JobStatus
 from registry.monitoring.service import create_job
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 
 def crawl(
@@ -37,7 +37,7 @@ def crawl(
     try:
         _crawl(services, urls, max_pages, allow_host or [], as_json=as_json)
     finally:
-        services.engine.dispose()
+        services.close()
 
 
 def _crawl(

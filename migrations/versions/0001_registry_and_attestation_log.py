@@ -39,11 +39,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('level', 'node_index'),
     sqlite_with_rowid=False
     )
-    op.create_table('log_state',
+    log_state = op.create_table('log_state',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('tree_size', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    # The one state row exists from the start, so concurrent first appends queue on its lock
+    # instead of racing to create it.
+    op.bulk_insert(log_state, [{'id': 1, 'tree_size': 0}])
     op.create_table('log_tree_heads',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('tree_size', sa.BigInteger(), nullable=False),

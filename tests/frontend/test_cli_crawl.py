@@ -75,3 +75,40 @@ def test_a_seed_that_is_not_a_web_url_exits_with_status_2(
 ) -> None:
     result = CliRunner().invoke(cli, ["ftp://example.com/"], env=environment(settings))
     assert result.exit_code == 2
+
+
+def test_copymark_verify_checks_an_evidence_bundle_offline(
+    cli: typer.Typer, services: Services, settings: Settings, tmp_path: Path
+) -> None:
+    from frontend.cli import app
+    from registry.blobs import LocalBlobStore
+
+    with services.session() as session:
+        owner = create_user(session, email="alice@example.com", password="correct horse battery")
+        services.registrar.register(
+            session, owner, Upload(photo_jpeg("astronaut"), "astronaut.jpg", WorkMetadata())
+        )
+        session.commit()
+    with LoopbackSite(copies_of_originals()) as site:
+        crawled = CliRunner().invoke(
+            cli,
+            [site.url("/gallery/img"), "--max-pages", "1", "--allow-host", "127.0.0.1", "--json"],
+            env=environment(settings),
+        )
+    (alert,) = [json.loads(line) for line in crawled.stdout.splitlines()]
+    bundle = tmp_path / "evidence.zip"
+    evidence = LocalBlobStore(settings.home / "evidence")
+    bundle.write_bytes(evidence.get(alert["evidence_sha256"]))
+    checked = CliRunner().invoke(app, ["verify", str(bundle), "--json"], env=environment(settings))
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout) == {
+        "valid": True,
+        "reason": None,
+        "log_index": alert["log_index"],
+    }
+    tampered = bytearray(bundle.read_bytes())
+    tampered[len(tampered) // 2] ^= 0xFF
+    bundle.write_bytes(bytes(tampered))
+    refused = CliRunner().invoke(app, ["verify", str(bundle)], env=environment(settings))
+    assert refused.exit_code != 0
+    assert "does NOT verify" in refused.stderr or "neither a certificate" in refused.stderr

@@ -1,7 +1,7 @@
 """licensing events: log indexes, grant status, named sales reports, one buyout per work
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-27 13:47:28.748848
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision: str = '0005'
-down_revision: str | None = '0003'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

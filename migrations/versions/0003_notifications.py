@@ -1,6 +1,6 @@
 """notifications
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-27 13:41:24.625623
 """
@@ -16,7 +16,7 @@ import registry.models
 from alembic import op
 
 
-revision: str = '0004'
+revision: str = '0003'
 down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

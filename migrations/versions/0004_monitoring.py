@@ -1,7 +1,7 @@
 """monitoring
 
-Revision ID: 0003
-Revises: 0004
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-27 13:43:01.705924
 """
 
@@ -16,8 +16,8 @@ import registry.models
 from alembic import op
 
 
-revision: str = '0003'
-down_revision: str | None = '0004'
+revision: str = '0004'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

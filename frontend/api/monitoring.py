@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Query, Request, Response
+import anyio.from_thread
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from sqlalchemy import event
+from sqlmodel import Session
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
 from frontend.services import Services
@@ -142,7 +145,6 @@ def start_crawl(
     session: SessionDep,
     services: ServicesDep,
     monitor: MonitorDep,
-    background: BackgroundTasks,
 ) -> CrawlPublic:
     """Queue a crawl of the seeds; it matches the pages' images against the caller's works."""
     job = create_job(
@@ -153,12 +155,15 @@ def start_crawl(
         request.allow_hosts,
         permitted_hosts=services.settings.crawl_allow_hosts,
     )
-    background.add_task(_start, monitor, persisted_id_of(job))
+    job_id = persisted_id_of(job)
+
+    # The job runs on the event loop once its row is committed, never before: a task started
+    # earlier could look for a job that does not exist yet.
+    @event.listens_for(session, "after_commit", once=True)
+    def _start_after_commit(_session: Session) -> None:
+        anyio.from_thread.run_sync(monitor.start, job_id)
+
     return crawl_public(job)
-
-
-async def _start(monitor: Monitor, job_id: int) -> None:
-    monitor.start(job_id)
 
 
 def persisted_id_of(job: CrawlJob) -> int:

@@ -9,9 +9,12 @@ database when it disagrees with it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -85,6 +88,9 @@ class Registrar:
         self.similarity = similarity
         self.limits = limits
         self.index_dir = index_dir
+        self._workers = ThreadPoolExecutor(
+            max_workers=os.cpu_count() or 1, thread_name_prefix="registration"
+        )
 
     def register(self, session: Session, owner: User, upload: Upload) -> Registered:
         """Register one upload; a bad upload raises a RegistryError with a 4xx status."""
@@ -108,15 +114,23 @@ class Registrar:
             )
         }
         first_source: dict[str, str] = {}
+        fresh: list[tuple[Upload, str]] = []
+        for upload, digest in zip(uploads, digests, strict=True):
+            if digest not in existing and digest not in first_source:
+                first_source[digest] = upload.source
+                fresh.append((upload, digest))
+        # Decoding and fingerprinting are pure and release the GIL in their C parts: spread them
+        # over the cores; the prior-art check then runs in order on this session.
+        results = self._workers.map(self._analyse, fresh)
+        analysed = {id(upload): result for (upload, _), result in zip(fresh, results, strict=True)}
         steps: list[Registered | Rejected | _Prepared] = []
         for upload, digest in zip(uploads, digests, strict=True):
             if digest in existing:
                 steps.append(Registered(upload.source, existing[digest], "duplicate"))
-            elif digest in first_source:
+            elif id(upload) not in analysed:
                 steps.append(Rejected(upload.source, f"same bytes as {first_source[digest]}"))
             else:
-                first_source[digest] = upload.source
-                steps.append(self._prepare(session, owner, upload, digest))
+                steps.append(self._check_prior_art(session, owner, analysed[id(upload)]))
         prepared = [step for step in steps if isinstance(step, _Prepared)]
         recorded = dict(zip(map(id, prepared), self._record(session, owner, prepared), strict=True))
         return [
@@ -166,9 +180,8 @@ class Registrar:
         )
         return works
 
-    def _prepare(
-        self, session: Session, owner: User, upload: Upload, digest: str
-    ) -> _Prepared | Rejected:
+    def _analyse(self, upload_and_digest: tuple[Upload, str]) -> _Prepared | Rejected:
+        upload, digest = upload_and_digest
         if len(upload.data) > self.limits.max_bytes:
             return Rejected(
                 upload.source,
@@ -178,9 +191,17 @@ class Registrar:
             image = load_image(upload.data, self.limits, max_side=FINGERPRINT_MAX_SIDE)
         except ImageRejected as rejection:
             return Rejected(upload.source, str(rejection))
-        fingerprint = self.similarity.fingerprint(image)
-        earlier_copy = self._earlier_copy_by_another_owner(session, owner, fingerprint, image)
-        return _Prepared(upload, digest, image, fingerprint, earlier_copy)
+        return _Prepared(upload, digest, image, self.similarity.fingerprint(image), None)
+
+    def _check_prior_art(
+        self, session: Session, owner: User, analysed: _Prepared | Rejected
+    ) -> _Prepared | Rejected:
+        if isinstance(analysed, Rejected):
+            return analysed
+        earlier_copy = self._earlier_copy_by_another_owner(
+            session, owner, analysed.fingerprint, analysed.image
+        )
+        return dataclasses.replace(analysed, earlier_copy=earlier_copy)
 
     def _earlier_copy_by_another_owner(
         self, session: Session, owner: User, fingerprint: Fingerprint, image: LoadedImage

@@ -250,7 +250,7 @@ def _decode(data: bytes, kind: str, limits: ImageLimits, max_side: int | None) -
         else (header_width, header_height)
     )
     if max_side is not None and max(frame.size) > max_side:
-        frame.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        frame.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
     rgb = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8))
     rgb.setflags(write=False)
     return LoadedImage(rgb=rgb, format=kind, width=width, height=height, mime_type=MIME_TYPES[kind])

@@ -46,9 +46,9 @@ def _similarity(quick: bool, scale: int | None) -> dict[str, Any]:
 
 
 def _crawl(quick: bool) -> dict[str, Any]:
-    from similarity.crawl.benchmark import run_benchmark
+    from registry.monitoring.benchmark import run_crawl_benchmark
 
-    return run_benchmark(pages=200 if quick else 1000)
+    return run_crawl_benchmark(Settings().home / "benchmark", crawler_pages=200 if quick else 1000)
 
 
 def _licensing(quick: bool) -> dict[str, Any]:

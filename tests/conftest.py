@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -19,6 +21,12 @@ from registry.db import make_engine
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+# Property tests judge behaviour, not speed: a loaded CI machine must not turn them red.
+hypothesis_settings.register_profile(
+    "copymark", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("copymark")
 _database_numbers = itertools.count()
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 import io
+import zipfile
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from PIL import Image
 from sqlmodel import Session
 
+from frontend.api.monitoring import app_monitor
 from frontend.api.works import read_upload
 from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep, csrf_token_for
 from registry.accounts import authenticate, create_user, end_login_session, start_login_session
@@ -31,6 +33,16 @@ from registry.log.errors import LogError
 from registry.log.signing import SignedTreeHead
 from registry.log.store import AttestationLog, LogEntry
 from registry.models import Role, User, Work
+from registry.monitoring.evidence import SIDE_BY_SIDE_NAME
+from registry.monitoring.models import Alert, AlertStatus
+from registry.monitoring.repository import owned_alert, sightings_of
+from registry.monitoring.service import (
+    ALLOWED_TRANSITIONS,
+    alerts_by_domain,
+    change_status,
+    evidence_bundle,
+)
+from registry.notifications.takedown import TakedownFacts, chinese_platform_complaint, dmca_notice
 from registry.repository import (
     list_owned_works,
     list_public_works,
@@ -567,4 +579,103 @@ def log_page(
         public_key=services.signer.public_key.to_base64(),
         tree=tree_picture(size, log.leaf) if size else None,
         growth=growth_chart(log.heads()[-GROWTH_HEADS_SHOWN:]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCard:
+    """One alert as the alerts pages show it: the copy, the work it copies, the next steps."""
+
+    alert: Alert
+    work: Work
+    sightings: int
+    next_statuses: list[AlertStatus]
+
+
+def _alert_card(session: Session, user: User, alert: Alert) -> AlertCard:
+    return AlertCard(
+        alert,
+        get_owned_work(session, user, alert.work_id),
+        len(sightings_of(session, alert)),
+        sorted(ALLOWED_TRANSITIONS.get(alert.status, frozenset())),
+    )
+
+
+@router.get("/alerts", response_class=HTMLResponse, response_model=None)
+def alerts_page(request: Request, user: OptionalUser, session: SessionDep) -> Response:
+    """The signed-in owner's alerts, grouped by the domain that shows the copies."""
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    groups = [
+        (group.domain, [_alert_card(session, user, alert) for alert in group.alerts])
+        for group in alerts_by_domain(session, user)
+    ]
+    return render(request, "alerts.html", user, groups=groups, score_bar=score_bar_percent)
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse, response_model=None)
+def alert_page(
+    alert_id: int, request: Request, user: OptionalUser, session: SessionDep, services: ServicesDep
+) -> Response:
+    """One alert: the side-by-side picture, every sighting and draft takedown notices."""
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    card = _alert_card(session, user, owned_alert(session, user, alert_id))
+    view = work_certificate_view(session, services.signer, card.work, services.settings.base_url)
+    facts = TakedownFacts(
+        rights_holder_name=user.display_name,
+        rights_holder_email=user.email,
+        work_title=card.work.title,
+        work_id=view.work_id,
+        certificate_log_index=view.log_index,
+        certificate_root_hash=view.root_hash,
+        certificate_key_id=view.key_id,
+        evidence_sha256=card.alert.evidence_sha256,
+        evidence_log_index=card.alert.log_index,
+        infringing_page_url=card.alert.page_url,
+        infringing_image_url=card.alert.image_url,
+        first_seen_at=card.alert.first_seen_at,
+    )
+    return render(
+        request,
+        "alert.html",
+        user,
+        card=card,
+        sightings=sightings_of(session, card.alert),
+        score_bar=score_bar_percent,
+        notices=[
+            ("DMCA notice", dmca_notice(facts)),
+            ("侵权投诉通知书", chinese_platform_complaint(facts)),
+        ],
+    )
+
+
+@router.post("/alerts/{alert_id}/status", response_model=None)
+def alert_status_form(
+    alert_id: int,
+    user: OptionalUser,
+    session: SessionDep,
+    status: Annotated[AlertStatus, Form()],
+    back_to: Annotated[Literal["list", "alert"], Form()] = "list",
+) -> Response:
+    """Triage from a page: move the alert on, then show where the form was."""
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    change_status(session, user, alert_id, status)
+    target = f"/alerts/{alert_id}" if back_to == "alert" else f"/alerts#alert-{alert_id}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/alerts/{alert_id}/side-by-side.png")
+def alert_side_by_side(
+    alert_id: int, request: Request, user: OptionalUser, session: SessionDep
+) -> Response:
+    """The original beside the copy, as captured in the alert's evidence bundle."""
+    if user is None:
+        raise NotFound(f"alert {alert_id} not found")
+    bundle = evidence_bundle(session, user, alert_id, app_monitor(request.app).evidence_blobs)
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        picture = archive.read(SIDE_BY_SIDE_NAME)
+    return Response(
+        picture, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"}
     )

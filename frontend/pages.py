@@ -26,6 +26,8 @@ from sqlmodel import Session
 from frontend.api.monitoring import app_monitor
 from frontend.api.works import read_upload
 from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep, csrf_token_for
+from licensing.contract import Contract
+from licensing.service import active_version, list_open_offers
 from registry.accounts import authenticate, create_user, end_login_session, start_login_session
 from registry.certificates import render_certificate_pdf, verify_certificate
 from registry.errors import NotFound, RegistryError
@@ -678,4 +680,54 @@ def alert_side_by_side(
         picture = archive.read(SIDE_BY_SIDE_NAME)
     return Response(
         picture, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ShareSlice:
+    """One party's share of the parties' pool as a segment of a 0-100 bar."""
+
+    party_id: str
+    role: str
+    share_bp: int
+    start_percent: float
+
+    @property
+    def width_percent(self) -> float:
+        return self.share_bp / 100
+
+    @property
+    def label(self) -> str:
+        return f"{self.party_id} ({self.role}) {self.share_bp / 100:g}%"
+
+
+def share_slices(contract: Contract) -> list[ShareSlice]:
+    """The contract's parties laid end to end by share, in contract order."""
+    slices: list[ShareSlice] = []
+    start = 0.0
+    for party in contract.parties:
+        slices.append(ShareSlice(party.id, str(party.role), party.share_bp, start))
+        start += party.share_bp / 100
+    return slices
+
+
+@router.get("/works/{work_id}/licensing", response_class=HTMLResponse, response_model=None)
+def licensing_page(
+    work_id: int, request: Request, user: OptionalUser, session: SessionDep
+) -> Response:
+    """A work's open license offers and how its active contract splits what they earn."""
+    # The registry's lookup comes first: its NotFound is the page's readable 404.
+    work = visible_work(session, work_id, user)
+    offers = list_open_offers(session, user, work_id)
+    version = active_version(session, work_id)
+    contract = None if version is None else Contract.model_validate(version.document)
+    return render(
+        request,
+        "licensing.html",
+        user,
+        work=work,
+        offers=offers,
+        version=version,
+        contract=contract,
+        shares=share_slices(contract) if contract else [],
     )

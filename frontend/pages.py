@@ -646,8 +646,8 @@ def alert_page(
         sightings=sightings_of(session, card.alert),
         score_bar=score_bar_percent,
         notices=[
-            ("DMCA notice", dmca_notice(facts)),
-            ("侵权投诉通知书", chinese_platform_complaint(facts)),
+            ("United States, DMCA", dmca_notice(facts)),
+            ("China, platform complaint", chinese_platform_complaint(facts)),
         ],
     )
 

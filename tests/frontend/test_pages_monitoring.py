@@ -15,6 +15,8 @@ from frontend.api.monitoring import build_monitor
 from frontend.app import create_app
 from frontend.services import Services
 from frontend.settings import Settings
+from registry.models import Work
+from registry.monitoring.models import Alert
 from registry.monitoring.screenshots import NoScreenshots
 from similarity.crawl.politeness import HostPoliteness
 from tests.factories import Account, make_account
@@ -166,3 +168,25 @@ def test_an_impossible_status_step_answers_the_409_page(
         f"/alerts/{alert['id']}/status", data={"csrf_token": token, "status": "resolved"}
     )
     assert_error_page(response, 409, "cannot go from new to resolved")
+
+
+def test_hostile_urls_and_titles_are_shown_as_inert_text(
+    client: TestClient, alice: Account, alert: dict[str, Any], services: Services
+) -> None:
+    hostile_url = "javascript:alert(document.cookie)"
+    hostile_title = "<script>alert(1)</script>"
+    with services.session() as session:
+        stored = session.get(Alert, alert["id"])
+        work = session.get(Work, alert["work_id"])
+        assert stored is not None
+        assert work is not None
+        stored.page_url = hostile_url
+        work.title = hostile_title
+        session.add_all([stored, work])
+        session.commit()
+    sign_in(client, alice)
+    for page in (client.get("/alerts").text, client.get(f"/alerts/{alert['id']}").text):
+        assert hostile_url in page
+        assert f'href="{hostile_url}' not in page
+        assert hostile_title not in page
+        assert "&lt;script&gt;" in page

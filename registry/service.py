@@ -206,7 +206,7 @@ class Registrar:
     def _earlier_copy_by_another_owner(
         self, session: Session, owner: User, fingerprint: Fingerprint, image: LoadedImage
     ) -> Match | None:
-        matches = self.similarity.search(fingerprint, top_k=5, image=image)
+        matches = self.similarity.search(fingerprint, top_k=5, image=image, look_inside=False)
         if not matches or self.similarity.decide(matches) != "copy":
             return None
         owners = dict(

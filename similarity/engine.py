@@ -374,11 +374,13 @@ class SimilarityEngine:
         top_k: int = 10,
         *,
         image: LoadedImage | None = None,
+        look_inside: bool = True,
     ) -> list[Match]:
         """Best-scoring works first; the top few are checked geometrically against originals.
 
         A bare fingerprint is not verified; pass the decoded `image` it came from to verify
-        without fingerprinting twice.
+        without fingerprinting twice. `look_inside=False` skips the fine windows that find a
+        work pasted into a larger picture (registration's prior-art check wants near-copies).
         """
         fingerprint = query if isinstance(query, Fingerprint) else self.fingerprint(query)
         if image is not None:
@@ -393,7 +395,7 @@ class SimilarityEngine:
                 self._hash_hits(fingerprint, top_k), self._vector_hits(fingerprint, top_k)
             )
         best = max((candidate.score for candidate in candidates.values()), default=-2.0)
-        if query_rgb is not None and best < CONFIDENT_SCORE:
+        if look_inside and query_rgb is not None and best < CONFIDENT_SCORE:
             with self._lock:
                 fine = self._fine_hits(query_rgb, top_k)
             candidates = gather([], fine, candidates)

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
-from registry.errors import Conflict, Forbidden, RegistryError, Unauthorized
+from registry.errors import Conflict, Forbidden, NotFound, RegistryError, Unauthorized
 from registry.models import (
     ApiKey,
     LoginSession,
@@ -117,6 +117,22 @@ def create_api_key(session: Session, user: User, name: str) -> str:
     )
     session.flush()
     return token
+
+
+def api_keys_of(session: Session, user: User) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).where(ApiKey.user_id == persisted_id(user))))
+
+
+def revoke_api_key(session: Session, user: User, key_id: int) -> ApiKey:
+    """Revoke one of the user's keys; another user's key id answers NotFound."""
+    key = session.get(ApiKey, key_id)
+    if key is None or key.user_id != user.id:
+        raise NotFound(f"API key {key_id} not found")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.add(key)
+        session.flush()
+    return key
 
 
 def user_for_api_key(session: Session, token: str) -> User:

@@ -91,6 +91,14 @@ class ApiKeyIssued(BaseModel):
     api_key: str
 
 
+class ApiKeyPublic(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
 class SessionStarted(BaseModel):
     csrf_token: str
 

@@ -6,11 +6,13 @@ from fastapi import APIRouter, Response
 
 from frontend.deps import SESSION_COOKIE, CurrentUser, ServicesDep, SessionDep, csrf_token_for
 from registry.accounts import (
+    api_keys_of,
     authenticate,
     create_api_key,
     create_organisation,
     create_user,
     organisations_of,
+    revoke_api_key,
     start_login_session,
 )
 from registry.errors import RegistryError
@@ -18,6 +20,7 @@ from registry.models import Role, User, persisted_id
 from registry.schemas import (
     ApiKeyCreate,
     ApiKeyIssued,
+    ApiKeyPublic,
     Login,
     OrganisationCreate,
     OrganisationPublic,
@@ -76,6 +79,20 @@ def sign_in(
 @router.post("/api-keys", status_code=201)
 def issue_api_key(body: ApiKeyCreate, user: CurrentUser, session: SessionDep) -> ApiKeyIssued:
     return ApiKeyIssued(api_key=create_api_key(session, user, body.name))
+
+
+@router.get("/api-keys")
+def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKeyPublic]:
+    """The caller's keys (never the secret part)."""
+    return [
+        ApiKeyPublic.model_validate(key, from_attributes=True) for key in api_keys_of(session, user)
+    ]
+
+
+@router.delete("/api-keys/{key_id}")
+def revoke(key_id: int, user: CurrentUser, session: SessionDep) -> ApiKeyPublic:
+    """Revoke a key at once; requests with it are refused from the next one on."""
+    return ApiKeyPublic.model_validate(revoke_api_key(session, user, key_id), from_attributes=True)
 
 
 @router.get("/me")

@@ -177,3 +177,19 @@ def test_only_brands_create_organisations(client: TestClient, alice: Account) ->
     response = client.post("/api/v1/organisations", json={"name": "X"}, headers=alice.headers)
     assert response.status_code == 403
     assert "brand" in response.json()["detail"]
+
+
+def test_a_revoked_api_key_stops_working_and_others_keys_are_not_found(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    (key,) = client.get("/api/v1/api-keys", headers=alice.headers).json()
+    assert alice.api_key not in str(key)
+    assert key["revoked_at"] is None
+    assert client.delete(f"/api/v1/api-keys/{key['id']}", headers=bob.headers).status_code == 404
+    assert client.get("/api/v1/works", headers=alice.headers).status_code == 200
+    revoked = client.delete(f"/api/v1/api-keys/{key['id']}", headers=alice.headers)
+    assert revoked.status_code == 200
+    assert revoked.json()["revoked_at"] is not None
+    refused = client.get("/api/v1/works", headers=alice.headers)
+    assert refused.status_code == 401
+    assert "revoked" in refused.json()["detail"]

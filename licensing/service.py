@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
@@ -854,3 +855,64 @@ def licensed_grants(session: Session, work_id: int, domain_or_url: str) -> list[
 def is_use_licensed(session: Session, work_id: int, domain_or_url: str) -> bool:
     """Return whether an organisation owning the domain (or URL's host) holds a license."""
     return bool(licensed_grants(session, work_id, domain_or_url))
+
+
+@dataclass(frozen=True, slots=True)
+class RoyaltyReport:
+    """One counted sales report on a work: its gross royalty and what each party was allocated."""
+
+    grant_id: int
+    report_id: str
+    reported_at: datetime
+    gross: Money
+    amounts: tuple[tuple[str, int], ...]
+
+
+def _may_see_royalties(session: Session, viewer: User, work: Work, work_id: int) -> bool:
+    if work.owner_id == viewer.id:
+        return True
+    account = account_reference(viewer)
+    documents = session.exec(
+        select(ContractVersion.document)
+        .join(LicenseContract, col(LicenseContract.id) == col(ContractVersion.contract_id))
+        .where(LicenseContract.work_id == work_id)
+    ).all()
+    return any(
+        party.account == account
+        for document in documents
+        for party in parse_contract_data(document).parties
+    )
+
+
+def sales_history(session: Session, viewer: User, work_id: int) -> list[RoyaltyReport]:
+    """Return the work's counted sales reports, oldest first, with each party's allocated sum.
+
+    Only the work's owner and the accounts named as parties in one of its contract versions
+    may see it; anyone else is answered as if the work did not exist. Corrected reports no
+    longer count and are left out; their corrections appear in their place.
+    """
+    work = session.get(Work, work_id)
+    if work is None or not _may_see_royalties(session, viewer, work, work_id):
+        raise NotFoundError(f"work {work_id} not found")
+    grant_ids = session.exec(
+        select(LicenseGrant.id)
+        .where(LicenseGrant.work_id == work_id)
+        .order_by(col(LicenseGrant.id))
+    ).all()
+    reports: dict[tuple[int, str], list[SalesReport]] = {}
+    for grant_id in grant_ids:
+        if grant_id is None:
+            continue
+        for row in _counted_rows(session, grant_id):
+            reports.setdefault((grant_id, row.report_key), []).append(row)
+    ordered = sorted(reports.items(), key=lambda item: min(_id(row) for row in item[1]))
+    return [
+        RoyaltyReport(
+            grant_id=grant_id,
+            report_id=report_id,
+            reported_at=min(row.reported_at for row in rows),
+            gross=Money(sum(row.gross_minor for row in rows), rows[0].currency),
+            amounts=tuple(sorted(_owed_by_party(rows).items())),
+        )
+        for (grant_id, report_id), rows in ordered
+    ]

@@ -27,7 +27,8 @@ from frontend.api.monitoring import app_monitor
 from frontend.api.works import read_upload
 from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep, csrf_token_for
 from licensing.contract import Contract
-from licensing.service import active_version, list_open_offers
+from licensing.money import Money
+from licensing.service import RoyaltyReport, active_version, list_open_offers, sales_history
 from registry.accounts import authenticate, create_user, end_login_session, start_login_session
 from registry.certificates import render_certificate_pdf, verify_certificate
 from registry.errors import NotFound, RegistryError
@@ -730,4 +731,86 @@ def licensing_page(
         version=version,
         contract=contract,
         shares=share_slices(contract) if contract else [],
+        royalties=owner_royalty_chart(session, user, work),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RoyaltySegment:
+    """One party's part of a report's bar, in SVG units from the chart's top."""
+
+    party: str
+    colour: int
+    y: float
+    height: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoyaltyBar:
+    """One sales report as a stack of its parties' amounts."""
+
+    report: RoyaltyReport
+    x: float
+    width: float
+    segments: tuple[RoyaltySegment, ...]
+    amounts: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.report.report_id}: {self.report.gross}"
+
+
+@dataclass(frozen=True, slots=True)
+class RoyaltyChart:
+    """The royalty history as stacked bars scaled to the largest report, with its legend."""
+
+    bars: tuple[RoyaltyBar, ...]
+    parties: tuple[str, ...]
+    top_label: str
+
+
+ROYALTY_CHART_WIDTH: Final = 600.0
+ROYALTY_CHART_HEIGHT: Final = 180.0
+ROYALTY_BAR_MAX_WIDTH: Final = 60.0
+
+
+def royalty_chart(reports: Sequence[RoyaltyReport]) -> RoyaltyChart | None:
+    """Stack each report's party amounts into a bar as tall as its gross; None with no reports."""
+    if not reports:
+        return None
+    parties = tuple(sorted({party for report in reports for party, _amount in report.amounts}))
+    colours = {party: index % 6 for index, party in enumerate(parties)}
+    tallest = max(reports, key=lambda report: report.gross.amount_minor)
+    scale = ROYALTY_CHART_HEIGHT / max(tallest.gross.amount_minor, 1)
+    slot = ROYALTY_CHART_WIDTH / len(reports)
+    width = min(slot * 0.7, ROYALTY_BAR_MAX_WIDTH)
+    bars: list[RoyaltyBar] = []
+    for index, report in enumerate(reports):
+        owed = dict(report.amounts)
+        segments: list[RoyaltySegment] = []
+        bottom = ROYALTY_CHART_HEIGHT
+        for party in parties:
+            amount = max(owed.get(party, 0), 0)
+            if amount == 0:
+                continue
+            height = amount * scale
+            bottom -= height
+            money = Money(amount, report.gross.currency)
+            segments.append(
+                RoyaltySegment(party, colours[party], bottom, height, f"{party} {money}")
+            )
+        amounts = tuple(
+            str(Money(owed[party], report.gross.currency)) if party in owed else "—"
+            for party in parties
+        )
+        x = slot * index + (slot - width) / 2
+        bars.append(RoyaltyBar(report, x, width, tuple(segments), amounts))
+    return RoyaltyChart(tuple(bars), parties, str(tallest.gross))
+
+
+def owner_royalty_chart(session: Session, viewer: User | None, work: Work) -> RoyaltyChart | None:
+    """The royalty chart for the work's owner; None for anyone else or before any report."""
+    if viewer is None or work.id is None or viewer.id != work.owner_id:
+        return None
+    return royalty_chart(sales_history(session, viewer, work.id))

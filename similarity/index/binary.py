@@ -7,7 +7,6 @@ re-files a flat index's hashes into a new IVF trained on them.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Literal
 
@@ -15,18 +14,19 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from similarity.index.ids import MAX_REGIONS, region_ids, work_range
+from similarity.index.ids import MAX_REGIONS
 from similarity.index.storage import IndexCorruptError, read_bytes, write_atomically
+from similarity.index.work_rows import WorkRowIndex
 
 Layout = Literal["flat", "ivf"]
 
 
-class BinaryHashIndex:
+class BinaryHashIndex(WorkRowIndex):
     """Hamming-distance index over fixed-length hashes, one row per work region."""
 
     def __init__(self, bits: int = 256, layout: Layout = "flat", lists: int = 1024) -> None:
         self.bits = bits
-        self._lock = threading.RLock()
+        super().__init__()
         self._index: faiss.IndexBinary
         if layout == "flat":
             self._index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(bits))
@@ -34,10 +34,6 @@ class BinaryHashIndex:
             self._quantizer = faiss.IndexBinaryFlat(bits)
             self._index = faiss.IndexBinaryIVF(self._quantizer, bits, lists)
             self._index.nprobe = 32
-
-    def __len__(self) -> int:
-        with self._lock:
-            return int(self._index.ntotal)
 
     @property
     def layout(self) -> Layout:
@@ -71,33 +67,14 @@ class BinaryHashIndex:
             ids = _stored_ids(self._index)
         return int(np.count_nonzero(ids % MAX_REGIONS == 0))
 
-    @property
-    def needs_training(self) -> bool:
-        """IVF layouts learn their lists from a sample before the first add."""
-        return not bool(self._index.is_trained)
-
     def train(self, sample: npt.NDArray[np.uint8]) -> None:
         """Learn the IVF lists from a sample of hashes (no-op for the flat layout)."""
-        with self._lock:
-            if self.needs_training:
-                self._index.train(np.ascontiguousarray(sample, dtype=np.uint8))
+        self._train_once(np.ascontiguousarray(sample, dtype=np.uint8))
 
     def add(self, work_id: int, hashes: npt.NDArray[np.uint8]) -> None:
         """Add one hash per region of a work, replacing what the work had before."""
         rows = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, self.bits // 8)
-        ids = region_ids(work_id, len(rows))
-        with self._lock:
-            self._remove_locked(work_id)
-            self._index.add_with_ids(rows, ids)
-
-    def remove(self, work_id: int) -> int:
-        """Drop every region of a work; returns how many rows went."""
-        with self._lock:
-            return self._remove_locked(work_id)
-
-    def _remove_locked(self, work_id: int) -> int:
-        low, high = work_range(work_id)
-        return int(self._index.remove_ids(faiss.IDSelectorRange(low, high)))
+        self._replace_rows(work_id, rows)
 
     def search(
         self, queries: npt.NDArray[np.uint8], k: int

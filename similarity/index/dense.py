@@ -10,7 +10,6 @@ them, which is how an index switches layout as its collection grows.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Literal
 
@@ -18,18 +17,18 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from similarity.index.ids import region_ids, work_range
 from similarity.index.storage import IndexCorruptError, read_bytes, write_atomically
+from similarity.index.work_rows import WorkRowIndex
 
 Layout = Literal["flat", "ivf"]
 
 
-class EmbeddingIndex:
+class EmbeddingIndex(WorkRowIndex):
     """Inner-product index over L2-normalised vectors, one row per work region."""
 
     def __init__(self, dim: int, layout: Layout = "flat", lists: int = 1024) -> None:
         self.dim = dim
-        self._lock = threading.RLock()
+        super().__init__()
         self._index: faiss.Index
         quantiser = faiss.ScalarQuantizer.QT_8bit
         if layout == "flat":
@@ -43,10 +42,6 @@ class EmbeddingIndex:
                 self._quantizer, dim, lists, quantiser, faiss.METRIC_INNER_PRODUCT
             )
             self._index.nprobe = 16
-
-    def __len__(self) -> int:
-        with self._lock:
-            return int(self._index.ntotal)
 
     @property
     def layout(self) -> Layout:
@@ -75,33 +70,14 @@ class EmbeddingIndex:
             ivf._index.add_with_ids(vectors, ids)
         return ivf
 
-    @property
-    def needs_training(self) -> bool:
-        """IVF layouts learn their clusters from a sample before the first add."""
-        return not bool(self._index.is_trained)
-
     def train(self, sample: npt.NDArray[np.float32]) -> None:
         """Learn IVF clusters and quantiser ranges from a sample (no-op when trained)."""
-        with self._lock:
-            if self.needs_training:
-                self._index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        self._train_once(np.ascontiguousarray(sample, dtype=np.float32))
 
     def add(self, work_id: int, vectors: npt.NDArray[np.float32]) -> None:
         """Add one vector per region of a work, replacing what the work had before."""
         rows = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        ids = region_ids(work_id, len(rows))
-        with self._lock:
-            self._remove_locked(work_id)
-            self._index.add_with_ids(rows, ids)
-
-    def remove(self, work_id: int) -> int:
-        """Drop every region of a work; returns how many rows went."""
-        with self._lock:
-            return self._remove_locked(work_id)
-
-    def _remove_locked(self, work_id: int) -> int:
-        low, high = work_range(work_id)
-        return int(self._index.remove_ids(faiss.IDSelectorRange(low, high)))
+        self._replace_rows(work_id, rows)
 
     def search(
         self, queries: npt.NDArray[np.float32], k: int

@@ -1,0 +1,54 @@
+"""FAISS rows keyed by work-region ids (`work_id << 4 | region`), guarded by one lock.
+
+Invariant: a work's rows are replaced or removed as a whole under the lock, so a concurrent
+search never sees half of a work's regions.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from similarity.index.ids import region_ids, work_range
+
+
+class WorkRowIndex:
+    """What the hash and the embedding index share: row ids, locking, replace and remove."""
+
+    _index: Any
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._index.ntotal)
+
+    @property
+    def needs_training(self) -> bool:
+        """IVF layouts learn their lists from a sample before the first add."""
+        return not bool(self._index.is_trained)
+
+    def remove(self, work_id: int) -> int:
+        """Drop every region of a work; returns how many rows went."""
+        with self._lock:
+            return self._remove_locked(work_id)
+
+    def _remove_locked(self, work_id: int) -> int:
+        low, high = work_range(work_id)
+        return int(self._index.remove_ids(faiss.IDSelectorRange(low, high)))
+
+    def _replace_rows(self, work_id: int, rows: npt.NDArray[Any]) -> None:
+        ids = region_ids(work_id, len(rows))
+        with self._lock:
+            self._remove_locked(work_id)
+            self._index.add_with_ids(rows, ids)
+
+    def _train_once(self, sample: npt.NDArray[Any]) -> None:
+        with self._lock:
+            if self.needs_training:
+                self._index.train(np.ascontiguousarray(sample))

@@ -9,16 +9,16 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from frontend.api.search import result_json
 from frontend.cli.bench import bench
 from frontend.cli.contract import contract_app
 from frontend.cli.crawl import crawl
+from frontend.cli.output import emit, fail, stderr
 from frontend.services import NotInitialised, Services
 from frontend.settings import Settings
 from registry.accounts import create_user, find_user_by_email
@@ -43,25 +43,14 @@ app.add_typer(contract_app, name="contract")
 app.command("bench")(bench)
 app.command("crawl")(crawl)
 
-stderr = Console(stderr=True, soft_wrap=True)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"})
 REGISTER_BATCH = 64
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="one JSON object per line on stdout")]
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    stderr.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
 def services() -> Services:
     return Services(Settings())
-
-
-def emit(record: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(record, sort_keys=True, default=str) + "\n")
-    sys.stdout.flush()
 
 
 def progress() -> Progress:

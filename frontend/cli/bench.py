@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from frontend.cli.output import fail, stderr
 from frontend.settings import Settings
 
 AREAS = ("registry", "similarity", "crawl", "licensing")
-stderr = Console(stderr=True, soft_wrap=True)
 
 
 def _registry(quick: bool) -> dict[str, Any]:
@@ -69,8 +69,7 @@ def bench(
 ) -> None:
     """Measure and print the benchmark figures (units are in the names)."""
     if area is not None and area not in AREAS:
-        stderr.print(f"[red]error:[/red] unknown area {area!r}: choose from {', '.join(AREAS)}")
-        raise typer.Exit(2)
+        fail(f"unknown area {area!r}: choose from {', '.join(AREAS)}", 2)
     runners = {
         "registry": lambda: _registry(quick),
         "similarity": lambda: _similarity(quick, scale),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from frontend.cli.output import fail
 from licensing.contract import Contract, load_contract
 from licensing.directory import directory_resolver
 from licensing.engine import (
@@ -38,15 +39,10 @@ FileArgument = Annotated[Path, typer.Argument(help="Contract document (YAML or J
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
-def _fail(message: str) -> NoReturn:
-    sys.stderr.write(f"error: {message}\n")
-    raise typer.Exit(BAD_INPUT_EXIT_CODE)
-
-
 def _load_with_parents(file: Path) -> tuple[Contract, CompiledContract]:
     """Parse the file and resolve its parent works among the contract files beside it."""
     if not file.is_file():
-        _fail(f"{file} is not a file")
+        fail(f"{file} is not a file", BAD_INPUT_EXIT_CODE)
     contract = load_contract(file)
     return contract, compile_contract(contract, directory_resolver(file.parent))
 
@@ -57,9 +53,9 @@ def _count(text: str | None, option: str) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        _fail(f"{option} must be a whole number, got {text!r}")
+        fail(f"{option} must be a whole number, got {text!r}", BAD_INPUT_EXIT_CODE)
     if value < 0:
-        _fail(f"{option} must not be negative, got {value}")
+        fail(f"{option} must not be negative, got {value}", BAD_INPUT_EXIT_CODE)
     return value
 
 
@@ -75,7 +71,7 @@ def validate(file: FileArgument, json_output: JsonOption = False) -> None:
     except LicensingError as error:
         if json_output:
             sys.stdout.write(json.dumps({"valid": False, "error": str(error)}) + "\n")
-        _fail(str(error))
+        fail(str(error), BAD_INPUT_EXIT_CODE)
     subject = contract.subject.work or f"collection {contract.subject.collection}"
     if json_output:
         summary = {
@@ -130,7 +126,10 @@ def simulate(
 ) -> None:
     """Split one sale under the contract and print the allocation table."""
     if sale_type not in SALE_TYPES:
-        _fail(f"--sale-type must be one of {', '.join(SALE_TYPES)}, got {sale_type!r}")
+        fail(
+            f"--sale-type must be one of {', '.join(SALE_TYPES)}, got {sale_type!r}",
+            BAD_INPUT_EXIT_CODE,
+        )
     unit_count = _count(units, "--units")
     try:
         contract, compiled = _load_with_parents(file)
@@ -153,7 +152,7 @@ def simulate(
             event = Buyout(price=_price(price, currency))
         execution = execute(compiled, event)
     except LicensingError as error:
-        _fail(str(error))
+        fail(str(error), BAD_INPUT_EXIT_CODE)
     if json_output:
         sys.stdout.write(json.dumps(execution.to_json()) + "\n")
         return

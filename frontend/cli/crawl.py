@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from frontend.api.monitoring import build_monitor
+from frontend.cli.output import emit, fail, stderr
 from frontend.services import NotInitialised, Services
 from frontend.settings import Settings
 from registry.errors import RegistryError
 from registry.monitoring.jobs import AlertLine, Progress
 from registry.monitoring.models import JobStatus
 from registry.monitoring.service import create_job
-
-stderr = Console(stderr=True, soft_wrap=True)
 
 
 def crawl(
@@ -46,19 +43,19 @@ def _crawl(
     try:
         monitor = build_monitor(services)
     except NotInitialised as error:
-        _fail(str(error))
+        fail(str(error))
     with services.session() as session:
         try:
             job = create_job(session, None, urls, max_pages, allow_hosts)
         except RegistryError as error:
-            _fail(error.message, 2)
+            fail(error.message, 2)
         session.commit()
     job_id = job.id or 0
     stderr.print(f"crawl {job_id}: frontier under {monitor.crawl_root / str(job_id)}")
 
     def alert(line: AlertLine) -> None:
         if as_json:
-            sys.stdout.write(json.dumps(line.to_json(), sort_keys=True) + "\n")
+            emit(line.to_json())
             sys.stdout.flush()
         else:
             state = "new alert" if line.new else "seen again"
@@ -77,9 +74,4 @@ def _crawl(
 
     finished = asyncio.run(monitor.run_job(job_id, on_alert=alert, on_progress=progress))
     if finished.status != JobStatus.FINISHED:
-        _fail(f"crawl {job_id} {finished.status}: {finished.error}")
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    stderr.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
+        fail(f"crawl {job_id} {finished.status}: {finished.error}")

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageEnhance
 from skimage import data as skimage_data
 
+from frontend.cli import REGISTER_BATCH
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.accounts import create_user
@@ -33,7 +34,6 @@ BENCH_PHOTOS = (
     "hubble_deep_field",
 )
 BENCH_SIZE = (640, 480)  # about 0.3 megapixels
-REGISTER_BATCH = 64
 
 
 def distinct_jpegs(count: int, seed: int = 0) -> list[bytes]:

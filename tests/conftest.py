@@ -5,10 +5,14 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
@@ -19,6 +23,7 @@ from frontend.services import Services
 from frontend.settings import Settings
 from registry.db import make_engine
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
+from tests.support.receivers import ReceivedRequest, SmtpInbox, WebhookReceiver, free_port
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -110,3 +115,61 @@ def services(settings: Settings) -> Iterator[Services]:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[tuple[SmtpInbox, int]]:
+    inbox = SmtpInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    state = WebhookReceiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks/copymark")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            state.requests.append(ReceivedRequest(dict(self.headers.items()), body))
+            self.send_response(state.statuses.pop(0) if state.statuses else 204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    server.RequestHandlerClass = Handler
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def notifying_services(settings: Settings, smtp_inbox: tuple[SmtpInbox, int]) -> Iterator[Services]:
+    """Services whose email goes to the local SMTP server and whose webhooks may hit loopback."""
+    configured = settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_inbox[1],
+            "smtp_from": "Copymark <alerts@copymark.test>",
+            "webhook_allow_hosts": ["127.0.0.1"],
+            "webhook_timeout_s": 5.0,
+        }
+    )
+    wiring = Services(configured)
+    wiring.initialise()
+    yield wiring
+    wiring.engine.dispose()
+
+
+@pytest.fixture
+def inbox(smtp_inbox: tuple[SmtpInbox, int]) -> SmtpInbox:
+    return smtp_inbox[0]

@@ -1,0 +1,100 @@
+"""A work's licensing page: its open offers and its active contract's split as a bar."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from frontend.app import create_app
+from frontend.pages import share_slices
+from frontend.services import Services
+from licensing.contract import Contract
+from similarity.engine import SimilarityEngine
+from tests.factories import Account
+from tests.functional.api.test_licensing_api import Market, brand_account, contract
+from tests.functional.pages.test_pages import assert_error_page, sign_in
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    # Licensing never compares images: a hash-only engine spares loading the CNN at start.
+    services.similarity = SimilarityEngine(services.settings.index_dir, None, lambda _id: None)
+    with TestClient(create_app(services=services)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def market(client: TestClient, services: Services, alice: Account, bob: Account) -> Market:
+    brand = brand_account(client, services, "buyer@brand.example", "brand.example")
+    return Market(client, services, alice, bob, brand)
+
+
+def offer_ids(page: str) -> list[int]:
+    return [int(found) for found in re.findall(r'data-offer-id="(\d+)"', page)]
+
+
+def test_the_page_lists_the_open_offers(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    retail = market.offer(work_id, "retail")
+    bundle = market.offer(work_id, "wholesale", "bundle")
+    page = market.client.get(f"/works/{work_id}/licensing").text
+    assert offer_ids(page) == [retail, bundle]
+    assert "package bundle" in page
+
+
+def test_a_withdrawn_offer_leaves_the_page(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    offer_id = market.offer(work_id, "retail")
+    market.client.delete(f"/api/v1/offers/{offer_id}", headers=market.alice.headers)
+    assert offer_ids(market.client.get(f"/works/{work_id}/licensing").text) == []
+
+
+def test_the_split_is_drawn_one_segment_per_party(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    page = market.client.get(f"/works/{work_id}/licensing").text
+    widths = re.findall(r'<rect class="share share-\d" x="[\d.]+" y="0" width="([\d.]+)"', page)
+    assert [float(width) for width in widths] == [60.0, 40.0]
+    assert "alice (creator) 60%" in page
+
+
+def test_a_work_without_an_active_contract_says_so(market: Market) -> None:
+    work_id = market.work()
+    page = market.client.get(f"/works/{work_id}/licensing").text
+    assert "No active contract" in page
+    assert '<svg class="shares"' not in page
+
+
+def test_a_private_work_of_another_owner_answers_the_404_page(market: Market) -> None:
+    work_id = market.work(visibility="private")
+    sign_in(market.client, market.bob)
+    assert_error_page(
+        market.client.get(f"/works/{work_id}/licensing"), 404, f"work {work_id} not found"
+    )
+
+
+@given(st.sets(st.integers(min_value=1, max_value=9_999), max_size=5))
+def test_share_slices_tile_the_bar_without_gaps(cuts: set[int]) -> None:
+    bounds = [0, *sorted(cuts), 10_000]
+    parties = [
+        {
+            "id": f"p{index}",
+            "account": f"acct:p{index}@example.com",
+            "role": "creator",
+            "share_bp": end - start,
+        }
+        for index, (start, end) in enumerate(itertools.pairwise(bounds))
+    ]
+    slices = share_slices(Contract.model_validate(contract(1, parties=parties)))
+    assert [part.share_bp for part in slices] == [party["share_bp"] for party in parties]
+    for before, after in itertools.pairwise(slices):
+        assert after.start_percent == pytest.approx(before.start_percent + before.width_percent)
+    assert slices[-1].start_percent + slices[-1].width_percent == pytest.approx(100)

@@ -1,0 +1,192 @@
+"""The rights holder's alerts pages: cards by domain, the alert page, triage forms, ownership."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from frontend.api.monitoring import build_monitor
+from frontend.app import create_app
+from frontend.services import Services
+from frontend.settings import Settings
+from registry.models import Work
+from registry.monitoring.models import Alert
+from registry.monitoring.screenshots import NoScreenshots
+from similarity.crawl.politeness import HostPoliteness
+from tests.factories import Account, make_account
+from tests.functional.api.test_monitoring_api import crawl_to_the_end, register
+from tests.functional.pages.test_pages import assert_error_page, sign_in
+from tests.sites import LoopbackSite
+from tests.unit.registry.monitoring.support import copies_of_originals
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"crawl_allow_hosts": ["127.0.0.1"]})
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    app = create_app(services=services)
+    app.state.monitor = build_monitor(
+        services,
+        screenshots=lambda _guard: NoScreenshots("not needed by this test"),
+        politeness=lambda: HostPoliteness(per_host_concurrency=4, delay_s=0.0),
+    )
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def alice(client: TestClient) -> Account:
+    return make_account(client, "alice@example.com", roles=["creator", "rights_holder"])
+
+
+@pytest.fixture
+def bob(client: TestClient) -> Account:
+    return make_account(client, "bob@example.com", roles=["creator", "rights_holder"])
+
+
+@pytest.fixture
+def alert(client: TestClient, alice: Account) -> dict[str, Any]:
+    """Alice registered a photo and crawled a page that shows a copy of it."""
+    register(client, alice, "astronaut")
+    with LoopbackSite(copies_of_originals()) as site:
+        job = crawl_to_the_end(client, alice, [site.url("/gallery/img")], max_pages=1)
+    assert job["status"] == "finished", job
+    groups = client.get("/api/v1/alerts", headers=alice.headers).json()
+    (found,) = [alert for group in groups for alert in group["alerts"]]
+    return dict(found)
+
+
+def alert_status(client: TestClient, account: Account, alert_id: int) -> str:
+    return str(client.get(f"/api/v1/alerts/{alert_id}", headers=account.headers).json()["status"])
+
+
+def test_the_alerts_page_asks_a_visitor_to_sign_in(client: TestClient) -> None:
+    response = client.get("/alerts", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login"
+
+
+def test_the_alerts_page_shows_each_alert_as_a_card_under_its_domain(
+    client: TestClient, alice: Account, alert: dict[str, Any]
+) -> None:
+    sign_in(client, alice)
+    page = client.get("/alerts").text
+    assert "<h2>127.0.0.1 " in page
+    card = page.split(f'id="alert-{alert["id"]}"', 1)[1].split("</article>", 1)[0]
+    assert f'src="/works/{alert["work_id"]}/thumbnail"' in card
+    assert f'src="/alerts/{alert["id"]}/side-by-side.png"' in card
+    assert f'href="/api/v1/alerts/{alert["id"]}/evidence.zip"' in card
+    assert "badge alert-status new" in card
+    assert f"{alert['score']:+.3f}" in card
+
+
+def test_the_side_by_side_picture_is_the_evidence_png(
+    client: TestClient, alice: Account, alert: dict[str, Any]
+) -> None:
+    sign_in(client, alice)
+    response = client.get(f"/alerts/{alert['id']}/side-by-side.png")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    picture = Image.open(io.BytesIO(response.content))
+    assert picture.width > picture.height
+
+
+def test_the_alert_page_shows_the_picture_sightings_digests_and_notices(
+    client: TestClient, alice: Account, alert: dict[str, Any]
+) -> None:
+    sign_in(client, alice)
+    page = client.get(f"/alerts/{alert['id']}").text
+    assert f'src="/alerts/{alert["id"]}/side-by-side.png"' in page
+    assert alert["page_url"] in page
+    assert alert["evidence_sha256"] in page
+    assert alert["manifest_sha256"] in page
+    assert f'href="/api/v1/log/leaves/{alert["log_index"]}"' in page
+    assert "17 U.S.C. 512(c)" in page
+    assert "侵权投诉通知书" in page
+
+
+def test_another_owners_alert_answers_the_404_page(
+    client: TestClient, bob: Account, alert: dict[str, Any]
+) -> None:
+    sign_in(client, bob)
+    assert_error_page(client.get(f"/alerts/{alert['id']}"), 404, f"alert {alert['id']} not found")
+    assert client.get(f"/alerts/{alert['id']}/side-by-side.png").status_code == 404
+    assert alert["id"] not in [
+        int(found) for found in re.findall(r'data-alert-id="(\d+)"', client.get("/alerts").text)
+    ]
+
+
+def test_another_owner_cannot_change_an_alerts_status(
+    client: TestClient, alice: Account, bob: Account, alert: dict[str, Any]
+) -> None:
+    token = sign_in(client, bob)
+    response = client.post(
+        f"/alerts/{alert['id']}/status", data={"csrf_token": token, "status": "dismissed"}
+    )
+    assert_error_page(response, 404, "not found")
+    assert alert_status(client, alice, alert["id"]) == "new"
+
+
+def test_the_status_form_moves_the_alert_on(
+    client: TestClient, alice: Account, alert: dict[str, Any]
+) -> None:
+    token = sign_in(client, alice)
+    response = client.post(
+        f"/alerts/{alert['id']}/status",
+        data={"csrf_token": token, "status": "confirmed", "back_to": "alert"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/alerts/{alert['id']}"
+    assert alert_status(client, alice, alert["id"]) == "confirmed"
+    assert "badge alert-status confirmed" in client.get(f"/alerts/{alert['id']}").text
+
+
+def test_the_status_form_without_csrf_is_refused(
+    client: TestClient, alice: Account, alert: dict[str, Any]
+) -> None:
+    sign_in(client, alice)
+    response = client.post(f"/alerts/{alert['id']}/status", data={"status": "dismissed"})
+    assert_error_page(response, 403, "CSRF")
+    assert alert_status(client, alice, alert["id"]) == "new"
+
+
+def test_an_impossible_status_step_answers_the_409_page(
+    client: TestClient, alice: Account, alert: dict[str, Any]
+) -> None:
+    token = sign_in(client, alice)
+    response = client.post(
+        f"/alerts/{alert['id']}/status", data={"csrf_token": token, "status": "resolved"}
+    )
+    assert_error_page(response, 409, "cannot go from new to resolved")
+
+
+def test_hostile_urls_and_titles_are_shown_as_inert_text(
+    client: TestClient, alice: Account, alert: dict[str, Any], services: Services
+) -> None:
+    hostile_url = "javascript:alert(document.cookie)"
+    hostile_title = "<script>alert(1)</script>"
+    with services.session() as session:
+        stored = session.get(Alert, alert["id"])
+        work = session.get(Work, alert["work_id"])
+        assert stored is not None
+        assert work is not None
+        stored.page_url = hostile_url
+        work.title = hostile_title
+        session.add_all([stored, work])
+        session.commit()
+    sign_in(client, alice)
+    for page in (client.get("/alerts").text, client.get(f"/alerts/{alert['id']}").text):
+        assert hostile_url in page
+        assert f'href="{hostile_url}' not in page
+        assert hostile_title not in page
+        assert "&lt;script&gt;" in page

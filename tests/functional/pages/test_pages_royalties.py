@@ -1,0 +1,127 @@
+"""The licensing page draws the owner's royalty history: one stacked bar per counted report."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from frontend.app import create_app
+from frontend.pages import ROYALTY_CHART_HEIGHT, royalty_chart
+from frontend.services import Services
+from licensing.money import Money
+from licensing.service import RoyaltyReport
+from similarity.engine import SimilarityEngine
+from tests.factories import Account
+from tests.functional.api.test_licensing_api import Market, brand_account, one_line
+from tests.functional.pages.test_pages import sign_in
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    # Licensing never compares images: a hash-only engine spares loading the CNN at start.
+    services.similarity = SimilarityEngine(services.settings.index_dir, None, lambda _id: None)
+    with TestClient(create_app(services=services)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def market(client: TestClient, services: Services, alice: Account, bob: Account) -> Market:
+    brand = brand_account(client, services, "buyer@brand.example", "brand.example")
+    return Market(client, services, alice, bob, brand)
+
+
+def reported_work(market: Market, revenues: list[int]) -> int:
+    work_id = market.work()
+    market.activate(work_id)
+    taken = market.take(market.offer(work_id, "retail"))
+    for number, revenue in enumerate(revenues):
+        lines = [{"units": 1, "net_revenue_minor": revenue}]
+        sent = market.report(taken.json()["id"], one_line(report_id=f"r{number}", lines=lines))
+        assert sent.status_code == 201, sent.text
+    return work_id
+
+
+def bar_groups(page: str) -> list[str]:
+    return re.findall(r'<g class="royalty-bar" data-report-id="([^"]+)">', page)
+
+
+def test_the_owner_sees_one_bar_group_per_report(market: Market) -> None:
+    work_id = reported_work(market, [100_000, 50_000, 12_345])
+    sign_in(market.client, market.alice)
+    page = market.client.get(f"/works/{work_id}/licensing").text
+    assert '<svg class="royalties"' in page
+    assert bar_groups(page) == ["r0", "r1", "r2"]
+
+
+def test_amounts_are_shown_in_major_units_with_the_currency(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    grant_id = market.take(market.offer(work_id, "retail")).json()["id"]
+    lines = [{"units": 3, "net_revenue_minor": 12_345}]
+    sent = market.report(grant_id, one_line(lines=lines)).json()
+    sign_in(market.client, market.alice)
+    page = market.client.get(f"/works/{work_id}/licensing").text
+    assert f'<td class="amount">{Money(sent["royalties_minor"], "USD")}</td>' in page
+    for allocation in sent["lines"][0]["allocations"]:
+        assert f"{allocation['party']} {Money(allocation['amount_minor'], 'USD')}" in page
+
+
+def test_a_work_without_reports_draws_no_history(market: Market) -> None:
+    work_id = reported_work(market, [])
+    sign_in(market.client, market.alice)
+    page = market.client.get(f"/works/{work_id}/licensing").text
+    assert "Royalty history" not in page
+    assert '<svg class="royalties"' not in page
+
+
+def test_someone_else_sees_the_page_without_the_history(market: Market) -> None:
+    work_id = reported_work(market, [100_000])
+    sign_in(market.client, market.bob)
+    page = market.client.get(f"/works/{work_id}/licensing").text
+    assert "Open offers" in page
+    assert bar_groups(page) == []
+
+
+def report(report_id: str, amounts: dict[str, int]) -> RoyaltyReport:
+    return RoyaltyReport(
+        grant_id=1,
+        report_id=report_id,
+        reported_at=datetime(2026, 11, 1, tzinfo=UTC),
+        gross=Money(sum(amounts.values()), "USD"),
+        amounts=tuple(sorted(amounts.items())),
+    )
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["alice", "bob", "carol"]),
+            st.integers(min_value=0, max_value=10**12),
+            min_size=1,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_each_bar_is_as_tall_as_its_gross_on_one_scale(splits: list[dict[str, int]]) -> None:
+    reports = [report(f"r{index}", amounts) for index, amounts in enumerate(splits)]
+    chart = royalty_chart(reports)
+    assert chart is not None
+    tallest = max(sum(amounts.values()) for amounts in splits) or 1
+    for bar, amounts in zip(chart.bars, splits, strict=True):
+        drawn = sum(segment.height for segment in bar.segments)
+        expected = ROYALTY_CHART_HEIGHT * sum(amounts.values()) / tallest
+        assert drawn == pytest.approx(expected, abs=1e-6)
+        assert all(segment.y >= -1e-6 for segment in bar.segments)
+    for left, right in zip(chart.bars, chart.bars[1:], strict=False):
+        assert left.x + left.width <= right.x
+
+
+def test_no_reports_draw_no_chart() -> None:
+    assert royalty_chart([]) is None

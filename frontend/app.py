@@ -14,16 +14,30 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontend.api import accounts, licensing, log, monitoring, notifications, search, works
-from frontend.pages import render_error
+from frontend.pages import render_error, validation_message
 from frontend.pages import router as pages_router
 from frontend.services import Services
 from frontend.settings import Settings
-from registry.errors import RegistryError
-from registry.log.errors import LogError
+from registry.errors import CopymarkError
 from registry.notifications.worker import NotificationWorker
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
+API_PREFIX = "/api/"
+# Codes for errors the framework raises itself (unknown URL, wrong method), named as ours are.
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def answers_with_page(request: Request) -> bool:
+    """Pages answer errors with the error page, the JSON API with a JSON body.
+
+    A matched route outside /api/ is a page; an unmatched URL is answered as its client asks.
+    """
+    if request.url.path.startswith(API_PREFIX):
+        return False
+    if request.scope.get("route") is not None:
+        return True
+    return "text/html" in request.headers.get("accept", "")
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -46,30 +60,36 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     app.state.ready = False
 
-    @app.exception_handler(RegistryError)
-    async def registry_error(_request: Request, error: RegistryError) -> JSONResponse:
-        return JSONResponse({"detail": error.message}, status_code=error.status_code)
+    @app.exception_handler(CopymarkError)
+    async def domain_error(request: Request, error: CopymarkError) -> Response:
+        if answers_with_page(request):
+            return render_error(request, error.status_code, error.message)
+        return JSONResponse(
+            {"detail": error.message, "code": error.code}, status_code=error.status_code
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        """Browsers get the error page for unknown URLs and methods; API clients get JSON."""
-        if "text/html" in request.headers.get("accept", ""):
+        if answers_with_page(request):
             return render_error(request, error.status_code, str(error.detail))
         return JSONResponse(
-            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+            {"detail": error.detail, "code": HTTP_CODES.get(error.status_code, "http_error")},
+            status_code=error.status_code,
+            headers=error.headers,
         )
 
-    @app.exception_handler(LogError)
-    async def log_error(_request: Request, error: LogError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=error.status_code)
-
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        if answers_with_page(request):
+            return render_error(request, 422, validation_message(error))
         problems = [
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
             for item in error.errors()
         ]
-        return JSONResponse({"detail": "; ".join(problems), "errors": problems}, status_code=422)
+        return JSONResponse(
+            {"detail": "; ".join(problems), "code": "request_invalid", "errors": problems},
+            status_code=422,
+        )
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,6 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from PIL import Image
 from sqlmodel import Session
@@ -31,8 +30,7 @@ from licensing.money import Money
 from licensing.service import RoyaltyReport, active_version, list_open_offers, sales_history
 from registry.accounts import authenticate, create_user, end_login_session, start_login_session
 from registry.certificates import render_certificate_pdf, verify_certificate
-from registry.errors import NotFound, RegistryError
-from registry.log.errors import LogError
+from registry.errors import CopymarkError, NotFound
 from registry.log.signing import SignedTreeHead
 from registry.log.store import AttestationLog, LogEntry
 from registry.models import Role, User, Work
@@ -83,7 +81,7 @@ def render_error(request: Request, status_code: int, message: str) -> HTMLRespon
     return render(request, "error.html", None, status_code, status=status_code, message=message)
 
 
-def _validation_message(error: RequestValidationError) -> str:
+def validation_message(error: RequestValidationError) -> str:
     problems = [
         f"{' '.join(str(part) for part in item['loc'][1:]) or 'request'}: {item['msg']}"
         for item in error.errors()
@@ -91,26 +89,7 @@ def _validation_message(error: RequestValidationError) -> str:
     return "; ".join(problems)
 
 
-class PageRoute(APIRoute):
-    """A page route that answers user-caused errors with the error page instead of JSON."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RegistryError as error:
-                return render_error(request, error.status_code, error.message)
-            except LogError as error:
-                return render_error(request, error.status_code, str(error))
-            except RequestValidationError as error:
-                return render_error(request, 422, _validation_message(error))
-
-        return handle
-
-
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -154,7 +133,7 @@ def login(
 ) -> Response:
     try:
         user = authenticate(session, email, password)
-    except RegistryError as error:
+    except CopymarkError as error:
         return render(
             request,
             "login.html",
@@ -179,9 +158,9 @@ def signup(
 ) -> Response:
     try:
         if role not in {Role.CREATOR, Role.RIGHTS_HOLDER, Role.BRAND}:
-            raise RegistryError(f"unknown role {role!r}")
+            raise CopymarkError(f"unknown role {role!r}")
         user = create_user(session, email=email, password=password, roles={Role(role)})
-    except RegistryError as error:
+    except CopymarkError as error:
         return render(
             request,
             "login.html",
@@ -349,7 +328,7 @@ async def find_copies(
     try:
         data = await read_upload(file, services.settings.max_upload_bytes)
         image = decode_query(data, services.limits)
-    except RegistryError as error:
+    except CopymarkError as error:
         return render(
             request, "find.html", user, error.status_code, searched=False, error=error.message
         )

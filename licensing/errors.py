@@ -1,61 +1,70 @@
-"""Licensing errors a user can cause, each carrying the HTTP status the API answers with."""
+"""Licensing errors a user can cause, each a kind of the one error root (registry.errors)."""
 
 from __future__ import annotations
 
-
-class LicensingError(Exception):
-    """Base of every licensing error a user can cause."""
-
-    status_code = 422
+from registry.errors import Conflict, CopymarkError, Forbidden, Invalid, NotFound
 
 
-class InvalidAmountError(LicensingError):
+class LicensingError(CopymarkError):
+    """Base of every licensing error; it sets no status or code, so the kind each subclass adds
+    decides them."""
+
+
+class InvalidAmountError(LicensingError, Invalid):
     """An amount is not a whole number of minor units, or basis points are out of range."""
 
+    code = "amount_invalid"
 
-class UnknownCurrencyError(LicensingError):
+
+class UnknownCurrencyError(LicensingError, Invalid):
     """A currency code is not an ISO 4217 code."""
 
+    code = "currency_unknown"
 
-class CurrencyMismatchError(LicensingError):
+
+class CurrencyMismatchError(LicensingError, Invalid):
     """Two amounts that must share a currency do not."""
 
+    code = "currency_mismatch"
 
-class InvalidContractError(LicensingError):
+
+class InvalidContractError(LicensingError, Invalid):
     """A contract document breaks the schema or one of its rules."""
 
+    code = "contract_invalid"
 
-class UnknownParentWorkError(LicensingError):
+
+class UnknownParentWorkError(LicensingError, NotFound):
     """A contract names a parent work whose contract cannot be found."""
 
-    status_code = 404
+    code = "parent_work_unknown"
 
 
-class CyclicDerivationError(LicensingError):
+class CyclicDerivationError(LicensingError, Invalid):
     """Parent works lead back to a work already on the derivation path."""
 
+    code = "derivation_cyclic"
 
-class InvalidSaleEventError(LicensingError):
+
+class InvalidSaleEventError(LicensingError, Invalid):
     """A sale event cannot be priced under the contract."""
 
+    code = "sale_event_invalid"
 
-class NotFoundError(LicensingError):
+
+class NotFoundError(LicensingError, NotFound):
     """A contract, version, offer or grant does not exist or is not visible to the user."""
 
-    status_code = 404
 
-
-class ForbiddenError(LicensingError):
+class ForbiddenError(LicensingError, Forbidden):
     """The acting user may not act for that work or party."""
 
-    status_code = 403
 
-
-class ConflictError(LicensingError):
+class ConflictError(LicensingError, Conflict):
     """The request contradicts the current state (version number, repeated consent, buyout)."""
-
-    status_code = 409
 
 
 class FrozenVersionError(ConflictError):
     """A write tried to change the terms of a contract version that left draft."""
+
+    code = "contract_version_frozen"

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
-from registry.errors import Conflict, Forbidden, NotFound, RegistryError, Unauthorized
+from registry.errors import Conflict, CopymarkError, Forbidden, NotFound, Unauthorized
 from registry.models import (
     ApiKey,
     LoginSession,
@@ -41,9 +41,9 @@ def normalise_domain(domain: str) -> str:
     cleaned = domain.strip().lower().rstrip(".")
     labels = cleaned.split(".")
     if len(cleaned) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.match(x) for x in labels):
-        raise RegistryError(f"not a domain name: {domain[:100]!r} (expected e.g. brand.example)")
+        raise CopymarkError(f"not a domain name: {domain[:100]!r} (expected e.g. brand.example)")
     if labels[-1].isdigit():
-        raise RegistryError(f"not a domain name: {domain[:100]!r} (IP addresses are not domains)")
+        raise CopymarkError(f"not a domain name: {domain[:100]!r} (IP addresses are not domains)")
     return cleaned
 
 
@@ -61,7 +61,7 @@ def normalise_email(email: str) -> str:
     cleaned = email.strip().lower()
     local, _, domain = cleaned.partition("@")
     if not local or "." not in domain or len(cleaned) > 320 or any(c.isspace() for c in cleaned):
-        raise RegistryError(f"not a valid email address: {email[:100]!r}")
+        raise CopymarkError(f"not a valid email address: {email[:100]!r}")
     return cleaned
 
 
@@ -76,7 +76,7 @@ def create_user(
     """Create a user; refuses a second account with the same email."""
     address = normalise_email(email)
     if len(password) < 8:
-        raise RegistryError("password must have at least 8 characters")
+        raise CopymarkError("password must have at least 8 characters")
     if session.exec(select(User).where(User.email == address)).first() is not None:
         raise Conflict(f"an account with email {address} already exists")
     user = User(

@@ -29,7 +29,8 @@ import qrcode
 import qrcode.image.svg
 from fpdf import FPDF
 
-from registry.log.errors import LogError, TreeHeadFormatError
+from registry.errors import CertificateError
+from registry.log.errors import TreeHeadFormatError
 from registry.log.events import EventFormatError, LogEvent, RegistrationEvent, parse_event
 from registry.log.merkle import HASH_SIZE, leaf_hash, verify_inclusion
 from registry.log.signing import LogPublicKey, SignedTreeHead
@@ -44,12 +45,6 @@ _UNICODE_FONTS = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/truetype/freefont/FreeSans.ttf"),
 )
-
-
-class CertificateError(LogError, ValueError):
-    """A certificate cannot be built or rendered from what was given."""
-
-    status_code = 422
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,37 +1,82 @@
-"""Domain errors a user can cause; each carries the HTTP status the API answers with."""
+"""The one root of every error a user or client can cause, and the kinds each domain subclasses.
+
+Each error carries the HTTP status the app answers with and a stable machine `code` that
+clients may branch on; its message is shown to the user as is. A domain's own errors subclass
+its base (e.g. `LicensingError`) and one of these kinds, which gives the status: the domain base
+itself sets neither, so the kind decides. The app maps the whole tree in one place.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class RegistryError(Exception):
-    """Base of expected failures; the message is shown to the user as is."""
 
-    status_code = 400
+class CopymarkError(Exception):
+    """Root of expected failures: a 4xx (or 503) with a message a user can act on."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-class NotFound(RegistryError):
-    status_code = 404
+class BadRequest(CopymarkError):
+    """The request is malformed in a way no more specific kind names."""
 
 
-class Unauthorized(RegistryError):
+class Unauthorized(CopymarkError):
     status_code = 401
+    code = "unauthorized"
 
 
-class Forbidden(RegistryError):
+class Forbidden(CopymarkError):
     status_code = 403
+    code = "forbidden"
 
 
-class Conflict(RegistryError):
+class NotFound(CopymarkError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(CopymarkError):
     status_code = 409
+    code = "conflict"
 
 
-class InvalidUpload(RegistryError):
-    status_code = 422
-
-
-class PayloadTooLarge(RegistryError):
+class PayloadTooLarge(CopymarkError):
     status_code = 413
+    code = "payload_too_large"
+
+
+class Invalid(CopymarkError):
+    """Well-formed, but breaks a rule of the domain."""
+
+    status_code = 422
+    code = "invalid"
+
+
+class Unavailable(CopymarkError):
+    """The service cannot answer now; the client may retry."""
+
+    status_code = 503
+    code = "unavailable"
+
+
+class StorageFault(CopymarkError):
+    """Stored state the answer depends on is damaged: an operator must look, not the client."""
+
+    status_code = 500
+    code = "storage_fault"
+
+
+class InvalidUpload(Invalid):
+    code = "invalid_upload"
+
+
+class CertificateError(Invalid, ValueError):
+    """A certificate cannot be built, rendered or checked from what was given."""
+
+    code = "certificate_invalid"

@@ -93,7 +93,7 @@ class Registrar:
         )
 
     def register(self, session: Session, owner: User, upload: Upload) -> Registered:
-        """Register one upload; a bad upload raises a RegistryError with a 4xx status."""
+        """Register one upload; a bad upload raises a CopymarkError with a 4xx status."""
         (outcome,) = self.register_batch(session, owner, [upload])
         if isinstance(outcome, Rejected):
             if "too large" in outcome.message:

@@ -15,7 +15,7 @@ from registry.accounts import (
     revoke_api_key,
     start_login_session,
 )
-from registry.errors import RegistryError
+from registry.errors import CopymarkError
 from registry.models import Role, User, persisted_id
 from registry.schemas import (
     ApiKeyCreate,
@@ -42,7 +42,7 @@ def _roles(names: list[str]) -> set[Role]:
     allowed = {role.value for role in Role} - {Role.ADMIN.value}
     unknown = sorted(set(names) - allowed)
     if unknown:
-        raise RegistryError(f"unknown or not self-assignable roles: {', '.join(unknown)}")
+        raise CopymarkError(f"unknown or not self-assignable roles: {', '.join(unknown)}")
     return {Role(name) for name in names}
 
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlmodel import Session
 
 from frontend.deps import CurrentUser, OptionalUser, ServicesDep, SessionDep
 from licensing.contract import MAX_DOCUMENT_BYTES, parse_contract_text
-from licensing.errors import InvalidContractError, InvalidSaleEventError, LicensingError
+from licensing.errors import InvalidContractError, InvalidSaleEventError
 from licensing.models import ContractVersion, LicenseGrant, LicenseOffer, SalesReport
 from licensing.money import Money
 from licensing.reports import MAX_CSV_BYTES, parse_sales_csv
@@ -56,22 +53,7 @@ from registry.models import persisted_id
 API_PREFIX = "/api/v1"
 
 
-class LicensingRoute(APIRoute):
-    """Answers a LicensingError with its status and message, as the app does for registry errors."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except LicensingError as error:
-                return JSONResponse({"detail": str(error)}, status_code=error.status_code)
-
-        return handle
-
-
-router = APIRouter(tags=["licensing"], route_class=LicensingRoute)
+router = APIRouter(tags=["licensing"])
 
 _CONTRACT_BODY: dict[str, Any] = {
     "requestBody": {

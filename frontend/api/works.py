@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from frontend.deps import CurrentUser, OptionalUser, ServicesDep, SessionDep
 from registry.certificates import verify_certificate
-from registry.errors import InvalidUpload, PayloadTooLarge, RegistryError
+from registry.errors import CopymarkError, InvalidUpload, PayloadTooLarge
 from registry.models import Visibility, Work, persisted_id
 from registry.repository import list_owned_works, visible_work
 from registry.schemas import RegistrationResult, WorkMetadata, WorkPublic
@@ -55,7 +55,7 @@ def metadata_from_form(
             visibility=Visibility(visibility),
         )
     except (ValueError, ValidationError) as error:
-        raise RegistryError(f"invalid work metadata: {error}") from None
+        raise CopymarkError(f"invalid work metadata: {error}") from None
 
 
 @router.post("", status_code=201)

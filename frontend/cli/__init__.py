@@ -23,7 +23,7 @@ from frontend.services import NotInitialised, Services
 from frontend.settings import Settings
 from registry.accounts import create_user, find_user_by_email
 from registry.certificates import render_certificate_pdf, verify_certificate
-from registry.errors import RegistryError
+from registry.errors import CopymarkError
 from registry.log.signing import LogPublicKey
 from registry.log.store import verify_log
 from registry.models import Role, Work
@@ -129,7 +129,7 @@ def user_create(
             user = create_user(
                 session, email=email, password=password, display_name=name, roles=set(role)
             )
-        except RegistryError as error:
+        except CopymarkError as error:
             fail(error.message, 2)
         session.commit()
         if as_json:
@@ -214,7 +214,7 @@ def match(
         for path in files:
             try:
                 image = decode_query(path.read_bytes(), wiring.limits)
-            except RegistryError as error:
+            except CopymarkError as error:
                 record: dict[str, Any] = {"query": str(path), "error": error.message}
             else:
                 record = result_json(search_image(similarity, image, top_k), str(path))

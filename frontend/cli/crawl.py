@@ -12,7 +12,7 @@ from frontend.api.monitoring import build_monitor
 from frontend.cli.output import emit, fail, stderr
 from frontend.services import NotInitialised, Services
 from frontend.settings import Settings
-from registry.errors import RegistryError
+from registry.errors import CopymarkError
 from registry.monitoring.jobs import AlertLine, Progress
 from registry.monitoring.models import JobStatus
 from registry.monitoring.service import create_job
@@ -47,7 +47,7 @@ def _crawl(
     with services.session() as session:
         try:
             job = create_job(session, None, urls, max_pages, allow_hosts)
-        except RegistryError as error:
+        except CopymarkError as error:
             fail(error.message, 2)
         session.commit()
     job_id = job.id or 0

@@ -1,51 +1,50 @@
-"""Errors of the attestation log that a caller can cause, each with the HTTP status it maps to."""
+"""Errors of the attestation log that a caller can cause, each a kind of the one error root."""
 
-from typing import ClassVar
-
-
-class LogError(Exception):
-    """Base of every attestation-log error a caller can cause."""
-
-    status_code: ClassVar[int] = 400
+from registry.errors import CopymarkError, Invalid, NotFound, StorageFault, Unavailable
 
 
-class ProofRequestError(LogError, ValueError):
+class LogError(CopymarkError):
+    """Base of every attestation-log error; it sets no status or code, so the kind each subclass
+    adds decides them."""
+
+
+class ProofRequestError(LogError, Invalid, ValueError):
     """A proof was asked for an index or tree size the tree cannot have."""
 
-    status_code = 422
+    code = "proof_request_invalid"
 
 
-class LeafNotFoundError(LogError, LookupError):
+class LeafNotFoundError(LogError, NotFound, LookupError):
     """No leaf is stored at the requested index."""
 
-    status_code = 404
+    code = "leaf_not_found"
 
 
-class TreeSizeError(LogError, ValueError):
+class TreeSizeError(LogError, Invalid, ValueError):
     """A tree size beyond what the log currently holds."""
 
-    status_code = 422
+    code = "tree_size_invalid"
 
 
-class SignerMissingError(LogError):
+class SignerMissingError(LogError, Unavailable):
     """The log was asked to sign but holds no signing key."""
 
-    status_code = 503
+    code = "signer_missing"
 
 
-class SigningKeyError(LogError):
+class SigningKeyError(LogError, StorageFault):
     """A signing or public key file is missing, unsafe or malformed."""
 
-    status_code = 500
+    code = "signing_key_invalid"
 
 
-class TreeHeadFormatError(LogError, ValueError):
+class TreeHeadFormatError(LogError, Invalid, ValueError):
     """A signed tree head document is not in the expected shape."""
 
-    status_code = 422
+    code = "tree_head_malformed"
 
 
-class LogCorruptionError(LogError):
+class LogCorruptionError(LogError, StorageFault):
     """A stored node or leaf the tree needs is missing: the log's storage is damaged."""
 
-    status_code = 500
+    code = "log_corrupted"

@@ -16,10 +16,11 @@ from sqlmodel import Session, col, or_, select
 
 from registry.blobs import BlobStore
 from registry.certificates import issue_certificate
-from registry.errors import Conflict, NotFound, RegistryError
+from registry.errors import Conflict, NotFound
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
 from registry.models import User, Work, WorkStatus, persisted_id, utcnow
+from registry.monitoring.errors import ForbiddenHost, InvalidCrawl
 from registry.monitoring.events import EvidenceEvent
 from registry.monitoring.evidence import (
     Capture,
@@ -69,18 +70,6 @@ ALLOWED_TRANSITIONS: Final[dict[AlertStatus, frozenset[AlertStatus]]] = {
     AlertStatus.LICENSED: frozenset({AlertStatus.NEW}),
     AlertStatus.RESOLVED: frozenset({AlertStatus.NEW}),
 }
-
-
-class InvalidCrawl(RegistryError):
-    """A crawl or watch request that cannot be run as asked."""
-
-    status_code = 422
-
-
-class ForbiddenHost(RegistryError):
-    """A crawl asked to reach a host the operator has not opened to crawls."""
-
-    status_code = 403
 
 
 def check_seeds(seeds: Sequence[str]) -> list[str]:

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import httpx
 
-from registry.errors import RegistryError
+from registry.notifications.errors import WebhookTargetRefused
 from registry.notifications.signatures import SIGNATURE_HEADER, sign_webhook
 from similarity.crawl.netguard import NetGuard, Resolver, TargetRefusedError, VettedTarget
 from similarity.crawl.transport import PinnedTransport
@@ -23,12 +23,6 @@ from similarity.crawl.urls import InvalidUrlError, WebUrl, canonical_host, parse
 DELIVERY_HEADER = "Copymark-Delivery"
 EVENT_HEADER = "Copymark-Event"
 USER_AGENT = "Copymark-Webhooks/1"
-
-
-class WebhookTargetRefused(RegistryError):
-    """A webhook URL that we will not send to: not https, or not a public address."""
-
-    status_code = 422
 
 
 @dataclass(frozen=True)

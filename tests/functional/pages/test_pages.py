@@ -244,4 +244,4 @@ def test_unknown_url_shows_the_error_page_to_browsers_and_json_to_clients(
     assert "Not Found" in page.text
     api = client.get("/api/v1/no-such-thing")
     assert api.status_code == 404
-    assert api.json() == {"detail": "Not Found"}
+    assert api.json() == {"detail": "Not Found", "code": "not_found"}

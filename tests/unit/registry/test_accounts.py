@@ -15,7 +15,7 @@ from registry.accounts import (
     user_for_api_key,
     user_for_login_session,
 )
-from registry.errors import Conflict, RegistryError, Unauthorized
+from registry.errors import Conflict, CopymarkError, Unauthorized
 from registry.models import ApiKey, Role, utcnow
 
 
@@ -29,12 +29,12 @@ def test_emails_are_normalised_and_unique(db_engine: Engine) -> None:
 
 @pytest.mark.parametrize("email", ["", "no-at-sign", "a@nodot", "a b@example.com", "@example.com"])
 def test_malformed_emails_are_refused(db_engine: Engine, email: str) -> None:
-    with Session(db_engine) as session, pytest.raises(RegistryError, match="valid email"):
+    with Session(db_engine) as session, pytest.raises(CopymarkError, match="valid email"):
         create_user(session, email=email, password="long enough")
 
 
 def test_short_passwords_are_refused(db_engine: Engine) -> None:
-    with Session(db_engine) as session, pytest.raises(RegistryError, match="8 characters"):
+    with Session(db_engine) as session, pytest.raises(CopymarkError, match="8 characters"):
         create_user(session, email="a@example.com", password="short")
 
 

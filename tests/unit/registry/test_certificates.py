@@ -12,7 +12,6 @@ from sqlmodel import Session, SQLModel, create_engine
 
 import registry.log.models  # noqa: F401 - registers the log tables on the metadata
 from registry.certificates import (
-    CertificateError,
     build_certificate,
     certificate_view,
     issue_certificate,
@@ -20,6 +19,7 @@ from registry.certificates import (
     render_certificate_pdf,
     verify_certificate,
 )
+from registry.errors import CertificateError
 from registry.log.events import RegistrationEvent, canonical_json
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from registry.notifications.webhooks import WebhookGuard, WebhookTargetRefused
+from registry.notifications.errors import WebhookTargetRefused
+from registry.notifications.webhooks import WebhookGuard
 from similarity.crawl.netguard import IPAddress
 
 

@@ -31,7 +31,7 @@ from licensing.schemas import (
     SalesReportCreate,
     SalesReportPublic,
 )
-from licensing.service import (
+from licensing.service.sales import (
     ReportOutcome,
     SalesLine,
     consent_to_version,

@@ -34,7 +34,7 @@ from licensing.models import (
     VersionStatus,
 )
 from licensing.money import Money
-from licensing.service import (
+from licensing.service.sales import (
     ReportOutcome,
     SalesLine,
     active_version,

@@ -34,19 +34,12 @@ from licensing.models import (
     VersionStatus,
 )
 from licensing.money import Money
-from licensing.service.sales import (
-    ReportOutcome,
-    SalesLine,
-    active_version,
-    consent_to_version,
-    host_of,
-    is_use_licensed,
-    propose_contract_version,
-    publish_offer,
-    submit_sales_report,
-    take_license,
-    withdraw_offer,
-)
+from licensing.repository import active_version
+from licensing.service.contracts import consent_to_version, propose_contract_version
+from licensing.service.grants import take_license
+from licensing.service.license_check import host_of, is_use_licensed
+from licensing.service.offers import publish_offer, withdraw_offer
+from licensing.service.sales import ReportOutcome, SalesLine, submit_sales_report
 from registry.db import make_engine
 from registry.log.events import parse_event
 from registry.log.signing import LogSigner

@@ -27,7 +27,9 @@ from frontend.api.works import read_upload
 from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep, csrf_token_for
 from licensing.contract import Contract
 from licensing.money import Money
-from licensing.service import RoyaltyReport, active_version, list_open_offers, sales_history
+from licensing.repository import active_version
+from licensing.service.offers import list_open_offers
+from licensing.service.royalties import RoyaltyReport, sales_history
 from registry.accounts import authenticate, create_user, end_login_session, start_login_session
 from registry.certificates import render_certificate_pdf, verify_certificate
 from registry.errors import CopymarkError, NotFound

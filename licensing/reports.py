@@ -13,7 +13,7 @@ import io
 
 from licensing.errors import InvalidSaleEventError, LicensingError
 from licensing.money import Money
-from licensing.service import MAX_REPORT_LINES, SalesLine
+from licensing.service.sales import MAX_REPORT_LINES, SalesLine
 
 MAX_CSV_BYTES = 4 * 1024 * 1024
 _COLUMNS = {"units", "net_revenue", "net_revenue_minor", "channel", "territory"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, LargeBinary, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
@@ -36,7 +36,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def persisted_id(row: User | Organisation | Work) -> int:
+class HasId(Protocol):
+    """A table row keyed by an integer id that the database assigns on flush."""
+
+    @property
+    def id(self) -> int | None: ...
+
+
+def persisted_id(row: HasId) -> int:
     """The primary key of a row that has been flushed; a row without one is a programming error."""
     if row.id is None:
         raise RuntimeError(f"{type(row).__name__} has no id: flush the session first")

@@ -13,6 +13,13 @@ from licensing.errors import InvalidContractError, InvalidSaleEventError
 from licensing.models import ContractVersion, LicenseGrant, LicenseOffer, SalesReport
 from licensing.money import Money
 from licensing.reports import MAX_CSV_BYTES, parse_sales_csv
+from licensing.repository import (
+    consented_parties,
+    get_grant,
+    get_version,
+    logged_grant,
+    work_of_version,
+)
 from licensing.schemas import (
     AllocationPublic,
     ConsentCreate,
@@ -28,24 +35,11 @@ from licensing.schemas import (
     SalesReportCreate,
     SalesReportPublic,
 )
-from licensing.service import (
-    ReportOutcome,
-    SalesLine,
-    consent_to_version,
-    consented_parties,
-    get_grant,
-    get_version,
-    licensed_grants,
-    list_open_offers,
-    list_versions,
-    logged_grant,
-    propose_contract_version,
-    publish_offer,
-    submit_sales_report,
-    take_license,
-    withdraw_offer,
-    work_of_version,
-)
+from licensing.service.contracts import consent_to_version, list_versions, propose_contract_version
+from licensing.service.grants import take_license
+from licensing.service.license_check import licensed_grants
+from licensing.service.offers import list_open_offers, publish_offer, withdraw_offer
+from licensing.service.sales import ReportOutcome, SalesLine, submit_sales_report
 from registry.certificates import issue_certificate
 from registry.log.store import AttestationLog
 from registry.models import persisted_id
@@ -82,7 +76,7 @@ async def _text_body(request: Request, limit: int, what: str) -> str:
 
 
 def _version_public(session: Session, version: ContractVersion) -> ContractVersionPublic:
-    version_id = version.id or 0
+    version_id = persisted_id(version)
     return ContractVersionPublic(
         id=version_id,
         work_id=persisted_id(work_of_version(session, version)),
@@ -109,7 +103,7 @@ def certificate_url(grant_id: int) -> str:
 
 
 def _grant_public(grant: LicenseGrant) -> GrantPublic:
-    grant_id = grant.id or 0
+    grant_id = persisted_id(grant)
     return GrantPublic(
         id=grant_id,
         offer_id=grant.offer_id,
@@ -309,11 +303,11 @@ def check_license(
         licensed=bool(grants),
         grants=[
             LicenseProof(
-                grant_id=grant.id or 0,
+                grant_id=persisted_id(grant),
                 sale_type=grant.sale_type,
                 status=grant.status,
                 granted_at=grant.granted_at,
-                certificate_url=certificate_url(grant.id or 0),
+                certificate_url=certificate_url(persisted_id(grant)),
             )
             for grant in grants
         ],

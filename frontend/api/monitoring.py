@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
 from frontend.services import Services
-from licensing.service import is_use_licensed
+from licensing.service.license_check import is_use_licensed
 from registry.blobs import LocalBlobStore
 from registry.monitoring.jobs import Monitor
 from registry.monitoring.models import Alert, AlertStatus, CrawlJob

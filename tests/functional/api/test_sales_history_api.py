@@ -13,7 +13,7 @@ from frontend.app import create_app
 from frontend.services import Services
 from licensing.errors import NotFoundError
 from licensing.models import SalesReport
-from licensing.service import RoyaltyReport, sales_history
+from licensing.service.royalties import RoyaltyReport, sales_history
 from registry.models import User
 from similarity.engine import SimilarityEngine
 from tests.factories import Account, make_account

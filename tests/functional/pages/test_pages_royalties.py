@@ -15,7 +15,7 @@ from frontend.app import create_app
 from frontend.pages import ROYALTY_CHART_HEIGHT, royalty_chart
 from frontend.services import Services
 from licensing.money import Money
-from licensing.service import RoyaltyReport
+from licensing.service.royalties import RoyaltyReport
 from similarity.engine import SimilarityEngine
 from tests.factories import Account
 from tests.functional.api.test_licensing_api import Market, brand_account, one_line

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from licensing.errors import InvalidSaleEventError, LicensingError
 from licensing.money import Money
 from licensing.reports import parse_sales_csv
-from licensing.service import SalesLine
+from licensing.service.sales import SalesLine
 
 
 def test_decimal_amounts_are_read_exactly() -> None:

@@ -1,0 +1,336 @@
+"""Licensing queries; what a user may see or act on is decided here and nowhere else.
+
+Works follow the registry's rule (`registry.service.get_owned_work`, `registry.repository.
+visible_work`). A contract version is seen by its work's owner and by whoever may act for one of
+its parties; an offer is withdrawn by its work's owner and taken on a work the licensee may see;
+a grant is seen by its licensee and by its offer's publisher, and by anyone once it is on the
+public log; a work's royalties are seen by its owner and by the accounts its contracts name.
+Objects a user may not see answer NotFoundError, exactly as unknown ones do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlmodel import Session, col, func, select
+
+from licensing.contract import parse_contract_data
+from licensing.errors import NotFoundError
+from licensing.models import (
+    ContractConsent,
+    ContractVersion,
+    GrantStatus,
+    LicenseContract,
+    LicenseGrant,
+    LicenseOffer,
+    OfferStatus,
+    SalesReport,
+    VersionStatus,
+)
+from licensing.references import account_reference, may_act_for
+from registry import repository as registry_repository
+from registry.errors import NotFound
+from registry.models import Membership, Organisation, User, Work
+from registry.service import get_owned_work
+
+# Scoping: which works, versions, offers and grants a user may see or act on.
+
+
+def owned_work(session: Session, actor: User, work_id: int) -> Work:
+    """Return the actor's own work; any other work answers NotFoundError, as an unknown one."""
+    try:
+        return get_owned_work(session, actor, work_id)
+    except NotFound:
+        raise NotFoundError(f"work {work_id} not found among your works") from None
+
+
+def visible_work(session: Session, viewer: User | None, work_id: int) -> Work:
+    """Return a public work or one of the viewer's own; any other answers NotFoundError."""
+    try:
+        return registry_repository.visible_work(session, work_id, viewer)
+    except NotFound as error:
+        raise NotFoundError(error.message) from None
+
+
+def get_version(session: Session, viewer: User, version_id: int) -> ContractVersion:
+    """Return a contract version the viewer owns the work of, or may consent to for a party."""
+    version = session.get(ContractVersion, version_id)
+    if version is not None:
+        work = work_of_version(session, version)
+        parties = parse_contract_data(version.document).parties
+        if work.owner_id == viewer.id or any(may_act_for(viewer, p.account) for p in parties):
+            return version
+    raise NotFoundError(f"contract version {version_id} not found")
+
+
+def owned_offer(session: Session, actor: User, offer_id: int) -> LicenseOffer:
+    """Return an offer on a work the actor owns; any other offer answers NotFoundError."""
+    offer = session.get(LicenseOffer, offer_id)
+    if offer is not None:
+        try:
+            get_owned_work(session, actor, offer.work_id)
+        except NotFound:
+            pass
+        else:
+            return offer
+    raise NotFoundError(f"offer {offer_id} not found among your offers")
+
+
+def visible_offer(session: Session, viewer: User | None, offer_id: int) -> LicenseOffer:
+    """Return an offer on a work the viewer may see (see `visible_work`)."""
+    offer = session.get(LicenseOffer, offer_id)
+    if offer is None:
+        raise NotFoundError(f"offer {offer_id} not found")
+    visible_work(session, viewer, offer.work_id)
+    return offer
+
+
+def get_grant(session: Session, viewer: User, grant_id: int) -> LicenseGrant:
+    """Return a grant the viewer took, or granted by publishing its offer."""
+    grant = session.get(LicenseGrant, grant_id)
+    offer = session.get(LicenseOffer, grant.offer_id) if grant is not None else None
+    if grant is None or offer is None or viewer.id not in (grant.licensee_id, offer.created_by):
+        raise NotFoundError(f"license grant {grant_id} not found")
+    return grant
+
+
+def logged_grant(session: Session, grant_id: int) -> LicenseGrant:
+    """Return a grant whose leaf is on the public log (its certificate is public like the log)."""
+    grant = session.get(LicenseGrant, grant_id)
+    if grant is None or grant.log_index is None:
+        raise NotFoundError(f"license grant {grant_id} not found")
+    return grant
+
+
+def lock_licensee_grant(session: Session, licensee: User, grant_id: int) -> LicenseGrant:
+    """Return the licensee's own grant, locked: reports under one grant queue on its row.
+
+    Tiers and recoupment count every earlier line, so a report must see all those before it.
+    """
+    grant = session.exec(
+        select(LicenseGrant)
+        .where(LicenseGrant.id == grant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if grant is None or grant.licensee_id != licensee.id:
+        raise NotFoundError(f"license grant {grant_id} not found")
+    return grant
+
+
+def royalty_work(session: Session, viewer: User, work_id: int) -> Work:
+    """Return the work if the viewer owns it or is named as a party in one of its contracts."""
+    work = session.get(Work, work_id)
+    if work is None or not (
+        work.owner_id == viewer.id or _names_account(session, work_id, account_reference(viewer))
+    ):
+        raise NotFoundError(f"work {work_id} not found")
+    return work
+
+
+def _names_account(session: Session, work_id: int, account: str) -> bool:
+    documents = session.exec(
+        select(ContractVersion.document)
+        .join(LicenseContract, col(LicenseContract.id) == col(ContractVersion.contract_id))
+        .where(LicenseContract.work_id == work_id)
+    ).all()
+    return any(
+        party.account == account
+        for document in documents
+        for party in parse_contract_data(document).parties
+    )
+
+
+# Contracts and their versions.
+
+
+def active_version(session: Session, work_id: int) -> ContractVersion | None:
+    """Return the active contract version of a work, if every party consented to one."""
+    return session.exec(
+        select(ContractVersion)
+        .join(LicenseContract, col(LicenseContract.id) == col(ContractVersion.contract_id))
+        .where(LicenseContract.work_id == work_id, ContractVersion.status == VersionStatus.ACTIVE)
+    ).first()
+
+
+def work_of_version(session: Session, version: ContractVersion) -> Work:
+    """Return the work a contract version is attached to."""
+    record = session.get(LicenseContract, version.contract_id)
+    work = session.get(Work, record.work_id) if record is not None else None
+    if work is None:
+        raise NotFoundError(f"contract version {version.id} has no work")
+    return work
+
+
+def contract_of_work(session: Session, work_id: int) -> LicenseContract | None:
+    """Return the contract attached to a work, if one was ever proposed."""
+    return session.exec(select(LicenseContract).where(LicenseContract.work_id == work_id)).first()
+
+
+def contract_with_key(session: Session, contract_key: str) -> LicenseContract | None:
+    """Return the contract whose documents carry this contract id, on whichever work."""
+    return session.exec(
+        select(LicenseContract).where(LicenseContract.contract_key == contract_key)
+    ).first()
+
+
+def latest_version_number(session: Session, contract_id: int) -> int:
+    """Return the highest version number of a contract, 0 before its first version."""
+    latest = session.exec(
+        select(func.max(ContractVersion.version)).where(ContractVersion.contract_id == contract_id)
+    ).one()
+    return latest or 0
+
+
+def versions_of_work(session: Session, work_id: int) -> Sequence[ContractVersion]:
+    """Return every version of a work's contract, oldest first."""
+    return session.exec(
+        select(ContractVersion)
+        .join(LicenseContract, col(LicenseContract.id) == col(ContractVersion.contract_id))
+        .where(LicenseContract.work_id == work_id)
+        .order_by(col(ContractVersion.version))
+    ).all()
+
+
+def active_versions_of_contract(session: Session, contract_id: int) -> Sequence[ContractVersion]:
+    """Return the active versions of a contract (at most one while the invariant holds)."""
+    return session.exec(
+        select(ContractVersion).where(
+            ContractVersion.contract_id == contract_id,
+            ContractVersion.status == VersionStatus.ACTIVE,
+        )
+    ).all()
+
+
+def consented_parties(session: Session, version_id: int) -> list[str]:
+    """Return the ids of the parties that consented to a version, in consent order."""
+    return list(
+        session.exec(
+            select(ContractConsent.party_id)
+            .where(ContractConsent.version_id == version_id)
+            .order_by(col(ContractConsent.id))
+        ).all()
+    )
+
+
+# Offers and grants.
+
+
+def open_offers(session: Session, work_id: int) -> Sequence[LicenseOffer]:
+    """Return the open offers on a work, oldest first."""
+    return session.exec(
+        select(LicenseOffer)
+        .where(LicenseOffer.work_id == work_id, LicenseOffer.status == OfferStatus.OPEN)
+        .order_by(col(LicenseOffer.id))
+    ).all()
+
+
+def lock_work(session: Session, work_id: int) -> Work:
+    """Return a work locked for its grants, re-read from the database.
+
+    Grants of one work queue on its row (FOR UPDATE on PostgreSQL; SQLite takes the database
+    write lock at BEGIN), so each sees the buyouts and offer changes committed before it.
+    """
+    work = session.exec(
+        select(Work)
+        .where(Work.id == work_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if work is None:
+        raise NotFoundError(f"work {work_id} not found")
+    return work
+
+
+def reread_offer(session: Session, offer_id: int) -> LicenseOffer:
+    """Return an offer re-read from the database, replacing what the session holds of it."""
+    return session.exec(
+        select(LicenseOffer)
+        .where(LicenseOffer.id == offer_id)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def buyout_grant(session: Session, work_id: int) -> LicenseGrant | None:
+    """Return the buyout grant of a work, if it was bought out."""
+    return session.exec(
+        select(LicenseGrant).where(
+            LicenseGrant.work_id == work_id, LicenseGrant.sale_type == "buyout"
+        )
+    ).first()
+
+
+def licensee_domain(session: Session, user: User) -> str | None:
+    """Return the domain of the first organisation the user belongs to that has one."""
+    return session.exec(
+        select(Organisation.domain)
+        .join(Membership, col(Membership.organisation_id) == col(Organisation.id))
+        .where(Membership.user_id == user.id, col(Organisation.domain).is_not(None))
+        .order_by(col(Organisation.id))
+    ).first()
+
+
+def grants_with_licensee_domains(
+    session: Session, work_id: int, statuses: Iterable[GrantStatus]
+) -> Sequence[tuple[LicenseGrant, str | None]]:
+    """Return a work's grants in these statuses, once per domain of the licensee's organisations."""
+    return session.exec(
+        select(LicenseGrant, Organisation.domain)
+        .join(Membership, col(Membership.user_id) == col(LicenseGrant.licensee_id))
+        .join(Organisation, col(Organisation.id) == col(Membership.organisation_id))
+        .where(
+            LicenseGrant.work_id == work_id,
+            col(LicenseGrant.status).in_(statuses),
+            col(Organisation.domain).is_not(None),
+        )
+        .order_by(col(LicenseGrant.id))
+    ).all()
+
+
+def grant_ids_of_work(session: Session, work_id: int) -> list[int]:
+    """Return the ids of every grant on a work, oldest first."""
+    ids = session.exec(
+        select(LicenseGrant.id)
+        .where(LicenseGrant.work_id == work_id)
+        .order_by(col(LicenseGrant.id))
+    ).all()
+    return [grant_id for grant_id in ids if grant_id is not None]
+
+
+# Sales reports.
+
+
+def version_of_grant(session: Session, grant: LicenseGrant) -> ContractVersion:
+    """Return the contract version a grant was taken under."""
+    version = session.get(ContractVersion, grant.contract_version_id)
+    if version is None:
+        raise NotFoundError(f"contract version {grant.contract_version_id} not found")
+    return version
+
+
+def report_rows(session: Session, grant_id: int, report_key: str) -> list[SalesReport]:
+    """Return the lines of one named report under a grant, in line order."""
+    return list(
+        session.exec(
+            select(SalesReport)
+            .where(SalesReport.grant_id == grant_id, SalesReport.report_key == report_key)
+            .order_by(col(SalesReport.line_number))
+        ).all()
+    )
+
+
+def counted_rows(session: Session, grant_id: int) -> list[SalesReport]:
+    """Return the lines still counted under a grant: those of reports no correction replaced."""
+    replaced_keys = select(SalesReport.corrects_report_key).where(
+        SalesReport.grant_id == grant_id, col(SalesReport.corrects_report_key).is_not(None)
+    )
+    return list(
+        session.exec(
+            select(SalesReport)
+            .where(
+                SalesReport.grant_id == grant_id,
+                col(SalesReport.report_key).not_in(replaced_keys),
+            )
+            .order_by(col(SalesReport.id))
+        ).all()
+    )

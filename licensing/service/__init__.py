@@ -1,0 +1,1 @@
+"""Licensing use cases, one module per aggregate: contracts, offers, grants, sales, checks."""

@@ -1,0 +1,68 @@
+"""License offers on works: a sale type of the work's active contract, open until withdrawn.
+
+Each use case takes the session and the acting user and never commits. Only a work's owner
+publishes or withdraws its offers; anyone who may see the work sees its open offers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import Session
+
+from licensing import repository
+from licensing.errors import ConflictError, InvalidSaleEventError
+from licensing.models import LicenseOffer, OfferStatus
+from licensing.service.contracts import active_contract
+from registry.models import User, persisted_id
+
+
+def publish_offer(
+    session: Session, actor: User, work_id: int, sale_type: str, package: str | None = None
+) -> LicenseOffer:
+    """Offer a sale type (and, for wholesale, optionally one package) on an owned work."""
+    repository.owned_work(session, actor, work_id)
+    version, contract = active_contract(session, work_id)
+    if sale_type not in contract.sale_types():
+        raise InvalidSaleEventError(
+            f"the active contract of work {work_id} offers no {sale_type} sales "
+            f"(it offers {', '.join(contract.sale_types())})"
+        )
+    if package is not None:
+        packages = [entry.id for entry in contract.wholesale.packages] if contract.wholesale else []
+        if sale_type != "wholesale" or package not in packages:
+            raise InvalidSaleEventError(f"no wholesale package {package!r} in the active contract")
+    offer = LicenseOffer(
+        work_id=work_id,
+        contract_id=version.contract_id,
+        sale_type=sale_type,
+        package=package,
+        created_by=persisted_id(actor),
+    )
+    session.add(offer)
+    session.flush()
+    return offer
+
+
+def withdraw_offer(session: Session, actor: User, offer_id: int) -> LicenseOffer:
+    """Withdraw an open offer on a work the actor owns; grants already taken stay valid."""
+    offer = repository.owned_offer(session, actor, offer_id)
+    if offer.status != OfferStatus.OPEN:
+        raise ConflictError(f"offer {offer_id} is already {offer.status}")
+    offer.status = OfferStatus.WITHDRAWN
+    session.add(offer)
+    session.flush()
+    return offer
+
+
+def list_open_offers(session: Session, viewer: User | None, work_id: int) -> Sequence[LicenseOffer]:
+    """Return the open offers on a work anyone may see (a public one, or the viewer's own)."""
+    repository.visible_work(session, viewer, work_id)
+    return repository.open_offers(session, work_id)
+
+
+def close_open_offers(session: Session, work_id: int) -> None:
+    """Close every open offer on a work, as a buyout does: it takes no further grants."""
+    for open_offer in repository.open_offers(session, work_id):
+        open_offer.status = OfferStatus.CLOSED
+        session.add(open_offer)

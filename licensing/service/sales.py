@@ -1,0 +1,279 @@
+"""Retail sales reports under a grant: each line's royalty split, named reports, corrections.
+
+The use case takes the session and the licensee and never commits; every line's split is
+appended to the attestation log in the caller's transaction, so a row never exists without its
+leaf. Reports under one grant queue on the grant's row (`repository.lock_licensee_grant`): tiers,
+the cap and recoupment count every line still counted before them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from licensing import repository
+from licensing.contract import Contract, parse_contract_data
+from licensing.engine import Execution, RetailSale, execute
+from licensing.errors import (
+    ConflictError,
+    CurrencyMismatchError,
+    InvalidSaleEventError,
+    NotFoundError,
+)
+from licensing.events import SplitEvent, allocation_lines
+from licensing.models import ContractVersion, LicenseGrant, SalesReport
+from licensing.money import Money
+from licensing.service.contracts import compiled
+from registry.log.store import AttestationLog
+from registry.models import User, persisted_id
+
+REPORT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+MAX_REPORT_LINES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SalesLine:
+    """One line a licensee reports: units sold and their net revenue, by channel and territory."""
+
+    units: int
+    net_revenue: Money
+    channel: str | None = None
+    territory: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOutcome:
+    """A stored sales report: its lines, their splits and what it changes in royalties owed.
+
+    `owed` sums the report's allocations by party; for a correction it is the change against
+    the report it replaces, so it may be negative. `replayed` is true when the same report was
+    already recorded and nothing new was written.
+    """
+
+    grant_id: int
+    report_id: str
+    corrects_report_id: str | None
+    rows: tuple[SalesReport, ...]
+    royalties: Money
+    owed: tuple[tuple[str, int], ...]
+    replayed: bool
+
+
+def _same_lines(rows: Sequence[SalesReport], lines: Sequence[SalesLine], currency: str) -> bool:
+    stored = [(r.units, r.net_revenue_minor, r.currency, r.channel, r.territory) for r in rows]
+    sent = [
+        (line.units, line.net_revenue.amount_minor, currency, line.channel, line.territory)
+        for line in lines
+    ]
+    return stored == sent
+
+
+def owed_by_party(rows: Sequence[SalesReport]) -> dict[str, int]:
+    owed: dict[str, int] = {}
+    for row in rows:
+        for line in row.execution["allocations"]:
+            owed[line["party"]] = owed.get(line["party"], 0) + int(line["amount_minor"])
+    return owed
+
+
+def _outcome(
+    grant: LicenseGrant,
+    report_id: str,
+    corrects: str | None,
+    rows: Sequence[SalesReport],
+    replaced: Sequence[SalesReport],
+    *,
+    replayed: bool,
+) -> ReportOutcome:
+    owed = owed_by_party(rows)
+    for party, amount in owed_by_party(replaced).items():
+        owed[party] = owed.get(party, 0) - amount
+    return ReportOutcome(
+        grant_id=persisted_id(grant),
+        report_id=report_id,
+        corrects_report_id=corrects,
+        rows=tuple(rows),
+        royalties=Money(sum(row.gross_minor for row in rows), grant.currency),
+        owed=tuple(sorted(owed.items())),
+        replayed=replayed,
+    )
+
+
+def submit_sales_report(
+    session: Session,
+    licensee: User,
+    grant_id: int,
+    *,
+    report_id: str,
+    lines: Sequence[SalesLine],
+    log: AttestationLog,
+    corrects: str | None = None,
+) -> ReportOutcome:
+    """Record a retail sales report under the licensee's grant and split each line's royalty.
+
+    Submitting the same report id again with the same lines changes nothing and answers the
+    stored result; with other lines it is refused. A correction is a new report naming the one
+    it replaces, which must be the latest report still counted (later lines' tiers depend on
+    it); the replaced report stops counting for tiers, the cap and recoupment.
+    """
+    if not REPORT_ID_PATTERN.fullmatch(report_id):
+        raise InvalidSaleEventError(
+            f"report id {report_id[:140]!r} must be 1-128 letters, digits or _ . : - "
+            "and start with a letter or digit"
+        )
+    if not lines:
+        raise InvalidSaleEventError(f"report {report_id} has no lines")
+    if len(lines) > MAX_REPORT_LINES:
+        raise InvalidSaleEventError(
+            f"report {report_id} has {len(lines)} lines; at most {MAX_REPORT_LINES} per report"
+        )
+    grant = repository.lock_licensee_grant(session, licensee, grant_id)
+    if grant.sale_type != "retail":
+        raise ConflictError(f"grant {grant_id} is a {grant.sale_type} license, not retail")
+    version = repository.version_of_grant(session, grant)
+    contract = parse_contract_data(version.document)
+    for number, line in enumerate(lines, start=1):
+        if line.net_revenue.currency != contract.currency:
+            raise CurrencyMismatchError(
+                f"currency mismatch: line {number} of report {report_id} is in "
+                f"{line.net_revenue.currency}, the contract's currency is {contract.currency}"
+            )
+    existing = repository.report_rows(session, grant_id, report_id)
+    if existing:
+        same_correction = existing[0].corrects_report_key == corrects
+        if same_correction and _same_lines(existing, lines, contract.currency):
+            replaced = repository.report_rows(session, grant_id, corrects) if corrects else []
+            return _outcome(grant, report_id, corrects, existing, replaced, replayed=True)
+        raise ConflictError(
+            f"report {report_id} was already recorded with other lines; "
+            "send a correction under a new report id that names it"
+        )
+    counted = repository.counted_rows(session, grant_id)
+    replaced = []
+    if corrects is not None:
+        replaced = _replaceable_report(session, grant_id, corrects, counted)
+        counted = [row for row in counted if row.report_key != corrects]
+    rows = _record_lines(
+        session,
+        grant=grant,
+        version=version,
+        contract=contract,
+        report_id=report_id,
+        corrects=corrects,
+        lines=lines,
+        counted=counted,
+        log=log,
+    )
+    return _outcome(grant, report_id, corrects, rows, replaced, replayed=False)
+
+
+def _replaceable_report(
+    session: Session, grant_id: int, corrects: str, counted: Sequence[SalesReport]
+) -> list[SalesReport]:
+    replaced = repository.report_rows(session, grant_id, corrects)
+    if not replaced:
+        raise NotFoundError(f"report {corrects} not found under grant {grant_id}")
+    if not any(row.report_key == corrects for row in counted):
+        raise ConflictError(f"report {corrects} was already corrected; correct the correction")
+    latest = counted[-1].report_key
+    if latest != corrects:
+        raise ConflictError(
+            f"only the latest report still counted ({latest}) can be corrected, not {corrects}: "
+            "the tiers of later reports depend on it"
+        )
+    return replaced
+
+
+def _record_lines(
+    session: Session,
+    *,
+    grant: LicenseGrant,
+    version: ContractVersion,
+    contract: Contract,
+    report_id: str,
+    corrects: str | None,
+    lines: Sequence[SalesLine],
+    counted: Sequence[SalesReport],
+    log: AttestationLog,
+) -> list[SalesReport]:
+    currency = contract.currency
+    compiled_contract = compiled(session, contract)
+    units_before = sum(row.units for row in counted)
+    revenue_before = sum(row.net_revenue_minor for row in counted)
+    royalties_before = sum(row.gross_minor for row in counted)
+    recouped_before = sum(row.recouped_minor for row in counted)
+    rows: list[SalesReport] = []
+    executions: list[Execution] = []
+    for number, line in enumerate(lines, start=1):
+        execution = execute(
+            compiled_contract,
+            RetailSale(
+                units=line.units,
+                net_revenue=line.net_revenue,
+                channel=line.channel,
+                territory=line.territory,
+                units_before=units_before,
+                revenue_before=Money(revenue_before, currency),
+                royalties_before=Money(royalties_before, currency),
+                recouped_before=Money(recouped_before, currency),
+            ),
+        )
+        recouped = sum(
+            entry.amount.amount_minor
+            for entry in execution.allocations
+            if entry.rule.startswith("recoup:")
+        )
+        rows.append(
+            SalesReport(
+                grant_id=persisted_id(grant),
+                report_key=report_id,
+                line_number=number,
+                corrects_report_key=corrects,
+                contract_version_id=persisted_id(version),
+                units=line.units,
+                net_revenue_minor=line.net_revenue.amount_minor,
+                channel=line.channel,
+                territory=line.territory,
+                gross_minor=execution.gross.amount_minor,
+                recouped_minor=recouped,
+                currency=currency,
+                execution=execution.to_json(),
+            )
+        )
+        executions.append(execution)
+        units_before += line.units
+        revenue_before += line.net_revenue.amount_minor
+        royalties_before += execution.gross.amount_minor
+        recouped_before += recouped
+    session.add_all(rows)
+    session.flush()
+    indexes = log.append_events(
+        [
+            SplitEvent(
+                grant_id=persisted_id(grant),
+                sales_report_id=persisted_id(row),
+                report_id=report_id,
+                line_number=row.line_number,
+                corrects_report_id=corrects,
+                work_id=grant.work_id,
+                contract_id=contract.contract_id,
+                contract_version=contract.version,
+                document_sha256=version.document_sha256,
+                units=row.units,
+                net_revenue_minor=row.net_revenue_minor,
+                gross_minor=row.gross_minor,
+                currency=currency,
+                allocations=allocation_lines(execution),
+                executed_at=row.reported_at,
+            )
+            for row, execution in zip(rows, executions, strict=True)
+        ]
+    )
+    for row, index in zip(rows, indexes, strict=True):
+        row.log_index = index
+    session.add_all(rows)
+    session.flush()
+    return rows

@@ -1,0 +1,119 @@
+"""Sales reports under a grant: tiers across reports, replays, corrections, parent shares."""
+
+from __future__ import annotations
+
+import pytest
+
+from licensing.errors import ConflictError, CurrencyMismatchError, NotFoundError
+from licensing.events import SplitEvent
+from licensing.service.offers import publish_offer
+from licensing.service.sales import submit_sales_report
+from registry.log.events import parse_event
+from tests.unit.licensing.factories import usd
+from tests.unit.licensing.service.support import World, add_work, line, retail_grant
+
+
+def test_sales_reports_count_earlier_reports_for_tiers_and_recoupment(world: World) -> None:
+    tiers = [{"from_units": 0, "rate_bp": 1000}, {"from_units": 100, "rate_bp": 2000}]
+    grant = retail_grant(world, retail={"tiers": tiers}, advance={"amount": usd(1500)})
+    first = world.report(grant, "r1", line(100, 10_000))
+    second = world.report(grant, "r2", line(100, 10_000))
+    assert (first.royalties.amount_minor, second.royalties.amount_minor) == (1000, 2000)
+    # 90% of each royalty is the parties' pool: 900 recouped, then the last 600 of the advance
+    assert (first.rows[0].recouped_minor, second.rows[0].recouped_minor) == (900, 600)
+
+
+def test_lines_of_one_report_count_the_lines_before_them(world: World) -> None:
+    tiers = [{"from_units": 0, "rate_bp": 1000}, {"from_units": 100, "rate_bp": 2000}]
+    grant = retail_grant(world, retail={"tiers": tiers})
+    outcome = world.report(grant, "r1", line(100, 10_000), line(100, 10_000))
+    assert [row.gross_minor for row in outcome.rows] == [1000, 2000]
+
+
+def test_each_report_line_is_a_split_leaf_summing_to_its_royalty(world: World) -> None:
+    grant = retail_grant(world)
+    outcome = world.report(grant, "r1", line(3, 999), line(7, 12_345))
+    events = [parse_event(world.log.leaf(row.log_index or 0).leaf) for row in outcome.rows]
+    assert [e.gross_minor for e in events if isinstance(e, SplitEvent)] == [
+        row.gross_minor for row in outcome.rows
+    ]
+
+
+def test_resubmitting_a_report_records_nothing_new(world: World) -> None:
+    grant = retail_grant(world)
+    first = world.report(grant, "r1", line(10, 5000))
+    size = world.log.tree_size()
+    again = world.report(grant, "r1", line(10, 5000))
+    assert (again.replayed, again.rows, world.log.tree_size()) == (True, first.rows, size)
+
+
+def test_a_report_id_reused_with_other_lines_is_refused(world: World) -> None:
+    grant = retail_grant(world)
+    world.report(grant, "r1", line(10, 5000))
+    with pytest.raises(ConflictError, match="already recorded"):
+        world.report(grant, "r1", line(11, 5000))
+
+
+def test_a_correction_replaces_the_report_it_names(world: World) -> None:
+    grant = retail_grant(world)
+    world.report(grant, "r1", line(10, 10_000))
+    corrected = submit_sales_report(
+        world.session,
+        world.brand,
+        grant.id or 0,
+        report_id="r1-fix",
+        lines=[line(10, 5000)],
+        log=world.log,
+        corrects="r1",
+    )
+    # royalty 1000 became 500: the parties are owed 500 less than the first report said
+    assert sum(amount for _, amount in corrected.owed) == -500
+
+
+def test_only_the_latest_report_can_be_corrected(world: World) -> None:
+    grant = retail_grant(world)
+    world.report(grant, "r1", line(10, 10_000))
+    world.report(grant, "r2", line(10, 10_000))
+    with pytest.raises(ConflictError, match="only the latest"):
+        submit_sales_report(
+            world.session,
+            world.brand,
+            grant.id or 0,
+            report_id="r1-fix",
+            lines=[line(1, 100)],
+            log=world.log,
+            corrects="r1",
+        )
+
+
+def test_a_report_in_another_currency_is_refused(world: World) -> None:
+    grant = retail_grant(world)
+    with pytest.raises(CurrencyMismatchError, match="EUR"):
+        world.report(grant, "r1", line(1, 100, "EUR"))
+
+
+def test_a_licensee_reports_only_under_their_own_grant(world: World) -> None:
+    grant = retail_grant(world)
+    with pytest.raises(NotFoundError):
+        submit_sales_report(
+            world.session,
+            world.ben,
+            grant.id or 0,
+            report_id="r1",
+            lines=[line(1, 1)],
+            log=world.log,
+        )
+
+
+def test_a_derivative_sale_pays_the_parent_contract_parties(world: World) -> None:
+    world.activate(world.document())
+    child = add_work(world.session, world.ana, "koi remix")
+    world.activate(
+        world.document(child, parents=[{"work": f"work-{world.work.id}", "share_bp": 2000}])
+    )
+    offer = publish_offer(world.session, world.ana, child.id or 0, "retail")
+    grant = world.take(offer)
+    outcome = world.report(grant, "r1", line(10, 100_000))
+    owed = dict(outcome.owed)
+    # royalty 10000; fee 1000; the parent work takes 20% of 9000 and splits it 60/40
+    assert (owed[f"work-{world.work.id}/ana"], owed["ana"]) == (1080, 4320)

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from frontend.api import accounts, licensing, log, monitoring, notifications, search, works
 from frontend.pages import render_error
 from frontend.pages import router as pages_router
+from frontend.schemas import HealthPublic
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.errors import RegistryError
@@ -71,7 +72,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ]
         return JSONResponse({"detail": "; ".join(problems), "errors": problems}, status_code=422)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        response_model=HealthPublic,
+        responses={503: {"model": HealthPublic, "description": "Still starting"}},
+    )
     def healthz() -> JSONResponse:
         if not app.state.ready:
             return JSONResponse({"status": "starting"}, status_code=503)

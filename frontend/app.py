@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from frontend.api import accounts, licensing, log, monitoring, notifications, search, works
 from frontend.pages import render_error, validation_message
 from frontend.pages import router as pages_router
+from frontend.schemas import HealthPublic
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.errors import CopymarkError
@@ -91,7 +92,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             status_code=422,
         )
 
-    @app.get("/healthz", tags=["health"])
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        response_model=HealthPublic,
+        responses={503: {"model": HealthPublic, "description": "Still starting"}},
+    )
     def healthz() -> JSONResponse:
         if not app.state.ready:
             return JSONResponse({"status": "starting"}, status_code=503)

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from registry.log.schemas import (
+    BASE64_32_BYTES,
+    KeyId,
+    LeafIndex,
+    ProofPath,
+    SignedTreeHeadPublic,
+    TreeSize,
+)
 from registry.models import Visibility, WorkStatus
+from similarity.matcher import Decision
 
 
 class WorkMetadata(BaseModel):
@@ -56,6 +66,69 @@ class RegistrationResult(BaseModel):
     status: str
     conflict_with: int | None = None
     path: str | None = None
+
+
+class RegistrationFailure(BaseModel):
+    """A file of a batch upload that was not registered, and why."""
+
+    path: str
+    error: str
+
+
+class CertificatePublic(BaseModel):
+    """A registration or grant certificate, checkable offline with the log's public key.
+
+    The fields and their order are those ``registry.certificates`` issues; verifiers accept
+    exactly this set of fields, so the model forbids any other and coerces no value.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    format: Literal["copymark-certificate/v1"] = Field(description="the certificate format")
+    log_index: LeafIndex
+    leaf: str = Field(
+        description="the log leaf: canonical JSON text of the attested event, exactly as hashed"
+    )
+    inclusion_proof: ProofPath
+    tree_head: SignedTreeHeadPublic = Field(description="the signed head the proof leads to")
+    key_id: KeyId
+    public_key: str = Field(
+        pattern=BASE64_32_BYTES,
+        description="the raw Ed25519 key, base64; informational only, never trusted by a check",
+    )
+
+
+class CertificateCheckPublic(BaseModel):
+    """Whether a certificate verifies against this log's key, and why not when it does not."""
+
+    valid: bool
+    reason: str | None = Field(description="why the certificate was refused; null when valid")
+    log_index: LeafIndex | None = Field(description="the attested leaf's index, when valid")
+    tree_size: TreeSize | None = Field(description="size of the signed tree, when valid")
+
+
+Point = Annotated[tuple[float, float], Field(description="x, y in query-image pixels")]
+
+
+class MatchPublic(BaseModel):
+    """A visible registered work the query image may copy."""
+
+    work_id: int
+    score: float = Field(description="fused similarity score, 4 decimals; above 0 counts as a copy")
+    verified: bool = Field(description="whether geometric verification located the copy")
+    region: list[Point] | None = Field(
+        min_length=4,
+        max_length=4,
+        description="corners of the copied region in the query image, when verified",
+    )
+
+
+class MatchResultPublic(BaseModel):
+    """The registered works an image copies, best first, with the overall decision."""
+
+    query: str = Field(description="the query's file name")
+    decision: Decision = Field(description="copy when any match clears the global threshold")
+    matches: list[MatchPublic]
 
 
 class UserCreate(BaseModel):

@@ -43,6 +43,7 @@ from licensing.service.sales import ReportOutcome, SalesLine, submit_sales_repor
 from registry.certificates import issue_certificate
 from registry.log.store import AttestationLog
 from registry.models import persisted_id
+from registry.schemas import CertificatePublic
 
 API_PREFIX = "/api/v1"
 
@@ -226,10 +227,13 @@ def read_grant(grant_id: int, user: CurrentUser, session: SessionDep) -> GrantPu
 
 
 @router.get("/grants/{grant_id}/certificate")
-def grant_certificate(grant_id: int, session: SessionDep, services: ServicesDep) -> dict[str, Any]:
+def grant_certificate(
+    grant_id: int, session: SessionDep, services: ServicesDep
+) -> CertificatePublic:
     """The grant's certificate, checked offline like a registration's; public like the log."""
     grant = logged_grant(session, grant_id)
-    return issue_certificate(AttestationLog(session, services.signer), grant.log_index or 0)
+    log = AttestationLog(session, services.signer)
+    return CertificatePublic.model_validate(issue_certificate(log, grant.log_index or 0))
 
 
 @router.post("/grants/{grant_id}/sales-reports")

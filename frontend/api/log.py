@@ -3,44 +3,51 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from frontend.deps import ServicesDep, SessionDep
 from registry.errors import NotFound
+from registry.log.schemas import (
+    ConsistencyProofPublic,
+    InclusionProofPublic,
+    LeafPublic,
+    PublicKeyPublic,
+    SignedTreeHeadPublic,
+)
 from registry.log.store import AttestationLog
 
 router = APIRouter(prefix="/log", tags=["attestation log"])
 
 
 @router.get("/public-key")
-def public_key(services: ServicesDep) -> dict[str, str]:
+def public_key(services: ServicesDep) -> PublicKeyPublic:
     key = services.signer.public_key
-    return {"key_id": key.key_id, "ed25519_base64": key.to_base64(), "pem": key.to_pem()}
+    return PublicKeyPublic(key_id=key.key_id, ed25519_base64=key.to_base64(), pem=key.to_pem())
 
 
 @router.get("/head")
-def latest_head(session: SessionDep) -> dict[str, Any]:
+def latest_head(session: SessionDep) -> SignedTreeHeadPublic:
     head = AttestationLog(session).latest_head()
     if head is None:
         raise NotFound("the log is empty: no tree head has been signed yet")
-    return dict(head.to_json())
+    return SignedTreeHeadPublic.model_validate(head.to_json())
 
 
 @router.get("/leaves/{index}")
-def leaf(index: int, session: SessionDep) -> dict[str, Any]:
+def leaf(index: int, session: SessionDep) -> LeafPublic:
     log = AttestationLog(session)
     if not 0 <= index < log.tree_size():
         raise NotFound(f"no leaf at index {index}")
     entry = log.leaf(index)
-    return {
-        "index": index,
-        "leaf_base64": base64.b64encode(entry.leaf).decode(),
-        "leaf_hash": entry.leaf_hash.hex(),
-        "event_type": entry.event_type,
-        "created_at": entry.created_at.isoformat(),
-    }
+    return LeafPublic(
+        index=index,
+        leaf_base64=base64.b64encode(entry.leaf).decode(),
+        leaf_hash=entry.leaf_hash.hex(),
+        event_type=entry.event_type,
+        created_at=entry.created_at.isoformat(),
+    )
 
 
 @router.get("/proofs/inclusion")
@@ -48,11 +55,11 @@ def inclusion_proof(
     session: SessionDep,
     index: Annotated[int, Query(ge=0)],
     tree_size: Annotated[int | None, Query(ge=1)] = None,
-) -> dict[str, Any]:
+) -> InclusionProofPublic:
     log = AttestationLog(session)
     size = tree_size or log.tree_size()
     proof = log.inclusion_proof(index, size)
-    return {"index": index, "tree_size": size, "proof": [node.hex() for node in proof]}
+    return InclusionProofPublic(index=index, tree_size=size, proof=[node.hex() for node in proof])
 
 
 @router.get("/proofs/consistency")
@@ -60,8 +67,10 @@ def consistency_proof(
     session: SessionDep,
     old_size: Annotated[int, Query(ge=1)],
     new_size: Annotated[int | None, Query(ge=1)] = None,
-) -> dict[str, Any]:
+) -> ConsistencyProofPublic:
     log = AttestationLog(session)
     size = new_size or log.tree_size()
     proof = log.consistency_proof(old_size, size)
-    return {"old_size": old_size, "new_size": size, "proof": [node.hex() for node in proof]}
+    return ConsistencyProofPublic(
+        old_size=old_size, new_size=size, proof=[node.hex() for node in proof]
+    )

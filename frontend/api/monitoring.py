@@ -255,7 +255,16 @@ def update_alert(
     return alert_public(change_status(session, user, alert_id, request.status))
 
 
-@router.get("/alerts/{alert_id}/evidence.zip")
+@router.get(
+    "/alerts/{alert_id}/evidence.zip",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The evidence bundle (zip archive)",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 def download_evidence(
     alert_id: int, user: CurrentUser, session: SessionDep, monitor: MonitorDep
 ) -> Response:

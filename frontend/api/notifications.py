@@ -11,6 +11,7 @@ from registry.notifications import service
 from registry.notifications.models import Notification, WebhookEndpoint
 from registry.notifications.schemas import (
     DeliveryAttemptPublic,
+    MarkedRead,
     NotificationPublic,
     PreferencesPublic,
     PreferencesUpdate,
@@ -46,8 +47,8 @@ def list_notifications(
 
 
 @router.post("/notifications/read-all")
-def mark_all_read(user: CurrentUser, session: SessionDep) -> dict[str, int]:
-    return {"marked_read": service.mark_all_read(session, user)}
+def mark_all_read(user: CurrentUser, session: SessionDep) -> MarkedRead:
+    return MarkedRead(marked_read=service.mark_all_read(session, user))
 
 
 @router.post("/notifications/{notification_id}/read")

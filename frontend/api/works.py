@@ -13,7 +13,14 @@ from registry.certificates import verify_certificate
 from registry.errors import CopymarkError, InvalidUpload, PayloadTooLarge
 from registry.models import Visibility, Work, persisted_id
 from registry.repository import list_owned_works, visible_work
-from registry.schemas import RegistrationResult, WorkMetadata, WorkPublic
+from registry.schemas import (
+    CertificateCheckPublic,
+    CertificatePublic,
+    RegistrationFailure,
+    RegistrationResult,
+    WorkMetadata,
+    WorkPublic,
+)
 from registry.service import Registered, Upload, get_owned_work, work_certificate
 
 router = APIRouter(prefix="/works", tags=["works"])
@@ -85,7 +92,7 @@ async def upload_works(
     services: ServicesDep,
     files: Annotated[list[UploadFile], File(description="the images")],
     visibility: Annotated[str, Form()] = "public",
-) -> list[RegistrationResult | dict[str, str]]:
+) -> list[RegistrationResult | RegistrationFailure]:
     """Register many images; each gets its own result line, a bad file does not stop the others."""
     if len(files) > services.settings.max_batch_files:
         raise InvalidUpload(f"at most {services.settings.max_batch_files} files per batch")
@@ -100,7 +107,9 @@ async def upload_works(
     ]
     outcomes = services.registrar.register_batch(session, user, uploads)
     return [
-        result_of(o) if isinstance(o, Registered) else {"path": o.source, "error": o.message}
+        result_of(o)
+        if isinstance(o, Registered)
+        else RegistrationFailure(path=o.source, error=o.message)
         for o in outcomes
     ]
 
@@ -125,9 +134,10 @@ def withdraw(
 @router.get("/{work_id}/certificate")
 def certificate(
     work_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
-) -> dict[str, Any]:
+) -> CertificatePublic:
     """The registration certificate; `copymark verify` checks it offline with the log's key."""
-    return work_certificate(session, services.signer, get_owned_work(session, user, work_id))
+    work = get_owned_work(session, user, work_id)
+    return CertificatePublic.model_validate(work_certificate(session, services.signer, work))
 
 
 public_router = APIRouter(tags=["verification"])
@@ -136,18 +146,19 @@ public_router = APIRouter(tags=["verification"])
 @public_router.get("/verify/{work_id}")
 def public_certificate(
     work_id: int, user: OptionalUser, session: SessionDep, services: ServicesDep
-) -> dict[str, Any]:
+) -> CertificatePublic:
     """Certificate of a public work (or the caller's own), for anyone to check offline."""
-    return work_certificate(session, services.signer, visible_work(session, work_id, user))
+    work = visible_work(session, work_id, user)
+    return CertificatePublic.model_validate(work_certificate(session, services.signer, work))
 
 
 @public_router.post("/certificates/verify")
-def check_certificate(certificate: dict[str, Any], services: ServicesDep) -> dict[str, Any]:
+def check_certificate(certificate: dict[str, Any], services: ServicesDep) -> CertificateCheckPublic:
     """Check a certificate against this log's key; the same check `copymark verify` runs offline."""
     check = verify_certificate(certificate, services.signer.public_key)
-    return {
-        "valid": check.valid,
-        "reason": check.reason,
-        "log_index": check.log_index,
-        "tree_size": check.tree_head.tree_size if check.tree_head else None,
-    }
+    return CertificateCheckPublic(
+        valid=check.valid,
+        reason=check.reason,
+        log_index=check.log_index,
+        tree_size=check.tree_head.tree_size if check.tree_head else None,
+    )

@@ -58,3 +58,7 @@ class DeliveryAttemptPublic(BaseModel):
     error: str | None
     duration_ms: float
     delivery_status: str
+
+
+class MarkedRead(BaseModel):
+    marked_read: int = Field(ge=0, description="how many unread notifications were marked read")

@@ -30,6 +30,7 @@ from registry.certificates import verify_certificate
 from registry.log.events import parse_event
 from registry.log.store import AttestationLog
 from registry.models import User, Visibility, Work
+from registry.schemas import CertificatePublic
 from similarity.engine import SimilarityEngine
 from tests.factories import Account, make_account
 
@@ -274,6 +275,7 @@ def test_only_a_brand_accepts_an_offer(market: Market) -> None:
 def test_a_grant_certificate_verifies_offline(market: Market) -> None:
     grant = market.retail_grant()
     certificate = market.client.get(grant["certificate_url"]).json()
+    assert CertificatePublic.model_validate(certificate).model_dump(mode="json") == certificate
     check = verify_certificate(certificate, market.services.signer.public_key)
     assert check.valid
     assert isinstance(check.event, GrantEvent)

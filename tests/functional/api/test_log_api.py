@@ -7,6 +7,13 @@ import base64
 from fastapi.testclient import TestClient
 
 from registry.log.merkle import leaf_hash, verify_consistency, verify_inclusion
+from registry.log.schemas import (
+    ConsistencyProofPublic,
+    InclusionProofPublic,
+    LeafPublic,
+    PublicKeyPublic,
+    SignedTreeHeadPublic,
+)
 from registry.log.signing import LogPublicKey, SignedTreeHead
 from tests.factories import Account, random_png
 
@@ -64,3 +71,26 @@ def test_out_of_range_requests_name_the_problem(client: TestClient, alice: Accou
     assert bad.status_code == 422
     assert bad.json()["detail"]
     assert client.get("/api/v1/log/proofs/inclusion?index=x").status_code == 422
+
+
+def test_served_log_documents_validate_against_their_schema_models(
+    client: TestClient, alice: Account
+) -> None:
+    register_some(client, alice, 3)
+    served = {
+        "/api/v1/log/public-key": PublicKeyPublic,
+        "/api/v1/log/head": SignedTreeHeadPublic,
+        "/api/v1/log/leaves/2": LeafPublic,
+        "/api/v1/log/proofs/inclusion?index=1": InclusionProofPublic,
+        "/api/v1/log/proofs/consistency?old_size=1": ConsistencyProofPublic,
+    }
+    for url, model in served.items():
+        document = client.get(url).json()
+        # Same fields, same order, same values: the model describes the JSON, not a variant.
+        assert model.model_validate(document).model_dump(mode="json") == document, url
+        assert list(model.model_fields) == list(document), url
+    head = client.get("/api/v1/log/head").json()
+    assert SignedTreeHead.from_json(head).to_json() == head
+    key = client.get("/api/v1/log/public-key").json()
+    assert LogPublicKey.from_pem(key["pem"]) == LogPublicKey.from_base64(key["ed25519_base64"])
+    assert LogPublicKey.from_base64(key["ed25519_base64"]).key_id == key["key_id"]

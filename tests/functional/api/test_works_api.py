@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
 from frontend.services import Services
+from registry.certificates import issue_certificate, verify_certificate
 from registry.log.models import LogLeaf
+from registry.log.signing import LogPublicKey
+from registry.log.store import AttestationLog
 from registry.models import Work
+from registry.schemas import CertificateCheckPublic, CertificatePublic
 from tests.corpus.hostile import hostile_files
 from tests.factories import Account, photo_jpeg, random_png
 
@@ -77,6 +83,37 @@ def test_foreign_certificate_answers_404(client: TestClient, alice: Account, bob
     assert (
         client.get(f"/api/v1/works/{work_id}/certificate", headers=alice.headers).status_code == 200
     )
+
+
+def test_a_served_certificate_is_the_issued_document_and_verifies_offline(
+    client: TestClient, services: Services, alice: Account
+) -> None:
+    upload(client, alice, random_png(5))
+    registered = upload(client, alice, random_png(6)).json()
+    served = [
+        client.get(f"/api/v1/works/{registered['work_id']}/certificate", headers=alice.headers),
+        client.get(f"/api/v1/verify/{registered['work_id']}"),
+    ]
+    with services.session() as session:
+        issued = issue_certificate(
+            AttestationLog(session, services.signer), registered["log_index"]
+        )
+    # Byte for byte what the certificate module issues: the model neither reorders nor adds.
+    expected = json.dumps(issued, ensure_ascii=False, separators=(",", ":")).encode()
+    key = client.get("/api/v1/log/public-key").json()["ed25519_base64"]
+    for response in served:
+        assert response.status_code == 200
+        assert response.content == expected
+        certificate = response.json()
+        assert CertificatePublic.model_validate(certificate).model_dump(mode="json") == certificate
+        check = verify_certificate(certificate, LogPublicKey.from_base64(key))
+        assert check.valid, check.reason
+        assert check.log_index == registered["log_index"]
+    checked = client.post("/api/v1/certificates/verify", json=served[0].json()).json()
+    assert CertificateCheckPublic.model_validate(checked) == CertificateCheckPublic(
+        valid=True, reason=None, log_index=registered["log_index"], tree_size=2
+    )
+    assert list(checked) == ["valid", "reason", "log_index", "tree_size"]
 
 
 def test_listing_shows_only_own_works(client: TestClient, alice: Account, bob: Account) -> None:

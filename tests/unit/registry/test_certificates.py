@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, create_engine
 
 import registry.log.models  # noqa: F401 - registers the log tables on the metadata
 from registry.certificates import (
+    CERTIFICATE_FORMAT,
     build_certificate,
     certificate_view,
     issue_certificate,
@@ -23,6 +25,7 @@ from registry.errors import CertificateError
 from registry.log.events import RegistrationEvent, canonical_json
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
+from registry.schemas import CertificatePublic
 
 SIGNER = LogSigner.generate()
 
@@ -72,6 +75,36 @@ def test_issued_certificate_verifies_offline(certificate: dict[str, Any]) -> Non
     assert check.valid, check.reason
     assert check.log_index == 6
     assert check.event == registration(7)
+
+
+def test_issued_certificate_is_exactly_what_the_response_model_describes(
+    certificate: dict[str, Any],
+) -> None:
+    model = CertificatePublic.model_validate(certificate)
+    assert model.format == CERTIFICATE_FORMAT
+    # Same fields in the same order: serving the model changes no byte of the document.
+    assert json.dumps(model.model_dump(mode="json")) == json.dumps(certificate)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda c: c.update(format="copymark-certificate/v2"),
+        lambda c: c.update(log_index="6"),
+        lambda c: c.update(extra=1),
+        lambda c: c.pop("public_key"),
+        lambda c: c.update(inclusion_proof=["AB" * 32]),
+        lambda c: c["tree_head"].update(signature="AAAA"),
+    ],
+)
+def test_a_certificate_verifiers_refuse_does_not_validate(
+    certificate: dict[str, Any], mutate: Any
+) -> None:
+    forged = copy.deepcopy(certificate)
+    mutate(forged)
+    assert not verify_certificate(forged, SIGNER.public_key).valid
+    with pytest.raises(ValidationError):
+        CertificatePublic.model_validate(forged)
 
 
 def test_certificate_for_a_leaf_after_the_latest_head_signs_a_new_head(

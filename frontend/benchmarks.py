@@ -17,12 +17,11 @@ import numpy as np
 from PIL import Image, ImageEnhance
 from skimage import data as skimage_data
 
-from frontend.cli import REGISTER_BATCH
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.accounts import create_user
 from registry.schemas import WorkMetadata
-from registry.service import Registrar, Upload
+from registry.service import REGISTER_BATCH, Registrar, Upload
 from similarity.engine import SimilarityEngine
 
 BENCH_PHOTOS = (

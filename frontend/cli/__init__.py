@@ -30,7 +30,13 @@ from registry.models import Role, Work
 from registry.monitoring.evidence import verify_bundle
 from registry.schemas import WorkMetadata
 from registry.search import decode_query, search_image
-from registry.service import Registered, Upload, work_certificate, work_certificate_view
+from registry.service import (
+    REGISTER_BATCH,
+    Registered,
+    Upload,
+    work_certificate,
+    work_certificate_view,
+)
 
 app = typer.Typer(
     help="Copymark: register works, find copies, license and prove it.", no_args_is_help=True
@@ -44,7 +50,6 @@ app.command("bench")(bench)
 app.command("crawl")(crawl)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"})
-REGISTER_BATCH = 64
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="one JSON object per line on stdout")]
 

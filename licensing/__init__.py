@@ -10,5 +10,4 @@
   `is_use_licensed(session, work_id, domain_or_url)` by the licensee organisation's domain.
 - `events`: the consent, grant and split leaves every write appends to the attestation log.
 - `schemas` / `reports`: API bodies and the CSV sales report reader.
-- `benchmark`: `run_licensing_benchmark()`.
 """

@@ -17,8 +17,8 @@ AREAS = ("registry", "similarity", "crawl", "licensing")
 
 
 def _registry(quick: bool) -> dict[str, Any]:
-    from frontend.benchmarks import registration_hash_only, registration_through_cli
-    from registry.log.benchmark import append_leaves_per_s, inclusion_proofs_per_s, verify_seconds
+    from bench.log import append_leaves_per_s, inclusion_proofs_per_s, verify_seconds
+    from bench.registration import registration_hash_only, registration_through_cli
 
     works = 100 if quick else 1000
     figures: dict[str, Any] = {}
@@ -31,9 +31,9 @@ def _registry(quick: bool) -> dict[str, Any]:
 
 
 def _similarity(quick: bool, scale: int | None) -> dict[str, Any]:
-    from similarity.benchmark.dataset import FULL_SIZE, QUICK_SIZE
-    from similarity.benchmark.runner import run_benchmark
-    from similarity.index.benchmark import bytes_per_work, search_latency
+    from bench.index import bytes_per_work, search_latency
+    from bench.similarity.dataset import FULL_SIZE, QUICK_SIZE
+    from bench.similarity.runner import run_benchmark
 
     cache = Settings().home / "benchmark"
     figures = run_benchmark(cache, QUICK_SIZE if quick else FULL_SIZE, progress=stderr.log)
@@ -46,13 +46,13 @@ def _similarity(quick: bool, scale: int | None) -> dict[str, Any]:
 
 
 def _crawl(quick: bool) -> dict[str, Any]:
-    from registry.monitoring.benchmark import run_crawl_benchmark
+    from bench.monitoring import run_crawl_benchmark
 
     return run_crawl_benchmark(Settings().home / "benchmark", crawler_pages=200 if quick else 1000)
 
 
 def _licensing(quick: bool) -> dict[str, Any]:
-    from licensing.benchmark import run_licensing_benchmark
+    from bench.licensing import run_licensing_benchmark
 
     return run_licensing_benchmark(executions=5_000 if quick else 50_000)
 

@@ -8,8 +8,7 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from similarity.augment import border, hflip, rotate90
-from similarity.benchmark.dataset import (
+from bench.similarity.dataset import (
     QUICK_SIZE,
     BenchmarkSet,
     Query,
@@ -17,8 +16,8 @@ from similarity.benchmark.dataset import (
     default_photos_dir,
     load_source,
 )
-from similarity.benchmark.metrics import Prediction
-from similarity.benchmark.runner import (
+from bench.similarity.metrics import Prediction
+from bench.similarity.runner import (
     PdqDetector,
     PHashDetector,
     SystemResult,
@@ -26,6 +25,7 @@ from similarity.benchmark.runner import (
     run_benchmark,
     summarise,
 )
+from similarity.augment import border, hflip, rotate90
 from similarity.images import LoadedImage, load_image
 
 

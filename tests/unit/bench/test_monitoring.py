@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from registry.monitoring.benchmark import run_crawl_benchmark
+from bench.monitoring import run_crawl_benchmark
+from bench.similarity.dataset import BenchmarkSize
 from similarity.augment import FAMILIES
-from similarity.benchmark.dataset import BenchmarkSize
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """Monitoring end to end: crawl a generated site of copies and distractors, count the alerts.
 
-The site is the copy-detection benchmark set (`similarity.benchmark.dataset`) served from a
+The site is the copy-detection benchmark set (`bench.similarity.dataset`) served from a
 separate process: its references are registered as works, and its queries (copies of the
 references by every copy family, plus unregistered distractors) are embedded in pages, a few
 per page, all linked from the home page. A job then crawls it with screenshots off (Chromium
@@ -31,6 +31,8 @@ from sqlmodel import Session, SQLModel, select
 import registry.log.models
 import registry.monitoring.models
 import registry.notifications.models  # noqa: F401 - registers the tables created below
+from bench.crawl import run_benchmark as run_crawler_benchmark
+from bench.similarity.dataset import BenchmarkSet, BenchmarkSize, build_benchmark
 from registry.accounts import create_user
 from registry.blobs import LocalBlobStore
 from registry.db import make_engine
@@ -42,8 +44,6 @@ from registry.monitoring.screenshots import NoScreenshots
 from registry.monitoring.service import create_job
 from registry.schemas import WorkMetadata
 from registry.service import Registrar, Upload, reference_image_loader
-from similarity.benchmark.dataset import BenchmarkSet, BenchmarkSize, build_benchmark
-from similarity.crawl.benchmark import run_benchmark as run_crawler_benchmark
 from similarity.crawl.politeness import HostPoliteness
 from similarity.embedding.embedders import load_default_embedder
 from similarity.engine import SimilarityEngine

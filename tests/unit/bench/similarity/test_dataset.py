@@ -5,7 +5,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from similarity.benchmark.dataset import (
+from bench.similarity.dataset import (
     QUICK_SIZE,
     BenchmarkSet,
     BenchmarkSourceError,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from PIL import Image
 from rich.console import Console
@@ -14,6 +13,7 @@ from registry.accounts import create_user, find_user_by_email
 from registry.models import Role, User
 from registry.schemas import WorkMetadata
 from registry.service import Upload
+from similarity.corpus import STAMPS_DIR
 
 DEMO_PASSWORD = "copymark-demo"  # noqa: S105 - published demo credentials, development only
 DEMO_ACCOUNTS = {
@@ -29,7 +29,6 @@ DEMO_PHOTOS = (
     "immunohistochemistry",
     "hubble_deep_field",
 )
-TUXPAINT_STAMPS = Path("/usr/share/tuxpaint/stamps")
 
 
 def _demo_images() -> list[tuple[str, bytes]]:
@@ -40,7 +39,7 @@ def _demo_images() -> list[tuple[str, bytes]]:
             buffer, "JPEG", quality=92
         )
         images.append((name.replace("_", " ").title(), buffer.getvalue()))
-    for path in sorted(TUXPAINT_STAMPS.glob("animals/*/*.png"))[:6]:
+    for path in sorted(STAMPS_DIR.glob("animals/*/*.png"))[:6]:
         images.append((path.stem.replace("_", " ").title(), path.read_bytes()))
     return images
 

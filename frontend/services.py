@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -14,16 +15,23 @@ from frontend.settings import Settings
 from registry.blobs import LocalBlobStore
 from registry.db import make_engine
 from registry.log.signing import LogSigner, create_signing_key, load_signer
-from registry.service import Registrar, reference_image_loader
 from registry.thumbnails import Thumbnails
-from similarity.embedding.embedders import OnnxEmbedder, load_default_embedder
-from similarity.engine import SimilarityEngine
 from similarity.images import ImageLimits
+
+if TYPE_CHECKING:
+    from registry.service import Registrar
+    from similarity.embedding.embedders import OnnxEmbedder
+    from similarity.engine import SimilarityEngine
 
 
 @lru_cache(maxsize=2)
 def shared_embedder(cache_dir: Path) -> OnnxEmbedder:
     """One ONNX session per model per process; sessions are safe to share between threads."""
+    # Deferred, like the engine and registrar below: torch, ONNX Runtime and FAISS load only
+    # when a command or request first fingerprints an image, so commands that never do
+    # (`copymark init`, `user`, `log`, `certificate`, `verify`) start fast.
+    from similarity.embedding.embedders import load_default_embedder
+
     return load_default_embedder(cache_dir)
 
 
@@ -69,6 +77,9 @@ class Services:
 
     @cached_property
     def similarity(self) -> SimilarityEngine:
+        from registry.service import reference_image_loader
+        from similarity.engine import SimilarityEngine
+
         return SimilarityEngine(
             self.settings.index_dir,
             embedder=shared_embedder(self.settings.model_cache_dir),
@@ -77,6 +88,8 @@ class Services:
 
     @cached_property
     def registrar(self) -> Registrar:
+        from registry.service import Registrar
+
         return Registrar(
             self.blobs, self.signer, self.similarity, self.limits, self.settings.index_dir
         )

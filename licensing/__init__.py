@@ -14,5 +14,4 @@
 - `references`: how contract documents name works (`work-<id>`) and accounts.
 - `events`: the consent, grant and split leaves every write appends to the attestation log.
 - `schemas` / `reports`: API bodies and the CSV sales report reader.
-- `benchmark`: `run_licensing_benchmark()`.
 """

@@ -34,7 +34,6 @@ from pydantic import (
 from licensing.errors import InvalidContractError, UnknownCurrencyError
 from licensing.money import BASIS_POINTS_PER_UNIT, currency_exponent
 
-CONTRACT_FORMAT = "copymark.contract/v1"
 CONTRACT_SCHEMA_PATH = Path(__file__).parent / "schema" / "contract-v1.schema.json"
 CONTRACT_SCHEMA_ID = "urn:copymark:schema:contract:v1"
 MAX_DOCUMENT_BYTES = 1_048_576

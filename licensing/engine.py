@@ -52,13 +52,6 @@ _Tier = tuple[int, int | None, int | None, int | None]
 # (tiers, thresholds count units rather than revenue)
 _Schedule = tuple[tuple[_Tier, ...], bool]
 _Line = tuple[str, str | None, str]
-_RETAIL_AMOUNTS = (
-    "unit_price",
-    "net_revenue",
-    "revenue_before",
-    "royalties_before",
-    "recouped_before",
-)
 
 
 def _non_negative(value: int, what: str) -> None:

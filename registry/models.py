@@ -10,6 +10,8 @@ from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, LargeBinary,
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from registry.roles import Role as Role  # noqa: PLC0414 - explicit re-export for callers
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -48,13 +50,6 @@ def persisted_id(row: HasId) -> int:
     if row.id is None:
         raise RuntimeError(f"{type(row).__name__} has no id: flush the session first")
     return row.id
-
-
-class Role(StrEnum):
-    CREATOR = "creator"
-    BRAND = "brand"
-    RIGHTS_HOLDER = "rights_holder"
-    ADMIN = "admin"
 
 
 class Visibility(StrEnum):

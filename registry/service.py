@@ -38,6 +38,9 @@ from similarity.matcher import Match
 ORPHAN_BLOB_AGE_S = 3600.0
 WATERMARK_FILE = "indexed-works.json"
 FINGERPRINT_MAX_SIDE = 512
+# Works per `register_batch` call (one transaction and one log batch each) when many files are
+# registered: `copymark register FOLDER` and the registration benchmark batch by the same size.
+REGISTER_BATCH = 64
 
 RegistrationStatus = Literal["registered", "duplicate", "conflict"]
 

@@ -7,7 +7,6 @@ both indexes). Works without an embedder (hashes and regions only), which misses
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -23,6 +22,7 @@ from typing import Final, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from similarity.corpus import stamps as corpus_stamps
 from similarity.embedding.embedders import OnnxEmbedder
 from similarity.hashes import (
     HASH_SIDE,
@@ -83,7 +83,6 @@ IVF_MIN_ROWS: Final = 100_000
 BACKGROUND_K: Final = 5
 _REGION_HASH_SIDE: Final = 256
 _FORMAT_VERSION: Final = 1
-_STAMPS_DIR: Final = Path("/usr/share/tuxpaint/stamps")
 _BACKGROUND_SIZE: Final = 256
 
 
@@ -563,20 +562,15 @@ def _feature_maps_for_model(model_path: Path) -> FeatureMapEmbedder | None:
 
 
 def background_images(limit: int = 192) -> list[RGBArray]:
-    """Unrelated images for score normalisation: Tux Paint stamps outside the benchmark split.
+    """Unrelated images for score normalisation: the training half of the Tux Paint stamps.
 
-    Stamps whose path hashes to hex 8-f are never benchmark references, so a real copy is never
+    Training stamps (`similarity.corpus`) are never benchmark references, so a real copy is never
     normalised against itself.
     """
     from PIL import Image
 
-    if not _STAMPS_DIR.is_dir():
-        return []
     images: list[RGBArray] = []
-    for path in sorted(_STAMPS_DIR.rglob("*.png")):
-        relative = path.relative_to(_STAMPS_DIR).as_posix()
-        if hashlib.sha256(relative.encode()).hexdigest()[0] not in "89abcdef":
-            continue
+    for _relative, path in corpus_stamps("training"):
         with Image.open(path) as opened:
             rgba = opened.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
@@ -11,32 +12,41 @@ from rich.console import Console
 from rich.table import Table
 
 from frontend.cli.output import fail, stderr
-from frontend.settings import Settings
 
 AREAS = ("registry", "similarity", "crawl", "licensing")
 
+# Each area imports its benchmark (and with it torch, FAISS or the app's wiring) only when run,
+# so that `copymark --help` and the other commands start fast.
+
+
+def _cache_dir() -> Path:
+    """Benchmark sets and exported models, kept between runs under COPYMARK_HOME."""
+    from frontend.settings import Settings
+
+    return Settings().home / "benchmark"
+
 
 def _registry(quick: bool) -> dict[str, Any]:
-    from frontend.benchmarks import registration_hash_only, registration_through_cli
-    from registry.log.benchmark import append_leaves_per_s, inclusion_proofs_per_s, verify_seconds
+    from bench.log import append_leaves_per_s, inclusion_proofs_per_s, verify_seconds
+    from bench.registration import registration_hash_only, registration_through_cli
+    from frontend.cli.scratch import scratch_app
 
     works = 100 if quick else 1000
     figures: dict[str, Any] = {}
     figures |= append_leaves_per_s(10_000 if quick else 100_000)
     figures |= inclusion_proofs_per_s(10_000 if quick else 100_000, 500 if quick else 5000)
     figures |= verify_seconds(10_000 if quick else 1_000_000)
-    figures |= registration_hash_only(works)
-    figures |= registration_through_cli(works)
+    figures |= registration_hash_only(scratch_app(_cache_dir() / "models"), works)
+    figures |= registration_through_cli([sys.executable, "-m", "frontend.cli"], works)
     return figures
 
 
 def _similarity(quick: bool, scale: int | None) -> dict[str, Any]:
-    from similarity.benchmark.dataset import FULL_SIZE, QUICK_SIZE
-    from similarity.benchmark.runner import run_benchmark
-    from similarity.index.benchmark import bytes_per_work, search_latency
+    from bench.index import bytes_per_work, search_latency
+    from bench.similarity.dataset import FULL_SIZE, QUICK_SIZE
+    from bench.similarity.runner import run_benchmark
 
-    cache = Settings().home / "benchmark"
-    figures = run_benchmark(cache, QUICK_SIZE if quick else FULL_SIZE, progress=stderr.log)
+    figures = run_benchmark(_cache_dir(), QUICK_SIZE if quick else FULL_SIZE, progress=stderr.log)
     works = scale or (10_000 if quick else 100_000)
     layout: Literal["flat", "ivf"] = "ivf" if works >= 100_000 else "flat"
     figures["index_at_scale"] = search_latency(works, layout=layout) | bytes_per_work(
@@ -46,13 +56,17 @@ def _similarity(quick: bool, scale: int | None) -> dict[str, Any]:
 
 
 def _crawl(quick: bool) -> dict[str, Any]:
-    from registry.monitoring.benchmark import run_crawl_benchmark
+    from bench.monitoring import run_crawl_benchmark
+    from frontend.cli.scratch import scratch_app
 
-    return run_crawl_benchmark(Settings().home / "benchmark", crawler_pages=200 if quick else 1000)
+    cache = _cache_dir()
+    return run_crawl_benchmark(
+        cache, scratch_app(cache / "models"), crawler_pages=200 if quick else 1000
+    )
 
 
 def _licensing(quick: bool) -> dict[str, Any]:
-    from licensing.benchmark import run_licensing_benchmark
+    from bench.licensing import run_licensing_benchmark
 
     return run_licensing_benchmark(executions=5_000 if quick else 50_000)
 

@@ -5,27 +5,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from frontend.cli.output import fail
-from licensing.contract import Contract, load_contract
-from licensing.directory import directory_resolver
-from licensing.engine import (
-    Buyout,
-    CompiledContract,
-    Execution,
-    RetailSale,
-    SaleEvent,
-    WholesalePurchase,
-    compile_contract,
-    execute,
-)
-from licensing.errors import LicensingError
-from licensing.money import Money
+
+if TYPE_CHECKING:
+    from licensing.contract import Contract
+    from licensing.engine import CompiledContract, Execution
+    from licensing.money import Money
+
+# The licensing engine (pydantic, JSON Schema, YAML) is imported inside the commands that use
+# it, so that `copymark --help` does not pay for it.
 
 BAD_INPUT_EXIT_CODE = 2
 SALE_TYPES = ("retail", "wholesale", "buyout")
@@ -43,6 +37,10 @@ def _load_with_parents(file: Path) -> tuple[Contract, CompiledContract]:
     """Parse the file and resolve its parent works among the contract files beside it."""
     if not file.is_file():
         fail(f"{file} is not a file", BAD_INPUT_EXIT_CODE)
+    from licensing.contract import load_contract
+    from licensing.directory import directory_resolver
+    from licensing.engine import compile_contract
+
     contract = load_contract(file)
     return contract, compile_contract(contract, directory_resolver(file.parent))
 
@@ -60,12 +58,16 @@ def _count(text: str | None, option: str) -> int:
 
 
 def _price(text: str | None, currency: str) -> Money | None:
+    from licensing.money import Money
+
     return None if text is None else Money.parse(text, currency)
 
 
 @contract_app.command()
 def validate(file: FileArgument, json_output: JsonOption = False) -> None:
     """Check a contract against the schema and its rules, resolving parent works beside it."""
+    from licensing.errors import LicensingError
+
     try:
         contract, _ = _load_with_parents(file)
     except LicensingError as error:
@@ -125,6 +127,9 @@ def simulate(
     json_output: JsonOption = False,
 ) -> None:
     """Split one sale under the contract and print the allocation table."""
+    from licensing.engine import Buyout, RetailSale, SaleEvent, WholesalePurchase, execute
+    from licensing.errors import LicensingError
+
     if sale_type not in SALE_TYPES:
         fail(
             f"--sale-type must be one of {', '.join(SALE_TYPES)}, got {sale_type!r}",

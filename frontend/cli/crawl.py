@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from frontend.api.monitoring import build_monitor
 from frontend.cli.output import emit, fail, stderr
-from frontend.services import NotInitialised, Services
-from frontend.settings import Settings
-from registry.errors import CopymarkError
-from registry.monitoring.jobs import AlertLine, Progress
-from registry.monitoring.models import JobStatus
-from registry.monitoring.service import create_job
+from frontend.cli.wiring import services as app_services
+
+if TYPE_CHECKING:
+    from frontend.services import Services
+    from registry.monitoring.jobs import AlertLine, Progress
 
 
 def crawl(
@@ -30,7 +28,7 @@ def crawl(
     ] = False,
 ) -> None:
     """Crawl the seeds' sites and raise an alert, with evidence, for every copy of a work."""
-    services = Services(Settings())
+    services = app_services()
     try:
         _crawl(services, urls, max_pages, allow_host or [], as_json=as_json)
     finally:
@@ -40,6 +38,13 @@ def crawl(
 def _crawl(
     services: Services, urls: list[str], max_pages: int, allow_hosts: list[str], *, as_json: bool
 ) -> None:
+    # Deferred: monitoring needs the database, the crawler, torch/ONNX Runtime and FAISS.
+    from frontend.api.monitoring import build_monitor
+    from frontend.services import NotInitialised
+    from registry.errors import CopymarkError
+    from registry.monitoring.models import JobStatus
+    from registry.monitoring.service import create_job
+
     try:
         monitor = build_monitor(services)
     except NotInitialised as error:

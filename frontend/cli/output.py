@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 # soft_wrap keeps every error on one line whatever the terminal width.
 stderr = Console(stderr=True, soft_wrap=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="one JSON object per line on stdout")]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

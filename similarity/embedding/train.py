@@ -1,7 +1,7 @@
 """Trains the copy-detection head in weights/head.npz: `python -m similarity.embedding.train`.
 
-Training corpus: Debian's tuxpaint stamps whose path (relative to /usr/share/tuxpaint/stamps)
-has a SHA-256 starting with 8-f, composited onto white. The benchmark's stamps (0-7) and
+Training corpus: the training half of Debian's Tux Paint stamps (`similarity.corpus`: path hash
+8-f), composited onto white. The evaluation half (0-7), which the benchmark uses, and
 scikit-image's photos are never trained on; they only serve the evaluation printed at the end.
 
 Steps (about 3 minutes on 2 cores, one thread):
@@ -25,7 +25,6 @@ screenshots (0.36) stay weak: one global descriptor of a whole page cannot singl
 """
 
 import argparse
-import hashlib
 import random
 import tempfile
 import time
@@ -43,13 +42,13 @@ from torch import nn
 from torch.nn import functional
 
 from similarity import augment
+from similarity.corpus import STAMPS_DIR, STAMPS_PACKAGE
+from similarity.corpus import stamps as corpus_stamps
 from similarity.embedding.backbone import FEATURE_CHANNELS, load_imagenet_backbone
 from similarity.embedding.head import HeadWeights, generalized_mean_pool
 from similarity.embedding.network import SHIPPED_HEAD_WEIGHTS
 from similarity.embedding.preprocessing import INPUT_SIZE, to_network_input
 
-STAMPS_ROOT = Path("/usr/share/tuxpaint/stamps")
-TRAINING_DIGITS = frozenset("89abcdef")
 GEM_P = 3.0
 BENCHMARK_PHOTOS = (
     "astronaut", "brick", "camera", "chelsea", "clock", "coffee", "coins", "colorwheel",
@@ -75,11 +74,6 @@ class TrainingConfig:
     seed: int = 0
 
 
-def is_training_stamp(relative_path: str) -> bool:
-    """The split rule: a stamp trains the head iff its path hash starts with 8-f."""
-    return hashlib.sha256(relative_path.encode()).hexdigest()[0] in TRAINING_DIGITS
-
-
 def load_stamp(path: Path) -> RGB:
     """A stamp PNG composited onto white, as RGB uint8."""
     with Image.open(path) as image:
@@ -89,10 +83,13 @@ def load_stamp(path: Path) -> RGB:
 
 
 def stamps(training: bool) -> list[RGB]:
-    """The training (8-f) or benchmark (0-7) stamps big enough to augment."""
-    paths = sorted(STAMPS_ROOT.rglob("*.png"))
-    chosen = [p for p in paths if is_training_stamp(str(p.relative_to(STAMPS_ROOT))) == training]
-    images = [load_stamp(path) for path in chosen]
+    """The training (8-f) or evaluation (0-7) stamps big enough to augment."""
+    if not STAMPS_DIR.is_dir():
+        raise FileNotFoundError(
+            f"Tux Paint stamps not found at {STAMPS_DIR}: install {STAMPS_PACKAGE}"
+        )
+    chosen = corpus_stamps("training" if training else "evaluation")
+    images = [load_stamp(path) for _relative, path in chosen]
     return [image for image in images if min(image.shape[:2]) >= augment.MIN_SIDE_PX]
 
 

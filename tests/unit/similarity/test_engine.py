@@ -9,6 +9,7 @@ import pytest
 from skimage import data
 
 from similarity import engine as engine_module
+from similarity.embedding import load_default_embedder
 from similarity.engine import Fingerprint, FingerprintFormatError, SimilarityEngine
 from similarity.images import ImageRejected, load_image
 from tests.corpus.hostile import hostile_files
@@ -183,15 +184,8 @@ def test_embedder_finds_what_hashes_alone_miss(tmp_path: Path) -> None:
     assert engine.search(rotated, top_k=1)[0].work_id == 1
 
 
-def test_default_embedder_integration(tmp_path: Path) -> None:
-    embedding = pytest.importorskip("similarity.embedding")
-    loader = getattr(embedding, "load_default_embedder", None)
-    if loader is None:
-        pytest.skip("similarity.embedding.load_default_embedder is not available yet")
-    try:
-        embedder = loader(tmp_path / "model")
-    except FileNotFoundError as error:
-        pytest.skip(f"embedding weights not shipped yet: {error}")
+def test_default_embedder_integration(tmp_path: Path, model_cache: Path) -> None:
+    embedder = load_default_embedder(model_cache)
     engine = SimilarityEngine(tmp_path / "index", embedder, WORKS.get)
     for work_id, image in WORKS.items():
         engine.add(work_id, engine.fingerprint(image))

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from similarity.index import EmbeddingIndex, IndexCorruptError, work_ids
-from similarity.index.benchmark import bytes_per_work, search_latency
 from similarity.index.ids import WorkIdError, region_ids
 
 
@@ -64,18 +63,6 @@ def test_work_id_out_of_range_is_refused() -> None:
         region_ids(-1, 1)
     with pytest.raises(WorkIdError):
         region_ids(1, 17)
-
-
-def test_benchmark_reports_memory_per_work() -> None:
-    figures = bytes_per_work(500, dim=64, regions=2)
-    assert 2 * 64 <= figures["dense_bytes_per_work"] <= 2 * (64 + 8) + 64
-    assert figures["hash_bytes_per_work"] >= 32
-
-
-def test_benchmark_reports_latency() -> None:
-    figures = search_latency(500, dim=64, queries=5)
-    assert figures["dense_p50_ms"] > 0
-    assert figures["hash_p50_ms"] > 0
 
 
 def test_flat_index_refiled_as_ivf_finds_every_work() -> None:

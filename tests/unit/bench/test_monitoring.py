@@ -6,15 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from registry.monitoring.benchmark import run_crawl_benchmark
+from bench.monitoring import run_crawl_benchmark
+from bench.similarity.dataset import BenchmarkSize
+from frontend.cli.scratch import scratch_app
 from similarity.augment import FAMILIES
-from similarity.benchmark.dataset import BenchmarkSize
 
 
 @pytest.mark.slow
-def test_a_tiny_benchmark_reports_throughput_precision_and_recall(tmp_path: Path) -> None:
+def test_a_tiny_benchmark_reports_throughput_precision_and_recall(
+    tmp_path: Path, model_cache: Path
+) -> None:
     figures = run_crawl_benchmark(
-        tmp_path, BenchmarkSize(references=4, queries_per_family=1, distractors=4), crawler_pages=20
+        tmp_path,
+        scratch_app(model_cache),
+        BenchmarkSize(references=4, queries_per_family=1, distractors=4),
+        crawler_pages=20,
     )
     assert figures["images"] == len(FAMILIES) + 4
     assert set(figures["recall_by_family"]) == set(FAMILIES)

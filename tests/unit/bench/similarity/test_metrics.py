@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from similarity.benchmark.metrics import (
+from bench.similarity.metrics import (
     MetricInputError,
     Prediction,
     micro_average_precision,

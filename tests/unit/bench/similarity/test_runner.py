@@ -1,4 +1,3 @@
-import importlib.util
 import io
 import random
 from pathlib import Path
@@ -9,18 +8,16 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from similarity.augment import border, hflip, rotate90
-from similarity.benchmark.dataset import (
+from bench.similarity.dataset import (
     QUICK_SIZE,
-    STAMPS_DIR,
     BenchmarkSet,
     Query,
     Reference,
     default_photos_dir,
     load_source,
 )
-from similarity.benchmark.metrics import Prediction
-from similarity.benchmark.runner import (
+from bench.similarity.metrics import Prediction
+from bench.similarity.runner import (
     PdqDetector,
     PHashDetector,
     SystemResult,
@@ -28,11 +25,8 @@ from similarity.benchmark.runner import (
     run_benchmark,
     summarise,
 )
+from similarity.augment import border, hflip, rotate90
 from similarity.images import LoadedImage, load_image
-
-needs_stamps = pytest.mark.skipif(
-    not STAMPS_DIR.is_dir(), reason="Debian package tuxpaint-stamps-default is not installed"
-)
 
 
 def _loaded(pixels: npt.NDArray[np.uint8]) -> LoadedImage:
@@ -133,7 +127,6 @@ def test_full_pipeline_figures_also_appear_without_prefix() -> None:
     assert figures["index_bytes_per_work"] == 900.0
 
 
-@needs_stamps
 def test_quick_run_reports_every_family_for_every_system(cache_dir: Path) -> None:
     figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("phash", "pdq"))
     per_family = figures["per_family"]
@@ -146,7 +139,6 @@ def test_quick_run_reports_every_family_for_every_system(cache_dir: Path) -> Non
         assert 0.0 <= value <= 1.0
 
 
-@needs_stamps
 def test_quick_run_measures_throughput_and_index_size(cache_dir: Path) -> None:
     figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("pdq",))
     assert isinstance(figures["pdq_queries_per_s"], float)
@@ -154,7 +146,6 @@ def test_quick_run_measures_throughput_and_index_size(cache_dir: Path) -> None:
     assert figures["pdq_index_bytes_per_work"] == 40
 
 
-@needs_stamps
 def test_table_shows_each_family_and_the_overall_row(cache_dir: Path) -> None:
     figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("phash",))
     console = Console(record=True, width=200)
@@ -165,11 +156,7 @@ def test_table_shows_each_family_and_the_overall_row(cache_dir: Path) -> None:
     assert "images/s" in text
 
 
-@needs_stamps
 @pytest.mark.slow
-@pytest.mark.skipif(
-    importlib.util.find_spec("similarity.engine") is None, reason="engine not built yet"
-)
 def test_quick_run_evaluates_the_full_pipeline(cache_dir: Path) -> None:
     figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("full",))
     assert figures["unavailable"] == {}

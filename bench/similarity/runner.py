@@ -30,14 +30,14 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
-from similarity.benchmark.dataset import (
+from bench.similarity.dataset import (
     FULL_SIZE,
     QUICK_SIZE,
     BenchmarkSet,
     BenchmarkSize,
     build_benchmark,
 )
-from similarity.benchmark.metrics import (
+from bench.similarity.metrics import (
     Prediction,
     micro_average_precision,
     precision_recall_curve,
@@ -400,8 +400,8 @@ def render_table(figures: Mapping[str, object]) -> Table:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: `python -m similarity.benchmark --cache-dir DIR [--quick] [--json]`."""
-    parser = argparse.ArgumentParser(prog="python -m similarity.benchmark", description=__doc__)
+    """Command line: `python -m bench.similarity --cache-dir DIR [--quick] [--json]`."""
+    parser = argparse.ArgumentParser(prog="python -m bench.similarity", description=__doc__)
     parser.add_argument("--cache-dir", type=Path, default=Path("var/benchmark"))
     parser.add_argument("--quick", action="store_true", help="the small set the tests use")
     parser.add_argument("--seed", type=int, default=0)

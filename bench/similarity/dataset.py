@@ -1,8 +1,8 @@
 """Benchmark set: references and distractors share no source; no CNN training stamp is ever used.
 
-A DISC21-style set built from images that ship in packages. Tux Paint stamps are split by the
-SHA-256 of their path relative to the stamps folder: hex 0-7 belong to this benchmark, hex 8-f are
-the embedding network's training corpus and are never read here. Sources are grouped (a stamp
+A DISC21-style set built from images that ship in packages. Only the evaluation half of the Tux
+Paint stamps (`similarity.corpus`: path hash 0-7) is read here; the training half (8-f) is the
+embedding network's training corpus. Sources are grouped (a stamp
 folder is one group, as its stamps are often variants of one drawing; a scikit-image photo is its
 own group) and whole groups go either to the references or to the distractors, and near-duplicate
 sources (pHash within a few bits of one already kept) are dropped, so a distractor is never a
@@ -13,7 +13,6 @@ hidden copy of a reference. Queries are copies of references made by every famil
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import random
@@ -28,11 +27,11 @@ import numpy as np
 from PIL import Image
 
 from similarity.augment import FAMILIES, Augmentation, RGBImage
+from similarity.corpus import STAMPS_DIR, STAMPS_PACKAGE
+from similarity.corpus import stamps as corpus_stamps
 
-STAMPS_DIR: Final = Path("/usr/share/tuxpaint/stamps")
 # Letters, hand signs and operators are near-duplicates of one another, not distinct works.
 _EXCLUDED_STAMP_FOLDERS: Final = ("symbols/alphabets", "symbols/math", "symbols/music")
-_BENCHMARK_HEX: Final = frozenset("01234567")
 _MIN_SOURCE_SIDE_PX: Final = 64
 _MAX_SOURCE_SIDE_PX: Final = 512
 _NEAR_DUPLICATE_BITS: Final = 6
@@ -112,15 +111,9 @@ class BenchmarkSet:
         return tuple(seen)
 
 
-def is_benchmark_stamp(relative_path: str) -> bool:
-    """True for stamps this benchmark may use; the others are the CNN's training corpus."""
-    return hashlib.sha256(relative_path.encode("utf-8")).hexdigest()[0] in _BENCHMARK_HEX
-
-
 def _stamp_sources(stamps_dir: Path) -> Iterator[SourceImage]:
-    for path in sorted(stamps_dir.rglob("*.png")):
-        relative = path.relative_to(stamps_dir).as_posix()
-        if not is_benchmark_stamp(relative) or "mirror" in path.stem:
+    for relative, path in corpus_stamps("evaluation", stamps_dir):
+        if "mirror" in path.stem:
             continue
         if relative.startswith(_EXCLUDED_STAMP_FOLDERS):
             continue
@@ -278,7 +271,7 @@ def build_benchmark(
         return cached
     if not stamps_dir.is_dir():
         raise BenchmarkSourceError(
-            f"Tux Paint stamps not found at {stamps_dir}: install tuxpaint-stamps-default"
+            f"Tux Paint stamps not found at {stamps_dir}: install {STAMPS_PACKAGE}"
         )
     rng = random.Random(seed)  # noqa: S311 - reproducible sampling, not secrets
     chosen, distractor_sources = split_sources(

@@ -1,11 +1,13 @@
 """Monitoring end to end: crawl a generated site of copies and distractors, count the alerts.
 
-The site is the copy-detection benchmark set (`similarity.benchmark.dataset`) served from a
+The site is the copy-detection benchmark set (`bench.similarity.dataset`) served from a
 separate process: its references are registered as works, and its queries (copies of the
 references by every copy family, plus unregistered distractors) are embedded in pages, a few
 per page, all linked from the home page. A job then crawls it with screenshots off (Chromium
 would dominate the time and is not what is measured) and everything else as deployed:
-decode, fingerprint, search, ORB verification, alert, evidence bundle and log leaf.
+decode, fingerprint, search, ORB verification, alert, evidence bundle and log leaf. The app's
+services on a scratch home come from the caller (`bench.wiring`), so the monitor, registrar
+and database are wired exactly as `copymark serve` wires them.
 
 Figures: `images_per_s` (images fingerprinted and matched per second of crawl, alerts and
 evidence included), alert `precision` (alerts naming the work the image copies) and `recall`
@@ -26,28 +28,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import select
 
-import registry.log.models
-import registry.monitoring.models
-import registry.notifications.models  # noqa: F401 - registers the tables created below
+from bench.crawl import run_benchmark as run_crawler_benchmark
+from bench.similarity.dataset import BenchmarkSet, BenchmarkSize, build_benchmark
+from bench.wiring import AppServices, ScratchApp
 from registry.accounts import create_user
-from registry.blobs import LocalBlobStore
-from registry.db import make_engine
-from registry.log.signing import LogSigner
 from registry.models import persisted_id
-from registry.monitoring.jobs import Monitor
 from registry.monitoring.models import Alert
 from registry.monitoring.screenshots import NoScreenshots
 from registry.monitoring.service import create_job
 from registry.schemas import WorkMetadata
-from registry.service import Registrar, Upload, reference_image_loader
-from similarity.benchmark.dataset import BenchmarkSet, BenchmarkSize, build_benchmark
-from similarity.crawl.benchmark import run_benchmark as run_crawler_benchmark
+from registry.service import Upload
 from similarity.crawl.politeness import HostPoliteness
-from similarity.embedding.embedders import load_default_embedder
-from similarity.engine import SimilarityEngine
-from similarity.images import DEFAULT_LIMITS
 
 DEFAULT_SIZE: Final = BenchmarkSize(references=40, queries_per_family=4, distractors=80)
 IMAGES_PER_PAGE: Final = 6
@@ -96,6 +89,7 @@ def _serve(root: str, names: list[str], port_out: Any) -> None:
 
 def run_crawl_benchmark(
     cache_dir: Path,
+    app: ScratchApp,
     size: BenchmarkSize = DEFAULT_SIZE,
     *,
     seed: int = 0,
@@ -103,31 +97,18 @@ def run_crawl_benchmark(
 ) -> dict[str, Any]:
     """Register the set's references, crawl its queries, and score the alerts."""
     benchmark = build_benchmark(cache_dir / "sets", size, seed=seed)
-    with tempfile.TemporaryDirectory() as scratch:
-        figures = _measure(benchmark, Path(scratch), cache_dir / "models")
+    with tempfile.TemporaryDirectory() as scratch, app(Path(scratch) / "home") as services:
+        figures = _measure(benchmark, services)
     crawler = run_crawler_benchmark(pages=crawler_pages)
     figures["pages_per_s"] = crawler["pages_per_s"]
     figures["crawler_disallowed_requests"] = crawler["disallowed_requests"]
     return figures
 
 
-def _measure(benchmark: BenchmarkSet, home: Path, models: Path) -> dict[str, Any]:
-    engine = make_engine(f"sqlite:///{home / 'copymark.db'}")
-    SQLModel.metadata.create_all(engine)
-
-    def session() -> Session:
-        return Session(engine, expire_on_commit=False)
-
-    blobs = LocalBlobStore(home / "blobs")
-    signer = LogSigner.generate()
-    similarity = SimilarityEngine(
-        home / "index",
-        embedder=load_default_embedder(models),
-        reference_image=reference_image_loader(session, blobs, DEFAULT_LIMITS),
-    )
-    registrar = Registrar(blobs, signer, similarity, DEFAULT_LIMITS, home / "index")
+def _measure(benchmark: BenchmarkSet, services: AppServices) -> dict[str, Any]:
+    registrar = services.registrar
     work_of_reference: dict[int, int] = {}
-    with session() as unit:
+    with services.session() as unit:
         owner = create_user(unit, email="bench@example.com", password=secrets.token_urlsafe())
         for reference in benchmark.references:
             outcome = registrar.register(
@@ -137,14 +118,7 @@ def _measure(benchmark: BenchmarkSet, home: Path, models: Path) -> dict[str, Any
             )
             work_of_reference[reference.work_id] = persisted_id(outcome.work)
         unit.commit()
-    monitor = Monitor(
-        session_factory=session,
-        similarity=similarity,
-        registry_blobs=blobs,
-        evidence_blobs=LocalBlobStore(home / "evidence"),
-        signer=signer,
-        limits=DEFAULT_LIMITS,
-        crawl_root=home / "crawls",
+    monitor = services.monitor(
         screenshots=lambda _guard: NoScreenshots("benchmark"),
         politeness=lambda: HostPoliteness(per_host_concurrency=8, delay_s=0.0),
     )
@@ -158,7 +132,7 @@ def _measure(benchmark: BenchmarkSet, home: Path, models: Path) -> dict[str, Any
     try:
         port = port_queue.get(timeout=30)
         pages = 1 + -(-len(names) // IMAGES_PER_PAGE)
-        with session() as unit:
+        with services.session() as unit:
             job = create_job(unit, None, [f"http://127.0.0.1:{port}/"], pages, ["127.0.0.1"])
             unit.commit()
             job_id = job.id or 0
@@ -168,7 +142,7 @@ def _measure(benchmark: BenchmarkSet, home: Path, models: Path) -> dict[str, Any
     finally:
         server.terminate()
         server.join(timeout=10)
-    with session() as unit:
+    with services.session() as unit:
         alerts = unit.exec(select(Alert)).all()
     return {
         "references": len(benchmark.references),
@@ -213,7 +187,3 @@ def _scores(
             for family, counts in sorted(per_family.items())
         },
     }
-
-
-if __name__ == "__main__":
-    print(run_crawl_benchmark(Path("var/benchmark")))

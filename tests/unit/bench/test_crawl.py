@@ -1,6 +1,6 @@
 """The crawl benchmark reports its figures and keeps robots.txt while going fast."""
 
-from similarity.crawl.benchmark import run_benchmark
+from bench.crawl import run_benchmark
 
 
 def test_benchmark_reports_throughput_without_disallowed_or_refused_requests() -> None:

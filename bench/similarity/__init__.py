@@ -5,15 +5,15 @@
 `precision_recall_curve(predictions, ground_truth)` gives the points to draw.
 """
 
-from similarity.benchmark.dataset import FULL_SIZE, QUICK_SIZE, BenchmarkSize, build_benchmark
-from similarity.benchmark.metrics import (
+from bench.similarity.dataset import FULL_SIZE, QUICK_SIZE, BenchmarkSize, build_benchmark
+from bench.similarity.metrics import (
     PrecisionRecallCurve,
     Prediction,
     micro_average_precision,
     precision_recall_curve,
     recall_at_precision,
 )
-from similarity.benchmark.runner import render_table, run_benchmark
+from bench.similarity.runner import render_table, run_benchmark
 
 __all__ = [
     "FULL_SIZE",

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from licensing.benchmark import run_licensing_benchmark
+from bench.licensing import run_licensing_benchmark
 
 
 def test_reports_its_figures_under_their_names() -> None:

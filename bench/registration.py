@@ -1,4 +1,8 @@
-"""End-to-end benchmarks that need the whole wiring: registration through the real CLI."""
+"""Registration end to end: through the real `copymark register`, and the hash-only baseline.
+
+Both take the app from the caller: the command line that runs `copymark`, and the app's
+services on a scratch home (`bench.wiring`), so neither builds a wiring of its own.
+"""
 
 # ruff: noqa: S603, S106 - the benchmark runs our own CLI with throw-away credentials
 
@@ -8,21 +12,19 @@ import io
 import os
 import random
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance
 from skimage import data as skimage_data
 
-from frontend.cli import REGISTER_BATCH
-from frontend.services import Services
-from frontend.settings import Settings
+from bench.wiring import ScratchApp
 from registry.accounts import create_user
 from registry.schemas import WorkMetadata
-from registry.service import Registrar, Upload
+from registry.service import REGISTER_BATCH, Registrar, Upload
 from similarity.engine import SimilarityEngine
 
 BENCH_PHOTOS = (
@@ -59,8 +61,11 @@ def distinct_jpegs(count: int, seed: int = 0) -> list[bytes]:
     return images
 
 
-def registration_through_cli(count: int = 1000) -> dict[str, float]:
-    """Works/s of `copymark register FOLDER` on a fresh home, model export excluded (warmed)."""
+def registration_through_cli(copymark: Sequence[str], count: int = 1000) -> dict[str, float]:
+    """Works/s of `copymark register FOLDER` on a fresh home, model export excluded (warmed).
+
+    `copymark` is the command line that runs the CLI, e.g. `[sys.executable, "-m", ...]`.
+    """
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         folder = root / "images"
@@ -68,7 +73,8 @@ def registration_through_cli(count: int = 1000) -> dict[str, float]:
         for number, data in enumerate(distinct_jpegs(count)):
             (folder / f"work-{number:05d}.jpg").write_bytes(data)
         environment = {**os.environ, "COPYMARK_HOME": str(root / "home")}
-        copymark = [sys.executable, "-m", "frontend.cli"]
+        # The fresh home's own SQLite database, never a configured server's.
+        environment.pop("COPYMARK_DATABASE_URL", None)
         subprocess.run([*copymark, "init"], env=environment, check=True, capture_output=True)
         subprocess.run(
             [*copymark, "user", "create", "bench@copymark.test", "--password", "bench-password"],
@@ -96,17 +102,15 @@ def registration_through_cli(count: int = 1000) -> dict[str, float]:
     return {"cli_register_works": float(count), "cli_register_works_per_s": count / elapsed}
 
 
-def registration_hash_only(count: int = 1000) -> dict[str, float]:
+def registration_hash_only(app: ScratchApp, count: int = 1000) -> dict[str, float]:
     """Works/s of the same registration path with hashes only (no CNN), the baseline."""
-    with tempfile.TemporaryDirectory() as directory:
-        services = Services(Settings(home=Path(directory), secret_key="bench"))
-        services.initialise()
+    with tempfile.TemporaryDirectory() as directory, app(Path(directory) / "home") as services:
         registrar = Registrar(
             services.blobs,
             services.signer,
-            SimilarityEngine(services.settings.index_dir, None, lambda _work_id: None),
+            SimilarityEngine(Path(directory) / "index", None, lambda _work_id: None),
             services.limits,
-            services.settings.index_dir,
+            Path(directory) / "index",
         )
         with services.session() as session:
             owner = create_user(session, email="bench@copymark.test", password="bench-password")
@@ -121,5 +125,4 @@ def registration_hash_only(count: int = 1000) -> dict[str, float]:
                 registrar.register_batch(session, owner, uploads[start : start + REGISTER_BATCH])
                 session.commit()
         elapsed = time.perf_counter() - started
-        services.close()
     return {"hash_only_register_works_per_s": count / elapsed}

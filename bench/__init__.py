@@ -1,0 +1,16 @@
+"""Benchmarks: the figures `copymark bench` prints, kept out of the product packages.
+
+Layering: frontend > bench > settlement > licensing > registry > similarity. A benchmark drives
+the product through its public API and never imports `frontend`: where it needs the app's own
+wiring (services on a scratch home, the `copymark` command), the CLI builds it and passes it in
+(`bench.wiring`), so the figures measure the code the app runs.
+
+- `similarity`: the DISC21-style copy-detection set (Tux Paint evaluation stamps, scikit-image
+  photos), global-ranking metrics and the runner (`python -m bench.similarity`).
+- `index`: index search latency and bytes per work at synthetic scale.
+- `crawl`: crawler pages/s against a loopback site.
+- `monitoring`: crawl-to-alert end to end, alert precision and recall per copy family.
+- `log`: attestation-log appends, inclusion proofs and full audits.
+- `registration`: works/s through `copymark register` and the hash-only baseline.
+- `licensing`: split executions/s and a deep derivative chain.
+"""

@@ -1,0 +1,70 @@
+"""`copymark verify`: check a certificate or an evidence bundle offline, with the log's key."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from frontend.cli.output import JsonFlag, emit, fail, stderr
+from frontend.cli.wiring import services
+
+if TYPE_CHECKING:
+    from registry.log.signing import LogPublicKey
+
+
+def verify(
+    document: Annotated[
+        Path, typer.Argument(help="a certificate (JSON) or an evidence bundle (zip)")
+    ],
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="the log's public key (PEM or base64)")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check a certificate or an evidence bundle offline: only the log's public key is needed."""
+    # Deferred: the certificate and evidence checkers bring PDF, image and zip handling.
+    from registry.certificates import verify_certificate
+    from registry.monitoring.evidence import verify_bundle
+
+    key = _trusted_key(public_key)
+    try:
+        data = document.read_bytes()
+    except OSError as error:
+        fail(f"cannot read {document}: {error}", 2)
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        bundle = verify_bundle(data, key)
+        valid, reason, index = bundle.valid, bundle.reason, bundle.log_index
+        size = None
+    else:
+        try:
+            parsed = json.loads(data)
+        except ValueError as error:
+            fail(f"{document} is neither a certificate (JSON) nor a bundle (zip): {error}", 2)
+        check = verify_certificate(parsed, key)
+        valid, reason, index = check.valid, check.reason, check.log_index
+        size = check.tree_head.tree_size if check.tree_head else None
+    if as_json:
+        emit({"valid": valid, "reason": reason, "log_index": index})
+    if not valid:
+        fail(f"{document} does NOT verify: {reason}")
+    if not as_json:
+        in_tree = f" of {size} leaves" if size else ""
+        stderr.print(f"{document} verifies: leaf {index} is in the signed log{in_tree}")
+
+
+def _trusted_key(path: Path | None) -> LogPublicKey:
+    """The key given on the command line, else this installation's own log key."""
+    from registry.log.signing import LogPublicKey
+
+    if path is None:
+        return services().signer.public_key
+    try:
+        text = path.read_text().strip()
+        return LogPublicKey.from_pem(text) if "BEGIN" in text else LogPublicKey.from_base64(text)
+    except (OSError, ValueError) as error:
+        fail(f"cannot read the public key {path}: {error}", 2)

@@ -1,0 +1,200 @@
+"""`copymark register`, `match` and `certificate`: works in and out of the registry.
+
+`register` and `match` load the embedding model once per process (the app's shared wiring) and
+run every file through it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from frontend.cli.output import JsonFlag, emit, fail, stderr
+from frontend.cli.wiring import services
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"})
+
+
+def progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    )
+
+
+def expand_paths(paths: list[Path], suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
+    """Files as given, plus the image files found under folders, in a stable order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            fail(f"no such file or folder: {path}", 2)
+    return found
+
+
+def chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def register(
+    paths: Annotated[list[Path], typer.Argument(help="image files or folders")],
+    owner: Annotated[str, typer.Option(help="email of the owning account")],
+    title: Annotated[str, typer.Option(help="title (default: the file name)")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Register works: one line per file with its work id, SHA-256, log index and status."""
+    # Deferred: registration needs the database, torch/ONNX Runtime and FAISS.
+    from frontend.services import NotInitialised
+    from registry.accounts import find_user_by_email
+    from registry.schemas import WorkMetadata
+    from registry.service import REGISTER_BATCH, Registered, Upload
+
+    wiring = services()
+    files = expand_paths(paths)
+    failures = 0
+    try:
+        registrar = wiring.registrar
+    except NotInitialised as error:
+        fail(str(error))
+    with wiring.session() as session:
+        account = find_user_by_email(session, owner)
+    if account is None:
+        fail(f"no account with email {owner}: create it with `copymark user create {owner}`", 2)
+    metadata = WorkMetadata(title=title)
+    with progress() as bar:
+        task = bar.add_task("registering", total=len(files))
+        for batch in chunks(files, REGISTER_BATCH):
+            uploads = [Upload(path.read_bytes(), str(path), metadata) for path in batch]
+            with wiring.session() as session:
+                outcomes = registrar.register_batch(session, account, uploads)
+                session.commit()
+            for outcome in outcomes:
+                if isinstance(outcome, Registered):
+                    record = {
+                        "path": outcome.source,
+                        "work_id": outcome.work.id,
+                        "sha256": outcome.work.sha256,
+                        "log_index": outcome.work.log_index,
+                        "status": outcome.status,
+                        "conflict_with": outcome.conflict_with,
+                    }
+                else:
+                    failures += 1
+                    record = {
+                        "path": outcome.source,
+                        "status": "rejected",
+                        "error": outcome.message,
+                    }
+                if as_json:
+                    emit(record)
+                else:
+                    stderr.print(_describe(record), highlight=False)
+            bar.advance(task, len(batch))
+    if failures:
+        raise typer.Exit(1)
+
+
+def _describe(record: dict[str, Any]) -> str:
+    if record["status"] == "rejected":
+        return f"rejected  {record['path']}: {record['error']}"
+    extra = f" (resembles work {record['conflict_with']})" if record.get("conflict_with") else ""
+    status, work_id, index = record["status"], record["work_id"], record["log_index"]
+    return f"{status:<10} work {work_id} log #{index}  {record['path']}{extra}"
+
+
+def match(
+    paths: Annotated[list[Path], typer.Argument(help="image files or folders")],
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """Look images up in the registry: one line per query with its matches and decision."""
+    # Deferred: matching needs torch/ONNX Runtime and FAISS; the JSON shape is the API's.
+    from frontend.api.search import result_json
+    from registry.errors import CopymarkError
+    from registry.search import decode_query, search_image
+
+    wiring = services()
+    files = expand_paths(paths)
+    similarity = wiring.similarity
+    with progress() as bar:
+        task = bar.add_task("matching", total=len(files))
+        for path in files:
+            try:
+                image = decode_query(path.read_bytes(), wiring.limits)
+            except CopymarkError as error:
+                record: dict[str, Any] = {"query": str(path), "error": error.message}
+            else:
+                record = result_json(search_image(similarity, image, top_k), str(path))
+            if as_json:
+                emit(record)
+            else:
+                stderr.print(_describe_match(record), highlight=False)
+            bar.advance(task)
+
+
+def _describe_match(record: dict[str, Any]) -> str:
+    if "error" in record:
+        return f"error     {record['query']}: {record['error']}"
+    best = record["matches"][0] if record["matches"] else None
+    found = f"work {best['work_id']} score {best['score']:+.3f}" if best else "nothing similar"
+    return f"{record['decision']:<9} {record['query']}: {found}"
+
+
+def certificate(
+    work_id: int,
+    output_format: Annotated[str, typer.Option("--format", help="json or pdf")] = "json",
+    output: Annotated[Path | None, typer.Option("-o", help="write to this file")] = None,
+) -> None:
+    """Print or write the registration certificate of a work."""
+    if output_format not in {"json", "pdf"}:
+        fail(f"unknown format {output_format!r}: use json or pdf", 2)
+    # Deferred: certificates read the database and render PDFs.
+    from registry.certificates import render_certificate_pdf
+    from registry.models import Work
+    from registry.service import work_certificate, work_certificate_view
+
+    wiring = services()
+    with wiring.session() as session:
+        work = session.get(Work, work_id)
+        if work is None:
+            fail(f"work {work_id} not found", 2)
+        if output_format == "json":
+            data = (
+                json.dumps(work_certificate(session, wiring.signer, work), indent=2).encode()
+                + b"\n"
+            )
+        else:
+            view = work_certificate_view(session, wiring.signer, work, wiring.settings.base_url)
+            data = render_certificate_pdf(view)
+        session.commit()
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)
+        stderr.print(f"wrote {output}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.errors import Conflict, CopymarkError, Forbidden, Invalid, NotFound
+from registry.errors import Conflict, CopymarkError, Invalid, NotFound
 
 
 class LicensingError(CopymarkError):
@@ -52,19 +52,7 @@ class InvalidSaleEventError(LicensingError, Invalid):
     code = "sale_event_invalid"
 
 
-class NotFoundError(LicensingError, NotFound):
-    """A contract, version, offer or grant does not exist or is not visible to the user."""
-
-
-class ForbiddenError(LicensingError, Forbidden):
-    """The acting user may not act for that work or party."""
-
-
-class ConflictError(LicensingError, Conflict):
-    """The request contradicts the current state (version number, repeated consent, buyout)."""
-
-
-class FrozenVersionError(ConflictError):
+class FrozenVersionError(LicensingError, Conflict):
     """A write tried to change the terms of a contract version that left draft."""
 
     code = "contract_version_frozen"

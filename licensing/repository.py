@@ -5,7 +5,7 @@ visible_work`). A contract version is seen by its work's owner and by whoever ma
 its parties; an offer is withdrawn by its work's owner and taken on a work the licensee may see;
 a grant is seen by its licensee and by its offer's publisher, and by anyone once it is on the
 public log; a work's royalties are seen by its owner and by the accounts its contracts name.
-Objects a user may not see answer NotFoundError, exactly as unknown ones do.
+Objects a user may not see answer NotFound, exactly as unknown ones do.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from sqlmodel import Session, col, func, select
 
 from licensing.contract import parse_contract_data
-from licensing.errors import NotFoundError
 from licensing.models import (
     ContractConsent,
     ContractVersion,
@@ -36,22 +35,6 @@ from registry.service import get_owned_work
 # Scoping: which works, versions, offers and grants a user may see or act on.
 
 
-def owned_work(session: Session, actor: User, work_id: int) -> Work:
-    """Return the actor's own work; any other work answers NotFoundError, as an unknown one."""
-    try:
-        return get_owned_work(session, actor, work_id)
-    except NotFound:
-        raise NotFoundError(f"work {work_id} not found among your works") from None
-
-
-def visible_work(session: Session, viewer: User | None, work_id: int) -> Work:
-    """Return a public work or one of the viewer's own; any other answers NotFoundError."""
-    try:
-        return registry_repository.visible_work(session, work_id, viewer)
-    except NotFound as error:
-        raise NotFoundError(error.message) from None
-
-
 def get_version(session: Session, viewer: User, version_id: int) -> ContractVersion:
     """Return a contract version the viewer owns the work of, or may consent to for a party."""
     version = session.get(ContractVersion, version_id)
@@ -60,11 +43,11 @@ def get_version(session: Session, viewer: User, version_id: int) -> ContractVers
         parties = parse_contract_data(version.document).parties
         if work.owner_id == viewer.id or any(may_act_for(viewer, p.account) for p in parties):
             return version
-    raise NotFoundError(f"contract version {version_id} not found")
+    raise NotFound(f"contract version {version_id} not found")
 
 
 def owned_offer(session: Session, actor: User, offer_id: int) -> LicenseOffer:
-    """Return an offer on a work the actor owns; any other offer answers NotFoundError."""
+    """Return an offer on a work the actor owns; any other offer answers NotFound."""
     offer = session.get(LicenseOffer, offer_id)
     if offer is not None:
         try:
@@ -73,15 +56,15 @@ def owned_offer(session: Session, actor: User, offer_id: int) -> LicenseOffer:
             pass
         else:
             return offer
-    raise NotFoundError(f"offer {offer_id} not found among your offers")
+    raise NotFound(f"offer {offer_id} not found among your offers")
 
 
 def visible_offer(session: Session, viewer: User | None, offer_id: int) -> LicenseOffer:
-    """Return an offer on a work the viewer may see (see `visible_work`)."""
+    """Return an offer on a work the viewer may see (the registry's `visible_work`)."""
     offer = session.get(LicenseOffer, offer_id)
     if offer is None:
-        raise NotFoundError(f"offer {offer_id} not found")
-    visible_work(session, viewer, offer.work_id)
+        raise NotFound(f"offer {offer_id} not found")
+    registry_repository.visible_work(session, offer.work_id, viewer)
     return offer
 
 
@@ -90,7 +73,7 @@ def get_grant(session: Session, viewer: User, grant_id: int) -> LicenseGrant:
     grant = session.get(LicenseGrant, grant_id)
     offer = session.get(LicenseOffer, grant.offer_id) if grant is not None else None
     if grant is None or offer is None or viewer.id not in (grant.licensee_id, offer.created_by):
-        raise NotFoundError(f"license grant {grant_id} not found")
+        raise NotFound(f"license grant {grant_id} not found")
     return grant
 
 
@@ -98,7 +81,7 @@ def logged_grant(session: Session, grant_id: int) -> LicenseGrant:
     """Return a grant whose leaf is on the public log (its certificate is public like the log)."""
     grant = session.get(LicenseGrant, grant_id)
     if grant is None or grant.log_index is None:
-        raise NotFoundError(f"license grant {grant_id} not found")
+        raise NotFound(f"license grant {grant_id} not found")
     return grant
 
 
@@ -114,7 +97,7 @@ def lock_licensee_grant(session: Session, licensee: User, grant_id: int) -> Lice
         .execution_options(populate_existing=True)
     ).first()
     if grant is None or grant.licensee_id != licensee.id:
-        raise NotFoundError(f"license grant {grant_id} not found")
+        raise NotFound(f"license grant {grant_id} not found")
     return grant
 
 
@@ -124,7 +107,7 @@ def royalty_work(session: Session, viewer: User, work_id: int) -> Work:
     if work is None or not (
         work.owner_id == viewer.id or _names_account(session, work_id, account_reference(viewer))
     ):
-        raise NotFoundError(f"work {work_id} not found")
+        raise NotFound(f"work {work_id} not found")
     return work
 
 
@@ -158,7 +141,7 @@ def work_of_version(session: Session, version: ContractVersion) -> Work:
     record = session.get(LicenseContract, version.contract_id)
     work = session.get(Work, record.work_id) if record is not None else None
     if work is None:
-        raise NotFoundError(f"contract version {version.id} has no work")
+        raise NotFound(f"contract version {version.id} has no work")
     return work
 
 
@@ -238,7 +221,7 @@ def lock_work(session: Session, work_id: int) -> Work:
         .execution_options(populate_existing=True)
     ).first()
     if work is None:
-        raise NotFoundError(f"work {work_id} not found")
+        raise NotFound(f"work {work_id} not found")
     return work
 
 
@@ -304,7 +287,7 @@ def version_of_grant(session: Session, grant: LicenseGrant) -> ContractVersion:
     """Return the contract version a grant was taken under."""
     version = session.get(ContractVersion, grant.contract_version_id)
     if version is None:
-        raise NotFoundError(f"contract version {grant.contract_version_id} not found")
+        raise NotFound(f"contract version {grant.contract_version_id} not found")
     return version
 
 

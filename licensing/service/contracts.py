@@ -18,7 +18,7 @@ from sqlmodel import Session
 from licensing import repository
 from licensing.contract import Contract, parse_contract_data
 from licensing.engine import CompiledContract, compile_contract
-from licensing.errors import ConflictError, ForbiddenError, InvalidContractError
+from licensing.errors import InvalidContractError
 from licensing.events import ConsentEvent
 from licensing.models import ContractConsent, ContractVersion, LicenseContract, VersionStatus
 from licensing.references import (
@@ -27,8 +27,10 @@ from licensing.references import (
     referenced_work_id,
     work_reference,
 )
+from registry.errors import Conflict, Forbidden
 from registry.log.store import AttestationLog
 from registry.models import User, persisted_id, utcnow
+from registry.service import get_owned_work
 
 
 def database_resolver(session: Session) -> Callable[[str], Contract | None]:
@@ -51,7 +53,7 @@ def active_contract(session: Session, work_id: int) -> tuple[ContractVersion, Co
     """Return a work's active contract version and its document; refuse a work without one."""
     version = repository.active_version(session, work_id)
     if version is None:
-        raise ConflictError(
+        raise Conflict(
             f"work {work_id} has no active contract: every party must consent to a version first"
         )
     return version, parse_contract_data(version.document)
@@ -83,13 +85,13 @@ def propose_contract_version(
             f"subject.work is {reference}, but the contract is proposed for "
             f"{work_reference(for_work)}"
         )
-    repository.owned_work(session, actor, work_id)
+    get_owned_work(session, actor, work_id)
     compiled(session, contract)
     record = repository.contract_of_work(session, work_id)
     if record is None:
         taken = repository.contract_with_key(session, contract.contract_id)
         if taken is not None:
-            raise ConflictError(
+            raise Conflict(
                 f"contract id {contract.contract_id} already belongs to work {taken.work_id}"
             )
         record = LicenseContract(
@@ -98,14 +100,14 @@ def propose_contract_version(
         session.add(record)
         session.flush()
     elif record.contract_key != contract.contract_id:
-        raise ConflictError(
+        raise Conflict(
             f"work {work_id} already has contract {record.contract_key}; "
             f"propose a new version of it instead of {contract.contract_id}"
         )
     latest = repository.latest_version_number(session, persisted_id(record))
     expected = latest + 1
     if contract.version != expected:
-        raise ConflictError(
+        raise Conflict(
             f"contract {contract.contract_id} is at version {latest}: "
             f"propose version {expected}, not {contract.version}"
         )
@@ -124,7 +126,7 @@ def propose_contract_version(
 
 def list_versions(session: Session, viewer: User, work_id: int) -> Sequence[ContractVersion]:
     """Return every version of the contract of a work the viewer owns, oldest first."""
-    repository.owned_work(session, viewer, work_id)
+    get_owned_work(session, viewer, work_id)
     return repository.versions_of_work(session, work_id)
 
 
@@ -134,7 +136,7 @@ def consent_to_version(
     """Record the actor's consent for a party; activate the version once all parties consented."""
     version = repository.get_version(session, actor, version_id)
     if version.status != VersionStatus.DRAFT:
-        raise ConflictError(
+        raise Conflict(
             f"contract version {version_id} is {version.status}; only drafts take consent"
         )
     contract = parse_contract_data(version.document)
@@ -145,10 +147,10 @@ def consent_to_version(
             f"contract version {version_id} has no party {party_id!r} (its parties: {known})"
         )
     if not may_act_for(actor, party.account):
-        raise ForbiddenError(f"{actor.email} may not consent for party {party_id!r}")
+        raise Forbidden(f"{actor.email} may not consent for party {party_id!r}")
     given = set(repository.consented_parties(session, version_id))
     if party_id in given:
-        raise ConflictError(f"party {party_id!r} already consented to version {version_id}")
+        raise Conflict(f"party {party_id!r} already consented to version {version_id}")
     consent = ContractConsent(version_id=version_id, party_id=party_id, user_id=persisted_id(actor))
     activates = given | {party_id} >= {entry.id for entry in contract.parties}
     if activates:

@@ -13,12 +13,12 @@ from sqlmodel import Session
 
 from licensing import repository
 from licensing.engine import Buyout, Execution, RetailSale, SaleEvent, WholesalePurchase, execute
-from licensing.errors import ConflictError, ForbiddenError
 from licensing.events import GrantEvent, allocation_lines
 from licensing.models import GrantStatus, LicenseGrant, OfferStatus
 from licensing.money import Money
 from licensing.service.contracts import active_contract, compiled
 from licensing.service.offers import close_open_offers
+from registry.errors import Conflict, Forbidden
 from registry.log.store import AttestationLog
 from registry.models import Role, User, persisted_id
 from registry.service import transfer_ownership
@@ -34,19 +34,17 @@ def take_license(
     no further grants, its open offers close and the buyer becomes its registered owner.
     """
     if not licensee.has_role(Role.BRAND):
-        raise ForbiddenError(f"{licensee.email} is not a brand account: only brands take licenses")
+        raise Forbidden(f"{licensee.email} is not a brand account: only brands take licenses")
     found = repository.visible_offer(session, licensee, offer_id)
     work = repository.lock_work(session, found.work_id)
     offer = repository.reread_offer(session, offer_id)
     bought_out = repository.buyout_grant(session, offer.work_id)
     if bought_out is not None:
-        raise ConflictError(
-            f"work {offer.work_id} was bought out exclusively (grant {bought_out.id})"
-        )
+        raise Conflict(f"work {offer.work_id} was bought out exclusively (grant {bought_out.id})")
     if offer.status != OfferStatus.OPEN:
-        raise ConflictError(f"offer {offer_id} is {offer.status}: it takes no new licenses")
+        raise Conflict(f"offer {offer_id} is {offer.status}: it takes no new licenses")
     if work.owner_id == licensee.id:
-        raise ConflictError(f"you own work {work.id}: there is nothing to license")
+        raise Conflict(f"you own work {work.id}: there is nothing to license")
     version, contract = active_contract(session, offer.work_id)
     event: SaleEvent
     if offer.sale_type == "retail":
@@ -71,7 +69,7 @@ def take_license(
     try:
         session.flush()
     except IntegrityError:
-        raise ConflictError(f"work {offer.work_id} was bought out exclusively") from None
+        raise Conflict(f"work {offer.work_id} was bought out exclusively") from None
     (grant.log_index,) = log.append_events(
         [
             GrantEvent(

@@ -11,17 +11,20 @@ from collections.abc import Sequence
 from sqlmodel import Session
 
 from licensing import repository
-from licensing.errors import ConflictError, InvalidSaleEventError
+from licensing.errors import InvalidSaleEventError
 from licensing.models import LicenseOffer, OfferStatus
 from licensing.service.contracts import active_contract
+from registry.errors import Conflict
 from registry.models import User, persisted_id
+from registry.repository import visible_work
+from registry.service import get_owned_work
 
 
 def publish_offer(
     session: Session, actor: User, work_id: int, sale_type: str, package: str | None = None
 ) -> LicenseOffer:
     """Offer a sale type (and, for wholesale, optionally one package) on an owned work."""
-    repository.owned_work(session, actor, work_id)
+    get_owned_work(session, actor, work_id)
     version, contract = active_contract(session, work_id)
     if sale_type not in contract.sale_types():
         raise InvalidSaleEventError(
@@ -48,7 +51,7 @@ def withdraw_offer(session: Session, actor: User, offer_id: int) -> LicenseOffer
     """Withdraw an open offer on a work the actor owns; grants already taken stay valid."""
     offer = repository.owned_offer(session, actor, offer_id)
     if offer.status != OfferStatus.OPEN:
-        raise ConflictError(f"offer {offer_id} is already {offer.status}")
+        raise Conflict(f"offer {offer_id} is already {offer.status}")
     offer.status = OfferStatus.WITHDRAWN
     session.add(offer)
     session.flush()
@@ -57,7 +60,7 @@ def withdraw_offer(session: Session, actor: User, offer_id: int) -> LicenseOffer
 
 def list_open_offers(session: Session, viewer: User | None, work_id: int) -> Sequence[LicenseOffer]:
     """Return the open offers on a work anyone may see (a public one, or the viewer's own)."""
-    repository.visible_work(session, viewer, work_id)
+    visible_work(session, work_id, viewer)
     return repository.open_offers(session, work_id)
 
 

@@ -17,16 +17,12 @@ from sqlmodel import Session
 from licensing import repository
 from licensing.contract import Contract, parse_contract_data
 from licensing.engine import Execution, RetailSale, execute
-from licensing.errors import (
-    ConflictError,
-    CurrencyMismatchError,
-    InvalidSaleEventError,
-    NotFoundError,
-)
+from licensing.errors import CurrencyMismatchError, InvalidSaleEventError
 from licensing.events import SplitEvent, allocation_lines
 from licensing.models import ContractVersion, LicenseGrant, SalesReport
 from licensing.money import Money
 from licensing.service.contracts import compiled
+from registry.errors import Conflict, NotFound
 from registry.log.store import AttestationLog
 from registry.models import User, persisted_id
 
@@ -132,7 +128,7 @@ def submit_sales_report(
         )
     grant = repository.lock_licensee_grant(session, licensee, grant_id)
     if grant.sale_type != "retail":
-        raise ConflictError(f"grant {grant_id} is a {grant.sale_type} license, not retail")
+        raise Conflict(f"grant {grant_id} is a {grant.sale_type} license, not retail")
     version = repository.version_of_grant(session, grant)
     contract = parse_contract_data(version.document)
     for number, line in enumerate(lines, start=1):
@@ -147,7 +143,7 @@ def submit_sales_report(
         if same_correction and _same_lines(existing, lines, contract.currency):
             replaced = repository.report_rows(session, grant_id, corrects) if corrects else []
             return _outcome(grant, report_id, corrects, existing, replaced, replayed=True)
-        raise ConflictError(
+        raise Conflict(
             f"report {report_id} was already recorded with other lines; "
             "send a correction under a new report id that names it"
         )
@@ -175,12 +171,12 @@ def _replaceable_report(
 ) -> list[SalesReport]:
     replaced = repository.report_rows(session, grant_id, corrects)
     if not replaced:
-        raise NotFoundError(f"report {corrects} not found under grant {grant_id}")
+        raise NotFound(f"report {corrects} not found under grant {grant_id}")
     if not any(row.report_key == corrects for row in counted):
-        raise ConflictError(f"report {corrects} was already corrected; correct the correction")
+        raise Conflict(f"report {corrects} was already corrected; correct the correction")
     latest = counted[-1].report_key
     if latest != corrects:
-        raise ConflictError(
+        raise Conflict(
             f"only the latest report still counted ({latest}) can be corrected, not {corrects}: "
             "the tiers of later reports depend on it"
         )

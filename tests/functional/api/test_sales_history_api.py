@@ -11,9 +11,9 @@ from sqlmodel import select
 
 from frontend.app import create_app
 from frontend.services import Services
-from licensing.errors import NotFoundError
 from licensing.models import SalesReport
 from licensing.service.royalties import RoyaltyReport, sales_history
+from registry.errors import NotFound
 from registry.models import User
 from similarity.engine import SimilarityEngine
 from tests.factories import Account, make_account
@@ -121,11 +121,11 @@ def test_a_work_without_reports_has_an_empty_history(market: Market) -> None:
 def test_someone_outside_the_contract_is_answered_not_found(market: Market) -> None:
     work_id, grant_id = retail_work(market)
     market.report(grant_id, one_line())
-    with pytest.raises(NotFoundError, match=f"work {work_id} not found"):
+    with pytest.raises(NotFound, match=f"work {work_id} not found"):
         history(market, market.brand, work_id)
 
 
 def test_a_work_of_another_owner_without_contract_is_answered_not_found(market: Market) -> None:
     work_id = market.work(owner=market.bob)
-    with pytest.raises(NotFoundError, match=f"work {work_id} not found"):
+    with pytest.raises(NotFound, match=f"work {work_id} not found"):
         history(market, market.alice, work_id)

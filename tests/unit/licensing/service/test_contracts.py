@@ -8,18 +8,12 @@ import json
 import pytest
 
 from licensing.contract import parse_contract_data
-from licensing.errors import (
-    ConflictError,
-    CyclicDerivationError,
-    ForbiddenError,
-    FrozenVersionError,
-    NotFoundError,
-    UnknownParentWorkError,
-)
+from licensing.errors import CyclicDerivationError, FrozenVersionError, UnknownParentWorkError
 from licensing.events import ConsentEvent
 from licensing.models import VersionStatus
 from licensing.repository import active_version
 from licensing.service.contracts import propose_contract_version
+from registry.errors import Conflict, Forbidden, NotFound
 from registry.log.events import parse_event
 from tests.unit.licensing.service.support import World, add_work
 
@@ -48,37 +42,37 @@ def test_activating_a_new_version_supersedes_the_old(world: World) -> None:
 
 
 def test_a_work_of_another_owner_is_not_found(world: World) -> None:
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFound):
         propose_contract_version(world.session, world.ben, world.document())
 
 
 def test_refuses_a_version_number_that_skips_ahead(world: World) -> None:
-    with pytest.raises(ConflictError, match="propose version 1, not 3"):
+    with pytest.raises(Conflict, match="propose version 1, not 3"):
         propose_contract_version(world.session, world.ana, world.document(version=3))
 
 
 def test_a_user_consents_only_for_their_own_party(world: World) -> None:
     version = propose_contract_version(world.session, world.ana, world.document())
-    with pytest.raises(ForbiddenError):
+    with pytest.raises(Forbidden):
         world.consent(world.ana, version, "ben")
 
 
 def test_only_an_administrator_consents_for_the_platform(world: World) -> None:
     version = propose_contract_version(world.session, world.ana, world.document())
-    with pytest.raises(ForbiddenError):
+    with pytest.raises(Forbidden):
         world.consent(world.ana, version, "platform")
 
 
 def test_a_version_is_not_found_by_someone_outside_it(world: World) -> None:
     version = propose_contract_version(world.session, world.ana, world.document())
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFound):
         world.consent(world.brand, version, "ana")
 
 
 def test_refuses_a_repeated_consent(world: World) -> None:
     version = propose_contract_version(world.session, world.ana, world.document())
     world.consent(world.ana, version, "ana")
-    with pytest.raises(ConflictError, match="already consented"):
+    with pytest.raises(Conflict, match="already consented"):
         world.consent(world.ana, version, "ana")
 
 

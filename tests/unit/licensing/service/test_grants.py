@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from licensing.errors import ConflictError, ForbiddenError
 from licensing.events import GrantEvent
 from licensing.models import GrantStatus, OfferStatus
 from licensing.service.grants import take_license
 from licensing.service.offers import publish_offer, withdraw_offer
+from registry.errors import Conflict, Forbidden
 from registry.log.events import parse_event
 from tests.unit.licensing.factories import usd
 from tests.unit.licensing.service.support import World
@@ -36,7 +36,7 @@ def test_a_grant_is_a_leaf_with_its_agreed_split(world: World) -> None:
 def test_only_a_brand_takes_a_license(world: World) -> None:
     world.activate(world.document())
     offer = publish_offer(world.session, world.ana, world.work.id or 0, "retail")
-    with pytest.raises(ForbiddenError, match="not a brand"):
+    with pytest.raises(Forbidden, match="not a brand"):
         world.take(offer, world.ben)
 
 
@@ -44,7 +44,7 @@ def test_a_withdrawn_offer_takes_no_license(world: World) -> None:
     world.activate(world.document())
     offer = publish_offer(world.session, world.ana, world.work.id or 0, "retail")
     withdraw_offer(world.session, world.ana, offer.id or 0)
-    with pytest.raises(ConflictError, match="withdrawn"):
+    with pytest.raises(Conflict, match="withdrawn"):
         world.take(offer)
 
 
@@ -53,7 +53,7 @@ def test_a_buyout_is_exclusive(world: World) -> None:
     first = publish_offer(world.session, world.ana, world.work.id or 0, "buyout")
     second = publish_offer(world.session, world.ana, world.work.id or 0, "buyout")
     world.take(first)
-    with pytest.raises(ConflictError, match="bought out"):
+    with pytest.raises(Conflict, match="bought out"):
         world.take(second)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from licensing.errors import ConflictError, CurrencyMismatchError, NotFoundError
+from licensing.errors import CurrencyMismatchError
 from licensing.events import SplitEvent
 from licensing.service.offers import publish_offer
 from licensing.service.sales import submit_sales_report
+from registry.errors import Conflict, NotFound
 from registry.log.events import parse_event
 from tests.unit.licensing.factories import usd
 from tests.unit.licensing.service.support import World, add_work, line, retail_grant
@@ -50,7 +51,7 @@ def test_resubmitting_a_report_records_nothing_new(world: World) -> None:
 def test_a_report_id_reused_with_other_lines_is_refused(world: World) -> None:
     grant = retail_grant(world)
     world.report(grant, "r1", line(10, 5000))
-    with pytest.raises(ConflictError, match="already recorded"):
+    with pytest.raises(Conflict, match="already recorded"):
         world.report(grant, "r1", line(11, 5000))
 
 
@@ -74,7 +75,7 @@ def test_only_the_latest_report_can_be_corrected(world: World) -> None:
     grant = retail_grant(world)
     world.report(grant, "r1", line(10, 10_000))
     world.report(grant, "r2", line(10, 10_000))
-    with pytest.raises(ConflictError, match="only the latest"):
+    with pytest.raises(Conflict, match="only the latest"):
         submit_sales_report(
             world.session,
             world.brand,
@@ -94,7 +95,7 @@ def test_a_report_in_another_currency_is_refused(world: World) -> None:
 
 def test_a_licensee_reports_only_under_their_own_grant(world: World) -> None:
     grant = retail_grant(world)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFound):
         submit_sales_report(
             world.session,
             world.ben,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
 from registry.notifications import service
+from registry.notifications.delivery import webhook_guard_for
 from registry.notifications.models import Notification, WebhookEndpoint
 from registry.notifications.schemas import (
     DeliveryAttemptPublic,
@@ -73,7 +74,7 @@ def register_webhook(
     body: WebhookCreate, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> WebhookCreated:
     """Register an endpoint; the response holds its signing secret, shown only this once."""
-    guard = service.webhook_guard_for(services.settings)
+    guard = webhook_guard_for(services.settings)
     endpoint, secret = service.register_webhook(session, user, guard, body.url, body.description)
     return WebhookCreated(**webhook_public(endpoint).model_dump(), secret=secret)
 

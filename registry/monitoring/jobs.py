@@ -27,13 +27,13 @@ from registry.log.signing import LogSigner
 from registry.models import Work, persisted_id, utcnow
 from registry.monitoring.evidence import RGBArray, Screenshot, sha256_hex
 from registry.monitoring.models import Alert, CrawlJob, JobStatus
+from registry.monitoring.repository import indexed_works
 from registry.monitoring.screenshots import ChromiumScreenshotter, Screenshotter
 from registry.monitoring.service import (
     AlertHook,
     IsLicensed,
     LicensedDomains,
     find_alert,
-    indexed_works,
     notify_rights_holder,
     queue_due_watches,
     record_copy,

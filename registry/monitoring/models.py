@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import JSON, BigInteger, Column, Enum, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from registry.models import UTCDateTime, utcnow
+
+# The bounds of a crawl job and a watch, checked by the service and declared by the schemas.
+MAX_SEEDS: Final = 100
+MAX_PAGES_LIMIT: Final = 100_000
+MIN_WATCH_INTERVAL_S: Final = 3600
 
 
 class JobStatus(StrEnum):

@@ -7,12 +7,20 @@ function, which answers NotFound for another owner's row exactly as for a missin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from registry.errors import NotFound
-from registry.models import User, Work
-from registry.monitoring.models import Alert, AlertStatus, CrawlJob, CrawlWatch, Sighting
+from registry.models import User, Work, WorkStatus
+from registry.monitoring.models import (
+    Alert,
+    AlertStatus,
+    CrawlJob,
+    CrawlWatch,
+    LicensedDomain,
+    Sighting,
+)
 
 
 def owned_alert(session: Session, owner: User, alert_id: int) -> Alert:
@@ -74,3 +82,67 @@ def owned_watches(session: Session, owner: User) -> Sequence[CrawlWatch]:
     return session.exec(
         select(CrawlWatch).where(CrawlWatch.owner_id == owner.id).order_by(col(CrawlWatch.id))
     ).all()
+
+
+def due_watches(session: Session, now: datetime) -> Sequence[CrawlWatch]:
+    """Every watch whose next run is due at `now`, whoever owns it (the scheduler's view)."""
+    return session.exec(select(CrawlWatch).where(CrawlWatch.next_run_at <= now)).all()
+
+
+def licensed_domain(session: Session, work: Work, domain: str) -> LicensedDomain | None:
+    """The allow-list entry of `domain` for a work the caller already scoped to its owner."""
+    return session.exec(
+        select(LicensedDomain).where(
+            LicensedDomain.work_id == work.id, LicensedDomain.domain == domain
+        )
+    ).first()
+
+
+def licensed_domains_of(session: Session, work: Work) -> Sequence[LicensedDomain]:
+    """The allow-list of a work the caller already scoped to its owner, by domain."""
+    return session.exec(
+        select(LicensedDomain)
+        .where(LicensedDomain.work_id == work.id)
+        .order_by(col(LicensedDomain.domain))
+    ).all()
+
+
+def licensed_domain_names(session: Session, work_id: int) -> Sequence[str]:
+    """The domains a work is licensed on, for the crawler's licence check (no owner involved)."""
+    return session.exec(
+        select(LicensedDomain.domain).where(LicensedDomain.work_id == work_id)
+    ).all()
+
+
+def alert_for_image(
+    session: Session, work_id: int, image_sha256: str, image_url_sha256: str
+) -> Alert | None:
+    """The work's alert for the same image bytes, or else for the same image URL digest."""
+    same_image = or_(Alert.image_sha256 == image_sha256, Alert.image_url_sha256 == image_url_sha256)
+    return session.exec(
+        select(Alert)
+        .where(Alert.work_id == work_id, same_image)
+        .order_by(col(Alert.image_sha256) != image_sha256)
+    ).first()
+
+
+def sighting_exists(session: Session, alert: Alert, job_id: int, urls_sha256: str) -> bool:
+    """Whether this job already saw the alert's image on this page."""
+    seen = session.exec(
+        select(Sighting.id).where(
+            Sighting.alert_id == alert.id,
+            Sighting.job_id == job_id,
+            Sighting.urls_sha256 == urls_sha256,
+        )
+    ).first()
+    return seen is not None
+
+
+def indexed_works(session: Session, work_ids: Sequence[int], owner_id: int | None) -> list[Work]:
+    """Of these works, those still registered (and the owner's, when one is given)."""
+    if not work_ids:
+        return []
+    query = select(Work).where(col(Work.id).in_(work_ids), Work.status != WorkStatus.WITHDRAWN)
+    if owner_id is not None:
+        query = query.where(Work.owner_id == owner_id)
+    return list(session.exec(query).all())

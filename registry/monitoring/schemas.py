@@ -6,8 +6,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry.monitoring.models import AlertStatus, JobStatus
-from registry.monitoring.service import MAX_PAGES_LIMIT, MAX_SEEDS, MIN_WATCH_INTERVAL_S
+from registry.monitoring.models import (
+    MAX_PAGES_LIMIT,
+    MAX_SEEDS,
+    MIN_WATCH_INTERVAL_S,
+    AlertStatus,
+    JobStatus,
+)
 
 
 class CrawlRequest(BaseModel):

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session
 
 from registry.blobs import BlobStore
 from registry.certificates import issue_certificate
 from registry.errors import Conflict, NotFound
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
-from registry.models import User, Work, WorkStatus, persisted_id, utcnow
+from registry.models import User, Work, persisted_id, utcnow
+from registry.monitoring import repository
 from registry.monitoring.errors import ForbiddenHost, InvalidCrawl
 from registry.monitoring.events import EvidenceEvent
 from registry.monitoring.evidence import (
@@ -32,6 +33,9 @@ from registry.monitoring.evidence import (
     sha256_hex,
 )
 from registry.monitoring.models import (
+    MAX_PAGES_LIMIT,
+    MAX_SEEDS,
+    MIN_WATCH_INTERVAL_S,
     Alert,
     AlertStatus,
     CrawlJob,
@@ -39,16 +43,11 @@ from registry.monitoring.models import (
     LicensedDomain,
     Sighting,
 )
-from registry.monitoring.repository import owned_alert, owned_alerts
 from registry.notifications.service import notify
 from registry.service import get_owned_work
 from similarity.crawl.records import FetchRecord
 from similarity.crawl.urls import InvalidUrlError, canonical_host, parse_web_url
 from similarity.matcher import Match
-
-MAX_SEEDS: Final = 100
-MAX_PAGES_LIMIT: Final = 100_000
-MIN_WATCH_INTERVAL_S: Final = 3600
 
 IsLicensed = Callable[[int, str], bool]
 AlertHook = Callable[[Session, Alert], None]
@@ -147,7 +146,7 @@ def queue_due_watches(session: Session, now: datetime | None = None) -> list[Cra
     """A job for every watch that is due, each watch moved to its next run."""
     moment = now or utcnow()
     jobs = []
-    for watch in session.exec(select(CrawlWatch).where(CrawlWatch.next_run_at <= moment)).all():
+    for watch in repository.due_watches(session, moment):
         owner = session.get(User, watch.owner_id)
         job = create_job(session, owner, watch.seeds, watch.max_pages, watch_id=watch.id)
         watch.last_job_id = job.id
@@ -174,11 +173,7 @@ def add_licensed_domain(session: Session, owner: User, work_id: int, domain: str
     """Allow copies of an owned work on `domain` and its subdomains (idempotent)."""
     work = get_owned_work(session, owner, work_id)
     host = normalise_domain(domain)
-    existing = session.exec(
-        select(LicensedDomain).where(
-            LicensedDomain.work_id == work.id, LicensedDomain.domain == host
-        )
-    ).first()
+    existing = repository.licensed_domain(session, work, host)
     if existing is not None:
         return existing
     entry = LicensedDomain(work_id=persisted_id(work), domain=host)
@@ -190,21 +185,13 @@ def add_licensed_domain(session: Session, owner: User, work_id: int, domain: str
 def licensed_domains(session: Session, owner: User, work_id: int) -> Sequence[LicensedDomain]:
     """The allow-list of an owned work."""
     work = get_owned_work(session, owner, work_id)
-    return session.exec(
-        select(LicensedDomain)
-        .where(LicensedDomain.work_id == work.id)
-        .order_by(col(LicensedDomain.domain))
-    ).all()
+    return repository.licensed_domains_of(session, work)
 
 
 def remove_licensed_domain(session: Session, owner: User, work_id: int, domain: str) -> None:
     """Take a domain off an owned work's allow-list."""
     work = get_owned_work(session, owner, work_id)
-    entry = session.exec(
-        select(LicensedDomain).where(
-            LicensedDomain.work_id == work.id, LicensedDomain.domain == normalise_domain(domain)
-        )
-    ).first()
+    entry = repository.licensed_domain(session, work, normalise_domain(domain))
     if entry is None:
         raise NotFound(f"{domain[:100]} is not on the allow-list of work {work_id}")
     session.delete(entry)
@@ -229,9 +216,7 @@ class LicensedDomains:
         except InvalidUrlError:
             return False
         with self._session_factory() as session:
-            domains = session.exec(
-                select(LicensedDomain.domain).where(LicensedDomain.work_id == work_id)
-            ).all()
+            domains = repository.licensed_domain_names(session, work_id)
         return any(host_within(host, domain) for domain in domains)
 
 
@@ -248,7 +233,7 @@ def alerts_by_domain(
 ) -> list[DomainAlerts]:
     """The owner's alerts grouped by domain, the domain with most alerts first."""
     groups: dict[str, list[Alert]] = {}
-    for alert in owned_alerts(session, owner, status):
+    for alert in repository.owned_alerts(session, owner, status):
         groups.setdefault(alert.domain, []).append(alert)
     ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     return [DomainAlerts(domain, alerts) for domain, alerts in ordered]
@@ -256,7 +241,7 @@ def alerts_by_domain(
 
 def change_status(session: Session, owner: User, alert_id: int, status: AlertStatus) -> Alert:
     """Move an owned alert along its life cycle; an impossible step is a Conflict."""
-    alert = owned_alert(session, owner, alert_id)
+    alert = repository.owned_alert(session, owner, alert_id)
     if status not in ALLOWED_TRANSITIONS[alert.status]:
         raise Conflict(f"alert {alert_id} cannot go from {alert.status} to {status}")
     alert.status = status
@@ -277,14 +262,7 @@ class Recorded:
 
 def find_alert(session: Session, work_id: int, image_sha256: str, image_url: str) -> Alert | None:
     """The alert of this work for the same image bytes, or else for the same image URL."""
-    same_image = or_(
-        Alert.image_sha256 == image_sha256, Alert.image_url_sha256 == url_digest(image_url)
-    )
-    return session.exec(
-        select(Alert)
-        .where(Alert.work_id == work_id, same_image)
-        .order_by(col(Alert.image_sha256) != image_sha256)
-    ).first()
+    return repository.alert_for_image(session, work_id, image_sha256, url_digest(image_url))
 
 
 def url_digest(*urls: str) -> str:
@@ -373,12 +351,8 @@ def record_copy(
         alert.last_seen_at = now
         session.add(alert)
     urls = url_digest(page_url, image_url)
-    seen = session.exec(
-        select(Sighting.id).where(
-            Sighting.alert_id == alert.id, Sighting.job_id == job_id, Sighting.urls_sha256 == urls
-        )
-    ).first()
-    if seen is None:
+    new_sighting = not repository.sighting_exists(session, alert, job_id, urls)
+    if new_sighting:
         session.add(
             Sighting(
                 alert_id=persisted_alert_id(alert),
@@ -392,7 +366,7 @@ def record_copy(
     session.flush()
     if new_alert and on_new_alert is not None:
         on_new_alert(session, alert)
-    return Recorded(alert, new_alert, seen is None)
+    return Recorded(alert, new_alert, new_sighting)
 
 
 def _attach_evidence(
@@ -463,18 +437,8 @@ def notify_rights_holder(session: Session, alert: Alert) -> None:
 
 def evidence_bundle(session: Session, owner: User, alert_id: int, blobs: BlobStore) -> bytes:
     """The evidence zip of an owned alert."""
-    alert = owned_alert(session, owner, alert_id)
+    alert = repository.owned_alert(session, owner, alert_id)
     try:
         return blobs.get(alert.evidence_sha256)
     except KeyError:
         raise NotFound(f"the evidence of alert {alert_id} is missing from storage") from None
-
-
-def indexed_works(session: Session, work_ids: Sequence[int], owner_id: int | None) -> list[Work]:
-    """Of these works, those still registered (and the owner's, when one is given)."""
-    if not work_ids:
-        return []
-    query = select(Work).where(col(Work.id).in_(work_ids), Work.status != WorkStatus.WITHDRAWN)
-    if owner_id is not None:
-        query = query.where(Work.owner_id == owner_id)
-    return list(session.exec(query).all())

@@ -7,7 +7,7 @@ import threading
 
 from sqlalchemy.engine import Engine
 
-from registry.notifications.service import (
+from registry.notifications.delivery import (
     NotificationServices,
     attach_waker,
     deliver_due,

@@ -11,7 +11,7 @@ from sqlmodel import select
 from frontend.app import create_app
 from frontend.services import Services
 from registry.models import User
-from registry.notifications import notify
+from registry.notifications.service import notify
 from tests.factories import Account, make_account
 from tests.support.receivers import WebhookReceiver
 

@@ -10,16 +10,16 @@ from sqlmodel import col, select
 
 from frontend.services import Services
 from registry.models import User, utcnow
-from registry.notifications import deliver_due, notify, send_digests, verify_webhook_signature
-from registry.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, EmailMode
-from registry.notifications.service import (
+from registry.notifications.delivery import (
     MAX_ATTEMPTS,
-    register_webhook,
+    deliver_due,
     retry_delay,
-    set_email_mode,
+    send_digests,
     webhook_guard_for,
 )
-from registry.notifications.signatures import SIGNATURE_HEADER
+from registry.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, EmailMode
+from registry.notifications.service import notify, register_webhook, set_email_mode
+from registry.notifications.signatures import SIGNATURE_HEADER, verify_webhook_signature
 from registry.notifications.webhooks import DELIVERY_HEADER
 from registry.notifications.worker import NotificationWorker
 from tests.support.receivers import SmtpInbox, WebhookReceiver

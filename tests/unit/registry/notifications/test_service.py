@@ -10,15 +10,15 @@ from sqlmodel import select
 from frontend.services import Services
 from registry.errors import NotFound
 from registry.models import User, persisted_id, utcnow
-from registry.notifications import notify
+from registry.notifications.delivery import DIGEST_PERIOD
 from registry.notifications.models import Channel, Delivery, DeliveryStatus, EmailMode
 from registry.notifications.repository import preference_of
 from registry.notifications.service import (
-    DIGEST_PERIOD,
     email_mode_of,
     list_inbox,
     mark_all_read,
     mark_read,
+    notify,
     set_email_mode,
 )
 

@@ -22,9 +22,8 @@ from fastapi.templating import Jinja2Templates
 from PIL import Image
 from sqlmodel import Session
 
-from frontend.api.monitoring import app_monitor
-from frontend.api.works import read_upload
 from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep, csrf_token_for
+from frontend.uploads import read_upload
 from licensing.contract import Contract
 from licensing.money import Money
 from licensing.repository import active_version
@@ -652,12 +651,12 @@ def alert_status_form(
 
 @router.get("/alerts/{alert_id}/side-by-side.png")
 def alert_side_by_side(
-    alert_id: int, request: Request, user: OptionalUser, session: SessionDep
+    alert_id: int, user: OptionalUser, session: SessionDep, services: ServicesDep
 ) -> Response:
     """The original beside the copy, as captured in the alert's evidence bundle."""
     if user is None:
         raise NotFound(f"alert {alert_id} not found")
-    bundle = evidence_bundle(session, user, alert_id, app_monitor(request.app).evidence_blobs)
+    bundle = evidence_bundle(session, user, alert_id, services.evidence_blobs)
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
         picture = archive.read(SIDE_BY_SIDE_NAME)
     return Response(

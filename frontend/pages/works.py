@@ -55,7 +55,7 @@ from registry.search import decode_query, search_image, visible_to
 from registry.service import get_owned_work, work_certificate, work_certificate_view
 from similarity.matcher import DECISION_THRESHOLD, Match
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 FIND_TOP_K: Final = 8
 # Scores run from about -2 (nothing alike) to about +1.2 (verified copy); the bar shows
 # [-1, +1] so the decision threshold (0) sits in its middle.

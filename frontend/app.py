@@ -12,8 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontend.api import accounts, licensing, log, monitoring, notifications, search, works
 from frontend.lifespan import lifespan
-from frontend.pages import render_error, validation_message
 from frontend.pages import router as pages_router
+from frontend.pages.rendering import render_error, validation_message
 from frontend.schemas import HealthPublic
 from frontend.services import Services
 from frontend.settings import Settings

@@ -1,29 +1,15 @@
-"""Server-rendered pages."""
+"""Server-rendered pages; each view calls a service and renders a template, nothing more.
 
-from frontend.pages.works import (
-    EXPANDED_SUBTREE_MAX,
-    ROYALTY_CHART_HEIGHT,
-    growth_chart,
-    perfect_subtrees,
-    render_error,
-    router,
-    royalty_chart,
-    score_bar_percent,
-    share_slices,
-    tree_picture,
-    validation_message,
-)
+One module per domain, each with its own router; `router` combines them for the app. Rendering
+and the error page live in `rendering`, chart layouts in `frontend.charts`.
+"""
 
-__all__ = [
-    "EXPANDED_SUBTREE_MAX",
-    "ROYALTY_CHART_HEIGHT",
-    "growth_chart",
-    "perfect_subtrees",
-    "render_error",
-    "router",
-    "royalty_chart",
-    "score_bar_percent",
-    "share_slices",
-    "tree_picture",
-    "validation_message",
-]
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from frontend.pages import accounts, licensing, log, monitoring, search, works
+
+router = APIRouter(include_in_schema=False)
+for domain in (accounts, works, search, log, monitoring, licensing):
+    router.include_router(domain.router)

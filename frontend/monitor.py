@@ -1,4 +1,4 @@
-"""The app's one Monitor: built on first use, shared by the watch loop, the API and the pages."""
+"""The app's one Monitor: built on first use, shared by the watch loop and the crawl endpoint."""
 
 from __future__ import annotations
 

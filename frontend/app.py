@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -14,15 +11,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontend.api import accounts, licensing, log, monitoring, notifications, search, works
-from frontend.pages import render_error, validation_message
+from frontend.lifespan import lifespan
 from frontend.pages import router as pages_router
+from frontend.pages.rendering import render_error, validation_message
 from frontend.schemas import HealthPublic
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.errors import CopymarkError
-from registry.notifications.worker import NotificationWorker
 
-logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/"
 # Codes for errors the framework raises itself (unknown URL, wrong method), named as ours are.
@@ -44,19 +40,6 @@ def answers_with_page(request: Request) -> bool:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """Build the app; services are created from settings unless the caller supplies them."""
     services = services or Services(settings or Settings())
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        repaired = services.start()
-        logger.info("ready: %s", repaired)
-        notifications = NotificationWorker(services, services.engine)
-        notifications.start()
-        app.state.ready = True
-        try:
-            yield
-        finally:
-            notifications.stop()
-
     app = FastAPI(title="Copymark", version="0.1.0", lifespan=lifespan)
     app.state.services = services
     app.state.ready = False

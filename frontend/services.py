@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -19,7 +20,11 @@ from registry.thumbnails import Thumbnails
 from similarity.images import ImageLimits
 
 if TYPE_CHECKING:
+    from registry.monitoring.jobs import Monitor
+    from registry.monitoring.screenshots import Screenshotter
     from registry.service import Registrar
+    from similarity.crawl.netguard import NetGuard
+    from similarity.crawl.politeness import HostPoliteness
     from similarity.embedding.embedders import OnnxEmbedder
     from similarity.engine import SimilarityEngine
 
@@ -92,6 +97,55 @@ class Services:
 
         return Registrar(
             self.blobs, self.signer, self.similarity, self.limits, self.settings.index_dir
+        )
+
+    @cached_property
+    def evidence_blobs(self) -> LocalBlobStore:
+        """Evidence bundles, in their own store: the registry's removes blobs no work references."""
+        return LocalBlobStore(self.settings.home / "evidence")
+
+    @cached_property
+    def licensed_use(self) -> Callable[[int, str], bool]:
+        """A use is licensed when the work's allow-list names the site or a brand holds a grant."""
+        from licensing.service.license_check import is_use_licensed
+        from registry.monitoring.service import LicensedDomains
+
+        allow_list = LicensedDomains(self.read_session)
+
+        def is_licensed(work_id: int, page_url: str) -> bool:
+            if allow_list(work_id, page_url):
+                return True
+            with self.read_session() as session:
+                return is_use_licensed(session, work_id, page_url)
+
+        return is_licensed
+
+    def monitor(
+        self,
+        *,
+        screenshots: Callable[[NetGuard], Screenshotter] | None = None,
+        politeness: Callable[[], HostPoliteness] | None = None,
+    ) -> Monitor:
+        """A new monitoring use case; the app keeps one, since a Monitor tracks its running jobs.
+
+        Screenshots come from headless Chromium and fetches wait their turn per host, unless
+        the caller passes its own (tests and benchmarks do).
+        """
+        from registry.monitoring.jobs import Monitor
+        from registry.monitoring.screenshots import ChromiumScreenshotter
+        from similarity.crawl.politeness import HostPoliteness
+
+        return Monitor(
+            session_factory=self.session,
+            similarity=self.similarity,
+            registry_blobs=self.blobs,
+            evidence_blobs=self.evidence_blobs,
+            signer=self.signer,
+            limits=self.limits,
+            crawl_root=self.settings.home / "crawls",
+            screenshots=screenshots or ChromiumScreenshotter,
+            politeness=politeness or HostPoliteness,
+            is_licensed=self.licensed_use,
         )
 
     def session(self) -> Session:

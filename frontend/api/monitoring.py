@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from typing import Annotated
 
 import anyio.from_thread
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import event
 from sqlmodel import Session
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
+from frontend.monitor import MonitorDep
 from frontend.services import Services
-from licensing.service.license_check import is_use_licensed
-from registry.blobs import LocalBlobStore
-from registry.monitoring.jobs import Monitor
 from registry.monitoring.models import Alert, AlertStatus, CrawlJob
 from registry.monitoring.repository import (
     owned_alert,
@@ -39,9 +33,7 @@ from registry.monitoring.schemas import (
     WatchPublic,
     WatchRequest,
 )
-from registry.monitoring.screenshots import ChromiumScreenshotter, Screenshotter
 from registry.monitoring.service import (
-    LicensedDomains,
     add_licensed_domain,
     alerts_by_domain,
     change_status,
@@ -51,83 +43,12 @@ from registry.monitoring.service import (
     licensed_domains,
     remove_licensed_domain,
 )
-from similarity.crawl.netguard import NetGuard
-from similarity.crawl.politeness import HostPoliteness
 
-WATCH_POLL_S = 60.0
+router = APIRouter(tags=["monitoring"])
 
-
-def build_monitor(
-    services: Services,
-    *,
-    screenshots: Callable[[NetGuard], Screenshotter] = ChromiumScreenshotter,
-    politeness: Callable[[], HostPoliteness] = HostPoliteness,
-) -> Monitor:
-    """The monitoring use case wired from the app's services.
-
-    Evidence lives in its own content-addressed store: the registry's blob store removes
-    blobs that no work references, which evidence bundles are not.
-    """
-    return Monitor(
-        session_factory=services.session,
-        similarity=services.similarity,
-        registry_blobs=services.blobs,
-        evidence_blobs=LocalBlobStore(services.settings.home / "evidence"),
-        signer=services.signer,
-        limits=services.limits,
-        crawl_root=services.settings.home / "crawls",
-        screenshots=screenshots,
-        politeness=politeness,
-        is_licensed=licensed_use(services),
-    )
-
-
-def licensed_use(services: Services) -> Callable[[int, str], bool]:
-    """A use is licensed when the work's allow-list names the site or a brand holds a grant."""
-    allow_list = LicensedDomains(services.read_session)
-
-    def is_licensed(work_id: int, page_url: str) -> bool:
-        if allow_list(work_id, page_url):
-            return True
-        with services.read_session() as session:
-            return is_use_licensed(session, work_id, page_url)
-
-    return is_licensed
-
-
-def app_monitor(app: FastAPI) -> Monitor:
-    """The app's one Monitor (it tracks the running jobs), built on first use."""
-    monitor: Monitor | None = getattr(app.state, "monitor", None)
-    if monitor is None:
-        monitor = build_monitor(app.state.services)
-        app.state.monitor = monitor
-    return monitor
-
-
-def get_monitor(request: Request) -> Monitor:
-    return app_monitor(request.app)
-
-
-MonitorDep = Annotated[Monitor, Depends(get_monitor)]
-
-
-@asynccontextmanager
-async def watch_runner(app: FastAPI) -> AsyncIterator[None]:
-    """Re-crawl due watches in the background while the app runs, when the setting enables it."""
-    services: Services = app.state.services
-    if not services.settings.run_watches:
-        yield
-        return
-    loop_task = asyncio.get_running_loop().create_task(app_monitor(app).watch_loop(WATCH_POLL_S))
-    try:
-        yield
-    finally:
-        loop_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await loop_task
-
-
-router = APIRouter(tags=["monitoring"], lifespan=watch_runner)
+# The wiring is `Services.monitor`; this name stays while tests/unit/registry/monitoring's
+# conftest still builds its monitor through it.
+build_monitor = Services.monitor
 
 
 def crawl_public(job: CrawlJob) -> CrawlPublic:
@@ -266,10 +187,10 @@ def update_alert(
     },
 )
 def download_evidence(
-    alert_id: int, user: CurrentUser, session: SessionDep, monitor: MonitorDep
+    alert_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> Response:
     """The evidence bundle; `copymark verify BUNDLE.zip` checks it offline with the log's key."""
-    bundle = evidence_bundle(session, user, alert_id, monitor.evidence_blobs)
+    bundle = evidence_bundle(session, user, alert_id, services.evidence_blobs)
     return Response(
         bundle,
         media_type="application/zip",

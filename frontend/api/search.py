@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from frontend.api.works import read_upload
 from frontend.deps import OptionalUser, ServicesDep, SessionDep
-from registry.schemas import MatchPublic, MatchResultPublic
-from registry.search import SearchResult, decode_query, search_image, visible_to
+from frontend.matches import match_result_public
+from frontend.uploads import read_upload
+from registry.schemas import MatchResultPublic
+from registry.search import decode_query, search_image, visible_to
 
 router = APIRouter(tags=["search"])
-
-
-def match_result_public(result: SearchResult, query: str) -> MatchResultPublic:
-    return MatchResultPublic(
-        query=query,
-        decision=result.decision,
-        matches=[
-            MatchPublic(
-                work_id=match.work_id,
-                score=round(match.score, 4),
-                verified=match.verified,
-                region=list(match.region) if match.region else None,
-            )
-            for match in result.matches
-        ],
-    )
-
-
-def result_json(result: SearchResult, query: str) -> dict[str, Any]:
-    """The match result as the API serves it, for the CLI's JSON lines."""
-    return match_result_public(result, query).model_dump(mode="json")
 
 
 @router.post("/match")

@@ -9,8 +9,9 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import ValidationError
 
 from frontend.deps import CurrentUser, OptionalUser, ServicesDep, SessionDep
+from frontend.uploads import read_upload
 from registry.certificates import verify_certificate
-from registry.errors import CopymarkError, InvalidUpload, PayloadTooLarge
+from registry.errors import CopymarkError, InvalidUpload
 from registry.models import Visibility, Work, persisted_id
 from registry.repository import list_owned_works, visible_work
 from registry.schemas import (
@@ -39,14 +40,6 @@ def result_of(outcome: Registered) -> RegistrationResult:
         conflict_with=outcome.conflict_with,
         path=outcome.source,
     )
-
-
-async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
-    """The upload's bytes, refusing more than max_bytes without reading them all."""
-    data = await upload.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise PayloadTooLarge(f"{upload.filename or 'upload'} is larger than {max_bytes} bytes")
-    return data
 
 
 def metadata_from_form(

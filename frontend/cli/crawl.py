@@ -39,14 +39,13 @@ def _crawl(
     services: Services, urls: list[str], max_pages: int, allow_hosts: list[str], *, as_json: bool
 ) -> None:
     # Deferred: monitoring needs the database, the crawler, torch/ONNX Runtime and FAISS.
-    from frontend.api.monitoring import build_monitor
     from frontend.services import NotInitialised
     from registry.errors import CopymarkError
     from registry.monitoring.models import JobStatus
     from registry.monitoring.service import create_job
 
     try:
-        monitor = build_monitor(services)
+        monitor = services.monitor()
     except NotInitialised as error:
         fail(str(error))
     with services.session() as session:

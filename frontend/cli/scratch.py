@@ -7,30 +7,13 @@ secret differ, so a benchmark never touches the configured database or data fold
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from bench.wiring import AppServices, ScratchApp
-from frontend.api.monitoring import build_monitor
 from frontend.services import Services
 from frontend.settings import Settings
-from registry.monitoring.jobs import Monitor
-from registry.monitoring.screenshots import Screenshotter
-from similarity.crawl.netguard import NetGuard
-from similarity.crawl.politeness import HostPoliteness
-
-
-class ScratchServices(Services):
-    """`Services` plus the monitor wired by `build_monitor`, as `bench.wiring` asks for."""
-
-    def monitor(
-        self,
-        *,
-        screenshots: Callable[[NetGuard], Screenshotter],
-        politeness: Callable[[], HostPoliteness],
-    ) -> Monitor:
-        return build_monitor(self, screenshots=screenshots, politeness=politeness)
 
 
 def scratch_app(models_dir: Path) -> ScratchApp:
@@ -44,7 +27,7 @@ def scratch_app(models_dir: Path) -> ScratchApp:
             secret_key="benchmark-scratch-home",  # noqa: S106 - a throw-away home
             models_dir=models_dir,
         )
-        services = ScratchServices(settings)
+        services = Services(settings)
         services.initialise()
         try:
             yield services

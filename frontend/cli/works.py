@@ -135,7 +135,7 @@ def match(
 ) -> None:
     """Look images up in the registry: one line per query with its matches and decision."""
     # Deferred: matching needs torch/ONNX Runtime and FAISS; the JSON shape is the API's.
-    from frontend.api.search import result_json
+    from frontend.matches import result_json
     from registry.errors import CopymarkError
     from registry.search import decode_query, search_image
 

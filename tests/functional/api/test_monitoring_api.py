@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from frontend.api.monitoring import build_monitor
 from frontend.app import create_app
 from frontend.services import Services
 from frontend.settings import Settings
@@ -31,8 +30,7 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
     app = create_app(services=services)
-    app.state.monitor = build_monitor(
-        services,
+    app.state.monitor = services.monitor(
         screenshots=lambda _guard: NoScreenshots("not needed by this test"),
         politeness=lambda: HostPoliteness(per_host_concurrency=4, delay_s=0.0),
     )

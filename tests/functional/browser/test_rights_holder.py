@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from frontend.api.monitoring import build_monitor
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.monitoring.jobs import Monitor
@@ -42,8 +41,7 @@ def alerted(services: Services) -> None:
             session, owner, Upload(photo_jpeg("coffee"), "coffee.jpg", WorkMetadata(title="Coffee"))
         )
         session.commit()
-    monitor: Monitor = build_monitor(
-        services,
+    monitor: Monitor = services.monitor(
         screenshots=lambda _guard: NoScreenshots("not needed by this test"),
         politeness=lambda: HostPoliteness(per_host_concurrency=4, delay_s=0.0),
     )

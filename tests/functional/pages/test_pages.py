@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
 import re
-from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
-from hypothesis import given
-from hypothesis import strategies as st
 
-from frontend.pages import (
-    EXPANDED_SUBTREE_MAX,
-    growth_chart,
-    perfect_subtrees,
-    score_bar_percent,
-    tree_picture,
-)
-from registry.log.merkle import fold_subtrees, leaf_hash, root
-from registry.log.signing import SignedTreeHead
-from registry.log.store import LogEntry
 from tests.factories import Account, photo_jpeg, random_png
 
 PASSWORD = "correct horse battery"
@@ -162,77 +148,6 @@ def test_log_page_of_an_empty_log_says_so(client: TestClient) -> None:
     page = client.get("/log").text
     assert "The log is empty." in page
     assert 'id="merkle"' not in page
-
-
-@given(st.integers(min_value=1, max_value=1 << 40))
-def test_drawn_subtrees_cover_the_log_in_order_with_the_newest_expanded(size: int) -> None:
-    parts = perfect_subtrees(size)
-    assert parts[0][0] == 0
-    assert all(
-        start + length == following for (start, length), (following, _) in itertools.pairwise(parts)
-    )
-    assert parts[-1][0] + parts[-1][1] == size
-    assert all(length & (length - 1) == 0 for _, length in parts)
-    assert parts[-1][1] <= EXPANDED_SUBTREE_MAX
-
-
-@given(st.integers(min_value=1, max_value=300))
-def test_folding_the_drawn_subtrees_gives_the_rfc_9162_root(size: int) -> None:
-    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
-    subtree_roots = [
-        root(leaves[start : start + length]) for start, length in perfect_subtrees(size)
-    ]
-    assert fold_subtrees(subtree_roots) == root(leaves)
-
-
-def _entry(index: int) -> LogEntry:
-    return LogEntry(index, b"x", leaf_hash(b"x"), "registration", datetime(2026, 1, 1, tzinfo=UTC))
-
-
-@given(st.integers(min_value=1, max_value=5000))
-def test_tree_picture_has_one_root_and_fits_its_box(size: int) -> None:
-    picture = tree_picture(size, _entry)
-    assert [node.kind for node in picture.nodes].count("root") == 1
-    assert all(
-        0 <= node.x <= picture.width and 0 <= node.y <= picture.height for node in picture.nodes
-    )
-
-
-def test_tree_picture_asks_only_for_the_drawn_leaves() -> None:
-    asked: list[int] = []
-
-    def leaf_at(index: int) -> LogEntry:
-        asked.append(index)
-        return _entry(index)
-
-    tree_picture(1_000_000, leaf_at)
-    assert len(asked) <= 2 * EXPANDED_SUBTREE_MAX
-    assert max(asked) == 999_999
-
-
-def _head(size: int, timestamp: int) -> SignedTreeHead:
-    return SignedTreeHead(size, b"\0" * 32, timestamp, "key", b"")
-
-
-def test_growth_chart_is_absent_before_the_first_head() -> None:
-    assert growth_chart([]) is None
-
-
-def test_growth_chart_rises_with_the_tree() -> None:
-    chart = growth_chart([_head(1, 1000), _head(5, 2000), _head(10, 3000)])
-    assert chart is not None
-    ys = [float(point.split(",")[1]) for point in chart.points.split()]
-    assert ys == sorted(ys, reverse=True)
-    assert chart.max_size == 10
-
-
-@given(st.floats(min_value=-100, max_value=100))
-def test_score_bar_stays_within_the_bar(score: float) -> None:
-    assert 0 <= score_bar_percent(score) <= 100
-
-
-def test_score_bar_puts_the_threshold_in_the_middle() -> None:
-    assert score_bar_percent(0.0) == 50.0
 
 
 def test_unknown_url_shows_the_error_page_to_browsers_and_json_to_clients(

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
-from hypothesis import strategies as st
 
 from frontend.app import create_app
-from frontend.pages import share_slices
 from frontend.services import Services
-from licensing.contract import Contract
 from similarity.engine import SimilarityEngine
 from tests.factories import Account
-from tests.functional.api.test_licensing_api import Market, brand_account, contract
+from tests.functional.api.test_licensing_api import Market, brand_account
 from tests.functional.pages.test_pages import assert_error_page, sign_in
 
 
@@ -79,22 +74,3 @@ def test_a_private_work_of_another_owner_answers_the_404_page(market: Market) ->
     assert_error_page(
         market.client.get(f"/works/{work_id}/licensing"), 404, f"work {work_id} not found"
     )
-
-
-@given(st.sets(st.integers(min_value=1, max_value=9_999), max_size=5))
-def test_share_slices_tile_the_bar_without_gaps(cuts: set[int]) -> None:
-    bounds = [0, *sorted(cuts), 10_000]
-    parties = [
-        {
-            "id": f"p{index}",
-            "account": f"acct:p{index}@example.com",
-            "role": "creator",
-            "share_bp": end - start,
-        }
-        for index, (start, end) in enumerate(itertools.pairwise(bounds))
-    ]
-    slices = share_slices(Contract.model_validate(contract(1, parties=parties)))
-    assert [part.share_bp for part in slices] == [party["share_bp"] for party in parties]
-    for before, after in itertools.pairwise(slices):
-        assert after.start_percent == pytest.approx(before.start_percent + before.width_percent)
-    assert slices[-1].start_percent + slices[-1].width_percent == pytest.approx(100)

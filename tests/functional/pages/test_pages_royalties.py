@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
-from hypothesis import strategies as st
 
 from frontend.app import create_app
-from frontend.pages import ROYALTY_CHART_HEIGHT, royalty_chart
 from frontend.services import Services
 from licensing.money import Money
-from licensing.service.royalties import RoyaltyReport
 from similarity.engine import SimilarityEngine
 from tests.factories import Account
 from tests.functional.api.test_licensing_api import Market, brand_account, one_line
@@ -86,42 +81,3 @@ def test_someone_else_sees_the_page_without_the_history(market: Market) -> None:
     page = market.client.get(f"/works/{work_id}/licensing").text
     assert "Open offers" in page
     assert bar_groups(page) == []
-
-
-def report(report_id: str, amounts: dict[str, int]) -> RoyaltyReport:
-    return RoyaltyReport(
-        grant_id=1,
-        report_id=report_id,
-        reported_at=datetime(2026, 11, 1, tzinfo=UTC),
-        gross=Money(sum(amounts.values()), "USD"),
-        amounts=tuple(sorted(amounts.items())),
-    )
-
-
-@given(
-    st.lists(
-        st.dictionaries(
-            st.sampled_from(["alice", "bob", "carol"]),
-            st.integers(min_value=0, max_value=10**12),
-            min_size=1,
-        ),
-        min_size=1,
-        max_size=12,
-    )
-)
-def test_each_bar_is_as_tall_as_its_gross_on_one_scale(splits: list[dict[str, int]]) -> None:
-    reports = [report(f"r{index}", amounts) for index, amounts in enumerate(splits)]
-    chart = royalty_chart(reports)
-    assert chart is not None
-    tallest = max(sum(amounts.values()) for amounts in splits) or 1
-    for bar, amounts in zip(chart.bars, splits, strict=True):
-        drawn = sum(segment.height for segment in bar.segments)
-        expected = ROYALTY_CHART_HEIGHT * sum(amounts.values()) / tallest
-        assert drawn == pytest.approx(expected, abs=1e-6)
-        assert all(segment.y >= -1e-6 for segment in bar.segments)
-    for left, right in zip(chart.bars, chart.bars[1:], strict=False):
-        assert left.x + left.width <= right.x
-
-
-def test_no_reports_draw_no_chart() -> None:
-    assert royalty_chart([]) is None

@@ -1,0 +1,55 @@
+"""The app's lifespan: readiness, then every background loop, each stopped when the app stops.
+
+The loops are the notification worker (deliveries and digests) and, when the settings enable
+it, the watch loop that re-crawls due watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
+
+from fastapi import FastAPI
+
+from frontend.monitor import app_monitor
+from frontend.services import Services
+from registry.notifications.worker import NotificationWorker
+
+logger = logging.getLogger(__name__)
+WATCH_POLL_S: Final = 60.0
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Repair what a crash left behind, start the loops, report ready; stop the loops on exit."""
+    services: Services = app.state.services
+    repaired = services.start()
+    logger.info("ready: %s", repaired)
+    notifications = NotificationWorker(services, services.engine)
+    notifications.start()
+    try:
+        async with watch_runner(app):
+            app.state.ready = True
+            yield
+    finally:
+        notifications.stop()
+
+
+@asynccontextmanager
+async def watch_runner(app: FastAPI) -> AsyncIterator[None]:
+    """Re-crawl due watches in the background while the app runs, when the setting enables it."""
+    services: Services = app.state.services
+    if not services.settings.run_watches:
+        yield
+        return
+    loop_task = asyncio.get_running_loop().create_task(app_monitor(app).watch_loop(WATCH_POLL_S))
+    try:
+        yield
+    finally:
+        loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop_task

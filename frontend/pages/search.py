@@ -1,0 +1,105 @@
+"""The find-copies page: look an uploaded image up and show what it copies, and where."""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import HTMLResponse
+from PIL import Image
+
+from frontend.charts import score_bar_percent
+from frontend.deps import OptionalUser, ServicesDep, SessionDep
+from frontend.pages.rendering import render
+from frontend.uploads import read_upload
+from registry.errors import CopymarkError
+from registry.models import Work
+from registry.repository import visible_work
+from registry.search import decode_query, search_image, visible_to
+from similarity.matcher import DECISION_THRESHOLD, Match
+
+FIND_TOP_K: Final = 8
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchView:
+    """One match as the find-copies page shows it."""
+
+    match: Match
+    work: Work
+
+    @property
+    def region_points(self) -> str:
+        """The matched region as SVG polygon points, in query pixels; empty when unverified."""
+        if self.match.region is None:
+            return ""
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in self.match.region)
+
+    @property
+    def is_copy(self) -> bool:
+        return self.match.score > DECISION_THRESHOLD
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPreview:
+    """The query as searched (after decoding and downscaling), so regions line up with it."""
+
+    data_url: str
+    width: int
+    height: int
+    name: str
+
+
+@router.get("/find", response_class=HTMLResponse)
+def find_form(request: Request, user: OptionalUser) -> HTMLResponse:
+    return render(request, "find.html", user, searched=False)
+
+
+@router.post("/find", response_class=HTMLResponse)
+async def find_copies(
+    request: Request,
+    user: OptionalUser,
+    session: SessionDep,
+    services: ServicesDep,
+    file: Annotated[UploadFile, File(description="the image to look up")],
+) -> HTMLResponse:
+    """Search the registry with an uploaded image; refusals re-show the form with the reason."""
+    name = file.filename or "upload"
+    try:
+        data = await read_upload(file, services.settings.max_upload_bytes)
+        image = decode_query(data, services.limits)
+    except CopymarkError as error:
+        return render(
+            request, "find.html", user, error.status_code, searched=False, error=error.message
+        )
+    result = visible_to(
+        session, search_image(services.similarity, image, FIND_TOP_K), user, services.similarity
+    )
+    matches = [
+        MatchView(match, visible_work(session, match.work_id, user)) for match in result.matches
+    ]
+    height, width = image.rgb.shape[:2]
+    preview = QueryPreview(_jpeg_data_url(image.rgb), width, height, name)
+    return render(
+        request,
+        "find.html",
+        user,
+        searched=True,
+        decision=result.decision,
+        matches=matches,
+        copies=[view for view in matches if view.is_copy],
+        query=preview,
+        score_bar=score_bar_percent,
+        threshold_percent=score_bar_percent(DECISION_THRESHOLD),
+    )
+
+
+def _jpeg_data_url(rgb: Any) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -1,7 +1,8 @@
-"""Registration is all or nothing, and start-up repairs what a crash left behind."""
+"""Registration: registered, duplicate and conflict outcomes, all or nothing, start-up repair."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -11,13 +12,24 @@ from sqlmodel import func, select
 
 from registry.accounts import create_user
 from registry.db import unit_of_work
+from registry.errors import CopymarkError
 from registry.log.models import LogLeaf
 from registry.log.store import AttestationLog, verify_log
-from registry.models import User, Work
+from registry.models import PriorArtConflict, User, Work, WorkStatus
 from registry.schemas import WorkMetadata
-from registry.service import Upload
+from registry.service import Registered, Upload
+from tests.corpus.hostile import HostileFile, hostile_files
 from tests.factories import photo_jpeg, random_png
 from tests.unit.registry.wiring import RegistryParts
+
+# One refused file of each kind: empty, not an image, a decompression bomb, a polyglot, a stub.
+HOSTILE = (
+    "empty.jpg",
+    "pdf-named.jpg",
+    "png-bomb-8000x8000.png",
+    "polyglot-png-html.png",
+    "jpeg-soi-only.jpg",
+)
 
 
 def make_owner(parts: RegistryParts, email: str = "owner@example.com") -> User:
@@ -32,11 +44,79 @@ def register(parts: RegistryParts, owner: User, *datas: bytes) -> list[int]:
     return [outcome.work.id for outcome in outcomes]  # type: ignore[union-attr,misc]
 
 
+def register_one(parts: RegistryParts, owner: User, data: bytes) -> Registered:
+    with unit_of_work(parts.session) as session:
+        return parts.registrar.register(session, owner, Upload(data, "photo.jpg", WorkMetadata()))
+
+
 def rows(parts: RegistryParts) -> tuple[int, int]:
     with parts.session() as session:
         works = session.exec(select(func.count()).select_from(Work)).one()
         leaves = session.exec(select(func.count()).select_from(LogLeaf)).one()
     return works, leaves
+
+
+def stored_blobs(parts: RegistryParts) -> list[str]:
+    return sorted(path.name for path in parts.blob_dir.rglob("*") if path.is_file())
+
+
+def test_a_first_upload_is_registered_with_its_log_leaf(parts: RegistryParts) -> None:
+    owner = make_owner(parts)
+    outcome = register_one(parts, owner, photo_jpeg("coffee"))
+    assert outcome.status == "registered"
+    assert outcome.conflict_with is None
+    assert outcome.work.status == WorkStatus.REGISTERED
+    assert outcome.work.log_index == 0
+    with parts.session() as session:
+        leaf = AttestationLog(session, parts.signer).leaf(0)
+        event = json.loads(leaf.leaf)
+        assert verify_log(session, parts.signer.public_key).ok
+    assert (event["work_id"], event["sha256"]) == (outcome.work.id, outcome.work.sha256)
+    assert stored_blobs(parts) == [outcome.work.sha256]
+
+
+def test_the_same_owner_uploading_the_same_bytes_gets_the_earlier_work(
+    parts: RegistryParts,
+) -> None:
+    owner = make_owner(parts)
+    first = register_one(parts, owner, random_png(1))
+    again = register_one(parts, owner, random_png(1))
+    assert again.status == "duplicate"
+    assert again.work.id == first.work.id
+    assert again.work.log_index == first.work.log_index
+    assert rows(parts) == (1, 1)
+
+
+def test_another_owners_near_copy_is_a_conflict_kept_for_review(parts: RegistryParts) -> None:
+    original = register_one(parts, make_owner(parts), photo_jpeg("astronaut", quality=95))
+    # Re-encoded at a lower quality and scaled down: other bytes, the same picture.
+    copier = make_owner(parts, "copier@example.com")
+    copy = register_one(parts, copier, photo_jpeg("astronaut", quality=40, max_side=400))
+    assert copy.status == "conflict"
+    assert copy.conflict_with == original.work.id
+    assert copy.work.status == WorkStatus.CONFLICT
+    assert copy.work.log_index == 1
+    with parts.session() as session:
+        (review,) = session.exec(select(PriorArtConflict)).all()
+    assert (review.work_id, review.earlier_work_id) == (copy.work.id, original.work.id)
+    assert review.resolution == "open"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [file for file in hostile_files() if file.name in HOSTILE],
+    ids=lambda file: file.name,
+)
+def test_a_hostile_upload_is_refused_and_leaves_nothing(
+    parts: RegistryParts, hostile: HostileFile
+) -> None:
+    owner = make_owner(parts)
+    with pytest.raises(CopymarkError) as refused:
+        register_one(parts, owner, hostile.data)
+    assert 400 <= refused.value.status_code < 500
+    assert hostile.message in refused.value.message
+    assert rows(parts) == (0, 0)
+    assert stored_blobs(parts) == []
 
 
 def test_a_failure_while_logging_writes_no_work_and_no_leaf(

@@ -41,6 +41,7 @@ def _crawl(
     # Deferred: monitoring needs the database, the crawler, torch/ONNX Runtime and FAISS.
     from frontend.api.monitoring import build_monitor
     from frontend.services import NotInitialised
+    from registry.db import unit_of_work
     from registry.errors import CopymarkError
     from registry.monitoring.models import JobStatus
     from registry.monitoring.service import create_job
@@ -49,12 +50,11 @@ def _crawl(
         monitor = build_monitor(services)
     except NotInitialised as error:
         fail(str(error))
-    with services.session() as session:
+    with unit_of_work(services.session) as session:
         try:
             job = create_job(session, None, urls, max_pages, allow_hosts)
         except CopymarkError as error:
             fail(error.message, 2)
-        session.commit()
     job_id = job.id or 0
     stderr.print(f"crawl {job_id}: frontier under {monitor.crawl_root / str(job_id)}")
 

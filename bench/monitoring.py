@@ -34,6 +34,7 @@ from bench.crawl import run_benchmark as run_crawler_benchmark
 from bench.similarity.dataset import BenchmarkSet, BenchmarkSize, build_benchmark
 from bench.wiring import AppServices, ScratchApp
 from registry.accounts import create_user
+from registry.db import unit_of_work
 from registry.models import persisted_id
 from registry.monitoring.models import Alert
 from registry.monitoring.screenshots import NoScreenshots
@@ -108,7 +109,7 @@ def run_crawl_benchmark(
 def _measure(benchmark: BenchmarkSet, services: AppServices) -> dict[str, Any]:
     registrar = services.registrar
     work_of_reference: dict[int, int] = {}
-    with services.session() as unit:
+    with unit_of_work(services.session) as unit:
         owner = create_user(unit, email="bench@example.com", password=secrets.token_urlsafe())
         for reference in benchmark.references:
             outcome = registrar.register(
@@ -117,7 +118,6 @@ def _measure(benchmark: BenchmarkSet, services: AppServices) -> dict[str, Any]:
                 Upload(reference.path.read_bytes(), reference.path.name, WorkMetadata()),
             )
             work_of_reference[reference.work_id] = persisted_id(outcome.work)
-        unit.commit()
     monitor = services.monitor(
         screenshots=lambda _guard: NoScreenshots("benchmark"),
         politeness=lambda: HostPoliteness(per_host_concurrency=8, delay_s=0.0),
@@ -132,10 +132,9 @@ def _measure(benchmark: BenchmarkSet, services: AppServices) -> dict[str, Any]:
     try:
         port = port_queue.get(timeout=30)
         pages = 1 + -(-len(names) // IMAGES_PER_PAGE)
-        with services.session() as unit:
+        with unit_of_work(services.session) as unit:
             job = create_job(unit, None, [f"http://127.0.0.1:{port}/"], pages, ["127.0.0.1"])
-            unit.commit()
-            job_id = job.id or 0
+        job_id = job.id or 0
         started = time.perf_counter()
         finished = asyncio.run(monitor.run_job(job_id))
         seconds = time.perf_counter() - started

@@ -23,6 +23,7 @@ from skimage import data as skimage_data
 
 from bench.wiring import ScratchApp
 from registry.accounts import create_user
+from registry.db import unit_of_work
 from registry.schemas import WorkMetadata
 from registry.service import REGISTER_BATCH, Registrar, Upload
 from similarity.engine import SimilarityEngine
@@ -112,17 +113,15 @@ def registration_hash_only(app: ScratchApp, count: int = 1000) -> dict[str, floa
             services.limits,
             Path(directory) / "index",
         )
-        with services.session() as session:
+        with unit_of_work(services.session) as session:
             owner = create_user(session, email="bench@copymark.test", password="bench-password")
-            session.commit()
         uploads = [
             Upload(data, f"work-{number}.jpg", WorkMetadata())
             for number, data in enumerate(distinct_jpegs(count))
         ]
         started = time.perf_counter()
         for start in range(0, count, REGISTER_BATCH):
-            with services.session() as session:
+            with unit_of_work(services.session) as session:
                 registrar.register_batch(session, owner, uploads[start : start + REGISTER_BATCH])
-                session.commit()
         elapsed = time.perf_counter() - started
     return {"hash_only_register_works_per_s": count / elapsed}

@@ -10,6 +10,7 @@ from skimage import data as skimage_data
 
 from frontend.services import Services
 from registry.accounts import create_user, find_user_by_email
+from registry.db import unit_of_work
 from registry.models import Role, User
 from registry.schemas import WorkMetadata
 from registry.service import Upload
@@ -45,12 +46,10 @@ def _demo_images() -> list[tuple[str, bytes]]:
 
 
 def _account(services: Services, email: str, roles: set[Role]) -> User:
-    with services.session() as session:
-        user = find_user_by_email(session, email) or create_user(
+    with unit_of_work(services.session) as session:
+        return find_user_by_email(session, email) or create_user(
             session, email=email, password=DEMO_PASSWORD, roles=roles
         )
-        session.commit()
-        return user
 
 
 def load_demo(services: Services, progress_console: Console) -> None:
@@ -61,9 +60,8 @@ def load_demo(services: Services, progress_console: Console) -> None:
         Upload(data, f"demo/{title}", WorkMetadata(title=title, tags=["demo"]))
         for title, data in _demo_images()
     ]
-    with services.session() as session:
+    with unit_of_work(services.session) as session:
         outcomes = services.registrar.register_batch(session, designer, uploads)
-        session.commit()
     progress_console.print(
         f"demo: {len(outcomes)} works for designer@copymark.test (password {DEMO_PASSWORD})"
     )

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from frontend.services import Services
 from registry.accounts import user_for_api_key, user_for_login_session
+from registry.db import unit_of_work
 from registry.errors import Forbidden, Unauthorized
 from registry.models import User
 
@@ -31,13 +32,8 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 def get_session(services: ServicesDep) -> Iterator[Session]:
     """One transaction per request: committed when the endpoint returns, rolled back on error."""
-    with services.session() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with unit_of_work(services.session) as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from frontend.database import migrate
 from frontend.settings import Settings
 from registry.blobs import LocalBlobStore
 from registry.db import make_engine
 from registry.log.signing import LogSigner, create_signing_key, load_signer
+from registry.migrations import migrate
 from registry.thumbnails import Thumbnails
 from similarity.images import ImageLimits
 

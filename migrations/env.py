@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+# ruff: noqa: F401 - importing a models module registers its tables on the shared metadata
 from alembic import context
 from sqlalchemy import engine_from_config, pool
+from sqlmodel import SQLModel
 
-from frontend.tables import metadata
+# Every table of every context. The schema spans the layers, so it is gathered here, outside
+# them: registry.migrations runs this file and itself names no context above the registry.
+import licensing.models
+import registry.log.models
+import registry.models
+import registry.monitoring.models
+import registry.notifications.models
 
+metadata = SQLModel.metadata
 config = context.config
 
 

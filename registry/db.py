@@ -1,8 +1,8 @@
-"""Database engine and unit-of-work: services never commit, the wrapper around them does."""
+"""Database engine and unit of work: services never commit, the wrapper around them does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -49,9 +49,18 @@ def _disable_pysqlite_autobegin(engine: Engine) -> Engine:
 
 
 @contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """A session whose changes are committed together on success and rolled back on error."""
-    with Session(engine, expire_on_commit=False) as session:
+def unit_of_work(sessions: Engine | Callable[[], Session]) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back if it raises, then closed.
+
+    The request (frontend/deps.py), each CLI command and each job opens one around the services
+    it calls. `sessions` is an engine or a factory of read-write sessions (`Services.session`),
+    never the read-only `read_session`: a unit of work writes, and on SQLite takes the write
+    lock when its transaction begins.
+    """
+    session = (
+        Session(sessions, expire_on_commit=False) if isinstance(sessions, Engine) else sessions()
+    )
+    with session:
         try:
             yield session
             session.commit()

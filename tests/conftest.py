@@ -1,4 +1,9 @@
-"""Shared fixtures: a migrated database per test on SQLite and on a real PostgreSQL server."""
+"""Shared fixtures: a migrated database per test on SQLite and on a real PostgreSQL server, and
+loopback SMTP and webhook servers.
+
+Every layer's tests use these, so they import nothing above the registry; the app's wiring
+(`settings`, `services`) lives in tests/functional/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +23,8 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from frontend.database import migrate
-from frontend.services import Services
-from frontend.settings import Settings
 from registry.db import make_engine
+from registry.migrations import migrate
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
 from tests.support.receivers import ReceivedRequest, SmtpInbox, WebhookReceiver, free_port
 
@@ -93,25 +96,6 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, model_cache: Path) -> Settings:
-    return Settings(
-        environment="test",
-        home=tmp_path / "home",
-        database_url=database_url,
-        secret_key="test-secret-key",
-        models_dir=model_cache,
-    )
-
-
-@pytest.fixture
-def services(settings: Settings) -> Iterator[Services]:
-    wiring = Services(settings)
-    wiring.initialise()
-    yield wiring
-    wiring.close()
-
-
-@pytest.fixture
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
@@ -150,24 +134,6 @@ def receiver() -> Iterator[WebhookReceiver]:
     server.shutdown()
     server.server_close()
     thread.join()
-
-
-@pytest.fixture
-def notifying_services(settings: Settings, smtp_inbox: tuple[SmtpInbox, int]) -> Iterator[Services]:
-    """Services whose email goes to the local SMTP server and whose webhooks may hit loopback."""
-    configured = settings.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp_inbox[1],
-            "smtp_from": "Copymark <alerts@copymark.test>",
-            "webhook_allow_hosts": ["127.0.0.1"],
-            "webhook_timeout_s": 5.0,
-        }
-    )
-    wiring = Services(configured)
-    wiring.initialise()
-    yield wiring
-    wiring.engine.dispose()
 
 
 @pytest.fixture

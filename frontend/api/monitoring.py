@@ -11,7 +11,6 @@ from sqlmodel import Session
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
 from frontend.monitor import MonitorDep
-from frontend.services import Services
 from registry.monitoring.models import Alert, AlertStatus, CrawlJob
 from registry.monitoring.repository import (
     owned_alert,
@@ -45,10 +44,6 @@ from registry.monitoring.service import (
 )
 
 router = APIRouter(tags=["monitoring"])
-
-# The wiring is `Services.monitor`; this name stays while tests/unit/registry/monitoring's
-# conftest still builds its monitor through it.
-build_monitor = Services.monitor
 
 
 def crawl_public(job: CrawlJob) -> CrawlPublic:

@@ -40,6 +40,7 @@ def _crawl(
 ) -> None:
     # Deferred: monitoring needs the database, the crawler, torch/ONNX Runtime and FAISS.
     from frontend.services import NotInitialised
+    from registry.db import unit_of_work
     from registry.errors import CopymarkError
     from registry.monitoring.models import JobStatus
     from registry.monitoring.service import create_job
@@ -48,12 +49,11 @@ def _crawl(
         monitor = services.monitor()
     except NotInitialised as error:
         fail(str(error))
-    with services.session() as session:
+    with unit_of_work(services.session) as session:
         try:
             job = create_job(session, None, urls, max_pages, allow_hosts)
         except CopymarkError as error:
             fail(error.message, 2)
-        session.commit()
     job_id = job.id or 0
     stderr.print(f"crawl {job_id}: frontier under {monitor.crawl_root / str(job_id)}")
 

@@ -24,18 +24,18 @@ def user_create(
     """Create an account."""
     # Deferred: accounts live in the database (SQLModel), which `--help` never needs.
     from registry.accounts import create_user
+    from registry.db import unit_of_work
     from registry.errors import CopymarkError
 
     wiring = services()
-    with wiring.session() as session:
+    with unit_of_work(wiring.session) as session:
         try:
             user = create_user(
                 session, email=email, password=password, display_name=name, roles=set(role)
             )
         except CopymarkError as error:
             fail(error.message, 2)
-        session.commit()
-        if as_json:
-            emit({"user_id": user.id, "email": user.email, "roles": user.roles})
-        else:
-            stderr.print(f"created user {user.id} <{user.email}>")
+    if as_json:
+        emit({"user_id": user.id, "email": user.email, "roles": user.roles})
+    else:
+        stderr.print(f"created user {user.id} <{user.email}>")

@@ -72,6 +72,7 @@ def register(
     # Deferred: registration needs the database, torch/ONNX Runtime and FAISS.
     from frontend.services import NotInitialised
     from registry.accounts import find_user_by_email
+    from registry.db import unit_of_work
     from registry.schemas import WorkMetadata
     from registry.service import REGISTER_BATCH, Registered, Upload
 
@@ -91,9 +92,10 @@ def register(
         task = bar.add_task("registering", total=len(files))
         for batch in chunks(files, REGISTER_BATCH):
             uploads = [Upload(path.read_bytes(), str(path), metadata) for path in batch]
-            with wiring.session() as session:
+            # One unit of work per batch on purpose: what is printed is committed, and an
+            # interrupted run keeps every batch before the one it stopped in.
+            with unit_of_work(wiring.session) as session:
                 outcomes = registrar.register_batch(session, account, uploads)
-                session.commit()
             for outcome in outcomes:
                 if isinstance(outcome, Registered):
                     record = {
@@ -176,11 +178,12 @@ def certificate(
         fail(f"unknown format {output_format!r}: use json or pdf", 2)
     # Deferred: certificates read the database and render PDFs.
     from registry.certificates import render_certificate_pdf
+    from registry.db import unit_of_work
     from registry.models import Work
     from registry.service import work_certificate, work_certificate_view
 
     wiring = services()
-    with wiring.session() as session:
+    with unit_of_work(wiring.session) as session:
         work = session.get(Work, work_id)
         if work is None:
             fail(f"work {work_id} not found", 2)
@@ -192,7 +195,6 @@ def certificate(
         else:
             view = work_certificate_view(session, wiring.signer, work, wiring.settings.base_url)
             data = render_certificate_pdf(view)
-        session.commit()
     if output is None:
         sys.stdout.buffer.write(data)
     else:

@@ -1,4 +1,7 @@
-"""The one error root: every domain error has its kind's status and a stable machine code."""
+"""The one error root: every registry error has its kind's status and a stable machine code.
+
+Licensing's errors are checked alongside its tests (tests/unit/licensing/test_errors.py).
+"""
 
 from __future__ import annotations
 
@@ -6,24 +9,15 @@ import re
 
 import pytest
 
-import licensing.errors
 import registry.log.errors
 import registry.monitoring.errors
 import registry.notifications.errors
-from registry.errors import (
-    CertificateError,
-    Conflict,
-    CopymarkError,
-    Forbidden,
-    Invalid,
-    NotFound,
-)
+from registry.errors import CertificateError, CopymarkError, Forbidden, Invalid, NotFound
 
 DOMAIN_MODULES = (
     registry.log.errors,
     registry.monitoring.errors,
     registry.notifications.errors,
-    licensing.errors,
 )
 CODE = re.compile(r"[a-z][a-z0-9_]*")
 STATUS_CODES = {400, 401, 403, 404, 409, 413, 422, 500, 503}
@@ -75,8 +69,6 @@ def test_codes_name_one_error_each() -> None:
         (registry.log.errors.LeafNotFoundError("no leaf 9"), NotFound, 404),
         (registry.log.errors.ProofRequestError("index 9 beyond 3"), Invalid, 422),
         (registry.monitoring.errors.ForbiddenHost("no"), Forbidden, 403),
-        (licensing.errors.FrozenVersionError("frozen"), Conflict, 409),
-        (licensing.errors.UnknownParentWorkError("work 3"), NotFound, 404),
         (CertificateError("not UTF-8"), Invalid, 422),
     ],
 )

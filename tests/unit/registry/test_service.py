@@ -1,7 +1,8 @@
-"""Registration is all or nothing, and start-up repairs what a crash left behind."""
+"""Registration: registered, duplicate and conflict outcomes, all or nothing, start-up repair."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -9,103 +10,180 @@ import time
 import pytest
 from sqlmodel import func, select
 
-from frontend.services import Services
 from registry.accounts import create_user
+from registry.db import unit_of_work
+from registry.errors import CopymarkError
 from registry.log.models import LogLeaf
 from registry.log.store import AttestationLog, verify_log
-from registry.models import User, Work
+from registry.models import PriorArtConflict, User, Work, WorkStatus
 from registry.schemas import WorkMetadata
-from registry.service import Upload
+from registry.service import Registered, Upload
+from tests.corpus.hostile import HostileFile, hostile_files
 from tests.factories import photo_jpeg, random_png
+from tests.unit.registry.wiring import RegistryParts
+
+# One refused file of each kind: empty, not an image, a decompression bomb, a polyglot, a stub.
+HOSTILE = (
+    "empty.jpg",
+    "pdf-named.jpg",
+    "png-bomb-8000x8000.png",
+    "polyglot-png-html.png",
+    "jpeg-soi-only.jpg",
+)
 
 
-def make_owner(services: Services, email: str = "owner@example.com") -> User:
-    with services.session() as session:
-        user = create_user(session, email=email, password="long enough")
-        session.commit()
-        return user
+def make_owner(parts: RegistryParts, email: str = "owner@example.com") -> User:
+    with unit_of_work(parts.session) as session:
+        return create_user(session, email=email, password="long enough")
 
 
-def register(services: Services, owner: User, *datas: bytes) -> list[int]:
+def register(parts: RegistryParts, owner: User, *datas: bytes) -> list[int]:
     uploads = [Upload(data, f"file-{n}.png", WorkMetadata()) for n, data in enumerate(datas)]
-    with services.session() as session:
-        outcomes = services.registrar.register_batch(session, owner, uploads)
-        session.commit()
+    with unit_of_work(parts.session) as session:
+        outcomes = parts.registrar.register_batch(session, owner, uploads)
     return [outcome.work.id for outcome in outcomes]  # type: ignore[union-attr,misc]
 
 
-def rows(services: Services) -> tuple[int, int]:
-    with services.session() as session:
+def register_one(parts: RegistryParts, owner: User, data: bytes) -> Registered:
+    with unit_of_work(parts.session) as session:
+        return parts.registrar.register(session, owner, Upload(data, "photo.jpg", WorkMetadata()))
+
+
+def rows(parts: RegistryParts) -> tuple[int, int]:
+    with parts.session() as session:
         works = session.exec(select(func.count()).select_from(Work)).one()
         leaves = session.exec(select(func.count()).select_from(LogLeaf)).one()
     return works, leaves
 
 
-def test_a_failure_while_logging_writes_no_work_and_no_leaf(
-    services: Services, monkeypatch: pytest.MonkeyPatch
+def stored_blobs(parts: RegistryParts) -> list[str]:
+    return sorted(path.name for path in parts.blob_dir.rglob("*") if path.is_file())
+
+
+def test_a_first_upload_is_registered_with_its_log_leaf(parts: RegistryParts) -> None:
+    owner = make_owner(parts)
+    outcome = register_one(parts, owner, photo_jpeg("coffee"))
+    assert outcome.status == "registered"
+    assert outcome.conflict_with is None
+    assert outcome.work.status == WorkStatus.REGISTERED
+    assert outcome.work.log_index == 0
+    with parts.session() as session:
+        leaf = AttestationLog(session, parts.signer).leaf(0)
+        event = json.loads(leaf.leaf)
+        assert verify_log(session, parts.signer.public_key).ok
+    assert (event["work_id"], event["sha256"]) == (outcome.work.id, outcome.work.sha256)
+    assert stored_blobs(parts) == [outcome.work.sha256]
+
+
+def test_the_same_owner_uploading_the_same_bytes_gets_the_earlier_work(
+    parts: RegistryParts,
 ) -> None:
-    owner = make_owner(services)
+    owner = make_owner(parts)
+    first = register_one(parts, owner, random_png(1))
+    again = register_one(parts, owner, random_png(1))
+    assert again.status == "duplicate"
+    assert again.work.id == first.work.id
+    assert again.work.log_index == first.work.log_index
+    assert rows(parts) == (1, 1)
+
+
+def test_another_owners_near_copy_is_a_conflict_kept_for_review(parts: RegistryParts) -> None:
+    original = register_one(parts, make_owner(parts), photo_jpeg("astronaut", quality=95))
+    # Re-encoded at a lower quality and scaled down: other bytes, the same picture.
+    copier = make_owner(parts, "copier@example.com")
+    copy = register_one(parts, copier, photo_jpeg("astronaut", quality=40, max_side=400))
+    assert copy.status == "conflict"
+    assert copy.conflict_with == original.work.id
+    assert copy.work.status == WorkStatus.CONFLICT
+    assert copy.work.log_index == 1
+    with parts.session() as session:
+        (review,) = session.exec(select(PriorArtConflict)).all()
+    assert (review.work_id, review.earlier_work_id) == (copy.work.id, original.work.id)
+    assert review.resolution == "open"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [file for file in hostile_files() if file.name in HOSTILE],
+    ids=lambda file: file.name,
+)
+def test_a_hostile_upload_is_refused_and_leaves_nothing(
+    parts: RegistryParts, hostile: HostileFile
+) -> None:
+    owner = make_owner(parts)
+    with pytest.raises(CopymarkError) as refused:
+        register_one(parts, owner, hostile.data)
+    assert 400 <= refused.value.status_code < 500
+    assert hostile.message in refused.value.message
+    assert rows(parts) == (0, 0)
+    assert stored_blobs(parts) == []
+
+
+def test_a_failure_while_logging_writes_no_work_and_no_leaf(
+    parts: RegistryParts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = make_owner(parts)
 
     def crash(*_args: object, **_kwargs: object) -> list[int]:
         raise OSError("disk vanished")
 
     monkeypatch.setattr(AttestationLog, "append_events", crash)
     with pytest.raises(OSError, match="disk vanished"):
-        register(services, owner, random_png(1))
-    assert rows(services) == (0, 0)
+        register(parts, owner, random_png(1))
+    assert rows(parts) == (0, 0)
 
 
-def test_start_removes_blobs_a_failed_registration_left(
-    services: Services, monkeypatch: pytest.MonkeyPatch
+def test_recovery_removes_blobs_a_failed_registration_left(
+    parts: RegistryParts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    owner = make_owner(services)
+    owner = make_owner(parts)
     monkeypatch.setattr(AttestationLog, "append_events", lambda *_a, **_k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
-        register(services, owner, random_png(2))
+        register(parts, owner, random_png(2))
     monkeypatch.undo()
-    orphans = [p for p in services.settings.blob_dir.rglob("*") if p.is_file()]
+    orphans = [p for p in parts.blob_dir.rglob("*") if p.is_file()]
     assert len(orphans) == 1
     an_hour_ago = time.time() - 7200
     os.utime(orphans[0], (an_hour_ago, an_hour_ago))
-    assert services.start()["orphan_blobs_removed"] == 1
+    with parts.session() as session:
+        assert parts.registrar.recover(session)["orphan_blobs_removed"] == 1
     assert not orphans[0].exists()
 
 
-def test_a_lost_index_is_rebuilt_from_the_database_on_start(services: Services) -> None:
-    owner = make_owner(services)
-    (work_id,) = register(services, owner, photo_jpeg("rocket"))
-    for path in services.settings.index_dir.iterdir():
+def test_a_lost_index_is_rebuilt_from_the_database_on_recovery(parts: RegistryParts) -> None:
+    owner = make_owner(parts)
+    (work_id,) = register(parts, owner, photo_jpeg("rocket"))
+    for path in parts.index_dir.iterdir():
         if path.suffix == ".index":
             path.unlink()
-    fresh = Services(services.settings)
-    try:
-        assert fresh.start()["works_reindexed"] == 1
-        matches = fresh.similarity.search(
-            fresh.similarity.fingerprint(_decoded(photo_jpeg("rocket", quality=50)))
-        )
-        assert matches[0].work_id == work_id
-    finally:
-        fresh.close()
+    fresh = parts.restarted()
+    with fresh.session() as session:
+        assert fresh.registrar.recover(session)["works_reindexed"] == 1
+    matches = fresh.similarity.search(
+        fresh.similarity.fingerprint(_decoded(photo_jpeg("rocket", quality=50)))
+    )
+    assert matches[0].work_id == work_id
 
 
-def test_a_withdrawn_work_stops_matching(services: Services) -> None:
-    owner = make_owner(services)
-    (work_id,) = register(services, owner, photo_jpeg("coffee"))
-    query = services.similarity.fingerprint(_decoded(photo_jpeg("coffee", quality=40)))
-    assert services.similarity.search(query)[0].work_id == work_id
-    with services.session() as session:
-        services.registrar.withdraw(session, owner, work_id)
-        session.commit()
-    assert work_id not in [m.work_id for m in services.similarity.search(query)]
+def test_a_withdrawn_work_stops_matching(parts: RegistryParts) -> None:
+    owner = make_owner(parts)
+    (work_id,) = register(parts, owner, photo_jpeg("coffee"))
+    query = parts.similarity.fingerprint(_decoded(photo_jpeg("coffee", quality=40)))
+    assert parts.similarity.search(query)[0].work_id == work_id
+    with unit_of_work(parts.session) as session:
+        parts.registrar.withdraw(session, owner, work_id)
+    assert work_id not in [m.work_id for m in parts.similarity.search(query)]
 
 
-def test_concurrent_registrations_get_distinct_contiguous_log_indexes(services: Services) -> None:
-    owners = [make_owner(services, f"owner{n}@example.com") for n in range(3)]
+def test_concurrent_registrations_get_distinct_contiguous_log_indexes(
+    parts: RegistryParts,
+) -> None:
+    owners = [make_owner(parts, f"owner{n}@example.com") for n in range(3)]
     errors: list[BaseException] = []
 
     def work(owner: User, seed: int) -> None:
         try:
-            register(services, owner, random_png(seed), random_png(seed + 100))
+            register(parts, owner, random_png(seed), random_png(seed + 100))
         except BaseException as error:
             errors.append(error)
 
@@ -115,10 +193,10 @@ def test_concurrent_registrations_get_distinct_contiguous_log_indexes(services: 
     for thread in threads:
         thread.join()
     assert errors == []
-    with services.session() as session:
+    with parts.session() as session:
         indexes = sorted(i for i in session.exec(select(Work.log_index)).all() if i is not None)
         assert indexes == list(range(6))
-        assert verify_log(session, services.signer.public_key).ok
+        assert verify_log(session, parts.signer.public_key).ok
 
 
 def _decoded(data: bytes):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""A monitor over the test services, works registered by alice, a site serving their copies."""
+"""A monitor over the registry's parts, works registered by alice, a site serving their copies."""
 
 from __future__ import annotations
 
@@ -7,15 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from frontend.api.monitoring import build_monitor
-from frontend.services import Services
+from registry.db import unit_of_work
 from registry.models import User
 from registry.monitoring.jobs import AlertLine, Monitor
 from registry.monitoring.models import CrawlJob
-from registry.monitoring.screenshots import NoScreenshots
 from registry.schemas import WorkMetadata
 from registry.service import Upload
-from similarity.crawl.politeness import HostPoliteness
 from tests.factories import photo_jpeg
 from tests.sites import LoopbackSite
 from tests.unit.registry.monitoring.support import (
@@ -25,24 +22,24 @@ from tests.unit.registry.monitoring.support import (
     copies_of_originals,
     make_user,
 )
+from tests.unit.registry.wiring import RegistryParts
 
 
 @pytest.fixture
-def alice(services: Services) -> User:
-    return make_user(services, "alice@example.com")
+def alice(parts: RegistryParts) -> User:
+    return make_user(parts, "alice@example.com")
 
 
 @pytest.fixture
-def registered(services: Services, alice: User) -> Registered:
+def registered(parts: RegistryParts, alice: User) -> Registered:
     """Three photos registered by alice."""
     works = {}
-    with services.session() as session:
+    with unit_of_work(parts.session) as session:
         for name in ORIGINALS:
-            outcome = services.registrar.register(
+            outcome = parts.registrar.register(
                 session, alice, Upload(photo_jpeg(name), f"{name}.jpg", WorkMetadata(title=name))
             )
             works[name] = outcome.work
-        session.commit()
     return Registered(alice, works)
 
 
@@ -53,12 +50,8 @@ def copy_site() -> Iterator[LoopbackSite]:
 
 
 @pytest.fixture
-def monitor(services: Services) -> Monitor:
-    return build_monitor(
-        services,
-        screenshots=lambda _guard: NoScreenshots("not needed by this test"),
-        politeness=lambda: HostPoliteness(per_host_concurrency=4, delay_s=0.0),
-    )
+def monitor(parts: RegistryParts) -> Monitor:
+    return parts.monitor()
 
 
 @pytest.fixture

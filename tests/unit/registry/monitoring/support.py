@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from frontend.services import Services
 from registry.accounts import create_user
+from registry.db import unit_of_work
 from registry.models import Role, User, Work
 from registry.monitoring.jobs import AlertLine
 from registry.monitoring.models import CrawlJob
@@ -19,6 +19,7 @@ from registry.monitoring.service import create_job
 from similarity.augment import FAMILIES
 from tests.factories import photo_jpeg
 from tests.sites import LoopbackSite
+from tests.unit.registry.wiring import RegistryParts
 
 COPY_FAMILIES = ("jpeg", "colour", "hflip")
 ORIGINALS = ("astronaut", "coffee", "chelsea")
@@ -32,13 +33,11 @@ def png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def make_user(services: Services, email: str) -> User:
-    with services.session() as session:
-        user = create_user(
+def make_user(parts: RegistryParts, email: str) -> User:
+    with unit_of_work(parts.session) as session:
+        return create_user(
             session, email=email, password="correct horse battery", roles={Role.RIGHTS_HOLDER}
         )
-        session.commit()
-        return user
 
 
 @dataclass
@@ -61,9 +60,8 @@ def gallery_seeds(site: LoopbackSite) -> list[str]:
     return [site.url("/gallery/img"), site.url("/gallery/picture"), site.url("/unrelated")]
 
 
-def queue_job(services: Services, owner: User | None, seeds: list[str], max_pages: int) -> int:
-    with services.session() as session:
+def queue_job(parts: RegistryParts, owner: User | None, seeds: list[str], max_pages: int) -> int:
+    with unit_of_work(parts.session) as session:
         job = create_job(session, owner, seeds, max_pages, ["127.0.0.1"])
-        session.commit()
-        assert job.id is not None
-        return job.id
+    assert job.id is not None
+    return job.id

@@ -6,7 +6,6 @@ import asyncio
 
 from sqlmodel import col, func, select
 
-from frontend.services import Services
 from registry.log.models import LogLeaf
 from registry.monitoring.evidence import verify_bundle
 from registry.monitoring.jobs import Monitor, cancel
@@ -21,10 +20,11 @@ from tests.unit.registry.monitoring.support import (
     make_user,
     queue_job,
 )
+from tests.unit.registry.wiring import RegistryParts
 
 
-def alerts_and_leaves(services: Services) -> tuple[int, int, int]:
-    with services.session() as session:
+def alerts_and_leaves(parts: RegistryParts) -> tuple[int, int, int]:
+    with parts.session() as session:
         alerts = session.exec(select(func.count()).select_from(Alert)).one()
         sightings = session.exec(select(func.count()).select_from(Sighting)).one()
         leaves = session.exec(
@@ -34,9 +34,9 @@ def alerts_and_leaves(services: Services) -> tuple[int, int, int]:
 
 
 def test_crawl_alerts_on_every_copy_and_nothing_else(
-    services: Services, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
+    parts: RegistryParts, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
 ) -> None:
-    job_id = queue_job(services, registered.owner, gallery_seeds(copy_site), max_pages=3)
+    job_id = queue_job(parts, registered.owner, gallery_seeds(copy_site), max_pages=3)
     job, lines = run_crawl(job_id)
     assert job.status == JobStatus.FINISHED
     alerted = {line.work_id for line in lines if line.new}
@@ -47,11 +47,11 @@ def test_crawl_alerts_on_every_copy_and_nothing_else(
 
 
 def test_same_image_on_two_pages_is_one_alert_with_two_sightings(
-    services: Services, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
+    parts: RegistryParts, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
 ) -> None:
-    run_crawl(queue_job(services, registered.owner, gallery_seeds(copy_site), max_pages=3))
+    run_crawl(queue_job(parts, registered.owner, gallery_seeds(copy_site), max_pages=3))
     astronaut = registered.works["astronaut"].id
-    with services.session() as session:
+    with parts.session() as session:
         alerts = session.exec(select(Alert).where(Alert.work_id == astronaut)).all()
         assert len(alerts) == 1
         pages = session.exec(
@@ -61,26 +61,26 @@ def test_same_image_on_two_pages_is_one_alert_with_two_sightings(
 
 
 def test_recrawl_adds_sightings_not_alerts(
-    services: Services, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
+    parts: RegistryParts, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
 ) -> None:
     seeds = gallery_seeds(copy_site)
-    run_crawl(queue_job(services, registered.owner, seeds, max_pages=3))
-    alerts, sightings, leaves = alerts_and_leaves(services)
-    _, lines = run_crawl(queue_job(services, registered.owner, seeds, max_pages=3))
+    run_crawl(queue_job(parts, registered.owner, seeds, max_pages=3))
+    alerts, sightings, leaves = alerts_and_leaves(parts)
+    _, lines = run_crawl(queue_job(parts, registered.owner, seeds, max_pages=3))
     assert lines
     assert not any(line.new for line in lines)
-    assert alerts_and_leaves(services) == (alerts, 2 * sightings, leaves)
+    assert alerts_and_leaves(parts) == (alerts, 2 * sightings, leaves)
 
 
 def test_every_alert_has_evidence_that_verifies(
-    services: Services,
+    parts: RegistryParts,
     registered: Registered,
     copy_site: LoopbackSite,
     run_crawl: CrawlRun,
     monitor: Monitor,
 ) -> None:
-    run_crawl(queue_job(services, registered.owner, gallery_seeds(copy_site), max_pages=3))
-    with services.session() as session:
+    run_crawl(queue_job(parts, registered.owner, gallery_seeds(copy_site), max_pages=3))
+    with parts.session() as session:
         alerts = session.exec(select(Alert)).all()
     assert alerts
     for alert in alerts:
@@ -94,28 +94,28 @@ def test_every_alert_has_evidence_that_verifies(
 
 
 def test_licensed_domain_raises_no_alert(
-    services: Services, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
+    parts: RegistryParts, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
 ) -> None:
     coffee = registered.works["coffee"]
-    with services.session() as session:
+    with parts.session() as session:
         add_licensed_domain(session, registered.owner, coffee.id or 0, "127.0.0.1")
         session.commit()
-    _, lines = run_crawl(queue_job(services, registered.owner, gallery_seeds(copy_site), 3))
+    _, lines = run_crawl(queue_job(parts, registered.owner, gallery_seeds(copy_site), 3))
     assert lines
     assert coffee.id not in {line.work_id for line in lines}
 
 
 def test_a_rights_holders_crawl_only_alerts_on_their_own_works(
-    services: Services, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
+    parts: RegistryParts, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
 ) -> None:
-    stranger = make_user(services, "stranger@example.com")
-    job, lines = run_crawl(queue_job(services, stranger, gallery_seeds(copy_site), 3))
+    stranger = make_user(parts, "stranger@example.com")
+    job, lines = run_crawl(queue_job(parts, stranger, gallery_seeds(copy_site), 3))
     assert job.images_checked > 0
     assert lines == []
 
 
 def test_cancelled_crawl_resumes_without_duplicates(
-    services: Services, registered: Registered, copy_site: LoopbackSite, monitor: Monitor
+    parts: RegistryParts, registered: Registered, copy_site: LoopbackSite, monitor: Monitor
 ) -> None:
     seeds = gallery_seeds(copy_site)
 
@@ -127,17 +127,17 @@ def test_cancelled_crawl_resumes_without_duplicates(
         await asyncio.wait_for(first_alert.wait(), timeout=120)
         await cancel(task)
 
-    interrupted = queue_job(services, None, seeds, max_pages=3)
+    interrupted = queue_job(parts, None, seeds, max_pages=3)
     asyncio.run(crawl_cancelled_after_first_alert(interrupted))
-    with services.session() as session:
+    with parts.session() as session:
         job = session.get(CrawlJob, interrupted)
         assert job is not None
         assert job.status == JobStatus.INTERRUPTED
     asyncio.run(monitor.run_job(interrupted))
 
-    uninterrupted = queue_job(services, None, seeds, max_pages=3)
+    uninterrupted = queue_job(parts, None, seeds, max_pages=3)
     asyncio.run(monitor.run_job(uninterrupted))
-    with services.session() as session:
+    with parts.session() as session:
 
         def sightings_of_job(job_id: int) -> list[tuple[int, str, str]]:
             rows = session.exec(
@@ -156,12 +156,12 @@ def test_cancelled_crawl_resumes_without_duplicates(
 
 
 def test_each_new_alert_notifies_the_rights_holder_once(
-    services: Services, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
+    parts: RegistryParts, registered: Registered, copy_site: LoopbackSite, run_crawl: CrawlRun
 ) -> None:
     seeds = gallery_seeds(copy_site)
-    run_crawl(queue_job(services, registered.owner, seeds, max_pages=3))
-    run_crawl(queue_job(services, registered.owner, seeds, max_pages=3))
-    with services.session() as session:
+    run_crawl(queue_job(parts, registered.owner, seeds, max_pages=3))
+    run_crawl(queue_job(parts, registered.owner, seeds, max_pages=3))
+    with parts.session() as session:
         notified = session.exec(
             select(Notification.payload).where(
                 Notification.user_id == registered.owner.id, Notification.kind == NEW_ALERT_KIND

@@ -7,18 +7,18 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from frontend.services import Services
 from registry.models import User, utcnow
 from registry.monitoring.jobs import Monitor, run_due_watches
 from registry.monitoring.models import CrawlJob, CrawlWatch, JobStatus
 from registry.monitoring.service import create_watch
 from tests.sites import LoopbackSite
+from tests.unit.registry.wiring import RegistryParts
 
 
 def test_a_due_watch_runs_a_job_and_is_rescheduled(
-    services: Services, alice: User, monitor: Monitor
+    parts: RegistryParts, alice: User, monitor: Monitor
 ) -> None:
-    with LoopbackSite() as site, services.session() as session:
+    with LoopbackSite() as site, parts.session() as session:
         watch = create_watch(session, alice, [site.url("/unrelated")], 1, 86400)
         waiting = create_watch(session, alice, [site.url("/unrelated")], 1, 86400)
         waiting.next_run_at = utcnow() + timedelta(hours=1)
@@ -30,7 +30,7 @@ def test_a_due_watch_runs_a_job_and_is_rescheduled(
             return started
 
         (job_id,) = asyncio.run(run())
-    with services.session() as session:
+    with parts.session() as session:
         job = session.get(CrawlJob, job_id)
         rescheduled = session.get(CrawlWatch, watch.id)
         jobs = session.exec(select(CrawlJob)).all()

@@ -8,7 +8,6 @@ from email.message import Message
 
 from sqlmodel import col, select
 
-from frontend.services import Services
 from registry.models import User, utcnow
 from registry.notifications.delivery import (
     MAX_ATTEMPTS,
@@ -23,21 +22,24 @@ from registry.notifications.signatures import SIGNATURE_HEADER, verify_webhook_s
 from registry.notifications.webhooks import DELIVERY_HEADER
 from registry.notifications.worker import NotificationWorker
 from tests.support.receivers import SmtpInbox, WebhookReceiver
+from tests.unit.registry.notifications.support import LoopbackNotificationServices
 
 
-def _notify(services: Services, user: User, subject: str = "Copy found") -> None:
+def _notify(
+    services: LoopbackNotificationServices, user: User, subject: str = "Copy found"
+) -> None:
     with services.session() as session:
         notify(session, user, "alert.created", subject, f"Body of {subject}", {"alert_id": 1})
         session.commit()
 
 
-def _set_mode(services: Services, user: User, mode: EmailMode) -> None:
+def _set_mode(services: LoopbackNotificationServices, user: User, mode: EmailMode) -> None:
     with services.session() as session:
         set_email_mode(session, user, mode)
         session.commit()
 
 
-def _webhook(services: Services, user: User, url: str) -> str:
+def _webhook(services: LoopbackNotificationServices, user: User, url: str) -> str:
     with services.session() as session:
         _endpoint, secret = register_webhook(
             session, user, webhook_guard_for(services.settings), url
@@ -47,18 +49,18 @@ def _webhook(services: Services, user: User, url: str) -> str:
     return secret
 
 
-def _webhook_deliveries(services: Services) -> list[Delivery]:
+def _webhook_deliveries(services: LoopbackNotificationServices) -> list[Delivery]:
     with services.session() as session:
         return list(session.exec(select(Delivery).where(col(Delivery.endpoint_id).is_not(None))))
 
 
-def _attempts(services: Services) -> list[DeliveryAttempt]:
+def _attempts(services: LoopbackNotificationServices) -> list[DeliveryAttempt]:
     with services.session() as session:
         return list(session.exec(select(DeliveryAttempt).order_by(col(DeliveryAttempt.id))))
 
 
 def test_immediate_email_reaches_the_smtp_server(
-    notifying_services: Services, alice: User, inbox: SmtpInbox
+    notifying_services: LoopbackNotificationServices, alice: User, inbox: SmtpInbox
 ) -> None:
     _notify(notifying_services, alice, "Copy of Sunflowers found")
     report = deliver_due(notifying_services)
@@ -71,7 +73,7 @@ def test_immediate_email_reaches_the_smtp_server(
 
 
 def test_sent_email_is_not_sent_again(
-    notifying_services: Services, alice: User, inbox: SmtpInbox
+    notifying_services: LoopbackNotificationServices, alice: User, inbox: SmtpInbox
 ) -> None:
     _notify(notifying_services, alice)
     deliver_due(notifying_services)
@@ -80,10 +82,9 @@ def test_sent_email_is_not_sent_again(
 
 
 def test_unreachable_smtp_server_is_retried_later(
-    notifying_services: Services, alice: User, inbox: SmtpInbox
+    notifying_services: LoopbackNotificationServices, alice: User, inbox: SmtpInbox
 ) -> None:
-    broken = notifying_services.settings.model_copy(update={"smtp_port": 1})
-    broken_services = Services(broken)
+    broken_services = notifying_services.with_settings(smtp_port=1)
     _notify(notifying_services, alice)
     now = utcnow()
     assert deliver_due(broken_services, now).retrying == 1
@@ -92,11 +93,10 @@ def test_unreachable_smtp_server_is_retried_later(
     assert deliver_due(notifying_services, now + timedelta(seconds=1)).sent == 0
     assert deliver_due(notifying_services, now + retry_delay(1)).sent == 1
     assert len(inbox.wait_for(1)) == 1
-    broken_services.engine.dispose()
 
 
 def test_daily_digest_groups_held_items_into_one_email(
-    notifying_services: Services, alice: User, inbox: SmtpInbox
+    notifying_services: LoopbackNotificationServices, alice: User, inbox: SmtpInbox
 ) -> None:
     _set_mode(notifying_services, alice, EmailMode.DAILY)
     for subject in ("First copy", "Second copy"):
@@ -112,7 +112,7 @@ def test_daily_digest_groups_held_items_into_one_email(
 
 
 def test_digest_items_are_not_sent_twice(
-    notifying_services: Services, alice: User, inbox: SmtpInbox
+    notifying_services: LoopbackNotificationServices, alice: User, inbox: SmtpInbox
 ) -> None:
     _set_mode(notifying_services, alice, EmailMode.DAILY)
     _notify(notifying_services, alice)
@@ -123,7 +123,7 @@ def test_digest_items_are_not_sent_twice(
 
 
 def test_webhook_delivery_is_signed_and_verifiable(
-    notifying_services: Services, alice: User, receiver: WebhookReceiver
+    notifying_services: LoopbackNotificationServices, alice: User, receiver: WebhookReceiver
 ) -> None:
     secret = _webhook(notifying_services, alice, receiver.url)
     _notify(notifying_services, alice, "Copy found")
@@ -141,7 +141,7 @@ def test_webhook_delivery_is_signed_and_verifiable(
 
 
 def test_failing_webhook_is_retried_with_exponential_backoff(
-    notifying_services: Services, alice: User, receiver: WebhookReceiver
+    notifying_services: LoopbackNotificationServices, alice: User, receiver: WebhookReceiver
 ) -> None:
     _webhook(notifying_services, alice, receiver.url)
     receiver.statuses.extend([500, 503])
@@ -162,7 +162,7 @@ def test_failing_webhook_is_retried_with_exponential_backoff(
 
 
 def test_every_attempt_logs_status_error_and_duration(
-    notifying_services: Services, alice: User, receiver: WebhookReceiver
+    notifying_services: LoopbackNotificationServices, alice: User, receiver: WebhookReceiver
 ) -> None:
     _webhook(notifying_services, alice, receiver.url)
     receiver.statuses.append(500)
@@ -176,7 +176,7 @@ def test_every_attempt_logs_status_error_and_duration(
 
 
 def test_webhook_gives_up_after_the_last_attempt(
-    notifying_services: Services, alice: User, receiver: WebhookReceiver
+    notifying_services: LoopbackNotificationServices, alice: User, receiver: WebhookReceiver
 ) -> None:
     _webhook(notifying_services, alice, receiver.url)
     receiver.statuses.extend([500] * MAX_ATTEMPTS)
@@ -191,22 +191,20 @@ def test_webhook_gives_up_after_the_last_attempt(
 
 
 def test_webhook_to_a_private_address_is_refused_at_delivery(
-    notifying_services: Services, alice: User, receiver: WebhookReceiver
+    notifying_services: LoopbackNotificationServices, alice: User, receiver: WebhookReceiver
 ) -> None:
     _webhook(notifying_services, alice, receiver.url)
-    guarded = notifying_services.settings.model_copy(update={"webhook_allow_hosts": []})
-    guarded_services = Services(guarded)
+    guarded_services = notifying_services.with_settings(webhook_allow_hosts=[])
     _notify(notifying_services, alice)
     deliver_due(guarded_services)
     (attempt,) = _attempts(notifying_services)
     assert receiver.requests == []
     assert attempt.error is not None
     assert "refused" in attempt.error
-    guarded_services.engine.dispose()
 
 
 def test_worker_sends_right_after_commit(
-    notifying_services: Services, alice: User, inbox: SmtpInbox
+    notifying_services: LoopbackNotificationServices, alice: User, inbox: SmtpInbox
 ) -> None:
     worker = NotificationWorker(notifying_services, notifying_services.engine, poll_interval_s=60)
     worker.start()

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from frontend.services import Services
 from registry.errors import NotFound
 from registry.models import User, persisted_id, utcnow
 from registry.notifications.delivery import DIGEST_PERIOD
@@ -21,9 +20,10 @@ from registry.notifications.service import (
     notify,
     set_email_mode,
 )
+from tests.unit.registry.notifications.support import LoopbackNotificationServices
 
 
-def _notify(services: Services, user: User, subject: str = "Copy found") -> int:
+def _notify(services: LoopbackNotificationServices, user: User, subject: str = "Copy found") -> int:
     with services.session() as session:
         notification = notify(
             session, user, "alert.created", subject, "A copy of your work.", {"alert_id": 7}
@@ -33,7 +33,7 @@ def _notify(services: Services, user: User, subject: str = "Copy found") -> int:
         return notification.id
 
 
-def _deliveries(services: Services, notification_id: int) -> list[Delivery]:
+def _deliveries(services: LoopbackNotificationServices, notification_id: int) -> list[Delivery]:
     with services.session() as session:
         return list(
             session.exec(select(Delivery).where(Delivery.notification_id == notification_id))
@@ -41,7 +41,7 @@ def _deliveries(services: Services, notification_id: int) -> list[Delivery]:
 
 
 def test_notify_records_the_notification_in_the_inbox(
-    notifying_services: Services, alice: User
+    notifying_services: LoopbackNotificationServices, alice: User
 ) -> None:
     notification_id = _notify(notifying_services, alice)
     with notifying_services.session() as session:
@@ -56,7 +56,7 @@ def test_notify_records_the_notification_in_the_inbox(
 
 
 def test_inbox_lists_only_the_users_own_notifications(
-    notifying_services: Services, alice: User, bob: User
+    notifying_services: LoopbackNotificationServices, alice: User, bob: User
 ) -> None:
     _notify(notifying_services, alice)
     with notifying_services.session() as session:
@@ -64,7 +64,7 @@ def test_inbox_lists_only_the_users_own_notifications(
 
 
 def test_inbox_is_newest_first_and_pages_with_before_id(
-    notifying_services: Services, alice: User
+    notifying_services: LoopbackNotificationServices, alice: User
 ) -> None:
     ids = [_notify(notifying_services, alice, f"n{number}") for number in range(3)]
     with notifying_services.session() as session:
@@ -74,7 +74,9 @@ def test_inbox_is_newest_first_and_pages_with_before_id(
     assert [n.id for n in second_page] == ids[:1]
 
 
-def test_mark_read_sets_read_time_once(notifying_services: Services, alice: User) -> None:
+def test_mark_read_sets_read_time_once(
+    notifying_services: LoopbackNotificationServices, alice: User
+) -> None:
     notification_id = _notify(notifying_services, alice)
     with notifying_services.session() as session:
         first = mark_read(session, alice, notification_id).read_at
@@ -86,14 +88,16 @@ def test_mark_read_sets_read_time_once(notifying_services: Services, alice: User
 
 
 def test_mark_read_of_another_users_notification_is_not_found(
-    notifying_services: Services, alice: User, bob: User
+    notifying_services: LoopbackNotificationServices, alice: User, bob: User
 ) -> None:
     notification_id = _notify(notifying_services, alice)
     with notifying_services.session() as session, pytest.raises(NotFound):
         mark_read(session, bob, notification_id)
 
 
-def test_mark_all_read_leaves_no_unread(notifying_services: Services, alice: User) -> None:
+def test_mark_all_read_leaves_no_unread(
+    notifying_services: LoopbackNotificationServices, alice: User
+) -> None:
     for _ in range(2):
         _notify(notifying_services, alice)
     with notifying_services.session() as session:
@@ -103,7 +107,9 @@ def test_mark_all_read_leaves_no_unread(notifying_services: Services, alice: Use
         assert list_inbox(session, alice, unread_only=True) == []
 
 
-def test_subject_line_breaks_are_removed(notifying_services: Services, alice: User) -> None:
+def test_subject_line_breaks_are_removed(
+    notifying_services: LoopbackNotificationServices, alice: User
+) -> None:
     _notify(notifying_services, alice, "Copy\r\nBcc: victim@example.com")
     with notifying_services.session() as session:
         (listed,) = list_inbox(session, alice)
@@ -111,13 +117,15 @@ def test_subject_line_breaks_are_removed(notifying_services: Services, alice: Us
     assert "\r" not in listed.subject
 
 
-def test_payload_that_is_not_json_is_refused(notifying_services: Services, alice: User) -> None:
+def test_payload_that_is_not_json_is_refused(
+    notifying_services: LoopbackNotificationServices, alice: User
+) -> None:
     with notifying_services.session() as session, pytest.raises(TypeError):
         notify(session, alice, "alert.created", "s", "b", {"when": object()})
 
 
 def test_rolled_back_notify_leaves_nothing_to_send(
-    notifying_services: Services, alice: User
+    notifying_services: LoopbackNotificationServices, alice: User
 ) -> None:
     with notifying_services.session() as session:
         notify(session, alice, "alert.created", "s", "b", {})
@@ -126,7 +134,9 @@ def test_rolled_back_notify_leaves_nothing_to_send(
         assert session.exec(select(Delivery)).all() == []
 
 
-def test_immediate_mode_queues_an_email_due_now(notifying_services: Services, alice: User) -> None:
+def test_immediate_mode_queues_an_email_due_now(
+    notifying_services: LoopbackNotificationServices, alice: User
+) -> None:
     notification_id = _notify(notifying_services, alice)
     (delivery,) = _deliveries(notifying_services, notification_id)
     assert delivery.channel == Channel.EMAIL
@@ -135,7 +145,9 @@ def test_immediate_mode_queues_an_email_due_now(notifying_services: Services, al
     assert delivery.next_attempt_at <= utcnow()
 
 
-def test_daily_mode_holds_email_for_the_digest(notifying_services: Services, alice: User) -> None:
+def test_daily_mode_holds_email_for_the_digest(
+    notifying_services: LoopbackNotificationServices, alice: User
+) -> None:
     with notifying_services.session() as session:
         set_email_mode(session, alice, EmailMode.DAILY)
         session.commit()
@@ -143,7 +155,9 @@ def test_daily_mode_holds_email_for_the_digest(notifying_services: Services, ali
     assert delivery.status == DeliveryStatus.HELD_FOR_DIGEST
 
 
-def test_off_mode_queues_no_email(notifying_services: Services, alice: User) -> None:
+def test_off_mode_queues_no_email(
+    notifying_services: LoopbackNotificationServices, alice: User
+) -> None:
     with notifying_services.session() as session:
         set_email_mode(session, alice, EmailMode.OFF)
         session.commit()
@@ -151,7 +165,7 @@ def test_off_mode_queues_no_email(notifying_services: Services, alice: User) -> 
 
 
 def test_switching_daily_to_immediate_releases_held_email(
-    notifying_services: Services, alice: User
+    notifying_services: LoopbackNotificationServices, alice: User
 ) -> None:
     with notifying_services.session() as session:
         set_email_mode(session, alice, EmailMode.DAILY)
@@ -165,7 +179,7 @@ def test_switching_daily_to_immediate_releases_held_email(
 
 
 def test_switching_to_daily_schedules_the_first_digest_a_day_later(
-    notifying_services: Services, alice: User
+    notifying_services: LoopbackNotificationServices, alice: User
 ) -> None:
     before = utcnow()
     with notifying_services.session() as session:

@@ -1,4 +1,8 @@
-"""Schema migrations, run from the app and the CLI through Alembic's API."""
+"""Schema migrations through Alembic: every database is brought to the newest migration.
+
+The migration scripts live in `migrations/` at the repository root; its env.py gathers every
+context's tables. The app, the CLI and the tests migrate through these two functions.
+"""
 
 from __future__ import annotations
 

@@ -47,13 +47,14 @@ from registry.monitoring.service import (
 )
 from registry.notifications.takedown import TakedownFacts, chinese_platform_complaint, dmca_notice
 from registry.repository import (
+    get_owned_work,
     list_owned_works,
     list_public_works,
     prior_art_conflicts,
     visible_work,
 )
 from registry.search import decode_query, search_image, visible_to
-from registry.service import get_owned_work, work_certificate, work_certificate_view
+from registry.service import work_certificate, work_certificate_view
 from similarity.matcher import DECISION_THRESHOLD, Match
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")

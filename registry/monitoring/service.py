@@ -41,7 +41,7 @@ from registry.monitoring.models import (
 )
 from registry.monitoring.repository import owned_alert, owned_alerts
 from registry.notifications.service import notify
-from registry.service import get_owned_work
+from registry.repository import get_owned_work
 from similarity.crawl.records import FetchRecord
 from similarity.crawl.urls import InvalidUrlError, canonical_host, parse_web_url
 from similarity.matcher import Match

@@ -1,4 +1,4 @@
-"""The one work-visibility rule: public and not withdrawn for everyone, every own work for its owner."""
+"""The one work-visibility rule: public and not withdrawn for all, every own work for its owner."""
 
 from __future__ import annotations
 

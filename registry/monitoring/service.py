@@ -43,7 +43,7 @@ from registry.monitoring.repository import owned_alert, owned_alerts
 from registry.notifications.service import notify
 from registry.repository import get_owned_work
 from similarity.crawl.records import FetchRecord
-from similarity.crawl.urls import InvalidUrlError, canonical_host, parse_web_url
+from similarity.crawl.urls import InvalidUrlError, canonical_host, host_within, parse_web_url
 from similarity.matcher import Match
 
 MAX_SEEDS: Final = 100
@@ -108,7 +108,7 @@ def create_job(
     hosts the operator opened (COPYMARK_CRAWL_ALLOW_HOSTS).
     """
     _check_max_pages(max_pages)
-    hosts = sorted({canonical_host(host) for host in allow_hosts})
+    hosts = sorted({_allowed_host(host) for host in allow_hosts})
     if permitted_hosts is not None:
         refused = set(hosts) - {canonical_host(host) for host in permitted_hosts}
         if refused:
@@ -123,6 +123,13 @@ def create_job(
     session.add(job)
     session.flush()
     return job
+
+
+def _allowed_host(host: str) -> str:
+    try:
+        return canonical_host(host)
+    except InvalidUrlError as error:
+        raise InvalidCrawl(f"allowed host {host[:100]!r} is not a host: {error}") from None
 
 
 def create_watch(
@@ -158,22 +165,18 @@ def queue_due_watches(session: Session, now: datetime | None = None) -> list[Cra
     return jobs
 
 
-def normalise_domain(domain: str) -> str:
-    """A host name in canonical form; anything else raises InvalidCrawl."""
-    text = domain.strip().lower().rstrip(".")
+def licensed_domain(domain: str) -> str:
+    """The canonical host (`canonical_host`) of a domain typed alone; else InvalidCrawl."""
     try:
-        host = parse_web_url(f"https://{text}/").host
-    except InvalidUrlError:
-        host = ""
-    if not text or host != text:
-        raise InvalidCrawl(f"{domain[:100]!r} is not a domain name")
-    return host
+        return canonical_host(domain, host_only=True)
+    except InvalidUrlError as error:
+        raise InvalidCrawl(f"{domain[:100]!r} is not a domain name: {error}") from None
 
 
 def add_licensed_domain(session: Session, owner: User, work_id: int, domain: str) -> LicensedDomain:
     """Allow copies of an owned work on `domain` and its subdomains (idempotent)."""
     work = get_owned_work(session, owner, work_id)
-    host = normalise_domain(domain)
+    host = licensed_domain(domain)
     existing = session.exec(
         select(LicensedDomain).where(
             LicensedDomain.work_id == work.id, LicensedDomain.domain == host
@@ -202,18 +205,13 @@ def remove_licensed_domain(session: Session, owner: User, work_id: int, domain: 
     work = get_owned_work(session, owner, work_id)
     entry = session.exec(
         select(LicensedDomain).where(
-            LicensedDomain.work_id == work.id, LicensedDomain.domain == normalise_domain(domain)
+            LicensedDomain.work_id == work.id, LicensedDomain.domain == licensed_domain(domain)
         )
     ).first()
     if entry is None:
         raise NotFound(f"{domain[:100]} is not on the allow-list of work {work_id}")
     session.delete(entry)
     session.flush()
-
-
-def host_within(host: str, domain: str) -> bool:
-    """Whether `host` is `domain` or one of its subdomains."""
-    return host == domain or host.endswith("." + domain)
 
 
 class LicensedDomains:
@@ -225,7 +223,7 @@ class LicensedDomains:
     def __call__(self, work_id: int, page_url: str) -> bool:
         """Whether the page's host is on the work's allow-list."""
         try:
-            host = parse_web_url(page_url).host
+            host = canonical_host(page_url)
         except InvalidUrlError:
             return False
         with self._session_factory() as session:
@@ -293,9 +291,9 @@ def url_digest(*urls: str) -> str:
 
 
 def domain_of(url: str) -> str:
-    """The host of a URL, lower-case; '' for an unparseable one."""
+    """The canonical host of a URL; '' for an unparseable one."""
     try:
-        return parse_web_url(url).host
+        return canonical_host(url)
     except InvalidUrlError:
         return ""
 
@@ -350,7 +348,7 @@ def record_copy(
             session,
             alert,
             Capture(
-                alert_id=persisted_alert_id(alert),
+                alert_id=persisted_id(alert),
                 work_id=work_id,
                 work_sha256=work_sha256,
                 page=page,
@@ -381,7 +379,7 @@ def record_copy(
     if seen is None:
         session.add(
             Sighting(
-                alert_id=persisted_alert_id(alert),
+                alert_id=persisted_id(alert),
                 job_id=job_id,
                 page_url=page_url,
                 image_url=image_url,
@@ -427,13 +425,6 @@ def _attach_evidence(
     session.add(alert)
 
 
-def persisted_alert_id(alert: Alert) -> int:
-    """The id of a flushed alert."""
-    if alert.id is None:
-        raise RuntimeError("alert has no id: flush the session first")
-    return alert.id
-
-
 NEW_ALERT_KIND: Final = "monitoring.alert"
 
 
@@ -451,7 +442,7 @@ def notify_rights_holder(session: Session, alert: Alert) -> None:
         f"An image on {alert.page_url} copies your work “{work.title}” (score "
         f"{alert.score:.2f}). Evidence was captured and logged at index {alert.log_index}.",
         {
-            "alert_id": persisted_alert_id(alert),
+            "alert_id": persisted_id(alert),
             "work_id": alert.work_id,
             "page_url": alert.page_url,
             "image_url": alert.image_url,

@@ -14,6 +14,7 @@ from licensing.service.contracts import consent_to_version, propose_contract_ver
 from licensing.service.grants import take_license
 from licensing.service.offers import publish_offer
 from licensing.service.sales import ReportOutcome, SalesLine, submit_sales_report
+from registry.accounts import organisation_domain
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
 from registry.models import Membership, Organisation, Role, User, Work
@@ -112,7 +113,8 @@ def retail_grant(world: World, **overrides: Any) -> LicenseGrant:
 
 
 def join_organisation(world: World, user: User, domain: str) -> None:
-    organisation = Organisation(name=domain, domain=domain)
+    """The user joins an organisation with this domain, stored as the registry stores it."""
+    organisation = Organisation(name=domain, domain=organisation_domain(domain))
     world.session.add(organisation)
     world.session.flush()
     world.session.add(Membership(user_id=user.id or 0, organisation_id=organisation.id or 0))

@@ -135,7 +135,7 @@ def _measure(benchmark: BenchmarkSet, services: AppServices) -> dict[str, Any]:
         with services.session() as unit:
             job = create_job(unit, None, [f"http://127.0.0.1:{port}/"], pages, ["127.0.0.1"])
             unit.commit()
-            job_id = job.id or 0
+            job_id = persisted_id(job)
         started = time.perf_counter()
         finished = asyncio.run(monitor.run_job(job_id))
         seconds = time.perf_counter() - started

@@ -183,7 +183,7 @@ def notify(  # noqa: PLR0917 - the positional form other contexts call
     )
     session.add(notification)
     session.flush()
-    notification_id = _row_id(notification)
+    notification_id = persisted_id(notification)
     preference = repository.preference_of(session, user_id)
     deliveries: list[Delivery] = []
     if preference.email_mode == EmailMode.IMMEDIATE:
@@ -205,12 +205,6 @@ def notify(  # noqa: PLR0917 - the positional form other contexts call
     if any(delivery.status == DeliveryStatus.PENDING for delivery in deliveries):
         _wake_after_commit(session)
     return notification
-
-
-def _row_id(row: Notification | WebhookEndpoint | Delivery) -> int:
-    if row.id is None:
-        raise RuntimeError(f"{type(row).__name__} has no id: flush the session first")
-    return row.id
 
 
 def _delivery(
@@ -391,7 +385,7 @@ def _claim(services: NotificationServices, now: datetime) -> list[_Claimed]:
             active = endpoint is not None and endpoint.disabled_at is None
             claimed.append(
                 _Claimed(
-                    delivery_id=_row_id(delivery),
+                    delivery_id=persisted_id(delivery),
                     channel=delivery.channel,
                     attempts=delivery.attempts,
                     recipient=user.email,
@@ -516,7 +510,7 @@ def _send_digest(
         user = session.get(User, user_id)
         held = repository.held_deliveries(session, user_id)
         notifications = [session.get(Notification, delivery.notification_id) for delivery in held]
-        held_ids = [_row_id(delivery) for delivery in held]
+        held_ids = [persisted_id(delivery) for delivery in held]
     items = [notification for notification in notifications if notification is not None]
     outcome = None
     if user is not None and items:

@@ -30,7 +30,7 @@ from registry.accounts import create_organisation
 from registry.certificates import verify_certificate
 from registry.log.events import parse_event
 from registry.log.store import AttestationLog
-from registry.models import User, Visibility, Work
+from registry.models import User, Visibility, Work, persisted_id
 from registry.schemas import CertificatePublic
 from similarity.engine import SimilarityEngine
 from tests.factories import Account, make_account
@@ -103,7 +103,7 @@ class Market:
             )
             session.add(work)
             session.commit()
-            return work.id or 0
+            return persisted_id(work)
 
     def propose(self, work_id: int, **overrides: Any) -> httpx.Response:
         return self.client.post(

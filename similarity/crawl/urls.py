@@ -26,6 +26,9 @@ _HOST_CHARACTERS = re.compile(r"^[a-z0-9._-]+$")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BARE_IPV6 = re.compile(r"^[0-9A-Fa-f.%]*:[0-9A-Fa-f.%]*:[0-9A-Fa-f:.%]*$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_DECIMAL_DIGITS = frozenset("0123456789")
+_OCTAL_DIGITS = frozenset("01234567")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
@@ -212,22 +215,22 @@ def _whatwg_ipv4(host: str) -> str | None:
 
 
 def _ends_in_number(label: str) -> bool:
-    if label.isdigit():
+    if label and all(c in _DECIMAL_DIGITS for c in label):
         return True
-    return label[:2] in ("0x", "0X") and all(c in "0123456789abcdefABCDEF" for c in label[2:])
+    return label[:2] in ("0x", "0X") and all(c in _HEX_DIGITS for c in label[2:])
 
 
 def _parse_ipv4_number(label: str) -> int | None:
-    if not label:
+    # Digits are checked by hand: int() would also read a sign, underscores and spaces.
+    if label[:2] in ("0x", "0X"):
+        digits, base, allowed = label[2:] or "0", 16, _HEX_DIGITS
+    elif len(label) > 1 and label.startswith("0"):
+        digits, base, allowed = label[1:], 8, _OCTAL_DIGITS
+    else:
+        digits, base, allowed = label, 10, _DECIMAL_DIGITS
+    if not digits or not all(c in allowed for c in digits):
         return None
-    try:
-        if label[:2] in ("0x", "0X"):
-            return int(label[2:] or "0", 16)
-        if len(label) > 1 and label.startswith("0"):
-            return int(label[1:], 8)
-        return int(label, 10) if label.isdigit() else None
-    except ValueError:
-        return None
+    return int(digits, base)
 
 
 def _normalise_escapes(text: str, safe: str) -> str:

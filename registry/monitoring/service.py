@@ -165,7 +165,7 @@ def queue_due_watches(session: Session, now: datetime | None = None) -> list[Cra
     return jobs
 
 
-def licensed_domain(domain: str) -> str:
+def _domain_host(domain: str) -> str:
     """The canonical host (`canonical_host`) of a domain typed alone; else InvalidCrawl."""
     try:
         return canonical_host(domain, host_only=True)
@@ -176,7 +176,7 @@ def licensed_domain(domain: str) -> str:
 def add_licensed_domain(session: Session, owner: User, work_id: int, domain: str) -> LicensedDomain:
     """Allow copies of an owned work on `domain` and its subdomains (idempotent)."""
     work = get_owned_work(session, owner, work_id)
-    host = licensed_domain(domain)
+    host = _domain_host(domain)
     existing = session.exec(
         select(LicensedDomain).where(
             LicensedDomain.work_id == work.id, LicensedDomain.domain == host
@@ -205,7 +205,7 @@ def remove_licensed_domain(session: Session, owner: User, work_id: int, domain: 
     work = get_owned_work(session, owner, work_id)
     entry = session.exec(
         select(LicensedDomain).where(
-            LicensedDomain.work_id == work.id, LicensedDomain.domain == licensed_domain(domain)
+            LicensedDomain.work_id == work.id, LicensedDomain.domain == _domain_host(domain)
         )
     ).first()
     if entry is None:

@@ -4,7 +4,6 @@ brand organisations. Queries live in `registry.accounts.repository`; nothing her
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import secrets
 from datetime import timedelta
@@ -25,7 +24,7 @@ from registry.models import (
     persisted_id,
     utcnow,
 )
-from similarity.crawl.urls import InvalidUrlError, canonical_host
+from similarity.crawl.urls import InvalidUrlError, canonical_host, is_ip_address
 
 API_KEY_PREFIX = "cmk_"
 SESSION_LIFETIME = timedelta(days=14)
@@ -50,20 +49,12 @@ def organisation_domain(domain: str) -> str:
         host = canonical_host(domain, host_only=True)
     except InvalidUrlError as error:
         raise BadRequest(f"not a domain name: {domain[:100]!r} ({error})") from None
-    if _is_ip_address(host):
+    if is_ip_address(host):
         raise BadRequest(f"not a domain name: {domain[:100]!r} (IP addresses are not domains)")
     labels = host.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
         raise BadRequest(f"not a domain name: {domain[:100]!r} (expected e.g. brand.example)")
     return host
-
-
-def _is_ip_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def normalise_email(email: str) -> str:

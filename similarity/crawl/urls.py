@@ -154,10 +154,11 @@ def host_within(host: str, domain: str) -> bool:
         return False
     if host == domain:
         return True
-    return not _is_ip_address(host) and host.endswith("." + domain)
+    return not is_ip_address(host) and host.endswith("." + domain)
 
 
-def _is_ip_address(host: str) -> bool:
+def is_ip_address(host: str) -> bool:
+    """Whether a canonical host is an IP address rather than a name."""
     try:
         ipaddress.ip_address(host)
     except ValueError:

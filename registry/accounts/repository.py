@@ -1,11 +1,13 @@
-"""Account queries; a user's API keys, login sessions and organisations are scoped here only.
+"""Account queries; which API keys a user may see or revoke is decided here only.
 
-`owned_api_key` is the one scoping rule of the domain: another user's key answers NotFound,
-exactly as an unknown one does. Tokens are looked up by their digest, never by the secret.
+The one scoping rule of the domain is `_own_keys`: a user acts on their own API keys, and
+another user's key answers NotFound, exactly as an unknown one does. Tokens are looked up by
+their digest, never by the secret.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from registry.errors import NotFound
@@ -31,14 +33,18 @@ def organisations_of(session: Session, user: User) -> list[Organisation]:
     )
 
 
+def _own_keys(user: User) -> ColumnElement[bool]:
+    return col(ApiKey.user_id) == persisted_id(user)
+
+
 def api_keys_of(session: Session, user: User) -> list[ApiKey]:
-    return list(session.exec(select(ApiKey).where(ApiKey.user_id == persisted_id(user))))
+    return list(session.exec(select(ApiKey).where(_own_keys(user))))
 
 
 def owned_api_key(session: Session, user: User, key_id: int) -> ApiKey:
     """One of the user's keys; another user's key id answers NotFound."""
-    key = session.get(ApiKey, key_id)
-    if key is None or key.user_id != persisted_id(user):
+    key = session.exec(select(ApiKey).where(ApiKey.id == key_id, _own_keys(user))).first()
+    if key is None:
         raise NotFound(f"API key {key_id} not found")
     return key
 

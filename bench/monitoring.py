@@ -33,7 +33,7 @@ from sqlmodel import select
 from bench.crawl import run_benchmark as run_crawler_benchmark
 from bench.similarity.dataset import BenchmarkSet, BenchmarkSize, build_benchmark
 from bench.wiring import AppServices, ScratchApp
-from registry.accounts import create_user
+from registry.accounts.service import create_user
 from registry.db import unit_of_work
 from registry.models import persisted_id
 from registry.monitoring.models import Alert
@@ -134,7 +134,7 @@ def _measure(benchmark: BenchmarkSet, services: AppServices) -> dict[str, Any]:
         pages = 1 + -(-len(names) // IMAGES_PER_PAGE)
         with unit_of_work(services.session) as unit:
             job = create_job(unit, None, [f"http://127.0.0.1:{port}/"], pages, ["127.0.0.1"])
-        job_id = job.id or 0
+        job_id = persisted_id(job)
         started = time.perf_counter()
         finished = asyncio.run(monitor.run_job(job_id))
         seconds = time.perf_counter() - started

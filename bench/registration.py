@@ -22,7 +22,7 @@ from PIL import Image, ImageEnhance
 from skimage import data as skimage_data
 
 from bench.wiring import ScratchApp
-from registry.accounts import create_user
+from registry.accounts.service import create_user
 from registry.db import unit_of_work
 from registry.schemas import WorkMetadata
 from registry.service import REGISTER_BATCH, Registrar, Upload

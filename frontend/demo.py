@@ -9,7 +9,7 @@ from rich.console import Console
 from skimage import data as skimage_data
 
 from frontend.services import Services
-from registry.accounts import create_user, find_user_by_email
+from registry.accounts.service import create_user, find_user_by_email
 from registry.db import unit_of_work
 from registry.models import Role, User
 from registry.schemas import WorkMetadata

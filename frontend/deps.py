@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from frontend.services import Services
-from registry.accounts import user_for_api_key, user_for_login_session
+from registry.accounts.service import user_for_api_key, user_for_login_session
 from registry.db import unit_of_work
 from registry.errors import Forbidden, Unauthorized
 from registry.models import User

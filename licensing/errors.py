@@ -56,3 +56,9 @@ class FrozenVersionError(LicensingError, Conflict):
     """A write tried to change the terms of a contract version that left draft."""
 
     code = "contract_version_frozen"
+
+
+class InvalidDomainError(LicensingError, Invalid):
+    """A license check names no domain or URL with a host in it."""
+
+    code = "domain_invalid"

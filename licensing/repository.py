@@ -1,10 +1,11 @@
 """Licensing queries; what a user may see or act on is decided here and nowhere else.
 
-Works follow the registry's rule (`registry.service.get_owned_work`, `registry.repository.
-visible_work`). A contract version is seen by its work's owner and by whoever may act for one of
-its parties; an offer is withdrawn by its work's owner and taken on a work the licensee may see;
-a grant is seen by its licensee and by its offer's publisher, and by anyone once it is on the
-public log; a work's royalties are seen by its owner and by the accounts its contracts name.
+Works follow the registry's one rule (`registry.repository.work_scope`, through its
+`get_owned_work` and `visible_work`). A contract version is seen by its work's owner and by
+whoever may act for one of its parties; an offer is withdrawn by its work's owner and taken on
+a work the licensee may see; a grant is seen by its licensee and by its offer's publisher, and
+by anyone once it is on the public log; a work's royalties are seen by its owner and by the
+accounts its contracts name.
 Objects a user may not see answer NotFound, exactly as unknown ones do.
 """
 
@@ -30,7 +31,6 @@ from licensing.references import account_reference, may_act_for
 from registry import repository as registry_repository
 from registry.errors import NotFound
 from registry.models import Membership, Organisation, User, Work
-from registry.service import get_owned_work
 
 # Scoping: which works, versions, offers and grants a user may see or act on.
 
@@ -51,7 +51,7 @@ def owned_offer(session: Session, actor: User, offer_id: int) -> LicenseOffer:
     offer = session.get(LicenseOffer, offer_id)
     if offer is not None:
         try:
-            get_owned_work(session, actor, offer.work_id)
+            registry_repository.get_owned_work(session, actor, offer.work_id)
         except NotFound:
             pass
         else:

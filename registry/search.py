@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session
 
 from registry.errors import InvalidUpload
-from registry.models import User, Visibility, Work, WorkStatus
+from registry.models import User
+from registry.repository import visible_work_ids
 from similarity.engine import SimilarityEngine
 from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
 from similarity.matcher import Decision, Match
@@ -37,17 +38,10 @@ def search_image(similarity: SimilarityEngine, image: LoadedImage, top_k: int) -
 def visible_to(
     session: Session, result: SearchResult, viewer: User | None, similarity: SimilarityEngine
 ) -> SearchResult:
-    """Keep the matches on public works and the viewer's own; the decision follows what is left."""
-    ids = [match.work_id for match in result.matches]
-    if not ids:
+    """Keep the matches on works the viewer may see (the registry's one rule, `work_scope`);
+    the decision follows what is left."""
+    if not result.matches:
         return result
-    shown = or_(
-        Work.visibility == Visibility.PUBLIC, Work.owner_id == (viewer.id if viewer else -1)
-    )
-    allowed = set(
-        session.exec(
-            select(Work.id).where(col(Work.id).in_(ids), Work.status != WorkStatus.WITHDRAWN, shown)
-        ).all()
-    )
+    allowed = visible_work_ids(session, (match.work_id for match in result.matches), viewer)
     kept = [match for match in result.matches if match.work_id in allowed]
     return SearchResult(kept, similarity.decide(kept))

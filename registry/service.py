@@ -30,6 +30,7 @@ from registry.log.events import RegistrationEvent
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
 from registry.models import PriorArtConflict, User, Work, WorkStatus, persisted_id, utcnow
+from registry.repository import get_owned_work
 from registry.schemas import WorkMetadata
 from similarity.engine import Fingerprint, SimilarityEngine
 from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
@@ -343,14 +344,6 @@ def reference_image_loader(
             return None
 
     return load
-
-
-def get_owned_work(session: Session, owner: User, work_id: int) -> Work:
-    """The work if owner owns it; any other work id answers NotFound, as an unknown one would."""
-    work = session.get(Work, work_id)
-    if work is None or work.owner_id != owner.id:
-        raise NotFound(f"work {work_id} not found")
-    return work
 
 
 def work_certificate(session: Session, signer: LogSigner, work: Work) -> dict[str, Any]:

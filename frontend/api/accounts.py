@@ -5,13 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from frontend.deps import SESSION_COOKIE, CurrentUser, ServicesDep, SessionDep, csrf_token_for
-from registry.accounts import (
-    api_keys_of,
+from registry.accounts.repository import api_keys_of, organisations_of
+from registry.accounts.service import (
     authenticate,
     create_api_key,
     create_organisation,
     create_user,
-    organisations_of,
     revoke_api_key,
     start_login_session,
 )

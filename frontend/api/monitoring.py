@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
 from frontend.monitor import MonitorDep
+from registry.models import persisted_id
 from registry.monitoring.models import Alert, AlertStatus, CrawlJob
 from registry.monitoring.repository import (
     owned_alert,
@@ -71,7 +72,7 @@ def start_crawl(
         request.allow_hosts,
         permitted_hosts=services.settings.crawl_allow_hosts,
     )
-    job_id = persisted_id_of(job)
+    job_id = persisted_id(job)
 
     # The job runs on the event loop once its row is committed, never before: a task started
     # earlier could look for a job that does not exist yet.
@@ -80,12 +81,6 @@ def start_crawl(
         anyio.from_thread.run_sync(monitor.start, job_id)
 
     return crawl_public(job)
-
-
-def persisted_id_of(job: CrawlJob) -> int:
-    if job.id is None:
-        raise RuntimeError("crawl job has no id: flush the session first")
-    return job.id
 
 
 @router.get("/crawls")

@@ -13,7 +13,7 @@ from frontend.uploads import read_upload
 from registry.certificates import verify_certificate
 from registry.errors import CopymarkError, InvalidUpload
 from registry.models import Visibility, Work, persisted_id
-from registry.repository import list_owned_works, visible_work
+from registry.repository import get_owned_work, list_owned_works, visible_work
 from registry.schemas import (
     CertificateCheckPublic,
     CertificatePublic,
@@ -22,7 +22,7 @@ from registry.schemas import (
     WorkMetadata,
     WorkPublic,
 )
-from registry.service import Registered, Upload, get_owned_work, work_certificate
+from registry.service import Registered, Upload, work_certificate
 
 router = APIRouter(prefix="/works", tags=["works"])
 

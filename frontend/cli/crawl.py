@@ -42,6 +42,7 @@ def _crawl(
     from frontend.services import NotInitialised
     from registry.db import unit_of_work
     from registry.errors import CopymarkError
+    from registry.models import persisted_id
     from registry.monitoring.models import JobStatus
     from registry.monitoring.service import create_job
 
@@ -54,7 +55,7 @@ def _crawl(
             job = create_job(session, None, urls, max_pages, allow_hosts)
         except CopymarkError as error:
             fail(error.message, 2)
-    job_id = job.id or 0
+    job_id = persisted_id(job)
     stderr.print(f"crawl {job_id}: frontier under {monitor.crawl_root / str(job_id)}")
 
     def alert(line: AlertLine) -> None:

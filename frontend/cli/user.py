@@ -23,7 +23,7 @@ def user_create(
 ) -> None:
     """Create an account."""
     # Deferred: accounts live in the database (SQLModel), which `--help` never needs.
-    from registry.accounts import create_user
+    from registry.accounts.service import create_user
     from registry.db import unit_of_work
     from registry.errors import CopymarkError
 

@@ -71,7 +71,7 @@ def register(
     """Register works: one line per file with its work id, SHA-256, log index and status."""
     # Deferred: registration needs the database, torch/ONNX Runtime and FAISS.
     from frontend.services import NotInitialised
-    from registry.accounts import find_user_by_email
+    from registry.accounts.service import find_user_by_email
     from registry.db import unit_of_work
     from registry.schemas import WorkMetadata
     from registry.service import REGISTER_BATCH, Registered, Upload

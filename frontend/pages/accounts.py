@@ -11,7 +11,12 @@ from sqlmodel import Session
 from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep
 from frontend.pages.rendering import render
 from frontend.services import Services
-from registry.accounts import authenticate, create_user, end_login_session, start_login_session
+from registry.accounts.service import (
+    authenticate,
+    create_user,
+    end_login_session,
+    start_login_session,
+)
 from registry.errors import CopymarkError
 from registry.models import Role, User
 

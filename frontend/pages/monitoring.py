@@ -26,7 +26,8 @@ from registry.monitoring.service import (
     evidence_bundle,
 )
 from registry.notifications.takedown import TakedownFacts, chinese_platform_complaint, dmca_notice
-from registry.service import get_owned_work, work_certificate_view
+from registry.repository import get_owned_work
+from registry.service import work_certificate_view
 
 router = APIRouter(include_in_schema=False)
 

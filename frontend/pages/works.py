@@ -15,12 +15,13 @@ from registry.certificates import render_certificate_pdf, verify_certificate
 from registry.errors import NotFound
 from registry.models import User, Work
 from registry.repository import (
+    get_owned_work,
     list_owned_works,
     list_public_works,
     prior_art_conflicts,
     visible_work,
 )
-from registry.service import get_owned_work, work_certificate, work_certificate_view
+from registry.service import work_certificate, work_certificate_view
 
 router = APIRouter(include_in_schema=False)
 

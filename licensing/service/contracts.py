@@ -30,7 +30,7 @@ from licensing.references import (
 from registry.errors import Conflict, Forbidden
 from registry.log.store import AttestationLog
 from registry.models import User, persisted_id, utcnow
-from registry.service import get_owned_work
+from registry.repository import get_owned_work
 
 
 def database_resolver(session: Session) -> Callable[[str], Contract | None]:

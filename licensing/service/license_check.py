@@ -1,36 +1,23 @@
 """Whether a use of a work on a domain or URL is licensed: by the licensee organisation's domain.
 
-A host is covered by an organisation's domain and every subdomain of it; a lookalike domain
-(`evilbrand.example`) or the domain in a URL's path is not.
+Both sides are read with the one host rule (`similarity.crawl.urls.canonical_host`), so
+`bücher.example`, `XN--BCHER-KVA.example.` and `https://shop.bücher.example/p` all name the
+organisation stored as `xn--bcher-kva.example`. A host is covered by an organisation's domain
+and every subdomain of it (`host_within`); a lookalike domain (`evilbrand.example`) or the
+domain in a URL's path is not.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from sqlmodel import Session
 
 from licensing import repository
+from licensing.errors import InvalidDomainError
 from licensing.models import GrantStatus, LicenseGrant
 from registry.models import persisted_id
+from similarity.crawl.urls import InvalidUrlError, canonical_host, host_within
 
 LICENSING_GRANT_STATUSES = (GrantStatus.ACTIVE, GrantStatus.PENDING_PAYMENT)
-MAX_DOMAIN_INPUT = 2048
-
-
-def host_of(domain_or_url: str) -> str:
-    """Return the lower-case host a domain or URL names, without a trailing dot or port."""
-    text = domain_or_url.strip()[:MAX_DOMAIN_INPUT]
-    try:
-        host = urlsplit(text if "://" in text else f"//{text}").hostname or ""
-    except ValueError:  # an unbalanced IPv6 bracket names no host
-        return ""
-    return host.rstrip(".").lower()
-
-
-def _covers(domain: str, host: str) -> bool:
-    domain = domain.rstrip(".").lower()
-    return bool(domain) and (host == domain or host.endswith(f".{domain}"))
 
 
 def licensed_grants(session: Session, work_id: int, domain_or_url: str) -> list[LicenseGrant]:
@@ -38,19 +25,27 @@ def licensed_grants(session: Session, work_id: int, domain_or_url: str) -> list[
 
     A host is covered by its organisation's domain and every subdomain of it. Grants waiting
     for payment count: the license is granted, and the payment that settles it is tracked
-    apart.
+    apart. Text that names no host raises InvalidDomainError (422) with the reason.
     """
-    host = host_of(domain_or_url)
-    if not host:
-        return []
+    try:
+        host = canonical_host(domain_or_url)
+    except InvalidUrlError as error:
+        raise InvalidDomainError(f"{domain_or_url[:100]!r} names no domain: {error}") from None
     candidates = repository.grants_with_licensee_domains(session, work_id, LICENSING_GRANT_STATUSES)
     grants: dict[int, LicenseGrant] = {}
     for grant, domain in candidates:
-        if domain is not None and _covers(domain, host):
+        # Organisation domains are stored canonical (registry.accounts.organisation_domain).
+        if domain is not None and host_within(host, domain):
             grants[persisted_id(grant)] = grant
     return list(grants.values())
 
 
 def is_use_licensed(session: Session, work_id: int, domain_or_url: str) -> bool:
-    """Return whether an organisation owning the domain (or URL's host) holds a license."""
-    return bool(licensed_grants(session, work_id, domain_or_url))
+    """Return whether an organisation owning the domain (or URL's host) holds a license.
+
+    Text that names no host names no licensee: it is not licensed.
+    """
+    try:
+        return bool(licensed_grants(session, work_id, domain_or_url))
+    except InvalidDomainError:
+        return False

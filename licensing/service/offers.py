@@ -16,8 +16,7 @@ from licensing.models import LicenseOffer, OfferStatus
 from licensing.service.contracts import active_contract
 from registry.errors import Conflict
 from registry.models import User, persisted_id
-from registry.repository import visible_work
-from registry.service import get_owned_work
+from registry.repository import get_owned_work, visible_work
 
 
 def publish_offer(

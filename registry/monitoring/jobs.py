@@ -227,7 +227,7 @@ class Monitor:
         with self.session_factory() as session:
             jobs = queue_due_watches(session)
             session.commit()
-        return [job.id for job in jobs if job.id is not None]
+        return [persisted_id(job) for job in jobs]
 
     async def watch_loop(self, poll_s: float = 60.0) -> None:
         """Run due watches every `poll_s` seconds until cancelled."""
@@ -324,7 +324,7 @@ class _JobRun:
     ) -> None:
         self.monitor = monitor
         self.job = job
-        self.job_id = job.id or 0
+        self.job_id = persisted_id(job)
         self.frontier = frontier
         self.screenshots = screenshots
         self.on_alert = on_alert
@@ -485,7 +485,7 @@ def alertable(matches: Sequence[Match], similarity: SimilarityEngine) -> list[Ma
 
 def _line(alert: Alert, found: ImageFound, match: Match, new: bool) -> AlertLine:
     return AlertLine(
-        alert_id=alert.id or 0,
+        alert_id=persisted_id(alert),
         work_id=alert.work_id,
         page_url=found.page_url,
         image_url=found.image_url,

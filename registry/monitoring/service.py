@@ -44,9 +44,9 @@ from registry.monitoring.models import (
     Sighting,
 )
 from registry.notifications.service import notify
-from registry.service import get_owned_work
+from registry.repository import get_owned_work
 from similarity.crawl.records import FetchRecord
-from similarity.crawl.urls import InvalidUrlError, canonical_host, parse_web_url
+from similarity.crawl.urls import InvalidUrlError, canonical_host, host_within, parse_web_url
 from similarity.matcher import Match
 
 IsLicensed = Callable[[int, str], bool]
@@ -107,7 +107,7 @@ def create_job(
     hosts the operator opened (COPYMARK_CRAWL_ALLOW_HOSTS).
     """
     _check_max_pages(max_pages)
-    hosts = sorted({canonical_host(host) for host in allow_hosts})
+    hosts = sorted({_allowed_host(host) for host in allow_hosts})
     if permitted_hosts is not None:
         refused = set(hosts) - {canonical_host(host) for host in permitted_hosts}
         if refused:
@@ -122,6 +122,13 @@ def create_job(
     session.add(job)
     session.flush()
     return job
+
+
+def _allowed_host(host: str) -> str:
+    try:
+        return canonical_host(host)
+    except InvalidUrlError as error:
+        raise InvalidCrawl(f"allowed host {host[:100]!r} is not a host: {error}") from None
 
 
 def create_watch(
@@ -157,22 +164,18 @@ def queue_due_watches(session: Session, now: datetime | None = None) -> list[Cra
     return jobs
 
 
-def normalise_domain(domain: str) -> str:
-    """A host name in canonical form; anything else raises InvalidCrawl."""
-    text = domain.strip().lower().rstrip(".")
+def _domain_host(domain: str) -> str:
+    """The canonical host (`canonical_host`) of a domain typed alone; else InvalidCrawl."""
     try:
-        host = parse_web_url(f"https://{text}/").host
-    except InvalidUrlError:
-        host = ""
-    if not text or host != text:
-        raise InvalidCrawl(f"{domain[:100]!r} is not a domain name")
-    return host
+        return canonical_host(domain, host_only=True)
+    except InvalidUrlError as error:
+        raise InvalidCrawl(f"{domain[:100]!r} is not a domain name: {error}") from None
 
 
 def add_licensed_domain(session: Session, owner: User, work_id: int, domain: str) -> LicensedDomain:
     """Allow copies of an owned work on `domain` and its subdomains (idempotent)."""
     work = get_owned_work(session, owner, work_id)
-    host = normalise_domain(domain)
+    host = _domain_host(domain)
     existing = repository.licensed_domain(session, work, host)
     if existing is not None:
         return existing
@@ -191,16 +194,11 @@ def licensed_domains(session: Session, owner: User, work_id: int) -> Sequence[Li
 def remove_licensed_domain(session: Session, owner: User, work_id: int, domain: str) -> None:
     """Take a domain off an owned work's allow-list."""
     work = get_owned_work(session, owner, work_id)
-    entry = repository.licensed_domain(session, work, normalise_domain(domain))
+    entry = repository.licensed_domain(session, work, _domain_host(domain))
     if entry is None:
         raise NotFound(f"{domain[:100]} is not on the allow-list of work {work_id}")
     session.delete(entry)
     session.flush()
-
-
-def host_within(host: str, domain: str) -> bool:
-    """Whether `host` is `domain` or one of its subdomains."""
-    return host == domain or host.endswith("." + domain)
 
 
 class LicensedDomains:
@@ -212,7 +210,7 @@ class LicensedDomains:
     def __call__(self, work_id: int, page_url: str) -> bool:
         """Whether the page's host is on the work's allow-list."""
         try:
-            host = parse_web_url(page_url).host
+            host = canonical_host(page_url)
         except InvalidUrlError:
             return False
         with self._session_factory() as session:
@@ -271,9 +269,9 @@ def url_digest(*urls: str) -> str:
 
 
 def domain_of(url: str) -> str:
-    """The host of a URL, lower-case; '' for an unparseable one."""
+    """The canonical host of a URL; '' for an unparseable one."""
     try:
-        return parse_web_url(url).host
+        return canonical_host(url)
     except InvalidUrlError:
         return ""
 
@@ -328,7 +326,7 @@ def record_copy(
             session,
             alert,
             Capture(
-                alert_id=persisted_alert_id(alert),
+                alert_id=persisted_id(alert),
                 work_id=work_id,
                 work_sha256=work_sha256,
                 page=page,
@@ -355,7 +353,7 @@ def record_copy(
     if new_sighting:
         session.add(
             Sighting(
-                alert_id=persisted_alert_id(alert),
+                alert_id=persisted_id(alert),
                 job_id=job_id,
                 page_url=page_url,
                 image_url=image_url,
@@ -401,13 +399,6 @@ def _attach_evidence(
     session.add(alert)
 
 
-def persisted_alert_id(alert: Alert) -> int:
-    """The id of a flushed alert."""
-    if alert.id is None:
-        raise RuntimeError("alert has no id: flush the session first")
-    return alert.id
-
-
 NEW_ALERT_KIND: Final = "monitoring.alert"
 
 
@@ -425,7 +416,7 @@ def notify_rights_holder(session: Session, alert: Alert) -> None:
         f"An image on {alert.page_url} copies your work “{work.title}” (score "
         f"{alert.score:.2f}). Evidence was captured and logged at index {alert.log_index}.",
         {
-            "alert_id": persisted_alert_id(alert),
+            "alert_id": persisted_id(alert),
             "work_id": alert.work_id,
             "page_url": alert.page_url,
             "image_url": alert.image_url,

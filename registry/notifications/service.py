@@ -74,7 +74,7 @@ def notify(  # noqa: PLR0917 - the positional form other contexts call
     )
     session.add(notification)
     session.flush()
-    notification_id = _row_id(notification)
+    notification_id = persisted_id(notification)
     preference = repository.preference_of(session, user_id)
     deliveries: list[Delivery] = []
     if preference.email_mode == EmailMode.IMMEDIATE:
@@ -96,12 +96,6 @@ def notify(  # noqa: PLR0917 - the positional form other contexts call
     if any(delivery.status == DeliveryStatus.PENDING for delivery in deliveries):
         wake_after_commit(session)
     return notification
-
-
-def _row_id(row: Notification | WebhookEndpoint | Delivery) -> int:
-    if row.id is None:
-        raise RuntimeError(f"{type(row).__name__} has no id: flush the session first")
-    return row.id
 
 
 def _delivery(

@@ -1,5 +1,9 @@
-"""Every URL the crawler handles has one canonical spelling, so equal resources dedupe equal.
+"""Every URL the crawler handles has one canonical spelling, so equal resources dedupe equal;
+every host, domain or URL anyone names has one canonical host, so equal hosts compare equal.
 
+`canonical_host` is the one host normaliser: accounts (organisation domains), monitoring
+(licensed domains, alert domains, crawl allow-lists), licensing (license checks), the network
+guard and webhooks all use it, and `host_within` is the one "is this host in that domain" rule.
 Hosts are read the way browsers read them (WHATWG URL standard): numeric IPv4 forms such as
 `2130706433`, `0x7f000001`, `0177.0.0.1` and `127.1` become dotted quads, so the network
 guard sees the address a browser or `getaddrinfo` would connect to. The query string keeps its
@@ -14,10 +18,17 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 MAX_URL_LENGTH = 4096
+MAX_HOST_LENGTH = 253
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _STRIPPED_CHARACTERS = re.compile(r"[\t\n\r]")
 _HOST_CHARACTERS = re.compile(r"^[a-z0-9._-]+$")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BARE_IPV6 = re.compile(r"^[0-9A-Fa-f.%]*:[0-9A-Fa-f.%]*:[0-9A-Fa-f:.%]*$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_DECIMAL_DIGITS = frozenset("0123456789")
+_OCTAL_DIGITS = frozenset("01234567")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
@@ -74,7 +85,7 @@ def parse_web_url(url: str, base: str | None = None) -> WebUrl:
         raise InvalidUrlError(f"scheme {scheme!r} is not http or https")
     netloc = parts.netloc
     userinfo = netloc.rsplit("@", 1)[0] if "@" in netloc else None
-    host = canonical_host(parts.hostname or "", bracketed="[" in netloc)
+    host = _canonical_hostname(parts.hostname or "", bracketed="[" in netloc)
     port = DEFAULT_PORTS[scheme] if port_text is None else port_text
     path = _remove_dot_segments(_normalise_escapes(parts.path or "/", _PATH_SAFE))
     target = path if not parts.query else f"{path}?{_normalise_escapes(parts.query, _QUERY_SAFE)}"
@@ -89,8 +100,74 @@ def canonical_url(url: str, base: str | None = None) -> str:
     return str(parse_web_url(url, base))
 
 
-def canonical_host(raw_host: str, *, bracketed: bool = False) -> str:
-    """Lower-case IDNA host, dotted-quad IPv4 or compressed IPv6 (without brackets)."""
+def canonical_host(text: str, *, host_only: bool = False) -> str:
+    """The one canonical spelling of the host that a host name, domain or URL names.
+
+    A name becomes lower-case IDNA ASCII (punycode) without a trailing dot; an IPv4 address a
+    dotted quad, read as browsers read it; an IPv6 address its compressed form without brackets.
+    `Bücher.example.`, `xn--bcher-kva.example` and `https://user@bücher.example:8443/p?q` all
+    give `xn--bcher-kva.example`. With `host_only` the text must be a host and nothing else (no
+    scheme, userinfo, port or path): what is stored as a domain is typed as one.
+
+    Raises InvalidUrlError, with a message fit to show the user, for text that names no host:
+    empty, too long, control characters, a bad port, a name IDNA refuses.
+    """
+    cleaned = text.strip()
+    if not cleaned:
+        raise InvalidUrlError("no host name given")
+    if len(cleaned) > MAX_URL_LENGTH:
+        raise InvalidUrlError(f"a host or URL is at most {MAX_URL_LENGTH} characters")
+    if _CONTROL_CHARACTERS.search(cleaned):
+        raise InvalidUrlError(f"{cleaned[:100]!r} contains control characters")
+    if _BARE_IPV6.match(cleaned):
+        return _canonical_hostname(cleaned, bracketed=True)
+    has_scheme = _SCHEME.match(cleaned) is not None
+    reference = cleaned if has_scheme or cleaned.startswith("//") else f"//{cleaned}"
+    try:
+        parts = urlsplit(reference)
+        port = parts.port
+    except ValueError as error:
+        raise InvalidUrlError(f"{cleaned[:100]!r} names no host: {error}") from error
+    if "\\" in parts.netloc:
+        # Browsers read a backslash as the end of the host, Python's urlsplit does not.
+        raise InvalidUrlError(f"{cleaned[:100]!r} has a backslash in its host")
+    if host_only and (
+        has_scheme
+        or parts.netloc != cleaned
+        or "@" in parts.netloc
+        or port is not None
+        or parts.netloc.endswith(":")
+    ):
+        raise InvalidUrlError(
+            f"{cleaned[:100]!r} is not a host name alone (no scheme, user, port or path)"
+        )
+    return _canonical_hostname(parts.hostname or "", bracketed="[" in parts.netloc)
+
+
+def host_within(host: str, domain: str) -> bool:
+    """Whether canonical `host` is canonical `domain` or one of its subdomains.
+
+    Labels decide, not characters: `evilbrand.example` is not within `brand.example`. An IP
+    address is within itself only.
+    """
+    if not domain:
+        return False
+    if host == domain:
+        return True
+    return not is_ip_address(host) and host.endswith("." + domain)
+
+
+def is_ip_address(host: str) -> bool:
+    """Whether a canonical host is an IP address rather than a name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _canonical_hostname(raw_host: str, *, bracketed: bool) -> str:
+    """The canonical form of a host as `urlsplit` gives it (percent-escapes still in)."""
     if not raw_host:
         raise InvalidUrlError("URL has no host")
     if bracketed:
@@ -99,16 +176,20 @@ def canonical_host(raw_host: str, *, bracketed: bool = False) -> str:
         try:
             return ipaddress.IPv6Address(raw_host).compressed
         except ValueError as error:
-            raise InvalidUrlError(f"invalid IPv6 host {raw_host!r}") from error
+            raise InvalidUrlError(f"invalid IPv6 host {raw_host[:200]!r}") from error
     decoded = unquote(raw_host).lower()
-    if decoded.endswith("."):
-        decoded = decoded[:-1]
     try:
         ascii_host = decoded.encode("idna").decode("ascii")
     except UnicodeError as error:
-        raise InvalidUrlError(f"invalid host name {raw_host[:200]!r}") from error
-    if not ascii_host or not _HOST_CHARACTERS.match(ascii_host):
+        reason = error.__cause__ or error  # the codec wraps IDNA's own reason
+        raise InvalidUrlError(f"invalid host name {raw_host[:200]!r}: {reason}") from error
+    # After encoding: IDNA reads U+3002 and its kin as dots too, a trailing one included.
+    if ascii_host.endswith("."):
+        ascii_host = ascii_host[:-1]
+    if not ascii_host or not _HOST_CHARACTERS.match(ascii_host) or ".." in ascii_host:
         raise InvalidUrlError(f"invalid host name {raw_host[:200]!r}")
+    if len(ascii_host) > MAX_HOST_LENGTH:
+        raise InvalidUrlError(f"a host name is at most {MAX_HOST_LENGTH} characters")
     ipv4 = _whatwg_ipv4(ascii_host)
     return ascii_host if ipv4 is None else ipv4
 
@@ -135,22 +216,22 @@ def _whatwg_ipv4(host: str) -> str | None:
 
 
 def _ends_in_number(label: str) -> bool:
-    if label.isdigit():
+    if label and all(c in _DECIMAL_DIGITS for c in label):
         return True
-    return label[:2] in ("0x", "0X") and all(c in "0123456789abcdefABCDEF" for c in label[2:])
+    return label[:2] in ("0x", "0X") and all(c in _HEX_DIGITS for c in label[2:])
 
 
 def _parse_ipv4_number(label: str) -> int | None:
-    if not label:
+    # Digits are checked by hand: int() would also read a sign, underscores and spaces.
+    if label[:2] in ("0x", "0X"):
+        digits, base, allowed = label[2:] or "0", 16, _HEX_DIGITS
+    elif len(label) > 1 and label.startswith("0"):
+        digits, base, allowed = label[1:], 8, _OCTAL_DIGITS
+    else:
+        digits, base, allowed = label, 10, _DECIMAL_DIGITS
+    if not digits or not all(c in allowed for c in digits):
         return None
-    try:
-        if label[:2] in ("0x", "0X"):
-            return int(label[2:] or "0", 16)
-        if len(label) > 1 and label.startswith("0"):
-            return int(label[1:], 8)
-        return int(label, 10) if label.isdigit() else None
-    except ValueError:
-        return None
+    return int(digits, base)
 
 
 def _normalise_escapes(text: str, safe: str) -> str:

@@ -25,11 +25,11 @@ from licensing.models import (
     LicenseOffer,
     SalesReport,
 )
-from registry.accounts import create_organisation
+from registry.accounts.service import create_organisation
 from registry.certificates import verify_certificate
 from registry.log.events import parse_event
 from registry.log.store import AttestationLog
-from registry.models import User, Visibility, Work
+from registry.models import User, Visibility, Work, persisted_id
 from registry.schemas import CertificatePublic
 from similarity.engine import SimilarityEngine
 from tests.factories import Account, make_account
@@ -102,7 +102,7 @@ class Market:
             )
             session.add(work)
             session.commit()
-            return work.id or 0
+            return persisted_id(work)
 
     def propose(self, work_id: int, **overrides: Any) -> httpx.Response:
         return self.client.post(
@@ -401,6 +401,57 @@ def test_another_domain_is_not_licensed(market: Market) -> None:
         params={"work_id": grant["work_id"], "domain": "brand.example.evil"},
     ).json()
     assert (checked["licensed"], checked["grants"]) == (False, [])
+
+
+@pytest.mark.parametrize("registered", ["bücher.example", "XN--BCHER-KVA.example"])
+def test_an_organisation_domain_is_recognised_under_either_spelling(
+    market: Market, registered: str
+) -> None:
+    """The license check API and the crawler's licensed-use skip read domains one way."""
+    buyer = make_account(market.client, "buyer@books.example", roles=["brand"])
+    created = market.client.post(
+        f"{API}/organisations",
+        json={"name": "Bücher GmbH", "domain": registered},
+        headers=buyer.headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["domain"] == "xn--bcher-kva.example"
+    work_id = market.work()
+    market.activate(work_id)
+    taken = market.take(market.offer(work_id, "retail"), buyer)
+    assert taken.status_code == 201, taken.text
+    crawler = market.services.monitor()  # the app's wiring of the crawler's licensed skip
+    for spelling in (
+        "bücher.example",
+        "xn--bcher-kva.example",
+        "BÜCHER.EXAMPLE.",
+        "https://shop.bücher.example/koi",
+        "https://shop.xn--bcher-kva.example:8443/koi?size=l",
+    ):
+        checked = market.client.get(
+            f"{API}/licenses/check", params={"work_id": work_id, "domain": spelling}
+        ).json()
+        assert [g["grant_id"] for g in checked["grants"]] == [taken.json()["id"]], spelling
+        assert crawler.licensed(work_id, spelling), spelling
+    for elsewhere in ("bucher.example", "https://xn--bcher-kva.example.evil.test/"):
+        checked = market.client.get(
+            f"{API}/licenses/check", params={"work_id": work_id, "domain": elsewhere}
+        ).json()
+        assert not checked["licensed"], elsewhere
+        assert not crawler.licensed(work_id, elsewhere), elsewhere
+
+
+@pytest.mark.parametrize(
+    "domain", ["   ", "a..example", "\ue000.example", "brand.example:99999", "a" * 2048]
+)
+def test_a_license_check_of_text_naming_no_domain_is_refused(market: Market, domain: str) -> None:
+    grant = market.retail_grant()
+    response = market.client.get(
+        f"{API}/licenses/check", params={"work_id": grant["work_id"], "domain": domain}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "domain_invalid"
+    assert "names no domain" in response.json()["detail"]
 
 
 # Each case sets the market up, then returns the refused request and a phrase its answer names.

@@ -197,6 +197,34 @@ def test_a_licensed_domain_is_listed_and_removed(client: TestClient, alice: Acco
     assert client.get(url, headers=alice.headers).json() == []
 
 
+def test_a_unicode_licensed_domain_is_kept_as_its_canonical_host(
+    client: TestClient, services: Services, alice: Account
+) -> None:
+    work_id = register(client, alice, "chelsea")
+    url = f"/api/v1/works/{work_id}/licensed-domains"
+    added = client.post(url, headers=alice.headers, json={"domain": "Bücher.Example."})
+    assert added.status_code == 201, added.text
+    assert added.json()["domain"] == "xn--bcher-kva.example"
+    crawler = services.monitor()
+    for page in ("https://shop.bücher.example/koi", "https://xn--bcher-kva.example/"):
+        assert crawler.licensed(work_id, page), page
+    assert not crawler.licensed(work_id, "https://bucher.example/")
+    assert client.delete(f"{url}/bücher.example", headers=alice.headers).status_code == 204
+    assert client.get(url, headers=alice.headers).json() == []
+
+
+@pytest.mark.parametrize("domain", ["https://shop.example/", "shop.example:8443", "a..example"])
+def test_a_licensed_domain_must_be_a_host_alone(
+    client: TestClient, alice: Account, domain: str
+) -> None:
+    work_id = register(client, alice, "chelsea")
+    response = client.post(
+        f"/api/v1/works/{work_id}/licensed-domains", headers=alice.headers, json={"domain": domain}
+    )
+    assert response.status_code == 422
+    assert "is not a domain name" in response.json()["detail"]
+
+
 def test_another_owners_work_takes_no_licensed_domain(
     client: TestClient, alice: Account, bob: Account
 ) -> None:

@@ -116,6 +116,34 @@ def test_a_served_certificate_is_the_issued_document_and_verifies_offline(
     assert list(checked) == ["valid", "reason", "log_index", "tree_size"]
 
 
+def test_a_withdrawn_work_is_hidden_from_others_and_kept_for_its_owner(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    work_id = upload(client, alice, photo_jpeg("coffee", quality=95)).json()["work_id"]
+    query = {"file": ("q.jpg", photo_jpeg("coffee", quality=40, max_side=300))}
+
+    def matched(headers: dict[str, str]) -> list[int]:
+        found = client.post("/api/v1/match", files=query, headers=headers).json()
+        return [match["work_id"] for match in found["matches"]]
+
+    assert client.get(f"/api/v1/verify/{work_id}", headers=bob.headers).status_code == 200
+    assert work_id in matched(bob.headers)
+    assert client.delete(f"/api/v1/works/{work_id}", headers=alice.headers).status_code == 200
+    for stranger in (bob.headers, {}):
+        response = client.get(f"/api/v1/verify/{work_id}", headers=stranger)
+        assert (response.status_code, response.json()["detail"]) == (
+            404,
+            f"work {work_id} not found",
+        )
+        assert work_id not in matched(stranger)
+    assert client.get(f"/api/v1/verify/{work_id}", headers=alice.headers).status_code == 200
+    owned = client.get(f"/api/v1/works/{work_id}", headers=alice.headers).json()
+    assert owned["status"] == "withdrawn"
+    assert [work["id"] for work in client.get("/api/v1/works", headers=alice.headers).json()] == [
+        work_id
+    ]
+
+
 def test_listing_shows_only_own_works(client: TestClient, alice: Account, bob: Account) -> None:
     upload(client, alice, random_png(4))
     upload(client, bob, random_png(5))

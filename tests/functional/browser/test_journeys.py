@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from skimage import data as skimage_data
 
 from frontend.services import Services
-from registry.accounts import create_user
+from registry.accounts.service import create_user
 from registry.models import Role, Work
 from registry.schemas import WorkMetadata
 from registry.service import Registered, Upload

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from frontend.cli.crawl import crawl
 from frontend.services import Services
 from frontend.settings import Settings
-from registry.accounts import create_user
+from registry.accounts.service import create_user
 from registry.schemas import WorkMetadata
 from registry.service import Upload
 from tests.factories import photo_jpeg

@@ -100,6 +100,21 @@ def test_find_copies_hides_other_owners_private_works(
     assert "data-work-id" not in response.text
 
 
+def test_a_withdrawn_work_leaves_the_gallery_and_its_verify_page_but_for_its_owner(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    work_id = register(client, alice, random_png(7), title="Carp in winter")
+    assert "Carp in winter" in client.get("/").text
+    assert client.delete(f"/api/v1/works/{work_id}", headers=alice.headers).status_code == 200
+    assert "Carp in winter" not in client.get("/").text
+    for stranger in (bob.headers, {}):
+        assert_error_page(client.get(f"/verify/{work_id}", headers=stranger), 404, "not found")
+        assert client.get(f"/works/{work_id}/thumbnail", headers=stranger).status_code == 404
+    page = client.get(f"/verify/{work_id}", headers=alice.headers)
+    assert page.status_code == 200
+    assert "Carp in winter" in page.text
+
+
 def test_work_page_shows_a_prior_art_conflict_side_by_side(
     client: TestClient, alice: Account, bob: Account
 ) -> None:

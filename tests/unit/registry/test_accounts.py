@@ -1,4 +1,4 @@
-"""Accounts: sign-up rules, password checks, API keys and login sessions."""
+"""Accounts: sign-up rules, password checks, API keys, login sessions and organisation domains."""
 
 from __future__ import annotations
 
@@ -6,16 +6,19 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from registry.accounts import (
+from registry.accounts.repository import organisations_of
+from registry.accounts.service import (
     authenticate,
     create_api_key,
+    create_organisation,
     create_user,
     end_login_session,
+    organisation_domain,
     start_login_session,
     user_for_api_key,
     user_for_login_session,
 )
-from registry.errors import Conflict, CopymarkError, Unauthorized
+from registry.errors import BadRequest, Conflict, CopymarkError, Unauthorized
 from registry.models import ApiKey, Role, utcnow
 
 
@@ -80,3 +83,56 @@ def test_login_sessions_end(db_engine: Engine) -> None:
         session.flush()
         assert user_for_login_session(session, token) is None
         assert user_for_login_session(session, "made-up") is None
+
+
+@pytest.mark.parametrize(
+    ("domain", "stored"),
+    [
+        ("brand.example", "brand.example"),
+        ("Shop.Brand.Example.", "shop.brand.example"),
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("BÜCHER.example", "xn--bcher-kva.example"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("XN--BCHER-KVA.EXAMPLE.", "xn--bcher-kva.example"),
+    ],
+)
+def test_organisation_domains_are_stored_as_their_canonical_host(domain: str, stored: str) -> None:
+    assert organisation_domain(domain) == stored
+
+
+@pytest.mark.parametrize(
+    ("domain", "reason"),
+    [
+        ("10.0.0.1", "IP addresses are not domains"),
+        ("0x7f.1", "IP addresses are not domains"),
+        ("[::1]", "IP addresses are not domains"),
+        ("::1", "IP addresses are not domains"),
+        ("localhost", "expected e.g. brand.example"),
+        ("-bad.example", "expected e.g. brand.example"),
+        ("under_score.example", "expected e.g. brand.example"),
+        ("https://brand.example/", "not a host name alone"),
+        ("brand.example:8443", "not a host name alone"),
+        ("user@brand.example", "not a host name alone"),
+        ("", "no host name given"),
+        ("a" * 2048, "label"),
+        ("brand\x00.example", "control characters"),
+        ("a..example", "label empty"),
+        ("\u05d0a.example", "BIDI"),
+    ],
+)
+def test_an_organisation_domain_must_be_a_domain_name(domain: str, reason: str) -> None:
+    with pytest.raises(BadRequest, match="not a domain name") as refused:
+        organisation_domain(domain)
+    assert refused.value.status_code == 400
+    assert reason in refused.value.message
+    assert len(refused.value.message) < 400
+
+
+def test_an_organisation_keeps_its_domain_in_canonical_form(db_engine: Engine) -> None:
+    with Session(db_engine) as session:
+        brand = create_user(
+            session, email="b@brand.example", password="long enough", roles={Role.BRAND}
+        )
+        organisation = create_organisation(session, brand, " Bücher ", "Bücher.Example.")
+        assert (organisation.name, organisation.domain) == ("Bücher", "xn--bcher-kva.example")
+        assert organisations_of(session, brand) == [organisation]

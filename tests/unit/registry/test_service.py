@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlmodel import func, select
 
-from registry.accounts import create_user
+from registry.accounts.service import create_user
 from registry.db import unit_of_work
 from registry.errors import CopymarkError
 from registry.log.models import LogLeaf

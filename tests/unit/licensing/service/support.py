@@ -14,9 +14,10 @@ from licensing.service.contracts import consent_to_version, propose_contract_ver
 from licensing.service.grants import take_license
 from licensing.service.offers import publish_offer
 from licensing.service.sales import ReportOutcome, SalesLine, submit_sales_report
+from registry.accounts.service import organisation_domain
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
-from registry.models import Membership, Organisation, Role, User, Work
+from registry.models import Membership, Organisation, Role, User, Work, persisted_id
 from tests.unit.licensing.factories import contract_data
 
 
@@ -29,7 +30,7 @@ def add_user(session: Session, email: str, roles: list[str] | None = None) -> Us
 
 def add_work(session: Session, owner: User, title: str = "koi") -> Work:
     work = Work(
-        owner_id=owner.id or 0,
+        owner_id=persisted_id(owner),
         title=title,
         sha256=hashlib.sha256(title.encode()).hexdigest(),
         mime_type="image/png",
@@ -90,15 +91,20 @@ class World:
         return self.consent(self.ben, version, "ben")
 
     def consent(self, user: User, version: ContractVersion, party_id: str) -> ContractVersion:
-        return consent_to_version(self.session, user, version.id or 0, party_id, self.log)
+        return consent_to_version(self.session, user, persisted_id(version), party_id, self.log)
 
     def take(self, offer: LicenseOffer, licensee: User | None = None) -> LicenseGrant:
-        grant, _ = take_license(self.session, licensee or self.brand, offer.id or 0, self.log)
+        grant, _ = take_license(self.session, licensee or self.brand, persisted_id(offer), self.log)
         return grant
 
     def report(self, grant: LicenseGrant, report_id: str, *lines: SalesLine) -> ReportOutcome:
         return submit_sales_report(
-            self.session, self.brand, grant.id or 0, report_id=report_id, lines=lines, log=self.log
+            self.session,
+            self.brand,
+            persisted_id(grant),
+            report_id=report_id,
+            lines=lines,
+            log=self.log,
         )
 
 
@@ -108,12 +114,15 @@ def line(units: int, cents: int, currency: str = "USD") -> SalesLine:
 
 def retail_grant(world: World, **overrides: Any) -> LicenseGrant:
     world.activate(world.document(**overrides))
-    return world.take(publish_offer(world.session, world.ana, world.work.id or 0, "retail"))
+    return world.take(publish_offer(world.session, world.ana, persisted_id(world.work), "retail"))
 
 
 def join_organisation(world: World, user: User, domain: str) -> None:
-    organisation = Organisation(name=domain, domain=domain)
+    """The user joins an organisation with this domain, stored as the registry stores it."""
+    organisation = Organisation(name=domain, domain=organisation_domain(domain))
     world.session.add(organisation)
     world.session.flush()
-    world.session.add(Membership(user_id=user.id or 0, organisation_id=organisation.id or 0))
+    world.session.add(
+        Membership(user_id=persisted_id(user), organisation_id=persisted_id(organisation))
+    )
     world.session.flush()

@@ -15,6 +15,7 @@ from licensing.repository import active_version
 from licensing.service.contracts import propose_contract_version
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.log.events import parse_event
+from registry.models import persisted_id
 from tests.unit.licensing.service.support import World, add_work
 
 
@@ -38,7 +39,7 @@ def test_activating_a_new_version_supersedes_the_old(world: World) -> None:
     first = world.activate(world.document())
     second = world.activate(world.document(version=2))
     assert (first.status, second.status) == (VersionStatus.SUPERSEDED, VersionStatus.ACTIVE)
-    assert active_version(world.session, world.work.id or 0) == second
+    assert active_version(world.session, persisted_id(world.work)) == second
 
 
 def test_a_work_of_another_owner_is_not_found(world: World) -> None:

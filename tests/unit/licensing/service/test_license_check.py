@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from licensing.service.license_check import host_of, is_use_licensed
+from licensing.errors import InvalidDomainError
+from licensing.service.license_check import is_use_licensed, licensed_grants
+from registry.models import persisted_id
 from tests.unit.licensing.service.support import World, add_work, join_organisation, retail_grant
 
 
@@ -17,7 +17,7 @@ from tests.unit.licensing.service.support import World, add_work, join_organisat
 def test_a_use_on_the_licensee_domain_or_a_subdomain_is_licensed(world: World, use: str) -> None:
     join_organisation(world, world.brand, "brand.example")
     retail_grant(world)
-    assert is_use_licensed(world.session, world.work.id or 0, use)
+    assert is_use_licensed(world.session, persisted_id(world.work), use)
 
 
 @pytest.mark.parametrize(
@@ -26,18 +26,36 @@ def test_a_use_on_the_licensee_domain_or_a_subdomain_is_licensed(world: World, u
 def test_a_use_elsewhere_is_not_licensed(world: World, use: str) -> None:
     join_organisation(world, world.brand, "brand.example")
     retail_grant(world)
-    assert not is_use_licensed(world.session, world.work.id or 0, use)
+    assert not is_use_licensed(world.session, persisted_id(world.work), use)
 
 
 def test_a_use_of_another_work_is_not_licensed(world: World) -> None:
     join_organisation(world, world.brand, "brand.example")
     retail_grant(world)
     other = add_work(world.session, world.ana, "carp")
-    assert not is_use_licensed(world.session, other.id or 0, "brand.example")
+    assert not is_use_licensed(world.session, persisted_id(other), "brand.example")
 
 
-@given(st.text(max_size=300))
-def test_any_text_is_answered_with_a_host_or_nothing(text: str) -> None:
-    host = host_of(text)
-    assert host == host.lower()
-    assert not host.endswith(".")
+@pytest.mark.parametrize("stored", ["bücher.example", "xn--bcher-kva.example"])
+@pytest.mark.parametrize(
+    "use",
+    ["bücher.example", "XN--BCHER-KVA.example.", "https://shop.BÜCHER.example:8443/koi"],
+)
+def test_a_unicode_domain_is_licensed_under_either_spelling(
+    world: World, stored: str, use: str
+) -> None:
+    join_organisation(world, world.brand, stored)
+    retail_grant(world)
+    assert is_use_licensed(world.session, persisted_id(world.work), use)
+
+
+@pytest.mark.parametrize("use", ["", "   ", "a..example", "bad\x00.example", "\ue000.example"])
+def test_text_naming_no_domain_is_refused_by_the_check_and_unlicensed_for_the_crawler(
+    world: World, use: str
+) -> None:
+    join_organisation(world, world.brand, "brand.example")
+    retail_grant(world)
+    with pytest.raises(InvalidDomainError, match="names no domain") as refused:
+        licensed_grants(world.session, persisted_id(world.work), use)
+    assert refused.value.status_code == 422
+    assert not is_use_licensed(world.session, persisted_id(world.work), use)

@@ -10,6 +10,7 @@ from licensing.service.offers import publish_offer
 from licensing.service.sales import submit_sales_report
 from registry.errors import Conflict, NotFound
 from registry.log.events import parse_event
+from registry.models import persisted_id
 from tests.unit.licensing.factories import usd
 from tests.unit.licensing.service.support import World, add_work, line, retail_grant
 
@@ -61,7 +62,7 @@ def test_a_correction_replaces_the_report_it_names(world: World) -> None:
     corrected = submit_sales_report(
         world.session,
         world.brand,
-        grant.id or 0,
+        persisted_id(grant),
         report_id="r1-fix",
         lines=[line(10, 5000)],
         log=world.log,
@@ -79,7 +80,7 @@ def test_only_the_latest_report_can_be_corrected(world: World) -> None:
         submit_sales_report(
             world.session,
             world.brand,
-            grant.id or 0,
+            persisted_id(grant),
             report_id="r1-fix",
             lines=[line(1, 100)],
             log=world.log,
@@ -99,7 +100,7 @@ def test_a_licensee_reports_only_under_their_own_grant(world: World) -> None:
         submit_sales_report(
             world.session,
             world.ben,
-            grant.id or 0,
+            persisted_id(grant),
             report_id="r1",
             lines=[line(1, 1)],
             log=world.log,
@@ -112,7 +113,7 @@ def test_a_derivative_sale_pays_the_parent_contract_parties(world: World) -> Non
     world.activate(
         world.document(child, parents=[{"work": f"work-{world.work.id}", "share_bp": 2000}])
     )
-    offer = publish_offer(world.session, world.ana, child.id or 0, "retail")
+    offer = publish_offer(world.session, world.ana, persisted_id(child), "retail")
     grant = world.take(offer)
     outcome = world.report(grant, "r1", line(10, 100_000))
     owed = dict(outcome.owed)

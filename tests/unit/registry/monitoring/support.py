@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from registry.accounts import create_user
+from registry.accounts.service import create_user
 from registry.db import unit_of_work
 from registry.models import Role, User, Work
 from registry.monitoring.jobs import AlertLine

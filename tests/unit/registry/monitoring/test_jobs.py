@@ -7,6 +7,7 @@ import asyncio
 from sqlmodel import col, func, select
 
 from registry.log.models import LogLeaf
+from registry.models import persisted_id
 from registry.monitoring.evidence import verify_bundle
 from registry.monitoring.jobs import Monitor, cancel
 from registry.monitoring.models import Alert, CrawlJob, JobStatus, Sighting
@@ -98,7 +99,7 @@ def test_licensed_domain_raises_no_alert(
 ) -> None:
     coffee = registered.works["coffee"]
     with parts.session() as session:
-        add_licensed_domain(session, registered.owner, coffee.id or 0, "127.0.0.1")
+        add_licensed_domain(session, registered.owner, persisted_id(coffee), "127.0.0.1")
         session.commit()
     _, lines = run_crawl(queue_job(parts, registered.owner, gallery_seeds(copy_site), 3))
     assert lines
@@ -167,5 +168,5 @@ def test_each_new_alert_notifies_the_rights_holder_once(
                 Notification.user_id == registered.owner.id, Notification.kind == NEW_ALERT_KIND
             )
         ).all()
-        alert_ids = [alert.id or 0 for alert in session.exec(select(Alert)).all()]
+        alert_ids = [persisted_id(alert) for alert in session.exec(select(Alert)).all()]
     assert sorted(payload["alert_id"] for payload in notified) == sorted(alert_ids)

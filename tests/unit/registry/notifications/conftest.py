@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import Engine
 
-from registry.accounts import create_user
+from registry.accounts.service import create_user
 from registry.db import unit_of_work
 from registry.models import User
 from tests.support.receivers import SmtpInbox

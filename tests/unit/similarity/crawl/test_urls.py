@@ -1,10 +1,21 @@
-"""URL canonicalisation: one spelling per resource, numeric IPv4 hosts read as browsers do."""
+"""URL and host canonicalisation: one spelling per resource and per host, numeric IPv4 hosts
+read as browsers do."""
+
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from similarity.crawl.urls import MAX_URL_LENGTH, InvalidUrlError, canonical_url, parse_web_url
+from similarity.crawl.urls import (
+    MAX_HOST_LENGTH,
+    MAX_URL_LENGTH,
+    InvalidUrlError,
+    canonical_host,
+    canonical_url,
+    host_within,
+    parse_web_url,
+)
 
 
 @pytest.mark.parametrize(
@@ -49,6 +60,9 @@ def test_relative_reference_resolves_against_base() -> None:
         "http://1.2.3.08/",
         "http://256.256.256.256.256/",
         "http://4294967296/",
+        "http://0-1.0/",
+        "http://0x1_0.0/",
+        "http://0+7.1/",
         "http://[fe80::1%25eth0]/",
         "http://example.com:99999/",
         "http://example.com/" + "a" * MAX_URL_LENGTH,
@@ -80,3 +94,112 @@ def test_every_numeric_ipv4_spelling_names_the_same_address(address: int) -> Non
     dotted = ".".join(str((address >> shift) & 255) for shift in (24, 16, 8, 0))
     spellings = [str(address), hex(address), f"{address >> 24}.{address & 0xFFFFFF}"]
     assert {parse_web_url(f"http://{spelling}/").host for spelling in spellings} == {dotted}
+
+
+@pytest.mark.parametrize(
+    ("text", "host"),
+    [
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("BÜCHER.Example", "xn--bcher-kva.example"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("XN--BCHER-KVA.EXAMPLE", "xn--bcher-kva.example"),
+        ("Shop.Brand.Example.", "shop.brand.example"),
+        ("bücher。example", "xn--bcher-kva.example"),
+        ("  brand.example\n", "brand.example"),
+        ("brand.example:8443", "brand.example"),
+        ("brand.example/koi?size=l", "brand.example"),
+        ("https://user:pw@Bücher.Example.:8443/p?q=1#f", "xn--bcher-kva.example"),
+        ("//shop.brand.example/koi", "shop.brand.example"),
+        ("HTTP://[::FFFF:127.0.0.1]:80/", "::ffff:7f00:1"),
+        ("::1", "::1"),
+        ("[::1]", "::1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("ex%41mple.com", "example.com"),
+    ],
+)
+def test_canonical_host_of_a_host_domain_or_url(text: str, host: str) -> None:
+    assert canonical_host(text) == host
+    assert canonical_host(host) == host
+
+
+@pytest.mark.parametrize("text", ["bücher.example", "Brand.Example.", "127.0.0.1", "[::1]"])
+def test_a_host_alone_passes_host_only(text: str) -> None:
+    assert canonical_host(text, host_only=True) == canonical_host(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://brand.example/",
+        "brand.example:8443",
+        "brand.example:",
+        "user@brand.example",
+        "brand.example/koi",
+        "brand.example?x",
+        "//brand.example",
+        "[::1]:80",
+    ],
+)
+def test_host_only_refuses_anything_but_a_host(text: str) -> None:
+    with pytest.raises(InvalidUrlError, match="not a host name alone"):
+        canonical_host(text, host_only=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "no host name given"),
+        ("   ", "no host name given"),
+        ("https:///koi", "has no host"),
+        ("a" * 2048, "label"),
+        ("a." * 1024, f"at most {MAX_HOST_LENGTH} characters"),
+        ("x" * (MAX_URL_LENGTH + 1), f"at most {MAX_URL_LENGTH} characters"),
+        ("brand\x00.example", "control characters"),
+        ("brand.example\x1b[2J", "control characters"),
+        ("brand\u0085.example", "control characters"),
+        ("a..example", "label empty"),
+        ("\ue000.example", "Invalid character"),
+        ("\u05d0a.example", "BIDI"),
+        ("a b.example", "invalid host name"),
+        ("brand.example:99999", "Port out of range"),
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("fe80::1%eth0", "names no host"),
+        ("[fe80::1%25eth0]", "zone identifiers"),
+        ("evil.test\\@brand.example", "backslash"),
+    ],
+)
+def test_text_naming_no_host_is_refused_with_the_reason(text: str, reason: str) -> None:
+    with pytest.raises(InvalidUrlError, match=re.escape(reason)):
+        canonical_host(text)
+
+
+@given(st.text(max_size=300))
+def test_any_text_gives_a_canonical_host_or_a_refusal(text: str) -> None:
+    try:
+        host = canonical_host(text)
+    except InvalidUrlError:
+        return
+    assert host == host.lower()
+    assert host.isascii()
+    assert not host.endswith(".")
+    assert canonical_host(host) == host
+
+
+@pytest.mark.parametrize(
+    ("host", "domain", "within"),
+    [
+        ("brand.example", "brand.example", True),
+        ("shop.brand.example", "brand.example", True),
+        ("a.b.brand.example", "brand.example", True),
+        ("evilbrand.example", "brand.example", False),
+        ("brand.example.evil.test", "brand.example", False),
+        ("brand.example", "shop.brand.example", False),
+        ("brand.example", "", False),
+        ("10.0.0.1", "10.0.0.1", True),
+        ("10.0.0.1", "0.0.1", False),
+    ],
+)
+def test_a_host_is_within_its_domain_and_subdomains_only(
+    host: str, domain: str, within: bool
+) -> None:
+    assert host_within(host, domain) is within

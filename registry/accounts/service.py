@@ -1,4 +1,5 @@
-"""Accounts: users with roles, argon2 passwords, hashed API keys and login sessions."""
+"""Account use cases: sign-up, argon2 password checks, hashed API keys, login sessions and
+brand organisations. Queries live in `registry.accounts.repository`; nothing here commits."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from registry.errors import Conflict, CopymarkError, Forbidden, NotFound, Unauthorized
+from registry.accounts import repository
+from registry.errors import BadRequest, Conflict, CopymarkError, Forbidden, Unauthorized
 from registry.models import (
     ApiKey,
     LoginSession,
@@ -22,6 +24,7 @@ from registry.models import (
     persisted_id,
     utcnow,
 )
+from similarity.crawl.urls import InvalidUrlError, canonical_host, is_ip_address
 
 API_KEY_PREFIX = "cmk_"
 SESSION_LIFETIME = timedelta(days=14)
@@ -36,25 +39,22 @@ def _token_digest(token: str) -> str:
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
-def normalise_domain(domain: str) -> str:
-    """A lower-case host name such as brand.example; URLs, ports and IP addresses are refused."""
-    cleaned = domain.strip().lower().rstrip(".")
-    labels = cleaned.split(".")
-    if len(cleaned) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.match(x) for x in labels):
-        raise CopymarkError(f"not a domain name: {domain[:100]!r} (expected e.g. brand.example)")
-    if labels[-1].isdigit():
-        raise CopymarkError(f"not a domain name: {domain[:100]!r} (IP addresses are not domains)")
-    return cleaned
+def organisation_domain(domain: str) -> str:
+    """The canonical host (`canonical_host`) of an organisation's web domain, e.g. brand.example.
 
-
-def organisations_of(session: Session, user: User) -> list[Organisation]:
-    return list(
-        session.exec(
-            select(Organisation)
-            .join(Membership, col(Membership.organisation_id) == Organisation.id)
-            .where(Membership.user_id == persisted_id(user))
-        )
-    )
+    On top of the one host rule, an organisation's domain must be a domain name typed alone: a
+    URL, a port, an IP address or a single label such as `localhost` is refused.
+    """
+    try:
+        host = canonical_host(domain, host_only=True)
+    except InvalidUrlError as error:
+        raise BadRequest(f"not a domain name: {domain[:100]!r} ({error})") from None
+    if is_ip_address(host):
+        raise BadRequest(f"not a domain name: {domain[:100]!r} (IP addresses are not domains)")
+    labels = host.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+        raise BadRequest(f"not a domain name: {domain[:100]!r} (expected e.g. brand.example)")
+    return host
 
 
 def normalise_email(email: str) -> str:
@@ -77,7 +77,7 @@ def create_user(
     address = normalise_email(email)
     if len(password) < 8:
         raise CopymarkError("password must have at least 8 characters")
-    if session.exec(select(User).where(User.email == address)).first() is not None:
+    if repository.user_by_email(session, address) is not None:
         raise Conflict(f"an account with email {address} already exists")
     user = User(
         email=address,
@@ -91,7 +91,7 @@ def create_user(
 
 
 def find_user_by_email(session: Session, email: str) -> User | None:
-    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+    return repository.user_by_email(session, email.strip().lower())
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
@@ -119,15 +119,9 @@ def create_api_key(session: Session, user: User, name: str) -> str:
     return token
 
 
-def api_keys_of(session: Session, user: User) -> list[ApiKey]:
-    return list(session.exec(select(ApiKey).where(ApiKey.user_id == persisted_id(user))))
-
-
 def revoke_api_key(session: Session, user: User, key_id: int) -> ApiKey:
     """Revoke one of the user's keys; another user's key id answers NotFound."""
-    key = session.get(ApiKey, key_id)
-    if key is None or key.user_id != user.id:
-        raise NotFound(f"API key {key_id} not found")
+    key = repository.owned_api_key(session, user, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
@@ -138,10 +132,10 @@ def revoke_api_key(session: Session, user: User, key_id: int) -> ApiKey:
 def user_for_api_key(session: Session, token: str) -> User:
     if not token.startswith(API_KEY_PREFIX):
         raise Unauthorized("malformed API key")
-    key = session.exec(select(ApiKey).where(ApiKey.key_hash == _token_digest(token))).first()
+    key = repository.api_key_by_digest(session, _token_digest(token))
     if key is None or key.revoked_at is not None:
         raise Unauthorized("unknown or revoked API key")
-    user = session.get(User, key.user_id)
+    user = repository.user_by_id(session, key.user_id)
     if user is None:
         raise Unauthorized("unknown or revoked API key")
     return user
@@ -161,18 +155,14 @@ def start_login_session(session: Session, user: User) -> str:
 
 
 def user_for_login_session(session: Session, token: str) -> User | None:
-    row = session.exec(
-        select(LoginSession).where(LoginSession.token_hash == _token_digest(token))
-    ).first()
+    row = repository.login_session_by_digest(session, _token_digest(token))
     if row is None or row.expires_at < utcnow():
         return None
-    return session.get(User, row.user_id)
+    return repository.user_by_id(session, row.user_id)
 
 
 def end_login_session(session: Session, token: str) -> None:
-    row = session.exec(
-        select(LoginSession).where(LoginSession.token_hash == _token_digest(token))
-    ).first()
+    row = repository.login_session_by_digest(session, _token_digest(token))
     if row is not None:
         session.delete(row)
 
@@ -184,7 +174,7 @@ def create_organisation(
     if not owner.has_role(Role.BRAND):
         raise Forbidden("only brand accounts create organisations")
     organisation = Organisation(
-        name=name.strip(), domain=normalise_domain(domain) if domain else None
+        name=name.strip(), domain=organisation_domain(domain) if domain else None
     )
     session.add(organisation)
     session.flush()

@@ -7,11 +7,15 @@ import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlmodel import Session
 
 from frontend.services import Services
-from registry.accounts.service import user_for_api_key, user_for_login_session
+from registry.accounts.service import (
+    SESSION_LIFETIME,
+    user_for_api_key,
+    user_for_login_session,
+)
 from registry.db import unit_of_work
 from registry.errors import Forbidden, Unauthorized
 from registry.models import User
@@ -37,6 +41,18 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def set_session_cookie(response: Response, services: Services, token: str) -> None:
+    """The login session's cookie: script cannot read it, and it lives as long as the session."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=services.settings.secure_cookies,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+    )
 
 
 def csrf_token_for(services: Services, session_token: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from frontend.deps import SESSION_COOKIE, CurrentUser, ServicesDep, SessionDep, csrf_token_for
+from frontend.deps import CurrentUser, ServicesDep, SessionDep, csrf_token_for, set_session_cookie
 from registry.accounts.repository import api_keys_of, organisations_of
 from registry.accounts.service import (
     authenticate,
@@ -12,10 +12,10 @@ from registry.accounts.service import (
     create_organisation,
     create_user,
     revoke_api_key,
+    self_assignable_roles,
     start_login_session,
 )
-from registry.errors import CopymarkError
-from registry.models import Role, User, persisted_id
+from registry.models import User, persisted_id
 from registry.schemas import (
     ApiKeyCreate,
     ApiKeyIssued,
@@ -37,14 +37,6 @@ def user_public(user: User) -> UserPublic:
     )
 
 
-def _roles(names: list[str]) -> set[Role]:
-    allowed = {role.value for role in Role} - {Role.ADMIN.value}
-    unknown = sorted(set(names) - allowed)
-    if unknown:
-        raise CopymarkError(f"unknown or not self-assignable roles: {', '.join(unknown)}")
-    return {Role(name) for name in names}
-
-
 @router.post("/users", status_code=201)
 def sign_up(body: UserCreate, session: SessionDep) -> UserPublic:
     user = create_user(
@@ -52,7 +44,7 @@ def sign_up(body: UserCreate, session: SessionDep) -> UserPublic:
         email=body.email,
         password=body.password,
         display_name=body.display_name,
-        roles=_roles(body.roles),
+        roles=self_assignable_roles(body.roles),
     )
     return user_public(user)
 
@@ -64,14 +56,7 @@ def sign_in(
     """Start a cookie session; unsafe requests made with the cookie must echo the CSRF token."""
     user = authenticate(session, body.email, body.password)
     token = start_login_session(session, user)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=services.settings.secure_cookies,
-        max_age=14 * 24 * 3600,
-    )
+    set_session_cookie(response, services, token)
     return SessionStarted(csrf_token=csrf_token_for(services, token))
 
 

@@ -8,17 +8,18 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
-from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep
+from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep, set_session_cookie
 from frontend.pages.rendering import render
 from frontend.services import Services
 from registry.accounts.service import (
     authenticate,
     create_user,
     end_login_session,
+    self_assignable_roles,
     start_login_session,
 )
 from registry.errors import CopymarkError
-from registry.models import Role, User
+from registry.models import User
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,16 +37,8 @@ def signup_form(request: Request, user: OptionalUser) -> HTMLResponse:
 
 
 def _signed_in(services: Services, session: Session, user: User) -> Response:
-    token = start_login_session(session, user)
     response = RedirectResponse("/works", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=services.settings.secure_cookies,
-        max_age=14 * 24 * 3600,
-    )
+    set_session_cookie(response, services, start_login_session(session, user))
     return response
 
 
@@ -83,9 +76,8 @@ def signup(
     role: Annotated[str, Form()] = "creator",
 ) -> Response:
     try:
-        if role not in {Role.CREATOR, Role.RIGHTS_HOLDER, Role.BRAND}:
-            raise CopymarkError(f"unknown role {role!r}")
-        user = create_user(session, email=email, password=password, roles={Role(role)})
+        roles = self_assignable_roles([role])
+        user = create_user(session, email=email, password=password, roles=roles)
     except CopymarkError as error:
         return render(
             request,

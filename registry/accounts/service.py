@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -63,6 +64,15 @@ def normalise_email(email: str) -> str:
     if not local or "." not in domain or len(cleaned) > 320 or any(c.isspace() for c in cleaned):
         raise CopymarkError(f"not a valid email address: {email[:100]!r}")
     return cleaned
+
+
+def self_assignable_roles(names: Iterable[str]) -> set[Role]:
+    """The roles a person may give themselves at sign-up: any but admin."""
+    wanted = set(names)
+    unknown = sorted(wanted - {role.value for role in Role if role != Role.ADMIN})
+    if unknown:
+        raise BadRequest(f"unknown or not self-assignable roles: {', '.join(unknown)}")
+    return {Role(name) for name in wanted}
 
 
 def create_user(

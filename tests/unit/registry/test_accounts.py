@@ -14,6 +14,7 @@ from registry.accounts.service import (
     create_user,
     end_login_session,
     organisation_domain,
+    self_assignable_roles,
     start_login_session,
     user_for_api_key,
     user_for_login_session,
@@ -136,3 +137,9 @@ def test_an_organisation_keeps_its_domain_in_canonical_form(db_engine: Engine) -
         organisation = create_organisation(session, brand, " Bücher ", "Bücher.Example.")
         assert (organisation.name, organisation.domain) == ("Bücher", "xn--bcher-kva.example")
         assert organisations_of(session, brand) == [organisation]
+
+
+def test_people_may_give_themselves_any_role_but_admin() -> None:
+    assert self_assignable_roles(["creator", "brand", "creator"]) == {Role.CREATOR, Role.BRAND}
+    with pytest.raises(BadRequest, match="not self-assignable roles: admin, wizard"):
+        self_assignable_roles(["wizard", "admin", "creator"])

@@ -23,6 +23,7 @@ from similarity.crawl.fetcher import Fetcher, FetchError, FetchLimits
 from similarity.crawl.frontier import FrontierEntry, FrontierStore, SqliteFrontierStore
 from similarity.crawl.netguard import NetGuard, Resolver, SystemResolver, TargetRefusedError
 from similarity.crawl.politeness import HostPoliteness
+from similarity.crawl.proxy import GuardedProxy
 from similarity.crawl.records import FetchRecord, IssueKind, PageIssue, RedirectHop, Validators
 from similarity.crawl.robots import RobotsPolicy
 from similarity.crawl.urls import InvalidUrlError, WebUrl, canonical_url, parse_web_url
@@ -39,6 +40,7 @@ __all__ = [
     "Fetcher",
     "FrontierEntry",
     "FrontierStore",
+    "GuardedProxy",
     "HostPoliteness",
     "ImageFound",
     "InvalidUrlError",

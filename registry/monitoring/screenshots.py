@@ -20,8 +20,9 @@ fetch and WebSocket is a new proxied request, so each is vetted on its own. Chro
 - service workers are blocked per context, so no worker outlives or bypasses the page.
 
 Why a proxy rather than Playwright's `page.route`, the previous check: interception is not
-consulted for redirect hops, WebSockets, preconnects or popups (each of those reached private
-addresses in the probe that found this), and it vets a name that Chromium then resolves again.
+consulted for redirect hops or WebSockets (the outside probe read an internal address through a
+redirect), nor for Chromium's preconnects or a popup's requests (the canary tests caught those),
+and it vets a name that Chromium then resolves again.
 The route check is gone rather than kept as a second layer: the proxy sees every request the
 route would see, and interception also turns off the browser's cache for nothing.
 
@@ -132,7 +133,7 @@ class ChromiumScreenshotter:
         try:
             page = await context.new_page()
             response = await page.goto(url, wait_until="load", timeout=self._timeout_ms)
-            if response is not None and await response.header_value(GUARD_HEADER) == "refused":
+            if await _refused_by_the_proxy(response):
                 return Screenshot(None, "the page led the browser to an address the guard refuses")
             png = await page.screenshot(full_page=True, type="png", timeout=self._timeout_ms)
             return Screenshot(bytes(png))
@@ -179,3 +180,14 @@ class ChromiumScreenshotter:
         if self._proxy is not None:
             await self._proxy.aclose()
             self._proxy = None
+
+
+async def _refused_by_the_proxy(response: Any) -> bool:
+    """Whether the main document is the proxy's refusal, not a page.
+
+    Only a plain-HTTP answer can be the proxy's own: an https answer comes through a tunnel
+    from the server, which could send the marker to keep its page out of the evidence.
+    """
+    if response is None or not str(response.url).startswith("http://"):
+        return False
+    return bool(await response.header_value(GUARD_HEADER) == "refused")

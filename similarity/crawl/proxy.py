@@ -18,7 +18,8 @@ transport. A refused target gets 403; anything else (origin-form requests, https
 form, malformed request lines or headers, a head over the size limit, a chunked request body)
 gets 400 or 501, and the connection is closed while the proxy goes on serving others.
 
-Refusals carry no reason, only the `X-Copymark-Guard: refused` marker: the page being
+Refusals carry no reason, only the `X-Copymark-Guard: refused` marker (which the proxy strips
+from the plain-HTTP answers it forwards, so no server can fake it there): the page being
 rendered can show a refused navigation in the screenshot, and a reason can name the private
 address a host name resolved to. Anyone on this machine can reach the proxy while it runs; it
 grants them no more than the crawler itself fetches.
@@ -63,7 +64,10 @@ _NOT_FORWARDED: Final = frozenset(
         "expect",
     }
 )
-_NOT_RETURNED: Final = frozenset({"connection", "proxy-connection", "keep-alive"})
+# A server may not pass itself off as a refusal by sending the proxy's own marker.
+_NOT_RETURNED: Final = frozenset(
+    {"connection", "proxy-connection", "keep-alive", GUARD_HEADER.lower()}
+)
 
 
 class _BadRequest(Exception):
@@ -149,13 +153,15 @@ class GuardedProxy:
 
     async def aclose(self) -> None:
         """Stop listening and cut every open connection."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         for task in list(self._handlers):
             task.cancel()
         if self._handlers:
             await asyncio.gather(*self._handlers, return_exceptions=True)
+        if server is not None:
+            await server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -94,6 +94,14 @@ def test_a_refused_target_answers_403_and_is_never_connected(
     assert canary.reached == 0
 
 
+def test_a_server_cannot_pass_its_answer_off_as_a_refusal(site: LoopbackSite) -> None:
+    site.add_page("/copy", b"<p>copy</p>", headers={GUARD_HEADER: "refused"})
+    response = through_proxy(lambda proxy: get(proxy, site.url("/copy")))
+    assert response.status_code == 200
+    assert GUARD_HEADER not in response.headers
+    assert response.headers["connection"] == "close"
+
+
 def test_a_loopback_name_the_crawl_does_not_allow_is_refused(site: LoopbackSite) -> None:
     response = through_proxy(lambda proxy: get(proxy, f"http://localhost:{site.port}/"))
     assert response.status_code == 403

@@ -16,15 +16,15 @@ fetch and WebSocket is a new proxied request, so each is vetted on its own. Chro
 - `--host-resolver-rules` mapping every name but the proxy's to "not found": Chromium never
   needs to resolve a name itself (the proxy does), so nothing can reach a name directly;
 - WebRTC may not use UDP outside the proxy (`disable_non_proxied_udp`), so ICE (STUN, TURN)
-  has no way out but a vetted CONNECT, and QUIC is off;
+  has no way out but a vetted CONNECT; QUIC is off;
 - service workers are blocked per context, so no worker outlives or bypasses the page.
 
 Why a proxy rather than Playwright's `page.route`, the previous check: interception is not
 consulted for redirect hops or WebSockets (the outside probe read an internal address through a
-redirect), nor for Chromium's preconnects or a popup's requests (the canary tests caught those),
-and it vets a name that Chromium then resolves again.
-The route check is gone rather than kept as a second layer: the proxy sees every request the
-route would see, and interception also turns off the browser's cache for nothing.
+redirect), nor for Chromium's preconnects or a popup's requests (the canary tests caught
+those), and it vets a name that Chromium then resolves again. The route check is gone rather
+than kept as a second layer: the proxy sees every request the route would see, and interception
+also turns off the browser's cache for nothing.
 
 A page whose main navigation ends at a refused target is not photographed: the reason is
 recorded instead. When Chromium is missing or fails, no screenshot is taken and the reason is

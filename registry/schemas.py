@@ -135,9 +135,16 @@ class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: str = Field(max_length=320)
-    password: str = Field(min_length=8, max_length=1000)
+    # The length and common-password rules are the service's (registry.accounts.passwords).
+    password: str = Field(max_length=1000)
     display_name: str = Field(default="", max_length=200)
     roles: list[str] = Field(default_factory=lambda: ["creator"])
+
+
+class SignUpReceived(BaseModel):
+    """The one answer to a sign-up, whether the address was free or already had an account."""
+
+    detail: str
 
 
 class UserPublic(BaseModel):

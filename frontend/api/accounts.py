@@ -7,14 +7,15 @@ from fastapi import APIRouter, Response
 from frontend.deps import CurrentUser, ServicesDep, SessionDep, csrf_token_for, set_session_cookie
 from registry.accounts.repository import api_keys_of, organisations_of
 from registry.accounts.service import (
+    SIGN_UP_RECEIVED,
     authenticate,
     create_api_key,
     create_organisation,
-    create_user,
     revoke_api_key,
     self_assignable_roles,
     start_login_session,
 )
+from registry.accounts.service import sign_up as sign_up_user
 from registry.models import User, persisted_id
 from registry.schemas import (
     ApiKeyCreate,
@@ -24,6 +25,7 @@ from registry.schemas import (
     OrganisationCreate,
     OrganisationPublic,
     SessionStarted,
+    SignUpReceived,
     UserCreate,
     UserPublic,
 )
@@ -37,16 +39,20 @@ def user_public(user: User) -> UserPublic:
     )
 
 
-@router.post("/users", status_code=201)
-def sign_up(body: UserCreate, session: SessionDep) -> UserPublic:
-    user = create_user(
+@router.post("/users", status_code=202)
+def sign_up(body: UserCreate, session: SessionDep) -> SignUpReceived:
+    """Create an account. The answer is the same whether or not the address already had one,
+    so sign-up cannot be used to learn who has an account; sign in, then `GET /me` gives the id.
+    A malformed address, a weak password or an unknown role is still refused with 422 or 400.
+    """
+    sign_up_user(
         session,
         email=body.email,
         password=body.password,
         display_name=body.display_name,
         roles=self_assignable_roles(body.roles),
     )
-    return user_public(user)
+    return SignUpReceived(detail=SIGN_UP_RECEIVED)
 
 
 @router.post("/sessions")

@@ -12,10 +12,11 @@ from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep,
 from frontend.pages.rendering import render
 from frontend.services import Services
 from registry.accounts.service import (
+    SIGN_UP_RECEIVED,
     authenticate,
-    create_user,
     end_login_session,
     self_assignable_roles,
+    sign_up,
     start_login_session,
 )
 from registry.errors import CopymarkError
@@ -70,14 +71,14 @@ def login(
 def signup(
     request: Request,
     session: SessionDep,
-    services: ServicesDep,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
     role: Annotated[str, Form()] = "creator",
 ) -> Response:
+    """Answers alike for a free and a taken address (see `sign_up`): the sign-in form with a
+    notice, never a signed-in redirect that a taken address could not get."""
     try:
-        roles = self_assignable_roles([role])
-        user = create_user(session, email=email, password=password, roles=roles)
+        sign_up(session, email=email, password=password, roles=self_assignable_roles([role]))
     except CopymarkError as error:
         return render(
             request,
@@ -90,7 +91,15 @@ def signup(
             error=error.message,
             email=email,
         )
-    return _signed_in(services, session, user)
+    return render(
+        request,
+        "login.html",
+        None,
+        heading="Sign in",
+        action="/login",
+        notice=SIGN_UP_RECEIVED,
+        email=email,
+    )
 
 
 @router.post("/logout")

@@ -11,10 +11,13 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from registry.accounts import repository
-from registry.errors import BadRequest, Conflict, CopymarkError, Forbidden, Unauthorized
+from registry.accounts.passwords import check_new_password
+from registry.errors import BadRequest, Conflict, Forbidden, Invalid, Unauthorized
 from registry.models import (
     ApiKey,
     LoginSession,
@@ -35,6 +38,10 @@ _password_hasher = PasswordHasher()
 def _token_digest(token: str) -> str:
     # API keys and session tokens are 256-bit random values: a fast hash is enough to store them.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvalidEmail(Invalid):
+    code = "email_invalid"
 
 
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -59,11 +66,26 @@ def organisation_domain(domain: str) -> str:
 
 
 def normalise_email(email: str) -> str:
-    cleaned = email.strip().lower()
-    local, _, domain = cleaned.partition("@")
-    if not local or "." not in domain or len(cleaned) > 320 or any(c.isspace() for c in cleaned):
-        raise CopymarkError(f"not a valid email address: {email[:100]!r}")
-    return cleaned
+    """One address in canonical form (lower case, Unicode NFC), or Invalid saying what is wrong.
+
+    email-validator parses the address by the RFCs, so `a@@b.c` or a comma-separated list is one
+    invalid address, not something that contains an @. Nothing is looked up in DNS (no network
+    at sign-up, and a temporary DNS failure must not refuse a person). `.test` domains (RFC 2606)
+    are allowed: demo and test accounts use them, and no mail depends on them being deliverable.
+    """
+    try:
+        parsed = validate_email(email.strip(), check_deliverability=False, test_environment=True)
+    except EmailNotValidError as error:
+        raise InvalidEmail(f"not a valid email address: {email[:100]!r} ({error})") from None
+    return parsed.normalized.lower()
+
+
+def _lookup_key(email: str) -> str:
+    # Sign-in looks up what the person typed: a malformed address simply finds no one.
+    try:
+        return normalise_email(email)
+    except InvalidEmail:
+        return email.strip().lower()
 
 
 def self_assignable_roles(names: Iterable[str]) -> set[Role]:
@@ -83,10 +105,10 @@ def create_user(
     display_name: str = "",
     roles: set[Role] | None = None,
 ) -> User:
-    """Create a user; refuses a second account with the same email."""
+    """Create a user; refuses a second account with the same email (operators and the CLI: the
+    public sign-up is `sign_up`, which does not say whether an address is taken)."""
     address = normalise_email(email)
-    if len(password) < 8:
-        raise CopymarkError("password must have at least 8 characters")
+    check_new_password(password)
     if repository.user_by_email(session, address) is not None:
         raise Conflict(f"an account with email {address} already exists")
     user = User(
@@ -100,8 +122,39 @@ def create_user(
     return user
 
 
+SIGN_UP_RECEIVED = (
+    "If this email address had no account, its account is ready: sign in with the password you "
+    "just chose. If it already had one, that account is unchanged: sign in with its own password."
+)
+
+
+def sign_up(
+    session: Session, *, email: str, password: str, display_name: str = "", roles: set[Role]
+) -> User | None:
+    """Self-service sign-up that answers alike whether or not the address is taken.
+
+    Returns the new user, or None when the address already has an account; the caller must tell
+    the person the same thing in both cases, so the answer is no way to learn who has an account
+    here. The taken case spends an argon2 hash as the new one does, and a concurrent sign-up with
+    the same address (the unique index refuses the second insert) is the taken case too.
+    Malformed addresses and weak passwords are still refused: that says nothing about others.
+    """
+    address = normalise_email(email)
+    check_new_password(password)
+    if repository.user_by_email(session, address) is not None:
+        _password_hasher.hash(password)
+        return None
+    try:
+        with session.begin_nested():
+            return create_user(
+                session, email=address, password=password, display_name=display_name, roles=roles
+            )
+    except IntegrityError:
+        return None
+
+
 def find_user_by_email(session: Session, email: str) -> User | None:
-    return repository.user_by_email(session, email.strip().lower())
+    return repository.user_by_email(session, _lookup_key(email))
 
 
 def authenticate(session: Session, email: str, password: str) -> User:

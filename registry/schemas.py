@@ -64,7 +64,9 @@ class RegistrationResult(BaseModel):
     sha256: str
     log_index: int | None
     status: str
+    # Only a work the uploader may see is named; `conflict` says the conflict in words either way.
     conflict_with: int | None = None
+    conflict: str | None = None
     path: str | None = None
 
 

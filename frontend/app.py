@@ -17,7 +17,7 @@ from frontend.pages.rendering import render_error, validation_message
 from frontend.schemas import HealthPublic
 from frontend.services import Services
 from frontend.settings import Settings
-from registry.errors import CopymarkError
+from registry.errors import CopymarkError, TooManyRequests
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/"
@@ -46,10 +46,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.exception_handler(CopymarkError)
     async def domain_error(request: Request, error: CopymarkError) -> Response:
+        headers = (
+            {"Retry-After": str(error.retry_after_s)} if isinstance(error, TooManyRequests) else {}
+        )
         if answers_with_page(request):
-            return render_error(request, error.status_code, error.message)
+            page = render_error(request, error.status_code, error.message)
+            page.headers.update(headers)
+            return page
         return JSONResponse(
-            {"detail": error.message, "code": error.code}, status_code=error.status_code
+            {"detail": error.message, "code": error.code},
+            status_code=error.status_code,
+            headers=headers,
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -185,6 +185,12 @@ class SessionStarted(BaseModel):
     csrf_token: str
 
 
+class SessionsEnded(BaseModel):
+    """How many login sessions a sign-out ended."""
+
+    ended: int
+
+
 class OrganisationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -54,6 +54,7 @@ def make_account(client: TestClient, email: str, roles: list[str] | None = None)
     csrf = {"x-csrf-token": login.json()["csrf_token"]}
     issued = client.post("/api/v1/api-keys", json={"name": "tests"}, headers=csrf)
     user_id = client.get("/api/v1/me").json()["id"]
+    assert client.delete("/api/v1/sessions/current", headers=csrf).status_code == 200
     client.cookies.clear()
     if issued.status_code != 201:
         raise AssertionError(issued.text)

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from registry.accounts import repository
 from registry.accounts.passwords import check_new_password
+from registry.accounts.throttle import LoginThrottle
 from registry.errors import BadRequest, Conflict, Forbidden, Invalid, Unauthorized
 from registry.models import (
     ApiKey,
@@ -170,6 +171,25 @@ def authenticate(session: Session, email: str, password: str) -> User:
     return user
 
 
+def sign_in(
+    session: Session, throttle: LoginThrottle, *, email: str, password: str, address: str
+) -> User:
+    """`authenticate` behind the sign-in throttle, for a person signing in from `address`.
+
+    Raises TooManyRequests, before any password is checked, while the account's or the
+    address's budget of failures is spent. Wrong credentials are recorded in `session` and raise
+    Unauthorized: the caller must commit `session` even so (see `frontend.deps.open_session`),
+    or the failure would not count.
+    """
+    key = _lookup_key(email)
+    throttle.check(session, key, address)
+    try:
+        return authenticate(session, email, password)
+    except Unauthorized:
+        throttle.record_failure(session, key, address)
+        raise
+
+
 def create_api_key(session: Session, user: User, name: str) -> str:
     """A new API key for user; the plain key is returned once and only its hash is stored."""
     token = API_KEY_PREFIX + secrets.token_urlsafe(32)
@@ -225,9 +245,21 @@ def user_for_login_session(session: Session, token: str) -> User | None:
 
 
 def end_login_session(session: Session, token: str) -> None:
+    """End one session (sign out here); an unknown or already ended token is no error."""
     row = repository.login_session_by_digest(session, _token_digest(token))
     if row is not None:
         session.delete(row)
+        session.flush()
+
+
+def end_all_login_sessions(session: Session, user: User) -> int:
+    """Sign out everywhere: end every login session of the user, returning how many ended.
+
+    A new sign-in leaves the user's other sessions (other browsers, other devices) valid on
+    purpose; this is how a person who suspects one of them ends them all. API keys are not
+    sessions and stay valid: they are revoked one by one.
+    """
+    return repository.delete_login_sessions_of(session, user)
 
 
 def create_organisation(

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontend.api import accounts, licensing, log, monitoring, notifications, search, works
+from frontend.headers import SecurityHeaders
 from frontend.lifespan import lifespan
 from frontend.pages import router as pages_router
 from frontend.pages.rendering import render_error, validation_message
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = FastAPI(title="Copymark", version="0.1.0", lifespan=lifespan)
     app.state.services = services
     app.state.ready = False
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(CopymarkError)
     async def domain_error(request: Request, error: CopymarkError) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -38,6 +39,22 @@ def answers_with_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+def in_words(request: Request, error: StarletteHTTPException) -> str:
+    """The framework's own errors say only "Not Found" or "Method Not Allowed": say where, too."""
+    detail = str(error.detail)
+    if detail != HTTPStatus(error.status_code).phrase:
+        return detail
+    path = request.url.path
+    if error.status_code == 404:
+        return f"There is nothing at {path}: check the address."
+    if error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow", "")
+        return f"{request.method} is not accepted at {path}" + (
+            f"; it accepts {allowed}." if allowed else "."
+        )
+    return detail
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """Build the app; services are created from settings unless the caller supplies them."""
     services = services or Services(settings or Settings())
@@ -63,10 +80,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        detail = in_words(request, error)
         if answers_with_page(request):
-            return render_error(request, error.status_code, str(error.detail))
+            return render_error(request, error.status_code, detail)
         return JSONResponse(
-            {"detail": error.detail, "code": HTTP_CODES.get(error.status_code, "http_error")},
+            {"detail": detail, "code": HTTP_CODES.get(error.status_code, "http_error")},
             status_code=error.status_code,
             headers=error.headers,
         )

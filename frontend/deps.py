@@ -176,7 +176,9 @@ def _authenticated_user(request: Request, session: SessionDep) -> User | None:
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("Authorization header must be 'Bearer <API key>'")
+            raise Unauthorized(
+                "The Authorization header must be 'Bearer <API key>' (a key starting with cmk_)."
+            )
         return user_for_api_key(session, token.strip())
     session_token = request.cookies.get(SESSION_COOKIE)
     return user_for_login_session(session, session_token) if session_token else None
@@ -205,7 +207,11 @@ async def _require_csrf(request: Request, services: ServicesDep, session_token: 
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not sent or not hmac.compare_digest(sent, csrf_token_for(services, session_token)):
-        raise Forbidden("missing or wrong CSRF token for a cookie-authenticated request")
+        raise Forbidden(
+            "This request was refused for your safety: its CSRF token is missing or out of "
+            "date. Reload the page and try again (scripts signed in with a cookie send the "
+            "X-CSRF-Token header that sign-in answered)."
+        )
 
 
 OptionalUser = Annotated[User | None, Depends(_optional_user)]
@@ -213,7 +219,9 @@ OptionalUser = Annotated[User | None, Depends(_optional_user)]
 
 def _current_user(user: OptionalUser) -> User:
     if user is None:
-        raise Unauthorized("sign in or send an API key: Authorization: Bearer <key>")
+        raise Unauthorized(
+            "You are not signed in: sign in, or send an API key as Authorization: Bearer <key>."
+        )
     return user
 
 

@@ -158,16 +158,19 @@ def find_user_by_email(session: Session, email: str) -> User | None:
     return repository.user_by_email(session, _lookup_key(email))
 
 
+WRONG_CREDENTIALS = "The email address or the password is wrong: check both and try again."
+
+
 def authenticate(session: Session, email: str, password: str) -> User:
     """The user with these credentials; the same error for unknown email and wrong password."""
     user = find_user_by_email(session, email)
     if user is None:
         _password_hasher.hash(password)  # spend the same time as a real check
-        raise Unauthorized("wrong email or password")
+        raise Unauthorized(WRONG_CREDENTIALS)
     try:
         _password_hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        raise Unauthorized("wrong email or password") from None
+        raise Unauthorized(WRONG_CREDENTIALS) from None
     return user
 
 
@@ -212,15 +215,20 @@ def revoke_api_key(session: Session, user: User, key_id: int) -> ApiKey:
     return key
 
 
+_UNKNOWN_KEY = "This API key is unknown or has been revoked: create a new one and use that."
+
+
 def user_for_api_key(session: Session, token: str) -> User:
     if not token.startswith(API_KEY_PREFIX):
-        raise Unauthorized("malformed API key")
+        raise Unauthorized(
+            "This is not a Copymark API key (they start with cmk_): check that it was copied whole."
+        )
     key = repository.api_key_by_digest(session, _token_digest(token))
     if key is None or key.revoked_at is not None:
-        raise Unauthorized("unknown or revoked API key")
+        raise Unauthorized(_UNKNOWN_KEY)
     user = repository.user_by_id(session, key.user_id)
     if user is None:
-        raise Unauthorized("unknown or revoked API key")
+        raise Unauthorized(_UNKNOWN_KEY)
     return user
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -11,13 +12,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frontend.api import accounts, licensing, log, monitoring, notifications, search, works
+from frontend.headers import SecurityHeaders
 from frontend.lifespan import lifespan
 from frontend.pages import router as pages_router
 from frontend.pages.rendering import render_error, validation_message
 from frontend.schemas import HealthPublic
 from frontend.services import Services
 from frontend.settings import Settings
-from registry.errors import CopymarkError
+from registry.errors import CopymarkError, TooManyRequests
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/"
@@ -37,27 +39,52 @@ def answers_with_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+def in_words(request: Request, error: StarletteHTTPException) -> str:
+    """The framework's own errors say only "Not Found" or "Method Not Allowed": say where, too."""
+    detail = str(error.detail)
+    if detail != HTTPStatus(error.status_code).phrase:
+        return detail
+    path = request.url.path
+    if error.status_code == 404:
+        return f"There is nothing at {path}: check the address."
+    if error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow", "")
+        return f"{request.method} is not accepted at {path}" + (
+            f"; it accepts {allowed}." if allowed else "."
+        )
+    return detail
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """Build the app; services are created from settings unless the caller supplies them."""
     services = services or Services(settings or Settings())
     app = FastAPI(title="Copymark", version="0.1.0", lifespan=lifespan)
     app.state.services = services
     app.state.ready = False
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(CopymarkError)
     async def domain_error(request: Request, error: CopymarkError) -> Response:
+        headers = (
+            {"Retry-After": str(error.retry_after_s)} if isinstance(error, TooManyRequests) else {}
+        )
         if answers_with_page(request):
-            return render_error(request, error.status_code, error.message)
+            page = render_error(request, error.status_code, error.message)
+            page.headers.update(headers)
+            return page
         return JSONResponse(
-            {"detail": error.message, "code": error.code}, status_code=error.status_code
+            {"detail": error.message, "code": error.code},
+            status_code=error.status_code,
+            headers=headers,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        detail = in_words(request, error)
         if answers_with_page(request):
-            return render_error(request, error.status_code, str(error.detail))
+            return render_error(request, error.status_code, detail)
         return JSONResponse(
-            {"detail": error.detail, "code": HTTP_CODES.get(error.status_code, "http_error")},
+            {"detail": detail, "code": HTTP_CODES.get(error.status_code, "http_error")},
             status_code=error.status_code,
             headers=error.headers,
         )

@@ -1,4 +1,5 @@
-"""Request dependencies: the unit of work per request, the acting user, CSRF on unsafe methods."""
+"""Request dependencies: the unit of work per request, the acting user, CSRF on unsafe methods,
+sign-in behind the throttle, the session cookie, and the same-origin rule for sign-in forms."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 from sqlmodel import Session
@@ -13,6 +15,9 @@ from sqlmodel import Session
 from frontend.services import Services
 from registry.accounts.service import (
     SESSION_LIFETIME,
+    end_login_session,
+    sign_in,
+    start_login_session,
     user_for_api_key,
     user_for_login_session,
 )
@@ -43,16 +48,120 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def set_session_cookie(response: Response, services: Services, token: str) -> None:
-    """The login session's cookie: script cannot read it, and it lives as long as the session."""
+def client_address(request: Request) -> str:
+    """The address the request came from, as the server saw it (the sign-in throttle's key).
+
+    Behind a reverse proxy, run uvicorn with --proxy-headers and --forwarded-allow-ips naming
+    the proxy, so this is the client and not the proxy. X-Forwarded-For is not read here: any
+    client can write it, and a throttle keyed by it would be a throttle the attacker chooses.
+    """
+    return request.client.host if request.client else "unknown"
+
+
+def _cookie_is_secure(request: Request, services: Services) -> bool:
+    # Behind a TLS-terminating proxy the scheme is https once uvicorn trusts its headers; the
+    # setting covers a proxy that does not say so.
+    return services.settings.secure_cookies or request.url.scheme == "https"
+
+
+def set_session_cookie(
+    request: Request, response: Response, services: Services, token: str
+) -> None:
+    """The login session's cookie: script cannot read it, it lives as long as the session, and it
+    is Secure (never sent over plain HTTP) when the request came over HTTPS or settings say so."""
     response.set_cookie(
         SESSION_COOKIE,
         token,
         httponly=True,
         samesite="lax",
-        secure=services.settings.secure_cookies,
+        secure=_cookie_is_secure(request, services),
         max_age=int(SESSION_LIFETIME.total_seconds()),
     )
+
+
+def clear_session_cookie(request: Request, response: Response, services: Services) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="lax", secure=_cookie_is_secure(request, services)
+    )
+
+
+def cookie_session_token(request: Request) -> str | None:
+    """The login session this request is made in: its cookie, unless an API key authenticates it."""
+    if request.headers.get("authorization"):
+        return None
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+def open_session(request: Request, services: Services, email: str, password: str) -> str:
+    """Sign in (behind the throttle) and start a login session; returns its token.
+
+    It opens its own unit of work instead of the request's (SessionDep), which rolls back when
+    the request fails: a failed attempt must be committed although the answer is then a 401, or
+    the throttle would never count it. This browser's previous session, if it sent one, ends
+    (a new sign-in replaces it); the user's sessions elsewhere stay valid until signed out
+    everywhere (`DELETE /api/v1/sessions`).
+    """
+    failure: Unauthorized | None = None
+    token = ""
+    with unit_of_work(services.session) as session:
+        try:
+            user = sign_in(
+                session,
+                services.login_throttle,
+                email=email,
+                password=password,
+                address=client_address(request),
+            )
+        except Unauthorized as error:
+            failure = error
+        else:
+            previous = request.cookies.get(SESSION_COOKIE)
+            if previous:
+                end_login_session(session, previous)
+            token = start_login_session(session, user)
+    if failure is not None:
+        raise failure
+    return token
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] in lower case, without a default port: how browsers write Origin."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not scheme or not host:
+        return ""
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
+
+
+def require_same_origin(request: Request, services: ServicesDep) -> None:
+    """Refuse a sign-in or sign-up form that another website made the browser post.
+
+    Such a post (login CSRF) would sign the visitor into an account the other site chose, or
+    create one, without a CSRF token to stop it since there is no session yet. Browsers send
+    Origin with every POST, and Sec-Fetch-Site; either must say the app's own origin: the
+    configured base_url or the origin the request was addressed to (its Host header).
+    A request with neither header is not a browser's (curl, scripts, API clients) and passes.
+    """
+    origin = request.headers.get("origin")
+    if origin is not None:
+        allowed = {_origin(services.settings.base_url), _origin(str(request.base_url))}
+        if _origin(origin) in allowed - {""}:
+            return
+    elif request.headers.get("sec-fetch-site", "same-origin") in {"same-origin", "none"}:
+        return
+    raise Forbidden(
+        "This form was sent from another website, so it was refused to protect your account. "
+        f"Go to {services.settings.base_url.rstrip('/')} and use the form there."
+    )
+
+
+SameOrigin = Depends(require_same_origin)
 
 
 def csrf_token_for(services: Services, session_token: str) -> str:
@@ -67,7 +176,9 @@ def _authenticated_user(request: Request, session: SessionDep) -> User | None:
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("Authorization header must be 'Bearer <API key>'")
+            raise Unauthorized(
+                "The Authorization header must be 'Bearer <API key>' (a key starting with cmk_)."
+            )
         return user_for_api_key(session, token.strip())
     session_token = request.cookies.get(SESSION_COOKIE)
     return user_for_login_session(session, session_token) if session_token else None
@@ -96,7 +207,11 @@ async def _require_csrf(request: Request, services: ServicesDep, session_token: 
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not sent or not hmac.compare_digest(sent, csrf_token_for(services, session_token)):
-        raise Forbidden("missing or wrong CSRF token for a cookie-authenticated request")
+        raise Forbidden(
+            "This request was refused for your safety: its CSRF token is missing or out of "
+            "date. Reload the page and try again (scripts signed in with a cookie send the "
+            "X-CSRF-Token header that sign-in answered)."
+        )
 
 
 OptionalUser = Annotated[User | None, Depends(_optional_user)]
@@ -104,7 +219,9 @@ OptionalUser = Annotated[User | None, Depends(_optional_user)]
 
 def _current_user(user: OptionalUser) -> User:
     if user is None:
-        raise Unauthorized("sign in or send an API key: Authorization: Bearer <key>")
+        raise Unauthorized(
+            "You are not signed in: sign in, or send an API key as Authorization: Bearer <key>."
+        )
     return user
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from frontend.settings import Settings
+from registry.accounts.throttle import LoginThrottle
 from registry.blobs import LocalBlobStore
 from registry.db import make_engine
 from registry.log.signing import LogSigner, create_signing_key, load_signer
@@ -58,6 +59,13 @@ class Services:
     def read_engine(self) -> Engine:
         """For lookups made while a request's own transaction may hold the SQLite write lock."""
         return make_engine(self.settings.resolved_database_url, read_only=True)
+
+    @cached_property
+    def login_throttle(self) -> LoginThrottle:
+        return LoginThrottle(
+            per_account=self.settings.login_failures_per_account,
+            per_address=self.settings.login_failures_per_address,
+        )
 
     @cached_property
     def blobs(self) -> LocalBlobStore:

@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=DEFAULT_LIMITS.max_bytes, gt=0)
     max_upload_pixels: int = Field(default=DEFAULT_LIMITS.max_pixels, gt=0)
     max_batch_files: int = Field(default=500, gt=0)
+    # Session cookies are Secure when this is set or the request came over HTTPS.
     secure_cookies: bool = False
+    # Failed sign-ins allowed per email address and per client address in a 15-minute window.
+    login_failures_per_account: int = Field(default=10, gt=0)
+    login_failures_per_address: int = Field(default=50, gt=0)
     crawl_allow_hosts: list[str] = Field(default_factory=list)
     run_watches: bool = False
     models_dir: Path | None = None

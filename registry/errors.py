@@ -58,6 +58,17 @@ class Invalid(CopymarkError):
     code = "invalid"
 
 
+class TooManyRequests(CopymarkError):
+    """The client must wait before trying again; the app sends Retry-After with the seconds."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
+
+
 class Unavailable(CopymarkError):
     """The service cannot answer now; the client may retry."""
 

@@ -1,4 +1,5 @@
-"""Registry tables: accounts, organisations, API keys, login sessions, works, prior art."""
+"""Registry tables: accounts, organisations, API keys, login sessions and failures, works, prior
+art."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, LargeBinary, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    LargeBinary,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -116,6 +126,22 @@ class LoginSession(SQLModel, table=True):
     token_hash: str = Field(unique=True, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed sign-in, kept only for the throttle's window (`registry.accounts.throttle`)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_account_key_failed_at", "account_key", "failed_at"),
+        Index("ix_login_failures_client_address_failed_at", "client_address", "failed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # SHA-256 of the normalised email typed, so addresses mistyped or of other people are not kept.
+    account_key: str = Field(max_length=64)
+    client_address: str = Field(max_length=64)
+    failed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
 class Work(SQLModel, table=True):

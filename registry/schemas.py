@@ -64,7 +64,9 @@ class RegistrationResult(BaseModel):
     sha256: str
     log_index: int | None
     status: str
+    # Only a work the uploader may see is named; `conflict` says the conflict in words either way.
     conflict_with: int | None = None
+    conflict: str | None = None
     path: str | None = None
 
 
@@ -135,9 +137,16 @@ class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: str = Field(max_length=320)
-    password: str = Field(min_length=8, max_length=1000)
+    # The length and common-password rules are the service's (registry.accounts.passwords).
+    password: str = Field(max_length=1000)
     display_name: str = Field(default="", max_length=200)
     roles: list[str] = Field(default_factory=lambda: ["creator"])
+
+
+class SignUpReceived(BaseModel):
+    """The one answer to a sign-up, whether the address was free or already had an account."""
+
+    detail: str
 
 
 class UserPublic(BaseModel):
@@ -174,6 +183,12 @@ class ApiKeyPublic(BaseModel):
 
 class SessionStarted(BaseModel):
     csrf_token: str
+
+
+class SessionsEnded(BaseModel):
+    """How many login sessions a sign-out ended."""
+
+    ended: int
 
 
 class OrganisationCreate(BaseModel):

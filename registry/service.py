@@ -30,7 +30,7 @@ from registry.log.events import RegistrationEvent
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
 from registry.models import PriorArtConflict, User, Work, WorkStatus, persisted_id, utcnow
-from registry.repository import get_owned_work
+from registry.repository import get_owned_work, visible_work_ids
 from registry.schemas import WorkMetadata
 from similarity.engine import Fingerprint, SimilarityEngine
 from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
@@ -53,12 +53,28 @@ class Upload:
     metadata: WorkMetadata
 
 
+HIDDEN_CONFLICT = "conflicts with an earlier registration by another owner"
+
+
 @dataclass(frozen=True)
 class Registered:
+    """One upload's outcome. For a conflict, `conflict_with` names the earlier work only if the
+    uploader may see it (`work_scope`: public and not withdrawn); a private or withdrawn earlier
+    work stays unnamed, or the answer would give away that a private work exists and its id."""
+
     source: str
     work: Work
     status: RegistrationStatus
     conflict_with: int | None = None
+
+    @property
+    def conflict_note(self) -> str | None:
+        """The conflict in words for the uploader; None when there is none."""
+        if self.status != "conflict":
+            return None
+        if self.conflict_with is None:
+            return HIDDEN_CONFLICT
+        return f"resembles work {self.conflict_with}, registered earlier by another owner"
 
 
 @dataclass(frozen=True)
@@ -137,8 +153,10 @@ class Registrar:
                 steps.append(self._check_prior_art(session, owner, analysed[id(upload)]))
         prepared = [step for step in steps if isinstance(step, _Prepared)]
         recorded = dict(zip(map(id, prepared), self._record(session, owner, prepared), strict=True))
+        earlier = {item.earlier_copy.work_id for item in prepared if item.earlier_copy}
+        visible = visible_work_ids(session, earlier, owner)
         return [
-            _outcome(step, recorded[id(step)]) if isinstance(step, _Prepared) else step
+            _outcome(step, recorded[id(step)], visible) if isinstance(step, _Prepared) else step
             for step in steps
         ]
 
@@ -317,10 +335,11 @@ def _read_watermark(index_dir: Path) -> dict[str, int] | None:
     return recorded if isinstance(recorded, dict) else None
 
 
-def _outcome(item: _Prepared, work: Work) -> Registered:
+def _outcome(item: _Prepared, work: Work, visible: set[int]) -> Registered:
     if item.earlier_copy is None:
         return Registered(item.upload.source, work, "registered")
-    return Registered(item.upload.source, work, "conflict", item.earlier_copy.work_id)
+    earlier = item.earlier_copy.work_id
+    return Registered(item.upload.source, work, "conflict", earlier if earlier in visible else None)
 
 
 def _title_from_source(source: str) -> str:

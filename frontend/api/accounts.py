@@ -1,20 +1,32 @@
-"""Account endpoints: sign-up, sign-in for pages, API keys for scripts."""
+"""Account endpoints: sign-up, sign-in and sign-out (here or everywhere), API keys for scripts."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
-from frontend.deps import CurrentUser, ServicesDep, SessionDep, csrf_token_for, set_session_cookie
+from frontend.deps import (
+    CurrentUser,
+    SameOrigin,
+    ServicesDep,
+    SessionDep,
+    clear_session_cookie,
+    cookie_session_token,
+    csrf_token_for,
+    open_session,
+    set_session_cookie,
+)
 from registry.accounts.repository import api_keys_of, organisations_of
 from registry.accounts.service import (
-    authenticate,
+    SIGN_UP_RECEIVED,
     create_api_key,
     create_organisation,
-    create_user,
+    end_all_login_sessions,
+    end_login_session,
     revoke_api_key,
     self_assignable_roles,
-    start_login_session,
 )
+from registry.accounts.service import sign_up as sign_up_user
+from registry.errors import BadRequest
 from registry.models import User, persisted_id
 from registry.schemas import (
     ApiKeyCreate,
@@ -23,7 +35,9 @@ from registry.schemas import (
     Login,
     OrganisationCreate,
     OrganisationPublic,
+    SessionsEnded,
     SessionStarted,
+    SignUpReceived,
     UserCreate,
     UserPublic,
 )
@@ -37,27 +51,76 @@ def user_public(user: User) -> UserPublic:
     )
 
 
-@router.post("/users", status_code=201)
-def sign_up(body: UserCreate, session: SessionDep) -> UserPublic:
-    user = create_user(
+@router.post("/users", status_code=202, dependencies=[SameOrigin])
+def sign_up(body: UserCreate, session: SessionDep) -> SignUpReceived:
+    """Create an account. The answer is the same whether or not the address already had one,
+    so sign-up cannot be used to learn who has an account; sign in, then `GET /me` gives the id.
+    A malformed address, a weak password or an unknown role is still refused with 422 or 400.
+    """
+    sign_up_user(
         session,
         email=body.email,
         password=body.password,
         display_name=body.display_name,
         roles=self_assignable_roles(body.roles),
     )
-    return user_public(user)
+    return SignUpReceived(detail=SIGN_UP_RECEIVED)
 
 
-@router.post("/sessions")
-def sign_in(
-    body: Login, session: SessionDep, services: ServicesDep, response: Response
+@router.post(
+    "/sessions",
+    dependencies=[SameOrigin],
+    responses={429: {"description": "Too many failed sign-ins; see the Retry-After header"}},
+)
+def start_session(
+    body: Login, request: Request, services: ServicesDep, response: Response
 ) -> SessionStarted:
-    """Start a cookie session; unsafe requests made with the cookie must echo the CSRF token."""
-    user = authenticate(session, body.email, body.password)
-    token = start_login_session(session, user)
-    set_session_cookie(response, services, token)
+    """Start a cookie session; unsafe requests made with the cookie must echo the CSRF token.
+
+    Failed sign-ins are throttled per email address and per client address (429 with
+    Retry-After). Signing in replaces this client's previous session but leaves the user's
+    other sessions valid; `DELETE /sessions` ends them all.
+    """
+    token = open_session(request, services, body.email, body.password)
+    set_session_cookie(request, response, services, token)
     return SessionStarted(csrf_token=csrf_token_for(services, token))
+
+
+@router.delete("/sessions/current")
+def end_session(
+    user: CurrentUser,
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    response: Response,
+) -> SessionsEnded:
+    """Sign out: end the session this request is made in (its cookie stops working at once)."""
+    token = cookie_session_token(request)
+    if token is None:
+        raise BadRequest(
+            "This request is authenticated with an API key, not a sign-in session, so there is "
+            "no session to end. To stop a key working, revoke it: DELETE /api/v1/api-keys/{id}."
+        )
+    end_login_session(session, token)
+    clear_session_cookie(request, response, services)
+    return SessionsEnded(ended=1)
+
+
+@router.delete("/sessions")
+def end_every_session(
+    user: CurrentUser,
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    response: Response,
+) -> SessionsEnded:
+    """Sign out everywhere: end every session of the user, in every browser and device.
+
+    API keys are not sessions and keep working; revoke them one by one.
+    """
+    ended = end_all_login_sessions(session, user)
+    clear_session_cookie(request, response, services)
+    return SessionsEnded(ended=ended)
 
 
 @router.post("/api-keys", status_code=201)

@@ -38,6 +38,7 @@ def result_of(outcome: Registered) -> RegistrationResult:
         log_index=outcome.work.log_index,
         status=outcome.status,
         conflict_with=outcome.conflict_with,
+        conflict=outcome.conflict_note,
         path=outcome.source,
     )
 

@@ -105,6 +105,7 @@ def register(
                         "log_index": outcome.work.log_index,
                         "status": outcome.status,
                         "conflict_with": outcome.conflict_with,
+                        "conflict": outcome.conflict_note,
                     }
                 else:
                     failures += 1
@@ -125,7 +126,7 @@ def register(
 def _describe(record: dict[str, Any]) -> str:
     if record["status"] == "rejected":
         return f"rejected  {record['path']}: {record['error']}"
-    extra = f" (resembles work {record['conflict_with']})" if record.get("conflict_with") else ""
+    extra = f" ({record['conflict']})" if record.get("conflict") else ""
     status, work_id, index = record["status"], record["work_id"], record["log_index"]
     return f"{status:<10} work {work_id} log #{index}  {record['path']}{extra}"
 

@@ -1,4 +1,4 @@
-"""Account pages: sign in, create an account, sign out."""
+"""Account pages: sign in, create an account, sign out here or everywhere."""
 
 from __future__ import annotations
 
@@ -6,20 +6,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import Session
 
-from frontend.deps import SESSION_COOKIE, OptionalUser, ServicesDep, SessionDep, set_session_cookie
+from frontend.deps import (
+    OptionalUser,
+    SameOrigin,
+    ServicesDep,
+    SessionDep,
+    clear_session_cookie,
+    cookie_session_token,
+    open_session,
+    set_session_cookie,
+)
 from frontend.pages.rendering import render
-from frontend.services import Services
 from registry.accounts.service import (
-    authenticate,
-    create_user,
+    SIGN_UP_RECEIVED,
+    end_all_login_sessions,
     end_login_session,
     self_assignable_roles,
-    start_login_session,
+    sign_up,
 )
-from registry.errors import CopymarkError
-from registry.models import User
+from registry.errors import CopymarkError, TooManyRequests
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,48 +42,47 @@ def signup_form(request: Request, user: OptionalUser) -> HTMLResponse:
     )
 
 
-def _signed_in(services: Services, session: Session, user: User) -> Response:
-    response = RedirectResponse("/works", status_code=303)
-    set_session_cookie(response, services, start_login_session(session, user))
-    return response
-
-
-@router.post("/login", response_model=None)
+@router.post("/login", response_model=None, dependencies=[SameOrigin])
 def login(
     request: Request,
-    session: SessionDep,
     services: ServicesDep,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
 ) -> Response:
+    """Sign in; the form again with the reason on failure (429 with Retry-After when throttled)."""
     try:
-        user = authenticate(session, email, password)
+        token = open_session(request, services, email, password)
     except CopymarkError as error:
-        return render(
+        page = render(
             request,
             "login.html",
             None,
-            401,
+            error.status_code,
             heading="Sign in",
             action="/login",
             error=error.message,
             email=email,
         )
-    return _signed_in(services, session, user)
+        if isinstance(error, TooManyRequests):
+            page.headers["Retry-After"] = str(error.retry_after_s)
+        return page
+    response = RedirectResponse("/works", status_code=303)
+    set_session_cookie(request, response, services, token)
+    return response
 
 
-@router.post("/signup", response_model=None)
+@router.post("/signup", response_model=None, dependencies=[SameOrigin])
 def signup(
     request: Request,
     session: SessionDep,
-    services: ServicesDep,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
     role: Annotated[str, Form()] = "creator",
 ) -> Response:
+    """Answers alike for a free and a taken address (see `sign_up`): the sign-in form with a
+    notice, never a signed-in redirect that a taken address could not get."""
     try:
-        roles = self_assignable_roles([role])
-        user = create_user(session, email=email, password=password, roles=roles)
+        sign_up(session, email=email, password=password, roles=self_assignable_roles([role]))
     except CopymarkError as error:
         return render(
             request,
@@ -90,14 +95,39 @@ def signup(
             error=error.message,
             email=email,
         )
-    return _signed_in(services, session, user)
+    return render(
+        request,
+        "login.html",
+        None,
+        heading="Sign in",
+        action="/login",
+        notice=SIGN_UP_RECEIVED,
+        email=email,
+    )
+
+
+def _signed_out(request: Request, services: ServicesDep) -> RedirectResponse:
+    response = RedirectResponse("/", status_code=303)
+    clear_session_cookie(request, response, services)
+    return response
 
 
 @router.post("/logout")
-def logout(request: Request, user: OptionalUser, session: SessionDep) -> RedirectResponse:
-    token = request.cookies.get(SESSION_COOKIE)
+def logout(
+    request: Request, user: OptionalUser, session: SessionDep, services: ServicesDep
+) -> RedirectResponse:
+    """Sign out of this browser; the user's other sessions stay signed in."""
+    token = cookie_session_token(request)
     if token and user is not None:
         end_login_session(session, token)
-    response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
-    return response
+    return _signed_out(request, services)
+
+
+@router.post("/logout/everywhere")
+def logout_everywhere(
+    request: Request, user: OptionalUser, session: SessionDep, services: ServicesDep
+) -> RedirectResponse:
+    """Sign out of every browser and device this user is signed in on."""
+    if user is not None:
+        end_all_login_sessions(session, user)
+    return _signed_out(request, services)

@@ -40,9 +40,9 @@ def my_works(request: Request, user: OptionalUser, session: SessionDep) -> Respo
 
 @dataclass(frozen=True, slots=True)
 class ConflictView:
-    """A prior-art conflict as shown: the earlier work only if the viewer may see it."""
+    """A prior-art conflict as shown: the earlier work only if the viewer may see it; otherwise
+    not even its id (`Registered` follows the same rule)."""
 
-    earlier_work_id: int
     earlier_work: Work | None
     score: float
     resolution: str
@@ -57,7 +57,6 @@ def work_page(
     work = get_owned_work(session, user, work_id)
     conflicts = [
         ConflictView(
-            conflict.earlier_work_id,
             _visible_or_none(session, conflict.earlier_work_id, user),
             conflict.score,
             conflict.resolution,

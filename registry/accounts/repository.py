@@ -7,7 +7,7 @@ their digest, never by the secret.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, delete
 from sqlmodel import Session, col, select
 
 from registry.errors import NotFound
@@ -55,3 +55,12 @@ def api_key_by_digest(session: Session, digest: str) -> ApiKey | None:
 
 def login_session_by_digest(session: Session, digest: str) -> LoginSession | None:
     return session.exec(select(LoginSession).where(LoginSession.token_hash == digest)).first()
+
+
+def delete_login_sessions_of(session: Session, user: User) -> int:
+    """Delete every login session of the user; returns how many there were."""
+    ended = session.exec(
+        delete(LoginSession).where(col(LoginSession.user_id) == persisted_id(user))
+    ).rowcount
+    session.flush()
+    return int(ended or 0)

@@ -11,10 +11,14 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from registry.accounts import repository
-from registry.errors import BadRequest, Conflict, CopymarkError, Forbidden, Unauthorized
+from registry.accounts.passwords import check_new_password
+from registry.accounts.throttle import LoginThrottle
+from registry.errors import BadRequest, Conflict, Forbidden, Invalid, Unauthorized
 from registry.models import (
     ApiKey,
     LoginSession,
@@ -35,6 +39,10 @@ _password_hasher = PasswordHasher()
 def _token_digest(token: str) -> str:
     # API keys and session tokens are 256-bit random values: a fast hash is enough to store them.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvalidEmail(Invalid):
+    code = "email_invalid"
 
 
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -59,11 +67,26 @@ def organisation_domain(domain: str) -> str:
 
 
 def normalise_email(email: str) -> str:
-    cleaned = email.strip().lower()
-    local, _, domain = cleaned.partition("@")
-    if not local or "." not in domain or len(cleaned) > 320 or any(c.isspace() for c in cleaned):
-        raise CopymarkError(f"not a valid email address: {email[:100]!r}")
-    return cleaned
+    """One address in canonical form (lower case, Unicode NFC), or Invalid saying what is wrong.
+
+    email-validator parses the address by the RFCs, so `a@@b.c` or a comma-separated list is one
+    invalid address, not something that contains an @. Nothing is looked up in DNS (no network
+    at sign-up, and a temporary DNS failure must not refuse a person). `.test` domains (RFC 2606)
+    are allowed: demo and test accounts use them, and no mail depends on them being deliverable.
+    """
+    try:
+        parsed = validate_email(email.strip(), check_deliverability=False, test_environment=True)
+    except EmailNotValidError as error:
+        raise InvalidEmail(f"not a valid email address: {email[:100]!r} ({error})") from None
+    return parsed.normalized.lower()
+
+
+def _lookup_key(email: str) -> str:
+    # Sign-in looks up what the person typed: a malformed address simply finds no one.
+    try:
+        return normalise_email(email)
+    except InvalidEmail:
+        return email.strip().lower()
 
 
 def self_assignable_roles(names: Iterable[str]) -> set[Role]:
@@ -83,10 +106,10 @@ def create_user(
     display_name: str = "",
     roles: set[Role] | None = None,
 ) -> User:
-    """Create a user; refuses a second account with the same email."""
+    """Create a user; refuses a second account with the same email (operators and the CLI: the
+    public sign-up is `sign_up`, which does not say whether an address is taken)."""
     address = normalise_email(email)
-    if len(password) < 8:
-        raise CopymarkError("password must have at least 8 characters")
+    check_new_password(password)
     if repository.user_by_email(session, address) is not None:
         raise Conflict(f"an account with email {address} already exists")
     user = User(
@@ -100,8 +123,42 @@ def create_user(
     return user
 
 
+SIGN_UP_RECEIVED = (
+    "If this email address had no account, its account is ready: sign in with the password you "
+    "just chose. If it already had one, that account is unchanged: sign in with its own password."
+)
+
+
+def sign_up(
+    session: Session, *, email: str, password: str, display_name: str = "", roles: set[Role]
+) -> User | None:
+    """Self-service sign-up that answers alike whether or not the address is taken.
+
+    Returns the new user, or None when the address already has an account; the caller must tell
+    the person the same thing in both cases, so the answer is no way to learn who has an account
+    here. The taken case spends an argon2 hash as the new one does, and a concurrent sign-up with
+    the same address (the unique index refuses the second insert) is the taken case too.
+    Malformed addresses and weak passwords are still refused: that says nothing about others.
+    """
+    address = normalise_email(email)
+    check_new_password(password)
+    if repository.user_by_email(session, address) is not None:
+        _password_hasher.hash(password)
+        return None
+    try:
+        with session.begin_nested():
+            return create_user(
+                session, email=address, password=password, display_name=display_name, roles=roles
+            )
+    except IntegrityError:
+        return None
+
+
 def find_user_by_email(session: Session, email: str) -> User | None:
-    return repository.user_by_email(session, email.strip().lower())
+    return repository.user_by_email(session, _lookup_key(email))
+
+
+WRONG_CREDENTIALS = "The email address or the password is wrong: check both and try again."
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
@@ -109,12 +166,31 @@ def authenticate(session: Session, email: str, password: str) -> User:
     user = find_user_by_email(session, email)
     if user is None:
         _password_hasher.hash(password)  # spend the same time as a real check
-        raise Unauthorized("wrong email or password")
+        raise Unauthorized(WRONG_CREDENTIALS)
     try:
         _password_hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        raise Unauthorized("wrong email or password") from None
+        raise Unauthorized(WRONG_CREDENTIALS) from None
     return user
+
+
+def sign_in(
+    session: Session, throttle: LoginThrottle, *, email: str, password: str, address: str
+) -> User:
+    """`authenticate` behind the sign-in throttle, for a person signing in from `address`.
+
+    Raises TooManyRequests, before any password is checked, while the account's or the
+    address's budget of failures is spent. Wrong credentials are recorded in `session` and raise
+    Unauthorized: the caller must commit `session` even so (see `frontend.deps.open_session`),
+    or the failure would not count.
+    """
+    key = _lookup_key(email)
+    throttle.check(session, key, address)
+    try:
+        return authenticate(session, email, password)
+    except Unauthorized:
+        throttle.record_failure(session, key, address)
+        raise
 
 
 def create_api_key(session: Session, user: User, name: str) -> str:
@@ -139,15 +215,20 @@ def revoke_api_key(session: Session, user: User, key_id: int) -> ApiKey:
     return key
 
 
+_UNKNOWN_KEY = "This API key is unknown or has been revoked: create a new one and use that."
+
+
 def user_for_api_key(session: Session, token: str) -> User:
     if not token.startswith(API_KEY_PREFIX):
-        raise Unauthorized("malformed API key")
+        raise Unauthorized(
+            "This is not a Copymark API key (they start with cmk_): check that it was copied whole."
+        )
     key = repository.api_key_by_digest(session, _token_digest(token))
     if key is None or key.revoked_at is not None:
-        raise Unauthorized("unknown or revoked API key")
+        raise Unauthorized(_UNKNOWN_KEY)
     user = repository.user_by_id(session, key.user_id)
     if user is None:
-        raise Unauthorized("unknown or revoked API key")
+        raise Unauthorized(_UNKNOWN_KEY)
     return user
 
 
@@ -172,9 +253,21 @@ def user_for_login_session(session: Session, token: str) -> User | None:
 
 
 def end_login_session(session: Session, token: str) -> None:
+    """End one session (sign out here); an unknown or already ended token is no error."""
     row = repository.login_session_by_digest(session, _token_digest(token))
     if row is not None:
         session.delete(row)
+        session.flush()
+
+
+def end_all_login_sessions(session: Session, user: User) -> int:
+    """Sign out everywhere: end every login session of the user, returning how many ended.
+
+    A new sign-in leaves the user's other sessions (other browsers, other devices) valid on
+    purpose; this is how a person who suspects one of them ends them all. API keys are not
+    sessions and stay valid: they are revoked one by one.
+    """
+    return repository.delete_login_sessions_of(session, user)
 
 
 def create_organisation(

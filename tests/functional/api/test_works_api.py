@@ -62,6 +62,26 @@ def test_another_owners_near_copy_is_a_conflict(
     copy = upload(client, bob, photo_jpeg("astronaut", quality=40, max_side=400)).json()
     assert copy["status"] == "conflict"
     assert copy["conflict_with"] == original["work_id"]
+    assert copy["conflict"] == (
+        f"resembles work {original['work_id']}, registered earlier by another owner"
+    )
+
+
+def test_a_conflict_with_a_private_work_does_not_name_it(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    upload(client, alice, photo_jpeg("astronaut", quality=95), visibility="private")
+    copy = photo_jpeg("astronaut", quality=40, max_side=400)
+    single = upload(client, bob, copy).json()
+    (batch,) = client.post(
+        "/api/v1/works/batch",
+        headers=bob.headers,
+        files=[("files", ("again.jpg", photo_jpeg("astronaut", quality=50, max_side=420)))],
+    ).json()
+    for answer in (single, batch):
+        assert answer["status"] == "conflict"
+        assert answer["conflict_with"] is None
+        assert answer["conflict"] == "conflicts with an earlier registration by another owner"
 
 
 @pytest.mark.parametrize("verb", ["get", "delete"])

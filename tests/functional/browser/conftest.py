@@ -97,8 +97,17 @@ def page(browser: Browser, live_url: str) -> Iterator[Page]:
     context = browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     tab.set_default_timeout(30_000)
+    # Anything the Content-Security-Policy blocks is a page that no longer works as written.
+    blocked: list[str] = []
+    tab.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield tab
     context.close()
+    assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
 
 
 @pytest.fixture

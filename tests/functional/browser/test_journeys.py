@@ -67,6 +67,11 @@ def test_designer_signs_up_uploads_three_images_and_verifies_a_certificate(
     page.select_option("#roles", "creator")
     page.screenshot(path=screenshots / "signup.png", full_page=True)
     page.click("button[type=submit]")
+    # Sign-up answers alike for a new and a taken address, so the person then signs in.
+    expect(page.locator(".flash")).to_contain_text("sign in with the password you just chose")
+    expect(page.locator("#email")).to_have_value("designer@example.com")
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
     expect(page).to_have_url("/works")
 
     files = []

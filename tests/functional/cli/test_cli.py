@@ -11,6 +11,11 @@ from typer.testing import CliRunner
 
 from frontend.cli import app
 from frontend.settings import Settings
+from registry.accounts.service import find_user_by_email
+from registry.db import unit_of_work
+from registry.models import Visibility
+from registry.schemas import WorkMetadata
+from registry.service import Upload
 from tests.factories import photo_jpeg, random_png
 
 
@@ -138,3 +143,29 @@ def _public_pem() -> str:
     from registry.log.signing import load_signer
 
     return load_signer(Settings().signing_key_path).public_key.to_pem()
+
+
+def test_register_does_not_name_another_owners_private_earlier_work(home: Path) -> None:
+    from frontend.services import Services
+
+    services = Services(Settings())
+    services.initialise()
+    with unit_of_work(services.session) as session:
+        owner = find_user_by_email(session, "ada@example.com")
+        assert owner is not None
+        private = WorkMetadata(visibility=Visibility.PRIVATE)
+        services.registrar.register(session, owner, Upload(photo_jpeg("astronaut"), "a", private))
+    services.close()
+    created = run("user", "create", "bo@example.com", "--password", "long enough")
+    assert created[0] == 0
+    copy = home / "copy.jpg"
+    copy.write_bytes(photo_jpeg("astronaut", quality=40, max_side=400))
+    code, out, _ = run("register", str(copy), "--owner", "bo@example.com", "--json")
+    assert code == 0
+    line = json.loads(out)
+    assert (line["status"], line["conflict_with"]) == ("conflict", None)
+    assert line["conflict"] == "conflicts with an earlier registration by another owner"
+    copy.write_bytes(photo_jpeg("astronaut", quality=50, max_side=420))
+    _, _, err = run("register", str(copy), "--owner", "bo@example.com")
+    assert "conflict" in err
+    assert "(conflicts with an earlier registration by another owner)" in err

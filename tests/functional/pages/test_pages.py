@@ -134,8 +134,9 @@ def test_work_page_hides_a_private_earlier_work_in_a_conflict(
     later = register(client, bob, photo_jpeg("astronaut", quality=70))
     sign_in(client, bob)
     page = client.get(f"/works/{later}").text
-    assert f'data-earlier-work-id="{earlier}"' in page
-    assert f'src="/works/{earlier}/thumbnail"' not in page
+    assert "data-earlier-work-id" not in page
+    assert f"#{earlier}" not in page
+    assert f"/works/{earlier}/" not in page
     assert "private work" in page
 
 
@@ -171,7 +172,18 @@ def test_unknown_url_shows_the_error_page_to_browsers_and_json_to_clients(
     page = client.get("/no/such/page", headers={"accept": "text/html"})
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
-    assert "Not Found" in page.text
+    assert "There is nothing at /no/such/page" in page.text
     api = client.get("/api/v1/no-such-thing")
     assert api.status_code == 404
-    assert api.json() == {"detail": "Not Found", "code": "not_found"}
+    assert api.json() == {
+        "detail": "There is nothing at /api/v1/no-such-thing: check the address.",
+        "code": "not_found",
+    }
+
+
+def test_a_wrong_method_names_the_methods_accepted(client: TestClient) -> None:
+    api = client.put("/api/v1/sessions")
+    assert api.status_code == 405
+    detail = api.json()["detail"]
+    assert detail.startswith("PUT is not accepted at /api/v1/sessions; it accepts ")
+    assert "POST" in detail

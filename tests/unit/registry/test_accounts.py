@@ -6,8 +6,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from registry.accounts.passwords import WeakPassword
 from registry.accounts.repository import organisations_of
 from registry.accounts.service import (
+    InvalidEmail,
     authenticate,
     create_api_key,
     create_organisation,
@@ -15,11 +17,12 @@ from registry.accounts.service import (
     end_login_session,
     organisation_domain,
     self_assignable_roles,
+    sign_up,
     start_login_session,
     user_for_api_key,
     user_for_login_session,
 )
-from registry.errors import BadRequest, Conflict, CopymarkError, Unauthorized
+from registry.errors import BadRequest, Conflict, Unauthorized
 from registry.models import ApiKey, Role, utcnow
 
 
@@ -31,15 +34,71 @@ def test_emails_are_normalised_and_unique(db_engine: Engine) -> None:
             create_user(session, email="ada@example.com", password="long enough")
 
 
-@pytest.mark.parametrize("email", ["", "no-at-sign", "a@nodot", "a b@example.com", "@example.com"])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "",
+        "no-at-sign",
+        "a@nodot",
+        "a b@example.com",
+        "@example.com",
+        "a@@b.c",
+        "a@example.com,b@example.com",
+        "a@example.com, b@example.com",
+        "a@example.com;b@example.com",
+        "a@exa mple.com",
+        "a@.example.com",
+        "a@example..com",
+        "a@localhost",
+    ],
+)
 def test_malformed_emails_are_refused(db_engine: Engine, email: str) -> None:
-    with Session(db_engine) as session, pytest.raises(CopymarkError, match="valid email"):
+    with Session(db_engine) as session, pytest.raises(InvalidEmail, match="not a valid email"):
         create_user(session, email=email, password="long enough")
+    assert InvalidEmail.status_code == 422
 
 
-def test_short_passwords_are_refused(db_engine: Engine) -> None:
-    with Session(db_engine) as session, pytest.raises(CopymarkError, match="8 characters"):
-        create_user(session, email="a@example.com", password="short")
+@pytest.mark.parametrize(
+    "password",
+    [
+        "short",
+        "password",
+        " " * 8,
+        " " * 12,
+        "\t\n" * 6,
+        "password  ",
+        "  passw0rd  ",
+        "123456789",
+    ],
+)
+def test_short_or_blank_passwords_are_refused(db_engine: Engine, password: str) -> None:
+    with Session(db_engine) as session, pytest.raises(WeakPassword, match="at least 10 characters"):
+        create_user(session, email="a@example.com", password=password)
+
+
+@pytest.mark.parametrize("password", ["qwertyuiop", "1234567890", "Password123", " Manchester "])
+def test_common_passwords_are_refused(db_engine: Engine, password: str) -> None:
+    with Session(db_engine) as session, pytest.raises(WeakPassword, match="commonly used"):
+        create_user(session, email="a@example.com", password=password)
+
+
+def test_sign_up_answers_alike_for_a_taken_address(db_engine: Engine) -> None:
+    with Session(db_engine) as session:
+        first = sign_up(session, email="ada@example.com", password="long enough", roles=set())
+        assert first is not None
+        again = sign_up(session, email=" ADA@example.com", password="other enough", roles=set())
+        assert again is None
+        # The existing account is untouched: its own password still signs in, the new one not.
+        assert authenticate(session, "ada@example.com", "long enough").id == first.id
+        with pytest.raises(Unauthorized):
+            authenticate(session, "ada@example.com", "other enough")
+
+
+def test_sign_up_still_refuses_weak_passwords_for_a_taken_address(db_engine: Engine) -> None:
+    with Session(db_engine) as session:
+        sign_up(session, email="ada@example.com", password="long enough", roles=set())
+        with pytest.raises(WeakPassword):
+            sign_up(session, email="ada@example.com", password="password", roles=set())
 
 
 def test_wrong_password_and_unknown_email_fail_alike(db_engine: Engine) -> None:

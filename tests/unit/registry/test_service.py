@@ -15,7 +15,7 @@ from registry.db import unit_of_work
 from registry.errors import CopymarkError
 from registry.log.models import LogLeaf
 from registry.log.store import AttestationLog, verify_log
-from registry.models import PriorArtConflict, User, Work, WorkStatus
+from registry.models import PriorArtConflict, User, Visibility, Work, WorkStatus
 from registry.schemas import WorkMetadata
 from registry.service import Registered, Upload
 from tests.corpus.hostile import HostileFile, hostile_files
@@ -100,6 +100,25 @@ def test_another_owners_near_copy_is_a_conflict_kept_for_review(parts: RegistryP
         (review,) = session.exec(select(PriorArtConflict)).all()
     assert (review.work_id, review.earlier_work_id) == (copy.work.id, original.work.id)
     assert review.resolution == "open"
+
+
+def test_a_conflict_names_a_private_earlier_work_to_no_one_but_the_review(
+    parts: RegistryParts,
+) -> None:
+    with unit_of_work(parts.session) as session:
+        original = parts.registrar.register(
+            session,
+            make_owner(parts),
+            Upload(photo_jpeg("astronaut"), "a.jpg", WorkMetadata(visibility=Visibility.PRIVATE)),
+        )
+    copier = make_owner(parts, "copier@example.com")
+    copy = register_one(parts, copier, photo_jpeg("astronaut", quality=40, max_side=400))
+    assert copy.status == "conflict"
+    assert copy.conflict_with is None
+    assert copy.conflict_note == "conflicts with an earlier registration by another owner"
+    with parts.session() as session:
+        (review,) = session.exec(select(PriorArtConflict)).all()
+    assert review.earlier_work_id == original.work.id
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ DOMAIN_MODULES = (
     registry.notifications.errors,
 )
 CODE = re.compile(r"[a-z][a-z0-9_]*")
-STATUS_CODES = {400, 401, 403, 404, 409, 413, 422, 500, 503}
+STATUS_CODES = {400, 401, 403, 404, 409, 413, 422, 429, 500, 503}
 
 
 def every_error() -> list[type[CopymarkError]]:

@@ -55,7 +55,8 @@ class MatchView:
         facts = []
         if self.match.verified:
             facts.append(
-                "verified geometrically: the work's keypoints map onto the outlined region"
+                f"verified geometrically: {self.match.inliers} keypoint matches agree on where "
+                "the work sits (outlined)"
             )
         if self.match.hash_distance is not None:
             facts.append(f"perceptual hash (PDQ) {self.match.hash_distance} of 256 bits apart")

@@ -73,8 +73,12 @@ def test_more_evidence_never_lowers_p_copy(
     score: float, distance: int | None, margin: float | None
 ) -> None:
     evidence = Evidence(score, False, distance, margin)
-    closer = dataclasses.replace(evidence, hash_distance=max(0, (distance or 256) - 8))
-    nearer = dataclasses.replace(evidence, embedding_margin=(margin or -1.0) + 0.1)
+    closer = dataclasses.replace(
+        evidence, hash_distance=max(0, (256 if distance is None else distance) - 8)
+    )
+    nearer = dataclasses.replace(
+        evidence, embedding_margin=(-1.0 if margin is None else margin) + 0.1
+    )
     assert SHIPPED.p_copy(closer) >= SHIPPED.p_copy(evidence)
     assert SHIPPED.p_copy(nearer) >= SHIPPED.p_copy(evidence)
 

@@ -2,7 +2,8 @@
 VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
-SYSTEM_PACKAGES := postgresql chromium tuxpaint-stamps-default fonts-dejavu-core
+SYSTEM_PACKAGES := postgresql chromium tuxpaint-stamps-default fonts-dejavu-core \
+	mate-backgrounds lxde-icon-theme desktop-base
 export COPYMARK_HOME ?= $(CURDIR)/var
 
 .PHONY: run test install system-deps lint typecheck pytest bench clean

@@ -7,6 +7,9 @@ wiring (services on a scratch home, the `copymark` command), the CLI builds it a
 
 - `similarity`: the DISC21-style copy-detection set (Tux Paint evaluation stamps, scikit-image
   photos), global-ranking metrics and the runner (`python -m bench.similarity`).
+- `calibration`: fits `similarity/calibration.json` (p_copy) on calibration-only Debian images
+  and measures never-registered images decided `copy` at 12, 1,000 and 100,000 works
+  (`python -m bench.calibration`).
 - `index`: index search latency and bytes per work at synthetic scale.
 - `crawl`: crawler pages/s against a loopback site.
 - `monitoring`: crawl-to-alert end to end, alert precision and recall per copy family.

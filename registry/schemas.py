@@ -116,7 +116,20 @@ class MatchPublic(BaseModel):
     """A visible registered work the query image may copy."""
 
     work_id: int
-    score: float = Field(description="fused similarity score, 4 decimals; above 0 counts as a copy")
+    score: float = Field(
+        description="fused similarity score, 4 decimals, comparable across queries (rank by it); "
+        "above 0 there is some evidence, which alone never makes a copy"
+    )
+    p_copy: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="calibrated probability that the query copies this work, 4 decimals; the "
+        "same function of the pair's evidence whatever the registry's size",
+    )
+    decision: Decision = Field(
+        description="copy when verified or p_copy >= 0.99; possible on weaker evidence; "
+        "otherwise no_match"
+    )
     verified: bool = Field(description="whether geometric verification located the copy")
     region: list[Point] | None = Field(
         min_length=4,
@@ -129,7 +142,11 @@ class MatchResultPublic(BaseModel):
     """The registered works an image copies, best first, with the overall decision."""
 
     query: str = Field(description="the query's file name")
-    decision: Decision = Field(description="copy when any match clears the global threshold")
+    decision: Decision = Field(
+        description="copy when a match is geometrically verified or has p_copy >= 0.99 (only "
+        "this verdict alerts, flags a conflict or drafts a notice); possible when a match shows "
+        "some evidence but not enough; no_match otherwise"
+    )
     matches: list[MatchPublic]
 
 

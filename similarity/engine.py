@@ -22,6 +22,7 @@ from typing import Final, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from similarity.calibration import Calibration
 from similarity.corpus import stamps as corpus_stamps
 from similarity.embedding.embedders import OnnxEmbedder
 from similarity.hashes import (
@@ -60,7 +61,13 @@ from similarity.regions import (
     reference_regions,
     sliding_windows,
 )
-from similarity.verify import Keypoints, QueryFeatures, extract, verify_features
+from similarity.verify import (
+    Keypoints,
+    QueryFeatures,
+    Verification,
+    extract,
+    verify_features,
+)
 
 RGBArray = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
@@ -222,8 +229,11 @@ class SimilarityEngine:
         reference_image: Callable[[int], RGBArray | None],
         *,
         feature_maps: FeatureMapEmbedder | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self._dir = index_dir
+        # The same parameters whatever this engine holds: p_copy never depends on the registry.
+        self.calibration = calibration or Calibration.shipped()
         self._embedder = embedder
         self._feature_maps = feature_maps or _feature_maps_of(embedder)
         self._network = ThreadPoolExecutor(max_workers=2, thread_name_prefix="similarity-network")
@@ -479,18 +489,27 @@ class SimilarityEngine:
                 features = features or QueryFeatures(query_rgb)
                 outcome = verify_features(features, reference)
                 if outcome.verified:
-                    matches.append(
-                        Match(
-                            candidate.work_id,
-                            verified_score(score, outcome.inliers),
-                            True,
-                            outcome.region,
-                        )
-                    )
+                    matches.append(self._match(candidate, outcome))
                     continue
-            matches.append(Match(candidate.work_id, score, False, None))
+            matches.append(self._match(candidate, None))
         matches.sort(key=lambda match: -match.score)
         return matches
+
+    def _match(self, candidate: Candidate, verification: Verification | None) -> Match:
+        """The candidate as a match: verified when `verification` is given, else unverified."""
+        verified = verification is not None
+        return Match(
+            candidate.work_id,
+            candidate.score
+            if verification is None
+            else verified_score(candidate.score, verification.inliers),
+            verified,
+            None if verification is None else verification.region,
+            p_copy=self.calibration.p_copy(candidate.evidence(verified)),
+            hash_distance=candidate.hash_distance,
+            embedding_margin=candidate.embedding_margin,
+            inliers=0 if verification is None else verification.inliers,
+        )
 
     def _reference_keypoints(self, work_id: int) -> Keypoints | None:
         with self._lock:
@@ -508,7 +527,7 @@ class SimilarityEngine:
         return keypoints
 
     def decide(self, matches: Sequence[Match]) -> Decision:
-        """ "copy" when any match clears the global threshold, else "no_match"."""
+        """`copy` (verified, or p_copy >= 0.99), `possible` (some evidence) or `no_match`."""
         return decide_matches(matches)
 
     def save(self) -> None:
@@ -522,14 +541,20 @@ class SimilarityEngine:
         """Replace the indexes with the given works (after files went missing or corrupt)."""
         hashes = BinaryHashIndex()
         vectors = EmbeddingIndex(self._embedder.dim) if self._embedder is not None else None
+        hash_rows: dict[int, npt.NDArray[np.uint8]] = {}
+        vector_rows: dict[int, FloatArray] = {}
         count = 0
+        # Gathered first and added in one call each: adding work by work costs O(N^2).
         for work_id, fingerprint in items:
-            hash_rows = fingerprint.indexed_hashes()
-            if hash_rows:
-                hashes.add(work_id, np.stack(hash_rows))
-            if vectors is not None and fingerprint.embeddings is not None:
-                vectors.add(work_id, fingerprint.embeddings[: fingerprint.reference_count])
+            indexed = fingerprint.indexed_hashes()
+            if indexed:
+                hash_rows[work_id] = np.stack(indexed)
+            if fingerprint.embeddings is not None:
+                vector_rows[work_id] = fingerprint.embeddings[: fingerprint.reference_count]
             count += 1
+        hashes.add_new(hash_rows.items())
+        if vectors is not None:
+            vectors.add_new(vector_rows.items())
         with self._lock:
             self._hashes, self._vectors = _sized_layouts(hashes, vectors)
             self.needs_rebuild = False

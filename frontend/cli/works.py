@@ -165,7 +165,12 @@ def _describe_match(record: dict[str, Any]) -> str:
     if "error" in record:
         return f"error     {record['query']}: {record['error']}"
     best = record["matches"][0] if record["matches"] else None
-    found = f"work {best['work_id']} score {best['score']:+.3f}" if best else "nothing similar"
+    found = (
+        f"work {best['work_id']} score {best['score']:+.3f} p_copy {best['p_copy']:.4f}"
+        + (" verified" if best["verified"] else "")
+        if best
+        else "nothing similar"
+    )
     return f"{record['decision']:<9} {record['query']}: {found}"
 
 

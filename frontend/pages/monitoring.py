@@ -14,6 +14,7 @@ from sqlmodel import Session
 from frontend.charts import score_bar_percent
 from frontend.deps import OptionalUser, ServicesDep, SessionDep
 from frontend.pages.rendering import render
+from frontend.services import Services
 from registry.errors import NotFound
 from registry.models import User, Work
 from registry.monitoring.evidence import SIDE_BY_SIDE_NAME
@@ -24,8 +25,14 @@ from registry.monitoring.service import (
     alerts_by_domain,
     change_status,
     evidence_bundle,
+    notices_allowed,
 )
-from registry.notifications.takedown import TakedownFacts, chinese_platform_complaint, dmca_notice
+from registry.notifications.takedown import (
+    RenderedNotice,
+    TakedownFacts,
+    chinese_platform_complaint,
+    dmca_notice,
+)
 from registry.repository import get_owned_work
 from registry.service import work_certificate_view
 
@@ -71,6 +78,24 @@ def alert_page(
     if user is None:
         return RedirectResponse("/login", status_code=303)
     card = _alert_card(session, user, owned_alert(session, user, alert_id))
+    notices = (
+        _takedown_notices(session, services, user, card) if notices_allowed(card.alert) else []
+    )
+    return render(
+        request,
+        "alert.html",
+        user,
+        card=card,
+        sightings=sightings_of(session, card.alert),
+        score_bar=score_bar_percent,
+        notices=notices,
+        notices_allowed=notices_allowed(card.alert),
+    )
+
+
+def _takedown_notices(
+    session: Session, services: Services, user: User, card: AlertCard
+) -> list[tuple[str, RenderedNotice]]:
     view = work_certificate_view(session, services.signer, card.work, services.settings.base_url)
     facts = TakedownFacts(
         rights_holder_name=user.display_name,
@@ -86,18 +111,10 @@ def alert_page(
         infringing_image_url=card.alert.image_url,
         first_seen_at=card.alert.first_seen_at,
     )
-    return render(
-        request,
-        "alert.html",
-        user,
-        card=card,
-        sightings=sightings_of(session, card.alert),
-        score_bar=score_bar_percent,
-        notices=[
-            ("United States, DMCA", dmca_notice(facts)),
-            ("China, platform complaint", chinese_platform_complaint(facts)),
-        ],
-    )
+    return [
+        ("United States, DMCA", dmca_notice(facts)),
+        ("China, platform complaint", chinese_platform_complaint(facts)),
+    ]
 
 
 @router.post("/alerts/{alert_id}/status", response_model=None)

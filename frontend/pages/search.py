@@ -19,7 +19,7 @@ from registry.errors import CopymarkError
 from registry.models import Work
 from registry.repository import visible_work
 from registry.search import decode_query, search_image, visible_to
-from similarity.matcher import DECISION_THRESHOLD, Match
+from similarity.matcher import DECISION_THRESHOLD, Decision, Match
 
 FIND_TOP_K: Final = 8
 
@@ -41,8 +41,30 @@ class MatchView:
         return " ".join(f"{x:.1f},{y:.1f}" for x, y in self.match.region)
 
     @property
+    def verdict(self) -> Decision:
+        """`copy`, `possible` or `no_match` for this work alone."""
+        return self.match.decision
+
+    @property
     def is_copy(self) -> bool:
-        return self.match.score > DECISION_THRESHOLD
+        return self.verdict == "copy"
+
+    @property
+    def evidence(self) -> list[str]:
+        """What the verdict rests on, in words, strongest first."""
+        facts = []
+        if self.match.verified:
+            facts.append(
+                f"verified geometrically: {self.match.inliers} keypoint matches agree on where "
+                "the work sits (outlined)"
+            )
+        if self.match.hash_distance is not None:
+            facts.append(f"perceptual hash (PDQ) {self.match.hash_distance} of 256 bits apart")
+        if self.match.embedding_margin is not None:
+            facts.append(
+                f"embedding {self.match.embedding_margin:+.3f} above unrelated background images"
+            )
+        return facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +114,8 @@ async def find_copies(
         searched=True,
         decision=result.decision,
         matches=matches,
-        copies=[view for view in matches if view.is_copy],
+        copies=[view for view in matches if view.verdict == "copy"],
+        possibles=[view for view in matches if view.verdict == "possible"],
         query=preview,
         score_bar=score_bar_percent,
         threshold_percent=score_bar_percent(DECISION_THRESHOLD),

@@ -53,16 +53,12 @@ from similarity.crawl.politeness import HostPoliteness
 from similarity.crawl.records import PageIssue
 from similarity.engine import SimilarityEngine
 from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
-from similarity.matcher import Match
+from similarity.matcher import Match, copies
 
 logger = logging.getLogger(__name__)
 
 QUERY_MAX_SIDE: Final = 512
 TOP_K: Final = 5
-# An alert tells a rights holder to act, so an unverified match must clear the engine's
-# threshold by a margin. On the monitoring benchmark (seed 0) unverified false alerts on
-# unrelated images scored 0.10-0.47, unverified true copies 0.18-0.75 (most above 0.35).
-UNVERIFIED_ALERT_MARGIN: Final = 0.35
 
 
 @dataclass(frozen=True)
@@ -384,15 +380,14 @@ class _JobRun:
             image = load_image(found.image.content, self.monitor.limits, max_side=QUERY_MAX_SIDE)
         except ImageRejected:
             return None
-        similarity = self.monitor.similarity
-        copies = alertable(similarity.search(image, top_k=TOP_K), similarity)
-        if not copies:
+        acted_on = alertable(self.monitor.similarity.search(image, top_k=TOP_K))
+        if not acted_on:
             return _Assessment(image, [])
         # The licence check opens its own session: ask it before taking the write lock below.
-        licensed = {m.work_id for m in copies if self.monitor.licensed(m.work_id, found.page_url)}
+        licensed = {m.work_id for m in acted_on if self.monitor.licensed(m.work_id, found.page_url)}
         image_sha256 = sha256_hex(found.image.content)
         with self.monitor.session_factory() as session:
-            ids = [m.work_id for m in copies if m.work_id not in licensed]
+            ids = [m.work_id for m in acted_on if m.work_id not in licensed]
             works = {work.id: work for work in indexed_works(session, ids, self.job.owner_id)}
             candidates = [
                 _Candidate(
@@ -400,7 +395,7 @@ class _JobRun:
                     m,
                     find_alert(session, m.work_id, image_sha256, found.image_url) is not None,
                 )
-                for m in copies
+                for m in acted_on
                 if m.work_id in works
             ]
         return _Assessment(image, candidates)
@@ -469,18 +464,18 @@ class _JobRun:
         return lines
 
 
-def alertable(matches: Sequence[Match], similarity: SimilarityEngine) -> list[Match]:
-    """The works an image copies: every geometrically verified one, else the best match alone.
+def alertable(matches: Sequence[Match]) -> list[Match]:
+    """The works an image copies: every verified one, else the best `copy` alone; never a
+    `possible` match.
 
-    Unverified runners-up above the threshold are mostly works that merely look alike (an
-    embedding a little closer than the background); one alert per image keeps triage clean,
-    while a collage of several works still alerts for each work it verifiably contains.
+    An alert tells a rights holder to act and leads to a notice, so only the engine's `copy`
+    verdict raises one (geometrically verified, or a calibrated p_copy of at least 0.99); a
+    match that merely looks alike raises nothing. One alert per image keeps triage clean, while
+    a collage of several works still alerts for each work it verifiably contains.
     """
-    copies = [match for match in matches if similarity.decide([match]) == "copy"]
-    verified = [match for match in copies if match.verified]
-    if verified:
-        return verified
-    return [match for match in copies[:1] if match.score >= UNVERIFIED_ALERT_MARGIN]
+    found = copies(matches)
+    verified = [match for match in found if match.verified]
+    return verified or found[:1]
 
 
 def _line(alert: Alert, found: ImageFound, match: Match, new: bool) -> AlertLine:

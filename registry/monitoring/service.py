@@ -52,14 +52,11 @@ from similarity.matcher import Match
 IsLicensed = Callable[[int, str], bool]
 AlertHook = Callable[[Session, Alert], None]
 
+# A takedown notice accuses someone, so a person confirms the alert before one is sent: a new
+# alert cannot jump to takedown_sent, and drafts exist only from confirmation on.
 ALLOWED_TRANSITIONS: Final[dict[AlertStatus, frozenset[AlertStatus]]] = {
     AlertStatus.NEW: frozenset(
-        {
-            AlertStatus.CONFIRMED,
-            AlertStatus.DISMISSED,
-            AlertStatus.LICENSED,
-            AlertStatus.TAKEDOWN_SENT,
-        }
+        {AlertStatus.CONFIRMED, AlertStatus.DISMISSED, AlertStatus.LICENSED}
     ),
     AlertStatus.CONFIRMED: frozenset(
         {AlertStatus.DISMISSED, AlertStatus.LICENSED, AlertStatus.TAKEDOWN_SENT}
@@ -69,6 +66,15 @@ ALLOWED_TRANSITIONS: Final[dict[AlertStatus, frozenset[AlertStatus]]] = {
     AlertStatus.LICENSED: frozenset({AlertStatus.NEW}),
     AlertStatus.RESOLVED: frozenset({AlertStatus.NEW}),
 }
+
+NOTICE_STATUSES: Final = frozenset(
+    {AlertStatus.CONFIRMED, AlertStatus.TAKEDOWN_SENT, AlertStatus.RESOLVED}
+)
+
+
+def notices_allowed(alert: Alert) -> bool:
+    """Whether takedown notices may be drafted: only once a person has confirmed the alert."""
+    return alert.status in NOTICE_STATUSES
 
 
 def check_seeds(seeds: Sequence[str]) -> list[str]:

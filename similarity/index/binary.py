@@ -7,6 +7,7 @@ re-files a flat index's hashes into a new IVF trained on them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -75,6 +76,12 @@ class BinaryHashIndex(WorkRowIndex):
         """Add one hash per region of a work, replacing what the work had before."""
         rows = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, self.bits // 8)
         self._replace_rows(work_id, rows)
+
+    def add_new(self, works: Iterable[tuple[int, npt.NDArray[np.uint8]]]) -> int:
+        """Add works the index does not hold yet in one call (a rebuild); returns how many."""
+        return self._add_new_works(
+            ((work, np.asarray(rows, dtype=np.uint8)) for work, rows in works), self.bits // 8
+        )
 
     def search(
         self, queries: npt.NDArray[np.uint8], k: int

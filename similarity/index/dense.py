@@ -10,6 +10,7 @@ them, which is how an index switches layout as its collection grows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -78,6 +79,12 @@ class EmbeddingIndex(WorkRowIndex):
         """Add one vector per region of a work, replacing what the work had before."""
         rows = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
         self._replace_rows(work_id, rows)
+
+    def add_new(self, works: Iterable[tuple[int, npt.NDArray[np.float32]]]) -> int:
+        """Add works the index does not hold yet in one call (a rebuild); returns how many."""
+        return self._add_new_works(
+            ((work, np.asarray(rows, dtype=np.float32)) for work, rows in works), self.dim
+        )
 
     def search(
         self, queries: npt.NDArray[np.float32], k: int

@@ -27,7 +27,10 @@ def test_a_recompressed_copy_matches_its_work(client: TestClient, alice: Account
     register(client, alice, photo_jpeg("rocket"))
     found = match(client, photo_jpeg("coffee", quality=30, max_side=300))
     assert found["decision"] == "copy"
-    assert found["matches"][0]["work_id"] == work_id
+    best = found["matches"][0]
+    assert best["work_id"] == work_id
+    assert best["decision"] == "copy"
+    assert best["verified"] or best["p_copy"] >= 0.99
 
 
 def test_an_unrelated_image_is_no_match(client: TestClient, alice: Account) -> None:
@@ -35,6 +38,7 @@ def test_an_unrelated_image_is_no_match(client: TestClient, alice: Account) -> N
     found = match(client, random_png(99))
     assert found["decision"] == "no_match"
     assert all(m["score"] < 0 for m in found["matches"])
+    assert all(m["decision"] == "no_match" and m["p_copy"] < 0.5 for m in found["matches"])
 
 
 def test_private_works_are_hidden_from_others(

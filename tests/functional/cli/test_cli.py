@@ -137,6 +137,8 @@ def test_match_finds_the_registered_work(home: Path) -> None:
     (line,) = [json.loads(x) for x in out.splitlines()]
     assert line["decision"] == "copy"
     assert line["matches"][0]["work_id"] == 1
+    assert 0.0 <= line["matches"][0]["p_copy"] <= 1.0
+    assert line["matches"][0]["decision"] == "copy"
 
 
 def _public_pem() -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
+from frontend.services import Services
+from similarity.matcher import Match
 from tests.factories import Account, photo_jpeg, random_png
 
 PASSWORD = "correct horse battery"
@@ -70,7 +73,9 @@ def test_find_copies_shows_the_copied_work_with_its_region(
     assert response.status_code == 200
     assert 'data-decision="copy"' in response.text
     assert f"Copy found: this image copies “Coffee cup” (work #{work_id})" in response.text
-    assert f'<article class="match is-copy" data-work-id="{work_id}">' in response.text
+    assert f'<article class="match is-copy" data-work-id="{work_id}" data-verdict="copy">' in (
+        response.text
+    )
     assert re.search(r'<polygon class="region" points="[-0-9., ]+">', response.text)
     assert 'viewBox="0 0 400 ' in response.text
 
@@ -83,6 +88,26 @@ def test_find_copies_of_an_unrelated_image_says_no_match(
     assert response.status_code == 200
     assert 'data-decision="no_match"' in response.text
     assert "is-copy" not in response.text
+
+
+def test_find_copies_shows_an_unverified_look_alike_as_a_possible_match(
+    client: TestClient, alice: Account, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work_id = register(client, alice, photo_jpeg("coffee"), title="Coffee cup")
+    # Close in the embedding, far in the hashes, not verified: the clip-art false copies.
+    look_alike = Match(work_id, 0.31, False, None, p_copy=0.62, hash_distance=104,
+                       embedding_margin=0.43)  # fmt: skip
+    monkeypatch.setattr(services.similarity, "search", lambda *_args, **_kwargs: [look_alike])
+    response = client.post("/find", files={"file": ("q.png", random_png(3))})
+    assert response.status_code == 200
+    assert 'data-decision="possible"' in response.text
+    assert f"Possible match, not verified: “Coffee cup” (work #{work_id})" in response.text
+    assert "Copy found" not in response.text
+    assert "is-copy" not in response.text
+    assert "possible match, not verified</span>" in response.text
+    assert "p(copy) 0.6200" in response.text
+    assert "PDQ) 104 of 256 bits apart" in response.text
+    assert "<polygon" not in response.text
 
 
 def test_find_copies_refuses_a_non_image_by_name_on_the_form(client: TestClient) -> None:

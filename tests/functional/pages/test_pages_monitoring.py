@@ -15,7 +15,7 @@ from frontend.app import create_app
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.models import Work
-from registry.monitoring.models import Alert
+from registry.monitoring.models import Alert, AlertStatus
 from registry.monitoring.screenshots import NoScreenshots
 from similarity.crawl.politeness import HostPoliteness
 from tests.factories import Account, make_account
@@ -98,7 +98,7 @@ def test_the_side_by_side_picture_is_the_evidence_png(
     assert picture.width > picture.height
 
 
-def test_the_alert_page_shows_the_picture_sightings_digests_and_notices(
+def test_the_alert_page_shows_the_picture_sightings_and_digests(
     client: TestClient, alice: Account, alert: dict[str, Any]
 ) -> None:
     sign_in(client, alice)
@@ -108,8 +108,45 @@ def test_the_alert_page_shows_the_picture_sightings_digests_and_notices(
     assert alert["evidence_sha256"] in page
     assert alert["manifest_sha256"] in page
     assert f'href="/api/v1/log/leaves/{alert["log_index"]}"' in page
-    assert "17 U.S.C. 512(c)" in page
-    assert "侵权投诉通知书" in page
+
+
+def test_takedown_drafts_appear_only_once_the_alert_is_confirmed(
+    client: TestClient, alice: Account, alert: dict[str, Any]
+) -> None:
+    token = sign_in(client, alice)
+    unconfirmed = client.get(f"/alerts/{alert['id']}").text
+    assert "Confirm this alert first" in unconfirmed
+    assert "17 U.S.C. 512(c)" not in unconfirmed
+    assert "侵权投诉通知书" not in unconfirmed
+    assert 'class="panel notice"' not in unconfirmed
+    client.post(
+        f"/alerts/{alert['id']}/status",
+        data={"csrf_token": token, "status": "confirmed", "back_to": "alert"},
+    )
+    confirmed = client.get(f"/alerts/{alert['id']}").text
+    assert "Confirm this alert first" not in confirmed
+    assert "17 U.S.C. 512(c)" in confirmed
+    assert "侵权投诉通知书" in confirmed
+
+
+def test_a_dismissed_alert_has_no_takedown_drafts(
+    client: TestClient, alice: Account, alert: dict[str, Any]
+) -> None:
+    token = sign_in(client, alice)
+    client.post(f"/alerts/{alert['id']}/status", data={"csrf_token": token, "status": "dismissed"})
+    assert alert_status(client, alice, alert["id"]) == "dismissed"
+    assert "17 U.S.C. 512(c)" not in client.get(f"/alerts/{alert['id']}").text
+
+
+def test_a_new_alert_cannot_skip_confirmation_to_takedown_sent(
+    client: TestClient, alice: Account, alert: dict[str, Any]
+) -> None:
+    token = sign_in(client, alice)
+    response = client.post(
+        f"/alerts/{alert['id']}/status", data={"csrf_token": token, "status": "takedown_sent"}
+    )
+    assert_error_page(response, 409, "cannot go from new to takedown_sent")
+    assert 'value="takedown_sent"' not in client.get(f"/alerts/{alert['id']}").text
 
 
 def test_another_owners_alert_answers_the_404_page(
@@ -179,6 +216,8 @@ def test_hostile_urls_and_titles_are_shown_as_inert_text(
         assert stored is not None
         assert work is not None
         stored.page_url = hostile_url
+        # Confirmed, so the notice drafts (which quote the URL and title) are on the page too.
+        stored.status = AlertStatus.CONFIRMED
         work.title = hostile_title
         session.add_all([stored, work])
         session.commit()

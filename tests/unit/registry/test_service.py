@@ -15,9 +15,10 @@ from registry.db import unit_of_work
 from registry.errors import CopymarkError
 from registry.log.models import LogLeaf
 from registry.log.store import AttestationLog, verify_log
-from registry.models import PriorArtConflict, User, Visibility, Work, WorkStatus
+from registry.models import PriorArtConflict, User, Visibility, Work, WorkStatus, persisted_id
 from registry.schemas import WorkMetadata
 from registry.service import Registered, Upload
+from similarity.matcher import Match
 from tests.corpus.hostile import HostileFile, hostile_files
 from tests.factories import photo_jpeg, random_png
 from tests.unit.registry.wiring import RegistryParts
@@ -119,6 +120,23 @@ def test_a_conflict_names_a_private_earlier_work_to_no_one_but_the_review(
     with parts.session() as session:
         (review,) = session.exec(select(PriorArtConflict)).all()
     assert review.earlier_work_id == original.work.id
+
+
+def test_another_owners_look_alike_that_does_not_verify_is_no_conflict(
+    parts: RegistryParts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = register_one(parts, make_owner(parts), photo_jpeg("astronaut", quality=95))
+    # The engine finds the earlier work close (a possible match) but cannot verify it, and its
+    # hashes are far apart: a resemblance, not a copy, so nobody's registration is held up.
+    look_alike = Match(persisted_id(original.work), 0.45, False, None, p_copy=0.8, hash_distance=96)
+    assert look_alike.decision == "possible"
+    monkeypatch.setattr(parts.similarity, "search", lambda *_args, **_kwargs: [look_alike])
+    other = register_one(parts, make_owner(parts, "other@example.com"), photo_jpeg("coffee"))
+    assert other.status == "registered"
+    assert other.conflict_with is None
+    assert other.work.status == WorkStatus.REGISTERED
+    with parts.session() as session:
+        assert session.exec(select(PriorArtConflict)).all() == []
 
 
 @pytest.mark.parametrize(

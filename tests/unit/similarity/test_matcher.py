@@ -2,7 +2,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from similarity.hashes import PDQ_MATCH_DISTANCE
-from similarity.matcher import Match, decide, gather, hash_evidence, verified_score
+from similarity.matcher import (
+    COPY_PROBABILITY,
+    Match,
+    copies,
+    decide,
+    gather,
+    hash_evidence,
+    verdict,
+    verified_score,
+)
 
 
 def test_match_radius_is_the_threshold() -> None:
@@ -26,7 +35,26 @@ def test_verified_score_clears_the_threshold(score: float, inliers: int) -> None
     assert verified_score(score, inliers) > 0
 
 
-def test_decide() -> None:
-    assert decide([Match(1, -0.2, False, None), Match(2, 0.01, False, None)]) == "copy"
+def test_a_score_above_the_threshold_alone_is_only_a_possible_match() -> None:
+    assert decide([Match(1, -0.2, False, None), Match(2, 0.6, False, None, p_copy=0.9)]) == (
+        "possible"
+    )
     assert decide([Match(1, -0.2, False, None)]) == "no_match"
     assert decide([]) == "no_match"
+
+
+def test_a_verified_match_is_a_copy_whatever_its_probability() -> None:
+    assert verdict(Match(1, 0.6, True, None, p_copy=0.0)) == "copy"
+
+
+def test_an_unverified_match_is_a_copy_from_the_copy_probability_on() -> None:
+    below = Match(1, 0.4, False, None, p_copy=COPY_PROBABILITY - 1e-9)
+    at = Match(2, 0.4, False, None, p_copy=COPY_PROBABILITY)
+    assert verdict(below) == "possible"
+    assert verdict(at) == "copy"
+    assert decide([below, at]) == "copy"
+    assert copies([below, at]) == [at]
+
+
+def test_strong_probability_with_a_negative_score_is_still_possible_evidence() -> None:
+    assert verdict(Match(1, -0.1, False, None, p_copy=0.6)) == "possible"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlmodel import col, func, select
 
 from registry.log.models import LogLeaf
@@ -13,6 +14,7 @@ from registry.monitoring.jobs import Monitor, cancel
 from registry.monitoring.models import Alert, CrawlJob, JobStatus, Sighting
 from registry.monitoring.service import NEW_ALERT_KIND, add_licensed_domain
 from registry.notifications.models import Notification
+from similarity.matcher import Match
 from tests.sites import LoopbackSite
 from tests.unit.registry.monitoring.support import (
     CrawlRun,
@@ -170,3 +172,23 @@ def test_each_new_alert_notifies_the_rights_holder_once(
         ).all()
         alert_ids = [persisted_id(alert) for alert in session.exec(select(Alert)).all()]
     assert sorted(payload["alert_id"] for payload in notified) == sorted(alert_ids)
+
+
+def test_an_unverified_look_alike_raises_no_alert(
+    parts: RegistryParts,
+    registered: Registered,
+    copy_site: LoopbackSite,
+    run_crawl: CrawlRun,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every image on the site resembles the coffee photo, strongly but unverified: the evidence
+    # that made unrelated clip art "copies" before. A possible match alerts nobody.
+    coffee = persisted_id(registered.works["coffee"])
+    look_alike = Match(coffee, 0.6, False, None, p_copy=0.9, embedding_margin=0.72)
+    assert look_alike.decision == "possible"
+    monkeypatch.setattr(parts.similarity, "search", lambda *_args, **_kwargs: [look_alike])
+    job, lines = run_crawl(queue_job(parts, registered.owner, gallery_seeds(copy_site), 3))
+    assert job.status == JobStatus.FINISHED
+    assert job.images_checked > 0
+    assert lines == []
+    assert alerts_and_leaves(parts) == (0, 0, 0)

@@ -9,7 +9,7 @@ import functools
 import importlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol, cast, runtime_checkable
 
 import imagehash
 import numpy as np
@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pdqhash
 from PIL import Image
 
+from bench.similarity.verdicts import verdict_of
 from similarity.images import LoadedImage
 
 _HASH_SIDE_PX: Final = 512
@@ -37,6 +38,13 @@ class CopyDetector(Protocol):
 
     def index_bytes(self) -> int:
         """Bytes the index holds for all works added so far."""
+
+
+@runtime_checkable
+class DecidingDetector(Protocol):
+    """A system that also decides, like the product, whether its last query was a copy."""
+
+    last_verdict: str | None
 
 
 def _hash_input(image: LoadedImage) -> npt.NDArray[np.uint8]:
@@ -131,6 +139,7 @@ class _Engine(Protocol):
     def fingerprint(self, image: LoadedImage) -> object: ...
     def add(self, work_id: int, fingerprint: Any) -> None: ...
     def search(self, query: LoadedImage, top_k: int = ...) -> Sequence[_Match]: ...
+    def decide(self, matches: Sequence[Any]) -> object: ...
     def save(self) -> None: ...
 
 
@@ -147,6 +156,7 @@ class EngineDetector:
         self._index_dir = index_dir
         self._references: dict[int, npt.NDArray[np.uint8]] = {}
         embedder, self.embedder_name = default_embedder(model_cache_dir)
+        self.last_verdict: str | None = None
         self._engine = cast(
             _Engine,
             engine_module.SimilarityEngine(index_dir, embedder, self._references.get),
@@ -161,6 +171,8 @@ class EngineDetector:
         """The engine's matches with its globally comparable scores."""
         # Handing over the image, not a fingerprint, lets the engine verify geometrically.
         matches = self._engine.search(image, top_k=top_k)
+        # What the product would conclude from these matches, read as the engine words it.
+        self.last_verdict = verdict_of(self._engine.decide(matches))
         return [(int(m.work_id), float(m.score)) for m in matches]
 
     def index_bytes(self) -> int:

@@ -14,7 +14,8 @@ calibration (`RESERVED_PACKAGES`, `CALIBRATION_PACKAGES`) are never read.
 
 Sources are grouped by package and the first word of the file name (an icon's variants, a
 sprite's frames and re-exports share it), at most `_MAX_PER_GROUP` per group, near-duplicates
-(pHash within `_NEAR_DUPLICATE_BITS` of a kept source or of its mirror image) dropped. Within each
+(pHash of any of the eight flips and quarter turns within `_NEAR_DUPLICATE_BITS` of a kept
+source) dropped, so no two works are copies of each other by a family's transformation. Within each
 package whole groups go to one of three sides: references (the works registered), distractors
 (never registered, queried plain or transformed like the copies) and extras (real works that are
 registered only in the open-world measurement, to grow the registry). Each package gives the
@@ -31,7 +32,7 @@ import math
 import random
 import re
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -82,7 +83,7 @@ _NEAR_DUPLICATE_BITS: Final = 8
 _MAX_PER_GROUP: Final = 6
 # A paste background must be large enough that the work is a small part of it.
 _MIN_BACKGROUND_SIDE_PX: Final = 160
-_FORMAT_VERSION: Final = 1
+_FORMAT_VERSION: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +134,21 @@ def _group(source: str, path: Path) -> str:
     return f"{source}:{word.group(0) if word and word.group(0) else path.stem.lower()}"
 
 
-def _mirror_aware_hashes(pixels: RGBImage) -> tuple[imagehash.ImageHash, imagehash.ImageHash]:
+_DIHEDRAL: Final = (
+    Image.Transpose.FLIP_LEFT_RIGHT,
+    Image.Transpose.FLIP_TOP_BOTTOM,
+    Image.Transpose.ROTATE_90,
+    Image.Transpose.ROTATE_180,
+    Image.Transpose.ROTATE_270,
+    Image.Transpose.TRANSPOSE,
+    Image.Transpose.TRANSVERSE,
+)
+
+
+def _dihedral_hashes(pixels: RGBImage) -> list[imagehash.ImageHash]:
+    """pHash of the image in its eight orientations, as drawn first."""
     image = Image.fromarray(pixels)
-    return imagehash.phash(image), imagehash.phash(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    return [imagehash.phash(image)] + [imagehash.phash(image.transpose(op)) for op in _DIHEDRAL]
 
 
 @functools.cache
@@ -146,26 +159,35 @@ def heldout_sources(
 
     Cached per process: the packaged files do not change while it runs.
     """
+    return distinct_sources(
+        (source, path) for package, source in packages for path in package_files(package)
+    )
+
+
+def distinct_sources(files: Iterable[tuple[str, Path]]) -> tuple[SourceImage, ...]:
+    """(source, file) pairs as SourceImages, in order, less small images and any file that is
+    a flip or quarter turn of one kept before it (pHash within `_NEAR_DUPLICATE_BITS`)."""
     kept: list[SourceImage] = []
     kept_hashes: list[imagehash.ImageHash] = []
-    for package, source in packages:
-        for path in package_files(package):
-            if "mirror" in path.stem:
+    for source, path in files:
+        if "mirror" in path.stem:
+            continue
+        with Image.open(path) as opened:
+            if min(opened.size) < _MIN_SOURCE_SIDE_PX:
                 continue
-            with Image.open(path) as opened:
-                if min(opened.size) < _MIN_SOURCE_SIDE_PX:
-                    continue
-            pixels = load_source(path)
-            if min(pixels.shape[:2]) < _MIN_SOURCE_SIDE_PX:
-                continue
-            digest, mirrored = _mirror_aware_hashes(pixels)
-            if any(
-                min(digest - other, mirrored - other) <= _NEAR_DUPLICATE_BITS
-                for other in kept_hashes
-            ):
-                continue
-            kept.append(SourceImage(f"{source}:{path}", _group(source, path), path))
-            kept_hashes.append(digest)
+        pixels = load_source(path)
+        if min(pixels.shape[:2]) < _MIN_SOURCE_SIDE_PX:
+            continue
+        # Arrows pointing four ways are one drawing: compare every orientation.
+        orientations = _dihedral_hashes(pixels)
+        if any(
+            turned - other <= _NEAR_DUPLICATE_BITS
+            for turned in orientations
+            for other in kept_hashes
+        ):
+            continue
+        kept.append(SourceImage(f"{source}:{path}", _group(source, path), path))
+        kept_hashes.append(orientations[0])
     return tuple(kept)
 
 

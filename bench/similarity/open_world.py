@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -41,6 +40,7 @@ from typing import Any, Final, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from bench.similarity.verdicts import engine_verdicts, p_copy_of, verdict_of
 from similarity.engine import IVF_MIN_ROWS, Fingerprint
 from similarity.hashes import PDQ_MIN_QUALITY, PdqHash
 from similarity.images import LoadedImage
@@ -78,36 +78,6 @@ class Engine(Protocol):
 
 
 EngineFactory = Callable[[Path, Callable[[int], RGBArray | None]], Engine]
-
-
-def verdict_of(decision: object) -> str:
-    """A decision's verdict: the decision itself when a string (or str enum), else its
-    `verdict`, `decision`, `label` or `value` attribute."""
-    if isinstance(decision, str):
-        return str(decision)
-    for attribute in ("verdict", "decision", "label", "value"):
-        value = getattr(decision, attribute, None)
-        if isinstance(value, str):
-            return value
-    raise TypeError(f"cannot read a verdict from {decision!r}")
-
-
-def p_copy_of(decision: object) -> float | None:
-    """The decision's calibrated probability of a copy, when it carries one."""
-    value = getattr(decision, "p_copy", None)
-    return float(value) if isinstance(value, int | float) else None
-
-
-def engine_verdicts() -> tuple[str, ...]:
-    """The verdicts the engine declares (`similarity.matcher`'s Literal types), if any."""
-    from similarity import matcher
-
-    declared: dict[str, None] = {}
-    for name in ("Verdict", "Decision"):
-        for argument in typing.get_args(getattr(matcher, name, None)):
-            if isinstance(argument, str):
-                declared[argument] = None
-    return tuple(declared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,9 +408,3 @@ def planted_copies(
             taken[family] = taken.get(family, 0) + 1
             chosen.append(query_id)
     return chosen
-
-
-def iter_sizes(sizes: Mapping[str, object]) -> Iterator[tuple[int, Mapping[str, object]]]:
-    """(registry size, figures) pairs of a `measure_open_world` result's `by_size`, in order."""
-    for key, figures in sizes.items():
-        yield int(key), typing.cast(Mapping[str, object], figures)

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, cast
 
@@ -47,6 +47,7 @@ from bench.similarity.dataset import (
 from bench.similarity.detectors import (
     BenchmarkSystemUnavailableError,
     CopyDetector,
+    DecidingDetector,
     EngineDetector,
     PdqDetector,
     PHashDetector,
@@ -76,6 +77,7 @@ from bench.similarity.open_world import (
     planted_copies,
 )
 from bench.similarity.sscd import SSCD_MODELS, SscdDetector
+from bench.similarity.verdicts import engine_verdicts
 from similarity.images import LoadedImage, load_image
 
 __all__ = [
@@ -109,6 +111,8 @@ class SystemResult:
     images_per_s: float
     queries_per_s: float
     index_bytes_per_work: float
+    # Query id -> the system's own verdict, for systems that decide (the full pipeline).
+    verdicts: Mapping[str, str] = field(default_factory=dict)
 
 
 def _load(path: Path) -> LoadedImage:
@@ -124,10 +128,13 @@ def evaluate_system(
         detector.add(reference.work_id, _load(reference.path))
     adding_s = time.perf_counter() - started
     predictions: list[Prediction] = []
+    verdicts: dict[str, str] = {}
     started = time.perf_counter()
     for query in benchmark.queries:
         for work_id, score in detector.search(_load(query.path), top_k):
             predictions.append(Prediction(query.query_id, work_id, score))
+        if isinstance(detector, DecidingDetector) and detector.last_verdict is not None:
+            verdicts[query.query_id] = detector.last_verdict
     searching_s = time.perf_counter() - started
     return SystemResult(
         system=system,
@@ -135,6 +142,7 @@ def evaluate_system(
         images_per_s=len(benchmark.references) / max(adding_s, 1e-9),
         queries_per_s=len(benchmark.queries) / max(searching_s, 1e-9),
         index_bytes_per_work=detector.index_bytes() / max(1, len(benchmark.references)),
+        verdicts=verdicts,
     )
 
 
@@ -164,6 +172,8 @@ def summarise(benchmark: BenchmarkSet, results: Sequence[SystemResult]) -> dict[
         figures[f"{result.system}_images_per_s"] = result.images_per_s
         figures[f"{result.system}_queries_per_s"] = result.queries_per_s
         figures[f"{result.system}_index_bytes_per_work"] = result.index_bytes_per_work
+        if result.verdicts:
+            figures |= _verdict_figures(result, benchmark)
         for family in benchmark.families():
             family_truth = {
                 q.query_id: q.reference_id
@@ -184,6 +194,26 @@ def summarise(benchmark: BenchmarkSet, results: Sequence[SystemResult]) -> dict[
             figures["index_bytes_per_work"] = result.index_bytes_per_work
     figures["per_family"] = per_family
     return figures
+
+
+def _verdict_figures(result: SystemResult, benchmark: BenchmarkSet) -> dict[str, object]:
+    """Fractions of the set's distractors and copies given each verdict by the system itself."""
+    distractors = [q.query_id for q in benchmark.queries if q.reference_id is None]
+    copies = [q.query_id for q in benchmark.queries if q.reference_id is not None]
+    vocabulary = list(dict.fromkeys([*engine_verdicts(), *result.verdicts.values()]))
+
+    def fractions(query_ids: Sequence[str]) -> dict[str, float]:
+        given = [result.verdicts[q] for q in query_ids if q in result.verdicts]
+        return {v: given.count(v) / max(1, len(given)) for v in vocabulary}
+
+    on_distractors = fractions(distractors)
+    on_copies = fractions(copies)
+    return {
+        f"{result.system}_false_copy_fraction": on_distractors.get("copy", 0.0),
+        f"{result.system}_copy_fraction_on_copies": on_copies.get("copy", 0.0),
+        f"{result.system}_distractor_verdict_fractions": on_distractors,
+        f"{result.system}_copy_verdict_fractions": on_copies,
+    }
 
 
 def _warm_up() -> None:

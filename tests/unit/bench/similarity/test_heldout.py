@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from PIL import Image
 
 from bench.similarity import heldout
 from bench.similarity.dataset import DISTRACTOR_FAMILY, SourceImage
@@ -17,6 +18,7 @@ from bench.similarity.heldout import (
     RESERVED_PACKAGES,
     HeldoutSet,
     build_heldout,
+    distinct_sources,
     heldout_sources,
     package_files,
     split_heldout,
@@ -42,9 +44,7 @@ def read_paths() -> Iterator[list[Path]]:
 
 
 @pytest.fixture(scope="module")
-def quick_set(
-    tmp_path_factory: pytest.TempPathFactory, read_paths: list[Path]
-) -> HeldoutSet:
+def quick_set(tmp_path_factory: pytest.TempPathFactory, read_paths: list[Path]) -> HeldoutSet:
     return build_heldout(tmp_path_factory.mktemp("heldout"), HELDOUT_QUICK_SIZE, seed=3)
 
 
@@ -172,3 +172,17 @@ def test_split_keeps_groups_whole_and_shares_references_by_package() -> None:
     # In proportion to the square root of each package's size, at most half of a package.
     assert by_package["small"] == 4
     assert by_package["big"] == 16
+
+
+def test_flips_and_quarter_turns_of_a_kept_source_are_dropped(tmp_path: Path) -> None:
+    arrow = np.full((96, 96, 3), 255, dtype=np.uint8)
+    arrow[40:56, 10:70] = (200, 30, 30)
+    arrow[28:68, 70:76] = (200, 30, 30)
+    arrow[34:62, 76:84] = (200, 30, 30)
+    other = np.zeros((96, 96, 3), dtype=np.uint8)
+    other[::8] = 255
+    files = {"right": arrow, "up": np.rot90(arrow), "left": arrow[:, ::-1], "stripes": other}
+    for name, pixels in files.items():
+        Image.fromarray(np.ascontiguousarray(pixels)).save(tmp_path / f"{name}.png")
+    kept = distinct_sources(("test", tmp_path / f"{name}.png") for name in files)
+    assert [source.path.stem for source in kept] == ["right", "stripes"]

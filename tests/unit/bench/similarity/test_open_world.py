@@ -21,8 +21,8 @@ from bench.similarity.open_world import (
     SyntheticWorks,
     measure_open_world,
     planted_copies,
-    verdict_of,
 )
+from bench.similarity.verdicts import verdict_of
 from similarity.augment import jpeg
 from similarity.engine import SimilarityEngine
 from similarity.images import LoadedImage, load_image

@@ -196,3 +196,12 @@ def test_quick_run_evaluates_the_full_pipeline(cache_dir: Path) -> None:
     for row in by_size.values():
         assert 0.0 <= row["false_copy_fraction"] <= 1.0
         assert sum(row["distractor_verdict_fractions"].values()) == pytest.approx(1.0)
+
+
+def test_a_deciding_system_reports_its_verdicts_on_distractors_and_copies() -> None:
+    verdicts = {"crop-0": "copy", "jpeg-0": "no_match", "distractor-0": "copy"}
+    result = SystemResult("full", (Prediction("crop-0", 1, 0.5),), 1.0, 1.0, 1.0, verdicts)
+    figures = summarise(_two_family_set(), [result])
+    assert figures["full_false_copy_fraction"] == 1.0
+    assert figures["full_copy_fraction_on_copies"] == 0.5
+    assert figures["full_copy_verdict_fractions"] == {"copy": 0.5, "no_match": 0.5}

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from bench.similarity import heldout
-from bench.similarity.dataset import DISTRACTOR_FAMILY, SourceImage
+from bench.similarity.dataset import DISTRACTOR_FAMILY, SourceImage, default_photos_dir, load_source
 from bench.similarity.heldout import (
     CALIBRATION_PACKAGES,
     HELDOUT_PACKAGES,
@@ -186,3 +186,16 @@ def test_flips_and_quarter_turns_of_a_kept_source_are_dropped(tmp_path: Path) ->
         Image.fromarray(np.ascontiguousarray(pixels)).save(tmp_path / f"{name}.png")
     kept = distinct_sources(("test", tmp_path / f"{name}.png") for name in files)
     assert [source.path.stem for source in kept] == ["right", "stripes"]
+
+
+def test_a_derivative_of_a_kept_source_is_dropped(tmp_path: Path) -> None:
+    photos = default_photos_dir()
+    astronaut = load_source(photos / "astronaut.png")
+    badged = astronaut.copy()
+    badged[-90:, -90:] = (30, 120, 220)
+    files = {"astronaut": astronaut, "astronaut-badged": badged}
+    files["coffee"] = load_source(photos / "coffee.png")
+    for name, pixels in files.items():
+        Image.fromarray(pixels).save(tmp_path / f"{name}.png")
+    kept = distinct_sources(("test", tmp_path / f"{name}.png") for name in files)
+    assert [source.path.stem for source in kept] == ["astronaut", "coffee"]

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import imagehash
 import numpy as np
@@ -190,12 +190,12 @@ def split_sources(
     return chosen, distractors
 
 
-def _query_rng(seed: int, label: str) -> random.Random:
+def query_rng(seed: int, label: str) -> random.Random:
     # Seeding with a string is stable across runs and Python versions (SHA-512 of the text).
     return random.Random(f"{seed}:{label}")  # noqa: S311 - reproducible sampling, not secrets
 
 
-def _save_png(pixels: RGBImage, path: Path) -> None:
+def save_png(pixels: RGBImage, path: Path) -> None:
     Image.fromarray(pixels).save(path, format="PNG", compress_level=1)
 
 
@@ -204,13 +204,13 @@ def _cache_root(cache_dir: Path, size: BenchmarkSize, seed: int) -> Path:
     return cache_dir / f"disc-{key}-d{size.distractors}"
 
 
-def _write_manifest(root: Path, benchmark: BenchmarkSet) -> None:
-    manifest = {
-        "version": _FORMAT_VERSION,
-        "references": [
-            {"work_id": r.work_id, "source": r.source, "file": r.path.name}
-            for r in benchmark.references
-        ],
+def write_manifest(
+    root: Path, version: int, benchmark: BenchmarkSet, extra: Mapping[str, object] | None = None
+) -> None:
+    """Record a built set under `root`; `extra` adds keys a set kind needs beyond the queries."""
+    manifest: dict[str, object] = {
+        "version": version,
+        "references": _reference_rows(benchmark.references),
         "queries": [
             {
                 "query_id": q.query_id,
@@ -221,6 +221,7 @@ def _write_manifest(root: Path, benchmark: BenchmarkSet) -> None:
             }
             for q in benchmark.queries
         ],
+        **(extra or {}),
     }
     # Written last and renamed into place: a build cut short leaves no manifest and is redone.
     handle, temporary = tempfile.mkstemp(dir=root, suffix=".json.tmp")
@@ -229,17 +230,26 @@ def _write_manifest(root: Path, benchmark: BenchmarkSet) -> None:
     Path(temporary).replace(root / "manifest.json")
 
 
-def _read_manifest(root: Path) -> BenchmarkSet | None:
+def _reference_rows(references: Sequence[Reference]) -> list[dict[str, object]]:
+    return [{"work_id": r.work_id, "source": r.source, "file": r.path.name} for r in references]
+
+
+def read_references(folder: Path, rows: Sequence[Mapping[str, object]]) -> tuple[Reference, ...]:
+    """References listed in a manifest, their files under `folder`."""
+    return tuple(
+        Reference(int(str(r["work_id"])), str(r["source"]), folder / str(r["file"])) for r in rows
+    )
+
+
+def read_manifest(root: Path, version: int) -> tuple[BenchmarkSet, dict[str, Any]] | None:
+    """The set recorded under `root` and its whole manifest; None if absent, stale or partial."""
     try:
         manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if manifest.get("version") != _FORMAT_VERSION:
+    if not isinstance(manifest, dict) or manifest.get("version") != version:
         return None
-    references = tuple(
-        Reference(int(r["work_id"]), str(r["source"]), root / "references" / str(r["file"]))
-        for r in manifest["references"]
-    )
+    references = read_references(root / "references", manifest["references"])
     queries = tuple(
         Query(
             str(q["query_id"]),
@@ -251,7 +261,9 @@ def _read_manifest(root: Path) -> BenchmarkSet | None:
         for q in manifest["queries"]
     )
     paths = [r.path for r in references] + [q.path for q in queries]
-    return BenchmarkSet(root, references, queries) if all(p.is_file() for p in paths) else None
+    if not all(p.is_file() for p in paths):
+        return None
+    return BenchmarkSet(root, references, queries), manifest
 
 
 def build_benchmark(
@@ -266,9 +278,9 @@ def build_benchmark(
 ) -> BenchmarkSet:
     """Build the set under `cache_dir`, or reuse the one built there with the same seed and size."""
     root = _cache_root(cache_dir, size, seed)
-    cached = _read_manifest(root)
+    cached = read_manifest(root, _FORMAT_VERSION)
     if cached is not None:
-        return cached
+        return cached[0]
     if not stamps_dir.is_dir():
         raise BenchmarkSourceError(
             f"Tux Paint stamps not found at {stamps_dir}: install {STAMPS_PACKAGE}"
@@ -288,20 +300,20 @@ def build_benchmark(
     for work_id, source in enumerate(chosen, start=1):
         pixels_by_work[work_id] = load_source(source.path)
         path = root / "references" / f"{work_id:05d}.png"
-        _save_png(pixels_by_work[work_id], path)
+        save_png(pixels_by_work[work_id], path)
         references.append(Reference(work_id, source.name, path))
     queries: list[Query] = []
     for family, augmentation in families.items():
         if progress:
             progress(f"writing {size.queries_per_family} {family} copies")
-        picks = _query_rng(seed, f"pick:{family}").sample(
+        picks = query_rng(seed, f"pick:{family}").sample(
             references, min(size.queries_per_family, len(references))
         )
         for index, reference in enumerate(picks):
             query_id = f"{family}-{index:04d}"
-            copy = augmentation(pixels_by_work[reference.work_id], _query_rng(seed, query_id))
+            copy = augmentation(pixels_by_work[reference.work_id], query_rng(seed, query_id))
             path = root / "queries" / f"{query_id}.png"
-            _save_png(copy, path)
+            save_png(copy, path)
             queries.append(Query(query_id, family, reference.source, path, reference.work_id))
     if progress:
         progress(f"writing {size.distractors} distractors")
@@ -313,12 +325,12 @@ def build_benchmark(
         family = DISTRACTOR_FAMILY
         # The first pass shows every distractor plain; later passes show transformed versions.
         if index >= len(distractor_sources):
-            query_rng = _query_rng(seed, query_id)
-            family = query_rng.choice(family_names)
-            pixels = families[family](pixels, query_rng)
+            distractor_rng = query_rng(seed, query_id)
+            family = distractor_rng.choice(family_names)
+            pixels = families[family](pixels, distractor_rng)
         path = root / "queries" / f"{query_id}.png"
-        _save_png(pixels, path)
+        save_png(pixels, path)
         queries.append(Query(query_id, family, source.name, path, None))
     benchmark = BenchmarkSet(root, tuple(references), tuple(queries))
-    _write_manifest(root, benchmark)
+    write_manifest(root, _FORMAT_VERSION, benchmark)
     return benchmark

@@ -1,33 +1,40 @@
-"""Copy-detection benchmark runner: every system sees the same set, decoded the same way.
+"""Copy-detection benchmark runner: every system sees the same sets, decoded the same way.
 
-Three systems are measured in one run so their figures are comparable: pHash alone (Hamming
-distance to each reference's hash and its mirror), PDQ alone (all eight dihedral orientations of
-the query) and the full pipeline behind `similarity.engine.SimilarityEngine`. Each system gets
-the PNG bytes of every image and decodes them with `similarity.images.load_image`, so decoding is
-part of every throughput figure. Per-family figures rank that family's copies together with all
-distractor queries, the same unrelated background for every family.
+One run measures, so that every figure's baseline comes from the same run:
+
+- the DISC21-style set (`bench.similarity.dataset`), whose top-level keys are unchanged;
+- the held-out set (`bench.similarity.heldout`, key `heldout`), built the same way from image
+  sources the engine never trains, normalises, calibrates or tunes on;
+- the open-world false-copy rate (`bench.similarity.open_world`, key `open_world`): the engine's
+  verdicts on never-registered held-out images at several registry sizes.
+
+Systems on both sets: pHash alone (Hamming distance to each reference's hash and its mirror), PDQ
+alone (all eight dihedral orientations of the query), the full pipeline behind
+`similarity.engine.SimilarityEngine`, and two SSCD baselines (`bench.similarity.sscd`): Meta's
+SSCD descriptor and its distilled student, exact cosine search with score normalisation. Each
+system gets the PNG bytes of every image and decodes them with `similarity.images.load_image`, so
+decoding is part of every throughput figure. Per-family figures rank that family's copies
+together with all distractor queries, the same unrelated background for every family.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol, cast
+from typing import Final, cast
 
 import imagehash
 import numpy as np
-import numpy.typing as npt
 import pdqhash
 from PIL import Image
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 from bench.similarity.dataset import (
@@ -37,185 +44,62 @@ from bench.similarity.dataset import (
     BenchmarkSize,
     build_benchmark,
 )
+from bench.similarity.detectors import (
+    BenchmarkSystemUnavailableError,
+    CopyDetector,
+    DecidingDetector,
+    EngineDetector,
+    PdqDetector,
+    PHashDetector,
+    default_embedder,
+)
+from bench.similarity.heldout import (
+    HELDOUT_FULL_SIZE,
+    HELDOUT_QUICK_SIZE,
+    HeldoutSet,
+    HeldoutSize,
+    build_heldout,
+)
 from bench.similarity.metrics import (
     Prediction,
     micro_average_precision,
     precision_recall_curve,
     recall_at_precision,
 )
+from bench.similarity.open_world import (
+    COPIES_PER_FAMILY,
+    OPEN_WORLD_QUICK_SIZES,
+    OPEN_WORLD_SIZES,
+    Engine,
+    EngineFactory,
+    RGBArray,
+    measure_open_world,
+    planted_copies,
+)
+from bench.similarity.sscd import SSCD_MODELS, SscdDetector
+from bench.similarity.verdicts import engine_verdicts
 from similarity.images import LoadedImage, load_image
 
-SYSTEMS: Final = ("phash", "pdq", "full")
-_HASH_SIDE_PX: Final = 512
+__all__ = [
+    "SETS",
+    "SYSTEMS",
+    "BenchmarkSystemUnavailableError",
+    "CopyDetector",
+    "EngineDetector",
+    "PHashDetector",
+    "PdqDetector",
+    "SystemResult",
+    "evaluate_system",
+    "main",
+    "render_table",
+    "run_benchmark",
+    "summarise",
+]
+
+SYSTEMS: Final = ("phash", "pdq", "full", "sscd", "sscd_distilled")
+# The DISC21-style set, the held-out set, the open-world false-copy measurement.
+SETS: Final = ("disc21", "heldout", "open_world")
 DEFAULT_TOP_K: Final = 10
-
-
-class BenchmarkSystemUnavailableError(RuntimeError):
-    """A system asked for cannot run here (its module has not been installed or built)."""
-
-
-class CopyDetector(Protocol):
-    """A system under test: registers works, then ranks them for a query."""
-
-    def add(self, work_id: int, image: LoadedImage) -> None:
-        """Fingerprint and index one registered work."""
-
-    def search(self, image: LoadedImage, top_k: int) -> list[tuple[int, float]]:
-        """Up to `top_k` (work id, score) pairs, higher score = more likely a copy."""
-
-    def index_bytes(self) -> int:
-        """Bytes the index holds for all works added so far."""
-
-
-def _hash_input(image: LoadedImage) -> npt.NDArray[np.uint8]:
-    rgb = image.rgb
-    longest = max(rgb.shape[:2])
-    if longest <= _HASH_SIDE_PX:
-        return rgb
-    thumbnail = Image.fromarray(rgb)
-    thumbnail.thumbnail((_HASH_SIDE_PX, _HASH_SIDE_PX), Image.Resampling.BILINEAR)
-    return np.asarray(thumbnail, dtype=np.uint8)
-
-
-def _hamming(codes: npt.NDArray[np.uint8], query: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
-    """Hamming distance from one packed code to each row of `codes`."""
-    differing = np.unpackbits(np.bitwise_xor(codes, query), axis=-1)
-    return np.asarray(differing.sum(axis=-1), dtype=np.int64)
-
-
-def _top(work_ids: list[int], scores: npt.NDArray[np.int64], top_k: int) -> list[tuple[int, float]]:
-    order = np.argsort(-scores, kind="stable")[:top_k]
-    return [(work_ids[i], float(scores[i])) for i in order]
-
-
-class PHashDetector:
-    """64-bit imagehash pHash; each work indexed with its mirrored hash too. Score: 64 - bits."""
-
-    def __init__(self) -> None:
-        self._work_ids: list[int] = []
-        self._codes: list[npt.NDArray[np.uint8]] = []
-
-    @staticmethod
-    def _code(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-        bits = imagehash.phash(Image.fromarray(pixels)).hash
-        return np.packbits(np.asarray(bits, dtype=np.uint8).ravel())
-
-    def add(self, work_id: int, image: LoadedImage) -> None:
-        """Index the hash of the work and of its mirror image."""
-        pixels = _hash_input(image)
-        self._work_ids.append(work_id)
-        self._codes.append(np.stack([self._code(pixels), self._code(pixels[:, ::-1])]))
-
-    def search(self, image: LoadedImage, top_k: int) -> list[tuple[int, float]]:
-        """Rank works by the nearer of their two hashes."""
-        if not self._codes:
-            return []
-        distances = _hamming(np.stack(self._codes), self._code(_hash_input(image))).min(axis=1)
-        return _top(self._work_ids, 64 - distances, top_k)
-
-    def index_bytes(self) -> int:
-        """Two 8-byte hashes and an 8-byte id per work."""
-        return len(self._work_ids) * (2 * 8 + 8)
-
-
-class PdqDetector:
-    """256-bit PDQ; the query's eight dihedral hashes against each work's. Score: 256 - bits."""
-
-    def __init__(self) -> None:
-        self._work_ids: list[int] = []
-        self._codes: list[npt.NDArray[np.uint8]] = []
-
-    def add(self, work_id: int, image: LoadedImage) -> None:
-        """Index the work's PDQ hash in its registered orientation."""
-        bits, _quality = pdqhash.compute(_hash_input(image))
-        self._work_ids.append(work_id)
-        self._codes.append(np.packbits(np.asarray(bits, dtype=np.uint8)))
-
-    def search(self, image: LoadedImage, top_k: int) -> list[tuple[int, float]]:
-        """Rank works by their distance to the nearest orientation of the query."""
-        if not self._codes:
-            return []
-        orientations, _qualities = pdqhash.compute_dihedral(_hash_input(image))
-        queries = np.packbits(np.asarray(orientations, dtype=np.uint8), axis=-1)
-        codes = np.stack(self._codes)
-        distances = np.unpackbits(
-            np.bitwise_xor(codes[:, None, :], queries[None, :, :]), axis=-1
-        ).sum(axis=-1, dtype=np.int64)
-        return _top(self._work_ids, 256 - distances.min(axis=1), top_k)
-
-    def index_bytes(self) -> int:
-        """One 32-byte hash and an 8-byte id per work."""
-        return len(self._work_ids) * (32 + 8)
-
-
-class _Match(Protocol):
-    @property
-    def work_id(self) -> int: ...
-    @property
-    def score(self) -> float: ...
-
-
-class _Engine(Protocol):
-    def fingerprint(self, image: LoadedImage) -> object: ...
-    def add(self, work_id: int, fingerprint: Any) -> None: ...
-    def search(self, query: LoadedImage, top_k: int = ...) -> Sequence[_Match]: ...
-    def save(self) -> None: ...
-
-
-class EngineDetector:
-    """The full pipeline, driven only through SimilarityEngine's public API."""
-
-    def __init__(self, index_dir: Path, model_cache_dir: Path) -> None:
-        try:
-            engine_module = importlib.import_module("similarity.engine")
-        except ImportError as error:
-            raise BenchmarkSystemUnavailableError(
-                f"similarity.engine is not available: {error}"
-            ) from error
-        self._index_dir = index_dir
-        self._references: dict[int, npt.NDArray[np.uint8]] = {}
-        embedder, self.embedder_name = _default_embedder(model_cache_dir)
-        self._engine = cast(
-            _Engine,
-            engine_module.SimilarityEngine(index_dir, embedder, self._references.get),
-        )
-
-    def add(self, work_id: int, image: LoadedImage) -> None:
-        """Fingerprint (hashes, embedding, regions) and index one work."""
-        self._references[work_id] = image.rgb
-        self._engine.add(work_id, self._engine.fingerprint(image))
-
-    def search(self, image: LoadedImage, top_k: int) -> list[tuple[int, float]]:
-        """The engine's matches with its globally comparable scores."""
-        # Handing over the image, not a fingerprint, lets the engine verify geometrically.
-        matches = self._engine.search(image, top_k=top_k)
-        return [(int(m.work_id), float(m.score)) for m in matches]
-
-    def index_bytes(self) -> int:
-        """Bytes of the persisted index files, less the fixed-size score-normalisation set."""
-        self._engine.save()
-        files = (p for p in self._index_dir.rglob("*") if p.is_file())
-        return sum(p.stat().st_size for p in files if not p.name.startswith("background-"))
-
-
-def _default_embedder(model_cache_dir: Path) -> tuple[object | None, str]:
-    """The production embedder and its name, or None and why it is missing."""
-    loader = None
-    for module_name in ("similarity.embedding", "similarity.embedding.embedders"):
-        try:
-            loader = getattr(importlib.import_module(module_name), "load_default_embedder", None)
-        except ImportError:
-            continue
-        if loader is not None:
-            break
-    if loader is None:
-        return None, "none: similarity.embedding offers no load_default_embedder"
-    try:
-        embedder = loader(model_cache_dir)
-    except (OSError, ValueError, RuntimeError) as error:
-        # Missing or unreadable weights: the pipeline still runs on hashes and regions alone.
-        return None, f"none: {type(error).__name__}: {error}"
-    return embedder, type(embedder).__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +111,8 @@ class SystemResult:
     images_per_s: float
     queries_per_s: float
     index_bytes_per_work: float
+    # Query id -> the system's own verdict, for systems that decide (the full pipeline).
+    verdicts: Mapping[str, str] = field(default_factory=dict)
 
 
 def _load(path: Path) -> LoadedImage:
@@ -242,10 +128,13 @@ def evaluate_system(
         detector.add(reference.work_id, _load(reference.path))
     adding_s = time.perf_counter() - started
     predictions: list[Prediction] = []
+    verdicts: dict[str, str] = {}
     started = time.perf_counter()
     for query in benchmark.queries:
         for work_id, score in detector.search(_load(query.path), top_k):
             predictions.append(Prediction(query.query_id, work_id, score))
+        if isinstance(detector, DecidingDetector) and detector.last_verdict is not None:
+            verdicts[query.query_id] = detector.last_verdict
     searching_s = time.perf_counter() - started
     return SystemResult(
         system=system,
@@ -253,6 +142,7 @@ def evaluate_system(
         images_per_s=len(benchmark.references) / max(adding_s, 1e-9),
         queries_per_s=len(benchmark.queries) / max(searching_s, 1e-9),
         index_bytes_per_work=detector.index_bytes() / max(1, len(benchmark.references)),
+        verdicts=verdicts,
     )
 
 
@@ -282,6 +172,8 @@ def summarise(benchmark: BenchmarkSet, results: Sequence[SystemResult]) -> dict[
         figures[f"{result.system}_images_per_s"] = result.images_per_s
         figures[f"{result.system}_queries_per_s"] = result.queries_per_s
         figures[f"{result.system}_index_bytes_per_work"] = result.index_bytes_per_work
+        if result.verdicts:
+            figures |= _verdict_figures(result, benchmark)
         for family in benchmark.families():
             family_truth = {
                 q.query_id: q.reference_id
@@ -304,6 +196,26 @@ def summarise(benchmark: BenchmarkSet, results: Sequence[SystemResult]) -> dict[
     return figures
 
 
+def _verdict_figures(result: SystemResult, benchmark: BenchmarkSet) -> dict[str, object]:
+    """Fractions of the set's distractors and copies given each verdict by the system itself."""
+    distractors = [q.query_id for q in benchmark.queries if q.reference_id is None]
+    copies = [q.query_id for q in benchmark.queries if q.reference_id is not None]
+    vocabulary = list(dict.fromkeys([*engine_verdicts(), *result.verdicts.values()]))
+
+    def fractions(query_ids: Sequence[str]) -> dict[str, float]:
+        given = [result.verdicts[q] for q in query_ids if q in result.verdicts]
+        return {v: given.count(v) / max(1, len(given)) for v in vocabulary}
+
+    on_distractors = fractions(distractors)
+    on_copies = fractions(copies)
+    return {
+        f"{result.system}_false_copy_fraction": on_distractors.get("copy", 0.0),
+        f"{result.system}_copy_fraction_on_copies": on_copies.get("copy", 0.0),
+        f"{result.system}_distractor_verdict_fractions": on_distractors,
+        f"{result.system}_copy_verdict_fractions": on_copies,
+    }
+
+
 def _warm_up() -> None:
     """Pay one-off import and initialisation costs before any clock starts."""
     blank = np.full((64, 64, 3), 128, dtype=np.uint8)
@@ -318,32 +230,29 @@ def _detector(system: str, work_dir: Path, cache_dir: Path) -> CopyDetector:
         return PdqDetector()
     if system == "full":
         return EngineDetector(work_dir / "full-index", cache_dir / "models")
+    if system in SSCD_MODELS:
+        return SscdDetector(SSCD_MODELS[system])
     raise ValueError(f"unknown benchmark system {system!r}; expected one of {', '.join(SYSTEMS)}")
 
 
-def run_benchmark(
+def _evaluate_all(
+    benchmark: BenchmarkSet,
+    systems: Sequence[str],
     cache_dir: Path,
-    size: BenchmarkSize = FULL_SIZE,
     *,
-    seed: int = 0,
-    systems: Sequence[str] = SYSTEMS,
-    top_k: int = DEFAULT_TOP_K,
-    progress: Callable[[str], None] | None = None,
-) -> dict[str, object]:
-    """Build (or reuse) the set under `cache_dir`, evaluate `systems`, return the figures.
-
-    A system that cannot run here (the full pipeline before `similarity.engine` exists) is left
-    out of the figures, and `unavailable` says why.
-    """
-    started = time.perf_counter()
-    benchmark = build_benchmark(cache_dir, size, seed=seed, progress=progress)
-    _warm_up()
+    top_k: int,
+    unavailable: dict[str, str],
+    label: str,
+    progress: Callable[[str], None] | None,
+) -> tuple[list[SystemResult], str | None]:
+    """Every available system on one set; (results, the full pipeline's embedder name)."""
     results: list[SystemResult] = []
-    unavailable: dict[str, str] = {}
     embedder_name: str | None = None
     work_dir = Path(tempfile.mkdtemp(prefix="bench-", dir=cache_dir))
     try:
         for system in systems:
+            if system in unavailable:
+                continue
             try:
                 detector = _detector(system, work_dir, cache_dir)
             except BenchmarkSystemUnavailableError as error:
@@ -352,15 +261,133 @@ def run_benchmark(
             if isinstance(detector, EngineDetector):
                 embedder_name = detector.embedder_name
             if progress:
-                progress(f"evaluating {system}")
+                progress(f"evaluating {system} on the {label} set")
             results.append(evaluate_system(system, detector, benchmark, top_k))
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    figures = summarise(benchmark, results)
+    return results, embedder_name
+
+
+def _engine_factory(cache_dir: Path) -> EngineFactory:
+    from similarity.engine import Embedder, SimilarityEngine
+
+    embedder = cast("Embedder | None", default_embedder(cache_dir / "models")[0])
+
+    def make(index_dir: Path, reference_image: Callable[[int], RGBArray | None]) -> Engine:
+        return SimilarityEngine(index_dir, embedder, reference_image)
+
+    return make
+
+
+def _open_world(
+    heldout: HeldoutSet,
+    sizes: Sequence[int],
+    cache_dir: Path,
+    seed: int,
+    progress: Callable[[str], None] | None,
+) -> dict[str, object]:
+    """The engine's verdicts on the held-out distractors at each registry size."""
+    benchmark = heldout.benchmark
+    real = [(r.work_id, _load(r.path)) for r in (*benchmark.references, *heldout.extras)]
+    always = {r.work_id for r in benchmark.references[: min(sizes)]}
+    positives = [
+        (q.query_id, q.family, q.reference_id)
+        for q in benchmark.queries
+        if q.reference_id is not None
+    ]
+    copy_ids = set(planted_copies(positives, always, COPIES_PER_FAMILY))
+    distractors = [(q.query_id, _load(q.path)) for q in benchmark.queries if q.reference_id is None]
+    copies = [(q.query_id, _load(q.path)) for q in benchmark.queries if q.query_id in copy_ids]
+    work_dir = Path(tempfile.mkdtemp(prefix="open-world-", dir=cache_dir))
+    try:
+        return measure_open_world(
+            _engine_factory(cache_dir),
+            real,
+            distractors,
+            copies,
+            sizes=sizes,
+            work_dir=work_dir,
+            seed=seed,
+            progress=progress,
+        )
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _heldout_figures(heldout: HeldoutSet, results: Sequence[SystemResult]) -> dict[str, object]:
+    figures = summarise(heldout.benchmark, results)
+    by_source: dict[str, int] = {}
+    for reference in heldout.benchmark.references:
+        source = reference.source.split(":", 1)[0]
+        by_source[source] = by_source.get(source, 0) + 1
+    figures["references_by_source"] = by_source
+    figures["extra_real_works"] = len(heldout.extras)
+    figures["files_read"] = len(heldout.files_read)
+    return figures
+
+
+def run_benchmark(
+    cache_dir: Path,
+    size: BenchmarkSize = FULL_SIZE,
+    *,
+    seed: int = 0,
+    systems: Sequence[str] = SYSTEMS,
+    sets: Sequence[str] = SETS,
+    heldout_size: HeldoutSize | None = None,
+    open_world_sizes: Sequence[int] | None = None,
+    top_k: int = DEFAULT_TOP_K,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, object]:
+    """Build (or reuse) the sets under `cache_dir`, evaluate `systems`, return the figures.
+
+    The held-out set and the open-world registry sizes follow `size` (the quick ones with
+    `QUICK_SIZE`) unless given. The DISC21-style figures are top-level keys, the held-out set's
+    the same keys under `heldout`, the open world's under `open_world` (the engine only, so it
+    runs when "full" is among `systems`). A system that cannot run here is left out of the
+    figures, and `unavailable` says why.
+    """
+    started = time.perf_counter()
+    quick = size == QUICK_SIZE
+    unavailable: dict[str, str] = {}
+    _warm_up()
+    figures: dict[str, object] = {}
+    if "disc21" in sets:
+        benchmark = build_benchmark(cache_dir, size, seed=seed, progress=progress)
+        results, embedder_name = _evaluate_all(
+            benchmark,
+            systems,
+            cache_dir,
+            top_k=top_k,
+            unavailable=unavailable,
+            label="DISC21-style",
+            progress=progress,
+        )
+        figures |= summarise(benchmark, results)
+        if embedder_name is not None:
+            figures["full_embedder"] = embedder_name
+    if "heldout" in sets or "open_world" in sets:
+        heldout = build_heldout(
+            cache_dir,
+            heldout_size or (HELDOUT_QUICK_SIZE if quick else HELDOUT_FULL_SIZE),
+            seed=seed,
+            progress=progress,
+        )
+        if "heldout" in sets:
+            results, _name = _evaluate_all(
+                heldout.benchmark,
+                systems,
+                cache_dir,
+                top_k=top_k,
+                unavailable=unavailable,
+                label="held-out",
+                progress=progress,
+            )
+            figures["heldout"] = _heldout_figures(heldout, results)
+        if "open_world" in sets and "full" in systems and "full" not in unavailable:
+            sizes = open_world_sizes or (OPEN_WORLD_QUICK_SIZES if quick else OPEN_WORLD_SIZES)
+            figures["open_world"] = _open_world(heldout, sizes, cache_dir, seed, progress)
     figures["seed"] = seed
     figures["unavailable"] = unavailable
-    if embedder_name is not None:
-        figures["full_embedder"] = embedder_name
     figures["wall_s"] = time.perf_counter() - started
     return figures
 
@@ -369,22 +396,24 @@ def _per_family(figures: Mapping[str, object]) -> dict[str, dict[str, dict[str, 
     return cast(dict[str, dict[str, dict[str, float]]], figures.get("per_family", {}))
 
 
-def render_table(figures: Mapping[str, object]) -> Table:
+_METRICS: Final = ("muap", "recall_at_p90", "recall_at_p99")
+
+
+def _set_table(figures: Mapping[str, object], title: str) -> Table:
     """Per family and overall, for each system: muAP, recall at precision 0.90 and at 0.99."""
     systems = [str(s) for s in cast(list[object], figures.get("systems", []))]
-    metrics = ("muap", "recall_at_p90", "recall_at_p99")
-    table = Table(title="Copy detection, DISC21-style global ranking")
+    table = Table(title=title)
     table.add_column("family", no_wrap=True)
     for system in systems:
         table.add_column(f"{system}\nµAP  R@P90 R@P99", justify="right", no_wrap=True)
 
     def cell(scores: Mapping[str, float]) -> str:
-        return " ".join(f"{scores.get(metric, float('nan')):.3f}" for metric in metrics)
+        return " ".join(f"{scores.get(metric, float('nan')):.3f}" for metric in _METRICS)
 
     for family, by_system in _per_family(figures).items():
         table.add_row(family, *(cell(by_system.get(system, {})) for system in systems))
     overall = [
-        cell({metric: cast(float, figures[f"{system}_{metric}"]) for metric in metrics})
+        cell({metric: cast(float, figures[f"{system}_{metric}"]) for metric in _METRICS})
         for system in systems
     ]
     table.add_row("overall", *overall, style="bold")
@@ -399,13 +428,48 @@ def render_table(figures: Mapping[str, object]) -> Table:
     return table
 
 
+def _open_world_table(figures: Mapping[str, object]) -> Table:
+    by_size = cast(dict[str, dict[str, object]], figures.get("by_size", {}))
+    table = Table(title="Open world: never-registered held-out images decided copy")
+    for column in ("registered works", "real / synthetic", "false copy", "possible", "copies kept"):
+        table.add_column(column, justify="right")
+    for size, row in by_size.items():
+        possible = row.get("possible_fraction")
+        table.add_row(
+            f"{int(size):,}",
+            f"{row['real_works']} / {row['synthetic_works']}",
+            f"{cast(float, row['false_copy_fraction']):.3f}",
+            "n/a" if possible is None else f"{cast(float, possible):.3f}",
+            f"{cast(float, row['copy_fraction_on_copies']):.3f}",
+        )
+    table.caption = (
+        f"{figures.get('distractor_queries')} unregistered queries, "
+        f"{figures.get('copy_queries')} copies of works registered at every size"
+    )
+    return table
+
+
+def render_table(figures: Mapping[str, object]) -> Group:
+    """The DISC21-style set's table, then the held-out set's and the open world's if measured."""
+    tables: list[Table] = []
+    if "per_family" in figures:
+        tables.append(_set_table(figures, "Copy detection, DISC21-style global ranking"))
+    if "heldout" in figures:
+        heldout = cast(Mapping[str, object], figures["heldout"])
+        tables.append(_set_table(heldout, "Copy detection, held-out sources"))
+    if "open_world" in figures:
+        tables.append(_open_world_table(cast(Mapping[str, object], figures["open_world"])))
+    return Group(*tables)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: `python -m bench.similarity --cache-dir DIR [--quick] [--json]`."""
     parser = argparse.ArgumentParser(prog="python -m bench.similarity", description=__doc__)
     parser.add_argument("--cache-dir", type=Path, default=Path("var/benchmark"))
-    parser.add_argument("--quick", action="store_true", help="the small set the tests use")
+    parser.add_argument("--quick", action="store_true", help="the small sets the tests use")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     arguments = parser.parse_args(argv)
     arguments.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -415,6 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         QUICK_SIZE if arguments.quick else FULL_SIZE,
         seed=arguments.seed,
         systems=arguments.systems,
+        sets=arguments.sets,
         progress=errors.log,
     )
     if arguments.json:

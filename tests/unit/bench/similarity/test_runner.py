@@ -16,6 +16,7 @@ from bench.similarity.dataset import (
     default_photos_dir,
     load_source,
 )
+from bench.similarity.heldout import HELDOUT_QUICK_SIZE
 from bench.similarity.metrics import Prediction
 from bench.similarity.runner import (
     PdqDetector,
@@ -128,7 +129,7 @@ def test_full_pipeline_figures_also_appear_without_prefix() -> None:
 
 
 def test_quick_run_reports_every_family_for_every_system(cache_dir: Path) -> None:
-    figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("phash", "pdq"))
+    figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("phash", "pdq"), sets=("disc21",))
     per_family = figures["per_family"]
     assert isinstance(per_family, dict)
     assert len(per_family) == 20
@@ -140,14 +141,14 @@ def test_quick_run_reports_every_family_for_every_system(cache_dir: Path) -> Non
 
 
 def test_quick_run_measures_throughput_and_index_size(cache_dir: Path) -> None:
-    figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("pdq",))
+    figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("pdq",), sets=("disc21",))
     assert isinstance(figures["pdq_queries_per_s"], float)
     assert figures["pdq_queries_per_s"] > 0
     assert figures["pdq_index_bytes_per_work"] == 40
 
 
 def test_table_shows_each_family_and_the_overall_row(cache_dir: Path) -> None:
-    figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("phash",))
+    figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("phash",), sets=("disc21",))
     console = Console(record=True, width=200)
     console.print(render_table(figures))
     text = console.export_text()
@@ -156,9 +157,51 @@ def test_table_shows_each_family_and_the_overall_row(cache_dir: Path) -> None:
     assert "images/s" in text
 
 
+def test_quick_run_reports_the_held_out_set_under_its_own_key(cache_dir: Path) -> None:
+    figures = run_benchmark(
+        cache_dir, QUICK_SIZE, systems=("phash", "sscd_distilled"), sets=("heldout",)
+    )
+    assert "phash_muap" not in figures
+    heldout = figures["heldout"]
+    assert isinstance(heldout, dict)
+    assert heldout["references"] == HELDOUT_QUICK_SIZE.references
+    assert set(heldout["per_family"]) >= {"paste_onto", "heavy_crop", "downscale", "combo"}
+    for name in ("phash_muap", "sscd_distilled_muap", "sscd_distilled_recall_at_p99"):
+        assert 0.0 <= heldout[name] <= 1.0
+    assert heldout["sscd_distilled_images_per_s"] > 0
+    assert "open_world" not in figures
+    console = Console(record=True, width=200)
+    console.print(render_table(figures))
+    assert "held-out sources" in console.export_text()
+
+
 @pytest.mark.slow
 def test_quick_run_evaluates_the_full_pipeline(cache_dir: Path) -> None:
-    figures = run_benchmark(cache_dir, QUICK_SIZE, systems=("full",))
+    figures = run_benchmark(
+        cache_dir,
+        QUICK_SIZE,
+        systems=("full",),
+        sets=("disc21", "open_world"),
+        open_world_sizes=(12, 40),
+    )
     assert figures["unavailable"] == {}
     assert isinstance(figures["full_muap"], float)
     assert isinstance(figures["index_bytes_per_work"], float)
+    open_world = figures["open_world"]
+    assert isinstance(open_world, dict)
+    assert open_world["distractor_queries"] == HELDOUT_QUICK_SIZE.distractors
+    by_size = open_world["by_size"]
+    assert by_size["12"]["synthetic_works"] == 0
+    assert by_size["40"]["registered_works"] == 40
+    for row in by_size.values():
+        assert 0.0 <= row["false_copy_fraction"] <= 1.0
+        assert sum(row["distractor_verdict_fractions"].values()) == pytest.approx(1.0)
+
+
+def test_a_deciding_system_reports_its_verdicts_on_distractors_and_copies() -> None:
+    verdicts = {"crop-0": "copy", "jpeg-0": "no_match", "distractor-0": "copy"}
+    result = SystemResult("full", (Prediction("crop-0", 1, 0.5),), 1.0, 1.0, 1.0, verdicts)
+    figures = summarise(_two_family_set(), [result])
+    assert figures["full_false_copy_fraction"] == 1.0
+    assert figures["full_copy_fraction_on_copies"] == 0.5
+    assert figures["full_copy_verdict_fractions"] == {"copy": 0.5, "no_match": 0.5}

@@ -15,6 +15,7 @@ from frontend.charts import score_bar_percent
 from frontend.deps import OptionalUser, ServicesDep, SessionDep
 from frontend.pages.rendering import render
 from frontend.services import Services
+from registry.enforcement.repository import case_id_of_alert
 from registry.errors import NotFound
 from registry.models import User, Work
 from registry.monitoring.evidence import SIDE_BY_SIDE_NAME
@@ -90,6 +91,7 @@ def alert_page(
         score_bar=score_bar_percent,
         notices=notices,
         notices_allowed=notices_allowed(card.alert),
+        case_id=case_id_of_alert(session, alert_id),
     )
 
 

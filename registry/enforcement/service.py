@@ -17,6 +17,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import make_msgid
 from typing import Any, Final
 
@@ -603,9 +604,9 @@ def _owner_of(session: Session, case: Case) -> User:
 # ---- deadlines, profile, reports ---------------------------------------------------------------
 
 
-def send_deadline_reminders(session: Session) -> int:
+def send_deadline_reminders(session: Session, now: datetime | None = None) -> int:
     """Notify each owner whose case deadline has passed (once per deadline); returns how many."""
-    now = utcnow()
+    now = now or utcnow()
     reminded = 0
     for case in repository.overdue_cases(
         session, now, [CaseState.NOTICE_SENT, CaseState.COUNTER_NOTICED]

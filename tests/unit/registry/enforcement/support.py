@@ -82,7 +82,8 @@ class AlertMaker:
                 screenshot=Screenshot(None, "not needed by these tests"),
             )
             if confirm:
-                change_status(session, self.owner, persisted_id(recorded.alert), AlertStatus.CONFIRMED)
+                alert_id = persisted_id(recorded.alert)
+                change_status(session, self.owner, alert_id, AlertStatus.CONFIRMED)
         return recorded.alert
 
 

@@ -25,13 +25,13 @@ def test_every_path_from_open_ends_in_a_final_state() -> None:
         seen.add(state)
         frontier.extend(TRANSITIONS[state] - seen)
     assert seen == set(CaseState)
-    assert FINAL_STATES == {
+    assert {
         CaseState.RESOLVED_REMOVED,
         CaseState.RESOLVED_LICENSED,
         CaseState.REINSTATED,
         CaseState.ESCALATED,
         CaseState.CLOSED,
-    }
+    } == FINAL_STATES
 
 
 def test_a_counter_notice_comes_only_after_a_notice() -> None:

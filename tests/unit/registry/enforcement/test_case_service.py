@@ -371,7 +371,7 @@ def claim(parts: RegistryParts, case: Case, licensed: bool) -> Case:
 
 
 def test_an_unconfirmed_licence_claim_changes_nothing(parts: RegistryParts, noticed: Case) -> None:
-    with pytest.raises(LicenceNotFound, match="no licence covering shop.test"):
+    with pytest.raises(LicenceNotFound, match=r"no licence covering shop\.test"):
         claim(parts, noticed, licensed=False)
     assert stored(parts, noticed).state == CaseState.NOTICE_SENT
 

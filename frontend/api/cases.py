@@ -13,6 +13,7 @@ from registry.enforcement import repository
 from registry.enforcement.contacts import discover_contacts
 from registry.enforcement.models import Case
 from registry.enforcement.schemas import (
+    CaseAnswerPublic,
     CaseCreate,
     CaseDetail,
     CaseEventPublic,
@@ -185,7 +186,7 @@ def answer_with_counter_notice(
     request: CounterNoticeSubmission,
     session: SessionDep,
     services: ServicesDep,
-) -> dict[str, str]:
+) -> CaseAnswerPublic:
     """The accused party's counter-notice, with the token from the notice's link."""
     case = counter_notice(
         session,
@@ -195,13 +196,13 @@ def answer_with_counter_notice(
         signer=services.signer,
         links=services.case_links,
     )
-    return {"state": case.state.value}
+    return CaseAnswerPublic(case_id=persisted_id(case), state=case.state)
 
 
 @router.post("/responses/{case_id}/{token}/licence-claim")
 def answer_with_licence(
     case_id: int, token: str, request: LicenceClaim, session: SessionDep, services: ServicesDep
-) -> dict[str, str]:
+) -> CaseAnswerPublic:
     """The accused party shows the use is licensed; the licence check must confirm it."""
     case = claim_licence(
         session,
@@ -212,4 +213,4 @@ def answer_with_licence(
         links=services.case_links,
         is_licensed=services.licensed_use,
     )
-    return {"state": case.state.value}
+    return CaseAnswerPublic(case_id=persisted_id(case), state=case.state)

@@ -115,6 +115,13 @@ class ContactSearchPublic(BaseModel):
     problems: list[str]
 
 
+class CaseAnswerPublic(BaseModel):
+    """What the accused party learns after answering: the case and the state it is now in."""
+
+    case_id: int
+    state: CaseState
+
+
 class CaseReportPublic(BaseModel):
     cases: int
     by_state: dict[CaseState, int]

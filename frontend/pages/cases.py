@@ -151,11 +151,15 @@ def transition_form(
 
 
 @router.get("/profile/legal", response_class=HTMLResponse, response_model=None)
-def legal_profile_page(request: Request, user: OptionalUser, session: SessionDep) -> Response:
+def legal_profile_page(
+    request: Request, user: OptionalUser, session: SessionDep, case: int | None = None
+) -> Response:
     """Who signs the notices: legal name, postal address, contact email, phone."""
     if user is None:
         return _sign_in()
-    return render(request, "legal_profile.html", user, profile=legal_profile(session, user))
+    return render(
+        request, "legal_profile.html", user, profile=legal_profile(session, user), back_to=case
+    )
 
 
 @router.post("/profile/legal", response_model=None)

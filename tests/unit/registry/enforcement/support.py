@@ -5,14 +5,17 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 from sqlmodel import Session
 
+from registry.blobs import BlobStore
 from registry.db import unit_of_work
 from registry.enforcement.schemas import CounterNoticeSubmission, LegalProfileUpdate
 from registry.enforcement.service import CaseLinks, save_legal_profile
+from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
 from registry.models import User, Work, persisted_id
 from registry.monitoring.evidence import Screenshot
@@ -46,11 +49,21 @@ def _record(url: str, body: bytes, content_type: str) -> FetchRecord:
     )
 
 
+class Stores(Protocol):
+    """What raising an alert needs: the registry's parts in tests, or the app's Services."""
+
+    @property
+    def signer(self) -> LogSigner: ...
+    @property
+    def evidence_blobs(self) -> BlobStore: ...
+    def session(self) -> Session: ...
+
+
 @dataclass
 class AlertMaker:
     """Raises alerts on a registered work as a crawl would, each for a new copied image."""
 
-    parts: RegistryParts
+    parts: Stores
     owner: User
     work: Work
     made: int = 0

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import JSON, BigInteger, Column, Enum, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from registry.models import UTCDateTime, utcnow
+
+# The largest id an integer primary key holds (PostgreSQL `integer`).
+MAX_ROW_ID: Final = 2**31 - 1
 
 
 class CaseState(StrEnum):

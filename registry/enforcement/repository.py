@@ -11,15 +11,28 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from registry.enforcement.models import Case, CaseAlert, CaseEvent, CaseState, LegalProfile
+from registry.enforcement.models import (
+    MAX_ROW_ID,
+    Case,
+    CaseAlert,
+    CaseEvent,
+    CaseState,
+    LegalProfile,
+)
 from registry.errors import NotFound
 from registry.models import User
 from registry.monitoring.models import Alert
 
 
+def case_by_id(session: Session, case_id: int) -> Case | None:
+    """The case with this id, whoever owns it; None for an id no row can have."""
+    # PostgreSQL refuses to compare an integer column with a number beyond its range.
+    return session.get(Case, case_id) if 0 < case_id <= MAX_ROW_ID else None
+
+
 def owned_case(session: Session, owner: User, case_id: int) -> Case:
     """The case if `owner` opened it."""
-    case = session.get(Case, case_id)
+    case = case_by_id(session, case_id)
     if case is None or case.owner_id != owner.id:
         raise NotFound(f"case {case_id} not found")
     return case

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry.enforcement.models import CaseState, DeadlineKind, NoticeForm
+from registry.enforcement.models import MAX_ROW_ID, CaseState, DeadlineKind, NoticeForm
 
 MAX_RECIPIENTS = 5
 
@@ -15,7 +15,9 @@ MAX_RECIPIENTS = 5
 class CaseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    alert_ids: list[int] = Field(min_length=1, max_length=100)
+    alert_ids: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(
+        min_length=1, max_length=100
+    )
 
 
 class CaseTransition(BaseModel):

@@ -47,6 +47,7 @@ from registry.enforcement.lifecycle import (
     check_transition,
 )
 from registry.enforcement.models import (
+    MAX_ROW_ID,
     Case,
     CaseAlert,
     CaseEvent,
@@ -62,6 +63,7 @@ from registry.enforcement.schemas import (
     LegalProfileUpdate,
     LicenceClaim,
 )
+from registry.errors import NotFound
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
 from registry.models import User, Work, persisted_id, utcnow
@@ -183,6 +185,9 @@ def open_case(session: Session, owner: User, alert_ids: Sequence[int], signer: L
     wanted = list(dict.fromkeys(alert_ids))
     if not wanted:
         raise InvalidCaseRequest("name at least one alert to open a case")
+    impossible = [alert_id for alert_id in wanted if not 0 < alert_id <= MAX_ROW_ID]
+    if impossible:
+        raise NotFound(f"alert {impossible[0]} not found")
     alerts = [monitoring_repository.owned_alert(session, owner, alert_id) for alert_id in wanted]
     for alert in alerts:
         _check_enforceable(session, alert, {AlertStatus.CONFIRMED})
@@ -403,7 +408,7 @@ def _one_line(text: str) -> str:
 
 def case_for_response(session: Session, case_id: int, token: str, links: CaseLinks) -> Case:
     """The case a response link names, if its token is that case's token."""
-    case = session.get(Case, case_id)
+    case = repository.case_by_id(session, case_id)
     if case is None or not hmac.compare_digest(token.encode(), links.token(case).encode()):
         raise ResponseLinkInvalid(
             "this response link is not valid: check that you copied the whole address "

@@ -265,3 +265,33 @@ def test_the_case_pages_show_the_timeline_and_the_report(
     assert report["removed"] == 1
     alert_page = client.get(f"/alerts/{case['alert_ids'][0]}").text
     assert f'href="/cases/{case["id"]}"' in alert_page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/respond/99999999999999999999/" + "0" * 64,
+        "/respond/-1/" + "0" * 64,
+        "/respond/1/" + "f" * 5000,
+        "/respond/1/%00%0d%0a",
+        "/respond/1/%C3%A9",
+        "/respond/1/" + "0" * 64 + "/evidence/99999999999999999999.zip",
+        "/respond/1/" + "0" * 64 + "/side-by-side/1.png",
+    ],
+)
+def test_hostile_response_links_answer_a_page_not_a_crash(client: TestClient, path: str) -> None:
+    assert_error_page(client.get(path), 404, "not valid")
+
+
+def test_hostile_case_requests_are_4xx(client: TestClient, alice: Account) -> None:
+    huge = 99_999_999_999_999_999_999
+    assert client.get(f"/api/v1/cases/{huge}", headers=alice.headers).status_code == 404
+    created = client.post("/api/v1/cases", json={"alert_ids": [huge]}, headers=alice.headers)
+    assert created.status_code == 422
+    answer = client.post(
+        f"/api/v1/responses/{huge}/{'0' * 64}/counter-notice",
+        json={**COUNTER_NOTICE, "material": "x" * 100_000},
+    )
+    assert answer.status_code == 422
+    anonymous = client.post("/api/v1/cases", json={"alert_ids": [1]})
+    assert anonymous.status_code == 401

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from frontend.deps import OptionalUser, ServicesDep, SessionDep
 from frontend.pages.rendering import render
+from frontend.services import Services
 from registry.enforcement import repository
 from registry.enforcement.contacts import discover_contacts
 from registry.enforcement.models import CaseState, NoticeForm
@@ -239,7 +240,7 @@ def response_side_by_side(
     return Response(picture, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-def _bundle(services: ServicesDep, digest: str, alert_id: int) -> bytes:
+def _bundle(services: Services, digest: str, alert_id: int) -> bytes:
     try:
         return services.evidence_blobs.get(digest)
     except KeyError:

@@ -149,6 +149,7 @@ def test_a_case_goes_from_notice_to_counter_notice(
     page = client.get(path)
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"  # the token must not leak onward
     for alert_id in case["alert_ids"]:
         assert f"{path}/side-by-side/{alert_id}.png" in page.text
         evidence = client.get(f"{path}/evidence/{alert_id}.zip")
@@ -295,3 +296,24 @@ def test_hostile_case_requests_are_4xx(client: TestClient, alice: Account) -> No
     assert answer.status_code == 422
     anonymous = client.post("/api/v1/cases", json={"alert_ids": [1]})
     assert anonymous.status_code == 401
+
+
+def test_one_case_takes_every_confirmed_copy_on_a_site_from_the_alerts_page(
+    client: TestClient, alice: Account, alerts: list[dict[str, Any]]
+) -> None:
+    for alert in alerts[:2]:
+        confirm(client, alice, alert)
+    token = sign_in(client, alice)
+    listing = client.get("/alerts").text
+    form = listing.split('class="open-case"', 1)[1].split("</form>", 1)[0]
+    offered = sorted(int(value) for value in re.findall(r'name="alert_id" value="(\d+)"', form))
+    assert offered == sorted(alert["id"] for alert in alerts[:2])
+    opened = client.post(
+        "/cases",
+        data={"alert_id": [str(value) for value in offered], "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert opened.status_code == 303
+    case = client.get(opened.headers["location"].replace("/cases/", "/api/v1/cases/"))
+    assert sorted(case.json()["alert_ids"]) == offered
+    assert 'class="open-case"' not in client.get("/alerts").text

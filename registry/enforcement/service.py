@@ -4,7 +4,9 @@ Services take the session and the acting user (or, on the public response page, 
 token) and never commit; the request, command or worker wrapper does. Every step appends one
 leaf (`CaseStepEvent`) and one timeline row in the caller's transaction, so a step without its
 leaf, or a leaf without its step, never commits. A notice is handed to the mail server last,
-after everything it records is flushed: a refused message raises and rolls the step back.
+after everything it records is flushed: a refused message raises and rolls the step back. The
+one gap left: a commit that fails after the server took the message leaves a notice sent but
+unrecorded, which the owner sees as a case still open and remedies by sending again.
 """
 
 from __future__ import annotations
@@ -190,7 +192,7 @@ def open_case(session: Session, owner: User, alert_ids: Sequence[int], signer: L
         raise NotFound(f"alert {impossible[0]} not found")
     alerts = [monitoring_repository.owned_alert(session, owner, alert_id) for alert_id in wanted]
     for alert in alerts:
-        _check_enforceable(session, alert, {AlertStatus.CONFIRMED})
+        _check_enforceable(alert, {AlertStatus.CONFIRMED})
         other = repository.case_id_of_alert(session, persisted_id(alert))
         if other is not None:
             raise AlertNotEnforceable(
@@ -215,7 +217,7 @@ def open_case(session: Session, owner: User, alert_ids: Sequence[int], signer: L
     return case
 
 
-def _check_enforceable(session: Session, alert: Alert, statuses: set[AlertStatus]) -> None:
+def _check_enforceable(alert: Alert, statuses: set[AlertStatus]) -> None:
     if alert.status in statuses:
         return
     if alert.status == AlertStatus.NEW:
@@ -303,7 +305,7 @@ def send_notice(
         )
     alerts = repository.alerts_of(session, case)
     for alert in alerts:
-        _check_enforceable(session, alert, set(SENDABLE_ALERTS))
+        _check_enforceable(alert, set(SENDABLE_ALERTS))
     if mailer is None:
         raise MailUnavailable(
             "email is not configured on this server (no SMTP host): the notice was not sent"

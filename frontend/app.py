@@ -11,7 +11,16 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from frontend.api import accounts, licensing, log, monitoring, notifications, search, works
+from frontend.api import (
+    accounts,
+    cases,
+    licensing,
+    log,
+    monitoring,
+    notifications,
+    search,
+    works,
+)
 from frontend.headers import SecurityHeaders
 from frontend.lifespan import lifespan
 from frontend.pages import router as pages_router
@@ -121,6 +130,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         log.router,
         licensing.router,
         monitoring.router,
+        cases.router,
         search.router,
     ):
         app.include_router(router, prefix="/api/v1")

@@ -1,7 +1,7 @@
 """The app's lifespan: readiness, then every background loop, each stopped when the app stops.
 
-The loops are the notification worker (deliveries and digests) and, when the settings enable
-it, the watch loop that re-crawls due watches.
+The loops are the notification worker (deliveries, digests and case deadline reminders) and,
+when the settings enable it, the watch loop that re-crawls due watches.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from fastapi import FastAPI
 
 from frontend.monitor import app_monitor
 from frontend.services import Services
+from registry.db import unit_of_work
+from registry.enforcement.service import send_deadline_reminders
 from registry.notifications.worker import NotificationWorker
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services: Services = app.state.services
     repaired = services.start()
     logger.info("ready: %s", repaired)
-    notifications = NotificationWorker(services, services.engine)
+    notifications = NotificationWorker(
+        services, services.engine, periodic=[lambda: remind_case_deadlines(services)]
+    )
     notifications.start()
     try:
         async with watch_runner(app):
@@ -37,6 +41,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
     finally:
         notifications.stop()
+
+
+def remind_case_deadlines(services: Services) -> int:
+    """One round of case deadline reminders, in its own transaction."""
+    with unit_of_work(services.session) as session:
+        return send_deadline_reminders(session)
 
 
 @asynccontextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -15,8 +17,11 @@ from frontend.settings import Settings
 from registry.accounts.throttle import LoginThrottle
 from registry.blobs import LocalBlobStore
 from registry.db import make_engine
+from registry.enforcement.service import CaseLinks
 from registry.log.signing import LogSigner, create_signing_key, load_signer
 from registry.migrations import migrate
+from registry.notifications.delivery import mailer_for
+from registry.notifications.mail import Mailer
 from registry.thumbnails import Thumbnails
 from similarity.images import ImageLimits
 
@@ -127,6 +132,24 @@ class Services:
                 return is_use_licensed(session, work_id, page_url)
 
         return is_licensed
+
+    @cached_property
+    def case_links(self) -> CaseLinks:
+        """Response links of cases, keyed by a key derived from the secret key for this use only."""
+        key = hmac.new(
+            self.settings.secret_key.encode(), b"copymark case response links", hashlib.sha256
+        ).digest()
+        return CaseLinks(self.settings.base_url, key)
+
+    def mailer(self) -> Mailer | None:
+        """The SMTP mailer, or None when email is not configured."""
+        return mailer_for(self.settings)
+
+    def contact_guard(self) -> NetGuard:
+        """The crawler's network guard, opened to the same hosts as crawls, for contact lookups."""
+        from similarity.crawl.netguard import NetGuard
+
+        return NetGuard(allow_hosts=self.settings.crawl_allow_hosts)
 
     def monitor(
         self,

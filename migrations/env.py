@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 # Every table of every context. The schema spans the layers, so it is gathered here, outside
 # them: registry.migrations runs this file and itself names no context above the registry.
 import licensing.models
+import registry.enforcement.models
 import registry.log.models
 import registry.models
 import registry.monitoring.models

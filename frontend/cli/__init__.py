@@ -13,6 +13,7 @@ from __future__ import annotations
 import typer
 
 from frontend.cli.bench import bench
+from frontend.cli.cases import cases_app
 from frontend.cli.contract import contract_app
 from frontend.cli.crawl import crawl
 from frontend.cli.log import log_app
@@ -35,6 +36,7 @@ app.command()(verify)
 app.add_typer(log_app, name="log")
 app.add_typer(user_app, name="user")
 app.add_typer(contract_app, name="contract")
+app.add_typer(cases_app, name="cases")
 
 
 def main() -> None:

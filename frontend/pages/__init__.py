@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from frontend.pages import accounts, licensing, log, monitoring, search, works
+from frontend.pages import accounts, cases, licensing, log, monitoring, search, works
 
 router = APIRouter(include_in_schema=False)
-for domain in (accounts, works, search, log, monitoring, licensing):
+for domain in (accounts, works, search, log, monitoring, cases, licensing):
     router.include_router(domain.router)

@@ -15,8 +15,9 @@ from frontend.charts import score_bar_percent
 from frontend.deps import OptionalUser, ServicesDep, SessionDep
 from frontend.pages.rendering import render
 from frontend.services import Services
+from registry.enforcement.repository import case_id_of_alert
 from registry.errors import NotFound
-from registry.models import User, Work
+from registry.models import User, Work, persisted_id
 from registry.monitoring.evidence import SIDE_BY_SIDE_NAME
 from registry.monitoring.models import Alert, AlertStatus
 from registry.monitoring.repository import owned_alert, sightings_of
@@ -64,10 +65,24 @@ def alerts_page(request: Request, user: OptionalUser, session: SessionDep) -> Re
     if user is None:
         return RedirectResponse("/login", status_code=303)
     groups = [
-        (group.domain, [_alert_card(session, user, alert) for alert in group.alerts])
+        (
+            group.domain,
+            [_alert_card(session, user, alert) for alert in group.alerts],
+            _enforceable(session, group.alerts),
+        )
         for group in alerts_by_domain(session, user)
     ]
     return render(request, "alerts.html", user, groups=groups, score_bar=score_bar_percent)
+
+
+def _enforceable(session: Session, alerts: list[Alert]) -> list[int]:
+    """The confirmed alerts that no case enforces yet: one case on the site can take them all."""
+    return [
+        persisted_id(alert)
+        for alert in alerts
+        if alert.status == AlertStatus.CONFIRMED
+        and case_id_of_alert(session, persisted_id(alert)) is None
+    ]
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse, response_model=None)
@@ -90,6 +105,7 @@ def alert_page(
         score_bar=score_bar_percent,
         notices=notices,
         notices_allowed=notices_allowed(card.alert),
+        case_id=case_id_of_alert(session, alert_id),
     )
 
 

@@ -31,6 +31,11 @@ class TakedownFacts:
     infringing_image_url: str
     first_seen_at: datetime
     signed_on: date = field(default_factory=lambda: datetime.now(UTC).date())
+    # A sent notice also states where to write and links what the recipient may check.
+    rights_holder_address: str = ""
+    certificate_url: str = ""
+    evidence_url: str = ""
+    response_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,18 @@ def _render_html(title: str, language: str, sections: tuple[Section, ...]) -> st
     )
 
 
+def _link_line(label: str, url: str) -> tuple[Paragraph, ...]:
+    return ((label, Link(url)),) if url else ()
+
+
+def _text_line(label: str, text: str) -> tuple[Paragraph, ...]:
+    return ((label + " ".join(text.split()),),) if text.strip() else ()
+
+
+def _answer_section(heading: str, text: str, url: str) -> tuple[Section, ...]:
+    return (Section(heading, ((text, Link(url)),)),) if url else ()
+
+
 def dmca_notice(facts: TakedownFacts) -> RenderedNotice:
     """A DMCA section 512(c) notification of claimed infringement."""
     title = "Notification of Claimed Infringement under 17 U.S.C. 512(c)"
@@ -110,6 +127,7 @@ def dmca_notice(facts: TakedownFacts) -> RenderedNotice:
                     f"{facts.certificate_log_index}, under the signed tree head with root hash "
                     f"{facts.certificate_root_hash}, signed by log key {facts.certificate_key_id}.",
                 ),
+                *_link_line("The certificate can be checked at ", facts.certificate_url),
             ),
         ),
         Section(
@@ -122,12 +140,16 @@ def dmca_notice(facts: TakedownFacts) -> RenderedNotice:
                     f"SHA-256 {facts.evidence_sha256} and is recorded in the attestation log at "
                     f"index {facts.evidence_log_index}.",
                 ),
+                *_link_line("The evidence can be inspected and downloaded at ", facts.evidence_url),
                 ("I request that you remove or disable access to this material.",),
             ),
         ),
         Section(
             "3. Contact information of the complaining party",
-            ((f"{facts.rights_holder_name}, email {facts.rights_holder_email}",),),
+            (
+                (f"{facts.rights_holder_name}, email {facts.rights_holder_email}",),
+                *_text_line("Postal address: ", facts.rights_holder_address),
+            ),
         ),
         Section(
             "4. Statement of good faith",
@@ -153,6 +175,13 @@ def dmca_notice(facts: TakedownFacts) -> RenderedNotice:
             "6. Signature",
             ((f"/s/ {facts.rights_holder_name}",), (f"Date: {facts.signed_on.isoformat()}",)),
         ),
+        *_answer_section(
+            "7. Counter-notification",
+            "If you believe the material was removed by mistake or misidentification, or that "
+            "its use is licensed, you may answer with a counter-notification under 17 U.S.C. "
+            "512(g)(3), or show the licence, at ",
+            facts.response_url,
+        ),
     )
     return RenderedNotice(
         subject=f"DMCA notice: {facts.work_title}",
@@ -170,6 +199,7 @@ def chinese_platform_complaint(facts: TakedownFacts) -> RenderedNotice:
             (
                 (f"权利人：{facts.rights_holder_name}",),
                 (f"联系方式：电子邮箱 {facts.rights_holder_email}",),
+                *_text_line("通讯地址：", facts.rights_holder_address),
             ),
         ),
         Section(
@@ -182,6 +212,7 @@ def chinese_platform_complaint(facts: TakedownFacts) -> RenderedNotice:
                     f"签名树头根哈希 {facts.certificate_root_hash}，"
                     f"日志签名密钥 {facts.certificate_key_id}。",
                 ),
+                *_link_line("证书验证地址：", facts.certificate_url),
             ),
         ),
         Section(
@@ -199,6 +230,7 @@ def chinese_platform_complaint(facts: TakedownFacts) -> RenderedNotice:
                     f"证据包 SHA-256：{facts.evidence_sha256}，已记录于 Copymark 存证日志第 "
                     f"{facts.evidence_log_index} 号条目，可独立验证其取证时间与内容未被篡改。",
                 ),
+                *_link_line("证据查看与下载：", facts.evidence_url),
             ),
         ),
         Section(
@@ -217,6 +249,11 @@ def chinese_platform_complaint(facts: TakedownFacts) -> RenderedNotice:
                 ("权利人（签名）：" + facts.rights_holder_name,),
                 (f"日期：{facts.signed_on.isoformat()}",),
             ),
+        ),
+        *_answer_section(
+            "七、反通知",
+            "如您认为上述内容不构成侵权或已获授权，可在此提交反通知或授权证明：",
+            facts.response_url,
         ),
     )
     return RenderedNotice(

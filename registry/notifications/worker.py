@@ -1,9 +1,14 @@
-"""The in-process sender: one thread that delivers when woken after a commit, or on a timer."""
+"""The in-process sender: one thread that delivers when woken after a commit, or on a timer.
+
+Each round also runs the periodic tasks the composition root hands it (deadline reminders of
+enforcement cases), so one thread serves every timed job of the embedded deployment.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 
@@ -22,11 +27,16 @@ class NotificationWorker:
     """Sends due deliveries and digests; `start` hooks it to commits on `engine`."""
 
     def __init__(
-        self, services: NotificationServices, engine: Engine, poll_interval_s: float = 30.0
+        self,
+        services: NotificationServices,
+        engine: Engine,
+        poll_interval_s: float = 30.0,
+        periodic: Sequence[Callable[[], object]] = (),
     ) -> None:
         self.services = services
         self.engine = engine
         self.poll_interval_s = poll_interval_s
+        self.periodic = tuple(periodic)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -52,9 +62,13 @@ class NotificationWorker:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            try:
-                deliver_due(self.services)
-                send_digests(self.services)
-            except Exception:
-                # A database hiccup must not end the thread; the next round retries.
-                logger.exception("notification delivery round failed")
+            for task in (self._deliver, *self.periodic):
+                try:
+                    task()
+                except Exception:
+                    # A database hiccup must not end the thread; the next round retries.
+                    logger.exception("background round failed: %s", task)
+
+    def _deliver(self) -> None:
+        deliver_due(self.services)
+        send_digests(self.services)

@@ -69,6 +69,11 @@ class RegistryParts:
     def registrar(self) -> Registrar:
         return Registrar(self.blobs, self.signer, self.similarity, self.limits, self.index_dir)
 
+    @cached_property
+    def evidence_blobs(self) -> LocalBlobStore:
+        """Evidence bundles have their own store, as in the app (see `monitor`)."""
+        return LocalBlobStore(self.home / "evidence")
+
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
@@ -91,7 +96,7 @@ class RegistryParts:
             session_factory=self.session,
             similarity=self.similarity,
             registry_blobs=self.blobs,
-            evidence_blobs=LocalBlobStore(self.home / "evidence"),
+            evidence_blobs=self.evidence_blobs,
             signer=self.signer,
             limits=self.limits,
             crawl_root=self.home / "crawls",

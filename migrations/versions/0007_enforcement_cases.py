@@ -1,6 +1,6 @@
 """enforcement: cases, the alerts they enforce, their timeline, legal profiles
 
-Revision ID: 0016
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-30 15:24:52.983282
 """
@@ -16,7 +16,7 @@ import registry.models
 from alembic import op
 
 
-revision: str = '0016'
+revision: str = '0007'
 down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

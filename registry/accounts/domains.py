@@ -123,14 +123,14 @@ class DomainVerifier:
         return f"{self.scheme}://{authority}{WELL_KNOWN_PATH}"
 
     def proves(self, domain: str, token: str) -> str | None:
-        """How `token` was found for `domain` ("dns" or "https"), or None when it was not."""
+        """How `token` was found for `domain` ("dns" or "web"), or None when it was not."""
         expected = TOKEN_PREFIX + token
         records = self.resolver.txt_records(f"{DNS_LABEL}.{domain}")
         if any(record.strip() == expected for record in records):
             return "dns"
         published = asyncio.run(self._well_known(domain))
         if published is not None and expected in published.split():
-            return "https"
+            return "web"
         return None
 
     async def _well_known(self, domain: str) -> str | None:

@@ -1,9 +1,9 @@
 """An account acts for its email address only once it proved it reads mail sent there.
 
 Anyone may sign up with any address, so an unproven address is no evidence of who the person
-is: a stranger signing up as a contract party's address must not consent for that party, own
-an organisation, or receive that party's payouts. `require_verified_email` is the one gate those
-use cases call.
+is: a stranger signing up as a contract party's address must not consent for that party or own
+an organisation. `require_verified_email` is the one gate those use cases call, and the one
+settlement's payouts are to call.
 
 The proof is a link carrying a 256-bit random token, mailed to the address; only the token's
 SHA-256 is stored, so reading the database does not verify anyone, and the token never appears
@@ -131,8 +131,8 @@ def _message(recipient: str, token: str, base_url: str) -> EmailMessage:
     text = (
         "Someone, probably you, created a Copymark account with this email address.\n\n"
         f"To confirm that the address is yours, open this link within two days:\n\n{link}\n\n"
-        "Until then the account cannot consent to contracts, own an organisation or receive "
-        "payouts. If this was not you, ignore this message: nothing is confirmed without it.\n"
+        "Until then the account cannot consent to contracts or own an organisation. If this "
+        "was not you, ignore this message: nothing is confirmed without it.\n"
     )
     return compose(recipient, "Copymark: confirm your email address", text)
 

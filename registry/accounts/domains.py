@@ -125,12 +125,21 @@ class DomainVerifier:
     def proves(self, domain: str, token: str) -> str | None:
         """How `token` was found for `domain` ("dns" or "web"), or None when it was not."""
         expected = TOKEN_PREFIX + token
-        records = self.resolver.txt_records(f"{DNS_LABEL}.{domain}")
+        try:
+            records = self.resolver.txt_records(f"{DNS_LABEL}.{domain}")
+        except DomainLookupFailed as failure:
+            # DNS trouble must not hide a proof published on the web; say so only if both fail.
+            lookup_failure: DomainLookupFailed | None = failure
+            records = []
+        else:
+            lookup_failure = None
         if any(record.strip() == expected for record in records):
             return "dns"
         published = asyncio.run(self._well_known(domain))
         if published is not None and expected in published.split():
             return "web"
+        if lookup_failure is not None:
+            raise lookup_failure
         return None
 
     async def _well_known(self, domain: str) -> str | None:

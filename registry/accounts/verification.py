@@ -144,34 +144,31 @@ def _send_after_commit(session: Session, mailer: Mailer, message: EmailMessage) 
     a sign-up takes says nothing about whether the address was new (only new ones get a link).
     A failed send is logged and costs the person one resend: the link row is already stored.
     """
-    outgoing: list[EmailMessage] | None = session.info.get(_OUTGOING)
+    outgoing: list[tuple[Mailer, EmailMessage]] | None = session.info.get(_OUTGOING)
     if outgoing is None:
         outgoing = session.info[_OUTGOING] = []
         event.listen(session, "after_commit", _dispatch)
         event.listen(session, "after_rollback", _discard)
-    outgoing.append(message)
-    session.info[_OUTGOING + ".mailer"] = mailer
+    outgoing.append((mailer, message))
 
 
 def _dispatch(session: Session) -> None:
-    outgoing: list[EmailMessage] = session.info.get(_OUTGOING, [])
-    mailer: Mailer | None = session.info.get(_OUTGOING + ".mailer")
-    messages = list(outgoing)
+    outgoing: list[tuple[Mailer, EmailMessage]] = session.info.get(_OUTGOING, [])
+    committed = list(outgoing)
     outgoing.clear()
-    if mailer is None or not messages:
-        return
-    # Not a daemon: a CLI command that committed waits for its mail before the process exits.
-    threading.Thread(
-        target=_deliver, args=(mailer, messages), name="copymark-verification-mail"
-    ).start()
+    if committed:
+        # Not a daemon: a CLI command that committed waits for its mail before the process exits.
+        threading.Thread(
+            target=_deliver, args=(committed,), name="copymark-verification-mail"
+        ).start()
 
 
 def _discard(session: Session) -> None:
     session.info.get(_OUTGOING, []).clear()
 
 
-def _deliver(mailer: Mailer, messages: list[EmailMessage]) -> None:
-    for message in messages:
+def _deliver(committed: list[tuple[Mailer, EmailMessage]]) -> None:
+    for mailer, message in committed:
         try:
             mailer.send(message)
         except (OSError, smtplib.SMTPException) as error:

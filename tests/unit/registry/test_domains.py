@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from registry.accounts.domains import (
+    DomainLookupFailed,
     DomainNotProven,
     DomainTaken,
     DomainVerifier,
@@ -240,3 +241,37 @@ def test_only_the_organisation_admin_starts_a_verification(
         stranger, _ = _brand(session, verify_email, "s@other.example", "other.example")
         with pytest.raises(NotFound):
             start_domain_verification(session, stranger, organisation.id or 0, verifier_for(site))
+
+
+class FailingDns:
+    """DNS that cannot be reached."""
+
+    def txt_records(self, name: str) -> list[str]:
+        raise DomainLookupFailed(f"DNS could not be asked for {name} just now (Timeout)")
+
+
+def test_a_dns_failure_does_not_hide_the_web_proof(
+    db_engine: Engine, verify_email: VerifyEmail, site: WebSite
+) -> None:
+    guard = NetGuard(LoopbackResolver(), allow_hosts=["brand.example"])
+    verifier = DomainVerifier(FailingDns(), guard, scheme="http", port=site.port)
+    with Session(db_engine) as session:
+        brand, organisation = _brand(session, verify_email, "b@brand.example", "brand.example")
+        challenge = start_domain_verification(session, brand, organisation.id or 0, verifier)
+        site.status, site.body = 200, challenge.file_content.encode()
+        check_domain_verification(session, brand, organisation.id or 0, verifier)
+        assert organisation.domain_verified
+
+
+def test_a_dns_failure_without_a_web_proof_says_to_try_again(
+    db_engine: Engine, verify_email: VerifyEmail, site: WebSite
+) -> None:
+    guard = NetGuard(LoopbackResolver(), allow_hosts=["brand.example"])
+    verifier = DomainVerifier(FailingDns(), guard, scheme="http", port=site.port)
+    with Session(db_engine) as session:
+        brand, organisation = _brand(session, verify_email, "b@brand.example", "brand.example")
+        start_domain_verification(session, brand, organisation.id or 0, verifier)
+        with pytest.raises(DomainLookupFailed, match="DNS could not be asked") as failed:
+            check_domain_verification(session, brand, organisation.id or 0, verifier)
+        assert not organisation.domain_verified
+    assert failed.value.status_code == 503

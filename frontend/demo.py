@@ -10,6 +10,7 @@ from skimage import data as skimage_data
 
 from frontend.services import Services
 from registry.accounts.service import create_user, find_user_by_email
+from registry.accounts.verification import seed_verified_email
 from registry.db import unit_of_work
 from registry.models import Role, User
 from registry.schemas import WorkMetadata
@@ -46,10 +47,13 @@ def _demo_images() -> list[tuple[str, bytes]]:
 
 
 def _account(services: Services, email: str, roles: set[Role]) -> User:
+    """A demo account, created verified: its .test address can receive no mail to prove it."""
     with unit_of_work(services.session) as session:
-        return find_user_by_email(session, email) or create_user(
-            session, email=email, password=DEMO_PASSWORD, roles=roles
-        )
+        user = find_user_by_email(session, email)
+        if user is None:
+            user = create_user(session, email=email, password=DEMO_PASSWORD, roles=roles)
+            seed_verified_email(session, user)
+        return user
 
 
 def load_demo(services: Services, progress_console: Console) -> None:

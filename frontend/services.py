@@ -26,6 +26,8 @@ from registry.thumbnails import Thumbnails
 from similarity.images import ImageLimits
 
 if TYPE_CHECKING:
+    from registry.accounts.domains import DomainVerifier
+    from registry.accounts.verification import VerificationMail
     from registry.monitoring.jobs import Monitor
     from registry.monitoring.screenshots import Screenshotter
     from registry.service import Registrar
@@ -70,6 +72,24 @@ class Services:
         return LoginThrottle(
             per_account=self.settings.login_failures_per_account,
             per_address=self.settings.login_failures_per_address,
+        )
+
+    @cached_property
+    def verification_mail(self) -> VerificationMail:
+        """Email verification links go out through the notifications' SMTP settings."""
+        from registry.accounts.verification import VerificationMail
+        from registry.notifications.delivery import mailer_for
+
+        return VerificationMail(mailer_for(self.settings), self.settings.base_url)
+
+    @cached_property
+    def domain_verifier(self) -> DomainVerifier:
+        """DNS TXT, then HTTPS through the crawler's guard, opened as far as crawls are."""
+        from registry.accounts.domains import DnsTxtResolver, DomainVerifier
+        from similarity.crawl.netguard import NetGuard
+
+        return DomainVerifier(
+            DnsTxtResolver(), NetGuard(allow_hosts=self.settings.crawl_allow_hosts)
         )
 
     @cached_property

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, select
 
 from licensing.contract import parse_contract_data
@@ -243,12 +244,21 @@ def buyout_grant(session: Session, work_id: int) -> LicenseGrant | None:
     ).first()
 
 
+def _verified_domain() -> ColumnElement[bool]:
+    # An unverified domain is only a claim (registry.accounts.domains): it names no licensee.
+    return col(Organisation.domain_verified_at).is_not(None)
+
+
 def licensee_domain(session: Session, user: User) -> str | None:
-    """Return the domain of the first organisation the user belongs to that has one."""
+    """Return the verified domain of the first organisation the user belongs to that has one."""
     return session.exec(
         select(Organisation.domain)
         .join(Membership, col(Membership.organisation_id) == col(Organisation.id))
-        .where(Membership.user_id == user.id, col(Organisation.domain).is_not(None))
+        .where(
+            Membership.user_id == user.id,
+            col(Organisation.domain).is_not(None),
+            _verified_domain(),
+        )
         .order_by(col(Organisation.id))
     ).first()
 
@@ -256,7 +266,8 @@ def licensee_domain(session: Session, user: User) -> str | None:
 def grants_with_licensee_domains(
     session: Session, work_id: int, statuses: Iterable[GrantStatus]
 ) -> Sequence[tuple[LicenseGrant, str | None]]:
-    """Return a work's grants in these statuses, once per domain of the licensee's organisations."""
+    """Return a work's grants in these statuses, once per verified domain of the licensee's
+    organisations."""
     return session.exec(
         select(LicenseGrant, Organisation.domain)
         .join(Membership, col(Membership.user_id) == col(LicenseGrant.licensee_id))
@@ -265,6 +276,7 @@ def grants_with_licensee_domains(
             LicenseGrant.work_id == work_id,
             col(LicenseGrant.status).in_(statuses),
             col(Organisation.domain).is_not(None),
+            _verified_domain(),
         )
         .order_by(col(LicenseGrant.id))
     ).all()

@@ -1,5 +1,5 @@
-"""Registry tables: accounts, organisations, API keys, login sessions and failures, works, prior
-art."""
+"""Registry tables: accounts and their email verifications, organisations, API keys, login sessions
+and failures, works, prior art."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -82,18 +83,63 @@ class User(SQLModel, table=True):
     password_hash: str
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Set once the person proved they read mail at `email` (registry.accounts.verification).
+    email_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     def has_role(self, role: Role) -> bool:
         return role.value in self.roles
 
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+class EmailVerification(SQLModel, table=True):
+    """One emailed link proving a person reads mail at an address; only its digest is kept."""
+
+    __tablename__ = "email_verifications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    # The address the link was sent to: a link proves nothing once the account's address changed.
+    email: str = Field(max_length=320)
+    token_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+_VERIFIED_DOMAIN = "domain_verified_at IS NOT NULL"
+
 
 class Organisation(SQLModel, table=True):
+    """A brand; its domain counts as the licensee's site only once verified (accounts.domains)."""
+
     __tablename__ = "organisations"
+    __table_args__ = (
+        # One verified owner per domain, enforced by the database so two organisations verifying
+        # the same domain at once cannot both win; unverified claims may repeat.
+        Index(
+            "uq_organisations_verified_domain",
+            "domain",
+            unique=True,
+            sqlite_where=text(_VERIFIED_DOMAIN),
+            postgresql_where=text(_VERIFIED_DOMAIN),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     domain: str | None = Field(default=None, max_length=253, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The challenge published at _copymark-verify.<domain> (DNS TXT) or at
+    # https://<domain>/.well-known/copymark-verify.txt; public by design, so kept in clear.
+    domain_token: str | None = Field(default=None, max_length=64)
+    domain_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def domain_verified(self) -> bool:
+        return self.domain_verified_at is not None
 
 
 class Membership(SQLModel, table=True):

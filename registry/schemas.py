@@ -171,6 +171,19 @@ class UserPublic(BaseModel):
     email: str
     display_name: str
     roles: list[str]
+    email_verified: bool
+
+
+class EmailVerificationConfirm(BaseModel):
+    """The token from the emailed link (`/verify-email?token=...`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=100)
+
+
+class EmailVerificationSent(BaseModel):
+    detail: str
 
 
 class Login(BaseModel):
@@ -219,3 +232,17 @@ class OrganisationPublic(BaseModel):
     id: int
     name: str
     domain: str | None
+    # Only a verified domain names this organisation as a licensee in license checks and crawls.
+    domain_verified: bool
+
+
+class DomainChallengePublic(BaseModel):
+    """Publish either proof, then ask for the check: a DNS TXT record or a file on the site."""
+
+    organisation_id: int
+    domain: str
+    dns_name: str
+    dns_value: str
+    url: str
+    file_content: str
+    verified: bool

@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from skimage import data as skimage_data
 
+from tests.support.receivers import SmtpInbox, verification_token
+
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field")
 
 
@@ -42,13 +44,26 @@ class Account:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
-def make_account(client: TestClient, email: str, roles: list[str] | None = None) -> Account:
+def make_account(
+    client: TestClient,
+    email: str,
+    roles: list[str] | None = None,
+    *,
+    inbox: SmtpInbox | None = None,
+) -> Account:
+    """An account with an API key; with `inbox` (the app's SMTP server), its address verified by
+    the link sign-up mailed, as a person verifies it."""
     password = "correct horse battery"
+    mailed_before = len(inbox.to(email)) if inbox is not None else 0
     created = client.post(
         "/api/v1/users", json={"email": email, "password": password, "roles": roles or ["creator"]}
     )
     # Sign-up answers alike for a new and a taken address, so the id comes from /me.
     assert created.status_code == 202, created.text
+    if inbox is not None:
+        token = verification_token(inbox.wait_for_message_to(email, mailed_before + 1))
+        confirmed = client.post("/api/v1/email-verifications", json={"token": token})
+        assert confirmed.status_code == 200, confirmed.text
     login = client.post("/api/v1/sessions", json={"email": email, "password": password})
     assert login.status_code == 200, login.text
     csrf = {"x-csrf-token": login.json()["csrf_token"]}

@@ -1,4 +1,5 @@
-"""Account endpoints: sign-up, sign-in and sign-out (here or everywhere), API keys for scripts."""
+"""Account endpoints: sign-up and email verification, sign-in and sign-out (here or everywhere),
+API keys for scripts, organisations and the verification of their domains."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from frontend.deps import (
     open_session,
     set_session_cookie,
 )
+from registry.accounts.domains import (
+    DomainChallenge,
+    check_domain_verification,
+    start_domain_verification,
+)
 from registry.accounts.repository import api_keys_of, organisations_of
 from registry.accounts.service import (
     SIGN_UP_RECEIVED,
@@ -26,12 +32,16 @@ from registry.accounts.service import (
     self_assignable_roles,
 )
 from registry.accounts.service import sign_up as sign_up_user
+from registry.accounts.verification import confirm_email, send_verification_link
 from registry.errors import BadRequest
-from registry.models import User, persisted_id
+from registry.models import Organisation, User, persisted_id
 from registry.schemas import (
     ApiKeyCreate,
     ApiKeyIssued,
     ApiKeyPublic,
+    DomainChallengePublic,
+    EmailVerificationConfirm,
+    EmailVerificationSent,
     Login,
     OrganisationCreate,
     OrganisationPublic,
@@ -47,24 +57,67 @@ router = APIRouter(tags=["accounts"])
 
 def user_public(user: User) -> UserPublic:
     return UserPublic(
-        id=persisted_id(user), email=user.email, display_name=user.display_name, roles=user.roles
+        id=persisted_id(user),
+        email=user.email,
+        display_name=user.display_name,
+        roles=user.roles,
+        email_verified=user.email_verified,
     )
 
 
+def organisation_public(organisation: Organisation) -> OrganisationPublic:
+    return OrganisationPublic(
+        id=persisted_id(organisation),
+        name=organisation.name,
+        domain=organisation.domain,
+        domain_verified=organisation.domain_verified,
+    )
+
+
+def challenge_public(challenge: DomainChallenge) -> DomainChallengePublic:
+    return DomainChallengePublic.model_validate(challenge, from_attributes=True)
+
+
 @router.post("/users", status_code=202, dependencies=[SameOrigin])
-def sign_up(body: UserCreate, session: SessionDep) -> SignUpReceived:
+def sign_up(body: UserCreate, session: SessionDep, services: ServicesDep) -> SignUpReceived:
     """Create an account. The answer is the same whether or not the address already had one,
     so sign-up cannot be used to learn who has an account; sign in, then `GET /me` gives the id.
     A malformed address, a weak password or an unknown role is still refused with 422 or 400.
+    A new account is mailed a link that verifies its address (when the server sends email).
     """
-    sign_up_user(
+    user = sign_up_user(
         session,
         email=body.email,
         password=body.password,
         display_name=body.display_name,
         roles=self_assignable_roles(body.roles),
     )
+    mail = services.verification_mail
+    if user is not None and mail.mailer is not None:
+        send_verification_link(session, user, mail)
     return SignUpReceived(detail=SIGN_UP_RECEIVED)
+
+
+@router.post(
+    "/me/email-verification",
+    status_code=202,
+    responses={429: {"description": "A link was sent too recently; see the Retry-After header"}},
+)
+def resend_verification(
+    user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> EmailVerificationSent:
+    """Mail the caller a new link that verifies their address (once a minute, five a day)."""
+    send_verification_link(session, user, services.verification_mail)
+    return EmailVerificationSent(
+        detail=f"A new verification link is on its way to {user.email}: open it within two days."
+    )
+
+
+@router.post("/email-verifications")
+def verify_email(body: EmailVerificationConfirm, session: SessionDep) -> UserPublic:
+    """Confirm an address with the token from the emailed link; no sign-in needed, the token is
+    the proof."""
+    return user_public(confirm_email(session, body.token))
 
 
 @router.post(
@@ -152,15 +205,29 @@ def add_organisation(
     body: OrganisationCreate, user: CurrentUser, session: SessionDep
 ) -> OrganisationPublic:
     """A brand's organisation; license checks recognise its domain as the licensee's site."""
-    organisation = create_organisation(session, user, body.name, body.domain)
-    return OrganisationPublic(
-        id=persisted_id(organisation), name=organisation.name, domain=organisation.domain
-    )
+    return organisation_public(create_organisation(session, user, body.name, body.domain))
 
 
 @router.get("/organisations")
 def my_organisations(user: CurrentUser, session: SessionDep) -> list[OrganisationPublic]:
-    return [
-        OrganisationPublic(id=persisted_id(o), name=o.name, domain=o.domain)
-        for o in organisations_of(session, user)
-    ]
+    return [organisation_public(o) for o in organisations_of(session, user)]
+
+
+@router.post("/organisations/{organisation_id}/domain-verification")
+def start_domain_check(
+    organisation_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> DomainChallengePublic:
+    """The token to publish for the organisation's domain: a DNS TXT record or a web file."""
+    return challenge_public(
+        start_domain_verification(session, user, organisation_id, services.domain_verifier)
+    )
+
+
+@router.post("/organisations/{organisation_id}/domain-verification/check")
+def check_domain(
+    organisation_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> DomainChallengePublic:
+    """Look for the published token now; 422 says where it was looked for when not found."""
+    return challenge_public(
+        check_domain_verification(session, user, organisation_id, services.domain_verifier)
+    )

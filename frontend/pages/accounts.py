@@ -1,4 +1,5 @@
-"""Account pages: sign in, create an account, sign out here or everywhere."""
+"""Account pages: sign in, create an account, sign out here or everywhere, verify the email
+address, and verify an organisation's domain."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from frontend.deps import (
     set_session_cookie,
 )
 from frontend.pages.rendering import render
+from registry.accounts.domains import check_domain_verification, start_domain_verification
+from registry.accounts.repository import organisations_of
 from registry.accounts.service import (
     SIGN_UP_RECEIVED,
     end_all_login_sessions,
@@ -25,6 +28,7 @@ from registry.accounts.service import (
     self_assignable_roles,
     sign_up,
 )
+from registry.accounts.verification import confirm_email, send_verification_link
 from registry.errors import CopymarkError, TooManyRequests
 
 router = APIRouter(include_in_schema=False)
@@ -75,14 +79,19 @@ def login(
 def signup(
     request: Request,
     session: SessionDep,
+    services: ServicesDep,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
     role: Annotated[str, Form()] = "creator",
 ) -> Response:
     """Answers alike for a free and a taken address (see `sign_up`): the sign-in form with a
-    notice, never a signed-in redirect that a taken address could not get."""
+    notice, never a signed-in redirect that a taken address could not get. A new account is
+    mailed its verification link."""
     try:
-        sign_up(session, email=email, password=password, roles=self_assignable_roles([role]))
+        user = sign_up(session, email=email, password=password, roles=self_assignable_roles([role]))
+        mail = services.verification_mail
+        if user is not None and mail.mailer is not None:
+            send_verification_link(session, user, mail)
     except CopymarkError as error:
         return render(
             request,
@@ -131,3 +140,73 @@ def logout_everywhere(
     if user is not None:
         end_all_login_sessions(session, user)
     return _signed_out(request, services)
+
+
+@router.get("/account", response_class=HTMLResponse, response_model=None)
+def account_page(
+    request: Request, user: OptionalUser, session: SessionDep, notice: str = ""
+) -> Response:
+    """The address and whether it is verified; organisations and their domain proofs."""
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    return render(
+        request,
+        "account.html",
+        user,
+        organisations=organisations_of(session, user),
+        notice=_NOTICES.get(notice, ""),
+    )
+
+
+_NOTICES = {
+    "link-sent": "A new verification link is on its way: open it within two days.",
+    "domain-verified": "The domain is verified: license checks now recognise it.",
+}
+
+
+@router.post("/account/email-verification", response_model=None)
+def resend_verification_form(
+    user: OptionalUser, session: SessionDep, services: ServicesDep
+) -> Response:
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    send_verification_link(session, user, services.verification_mail)
+    return RedirectResponse("/account?notice=link-sent", status_code=303)
+
+
+@router.get("/verify-email", response_class=HTMLResponse)
+def verify_email_form(request: Request, user: OptionalUser, token: str = "") -> HTMLResponse:
+    """The emailed link lands here; the address is confirmed by the button, never by the GET,
+    so a mail scanner that follows links does not spend the link."""
+    return render(request, "verify_email.html", user, token=token)
+
+
+@router.post("/verify-email", response_class=HTMLResponse)
+def verify_email(
+    request: Request, session: SessionDep, token: Annotated[str, Form(max_length=100)]
+) -> HTMLResponse:
+    """No sign-in needed: the token is the proof."""
+    verified = confirm_email(session, token)
+    return render(request, "verify_email.html", None, verified=verified.email)
+
+
+@router.post("/account/organisations/{organisation_id}/domain-verification", response_model=None)
+def start_domain_form(
+    organisation_id: int, user: OptionalUser, session: SessionDep, services: ServicesDep
+) -> Response:
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    start_domain_verification(session, user, organisation_id, services.domain_verifier)
+    return RedirectResponse(f"/account#organisation-{organisation_id}", status_code=303)
+
+
+@router.post(
+    "/account/organisations/{organisation_id}/domain-verification/check", response_model=None
+)
+def check_domain_form(
+    organisation_id: int, user: OptionalUser, session: SessionDep, services: ServicesDep
+) -> Response:
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    check_domain_verification(session, user, organisation_id, services.domain_verifier)
+    return RedirectResponse("/account?notice=domain-verified", status_code=303)

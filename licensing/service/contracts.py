@@ -27,6 +27,7 @@ from licensing.references import (
     referenced_work_id,
     work_reference,
 )
+from registry.accounts.verification import require_verified_email
 from registry.errors import Conflict, Forbidden
 from registry.log.store import AttestationLog
 from registry.models import User, persisted_id, utcnow
@@ -148,6 +149,9 @@ def consent_to_version(
         )
     if not may_act_for(actor, party.account):
         raise Forbidden(f"{actor.email} may not consent for party {party_id!r}")
+    # Parties are named by email address, and anyone may sign up with any address: only an
+    # account that proved it reads that mail speaks for the party.
+    require_verified_email(actor, "consent to a contract")
     given = set(repository.consented_parties(session, version_id))
     if party_id in given:
         raise Conflict(f"party {party_id!r} already consented to version {version_id}")

@@ -7,11 +7,21 @@ their digest, never by the secret.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ColumnElement, delete
 from sqlmodel import Session, col, select
 
 from registry.errors import NotFound
-from registry.models import ApiKey, LoginSession, Membership, Organisation, User, persisted_id
+from registry.models import (
+    ApiKey,
+    EmailVerification,
+    LoginSession,
+    Membership,
+    Organisation,
+    User,
+    persisted_id,
+)
 
 
 def user_by_id(session: Session, user_id: int) -> User | None:
@@ -31,6 +41,30 @@ def organisations_of(session: Session, user: User) -> list[Organisation]:
             .where(Membership.user_id == persisted_id(user))
         )
     )
+
+
+def administered_organisation(session: Session, user: User, organisation_id: int) -> Organisation:
+    """One organisation the user administers; any other id answers NotFound, as an unknown one."""
+    organisation = session.exec(
+        select(Organisation)
+        .join(Membership, col(Membership.organisation_id) == Organisation.id)
+        .where(
+            Organisation.id == organisation_id,
+            Membership.user_id == persisted_id(user),
+            col(Membership.is_admin).is_(True),
+        )
+    ).first()
+    if organisation is None:
+        raise NotFound(f"organisation {organisation_id} not found")
+    return organisation
+
+
+def organisation_with_verified_domain(session: Session, domain: str) -> Organisation | None:
+    return session.exec(
+        select(Organisation).where(
+            Organisation.domain == domain, col(Organisation.domain_verified_at).is_not(None)
+        )
+    ).first()
 
 
 def _own_keys(user: User) -> ColumnElement[bool]:
@@ -64,3 +98,21 @@ def delete_login_sessions_of(session: Session, user: User) -> int:
     ).rowcount
     session.flush()
     return int(ended or 0)
+
+
+def verification_links_sent_since(session: Session, user: User, since: datetime) -> list[datetime]:
+    """When each verification link the user was sent after `since` was made."""
+    return list(
+        session.exec(
+            select(EmailVerification.created_at).where(
+                EmailVerification.user_id == persisted_id(user),
+                col(EmailVerification.created_at) > since,
+            )
+        )
+    )
+
+
+def verification_link_by_digest(session: Session, digest: str) -> EmailVerification | None:
+    return session.exec(
+        select(EmailVerification).where(EmailVerification.token_hash == digest)
+    ).first()

@@ -16,8 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from registry.accounts import repository
+from registry.accounts.domains import is_public_suffix, refuse_domain_taken
 from registry.accounts.passwords import check_new_password
 from registry.accounts.throttle import LoginThrottle
+from registry.accounts.verification import require_verified_email
 from registry.errors import BadRequest, Conflict, Forbidden, Invalid, Unauthorized
 from registry.models import (
     ApiKey,
@@ -52,7 +54,8 @@ def organisation_domain(domain: str) -> str:
     """The canonical host (`canonical_host`) of an organisation's web domain, e.g. brand.example.
 
     On top of the one host rule, an organisation's domain must be a domain name typed alone: a
-    URL, a port, an IP address or a single label such as `localhost` is refused.
+    URL, a port, an IP address, a single label such as `localhost` or a public suffix such as
+    `co.uk` (which would cover every site under it) is refused.
     """
     try:
         host = canonical_host(domain, host_only=True)
@@ -63,6 +66,11 @@ def organisation_domain(domain: str) -> str:
     labels = host.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
         raise BadRequest(f"not a domain name: {domain[:100]!r} (expected e.g. brand.example)")
+    if is_public_suffix(host):
+        raise BadRequest(
+            f"{host} is a public suffix, under which anyone may register a site, so no "
+            f"organisation can own it: give your own domain, e.g. yourbrand.{host}"
+        )
     return host
 
 
@@ -273,12 +281,15 @@ def end_all_login_sessions(session: Session, user: User) -> int:
 def create_organisation(
     session: Session, owner: User, name: str, domain: str | None
 ) -> Organisation:
-    """A brand's organisation; its web domain is what license checks recognise as the licensee."""
+    """A brand's organisation; license checks recognise its web domain as the licensee's once the
+    owner verified it (`registry.accounts.domains`)."""
     if not owner.has_role(Role.BRAND):
         raise Forbidden("only brand accounts create organisations")
-    organisation = Organisation(
-        name=name.strip(), domain=organisation_domain(domain) if domain else None
-    )
+    require_verified_email(owner, "own an organisation")
+    host = organisation_domain(domain) if domain else None
+    if host is not None:
+        refuse_domain_taken(session, host, None)
+    organisation = Organisation(name=name.strip(), domain=host)
     session.add(organisation)
     session.flush()
     session.add(

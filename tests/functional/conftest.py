@@ -59,10 +59,26 @@ def client(services: Services) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def alice(client: TestClient) -> Account:
-    return make_account(client, "alice@example.com")
+def mailing_client(notifying_services: Services) -> Iterator[TestClient]:
+    """The app sending its email (verification links included) to the loopback SMTP server."""
+    with TestClient(create_app(services=notifying_services)) as test_client:
+        yield test_client
 
 
 @pytest.fixture
-def bob(client: TestClient) -> Account:
-    return make_account(client, "bob@example.com", roles=["creator", "rights_holder"])
+def account_inbox() -> SmtpInbox | None:
+    """Where the app mails sign-up verification links: nowhere, unless a module's app sends
+    email (override with `inbox`), and then alice and bob verify their addresses from it."""
+    return None
+
+
+@pytest.fixture
+def alice(client: TestClient, account_inbox: SmtpInbox | None) -> Account:
+    return make_account(client, "alice@example.com", inbox=account_inbox)
+
+
+@pytest.fixture
+def bob(client: TestClient, account_inbox: SmtpInbox | None) -> Account:
+    return make_account(
+        client, "bob@example.com", roles=["creator", "rights_holder"], inbox=account_inbox
+    )

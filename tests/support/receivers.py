@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -34,6 +35,34 @@ class SmtpInbox:
         with self.received:
             self.received.wait_for(lambda: len(self.messages) >= count, timeout_s)
             return list(self.messages)
+
+    def to(self, address: str) -> list[Message]:
+        """The messages received so far for `address`, oldest first."""
+        with self.received:
+            return self._to(address)
+
+    def wait_for_message_to(self, address: str, count: int = 1, timeout_s: float = 10.0) -> Message:
+        """The `count`-th message for `address`, waiting for it to arrive."""
+        with self.received:
+            if not self.received.wait_for(lambda: len(self._to(address)) >= count, timeout_s):
+                raise AssertionError(f"no message {count} for {address} within {timeout_s}s")
+            return self._to(address)[count - 1]
+
+    def _to(self, address: str) -> list[Message]:
+        return [message for message in self.messages if message["To"] == address]
+
+
+_LINK_TOKEN = re.compile(r"/verify-email\?token=([A-Za-z0-9_-]+)")
+
+
+def verification_token(message: Message) -> str:
+    """The token in an email verification message's link."""
+    body = message.get_payload(decode=True)
+    text = body.decode() if isinstance(body, bytes) else str(message.get_payload())
+    found = _LINK_TOKEN.search(text)
+    if found is None:
+        raise AssertionError(f"no verification link in: {text!r}")
+    return found.group(1)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from frontend.app import create_app
 from frontend.services import Services
 from frontend.settings import Settings
 from tests.factories import Account, make_account
+from tests.support.receivers import SmtpInbox, verification_token
 
 PASSWORD = "correct horse battery"
 
@@ -223,3 +224,70 @@ def test_a_cross_site_browser_sign_in_is_refused(client: TestClient, alice: Acco
     assert "sent from another website" in answer.json()["detail"]
     same = client.post("/api/v1/sessions", json=forged, headers={"Origin": "http://testserver"})
     assert same.status_code == 200
+
+
+def test_sign_up_mails_a_link_that_verifies_the_address(
+    mailing_client: TestClient, inbox: SmtpInbox
+) -> None:
+    account = make_account(mailing_client, "ada@example.com")
+    me = mailing_client.get("/api/v1/me", headers=account.headers).json()
+    assert me["email_verified"] is False
+    token = verification_token(inbox.wait_for_message_to("ada@example.com"))
+    confirmed = mailing_client.post("/api/v1/email-verifications", json={"token": token})
+    assert (confirmed.status_code, confirmed.json()["email_verified"]) == (200, True)
+    me = mailing_client.get("/api/v1/me", headers=account.headers).json()
+    assert me["email_verified"] is True
+
+
+def test_a_sign_up_with_a_taken_address_mails_no_link(
+    mailing_client: TestClient, inbox: SmtpInbox
+) -> None:
+    make_account(mailing_client, "ada@example.com", inbox=inbox)
+    assert sign_up(mailing_client, "ada@example.com", "another long password")[0] == 202
+    make_account(mailing_client, "ben@example.com", inbox=inbox)  # mail is sent in order
+    assert len(inbox.to("ada@example.com")) == 1
+
+
+def test_an_invalid_verification_link_is_refused_in_words(mailing_client: TestClient) -> None:
+    refused = mailing_client.post("/api/v1/email-verifications", json={"token": "made-up"})
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "verification_link_invalid"
+    assert "ask for a new one" in refused.json()["detail"]
+
+
+def test_a_new_link_is_throttled_with_retry_after(
+    mailing_client: TestClient, inbox: SmtpInbox
+) -> None:
+    account = make_account(mailing_client, "ada@example.com")
+    inbox.wait_for_message_to("ada@example.com")
+    again = mailing_client.post("/api/v1/me/email-verification", headers=account.headers)
+    assert again.status_code == 429
+    assert 0 < int(again.headers["Retry-After"]) <= 60
+    assert "check your inbox" in again.json()["detail"]
+
+
+def test_a_verified_address_asks_for_no_new_link(
+    mailing_client: TestClient, inbox: SmtpInbox
+) -> None:
+    account = make_account(mailing_client, "ada@example.com", inbox=inbox)
+    again = mailing_client.post("/api/v1/me/email-verification", headers=account.headers)
+    assert (again.status_code, again.json()["code"]) == (409, "conflict")
+
+
+def test_without_email_a_new_link_is_unavailable_in_words(
+    alice: Account, client: TestClient
+) -> None:
+    refused = client.post("/api/v1/me/email-verification", headers=alice.headers)
+    assert (refused.status_code, refused.json()["code"]) == (503, "email_disabled")
+    assert "ask its operator" in refused.json()["detail"]
+
+
+def test_an_unverified_brand_cannot_create_an_organisation(client: TestClient) -> None:
+    brand = make_account(client, "buyer@brand.example", roles=["brand"])
+    refused = client.post(
+        "/api/v1/organisations",
+        json={"name": "Brand", "domain": "brand.example"},
+        headers=brand.headers,
+    )
+    assert (refused.status_code, refused.json()["code"]) == (403, "email_not_verified")
+    assert refused.json()["detail"].startswith("Verify your email address first")

@@ -25,16 +25,43 @@ from licensing.models import (
     LicenseOffer,
     SalesReport,
 )
-from registry.accounts.service import create_organisation
+from registry.accounts.domains import DomainVerifier
 from registry.certificates import verify_certificate
 from registry.log.events import parse_event
 from registry.log.store import AttestationLog
-from registry.models import User, Visibility, Work, persisted_id
+from registry.models import Visibility, Work, persisted_id
 from registry.schemas import CertificatePublic
+from similarity.crawl.netguard import NetGuard
 from similarity.engine import SimilarityEngine
 from tests.factories import Account, make_account
+from tests.support.dns import TxtTable
+from tests.support.receivers import SmtpInbox
 
 API = "/api/v1"
+
+
+def proving_domains_by_table(services: Services) -> Services:
+    """The services, asking a TXT table (`dns_table`) instead of DNS for domain proofs."""
+    services.domain_verifier = DomainVerifier(TxtTable(), NetGuard())
+    return services
+
+
+def dns_table(services: Services) -> TxtTable:
+    resolver = services.domain_verifier.resolver
+    assert isinstance(resolver, TxtTable)
+    return resolver
+
+
+@pytest.fixture
+def services(notifying_services: Services) -> Services:
+    """The app mails verification links to the loopback SMTP server, so every party proves its
+    address as people must, and brands prove their domains by TXT records in a table."""
+    return proving_domains_by_table(notifying_services)
+
+
+@pytest.fixture
+def account_inbox(inbox: SmtpInbox) -> SmtpInbox:
+    return inbox
 
 
 @pytest.fixture
@@ -87,6 +114,7 @@ class Market:
     alice: Account
     bob: Account
     brand: Account
+    inbox: SmtpInbox
 
     def work(self, owner: Account | None = None, visibility: str = "public") -> int:
         with self.services.session() as session:
@@ -173,20 +201,29 @@ class Market:
             }
 
 
-def brand_account(client: TestClient, services: Services, email: str, domain: str) -> Account:
-    account = make_account(client, email, roles=["brand"])
-    with services.session() as session:
-        user = session.get(User, account.user_id)
-        assert user is not None
-        create_organisation(session, user, domain, domain)
-        session.commit()
+def brand_account(
+    client: TestClient, services: Services, email: str, domain: str, inbox: SmtpInbox
+) -> Account:
+    """A brand with a verified address whose organisation proved its domain by a TXT record."""
+    account = make_account(client, email, roles=["brand"], inbox=inbox)
+    created = client.post(
+        f"{API}/organisations", json={"name": domain, "domain": domain}, headers=account.headers
+    )
+    assert created.status_code == 201, created.text
+    verification = f"{API}/organisations/{created.json()['id']}/domain-verification"
+    challenge = client.post(verification, headers=account.headers).json()
+    dns_table(services).records[challenge["dns_name"]] = [challenge["dns_value"]]
+    checked = client.post(f"{verification}/check", headers=account.headers)
+    assert checked.json()["verified"] is True, checked.text
     return account
 
 
 @pytest.fixture
-def market(client: TestClient, services: Services, alice: Account, bob: Account) -> Market:
-    brand = brand_account(client, services, "buyer@brand.example", "brand.example")
-    return Market(client, services, alice, bob, brand)
+def market(
+    client: TestClient, services: Services, inbox: SmtpInbox, alice: Account, bob: Account
+) -> Market:
+    brand = brand_account(client, services, "buyer@brand.example", "brand.example", inbox)
+    return Market(client, services, alice, bob, brand, inbox)
 
 
 def one_line(**overrides: Any) -> dict[str, Any]:
@@ -363,7 +400,9 @@ def test_parallel_buyouts_grant_exactly_one(market: Market) -> None:
     work_id = market.work()
     market.activate(work_id)
     buyers = [market.brand] + [
-        brand_account(market.client, market.services, f"buyer@b{n}.example", f"b{n}.example")
+        brand_account(
+            market.client, market.services, f"buyer@b{n}.example", f"b{n}.example", market.inbox
+        )
         for n in range(3)
     ]
     offers = [market.offer(work_id, "buyout") for _ in buyers]
@@ -403,19 +442,93 @@ def test_another_domain_is_not_licensed(market: Market) -> None:
     assert (checked["licensed"], checked["grants"]) == (False, [])
 
 
+def test_a_public_suffix_cannot_be_claimed_as_an_organisation_domain(market: Market) -> None:
+    """The outside probe's case: an organisation for co.uk would license every .co.uk site."""
+    buyer = make_account(market.client, "buyer@suffix.example", ["brand"], inbox=market.inbox)
+    created = market.client.post(
+        f"{API}/organisations", json={"name": "UK", "domain": "co.uk"}, headers=buyer.headers
+    )
+    assert created.status_code == 400
+    assert "co.uk is a public suffix" in created.json()["detail"]
+
+
+def test_an_unverified_organisation_domain_licenses_no_site(market: Market) -> None:
+    """A claimed but unproven domain names no licensee, for the check and the crawler alike."""
+    claimer = make_account(market.client, "buyer@claimer.example", ["brand"], inbox=market.inbox)
+    created = market.client.post(
+        f"{API}/organisations",
+        json={"name": "Not the BBC", "domain": "bbc.co.uk"},
+        headers=claimer.headers,
+    )
+    assert (created.status_code, created.json()["domain_verified"]) == (201, False)
+    work_id = market.work()
+    market.activate(work_id)
+    assert market.take(market.offer(work_id, "retail"), claimer).status_code == 201
+    checked = market.client.get(
+        f"{API}/licenses/check", params={"work_id": work_id, "domain": "www.bbc.co.uk"}
+    ).json()
+    assert (checked["licensed"], checked["grants"]) == (False, [])
+    assert not market.services.monitor().licensed(work_id, "https://www.bbc.co.uk/news")
+
+
+def test_domain_verification_without_the_record_says_where_to_publish_it(market: Market) -> None:
+    buyer = make_account(market.client, "buyer@shop.example", ["brand"], inbox=market.inbox)
+    created = market.client.post(
+        f"{API}/organisations",
+        json={"name": "Shop", "domain": "shop.example"},
+        headers=buyer.headers,
+    )
+    verification = f"{API}/organisations/{created.json()['id']}/domain-verification"
+    challenge = market.client.post(verification, headers=buyer.headers).json()
+    checked = market.client.post(f"{verification}/check", headers=buyer.headers)
+    assert checked.status_code == 422
+    assert challenge["dns_name"] == "_copymark-verify.shop.example"
+    assert challenge["dns_value"] in checked.json()["detail"]
+    assert challenge["url"] == "https://shop.example/.well-known/copymark-verify.txt"
+
+
+def test_a_second_organisation_cannot_verify_a_domain_another_verified(market: Market) -> None:
+    rival = make_account(market.client, "rival@rival.example", ["brand"], inbox=market.inbox)
+    created = market.client.post(
+        f"{API}/organisations",
+        json={"name": "Rival", "domain": "brand.example"},
+        headers=rival.headers,
+    )
+    assert created.status_code == 409
+    assert "already verified by another organisation" in created.json()["detail"]
+
+
+def test_a_stranger_signed_up_with_a_party_address_cannot_consent(market: Market) -> None:
+    """The outside probe's case: sign up as the address a contract names, then consent."""
+    work_id = market.work()
+    document = contract(work_id)
+    document["parties"][1]["account"] = "acct:carol@example.com"
+    proposed = market.client.post(
+        f"{API}/works/{work_id}/contract-versions", json=document, headers=market.alice.headers
+    )
+    stranger = make_account(market.client, "carol@example.com")  # never opens the link
+    market.consent(proposed.json()["id"], market.alice, "alice")
+    refused = market.consent(proposed.json()["id"], stranger, "bob")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "email_not_verified"
+    assert refused.json()["detail"].startswith("Verify your email address first")
+    assert "consent to a contract" in refused.json()["detail"]
+    versions = market.client.get(
+        f"{API}/works/{work_id}/contract-versions", headers=market.alice.headers
+    ).json()
+    assert [(v["status"], v["consented_parties"]) for v in versions] == [("draft", ["alice"])]
+
+
 @pytest.mark.parametrize("registered", ["bücher.example", "XN--BCHER-KVA.example"])
 def test_an_organisation_domain_is_recognised_under_either_spelling(
     market: Market, registered: str
 ) -> None:
     """The license check API and the crawler's licensed-use skip read domains one way."""
-    buyer = make_account(market.client, "buyer@books.example", roles=["brand"])
-    created = market.client.post(
-        f"{API}/organisations",
-        json={"name": "Bücher GmbH", "domain": registered},
-        headers=buyer.headers,
+    buyer = brand_account(
+        market.client, market.services, "buyer@books.example", registered, market.inbox
     )
-    assert created.status_code == 201, created.text
-    assert created.json()["domain"] == "xn--bcher-kva.example"
+    (organisation,) = market.client.get(f"{API}/organisations", headers=buyer.headers).json()
+    assert organisation["domain"] == "xn--bcher-kva.example"
     work_id = market.work()
     market.activate(work_id)
     taken = market.take(market.offer(work_id, "retail"), buyer)
@@ -547,7 +660,7 @@ def second_buyout(m: Market) -> tuple[Callable[[], httpx.Response], str]:
     m.activate(work_id)
     first, second = m.offer(work_id, "buyout"), m.offer(work_id, "buyout")
     m.take(first)
-    rival = brand_account(m.client, m.services, "rival@rival.example", "rival.example")
+    rival = brand_account(m.client, m.services, "rival@rival.example", "rival.example", m.inbox)
     return lambda: m.take(second, rival), "bought out"
 
 
@@ -628,7 +741,9 @@ def test_a_grant_is_visible_to_its_licensee(market: Market) -> None:
 
 def test_sales_reports_under_another_licensee_grant_answer_404(market: Market) -> None:
     grant = market.retail_grant()
-    rival = brand_account(market.client, market.services, "rival@rival.example", "rival.example")
+    rival = brand_account(
+        market.client, market.services, "rival@rival.example", "rival.example", market.inbox
+    )
     reported = market.client.post(
         f"{API}/grants/{grant['id']}/sales-reports", json=one_line(), headers=rival.headers
     )

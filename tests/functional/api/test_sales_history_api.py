@@ -17,18 +17,28 @@ from registry.errors import NotFound
 from registry.models import User
 from similarity.engine import SimilarityEngine
 from tests.factories import Account, make_account
-from tests.functional.api.test_licensing_api import Market, brand_account, one_line, usd
+from tests.functional.api.test_licensing_api import (
+    Market,
+    brand_account,
+    one_line,
+    proving_domains_by_table,
+    usd,
+)
+from tests.support.receivers import SmtpInbox
 
 
 @pytest.fixture
-def market(services: Services) -> Iterator[Market]:
+def market(notifying_services: Services, inbox: SmtpInbox) -> Iterator[Market]:
+    services = proving_domains_by_table(notifying_services)
     # Licensing never compares images: a hash-only engine spares loading the CNN at start.
     services.similarity = SimilarityEngine(services.settings.index_dir, None, lambda _id: None)
     with TestClient(create_app(services=services)) as client:
-        alice = make_account(client, "alice@example.com")
-        bob = make_account(client, "bob@example.com", roles=["creator", "rights_holder"])
-        brand = brand_account(client, services, "buyer@brand.example", "brand.example")
-        yield Market(client, services, alice, bob, brand)
+        alice = make_account(client, "alice@example.com", inbox=inbox)
+        bob = make_account(
+            client, "bob@example.com", roles=["creator", "rights_holder"], inbox=inbox
+        )
+        brand = brand_account(client, services, "buyer@brand.example", "brand.example", inbox)
+        yield Market(client, services, alice, bob, brand, inbox)
 
 
 def retail_work(market: Market, **contract_overrides: Any) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from registry.models import Work
 from registry.schemas import CertificateCheckPublic, CertificatePublic
 from tests.corpus.hostile import hostile_files
 from tests.factories import Account, photo_jpeg, random_png
+from tests.support.receivers import SmtpInbox
 
 
 def upload(client: TestClient, account: Account, data: bytes, name: str = "work.jpg", **form: str):  # type: ignore[no-untyped-def]
@@ -228,10 +229,13 @@ def test_every_hostile_file_is_handled_and_refusals_write_nothing(
     assert accepted > 0
 
 
-def test_a_brand_creates_an_organisation_with_its_domain(client: TestClient) -> None:
+def test_a_brand_creates_an_organisation_with_its_domain(
+    mailing_client: TestClient, inbox: SmtpInbox
+) -> None:
     from tests.factories import make_account
 
-    brand = make_account(client, "buyer@brand.example", roles=["brand"])
+    client = mailing_client
+    brand = make_account(client, "buyer@brand.example", roles=["brand"], inbox=inbox)
     created = client.post(
         "/api/v1/organisations",
         json={"name": "Brand Ltd", "domain": "Shop.Brand.Example."},
@@ -239,6 +243,7 @@ def test_a_brand_creates_an_organisation_with_its_domain(client: TestClient) -> 
     )
     assert created.status_code == 201, created.text
     assert created.json()["domain"] == "shop.brand.example"
+    assert created.json()["domain_verified"] is False
     assert [
         o["name"] for o in client.get("/api/v1/organisations", headers=brand.headers).json()
     ] == ["Brand Ltd"]
@@ -247,10 +252,13 @@ def test_a_brand_creates_an_organisation_with_its_domain(client: TestClient) -> 
 @pytest.mark.parametrize(
     "domain", ["https://brand.example/", "brand", "10.0.0.1", "-bad.example", "a b.example"]
 )
-def test_organisation_domains_must_be_host_names(client: TestClient, domain: str) -> None:
+def test_organisation_domains_must_be_host_names(
+    mailing_client: TestClient, inbox: SmtpInbox, domain: str
+) -> None:
     from tests.factories import make_account
 
-    brand = make_account(client, "buyer@brand.example", roles=["brand"])
+    client = mailing_client
+    brand = make_account(client, "buyer@brand.example", roles=["brand"], inbox=inbox)
     response = client.post(
         "/api/v1/organisations", json={"name": "Brand", "domain": domain}, headers=brand.headers
     )

@@ -10,7 +10,10 @@ from httpx import Response
 
 from frontend.app import create_app
 from frontend.services import Services
-from tests.factories import Account
+from tests.factories import Account, make_account
+from tests.functional.api.test_licensing_api import dns_table, proving_domains_by_table
+from tests.functional.pages.test_pages import sign_in
+from tests.support.receivers import SmtpInbox, verification_token
 
 PASSWORD = "correct horse battery"
 
@@ -151,3 +154,57 @@ def test_sign_out_everywhere_needs_the_csrf_token(client: TestClient, alice: Acc
     refused = client.post("/logout/everywhere", data={"csrf_token": "forged"})
     assert refused.status_code == 403
     assert client.get("/works", follow_redirects=False).status_code == 200
+
+
+def test_the_emailed_link_confirms_the_address_with_a_button(
+    mailing_client: TestClient, inbox: SmtpInbox
+) -> None:
+    account = make_account(mailing_client, "ada@example.com")
+    link = verification_token(inbox.wait_for_message_to("ada@example.com"))
+    landing = mailing_client.get("/verify-email", params={"token": link})
+    assert "Confirm my email address" in landing.text
+    me = mailing_client.get("/api/v1/me", headers=account.headers).json()
+    assert me["email_verified"] is False  # opening the link alone confirms nothing
+    confirmed = mailing_client.post("/verify-email", data={"token": link})
+    assert "ada@example.com is verified" in confirmed.text
+    me = mailing_client.get("/api/v1/me", headers=account.headers).json()
+    assert me["email_verified"] is True
+
+
+def test_the_account_page_sends_a_new_link(mailing_client: TestClient, inbox: SmtpInbox) -> None:
+    account = make_account(mailing_client, "ada@example.com")
+    inbox.wait_for_message_to("ada@example.com")
+    csrf = sign_in(mailing_client, account)
+    page = mailing_client.get("/account")
+    assert "not verified" in page.text
+    throttled = mailing_client.post("/account/email-verification", data={"csrf_token": csrf})
+    assert throttled.status_code == 429
+    assert "less than a minute ago" in throttled.text
+
+
+def test_the_account_page_verifies_an_organisation_domain(
+    mailing_client: TestClient, notifying_services: Services, inbox: SmtpInbox
+) -> None:
+    services = proving_domains_by_table(notifying_services)
+    brand = make_account(mailing_client, "buyer@brand.example", ["brand"], inbox=inbox)
+    created = mailing_client.post(
+        "/api/v1/organisations",
+        json={"name": "Brand", "domain": "brand.example"},
+        headers=brand.headers,
+    )
+    organisation_id = created.json()["id"]
+    csrf = sign_in(mailing_client, brand)
+    base = f"/account/organisations/{organisation_id}/domain-verification"
+    assert "Verify this domain" in mailing_client.get("/account").text
+    mailing_client.post(base, data={"csrf_token": csrf})
+    page = mailing_client.get("/account").text
+    record = re.search(r"<code>(copymark-verify=[A-Za-z0-9_-]+)</code>", page)
+    assert record is not None
+    missing = mailing_client.post(f"{base}/check", data={"csrf_token": csrf})
+    assert missing.status_code == 422
+    assert "_copymark-verify.brand.example" in missing.text
+    dns_table(services).records["_copymark-verify.brand.example"] = [record.group(1)]
+    checked = mailing_client.post(f"{base}/check", data={"csrf_token": csrf})
+    assert "The domain is verified" in checked.text
+    (listed,) = mailing_client.get("/api/v1/organisations", headers=brand.headers).json()
+    assert listed["domain_verified"] is True

@@ -12,8 +12,13 @@ from frontend.app import create_app
 from frontend.services import Services
 from similarity.engine import SimilarityEngine
 from tests.factories import Account
-from tests.functional.api.test_licensing_api import Market, brand_account
+from tests.functional.api.test_licensing_api import (
+    Market,
+    brand_account,
+    proving_domains_by_table,
+)
 from tests.functional.pages.test_pages import assert_error_page, sign_in
+from tests.support.receivers import SmtpInbox
 
 
 @pytest.fixture
@@ -25,9 +30,21 @@ def client(services: Services) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def market(client: TestClient, services: Services, alice: Account, bob: Account) -> Market:
-    brand = brand_account(client, services, "buyer@brand.example", "brand.example")
-    return Market(client, services, alice, bob, brand)
+def services(notifying_services: Services) -> Services:
+    return proving_domains_by_table(notifying_services)
+
+
+@pytest.fixture
+def account_inbox(inbox: SmtpInbox) -> SmtpInbox:
+    return inbox
+
+
+@pytest.fixture
+def market(
+    client: TestClient, services: Services, inbox: SmtpInbox, alice: Account, bob: Account
+) -> Market:
+    brand = brand_account(client, services, "buyer@brand.example", "brand.example", inbox)
+    return Market(client, services, alice, bob, brand, inbox)
 
 
 def offer_ids(page: str) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -23,7 +25,7 @@ from registry.accounts.service import (
     user_for_login_session,
 )
 from registry.errors import BadRequest, Conflict, Unauthorized
-from registry.models import ApiKey, Role, utcnow
+from registry.models import ApiKey, Role, User, utcnow
 
 
 def test_emails_are_normalised_and_unique(db_engine: Engine) -> None:
@@ -188,11 +190,14 @@ def test_an_organisation_domain_must_be_a_domain_name(domain: str, reason: str) 
     assert len(refused.value.message) < 400
 
 
-def test_an_organisation_keeps_its_domain_in_canonical_form(db_engine: Engine) -> None:
+def test_an_organisation_keeps_its_domain_in_canonical_form(
+    db_engine: Engine, verify_email: Callable[[Session, User], None]
+) -> None:
     with Session(db_engine) as session:
         brand = create_user(
             session, email="b@brand.example", password="long enough", roles={Role.BRAND}
         )
+        verify_email(session, brand)
         organisation = create_organisation(session, brand, " Bücher ", "Bücher.Example.")
         assert (organisation.name, organisation.domain) == ("Bücher", "xn--bcher-kva.example")
         assert organisations_of(session, brand) == [organisation]

@@ -15,16 +15,23 @@ from licensing.service.grants import take_license
 from licensing.service.offers import publish_offer
 from licensing.service.sales import ReportOutcome, SalesLine, submit_sales_report
 from registry.accounts.service import organisation_domain
+from registry.accounts.verification import seed_verified_email
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
-from registry.models import Membership, Organisation, Role, User, Work, persisted_id
+from registry.models import Membership, Organisation, Role, User, Work, persisted_id, utcnow
 from tests.unit.licensing.factories import contract_data
 
 
-def add_user(session: Session, email: str, roles: list[str] | None = None) -> User:
+def add_user(
+    session: Session, email: str, roles: list[str] | None = None, *, verified: bool = True
+) -> User:
+    """A seeded account; verified unless asked otherwise, as the world's people have proven
+    their addresses (the mailed-link flow itself is tested in the registry's tests)."""
     user = User(email=email, display_name=email, password_hash="-", roles=roles or ["creator"])
     session.add(user)
     session.flush()
+    if verified:
+        seed_verified_email(session, user)
     return user
 
 
@@ -117,9 +124,14 @@ def retail_grant(world: World, **overrides: Any) -> LicenseGrant:
     return world.take(publish_offer(world.session, world.ana, persisted_id(world.work), "retail"))
 
 
-def join_organisation(world: World, user: User, domain: str) -> None:
-    """The user joins an organisation with this domain, stored as the registry stores it."""
-    organisation = Organisation(name=domain, domain=organisation_domain(domain))
+def join_organisation(world: World, user: User, domain: str, *, verified: bool = True) -> None:
+    """The user joins an organisation with this domain, stored as the registry stores it, and
+    verified unless asked otherwise (the proofs themselves are tested in the registry's tests)."""
+    organisation = Organisation(
+        name=domain,
+        domain=organisation_domain(domain),
+        domain_verified_at=utcnow() if verified else None,
+    )
     world.session.add(organisation)
     world.session.flush()
     world.session.add(

@@ -13,10 +13,11 @@ from licensing.events import ConsentEvent
 from licensing.models import VersionStatus
 from licensing.repository import active_version
 from licensing.service.contracts import propose_contract_version
+from registry.accounts.verification import EmailNotVerified
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.log.events import parse_event
 from registry.models import persisted_id
-from tests.unit.licensing.service.support import World, add_work
+from tests.unit.licensing.service.support import World, add_user, add_work
 
 
 def test_a_proposed_version_stays_draft_until_every_party_consents(world: World) -> None:
@@ -56,6 +57,21 @@ def test_a_user_consents_only_for_their_own_party(world: World) -> None:
     version = propose_contract_version(world.session, world.ana, world.document())
     with pytest.raises(Forbidden):
         world.consent(world.ana, version, "ben")
+
+
+def test_an_account_with_the_party_address_but_unverified_cannot_consent(world: World) -> None:
+    # Anyone may sign up as the address a contract names; until it is proven, that is no one.
+    stranger = add_user(world.session, "carl@example.com", verified=False)
+    parties = world.document().model_dump(mode="json")["parties"]
+    parties[2] = {**parties[2], "id": "carl", "account": "acct:carl@example.com"}
+    version = propose_contract_version(world.session, world.ana, world.document(parties=parties))
+    world.consent(world.admin, version, "platform")
+    world.consent(world.ana, version, "ana")
+    with pytest.raises(EmailNotVerified, match="Verify your email address first") as refused:
+        world.consent(stranger, version, "carl")
+    assert "consent to a contract" in refused.value.message
+    assert refused.value.status_code == 403
+    assert version.status == VersionStatus.DRAFT
 
 
 def test_only_an_administrator_consents_for_the_platform(world: World) -> None:

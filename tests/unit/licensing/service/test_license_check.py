@@ -29,6 +29,15 @@ def test_a_use_elsewhere_is_not_licensed(world: World, use: str) -> None:
     assert not is_use_licensed(world.session, persisted_id(world.work), use)
 
 
+@pytest.mark.parametrize("use", ["brand.example", "https://shop.brand.example/p/1"])
+def test_an_unverified_organisation_domain_licenses_nothing(world: World, use: str) -> None:
+    # Only a proven domain names a licensee: a claim alone would let a brand cover any site.
+    join_organisation(world, world.brand, "brand.example", verified=False)
+    retail_grant(world)
+    assert licensed_grants(world.session, persisted_id(world.work), use) == []
+    assert not is_use_licensed(world.session, persisted_id(world.work), use)
+
+
 def test_a_use_of_another_work_is_not_licensed(world: World) -> None:
     join_organisation(world, world.brand, "brand.example")
     retail_grant(world)

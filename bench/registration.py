@@ -112,6 +112,7 @@ def registration_hash_only(app: ScratchApp, count: int = 1000) -> dict[str, floa
             SimilarityEngine(Path(directory) / "index", None, lambda _work_id: None),
             services.limits,
             Path(directory) / "index",
+            read_session=services.read_session,
         )
         with unit_of_work(services.session) as session:
             owner = create_user(session, email="bench@copymark.test", password="bench-password")

@@ -73,9 +73,12 @@ async def upload_work(
     visibility: Annotated[str, Form()] = "public",
 ) -> RegistrationResult:
     metadata = metadata_from_form(title, description, tags, creators, created_on, visibility)
-    data = await read_upload(file, services.settings.max_upload_bytes)
-    source = file.filename or "upload"
-    outcome = services.registrar.register(session, user, Upload(data, source, metadata))
+    upload = Upload(
+        await read_upload(file, services.settings.max_upload_bytes),
+        file.filename or "upload",
+        metadata,
+    )
+    outcome = await services.compute.run(lambda: services.registrar.register(session, user, upload))
     return result_of(outcome)
 
 
@@ -91,15 +94,12 @@ async def upload_works(
     if len(files) > services.settings.max_batch_files:
         raise InvalidUpload(f"at most {services.settings.max_batch_files} files per batch")
     metadata = metadata_from_form("", "", "", "", "", visibility)
-    uploads = [
-        Upload(
-            await read_upload(f, services.settings.max_upload_bytes),
-            f.filename or "upload",
-            metadata,
-        )
-        for f in files
-    ]
-    outcomes = services.registrar.register_batch(session, user, uploads)
+    # Each file is already spooled to a temporary file by the form parser; it is streamed from
+    # there to the blob store, never read whole into memory.
+    streams = [(upload.file, upload.filename or "upload") for upload in files]
+    outcomes = await services.compute.run(
+        lambda: services.registrar.register_streams(session, user, streams, metadata)
+    )
     return [
         result_of(o)
         if isinstance(o, Registered)

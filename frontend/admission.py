@@ -55,10 +55,10 @@ class ComputePool:
         with self._lock:
             if self._admitted >= self._capacity:
                 rounds = math.ceil(self._admitted / self._workers)
-                wait_s = math.ceil(rounds * self._typical_s)
+                wait_s = max(1, math.ceil(rounds * self._typical_s))
                 raise Overloaded(
                     "The server is busy with other images and cannot take this one now: "
-                    f"try again in {max(1, wait_s)} seconds.",
+                    f"try again in {_seconds(wait_s)}.",
                     retry_after_s=wait_s,
                 )
             self._admitted += 1
@@ -109,8 +109,8 @@ class PixelAllowance:
                 raise TooManyRequests(
                     f"Searches without signing in may decode {self._capacity / 1e6:.1f} "
                     f"megapixels a minute from one address; this image needs "
-                    f"{pixels / 1e6:.1f} and {left / 1e6:.1f} are left. Try again in {wait_s} "
-                    "seconds, or sign in.",
+                    f"{pixels / 1e6:.1f} and {left / 1e6:.1f} are left. Try again in "
+                    f"{_seconds(wait_s)}, or sign in.",
                     retry_after_s=wait_s,
                 )
             if len(self._buckets) >= _MAX_TRACKED_CLIENTS:
@@ -125,3 +125,7 @@ class PixelAllowance:
         full = [client for client in self._buckets if self._left(client, now) >= self._capacity]
         for client in full:
             del self._buckets[client]
+
+
+def _seconds(count: int) -> str:
+    return "1 second" if count == 1 else f"{count} seconds"

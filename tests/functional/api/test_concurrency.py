@@ -122,7 +122,6 @@ def _run_load(
 def _assert_answered_in_words(outcomes: list[Outcome]) -> None:
     for outcome in outcomes:
         assert outcome.status is not None, f"no answer: {outcome.detail}"
-        assert outcome.status < 500, f"{outcome.status}: {outcome.detail}"
         if outcome.status in REFUSALS:
             assert outcome.retry_after is not None
             assert int(outcome.retry_after) >= 1

@@ -73,3 +73,29 @@ def test_a_batch_twice_as_large_does_not_hold_twice_as_much(live_url: str, tmp_p
     large = _batch_peak(live_url, alice.headers, paths[count:])
     # Holding every file would add `count` files' worth; streaming adds next to nothing.
     assert large - small < count * size / 2, (small, large, size)
+
+
+def test_a_batch_keeps_no_blob_of_a_file_it_refused(
+    live_url: str, services: Services, tmp_path: Path
+) -> None:
+    with httpx.Client(base_url=live_url, timeout=120) as client:
+        alice = make_account(client, "alice@example.com")  # type: ignore[arg-type]
+        good = noisy_jpeg(1, side=300)
+        response = client.post(
+            "/api/v1/works/batch",
+            headers=alice.headers,
+            files=[
+                ("files", ("good.jpg", good)),
+                ("files", ("notes.pdf", b"%PDF-1.7 not an image")),
+                ("files", ("again.jpg", good)),
+            ],
+        )
+    assert response.status_code == 207, response.text
+    lines = response.json()
+    assert lines[0]["status"] == "registered"
+    assert "PDF" in lines[1]["error"]
+    assert "same bytes as good.jpg" in lines[2]["error"]
+    stored = [
+        path.name for path in (services.settings.blob_dir / "sha256").rglob("*") if path.is_file()
+    ]
+    assert stored == [lines[0]["sha256"]]

@@ -127,10 +127,10 @@ async def _measure(base_url: str, seconds: float, searchers: int, uploaders: int
         queries = [_recompressed(data, quality=55) for data in works]
         new_images = distinct_jpegs(max(8, int(seconds) * uploaders), seed=2, size=WORK_SIZE)
         alone_ms = [await _timed_match(client, headers, query) for query in queries]
-        baseline = await _poll_health(client, time.monotonic() + BASELINE_S)
+        baseline = await _poll_health(base_url, time.monotonic() + BASELINE_S)
         matches, uploads = Tally(), Tally()
         deadline = time.monotonic() + seconds
-        health_task = asyncio.create_task(_poll_health(client, deadline))
+        health_task = asyncio.create_task(_poll_health(base_url, deadline))
         started = time.monotonic()
         await asyncio.gather(
             *(
@@ -216,18 +216,24 @@ class _Health:
     failures: int = 0
 
 
-async def _poll_health(client: httpx.AsyncClient, until: float) -> _Health:
+async def _poll_health(base_url: str, until: float) -> _Health:
+    """Poll /healthz from a thread of its own, with its own connection: the load clients'
+    event loop is busy encoding uploads, and its delays are not the server's."""
+    return await asyncio.to_thread(_poll_health_blocking, base_url, until)
+
+
+def _poll_health_blocking(base_url: str, until: float) -> _Health:
     health = _Health()
-    while time.monotonic() < until:
-        started = time.monotonic()
-        try:
-            response = await client.get("/healthz")
-            ok = response.status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        health.latencies_ms.append((time.monotonic() - started) * 1000)
-        health.failures += 0 if ok else 1
-        await asyncio.sleep(HEALTH_EVERY_S)
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        while time.monotonic() < until:
+            started = time.monotonic()
+            try:
+                ok = client.get("/healthz").status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            health.latencies_ms.append((time.monotonic() - started) * 1000)
+            health.failures += 0 if ok else 1
+            time.sleep(HEALTH_EVERY_S)
     return health
 
 

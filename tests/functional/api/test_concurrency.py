@@ -170,3 +170,32 @@ def test_a_burst_beyond_capacity_is_refused_with_retry_after(small_server: Servi
     assert statuses.count(503) >= 1, statuses
     assert statuses.count(200) >= 2, statuses
     assert all(status == 200 for status, _ in health)
+
+
+def test_health_answers_while_a_report_waits_for_the_write_lock(services: Services) -> None:
+    database = services.settings.resolved_database_url.removeprefix("sqlite:///")
+    with live_server(create_app(services=services)) as base_url:
+        with httpx.Client(base_url=base_url, timeout=120) as client:
+            brand = make_account(client, "brand@example.com", roles=["brand"])  # type: ignore[arg-type]
+        writer = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        writer.execute("BEGIN IMMEDIATE")  # held while the report's transaction begins
+        release = threading.Timer(8.0, lambda: writer.execute("ROLLBACK"))
+        release.start()
+        with ThreadPoolExecutor(1) as reporter:
+            report = reporter.submit(
+                httpx.post,
+                f"{base_url}/api/v1/grants/999/sales-reports/csv?report_id=r1&currency=EUR",
+                content=b"units,net_revenue,channel,territory\n1,1.00,web,FR\n",
+                headers={**brand.headers, "content-type": "text/csv"},
+                timeout=120,
+            )
+            time.sleep(1.0)
+            started = time.monotonic()
+            health = httpx.get(f"{base_url}/healthz", timeout=120)
+            waited = time.monotonic() - started
+            release.join()
+            answer = report.result()
+        writer.close()
+    assert health.status_code == 200
+    assert waited < 4.0, f"/healthz waited {waited:.1f} s for another request's write lock"
+    assert answer.status_code == 404, answer.text

@@ -16,4 +16,5 @@ wiring (services on a scratch home, the `copymark` command), the CLI builds it a
 - `log`: attestation-log appends, inclusion proofs and full audits.
 - `registration`: works/s through `copymark register` and the hash-only baseline.
 - `licensing`: split executions/s and a deep derivative chain.
+- `web`: a real server under concurrent searches and uploads: 5xx, /healthz latency, refusals.
 """

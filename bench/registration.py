@@ -39,8 +39,9 @@ BENCH_PHOTOS = (
 BENCH_SIZE = (640, 480)  # about 0.3 megapixels
 
 
-def distinct_jpegs(count: int, seed: int = 0) -> list[bytes]:
-    """Count different ~0.3 MP JPEGs: random crops of bundled photos with colour changes."""
+def distinct_jpegs(count: int, seed: int = 0, size: tuple[int, int] = BENCH_SIZE) -> list[bytes]:
+    """Count different JPEGs (~0.3 MP by default): random crops of bundled photos with colour
+    changes and noise."""
     rng = random.Random(seed)  # noqa: S311 - reproducible test images, not secrets
     photos = [
         Image.fromarray(getattr(skimage_data, name)()).convert("RGB") for name in BENCH_PHOTOS
@@ -52,9 +53,11 @@ def distinct_jpegs(count: int, seed: int = 0) -> list[bytes]:
         scale = rng.uniform(0.5, 0.95)
         box_w, box_h = int(width * scale), int(height * scale)
         left, top = rng.randint(0, width - box_w), rng.randint(0, height - box_h)
-        crop = photo.crop((left, top, left + box_w, top + box_h)).resize(BENCH_SIZE)
+        crop = photo.crop((left, top, left + box_w, top + box_h)).resize(size)
         crop = ImageEnhance.Color(crop).enhance(rng.uniform(0.3, 1.7))
-        noise = np.random.default_rng(seed * 100_000 + number).integers(0, 24, (480, 640, 3))
+        noise = np.random.default_rng(seed * 100_000 + number).integers(
+            0, 24, (size[1], size[0], 3)
+        )
         pixels = np.clip(np.asarray(crop, dtype=np.int16) + noise - 12, 0, 255).astype(np.uint8)
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, "JPEG", quality=88)
@@ -112,6 +115,7 @@ def registration_hash_only(app: ScratchApp, count: int = 1000) -> dict[str, floa
             SimilarityEngine(Path(directory) / "index", None, lambda _work_id: None),
             services.limits,
             Path(directory) / "index",
+            read_session=services.read_session,
         )
         with unit_of_work(services.session) as session:
             owner = create_user(session, email="bench@copymark.test", password="bench-password")

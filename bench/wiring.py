@@ -52,6 +52,10 @@ class AppServices(Protocol):
         """A new database session; the caller commits."""
         ...
 
+    def read_session(self) -> Session:
+        """A new read-only session: on SQLite it never takes the write lock."""
+        ...
+
     def monitor(
         self,
         *,

@@ -21,6 +21,7 @@ from frontend.api import (
     search,
     works,
 )
+from frontend.body_limits import BodyLimits, route_body_limits, too_large_message
 from frontend.headers import SecurityHeaders
 from frontend.lifespan import lifespan
 from frontend.pages import router as pages_router
@@ -28,12 +29,12 @@ from frontend.pages.rendering import render_error, validation_message
 from frontend.schemas import HealthPublic
 from frontend.services import Services
 from frontend.settings import Settings
-from registry.errors import CopymarkError, TooManyRequests
+from registry.errors import CopymarkError, Overloaded, TooManyRequests
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/"
 # Codes for errors the framework raises itself (unknown URL, wrong method), named as ours are.
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
 def answers_with_page(request: Request) -> bool:
@@ -50,6 +51,9 @@ def answers_with_page(request: Request) -> bool:
 
 def in_words(request: Request, error: StarletteHTTPException) -> str:
     """The framework's own errors say only "Not Found" or "Method Not Allowed": say where, too."""
+    if error.status_code == 413:
+        # Starlette's body limit says only "Content Too Large": name the limit and the route.
+        return too_large_message(request)
     detail = str(error.detail)
     if detail != HTTPStatus(error.status_code).phrase:
         return detail
@@ -70,12 +74,22 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = FastAPI(title="Copymark", version="0.1.0", lifespan=lifespan)
     app.state.services = services
     app.state.ready = False
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        BodyLimits,
+        routes=route_body_limits(
+            max_upload_bytes=services.settings.max_upload_bytes,
+            max_batch_bytes=services.settings.max_batch_bytes,
+        ),
+        default_bytes=services.settings.max_body_bytes,
+    )
+    app.add_middleware(SecurityHeaders)  # added last, so it wraps every answer, 413s included
 
     @app.exception_handler(CopymarkError)
     async def domain_error(request: Request, error: CopymarkError) -> Response:
         headers = (
-            {"Retry-After": str(error.retry_after_s)} if isinstance(error, TooManyRequests) else {}
+            {"Retry-After": str(error.retry_after_s)}
+            if isinstance(error, TooManyRequests | Overloaded)
+            else {}
         )
         if answers_with_page(request):
             page = render_error(request, error.status_code, error.message)
@@ -117,7 +131,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         response_model=HealthPublic,
         responses={503: {"model": HealthPublic, "description": "Still starting"}},
     )
-    def healthz() -> JSONResponse:
+    async def healthz() -> JSONResponse:
+        # Async on purpose: it answers on the event loop and never waits for a worker thread.
         if not app.state.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ok"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from registry.accounts.service import (
 from registry.db import unit_of_work
 from registry.errors import Forbidden, Unauthorized
 from registry.models import User
+from similarity.images import ImageHeader
 
 SESSION_COOKIE = "copymark_session"
 CSRF_FIELD = "csrf_token"
@@ -169,19 +170,23 @@ def csrf_token_for(services: Services, session_token: str) -> str:
     return hmac.new(key, session_token.encode(), hashlib.sha256).hexdigest()
 
 
-def _authenticated_user(request: Request, session: SessionDep) -> User | None:
-    # Sync on purpose: FastAPI runs it in the thread pool, so a database wait (SQLite's write
-    # lock) never blocks the event loop that other requests need to finish and release it.
+def _authenticated_user(request: Request, services: ServicesDep) -> User | None:
+    # Sync on purpose: FastAPI runs it in the thread pool, so a database wait never blocks the
+    # event loop. A lookup only reads, so it reads in a read-only transaction of its own: on
+    # SQLite the request's unit of work takes the write lock when it begins, and a search
+    # signed in with an API key would otherwise hold it for the whole search.
     authorization = request.headers.get("authorization", "")
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized(
-                "The Authorization header must be 'Bearer <API key>' (a key starting with cmk_)."
-            )
-        return user_for_api_key(session, token.strip())
-    session_token = request.cookies.get(SESSION_COOKIE)
-    return user_for_login_session(session, session_token) if session_token else None
+    with services.read_session() as session:
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise Unauthorized(
+                    "The Authorization header must be 'Bearer <API key>' (a key starting with "
+                    "cmk_)."
+                )
+            return user_for_api_key(session, token.strip())
+        session_token = request.cookies.get(SESSION_COOKIE)
+        return user_for_login_session(session, session_token) if session_token else None
 
 
 async def _optional_user(
@@ -226,3 +231,21 @@ def _current_user(user: OptionalUser) -> User:
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+def _query_admission(
+    request: Request, services: ServicesDep, user: OptionalUser
+) -> Callable[[ImageHeader], None] | None:
+    """How a search image is admitted before it is decoded: an anonymous client spends its
+    address's pixel allowance; a signed-in one is bounded by the per-image budget alone."""
+    if user is not None:
+        return None
+    address = client_address(request)
+
+    def charge(header: ImageHeader) -> None:
+        services.anonymous_pixels.charge(address, header.decoded_pixels)
+
+    return charge
+
+
+QueryAdmission = Annotated[Callable[[ImageHeader], None] | None, Depends(_query_admission)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from frontend.admission import ComputePool, PixelAllowance
 from frontend.settings import Settings
 from registry.accounts.throttle import LoginThrottle
 from registry.blobs import LocalBlobStore
@@ -103,6 +105,26 @@ class Services:
         )
 
     @cached_property
+    def query_limits(self) -> ImageLimits:
+        """Limits for a search image: the upload limits, and a budget of decoded pixels."""
+        return ImageLimits(
+            max_bytes=self.settings.max_upload_bytes,
+            max_pixels=self.settings.max_upload_pixels,
+            max_decoded_pixels=self.settings.max_query_pixels,
+        )
+
+    @cached_property
+    def compute(self) -> ComputePool:
+        """Where requests decode, fingerprint and search images: off the event loop, bounded."""
+        workers = self.settings.compute_workers or os.cpu_count() or 1
+        waiting = self.settings.compute_queue
+        return ComputePool(workers, 4 * workers if waiting is None else waiting)
+
+    @cached_property
+    def anonymous_pixels(self) -> PixelAllowance:
+        return PixelAllowance(self.settings.anonymous_query_pixels_per_minute)
+
+    @cached_property
     def thumbnails(self) -> Thumbnails:
         return Thumbnails(self.blobs, self.limits)
 
@@ -129,7 +151,12 @@ class Services:
         from registry.service import Registrar
 
         return Registrar(
-            self.blobs, self.signer, self.similarity, self.limits, self.settings.index_dir
+            self.blobs,
+            self.signer,
+            self.similarity,
+            self.limits,
+            self.settings.index_dir,
+            read_session=self.read_session,
         )
 
     @cached_property
@@ -206,7 +233,10 @@ class Services:
         return Session(self.read_engine)
 
     def close(self) -> None:
-        """Release database connections (the engines are only disposed if they were created)."""
+        """Release database connections and the compute pool (only those that were created)."""
+        compute = self.__dict__.get("compute")
+        if compute is not None:
+            compute.close()
         for name in ("engine", "read_engine"):
             engine = self.__dict__.get(name)
             if engine is not None:

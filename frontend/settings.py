@@ -27,6 +27,18 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=DEFAULT_LIMITS.max_bytes, gt=0)
     max_upload_pixels: int = Field(default=DEFAULT_LIMITS.max_pixels, gt=0)
     max_batch_files: int = Field(default=500, gt=0)
+    # Request bodies, checked as they stream in (frontend/body_limits.py): a batch of images may
+    # total max_batch_bytes, a route that takes no upload max_body_bytes.
+    max_batch_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Pixels decoded for one search image (a JPEG counts at the reduced size it decodes at), and
+    # what one anonymous client address may decode a minute (frontend/admission.py).
+    max_query_pixels: int = Field(default=16_000_000, gt=0)
+    anonymous_query_pixels_per_minute: int = Field(default=100_000_000, gt=0)
+    # Threads for CPU-heavy requests (0: one per core) and places to wait for one (None: four
+    # per thread); a request finding neither is answered 503 with Retry-After.
+    compute_workers: int = Field(default=0, ge=0)
+    compute_queue: int | None = Field(default=None, ge=0)
     # Session cookies are Secure when this is set or the request came over HTTPS.
     secure_cookies: bool = False
     # Failed sign-ins allowed per email address and per client address in a 15-minute window.

@@ -9,13 +9,20 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Final, Protocol
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+STREAM_CHUNK: Final = 1024 * 1024
+
+
+class BlobTooLarge(ValueError):
+    """A streamed blob passed the size its writer allows; nothing was stored."""
 
 
 class BlobStore(Protocol):
     def put(self, data: bytes) -> str: ...
+
+    def put_stream(self, stream: BinaryIO, max_bytes: int) -> tuple[str, int]: ...
 
     def get(self, sha256: str) -> bytes: ...
 
@@ -52,6 +59,37 @@ class LocalBlobStore:
             Path(tmp_name).unlink(missing_ok=True)
             raise
         return digest
+
+    def put_stream(self, stream: BinaryIO, max_bytes: int) -> tuple[str, int]:
+        """Copy a stream into the store a chunk at a time, hashing as it goes: (digest, size).
+
+        At most one chunk is in memory; past max_bytes it raises BlobTooLarge, keeping nothing.
+        The bytes land in a temporary file first and are renamed to their digest once known.
+        """
+        incoming = self.root / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=incoming, prefix=".tmp-")
+        hasher = hashlib.sha256()
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                while chunk := stream.read(STREAM_CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise BlobTooLarge(f"more than {max_bytes} bytes")
+                    hasher.update(chunk)
+                    handle.write(chunk)
+            digest = hasher.hexdigest()
+            path = self._path(digest)
+            if path.exists():
+                Path(tmp_name).unlink()
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return digest, size
 
     def get(self, sha256: str) -> bytes:
         try:

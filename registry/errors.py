@@ -76,6 +76,16 @@ class Unavailable(CopymarkError):
     code = "unavailable"
 
 
+class Overloaded(Unavailable):
+    """The server has more work in hand than it can answer soon; the app sends Retry-After."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
+
+
 class StorageFault(CopymarkError):
     """Stored state the answer depends on is damaged: an operator must look, not the client."""
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from registry.errors import InvalidUpload
+from registry.errors import InvalidUpload, PayloadTooLarge
 from registry.models import User
 from registry.repository import visible_work_ids
 from similarity.engine import SimilarityEngine
-from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
+from similarity.images import (
+    ImageHeader,
+    ImageLimits,
+    ImageRejected,
+    ImageTooLarge,
+    LoadedImage,
+    load_image,
+    read_header,
+)
 from similarity.matcher import Decision, Match
 
 SEARCH_MAX_SIDE = 512
@@ -22,9 +31,20 @@ class SearchResult:
     decision: Decision
 
 
-def decode_query(data: bytes, limits: ImageLimits) -> LoadedImage:
+def decode_query(
+    data: bytes, limits: ImageLimits, admit: Callable[[ImageHeader], None] | None = None
+) -> LoadedImage:
+    """Decode a search image; `admit` sees its header first and may refuse it by raising.
+
+    An image over the limits is a 413 and a malformed one a 422, both decided from the header
+    before any pixel is decoded.
+    """
     try:
+        if admit is not None:
+            admit(read_header(data, limits, max_side=SEARCH_MAX_SIDE))
         return load_image(data, limits, max_side=SEARCH_MAX_SIDE)
+    except ImageTooLarge as refusal:
+        raise PayloadTooLarge(str(refusal)) from None
     except ImageRejected as rejection:
         raise InvalidUpload(str(rejection)) from None
 
@@ -45,3 +65,24 @@ def visible_to(
     allowed = visible_work_ids(session, (match.work_id for match in result.matches), viewer)
     kept = [match for match in result.matches if match.work_id in allowed]
     return SearchResult(kept, similarity.decide(kept))
+
+
+def search_upload(
+    similarity: SimilarityEngine,
+    read_session: Callable[[], Session],
+    data: bytes,
+    *,
+    limits: ImageLimits,
+    viewer: User | None,
+    top_k: int,
+    admit: Callable[[ImageHeader], None] | None = None,
+) -> tuple[LoadedImage, SearchResult]:
+    """Decode an uploaded image, search with it and keep what the viewer may see.
+
+    CPU work first, then one short read in a read-only transaction of its own: a search never
+    takes the database's write lock, and holds no transaction while it computes.
+    """
+    image = decode_query(data, limits, admit)
+    result = search_image(similarity, image, top_k)
+    with read_session() as session:
+        return image, visible_to(session, result, viewer, similarity)

@@ -13,17 +13,17 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 from sqlalchemy import event
 from sqlmodel import Session, col, func, select
 
-from registry.blobs import BlobStore
+from registry.blobs import BlobStore, BlobTooLarge
 from registry.certificates import CertificateView, certificate_view, issue_certificate
 from registry.errors import InvalidUpload, NotFound, PayloadTooLarge
 from registry.log.events import RegistrationEvent
@@ -33,7 +33,7 @@ from registry.models import PriorArtConflict, User, Work, WorkStatus, persisted_
 from registry.repository import get_owned_work, visible_work_ids
 from registry.schemas import WorkMetadata
 from similarity.engine import Fingerprint, SimilarityEngine
-from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
+from similarity.images import ImageLimits, ImageRejected, load_image
 from similarity.matcher import Match
 
 ORPHAN_BLOB_AGE_S = 3600.0
@@ -48,9 +48,29 @@ RegistrationStatus = Literal["registered", "duplicate", "conflict"]
 
 @dataclass(frozen=True)
 class Upload:
+    """An upload held in memory: a file the CLI read, or one image sent to the API."""
+
     data: bytes
     source: str
     metadata: WorkMetadata
+
+    @property
+    def byte_size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """An upload already streamed into the blob store (`Registrar.store_upload`): only its digest
+    is held, so a batch costs memory for the files being analysed, not for every file sent."""
+
+    sha256: str
+    byte_size: int
+    source: str
+    metadata: WorkMetadata
+
+
+AnyUpload = Upload | StoredUpload
 
 
 HIDDEN_CONFLICT = "conflicts with an earlier registration by another owner"
@@ -84,12 +104,30 @@ class Rejected:
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    upload: Upload
+class _Unregistrable(Rejected):
+    """Rejected by analysis: not an image within the limits. Its streamed blob is removed."""
+
+    upload: AnyUpload
     sha256: str
-    image: LoadedImage
+
+
+_CHANGED_HANDS = "this file's work changed owner while it was checked: upload it again"
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An upload decoded, fingerprinted and searched for prior art: the CPU work, done before
+    any database statement. Only the decoded image's description is kept, not its pixels."""
+
+    upload: AnyUpload
+    sha256: str
+    mime_type: str
+    width: int
+    height: int
     fingerprint: Fingerprint
-    earlier_copy: Match | None
+    # Indexed works the upload copies, whoever owns them; the owners are checked in the database.
+    copies: tuple[Match, ...]
+    earlier_copy: Match | None = None
 
 
 class Registrar:
@@ -102,8 +140,11 @@ class Registrar:
         similarity: SimilarityEngine,
         limits: ImageLimits,
         index_dir: Path,
+        *,
+        read_session: Callable[[], Session],
     ) -> None:
         self.blobs = blobs
+        self.read_session = read_session
         self.signer = signer
         self.similarity = similarity
         self.limits = limits
@@ -121,36 +162,67 @@ class Registrar:
             raise InvalidUpload(outcome.message)
         return outcome
 
-    def register_batch(
-        self, session: Session, owner: User, uploads: Sequence[Upload]
+    def store_upload(
+        self, stream: BinaryIO, source: str, metadata: WorkMetadata
+    ) -> StoredUpload | Rejected:
+        """Stream an upload into the blob store a chunk at a time; one over the size limit is
+        rejected (and not stored) as soon as it passes the limit."""
+        try:
+            digest, size = self.blobs.put_stream(stream, self.limits.max_bytes)
+        except BlobTooLarge:
+            return Rejected(source, f"file too large: the limit is {self.limits.max_bytes} bytes")
+        return StoredUpload(digest, size, source, metadata)
+
+    def register_streams(
+        self,
+        session: Session,
+        owner: User,
+        files: Sequence[tuple[BinaryIO, str]],
+        metadata: WorkMetadata,
     ) -> list[Registered | Rejected]:
-        """Register uploads in one transaction and one log batch; bad ones are rejected alone."""
+        """Register files read from streams, each streamed to the blob store first, so a batch
+        never holds its files in memory; one outcome per file, in order."""
+        staged = [self.store_upload(stream, source, metadata) for stream, source in files]
+        stored = [item for item in staged if isinstance(item, StoredUpload)]
+        registered = iter(self.register_batch(session, owner, stored))
+        return [next(registered) if isinstance(item, StoredUpload) else item for item in staged]
+
+    def register_batch(
+        self, session: Session, owner: User, uploads: Sequence[AnyUpload]
+    ) -> list[Registered | Rejected]:
+        """Register uploads in one transaction and one log batch; bad ones are rejected alone.
+
+        The CPU work (decode, fingerprint, prior-art search) runs before `session` issues its
+        first statement, which on SQLite takes the write lock: the lock is then held for the
+        writes alone, never while images are analysed. Uploads the owner registered before are
+        skipped, looked up in a read-only transaction, and checked again under the lock.
+        """
         owner_id = persisted_id(owner)
-        digests = [hashlib.sha256(upload.data).hexdigest() for upload in uploads]
-        existing = {
-            work.sha256: work
-            for work in session.exec(
-                select(Work).where(Work.owner_id == owner_id, col(Work.sha256).in_(set(digests)))
-            )
-        }
+        digests = [_digest_of(upload) for upload in uploads]
+        with self.read_session() as reading:
+            known = set(_owned_works(reading, owner_id, digests))
         first_source: dict[str, str] = {}
-        fresh: list[tuple[Upload, str]] = []
+        fresh: list[tuple[AnyUpload, str]] = []
         for upload, digest in zip(uploads, digests, strict=True):
-            if digest not in existing and digest not in first_source:
+            if digest not in known and digest not in first_source:
                 first_source[digest] = upload.source
                 fresh.append((upload, digest))
         # Decoding and fingerprinting are pure and release the GIL in their C parts: spread them
-        # over the cores; the prior-art check then runs in order on this session.
+        # over the cores; the owners of any prior art are then checked in order on this session.
         results = self._workers.map(self._analyse, fresh)
         analysed = {id(upload): result for (upload, _), result in zip(fresh, results, strict=True)}
+        existing = _owned_works(session, owner_id, digests)
+        self._discard_unregistrable(session, analysed.values())
         steps: list[Registered | Rejected | _Prepared] = []
         for upload, digest in zip(uploads, digests, strict=True):
             if digest in existing:
                 steps.append(Registered(upload.source, existing[digest], "duplicate"))
-            elif id(upload) not in analysed:
+            elif id(upload) in analysed:
+                steps.append(self._check_prior_art(session, owner, analysed[id(upload)]))
+            elif digest in first_source:
                 steps.append(Rejected(upload.source, f"same bytes as {first_source[digest]}"))
             else:
-                steps.append(self._check_prior_art(session, owner, analysed[id(upload)]))
+                steps.append(Rejected(upload.source, _CHANGED_HANDS))
         prepared = [step for step in steps if isinstance(step, _Prepared)]
         recorded = dict(zip(map(id, prepared), self._record(session, owner, prepared), strict=True))
         earlier = {item.earlier_copy.work_id for item in prepared if item.earlier_copy}
@@ -166,7 +238,8 @@ class Registrar:
             return []
         owner_id = persisted_id(owner)
         for item in prepared:
-            self.blobs.put(item.upload.data)
+            if isinstance(item.upload, Upload):
+                self.blobs.put(item.upload.data)
         works = [self._new_work(owner, item) for item in prepared]
         session.add_all(works)
         session.flush()
@@ -202,34 +275,51 @@ class Registrar:
         )
         return works
 
-    def _analyse(self, upload_and_digest: tuple[Upload, str]) -> _Prepared | Rejected:
+    def _analyse(self, upload_and_digest: tuple[AnyUpload, str]) -> _Prepared | Rejected:
         upload, digest = upload_and_digest
-        if len(upload.data) > self.limits.max_bytes:
+        if upload.byte_size > self.limits.max_bytes:
             return Rejected(
                 upload.source,
-                f"file too large: {len(upload.data)} bytes, the limit is {self.limits.max_bytes}",
+                f"file too large: {upload.byte_size} bytes, the limit is {self.limits.max_bytes}",
             )
+        # A stored upload is read back only here, one file per analysing thread at a time.
+        data = upload.data if isinstance(upload, Upload) else self.blobs.get(digest)
         try:
-            image = load_image(upload.data, self.limits, max_side=FINGERPRINT_MAX_SIDE)
+            image = load_image(data, self.limits, max_side=FINGERPRINT_MAX_SIDE)
         except ImageRejected as rejection:
-            return Rejected(upload.source, str(rejection))
-        return _Prepared(upload, digest, image, self.similarity.fingerprint(image), None)
+            return _Unregistrable(upload.source, str(rejection), upload, digest)
+        del data
+        fingerprint = self.similarity.fingerprint(image)
+        matches = self.similarity.search(fingerprint, top_k=5, image=image, look_inside=False)
+        copies = tuple(matches) if matches and self.similarity.decide(matches) == "copy" else ()
+        return _Prepared(
+            upload, digest, image.mime_type, image.width, image.height, fingerprint, copies
+        )
+
+    def _discard_unregistrable(
+        self, session: Session, analysed: Iterable[_Prepared | Rejected]
+    ) -> None:
+        """Remove streamed blobs that are no image, unless a work somehow names the bytes."""
+        for item in analysed:
+            if isinstance(item, _Unregistrable) and isinstance(item.upload, StoredUpload):
+                named = session.exec(select(Work.id).where(Work.sha256 == item.sha256)).first()
+                if named is None:
+                    self.blobs.delete(item.sha256)
 
     def _check_prior_art(
         self, session: Session, owner: User, analysed: _Prepared | Rejected
     ) -> _Prepared | Rejected:
+        if isinstance(analysed, _Unregistrable):
+            return Rejected(analysed.source, analysed.message)
         if isinstance(analysed, Rejected):
             return analysed
-        earlier_copy = self._earlier_copy_by_another_owner(
-            session, owner, analysed.fingerprint, analysed.image
-        )
+        earlier_copy = self._earlier_copy_by_another_owner(session, owner, analysed.copies)
         return dataclasses.replace(analysed, earlier_copy=earlier_copy)
 
     def _earlier_copy_by_another_owner(
-        self, session: Session, owner: User, fingerprint: Fingerprint, image: LoadedImage
+        self, session: Session, owner: User, matches: Sequence[Match]
     ) -> Match | None:
-        matches = self.similarity.search(fingerprint, top_k=5, image=image, look_inside=False)
-        if not matches or self.similarity.decide(matches) != "copy":
+        if not matches:
             return None
         owners = dict(
             session.exec(
@@ -257,10 +347,10 @@ class Registrar:
             visibility=metadata.visibility,
             status=WorkStatus.CONFLICT if item.earlier_copy else WorkStatus.REGISTERED,
             sha256=item.sha256,
-            mime_type=item.image.mime_type,
-            width=item.image.width,
-            height=item.image.height,
-            byte_size=len(item.upload.data),
+            mime_type=item.mime_type,
+            width=item.width,
+            height=item.height,
+            byte_size=item.upload.byte_size,
             fingerprint=item.fingerprint.to_bytes(),
         )
 
@@ -320,6 +410,22 @@ class Registrar:
 
 
 _INDEXABLE = (Work.status != WorkStatus.WITHDRAWN, col(Work.fingerprint).is_not(None))
+
+
+def _digest_of(upload: AnyUpload) -> str:
+    if isinstance(upload, StoredUpload):
+        return upload.sha256
+    return hashlib.sha256(upload.data).hexdigest()
+
+
+def _owned_works(session: Session, owner_id: int, digests: Sequence[str]) -> dict[str, Work]:
+    """The owner's works with these digests, by digest."""
+    return {
+        work.sha256: work
+        for work in session.exec(
+            select(Work).where(Work.owner_id == owner_id, col(Work.sha256).in_(set(digests)))
+        )
+    }
 
 
 def _database_watermark(session: Session) -> dict[str, int]:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import io
 import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 RGBArray = npt.NDArray[np.uint8]
+T = TypeVar("T")
 
 MIME_TYPES: Final[dict[str, str]] = {
     "JPEG": "image/jpeg",
@@ -49,15 +51,37 @@ class ImageRejected(ValueError):
     """The uploaded bytes are not an image Copymark accepts; the message is for the user."""
 
 
+class ImageTooLarge(ImageRejected):
+    """The image is over a byte or pixel limit: too much to take, rather than malformed."""
+
+
 @dataclass(frozen=True, slots=True)
 class ImageLimits:
-    """Upper bounds checked before any pixel is decoded."""
+    """Upper bounds checked before any pixel is decoded.
+
+    `max_pixels` bounds what a header may claim; `max_decoded_pixels` (when set) bounds what the
+    decoder will actually allocate, which is what an image costs in memory and time. A JPEG that
+    will be downscaled anyway decodes at 1/2, 1/4 or 1/8 scale for free, so a 48-megapixel photo
+    may cost under a megapixel; PNG, GIF, TIFF, BMP and WebP decode whole, so a 143 KB PNG of
+    one colour can claim, and cost, 49 megapixels.
+    """
 
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 50_000_000
+    max_decoded_pixels: int | None = None
 
 
 DEFAULT_LIMITS: Final = ImageLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class ImageHeader:
+    """What an image's header says, and how many pixels decoding it would allocate."""
+
+    format: str
+    width: int
+    height: int
+    decoded_pixels: int
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -134,28 +158,54 @@ def load_image(
     The returned pixels are downscaled so neither side exceeds `max_side` (None keeps full size);
     `width`/`height` describe the original after orientation.
     """
+    kind = _accepted_kind(data, limits)
+    _refuse_active_content(data, kind)
+    return _guarded(kind, limits, lambda: _decode(data, kind, limits, max_side))
+
+
+def read_header(
+    data: bytes, limits: ImageLimits = DEFAULT_LIMITS, max_side: int | None = 1024
+) -> ImageHeader:
+    """The header of `data`, checked against `limits` as `load_image` checks it, decoding nothing.
+
+    `decoded_pixels` is what `load_image` with the same `max_side` would allocate, so a caller
+    can charge an allowance before paying for the decode.
+    """
+    kind = _accepted_kind(data, limits)
+
+    def measure() -> ImageHeader:
+        with _open(data, kind, limits) as image:
+            return _measure(image, kind, limits, max_side)
+
+    return _guarded(kind, limits, measure)
+
+
+def _accepted_kind(data: bytes, limits: ImageLimits) -> str:
     if len(data) > limits.max_bytes:
-        raise ImageRejected(f"file too large: {len(data)} bytes, limit {limits.max_bytes}")
+        raise ImageTooLarge(f"file too large: {len(data)} bytes, limit {limits.max_bytes}")
     kind = sniff_format(data)
     if kind not in ACCEPTED_FORMATS:
         raise ImageRejected(f"not a supported image: {kind}")
-    _refuse_active_content(data, kind)
+    return kind
+
+
+def _guarded(kind: str, limits: ImageLimits, step: Callable[[], T]) -> T:
+    """Run a decoding step; every way a decoder can fail becomes an ImageRejected in words."""
     # Decoders warn about metadata they skip; those warnings must not escape to the caller.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            loaded = _decode(data, kind, limits, max_side)
+            return step()
         except ImageRejected:
             raise
         except Image.DecompressionBombError as error:
-            raise ImageRejected(_too_large(kind, limits)) from error
+            raise ImageTooLarge(_too_large(kind, limits)) from error
         except UnidentifiedImageError as error:
             raise ImageRejected(f"corrupt or truncated {kind} image: unreadable header") from error
         except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError) as error:
             raise ImageRejected(f"corrupt or truncated {kind} image: {error}") from error
         except (MemoryError, RuntimeError, TypeError, ZeroDivisionError) as error:
             raise ImageRejected(f"undecodable {kind} image: {error!r}") from error
-    return loaded
 
 
 def _too_large(kind: str, limits: ImageLimits) -> str:
@@ -217,28 +267,65 @@ def _gif_end(data: bytes) -> int | None:
     return None
 
 
-def _decode(data: bytes, kind: str, limits: ImageLimits, max_side: int | None) -> LoadedImage:
+def _open(data: bytes, kind: str, limits: ImageLimits) -> ImageFile.ImageFile:
     # Only the sniffed format's plugin may parse the bytes: no fallback to exotic decoders.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         image = Image.open(io.BytesIO(data), formats=[kind])
     if any(issubclass(warning.category, Image.DecompressionBombWarning) for warning in caught):
         image.close()
-        raise ImageRejected(_too_large(kind, limits))
-    with image:
-        header_width, header_height = image.size
-        if header_width <= 0 or header_height <= 0:
-            raise ImageRejected(f"{kind} image has no pixels ({header_width}x{header_height})")
-        if header_width * header_height > limits.max_pixels:
-            raise ImageRejected(
-                f"{kind} image too large: {header_width}x{header_height} pixels,"
-                f" limit {limits.max_pixels}"
-            )
+        raise ImageTooLarge(_too_large(kind, limits))
+    return image
+
+
+def _measure(
+    image: ImageFile.ImageFile, kind: str, limits: ImageLimits, max_side: int | None
+) -> ImageHeader:
+    """Check the header's size against the limits and set up a reduced-size JPEG decode."""
+    header_width, header_height = image.size
+    if header_width <= 0 or header_height <= 0:
+        raise ImageRejected(f"{kind} image has no pixels ({header_width}x{header_height})")
+    if header_width * header_height > limits.max_pixels:
+        raise ImageTooLarge(
+            f"{kind} image too large: {header_width}x{header_height} pixels,"
+            f" limit {limits.max_pixels}"
+        )
+    if max_side is not None and kind == "JPEG":
+        scale = max_side / max(header_width, header_height)
+        if scale < 1:
+            image.draft("RGB", (int(header_width * scale) + 1, int(header_height * scale) + 1))
+    decoded_pixels = image.size[0] * image.size[1]
+    budget = limits.max_decoded_pixels
+    if budget is not None and decoded_pixels > budget:
+        raise ImageTooLarge(_over_budget(kind, header_width, header_height, decoded_pixels, budget))
+    return ImageHeader(kind, header_width, header_height, decoded_pixels)
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1_000_000:.1f} megapixels"
+
+
+def _over_budget(kind: str, width: int, height: int, decoded: int, budget: int) -> str:
+    size = f"{width}×{height} pixels"
+    cost = (
+        f"{size} is {_megapixels(decoded)}"
+        if decoded == width * height
+        else f"{size} decodes to {_megapixels(decoded)} even at reduced size"
+    )
+    smaller = "Send a smaller copy (2,000 pixels a side is plenty to find copies)"
+    if kind != "JPEG":
+        smaller += ", or a JPEG, which decodes at reduced size"
+    return (
+        f"{kind} image too large: {cost}, and at most {_megapixels(budget)} are decoded for one "
+        f"image here. {smaller}."
+    )
+
+
+def _decode(data: bytes, kind: str, limits: ImageLimits, max_side: int | None) -> LoadedImage:
+    with _open(data, kind, limits) as image:
         orientation = _orientation(image)
-        if max_side is not None and kind == "JPEG":
-            scale = max_side / max(header_width, header_height)
-            if scale < 1:
-                image.draft("RGB", (int(header_width * scale) + 1, int(header_height * scale) + 1))
+        header = _measure(image, kind, limits, max_side)
+        header_width, header_height = header.width, header.height
         image.load()
         frame = _to_rgb(image)
     transpose = _ORIENTATION_TRANSPOSE.get(orientation)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from frontend.deps import CurrentUser, OptionalUser, ServicesDep, SessionDep
 from licensing.contract import MAX_DOCUMENT_BYTES, parse_contract_text
@@ -157,9 +158,15 @@ async def propose_version(
         text = await _text_body(request, MAX_DOCUMENT_BYTES, "contract document")
     except InvalidSaleEventError as error:
         raise InvalidContractError(f"invalid contract: {error}") from None
-    contract = parse_contract_text(text)
-    version = propose_contract_version(session, user, contract, for_work=work_id)
-    return _version_public(session, version)
+
+    def propose() -> ContractVersionPublic:
+        # Parsing and the database run in a worker thread, never on the event loop: on SQLite
+        # the first statement waits for the write lock, and every other request would wait too.
+        contract = parse_contract_text(text)
+        version = propose_contract_version(session, user, contract, for_work=work_id)
+        return _version_public(session, version)
+
+    return await run_in_threadpool(propose)
 
 
 @router.get("/works/{work_id}/contract-versions")
@@ -280,17 +287,22 @@ async def report_sales_csv(
     corrects: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
 ) -> SalesReportPublic:
     """Report retail sales as CSV: units, net_revenue or net_revenue_minor, channel, territory."""
-    lines = parse_sales_csv(await _text_body(request, MAX_CSV_BYTES, "CSV report"), currency)
-    outcome = submit_sales_report(
-        session,
-        user,
-        grant_id,
-        report_id=report_id,
-        lines=lines,
-        log=AttestationLog(session, services.signer),
-        corrects=corrects,
-    )
-    return _report_public(outcome, response)
+    text = await _text_body(request, MAX_CSV_BYTES, "CSV report")
+
+    def submit() -> SalesReportPublic:
+        # In a worker thread, like propose_version's: never wait for the write lock on the loop.
+        outcome = submit_sales_report(
+            session,
+            user,
+            grant_id,
+            report_id=report_id,
+            lines=parse_sales_csv(text, currency),
+            log=AttestationLog(session, services.signer),
+            corrects=corrects,
+        )
+        return _report_public(outcome, response)
+
+    return await run_in_threadpool(submit)
 
 
 @router.get("/licenses/check")

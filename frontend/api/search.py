@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from frontend.deps import OptionalUser, ServicesDep, SessionDep
+from frontend.deps import OptionalUser, QueryAdmission, ServicesDep
 from frontend.matches import match_result_public
 from frontend.uploads import read_upload
 from registry.schemas import MatchResultPublic
-from registry.search import decode_query, search_image, visible_to
+from registry.search import search_upload
 
 router = APIRouter(tags=["search"])
 
@@ -18,15 +18,22 @@ router = APIRouter(tags=["search"])
 @router.post("/match")
 async def match(
     user: OptionalUser,
-    session: SessionDep,
     services: ServicesDep,
+    admit: QueryAdmission,
     file: Annotated[UploadFile, File(description="the image to look up")],
     top_k: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> MatchResultPublic:
     """Registered works this image copies; public works and the caller's own are shown."""
     data = await read_upload(file, services.settings.max_upload_bytes)
-    image = decode_query(data, services.limits)
-    result = search_image(services.similarity, image, top_k)
-    return match_result_public(
-        visible_to(session, result, user, services.similarity), file.filename or "upload"
+    _image, result = await services.compute.run(
+        lambda: search_upload(
+            services.similarity,
+            services.read_session,
+            data,
+            limits=services.query_limits,
+            viewer=user,
+            top_k=top_k,
+            admit=admit,
+        )
     )
+    return match_result_public(result, file.filename or "upload")

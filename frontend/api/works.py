@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from frontend.deps import CurrentUser, OptionalUser, ServicesDep, SessionDep
 from frontend.uploads import read_upload
 from registry.certificates import verify_certificate
+from registry.db import unit_of_work
 from registry.errors import CopymarkError, InvalidUpload
 from registry.models import Visibility, Work, persisted_id
 from registry.repository import get_owned_work, list_owned_works, visible_work
@@ -22,7 +23,7 @@ from registry.schemas import (
     WorkMetadata,
     WorkPublic,
 )
-from registry.service import Registered, Upload, work_certificate
+from registry.service import Registered, Rejected, Upload, work_certificate
 
 router = APIRouter(prefix="/works", tags=["works"])
 
@@ -62,7 +63,6 @@ def metadata_from_form(
 @router.post("", status_code=201)
 async def upload_work(
     user: CurrentUser,
-    session: SessionDep,
     services: ServicesDep,
     file: Annotated[UploadFile, File(description="the image")],
     title: Annotated[str, Form(max_length=300)] = "",
@@ -73,16 +73,24 @@ async def upload_work(
     visibility: Annotated[str, Form()] = "public",
 ) -> RegistrationResult:
     metadata = metadata_from_form(title, description, tags, creators, created_on, visibility)
-    data = await read_upload(file, services.settings.max_upload_bytes)
-    source = file.filename or "upload"
-    outcome = services.registrar.register(session, user, Upload(data, source, metadata))
-    return result_of(outcome)
+    upload = Upload(
+        await read_upload(file, services.settings.max_upload_bytes),
+        file.filename or "upload",
+        metadata,
+    )
+
+    def register() -> Registered:
+        # Its own unit of work, inside the pool: committed there, so the write lock is held for
+        # the writes alone, and a client that hangs up cannot roll back under a running worker.
+        with unit_of_work(services.session) as session:
+            return services.registrar.register(session, user, upload)
+
+    return result_of(await services.compute.run(register))
 
 
 @router.post("/batch", status_code=207)
 async def upload_works(
     user: CurrentUser,
-    session: SessionDep,
     services: ServicesDep,
     files: Annotated[list[UploadFile], File(description="the images")],
     visibility: Annotated[str, Form()] = "public",
@@ -91,15 +99,15 @@ async def upload_works(
     if len(files) > services.settings.max_batch_files:
         raise InvalidUpload(f"at most {services.settings.max_batch_files} files per batch")
     metadata = metadata_from_form("", "", "", "", "", visibility)
-    uploads = [
-        Upload(
-            await read_upload(f, services.settings.max_upload_bytes),
-            f.filename or "upload",
-            metadata,
-        )
-        for f in files
-    ]
-    outcomes = services.registrar.register_batch(session, user, uploads)
+    # Each file is already spooled to a temporary file by the form parser; it is streamed from
+    # there to the blob store, never read whole into memory.
+    streams = [(upload.file, upload.filename or "upload") for upload in files]
+
+    def register() -> list[Registered | Rejected]:
+        with unit_of_work(services.session) as session:
+            return services.registrar.register_streams(session, user, streams, metadata)
+
+    outcomes = await services.compute.run(register)
     return [
         result_of(o)
         if isinstance(o, Registered)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from frontend.cli.output import fail, stderr
 
-AREAS = ("registry", "similarity", "crawl", "licensing")
+AREAS = ("registry", "similarity", "crawl", "licensing", "web")
 
 # Each area imports its benchmark (and with it torch, FAISS or the app's wiring) only when run,
 # so that `copymark --help` and the other commands start fast.
@@ -71,6 +71,16 @@ def _licensing(quick: bool) -> dict[str, Any]:
     return run_licensing_benchmark(executions=5_000 if quick else 50_000)
 
 
+def _web(quick: bool, seconds: float | None) -> dict[str, Any]:
+    from bench.web import run_web_benchmark
+
+    return run_web_benchmark(
+        [sys.executable, "-m", "frontend.cli"],
+        _cache_dir() / "models",
+        seconds=seconds or (15.0 if quick else 60.0),
+    )
+
+
 def bench(
     area: Annotated[
         str | None, typer.Argument(help=f"one of {', '.join(AREAS)}; all if omitted")
@@ -79,6 +89,9 @@ def bench(
     quick: Annotated[bool, typer.Option("--quick", help="smaller sizes, for a smoke run")] = False,
     scale: Annotated[
         int | None, typer.Option("--scale", help="synthetic index size for similarity")
+    ] = None,
+    seconds: Annotated[
+        float | None, typer.Option("--seconds", help="how long web drives its load (60 s)")
     ] = None,
 ) -> None:
     """Measure and print the benchmark figures (units are in the names)."""
@@ -89,6 +102,7 @@ def bench(
         "similarity": lambda: _similarity(quick, scale),
         "crawl": lambda: _crawl(quick),
         "licensing": lambda: _licensing(quick),
+        "web": lambda: _web(quick, seconds),
     }
     results: dict[str, Any] = {}
     for name in [area] if area else list(AREAS):

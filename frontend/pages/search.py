@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
@@ -12,13 +13,15 @@ from fastapi.responses import HTMLResponse
 from PIL import Image
 
 from frontend.charts import score_bar_percent
-from frontend.deps import OptionalUser, ServicesDep, SessionDep
+from frontend.deps import OptionalUser, QueryAdmission, ServicesDep
 from frontend.pages.rendering import render
+from frontend.services import Services
 from frontend.uploads import read_upload
-from registry.errors import CopymarkError
-from registry.models import Work
+from registry.errors import CopymarkError, Overloaded, TooManyRequests
+from registry.models import User, Work
 from registry.repository import visible_work
-from registry.search import decode_query, search_image, visible_to
+from registry.search import search_upload
+from similarity.images import ImageHeader
 from similarity.matcher import DECISION_THRESHOLD, Decision, Match
 
 FIND_TOP_K: Final = 8
@@ -86,39 +89,68 @@ def find_form(request: Request, user: OptionalUser) -> HTMLResponse:
 async def find_copies(
     request: Request,
     user: OptionalUser,
-    session: SessionDep,
     services: ServicesDep,
+    admit: QueryAdmission,
     file: Annotated[UploadFile, File(description="the image to look up")],
 ) -> HTMLResponse:
     """Search the registry with an uploaded image; refusals re-show the form with the reason."""
     name = file.filename or "upload"
     try:
         data = await read_upload(file, services.settings.max_upload_bytes)
-        image = decode_query(data, services.limits)
+        found = await services.compute.run(lambda: _find(services, data, name, user, admit))
     except CopymarkError as error:
-        return render(
+        page = render(
             request, "find.html", user, error.status_code, searched=False, error=error.message
         )
-    result = visible_to(
-        session, search_image(services.similarity, image, FIND_TOP_K), user, services.similarity
-    )
-    matches = [
-        MatchView(match, visible_work(session, match.work_id, user)) for match in result.matches
-    ]
-    height, width = image.rgb.shape[:2]
-    preview = QueryPreview(_jpeg_data_url(image.rgb), width, height, name)
+        if isinstance(error, TooManyRequests | Overloaded):
+            page.headers["Retry-After"] = str(error.retry_after_s)
+        return page
     return render(
         request,
         "find.html",
         user,
         searched=True,
-        decision=result.decision,
-        matches=matches,
-        copies=[view for view in matches if view.verdict == "copy"],
-        possibles=[view for view in matches if view.verdict == "possible"],
-        query=preview,
+        decision=found.decision,
+        matches=found.matches,
+        copies=[view for view in found.matches if view.verdict == "copy"],
+        possibles=[view for view in found.matches if view.verdict == "possible"],
+        query=found.query,
         score_bar=score_bar_percent,
         threshold_percent=score_bar_percent(DECISION_THRESHOLD),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    decision: Decision
+    matches: list[MatchView]
+    query: QueryPreview
+
+
+def _find(
+    services: Services,
+    data: bytes,
+    name: str,
+    user: User | None,
+    admit: Callable[[ImageHeader], None] | None,
+) -> _Found:
+    """The search and everything the page shows of it, computed in the compute pool."""
+    image, result = search_upload(
+        services.similarity,
+        services.read_session,
+        data,
+        limits=services.query_limits,
+        viewer=user,
+        top_k=FIND_TOP_K,
+        admit=admit,
+    )
+    with services.read_session() as session:
+        matches = [
+            MatchView(match, visible_work(session, match.work_id, user)) for match in result.matches
+        ]
+    height, width = image.rgb.shape[:2]
+    return _Found(
+        result.decision, matches, QueryPreview(_jpeg_data_url(image.rgb), width, height, name)
     )
 
 

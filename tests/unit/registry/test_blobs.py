@@ -48,3 +48,30 @@ def test_stale_digests_lists_only_old_blobs(tmp_path: Path) -> None:
     os.utime(old_path, (two_hours_ago, two_hours_ago))
     assert list(store.stale_digests(3600)) == [old]
     assert new not in list(store.stale_digests(3600))
+
+
+@given(st.binary(max_size=3 * 1024 * 1024 + 17))
+def test_a_streamed_blob_is_named_and_stored_as_if_put_whole(data: bytes) -> None:
+    import io
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        store = LocalBlobStore(Path(directory))
+        digest, size = store.put_stream(io.BytesIO(data), max_bytes=len(data))
+        assert (digest, size) == (hashlib.sha256(data).hexdigest(), len(data))
+        assert store.get(digest) == data
+        assert store.put_stream(io.BytesIO(data), max_bytes=len(data)) == (digest, size)
+        assert not list((Path(directory) / "incoming").iterdir())
+
+
+def test_a_stream_past_its_limit_stores_nothing(tmp_path: Path) -> None:
+    import io
+
+    from registry.blobs import BlobTooLarge
+
+    store = LocalBlobStore(tmp_path)
+    data = os.urandom(2 * 1024 * 1024 + 1)
+    with pytest.raises(BlobTooLarge):
+        store.put_stream(io.BytesIO(data), max_bytes=2 * 1024 * 1024)
+    assert not store.exists(hashlib.sha256(data).hexdigest())
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []

@@ -67,7 +67,14 @@ class RegistryParts:
 
     @cached_property
     def registrar(self) -> Registrar:
-        return Registrar(self.blobs, self.signer, self.similarity, self.limits, self.index_dir)
+        return Registrar(
+            self.blobs,
+            self.signer,
+            self.similarity,
+            self.limits,
+            self.index_dir,
+            read_session=self.read_session,
+        )
 
     @cached_property
     def evidence_blobs(self) -> LocalBlobStore:

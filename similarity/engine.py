@@ -305,9 +305,7 @@ class SimilarityEngine:
         for box in extras:
             if box.width >= 32 and box.height >= 32 and all(box.iou(b) < 0.9 for b in boxes):
                 boxes.append(box)
-        region_hashes = [hashes.pdq] + [
-            pdq(shrink(box.crop(rgb), _REGION_HASH_SIDE)) for box in boxes[1:]
-        ]
+        region_hashes = [hashes.pdq] + [pdq(box.crop(rgb), _REGION_HASH_SIDE) for box in boxes[1:]]
         if powered is None or self._feature_maps is None:
             embeddings, mirrored = self._embed_crops(rgb, boxes)
         else:

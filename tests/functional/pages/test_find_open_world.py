@@ -66,6 +66,8 @@ def never_registered_images() -> list[Path]:
 
 
 @pytest.mark.slow
+# 56 searches with the fine pass: about a minute alone, many more on a machine shared by many runs.
+@pytest.mark.timeout(1800)
 def test_find_copies_calls_almost_no_never_registered_image_a_copy(
     client: TestClient, services: Services
 ) -> None:

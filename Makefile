@@ -5,9 +5,12 @@ PYTHON ?= python3
 # mate-backgrounds, lxde-icon-theme and desktop-base are calibration data only (`bench/calibration.py`);
 # gnome-icon-theme, pingus-data, lomiri-wallpapers and frozen-bubble-data are held-out benchmark data
 # only (`bench/similarity/heldout.py`): the engine never trains, normalises, calibrates or tunes on them.
+# adwaita-icon-theme, ukui-wallpapers and lbreakout2-data are never-registered queries of the Find
+# copies open-world test only (`tests/functional/pages/test_find_open_world.py`).
 SYSTEM_PACKAGES := postgresql chromium tuxpaint-stamps-default fonts-dejavu-core \
 	mate-backgrounds lxde-icon-theme desktop-base \
-	gnome-icon-theme pingus-data lomiri-wallpapers frozen-bubble-data
+	gnome-icon-theme pingus-data lomiri-wallpapers frozen-bubble-data \
+	adwaita-icon-theme ukui-wallpapers lbreakout2-data
 export COPYMARK_HOME ?= $(CURDIR)/var
 
 .PHONY: run test install system-deps lint typecheck pytest bench clean

@@ -7,6 +7,7 @@ both indexes). Works without an embedder (hashes and regions only), which misses
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -32,6 +33,7 @@ from similarity.hashes import (
     PdqHash,
     PHash,
     compute_hashes,
+    fit,
     pdq,
     shrink,
 )
@@ -62,6 +64,8 @@ from similarity.regions import (
     sliding_windows,
 )
 from similarity.verify import (
+    NOT_VERIFIED,
+    VERIFY_SIDE,
     Keypoints,
     QueryFeatures,
     Verification,
@@ -83,6 +87,10 @@ FINE_WINDOW_CELLS: Final = (4, 6, 8, 10)
 # Many windows give an unrelated query many chances: a window's evidence counts this much less,
 # and only against whole registered works (window-to-region pairs are mostly shared texture).
 FINE_WINDOW_PENALTY: Final = 0.05
+# Where the fine pass found a work inside a larger picture, ORB gets a second try on that window
+# alone (widened by this share of its side on each edge), enlarged to the verification size:
+# a tile of a page is too few pixels of the whole query for ORB to find its keypoints there.
+WINDOW_VERIFY_MARGIN: Final = 0.25
 KEYPOINT_CACHE_SIZE: Final = 2048
 # Below this many rows an exact scan is fast enough; above it an index is re-filed into IVF
 # lists trained on its own rows (one-off, seconds at this size).
@@ -305,9 +313,7 @@ class SimilarityEngine:
         for box in extras:
             if box.width >= 32 and box.height >= 32 and all(box.iou(b) < 0.9 for b in boxes):
                 boxes.append(box)
-        region_hashes = [hashes.pdq] + [
-            pdq(shrink(box.crop(rgb), _REGION_HASH_SIDE)) for box in boxes[1:]
-        ]
+        region_hashes = [hashes.pdq] + [pdq(box.crop(rgb), _REGION_HASH_SIDE) for box in boxes[1:]]
         if powered is None or self._feature_maps is None:
             embeddings, mirrored = self._embed_crops(rgb, boxes)
         else:
@@ -404,25 +410,39 @@ class SimilarityEngine:
                 self._hash_hits(fingerprint, top_k), self._vector_hits(fingerprint, top_k)
             )
         best = max((candidate.score for candidate in candidates.values()), default=-2.0)
+        windows: dict[int, Box] = {}
         if look_inside and query_rgb is not None and best < CONFIDENT_SCORE:
             with self._lock:
-                fine = self._fine_hits(query_rgb, top_k)
+                fine, windows = self._fine_hits(query_rgb, top_k)
             candidates = gather([], fine, candidates)
         ranked = sorted(candidates.values(), key=lambda candidate: -candidate.score)
-        return self._verified(ranked, query_rgb)[:top_k]
+        return self._verified(ranked, query_rgb, windows)[:top_k]
 
-    def _fine_hits(self, rgb: RGBArray, top_k: int) -> list[tuple[int, float]]:
-        """Windows of a finer map of the query against every indexed region: pasted-in copies."""
+    def _fine_hits(
+        self, rgb: RGBArray, top_k: int
+    ) -> tuple[list[tuple[int, float]], dict[int, Box]]:
+        """Windows of a finer map of the query against every indexed region: pasted-in copies.
+
+        Also gives, per work, the query's pixel box of the window that matched it best.
+        """
         if self._feature_maps is None or self._vectors is None or len(self._vectors) == 0:
-            return []
+            return [], {}
         powered = self._feature_maps.feature_map(rgb, FINE_INPUT_SIDE)
-        queries = self._feature_maps.pool(
-            powered, sliding_windows(powered.shape[1], FINE_WINDOW_CELLS)
-        )
-        return [
-            (work, margin - FINE_WINDOW_PENALTY)
-            for work, margin in self._normalised_hits(queries, top_k, whole_only=True)
-        ]
+        cells = powered.shape[1]
+        windows = sliding_windows(cells, FINE_WINDOW_CELLS)
+        queries = self._feature_maps.pool(powered, windows)
+        hits: list[tuple[int, float]] = []
+        best: dict[int, tuple[float, int]] = {}
+        for row, work, margin in self._normalised_rows(queries, top_k, whole_only=True):
+            hits.append((work, margin - FINE_WINDOW_PENALTY))
+            if work not in best or margin > best[work][0]:
+                best[work] = (margin, row)
+        height, width = rgb.shape[:2]
+        boxes = {
+            work: _window_box(windows[row], cells, width, height)
+            for work, (_margin, row) in best.items()
+        }
+        return hits, boxes
 
     def _hash_hits(self, fingerprint: Fingerprint, top_k: int) -> list[tuple[int, int]]:
         if not fingerprint.pdq.is_reliable or len(self._hashes) == 0:
@@ -456,6 +476,15 @@ class SimilarityEngine:
         self, queries: FloatArray, top_k: int, *, whole_only: bool = False
     ) -> list[tuple[int, float]]:
         """(work, similarity less the query's k-th similarity to unrelated background images)."""
+        return [
+            (work, margin)
+            for _row, work, margin in self._normalised_rows(queries, top_k, whole_only=whole_only)
+        ]
+
+    def _normalised_rows(
+        self, queries: FloatArray, top_k: int, *, whole_only: bool = False
+    ) -> list[tuple[int, int, float]]:
+        """Like `_normalised_hits`, each hit with the row of `queries` that found it first."""
         if self._vectors is None:
             return []
         similarities, ids = self._vectors.search(queries, top_k * 4)
@@ -464,9 +493,10 @@ class SimilarityEngine:
         if whole_only:
             ids = np.where(ids % MAX_REGIONS == 0, ids, -1)
         works = work_ids(ids)
+        rows = np.repeat(np.arange(len(queries)), works.shape[1])
         return [
-            (int(work), float(margin))
-            for work, margin in zip(works.ravel(), margins.ravel(), strict=True)
+            (int(row), int(work), float(margin))
+            for row, work, margin in zip(rows, works.ravel(), margins.ravel(), strict=True)
             if work >= 0
         ]
 
@@ -477,7 +507,17 @@ class SimilarityEngine:
         kth = np.partition(similarities, -BACKGROUND_K, axis=1)[:, -BACKGROUND_K]
         return np.asarray(kth, dtype=np.float32)
 
-    def _verified(self, ranked: list[Candidate], query_rgb: RGBArray | None) -> list[Match]:
+    def _verified(
+        self,
+        ranked: list[Candidate],
+        query_rgb: RGBArray | None,
+        windows: dict[int, Box] | None = None,
+    ) -> list[Match]:
+        """Matches of the candidates; the top few checked with ORB against their originals.
+
+        A candidate the whole query does not verify gets a second try on the window where the
+        fine pass found it (`windows`), which only an inconclusive query has.
+        """
         matches: list[Match] = []
         features: QueryFeatures | None = None
         for position, candidate in enumerate(ranked):
@@ -488,6 +528,9 @@ class SimilarityEngine:
             if query_rgb is not None and reference is not None:
                 features = features or QueryFeatures(query_rgb)
                 outcome = verify_features(features, reference)
+                window = (windows or {}).get(candidate.work_id)
+                if not outcome.verified and window is not None:
+                    outcome = _verify_window(query_rgb, window, reference)
                 if outcome.verified:
                     matches.append(self._match(candidate, outcome))
                     continue
@@ -560,6 +603,33 @@ class SimilarityEngine:
             self.needs_rebuild = False
             self.save()
         return count
+
+
+def _window_box(window: tuple[int, int, int, int], cells: int, width: int, height: int) -> Box:
+    """The query's pixel box under a cell window of its square feature map, widened a little."""
+    left, top, right, bottom = window
+    margin_x = (right - left) / cells * width * WINDOW_VERIFY_MARGIN
+    margin_y = (bottom - top) / cells * height * WINDOW_VERIFY_MARGIN
+    return Box(
+        max(0, round(left / cells * width - margin_x)),
+        max(0, round(top / cells * height - margin_y)),
+        min(width, round(right / cells * width + margin_x)),
+        min(height, round(bottom / cells * height + margin_y)),
+    )
+
+
+def _verify_window(query_rgb: RGBArray, window: Box, reference: Keypoints) -> Verification:
+    """ORB on one window of the query, enlarged to the verification size; region in query pixels."""
+    crop = np.ascontiguousarray(window.crop(query_rgb))
+    if min(crop.shape[:2]) < 2:
+        return NOT_VERIFIED
+    enlarged = fit(crop, VERIFY_SIDE)
+    outcome = verify_features(QueryFeatures(enlarged), reference)
+    if outcome.region is None:
+        return outcome
+    scale = crop.shape[1] / enlarged.shape[1]
+    (a, b, c, d) = ((window.left + x * scale, window.top + y * scale) for x, y in outcome.region)
+    return dataclasses.replace(outcome, region=(a, b, c, d))
 
 
 def _sized_layouts(

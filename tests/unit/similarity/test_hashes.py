@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from similarity.hashes import (
     PdqHash,
     PHash,
     compute_hashes,
+    fit,
     pdq,
     phash,
 )
@@ -53,6 +55,25 @@ def test_resized_and_recompressed_copy_stays_within_match_radius() -> None:
     smaller = np.ascontiguousarray(ASTRONAUT[::2, ::2])
     assert pdq(ASTRONAUT) - pdq(smaller) <= PDQ_MATCH_DISTANCE
     assert phash(ASTRONAUT) - phash(smaller) <= 6
+
+
+@pytest.mark.parametrize("name", ["astronaut", "chelsea", "rocket"])
+@pytest.mark.parametrize("side", [48, 96])
+def test_a_thumbnail_hashes_close_to_its_work(name: str, side: int) -> None:
+    # PDQ sees every image at one size: a thumbnail is enlarged, not box-sampled coarsely.
+    original = getattr(data, name)()
+    height, width = original.shape[:2]
+    scale = side / max(height, width)
+    size = (round(width * scale), round(height * scale))
+    thumbnail = cv2.resize(original, size, interpolation=cv2.INTER_AREA)
+    assert pdq(original) - pdq(thumbnail) <= 8
+
+
+def test_hashing_fits_the_image_to_one_size() -> None:
+    small = np.ascontiguousarray(ASTRONAUT[::8, ::16])
+    assert fit(small).shape[:2] == (512, 256)
+    assert fit(ASTRONAUT, 256).shape[:2] == (256, 256)
+    assert fit(ASTRONAUT) is ASTRONAUT
 
 
 def test_unrelated_images_are_far_apart() -> None:

@@ -4,6 +4,7 @@ from hypothesis import strategies as st
 from similarity.hashes import PDQ_MATCH_DISTANCE
 from similarity.matcher import (
     COPY_PROBABILITY,
+    Candidate,
     Match,
     copies,
     decide,
@@ -58,3 +59,11 @@ def test_an_unverified_match_is_a_copy_from_the_copy_probability_on() -> None:
 
 def test_strong_probability_with_a_negative_score_is_still_possible_evidence() -> None:
     assert verdict(Match(1, -0.1, False, None, p_copy=0.6)) == "possible"
+
+
+def test_a_close_hash_outranks_an_embedding_look_alike() -> None:
+    # Unrelated clip art reaches embedding margins near 0.6; a thumbnail keeps its hash within
+    # about 10 bits of its work and must rank above such a look-alike.
+    thumbnail = Candidate(1, hash_distance=10)
+    look_alike = Candidate(2, embedding_margin=0.6)
+    assert thumbnail.score > look_alike.score

@@ -22,6 +22,7 @@ from bench.similarity.runner import (
     PdqDetector,
     PHashDetector,
     SystemResult,
+    main,
     render_table,
     run_benchmark,
     summarise,
@@ -205,3 +206,9 @@ def test_a_deciding_system_reports_its_verdicts_on_distractors_and_copies() -> N
     assert figures["full_false_copy_fraction"] == 1.0
     assert figures["full_copy_fraction_on_copies"] == 0.5
     assert figures["full_copy_verdict_fractions"] == {"copy": 0.5, "no_match": 0.5}
+
+
+def test_size_option_names_the_three_counts_it_expects(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--size", "150,20"])
+    assert "R,Q,D" in capsys.readouterr().err

@@ -26,6 +26,7 @@ from registry.accounts.service import (
     self_assignable_roles,
 )
 from registry.accounts.service import sign_up as sign_up_user
+from registry.bounds import RecordId
 from registry.errors import BadRequest
 from registry.models import User, persisted_id
 from registry.schemas import (
@@ -137,7 +138,7 @@ def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKeyPublic]:
 
 
 @router.delete("/api-keys/{key_id}")
-def revoke(key_id: int, user: CurrentUser, session: SessionDep) -> ApiKeyPublic:
+def revoke(key_id: RecordId, user: CurrentUser, session: SessionDep) -> ApiKeyPublic:
     """Revoke a key at once; requests with it are refused from the next one on."""
     return ApiKeyPublic.model_validate(revoke_api_key(session, user, key_id), from_attributes=True)
 

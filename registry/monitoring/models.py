@@ -21,6 +21,7 @@ from registry.models import UTCDateTime, utcnow
 MAX_SEEDS: Final = 100
 MAX_PAGES_LIMIT: Final = 100_000
 MIN_WATCH_INTERVAL_S: Final = 3600
+MAX_WATCH_INTERVAL_S: Final = 366 * 24 * 3600
 
 
 class JobStatus(StrEnum):

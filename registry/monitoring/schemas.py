@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from registry.monitoring.models import (
     MAX_PAGES_LIMIT,
     MAX_SEEDS,
+    MAX_WATCH_INTERVAL_S,
     MIN_WATCH_INTERVAL_S,
     AlertStatus,
     JobStatus,
@@ -43,7 +44,7 @@ class WatchRequest(BaseModel):
 
     seeds: list[str] = Field(min_length=1, max_length=MAX_SEEDS)
     max_pages: int = Field(default=100, ge=1, le=MAX_PAGES_LIMIT)
-    interval_s: int = Field(default=7 * 24 * 3600, ge=MIN_WATCH_INTERVAL_S)
+    interval_s: int = Field(default=7 * 24 * 3600, ge=MIN_WATCH_INTERVAL_S, le=MAX_WATCH_INTERVAL_S)
 
 
 class WatchPublic(BaseModel):

@@ -35,6 +35,7 @@ from registry.monitoring.evidence import (
 from registry.monitoring.models import (
     MAX_PAGES_LIMIT,
     MAX_SEEDS,
+    MAX_WATCH_INTERVAL_S,
     MIN_WATCH_INTERVAL_S,
     Alert,
     AlertStatus,
@@ -142,8 +143,10 @@ def create_watch(
 ) -> CrawlWatch:
     """A watch-list entry, first due now."""
     _check_max_pages(max_pages)
-    if interval_s < MIN_WATCH_INTERVAL_S:
-        raise InvalidCrawl(f"a watch re-crawls at most every {MIN_WATCH_INTERVAL_S} seconds")
+    if not MIN_WATCH_INTERVAL_S <= interval_s <= MAX_WATCH_INTERVAL_S:
+        raise InvalidCrawl(
+            f"a watch re-crawls every {MIN_WATCH_INTERVAL_S} to {MAX_WATCH_INTERVAL_S} seconds"
+        )
     watch = CrawlWatch(
         owner_id=persisted_id(owner),
         seeds=check_seeds(seeds),

@@ -35,14 +35,15 @@ from registry.monitoring.schemas import (
     WatchRequest,
 )
 from registry.monitoring.service import (
+    CrawlQuota,
     add_licensed_domain,
     alerts_by_domain,
     change_status,
-    create_job,
     create_watch,
     evidence_bundle,
     licensed_domains,
     remove_licensed_domain,
+    request_crawl,
 )
 
 router = APIRouter(tags=["monitoring"])
@@ -65,13 +66,15 @@ def start_crawl(
     monitor: MonitorDep,
 ) -> CrawlPublic:
     """Queue a crawl of the seeds; it matches the pages' images against the caller's works."""
-    job = create_job(
+    settings = services.settings
+    job = request_crawl(
         session,
         user,
         request.seeds,
         request.max_pages,
         request.allow_hosts,
-        permitted_hosts=services.settings.crawl_allow_hosts,
+        permitted_hosts=settings.crawl_allow_hosts,
+        quota=CrawlQuota(per_day=settings.crawls_per_day, at_once=settings.crawls_at_once),
     )
     job_id = persisted_id(job)
 

@@ -24,6 +24,12 @@ class CrawlRequest(BaseModel):
     allow_hosts: list[str] = Field(default_factory=list, max_length=20)
 
 
+class SeedIssue(BaseModel):
+    url: str
+    kind: str = Field(description="refused, disallowed_by_robots, timeout, http_status, ...")
+    message: str
+
+
 class CrawlPublic(BaseModel):
     id: int
     status: JobStatus
@@ -32,7 +38,10 @@ class CrawlPublic(BaseModel):
     pages_fetched: int
     images_checked: int
     alerts: int
-    error: str | None
+    error: str | None = Field(description="why the crawl failed, when it did")
+    seed_issues: list[SeedIssue] = Field(
+        description="each seed that could not be crawled (refused, unreachable, not a page)"
+    )
     watch_id: int | None
     created_at: datetime
     started_at: datetime | None

@@ -85,9 +85,9 @@ def _security(method: str, calls: set[Callable[..., Any] | None]) -> list[dict[s
     return []
 
 
-def _error_response(status: int) -> dict[str, Any]:
+def _error_response(status: int, description: str | None) -> dict[str, Any]:
     response: dict[str, Any] = {
-        "description": ERRORS[status],
+        "description": description or ERRORS[status],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorPublic"}}},
     }
     if status == 429:
@@ -132,8 +132,11 @@ def _document(spec: dict[str, Any], app: FastAPI) -> None:
             if _SAME_ORIGIN in calls:
                 statuses.add(403)
             responses = operation.setdefault("responses", {})
+            # A route may name an error of its own (sign-in's 401); it gets the error body too.
+            statuses |= {int(code) for code in responses if code.isdigit() and int(code) in ERRORS}
             for status in sorted(statuses):
-                responses[str(status)] = _error_response(status)
+                described = responses.get(str(status), {}).get("description")
+                responses[str(status)] = _error_response(status, described)
 
 
 def install(app: FastAPI) -> None:

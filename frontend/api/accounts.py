@@ -71,7 +71,10 @@ def sign_up(body: UserCreate, session: SessionDep) -> SignUpReceived:
 @router.post(
     "/sessions",
     dependencies=[SameOrigin],
-    responses={429: {"description": "Too many failed sign-ins; see the Retry-After header"}},
+    responses={
+        401: {"description": "The email address or the password is wrong"},
+        429: {"description": "Too many failed sign-ins; see the Retry-After header"},
+    },
 )
 def start_session(
     body: Login, request: Request, services: ServicesDep, response: Response

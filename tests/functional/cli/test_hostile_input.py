@@ -1,4 +1,4 @@
-"""`copymark verify` on hostile files: a one-line error and a non-zero exit, never a traceback."""
+"""`copymark verify` and `certificate` on hostile input: a one-line error, never a traceback."""
 
 from __future__ import annotations
 
@@ -81,3 +81,8 @@ def test_no_key_and_no_installation_is_refused(
     certificate.write_text("{}")
     message = refused_in_one_line("verify", str(certificate))
     assert "--public-key" in message
+
+
+def test_a_certificate_of_an_out_of_range_work_id_is_refused() -> None:
+    message = refused_in_one_line("certificate", str(2**63))
+    assert "work ids run from 1 to 2147483647" in message

@@ -76,7 +76,7 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
 
 
 def _security(method: str, calls: set[Callable[..., Any] | None]) -> list[dict[str, list[str]]]:
-    cookie = {SESSION: [], CSRF: []} if method in _UNSAFE else {SESSION: []}
+    cookie: dict[str, list[str]] = {SESSION: [], CSRF: []} if method in _UNSAFE else {SESSION: []}
     required: list[dict[str, list[str]]] = [{API_KEY: []}, cookie]
     if _REQUIRES_USER in calls:
         return required

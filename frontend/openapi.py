@@ -15,7 +15,14 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from frontend.deps import CSRF_HEADER, SESSION_COOKIE, CurrentUser, OptionalUser, SameOrigin
+from frontend.deps import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    UNSAFE_METHODS,
+    CurrentUser,
+    OptionalUser,
+    SameOrigin,
+)
 from frontend.schemas import ErrorPublic
 
 API_KEY: Final = "ApiKey"
@@ -41,7 +48,6 @@ SECURITY_SCHEMES: Final[dict[str, Any]] = {
         "description": "With the session cookie on unsafe methods: the csrf_token sign-in gave.",
     },
 }
-_UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 ERRORS: Final = {
     400: "The request is malformed",
@@ -76,7 +82,10 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
 
 
 def _security(method: str, calls: set[Callable[..., Any] | None]) -> list[dict[str, list[str]]]:
-    cookie: dict[str, list[str]] = {SESSION: [], CSRF: []} if method in _UNSAFE else {SESSION: []}
+    # A cookie-authenticated unsafe request must also echo the CSRF token.
+    cookie: dict[str, list[str]] = {SESSION: []}
+    if method in UNSAFE_METHODS:
+        cookie[CSRF] = []
     required: list[dict[str, list[str]]] = [{API_KEY: []}, cookie]
     if _REQUIRES_USER in calls:
         return required

@@ -8,8 +8,10 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from frontend.api import (
     accounts,
@@ -24,6 +26,7 @@ from frontend.api import (
 from frontend.body_limits import BodyLimits, route_body_limits, too_large_message
 from frontend.headers import SecurityHeaders
 from frontend.lifespan import lifespan
+from frontend.openapi import install as document_api
 from frontend.pages import router as pages_router
 from frontend.pages.rendering import render_error, validation_message
 from frontend.schemas import HealthPublic
@@ -49,6 +52,20 @@ def answers_with_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route accepts at this path, for a 405's Allow header.
+
+    Starlette's own 405 names only the methods of the first route whose path matched, though
+    FastAPI makes one route per method: GET and DELETE on /works/{id} are two routes.
+    """
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        if context.path and context.methods and compile_path(context.path)[0].match(path):
+            methods |= context.methods
+    return ", ".join(sorted(methods))
+
+
 def in_words(request: Request, error: StarletteHTTPException) -> str:
     """The framework's own errors say only "Not Found" or "Method Not Allowed": say where, too."""
     if error.status_code == 413:
@@ -61,7 +78,7 @@ def in_words(request: Request, error: StarletteHTTPException) -> str:
     if error.status_code == 404:
         return f"There is nothing at {path}: check the address."
     if error.status_code == 405:
-        allowed = (error.headers or {}).get("Allow", "")
+        allowed = allowed_methods(request)
         return f"{request.method} is not accepted at {path}" + (
             f"; it accepts {allowed}." if allowed else "."
         )
@@ -104,12 +121,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         detail = in_words(request, error)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         if answers_with_page(request):
-            return render_error(request, error.status_code, detail)
+            page = render_error(request, error.status_code, detail)
+            page.headers.update(headers)
+            return page
         return JSONResponse(
             {"detail": detail, "code": HTTP_CODES.get(error.status_code, "http_error")},
             status_code=error.status_code,
-            headers=error.headers,
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -151,4 +173,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    document_api(app)
     return app

@@ -29,7 +29,7 @@ from similarity.images import ImageHeader
 SESSION_COOKIE = "copymark_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def get_services(request: Request) -> Services:
@@ -197,7 +197,7 @@ async def _optional_user(
     """The acting user; cookie-authenticated unsafe requests must carry the CSRF token."""
     session_token = request.cookies.get(SESSION_COOKIE)
     by_cookie = session_token is not None and not request.headers.get("authorization")
-    if user is not None and by_cookie and session_token and request.method in _UNSAFE_METHODS:
+    if user is not None and by_cookie and session_token and request.method in UNSAFE_METHODS:
         await _require_csrf(request, services, session_token)
     return user
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     login_failures_per_account: int = Field(default=10, gt=0)
     login_failures_per_address: int = Field(default=50, gt=0)
     crawl_allow_hosts: list[str] = Field(default_factory=list)
+    # Crawls one account may start in a trailing 24 hours, and have queued or running at once.
+    crawls_per_day: int = Field(default=20, gt=0)
+    crawls_at_once: int = Field(default=2, gt=0)
     run_watches: bool = False
     models_dir: Path | None = None
     # Email is off while smtp_host is empty.

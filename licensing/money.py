@@ -33,7 +33,7 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }
 
 BASIS_POINTS_PER_UNIT = 10_000
-_DECIMAL_AMOUNT = re.compile(r"-?\d+(\.\d+)?")
+_DECIMAL_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def currency_exponent(currency: str) -> int:

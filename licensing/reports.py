@@ -13,7 +13,7 @@ import io
 
 from licensing.errors import InvalidSaleEventError, LicensingError
 from licensing.money import Money
-from licensing.service.sales import MAX_REPORT_LINES, SalesLine
+from licensing.service.sales import MAX_REPORT_LINES, SalesLine, read_sales_line
 
 MAX_CSV_BYTES = 4 * 1024 * 1024
 _COLUMNS = {"units", "net_revenue", "net_revenue_minor", "channel", "territory"}
@@ -27,22 +27,23 @@ def _whole_number(text: str, what: str) -> int:
 
 
 def _line(row: dict[str, str], currency: str, number: int) -> SalesLine:
+    """A row read as text, then checked by the same rules as a line sent as JSON."""
     where = f"CSV line {number}"
     units = _whole_number(row.get("units") or "", f"{where}: units")
     if row.get("net_revenue_minor"):
         minor = _whole_number(row["net_revenue_minor"], f"{where}: net_revenue_minor")
-        net_revenue = Money(minor, currency)
     else:
         try:
-            net_revenue = Money.parse(row.get("net_revenue") or "", currency)
+            minor = Money.parse(row.get("net_revenue") or "", currency).amount_minor
         except LicensingError as error:
             raise InvalidSaleEventError(f"{where}: net_revenue: {error}") from None
-    return SalesLine(
-        units=units,
-        net_revenue=net_revenue,
-        channel=(row.get("channel") or "").strip() or None,
-        territory=(row.get("territory") or "").strip() or None,
-    )
+    fields = {
+        "units": units,
+        "net_revenue_minor": minor,
+        "channel": (row.get("channel") or "").strip() or None,
+        "territory": (row.get("territory") or "").strip() or None,
+    }
+    return read_sales_line(fields, currency, where)
 
 
 def parse_sales_csv(text: str, currency: str) -> list[SalesLine]:

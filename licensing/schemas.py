@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from licensing.models import GrantStatus, OfferStatus, VersionStatus
+from registry.bounds import MinorAmount, Quantity
 
 _Write = ConfigDict(extra="forbid")
 
@@ -52,7 +53,7 @@ class OfferPublic(BaseModel):
 class GrantCreate(BaseModel):
     model_config = _Write
 
-    units: Annotated[StrictInt, Field(ge=0)] = 0
+    units: Quantity = 0
 
 
 class AllocationPublic(BaseModel):
@@ -79,8 +80,8 @@ class GrantPublic(BaseModel):
 class SalesLineCreate(BaseModel):
     model_config = _Write
 
-    units: Annotated[StrictInt, Field(ge=0)]
-    net_revenue_minor: Annotated[StrictInt, Field(ge=0)]
+    units: Quantity
+    net_revenue_minor: MinorAmount
     channel: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     territory: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
 

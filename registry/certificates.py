@@ -21,6 +21,8 @@ import base64
 import binascii
 import html
 import io
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,12 @@ from registry.log.signing import LogPublicKey, SignedTreeHead
 from registry.log.store import AttestationLog
 
 CERTIFICATE_FORMAT = "copymark-certificate/v1"
+# A certificate is a few kilobytes nested three levels deep; anything far beyond is hostile.
+MAX_DOCUMENT_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32
+# A string (to its closing quote, or to the end when unclosed) or a bracket: strings are skipped
+# whole, so brackets inside them do not count. Each token is matched without backtracking.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.?)*(?:"|\Z)|[\[\]{}]', re.DOTALL)
 _FIELDS = {"format", "log_index", "leaf", "inclusion_proof", "tree_head", "key_id", "public_key"}
 _MAX_PROOF_LENGTH = 64
 # A Unicode TrueType font lets titles in any script print; without it the PDF falls back
@@ -95,6 +103,29 @@ def issue_certificate(log: AttestationLog, log_index: int) -> dict[str, Any]:
         tree_head=head,
         public_key=log.public_key(),
     )
+
+
+def read_json_document(data: bytes, what: str) -> object:
+    """Parse a certificate or manifest from untrusted bytes, refusing size and depth bombs.
+
+    The depth is measured before parsing, so a document nested 100,000 levels deep is refused
+    in words instead of exhausting the parser's recursion; raises CertificateError.
+    """
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise CertificateError(f"the {what} is larger than {MAX_DOCUMENT_BYTES} bytes")
+    depth = deepest = 0
+    for token in _JSON_TOKEN.finditer(data):
+        opened = token.group()[:1]
+        if opened == b'"':
+            continue
+        depth += 1 if opened in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            raise CertificateError(f"the {what} nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise CertificateError(f"the {what} is not JSON: {error}") from None
 
 
 def verify_certificate(certificate: object, public_key: LogPublicKey) -> CertificateCheck:

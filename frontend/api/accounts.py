@@ -33,6 +33,7 @@ from registry.accounts.service import (
 )
 from registry.accounts.service import sign_up as sign_up_user
 from registry.accounts.verification import confirm_email, send_verification_link
+from registry.bounds import RecordId
 from registry.errors import BadRequest
 from registry.models import Organisation, User, persisted_id
 from registry.schemas import (
@@ -123,7 +124,10 @@ def verify_email(body: EmailVerificationConfirm, session: SessionDep) -> UserPub
 @router.post(
     "/sessions",
     dependencies=[SameOrigin],
-    responses={429: {"description": "Too many failed sign-ins; see the Retry-After header"}},
+    responses={
+        401: {"description": "The email address or the password is wrong"},
+        429: {"description": "Too many failed sign-ins; see the Retry-After header"},
+    },
 )
 def start_session(
     body: Login, request: Request, services: ServicesDep, response: Response
@@ -190,7 +194,7 @@ def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKeyPublic]:
 
 
 @router.delete("/api-keys/{key_id}")
-def revoke(key_id: int, user: CurrentUser, session: SessionDep) -> ApiKeyPublic:
+def revoke(key_id: RecordId, user: CurrentUser, session: SessionDep) -> ApiKeyPublic:
     """Revoke a key at once; requests with it are refused from the next one on."""
     return ApiKeyPublic.model_validate(revoke_api_key(session, user, key_id), from_attributes=True)
 

@@ -12,7 +12,6 @@ from frontend.deps import CurrentUser, OptionalUser, ServicesDep, SessionDep
 from licensing.contract import MAX_DOCUMENT_BYTES, parse_contract_text
 from licensing.errors import InvalidContractError, InvalidSaleEventError
 from licensing.models import ContractVersion, LicenseGrant, LicenseOffer, SalesReport
-from licensing.money import Money
 from licensing.reports import MAX_CSV_BYTES, parse_sales_csv
 from licensing.repository import (
     consented_parties,
@@ -41,6 +40,7 @@ from licensing.service.grants import take_license
 from licensing.service.license_check import licensed_grants
 from licensing.service.offers import list_open_offers, publish_offer, withdraw_offer
 from licensing.service.sales import ReportOutcome, SalesLine, submit_sales_report
+from registry.bounds import RecordId
 from registry.certificates import issue_certificate
 from registry.log.store import AttestationLog
 from registry.models import persisted_id
@@ -151,7 +151,7 @@ def _report_public(outcome: ReportOutcome, response: Response) -> SalesReportPub
 
 @router.post("/works/{work_id}/contract-versions", status_code=201, openapi_extra=_CONTRACT_BODY)
 async def propose_version(
-    work_id: int, request: Request, user: CurrentUser, session: SessionDep
+    work_id: RecordId, request: Request, user: CurrentUser, session: SessionDep
 ) -> ContractVersionPublic:
     """Propose the next version of a work's contract, as a JSON or YAML document."""
     try:
@@ -171,19 +171,21 @@ async def propose_version(
 
 @router.get("/works/{work_id}/contract-versions")
 def versions_of_work(
-    work_id: int, user: CurrentUser, session: SessionDep
+    work_id: RecordId, user: CurrentUser, session: SessionDep
 ) -> list[ContractVersionPublic]:
     return [_version_public(session, v) for v in list_versions(session, user, work_id)]
 
 
 @router.get("/contract-versions/{version_id}")
-def read_version(version_id: int, user: CurrentUser, session: SessionDep) -> ContractVersionPublic:
+def read_version(
+    version_id: RecordId, user: CurrentUser, session: SessionDep
+) -> ContractVersionPublic:
     return _version_public(session, get_version(session, user, version_id))
 
 
 @router.post("/contract-versions/{version_id}/consents", status_code=201)
 def consent(
-    version_id: int,
+    version_id: RecordId,
     body: ConsentCreate,
     user: CurrentUser,
     session: SessionDep,
@@ -197,25 +199,25 @@ def consent(
 
 @router.post("/works/{work_id}/offers", status_code=201)
 def create_offer(
-    work_id: int, body: OfferCreate, user: CurrentUser, session: SessionDep
+    work_id: RecordId, body: OfferCreate, user: CurrentUser, session: SessionDep
 ) -> OfferPublic:
     return _offer_public(publish_offer(session, user, work_id, body.sale_type, body.package))
 
 
 @router.get("/works/{work_id}/offers")
-def offers_on_work(work_id: int, user: OptionalUser, session: SessionDep) -> list[OfferPublic]:
+def offers_on_work(work_id: RecordId, user: OptionalUser, session: SessionDep) -> list[OfferPublic]:
     """The open offers on a public work (or on your own)."""
     return [_offer_public(offer) for offer in list_open_offers(session, user, work_id)]
 
 
 @router.delete("/offers/{offer_id}")
-def remove_offer(offer_id: int, user: CurrentUser, session: SessionDep) -> OfferPublic:
+def remove_offer(offer_id: RecordId, user: CurrentUser, session: SessionDep) -> OfferPublic:
     return _offer_public(withdraw_offer(session, user, offer_id))
 
 
 @router.post("/offers/{offer_id}/grants", status_code=201)
 def accept_offer(
-    offer_id: int,
+    offer_id: RecordId,
     user: CurrentUser,
     session: SessionDep,
     services: ServicesDep,
@@ -229,13 +231,13 @@ def accept_offer(
 
 
 @router.get("/grants/{grant_id}")
-def read_grant(grant_id: int, user: CurrentUser, session: SessionDep) -> GrantPublic:
+def read_grant(grant_id: RecordId, user: CurrentUser, session: SessionDep) -> GrantPublic:
     return _grant_public(get_grant(session, user, grant_id))
 
 
 @router.get("/grants/{grant_id}/certificate")
 def grant_certificate(
-    grant_id: int, session: SessionDep, services: ServicesDep
+    grant_id: RecordId, session: SessionDep, services: ServicesDep
 ) -> CertificatePublic:
     """The grant's certificate, checked offline like a registration's; public like the log."""
     grant = logged_grant(session, grant_id)
@@ -245,7 +247,7 @@ def grant_certificate(
 
 @router.post("/grants/{grant_id}/sales-reports")
 def report_sales_json(
-    grant_id: int,
+    grant_id: RecordId,
     body: SalesReportCreate,
     response: Response,
     user: CurrentUser,
@@ -253,15 +255,7 @@ def report_sales_json(
     services: ServicesDep,
 ) -> SalesReportPublic:
     """Report retail sales; the same report id again answers the stored result (200)."""
-    lines = [
-        SalesLine(
-            units=line.units,
-            net_revenue=Money(line.net_revenue_minor, body.currency),
-            channel=line.channel,
-            territory=line.territory,
-        )
-        for line in body.lines
-    ]
+    lines = [SalesLine.of(line, body.currency) for line in body.lines]
     outcome = submit_sales_report(
         session,
         user,
@@ -276,7 +270,7 @@ def report_sales_json(
 
 @router.post("/grants/{grant_id}/sales-reports/csv", openapi_extra=_CSV_BODY)
 async def report_sales_csv(
-    grant_id: int,
+    grant_id: RecordId,
     request: Request,
     response: Response,
     user: CurrentUser,
@@ -307,7 +301,7 @@ async def report_sales_csv(
 
 @router.get("/licenses/check")
 def check_license(
-    work_id: int,
+    work_id: RecordId,
     domain: Annotated[str, Query(min_length=1, max_length=2048, description="domain or URL")],
     session: SessionDep,
 ) -> LicenseCheck:

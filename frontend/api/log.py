@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from frontend.deps import ServicesDep, SessionDep
+from registry.bounds import LogIndex, LogSize
 from registry.errors import NotFound
 from registry.log.schemas import (
     ConsistencyProofPublic,
@@ -36,7 +36,7 @@ def latest_head(session: SessionDep) -> SignedTreeHeadPublic:
 
 
 @router.get("/leaves/{index}")
-def leaf(index: int, session: SessionDep) -> LeafPublic:
+def leaf(index: LogIndex, session: SessionDep) -> LeafPublic:
     log = AttestationLog(session)
     if not 0 <= index < log.tree_size():
         raise NotFound(f"no leaf at index {index}")
@@ -53,8 +53,8 @@ def leaf(index: int, session: SessionDep) -> LeafPublic:
 @router.get("/proofs/inclusion")
 def inclusion_proof(
     session: SessionDep,
-    index: Annotated[int, Query(ge=0)],
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    index: LogIndex,
+    tree_size: LogSize | None = None,
 ) -> InclusionProofPublic:
     log = AttestationLog(session)
     size = tree_size or log.tree_size()
@@ -65,8 +65,8 @@ def inclusion_proof(
 @router.get("/proofs/consistency")
 def consistency_proof(
     session: SessionDep,
-    old_size: Annotated[int, Query(ge=1)],
-    new_size: Annotated[int | None, Query(ge=1)] = None,
+    old_size: LogSize,
+    new_size: LogSize | None = None,
 ) -> ConsistencyProofPublic:
     log = AttestationLog(session)
     size = new_size or log.tree_size()

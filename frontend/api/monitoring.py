@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
 from frontend.monitor import MonitorDep
+from registry.bounds import RecordId
 from registry.models import persisted_id
 from registry.monitoring.models import Alert, AlertStatus, CrawlJob
 from registry.monitoring.repository import (
@@ -34,14 +35,15 @@ from registry.monitoring.schemas import (
     WatchRequest,
 )
 from registry.monitoring.service import (
+    CrawlQuota,
     add_licensed_domain,
     alerts_by_domain,
     change_status,
-    create_job,
     create_watch,
     evidence_bundle,
     licensed_domains,
     remove_licensed_domain,
+    request_crawl,
 )
 
 router = APIRouter(tags=["monitoring"])
@@ -64,13 +66,15 @@ def start_crawl(
     monitor: MonitorDep,
 ) -> CrawlPublic:
     """Queue a crawl of the seeds; it matches the pages' images against the caller's works."""
-    job = create_job(
+    settings = services.settings
+    job = request_crawl(
         session,
         user,
         request.seeds,
         request.max_pages,
         request.allow_hosts,
-        permitted_hosts=services.settings.crawl_allow_hosts,
+        permitted_hosts=settings.crawl_allow_hosts,
+        quota=CrawlQuota(per_day=settings.crawls_per_day, at_once=settings.crawls_at_once),
     )
     job_id = persisted_id(job)
 
@@ -89,7 +93,7 @@ def list_crawls(user: CurrentUser, session: SessionDep) -> list[CrawlPublic]:
 
 
 @router.get("/crawls/{job_id}")
-def read_crawl(job_id: int, user: CurrentUser, session: SessionDep) -> CrawlPublic:
+def read_crawl(job_id: RecordId, user: CurrentUser, session: SessionDep) -> CrawlPublic:
     """A crawl's progress: status, pages fetched, images checked, alerts raised."""
     return crawl_public(owned_job(session, user, job_id))
 
@@ -111,7 +115,7 @@ def list_watches(user: CurrentUser, session: SessionDep) -> list[WatchPublic]:
 
 @router.post("/works/{work_id}/licensed-domains", status_code=201)
 def add_domain(
-    work_id: int, request: LicensedDomainRequest, user: CurrentUser, session: SessionDep
+    work_id: RecordId, request: LicensedDomainRequest, user: CurrentUser, session: SessionDep
 ) -> LicensedDomainPublic:
     """Copies of the work on this domain (and its subdomains) are licensed: no alerts."""
     entry = add_licensed_domain(session, user, work_id, request.domain)
@@ -120,7 +124,7 @@ def add_domain(
 
 @router.get("/works/{work_id}/licensed-domains")
 def list_domains(
-    work_id: int, user: CurrentUser, session: SessionDep
+    work_id: RecordId, user: CurrentUser, session: SessionDep
 ) -> list[LicensedDomainPublic]:
     return [
         LicensedDomainPublic.model_validate(entry, from_attributes=True)
@@ -129,7 +133,9 @@ def list_domains(
 
 
 @router.delete("/works/{work_id}/licensed-domains/{domain}", status_code=204)
-def remove_domain(work_id: int, domain: str, user: CurrentUser, session: SessionDep) -> Response:
+def remove_domain(
+    work_id: RecordId, domain: str, user: CurrentUser, session: SessionDep
+) -> Response:
     remove_licensed_domain(session, user, work_id, domain)
     return Response(status_code=204)
 
@@ -148,7 +154,7 @@ def list_alerts(
 
 
 @router.get("/alerts/{alert_id}")
-def read_alert(alert_id: int, user: CurrentUser, session: SessionDep) -> AlertDetail:
+def read_alert(alert_id: RecordId, user: CurrentUser, session: SessionDep) -> AlertDetail:
     """An alert with every sighting of its image."""
     alert = owned_alert(session, user, alert_id)
     sightings = [
@@ -160,7 +166,7 @@ def read_alert(alert_id: int, user: CurrentUser, session: SessionDep) -> AlertDe
 
 @router.patch("/alerts/{alert_id}")
 def update_alert(
-    alert_id: int, request: AlertStatusChange, user: CurrentUser, session: SessionDep
+    alert_id: RecordId, request: AlertStatusChange, user: CurrentUser, session: SessionDep
 ) -> AlertPublic:
     """Triage: confirm, dismiss, mark licensed, record a takedown sent, resolve or reopen."""
     return alert_public(change_status(session, user, alert_id, request.status))
@@ -177,7 +183,7 @@ def update_alert(
     },
 )
 def download_evidence(
-    alert_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+    alert_id: RecordId, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> Response:
     """The evidence bundle; `copymark verify BUNDLE.zip` checks it offline with the log's key."""
     bundle = evidence_bundle(session, user, alert_id, services.evidence_blobs)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
+from registry.bounds import RecordId
 from registry.notifications import service
 from registry.notifications.delivery import webhook_guard_for
 from registry.notifications.models import Notification, WebhookEndpoint
@@ -38,7 +39,7 @@ def list_notifications(
     session: SessionDep,
     unread_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before_id: int | None = None,
+    before_id: RecordId | None = None,
 ) -> list[NotificationPublic]:
     """The caller's notifications, newest first; page with before_id."""
     found = service.list_inbox(
@@ -53,7 +54,9 @@ def mark_all_read(user: CurrentUser, session: SessionDep) -> MarkedRead:
 
 
 @router.post("/notifications/{notification_id}/read")
-def mark_read(notification_id: int, user: CurrentUser, session: SessionDep) -> NotificationPublic:
+def mark_read(
+    notification_id: RecordId, user: CurrentUser, session: SessionDep
+) -> NotificationPublic:
     return notification_public(service.mark_read(session, user, notification_id))
 
 
@@ -85,14 +88,14 @@ def list_webhooks(user: CurrentUser, session: SessionDep) -> list[WebhookPublic]
 
 
 @router.delete("/webhooks/{endpoint_id}", status_code=204)
-def remove_webhook(endpoint_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def remove_webhook(endpoint_id: RecordId, user: CurrentUser, session: SessionDep) -> Response:
     service.remove_webhook(session, user, endpoint_id)
     return Response(status_code=204)
 
 
 @router.get("/webhooks/{endpoint_id}/attempts")
 def webhook_attempts(
-    endpoint_id: int,
+    endpoint_id: RecordId,
     user: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from frontend.deps import CurrentUser, OptionalUser, ServicesDep, SessionDep
 from frontend.uploads import read_upload
+from registry.bounds import RecordId
 from registry.certificates import verify_certificate
 from registry.db import unit_of_work
 from registry.errors import CopymarkError, InvalidUpload
@@ -122,20 +123,20 @@ def list_works(user: CurrentUser, session: SessionDep) -> list[WorkPublic]:
 
 
 @router.get("/{work_id}")
-def read_work(work_id: int, user: CurrentUser, session: SessionDep) -> WorkPublic:
+def read_work(work_id: RecordId, user: CurrentUser, session: SessionDep) -> WorkPublic:
     return work_public(get_owned_work(session, user, work_id))
 
 
 @router.delete("/{work_id}")
 def withdraw(
-    work_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+    work_id: RecordId, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> WorkPublic:
     return work_public(services.registrar.withdraw(session, user, work_id))
 
 
 @router.get("/{work_id}/certificate")
 def certificate(
-    work_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+    work_id: RecordId, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> CertificatePublic:
     """The registration certificate; `copymark verify` checks it offline with the log's key."""
     work = get_owned_work(session, user, work_id)
@@ -147,7 +148,7 @@ public_router = APIRouter(tags=["verification"])
 
 @public_router.get("/verify/{work_id}")
 def public_certificate(
-    work_id: int, user: OptionalUser, session: SessionDep, services: ServicesDep
+    work_id: RecordId, user: OptionalUser, session: SessionDep, services: ServicesDep
 ) -> CertificatePublic:
     """Certificate of a public work (or the caller's own), for anyone to check offline."""
     work = visible_work(session, work_id, user)

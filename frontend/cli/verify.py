@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -28,22 +27,20 @@ def verify(
 ) -> None:
     """Check a certificate or an evidence bundle offline: only the log's public key is needed."""
     # Deferred: the certificate and evidence checkers bring PDF, image and zip handling.
-    from registry.certificates import verify_certificate
-    from registry.monitoring.evidence import verify_bundle
+    from registry.certificates import read_json_document, verify_certificate
+    from registry.errors import CertificateError
+    from registry.monitoring.evidence import MAX_BUNDLE_BYTES, verify_bundle
 
     key = _trusted_key(public_key)
-    try:
-        data = document.read_bytes()
-    except OSError as error:
-        fail(f"cannot read {document}: {error}", 2)
+    data = _read_capped(document, MAX_BUNDLE_BYTES, "the document")
     if zipfile.is_zipfile(io.BytesIO(data)):
         bundle = verify_bundle(data, key)
         valid, reason, index = bundle.valid, bundle.reason, bundle.log_index
         size = None
     else:
         try:
-            parsed = json.loads(data)
-        except ValueError as error:
+            parsed = read_json_document(data, "certificate")
+        except CertificateError as error:
             fail(f"{document} is neither a certificate (JSON) nor a bundle (zip): {error}", 2)
         check = verify_certificate(parsed, key)
         valid, reason, index = check.valid, check.reason, check.log_index
@@ -57,14 +54,38 @@ def verify(
         stderr.print(f"{document} verifies: leaf {index} is in the signed log{in_tree}")
 
 
+# A PEM public key is a few hundred bytes; a larger "key" file is the wrong file.
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+
+def _read_capped(path: Path, limit: int, what: str) -> bytes:
+    """The file's bytes, or a one-line error when it is missing, unreadable or over `limit`."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
+    except OSError as error:
+        fail(f"cannot read {what} {path}: {error.strerror or error}", 2)
+    if len(data) > limit:
+        fail(f"{what} {path} is larger than {limit} bytes", 2)
+    return data
+
+
 def _trusted_key(path: Path | None) -> LogPublicKey:
     """The key given on the command line, else this installation's own log key."""
+    from frontend.services import NotInitialised
+    from registry.errors import CopymarkError
     from registry.log.signing import LogPublicKey
 
     if path is None:
-        return services().signer.public_key
+        try:
+            return services().signer.public_key
+        except (NotInitialised, CopymarkError) as error:
+            fail(f"no log key to check against ({error}); pass the log's key: --public-key FILE", 2)
+    data = _read_capped(path, MAX_KEY_FILE_BYTES, "the public key")
     try:
-        text = path.read_text().strip()
+        text = data.decode("ascii").strip()
         return LogPublicKey.from_pem(text) if "BEGIN" in text else LogPublicKey.from_base64(text)
-    except (OSError, ValueError) as error:
-        fail(f"cannot read the public key {path}: {error}", 2)
+    except UnicodeDecodeError:
+        fail(f"the public key {path} is not a PEM or base64 text file", 2)
+    except CopymarkError as error:
+        fail(f"the public key {path} is unusable: {error}", 2)

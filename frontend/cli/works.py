@@ -183,11 +183,14 @@ def certificate(
     if output_format not in {"json", "pdf"}:
         fail(f"unknown format {output_format!r}: use json or pdf", 2)
     # Deferred: certificates read the database and render PDFs.
+    from registry.bounds import MAX_RECORD_ID
     from registry.certificates import render_certificate_pdf
     from registry.db import unit_of_work
     from registry.models import Work
     from registry.service import work_certificate, work_certificate_view
 
+    if not 1 <= work_id <= MAX_RECORD_ID:
+        fail(f"work {work_id} not found: work ids run from 1 to {MAX_RECORD_ID}", 2)
     wiring = services()
     with unit_of_work(wiring.session) as session:
         work = session.get(Work, work_id)

@@ -13,6 +13,7 @@ from licensing.contract import Contract
 from licensing.repository import active_version
 from licensing.service.offers import list_open_offers
 from licensing.service.royalties import sales_history
+from registry.bounds import RecordId
 from registry.models import User, Work
 from registry.repository import visible_work
 
@@ -21,7 +22,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/works/{work_id}/licensing", response_class=HTMLResponse, response_model=None)
 def licensing_page(
-    work_id: int, request: Request, user: OptionalUser, session: SessionDep
+    work_id: RecordId, request: Request, user: OptionalUser, session: SessionDep
 ) -> Response:
     """A work's open license offers and how its active contract splits what they earn."""
     # The registry's lookup comes first: its NotFound is the page's readable 404.

@@ -15,6 +15,7 @@ from frontend.charts import score_bar_percent
 from frontend.deps import OptionalUser, ServicesDep, SessionDep
 from frontend.pages.rendering import render
 from frontend.services import Services
+from registry.bounds import RecordId
 from registry.enforcement.repository import case_id_of_alert
 from registry.errors import NotFound
 from registry.models import User, Work, persisted_id
@@ -87,7 +88,11 @@ def _enforceable(session: Session, alerts: list[Alert]) -> list[int]:
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse, response_model=None)
 def alert_page(
-    alert_id: int, request: Request, user: OptionalUser, session: SessionDep, services: ServicesDep
+    alert_id: RecordId,
+    request: Request,
+    user: OptionalUser,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> Response:
     """One alert: the side-by-side picture, every sighting and draft takedown notices."""
     if user is None:
@@ -135,7 +140,7 @@ def _takedown_notices(
 
 @router.post("/alerts/{alert_id}/status", response_model=None)
 def alert_status_form(
-    alert_id: int,
+    alert_id: RecordId,
     user: OptionalUser,
     session: SessionDep,
     status: Annotated[AlertStatus, Form()],
@@ -151,7 +156,7 @@ def alert_status_form(
 
 @router.get("/alerts/{alert_id}/side-by-side.png")
 def alert_side_by_side(
-    alert_id: int, user: OptionalUser, session: SessionDep, services: ServicesDep
+    alert_id: RecordId, user: OptionalUser, session: SessionDep, services: ServicesDep
 ) -> Response:
     """The original beside the copy, as captured in the alert's evidence bundle."""
     if user is None:

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from frontend.charts import score_bar_percent
 from frontend.deps import OptionalUser, ServicesDep, SessionDep
 from frontend.pages.rendering import render
+from registry.bounds import RecordId
 from registry.certificates import render_certificate_pdf, verify_certificate
 from registry.errors import NotFound
 from registry.models import User, Work
@@ -50,7 +51,11 @@ class ConflictView:
 
 @router.get("/works/{work_id}", response_class=HTMLResponse, response_model=None)
 def work_page(
-    work_id: int, request: Request, user: OptionalUser, session: SessionDep, services: ServicesDep
+    work_id: RecordId,
+    request: Request,
+    user: OptionalUser,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> Response:
     if user is None:
         return RedirectResponse("/login", status_code=303)
@@ -86,7 +91,7 @@ def _visible_or_none(session: Session, work_id: int, viewer: User) -> Work | Non
 
 @router.get("/works/{work_id}/thumbnail")
 def thumbnail(
-    work_id: int, user: OptionalUser, session: SessionDep, services: ServicesDep
+    work_id: RecordId, user: OptionalUser, session: SessionDep, services: ServicesDep
 ) -> Response:
     work = visible_work(session, work_id, user)
     data = services.thumbnails.render(work.sha256)
@@ -97,7 +102,7 @@ def thumbnail(
 
 @router.get("/works/{work_id}/certificate.pdf")
 def certificate_pdf(
-    work_id: int, user: OptionalUser, session: SessionDep, services: ServicesDep
+    work_id: RecordId, user: OptionalUser, session: SessionDep, services: ServicesDep
 ) -> Response:
     work = visible_work(session, work_id, user)
     view = work_certificate_view(session, services.signer, work, services.settings.base_url)
@@ -110,7 +115,11 @@ def certificate_pdf(
 
 @router.get("/verify/{work_id}", response_class=HTMLResponse)
 def verify_page(
-    work_id: int, request: Request, user: OptionalUser, session: SessionDep, services: ServicesDep
+    work_id: RecordId,
+    request: Request,
+    user: OptionalUser,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> HTMLResponse:
     """Anyone holding a certificate's QR link lands here; a private work only for its owner."""
     work = visible_work(session, work_id, user)

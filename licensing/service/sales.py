@@ -9,9 +9,10 @@ the cap and recoupment count every line still counted before them.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from licensing import repository
@@ -21,6 +22,7 @@ from licensing.errors import CurrencyMismatchError, InvalidSaleEventError
 from licensing.events import SplitEvent, allocation_lines
 from licensing.models import ContractVersion, LicenseGrant, SalesReport
 from licensing.money import Money
+from licensing.schemas import SalesLineCreate
 from licensing.service.contracts import compiled
 from registry.errors import Conflict, NotFound
 from registry.log.store import AttestationLog
@@ -38,6 +40,33 @@ class SalesLine:
     net_revenue: Money
     channel: str | None = None
     territory: str | None = None
+
+    @classmethod
+    def of(cls, line: SalesLineCreate, currency: str) -> SalesLine:
+        """The line a validated request line stands for, in the report's currency."""
+        return cls(
+            units=line.units,
+            net_revenue=Money(line.net_revenue_minor, currency),
+            channel=line.channel,
+            territory=line.territory,
+        )
+
+
+def read_sales_line(fields: Mapping[str, object], currency: str, where: str) -> SalesLine:
+    """Validate one line however it was sent (JSON or CSV) by the one set of rules for a line.
+
+    The rules are `SalesLineCreate`'s, the same the JSON API publishes in its schema, so a
+    line refused in one format is refused in the other, and the message names where it was.
+    """
+    try:
+        line = SalesLineCreate.model_validate(fields)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors(include_input=False)
+        )
+        raise InvalidSaleEventError(f"{where}: {problems}") from None
+    return SalesLine.of(line, currency)
 
 
 @dataclass(frozen=True, slots=True)

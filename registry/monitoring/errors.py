@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.errors import Forbidden, Invalid
+from registry.errors import Forbidden, Invalid, TooManyRequests
 
 
 class InvalidCrawl(Invalid):
@@ -15,3 +15,15 @@ class ForbiddenHost(Forbidden):
     """A crawl asked to reach a host the operator has not opened to crawls."""
 
     code = "crawl_host_forbidden"
+
+
+class MonitoringNotAllowed(Forbidden):
+    """The account's roles do not include monitoring the web."""
+
+    code = "monitoring_forbidden"
+
+
+class CrawlQuotaExceeded(TooManyRequests):
+    """The account has used its crawls for now; Retry-After says when the next one is allowed."""
+
+    code = "crawl_quota_exceeded"

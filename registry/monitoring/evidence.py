@@ -21,7 +21,7 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -33,7 +33,8 @@ from PIL import Image
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from registry.certificates import verify_certificate
+from registry.certificates import MAX_DOCUMENT_BYTES, read_json_document, verify_certificate
+from registry.errors import CertificateError
 from registry.log.events import format_timestamp
 from registry.log.signing import LogPublicKey
 from registry.monitoring.events import EvidenceEvent
@@ -259,19 +260,16 @@ def verify_bundle(zip_bytes: bytes, public_key: LogPublicKey) -> BundleCheck:
     """Check a bundle offline against the trusted log key; never raises on bad input."""
     try:
         members = _read_members(zip_bytes)
-    except _Refused as refusal:
+        manifest_bytes = members.documents.get(MANIFEST_NAME)
+        certificate_bytes = members.documents.get(CERTIFICATE_NAME)
+        if manifest_bytes is None or certificate_bytes is None:
+            return BundleCheck(False, f"the bundle lacks {MANIFEST_NAME} or {CERTIFICATE_NAME}")
+        manifest = read_json_document(manifest_bytes, "manifest")
+        certificate = read_json_document(certificate_bytes, "certificate")
+    except (_Refused, CertificateError) as refusal:
         return BundleCheck(False, str(refusal))
-    manifest_bytes = members.get(MANIFEST_NAME)
-    certificate_bytes = members.get(CERTIFICATE_NAME)
-    if manifest_bytes is None or certificate_bytes is None:
-        return BundleCheck(False, f"the bundle lacks {MANIFEST_NAME} or {CERTIFICATE_NAME}")
-    try:
-        manifest = json.loads(manifest_bytes)
-        certificate = json.loads(certificate_bytes)
-    except (UnicodeDecodeError, ValueError) as error:
-        return BundleCheck(False, f"manifest or certificate is not JSON: {error}")
-    problem = _manifest_problem(manifest, members)
-    if problem is not None:
+    problem = _manifest_problem(manifest, members.files)
+    if problem is not None or not isinstance(manifest, dict):
         return BundleCheck(False, problem)
     check = verify_certificate(certificate, public_key)
     if not check.valid:
@@ -290,7 +288,28 @@ class _Refused(Exception):
     pass
 
 
-def _read_members(zip_bytes: bytes) -> dict[str, bytes]:
+@dataclass(frozen=True)
+class _Digest:
+    sha256: str
+    size: int
+
+
+@dataclass
+class _Members:
+    """The manifest and certificate as bytes; every other file only as its digest and size."""
+
+    documents: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, _Digest] = field(default_factory=dict)
+
+
+# Files other than the manifest and certificate are hashed as they stream, never held whole:
+# checking a bundle costs one chunk of memory however large its members say they are.
+_CHUNK_BYTES: Final = 1024 * 1024
+_DOCUMENTS: Final = frozenset({MANIFEST_NAME, CERTIFICATE_NAME})
+_ENCRYPTED: Final = 0x1  # general purpose flag bit 0 of a zip member
+
+
+def _read_members(zip_bytes: bytes) -> _Members:
     if len(zip_bytes) > MAX_BUNDLE_BYTES:
         raise _Refused(f"the bundle is larger than {MAX_BUNDLE_BYTES} bytes")
     try:
@@ -301,32 +320,60 @@ def _read_members(zip_bytes: bytes) -> dict[str, bytes]:
         infos = archive.infolist()
         if len(infos) > MAX_MEMBERS:
             raise _Refused(f"the bundle holds more than {MAX_MEMBERS} files")
-        members: dict[str, bytes] = {}
+        members = _Members()
+        unpacked = 0
         for info in infos:
             name = info.filename
-            if "/" in name or "\\" in name or name.startswith(".") or name in members:
+            seen = name in members.files or name in members.documents
+            if "/" in name or "\\" in name or name.startswith(".") or seen:
                 raise _Refused(f"unexpected member name {name[:100]!r}")
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise _Refused(f"{name} declares more than {MAX_MEMBER_BYTES} bytes")
-            try:
-                with archive.open(info) as stream:
-                    # Read past the declared size: a lying header must not hide a bomb.
-                    data = stream.read(MAX_MEMBER_BYTES + 1)
-            except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError) as error:
-                raise _Refused(f"{name} cannot be read: {error}") from None
-            if len(data) > MAX_MEMBER_BYTES:
-                raise _Refused(f"{name} is larger than {MAX_MEMBER_BYTES} bytes")
-            members[name] = data
+            if info.flag_bits & _ENCRYPTED:
+                raise _Refused(f"{name} is encrypted; an evidence bundle never is")
+            limit = MAX_DOCUMENT_BYTES if name in _DOCUMENTS else MAX_MEMBER_BYTES
+            if info.file_size > limit:
+                raise _Refused(f"{name} declares more than {limit} bytes")
+            digest, data, size = _stream_member(archive, info, limit, keep=name in _DOCUMENTS)
+            unpacked += size
+            if unpacked > MAX_BUNDLE_BYTES:
+                raise _Refused(f"the bundle unpacks to more than {MAX_BUNDLE_BYTES} bytes")
+            if name in _DOCUMENTS:
+                members.documents[name] = data
+            else:
+                members.files[name] = _Digest(digest, size)
         return members
 
 
-def _manifest_problem(manifest: object, members: Mapping[str, bytes]) -> str | None:
+def _stream_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, *, keep: bool
+) -> tuple[str, bytes, int]:
+    """SHA-256, bytes (when kept) and size of one member, refused past `limit` bytes.
+
+    It reads past the declared size on purpose: a lying header must not hide a bomb.
+    """
+    hasher = hashlib.sha256()
+    kept = bytearray()
+    size = 0
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(_CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise _Refused(f"{info.filename} is larger than {limit} bytes")
+                hasher.update(chunk)
+                if keep:
+                    kept += chunk
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError) as error:
+        raise _Refused(f"{info.filename} cannot be read: {error}") from None
+    return hasher.hexdigest(), bytes(kept), size
+
+
+def _manifest_problem(manifest: object, members: Mapping[str, _Digest]) -> str | None:
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         return f"the manifest is not a {MANIFEST_FORMAT} document"
     listed = manifest.get("files")
     if not isinstance(listed, dict):
         return "the manifest lists no files"
-    present = set(members) - {MANIFEST_NAME, CERTIFICATE_NAME}
+    present = set(members)
     if set(listed) != present:
         missing, unlisted = sorted(set(listed) - present), sorted(present - set(listed))
         return f"files missing from the bundle {missing}, files not in the manifest {unlisted}"
@@ -334,7 +381,7 @@ def _manifest_problem(manifest: object, members: Mapping[str, bytes]) -> str | N
         entry = listed[name]
         if not isinstance(entry, dict):
             return f"the manifest entry of {name} is malformed"
-        data = members[name]
-        if entry.get("sha256") != sha256_hex(data) or entry.get("size") != len(data):
+        digest = members[name]
+        if entry.get("sha256") != digest.sha256 or entry.get("size") != digest.size:
             return f"{name} differs from the manifest (SHA-256 or size)"
     return None

@@ -176,6 +176,7 @@ class Monitor:
         )
         try:
             await runner.crawl(guard)
+            failure = runner.nothing_crawled()
         except asyncio.CancelledError:
             await asyncio.shield(asyncio.to_thread(self._end, job_id, JobStatus.INTERRUPTED, None))
             raise
@@ -185,7 +186,8 @@ class Monitor:
         finally:
             frontier.close()
             await screenshots.close()
-        return await asyncio.to_thread(self._end, job_id, JobStatus.FINISHED, None)
+        status = JobStatus.FINISHED if failure is None else JobStatus.FAILED
+        return await asyncio.to_thread(self._end, job_id, status, failure)
 
     def _begin(self, job_id: int) -> CrawlJob:
         with self.session_factory() as session:
@@ -327,6 +329,31 @@ class _JobRun:
         self.on_progress = on_progress
         self.images_checked = job.images_checked
         self.alerts = job.alerts
+        self.pages_fetched = job.pages_fetched
+        self.seeds = frozenset(job.seeds)
+        self.seed_issues = list(job.seed_issues)
+
+    def nothing_crawled(self) -> str | None:
+        """Why the job fetched nothing when every seed was refused or failed; else None."""
+        if self.pages_fetched or len({issue["url"] for issue in self.seed_issues}) < len(
+            self.seeds
+        ):
+            return None
+        reasons = "; ".join(
+            f"{i['url']} {i['kind'].replace('_', ' ')}: {i['message']}" for i in self.seed_issues
+        )
+        return f"no seed could be crawled: {reasons}"
+
+    def seed_issue(self, issue: PageIssue) -> bool:
+        """Keep a problem met on a seed itself (not on a page or image it led to)."""
+        if issue.page_url is not None or issue.url not in self.seeds:
+            return False
+        if any(known["url"] == issue.url for known in self.seed_issues):
+            return False
+        self.seed_issues.append(
+            {"url": issue.url, "kind": issue.kind.value, "message": issue.message[:500]}
+        )
+        return True
 
     async def crawl(self, guard: NetGuard) -> None:
         seeds = tuple(self.job.seeds)
@@ -341,17 +368,23 @@ class _JobRun:
                 if isinstance(event, ImageFound):
                     await self.check(event)
                     frontier.processed(event.image_url)
-                elif isinstance(event, Unchanged | PageIssue):
+                elif isinstance(event, PageIssue):
+                    frontier.processed(event.url)
+                    if self.seed_issue(event):
+                        await asyncio.to_thread(self.save_progress, self.progress())
+                elif isinstance(event, Unchanged):
+                    self.pages_fetched += 1
                     frontier.processed(event.url)
                 elif isinstance(event, PageFetched):
+                    self.pages_fetched += 1
                     await asyncio.to_thread(self.save_progress, self.progress())
                 else:
                     frontier.finished()
         await asyncio.to_thread(self.save_progress, self.progress())
 
     def progress(self) -> Progress:
-        """The counters; call from the event loop's thread, which owns the frontier file."""
-        return Progress(self.frontier.count("done"), self.images_checked, self.alerts)
+        """The counters: pages fetched (a refused or failed page is not), images, alerts."""
+        return Progress(self.pages_fetched, self.images_checked, self.alerts)
 
     def save_progress(self, progress: Progress) -> None:
         with self.monitor.session_factory() as session:
@@ -360,6 +393,7 @@ class _JobRun:
                 job.pages_fetched = progress.pages_fetched
                 job.images_checked = progress.images_checked
                 job.alerts = progress.alerts
+                job.seed_issues = list(self.seed_issues)
                 session.add(job)
                 session.commit()
         if self.on_progress is not None:

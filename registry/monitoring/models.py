@@ -16,11 +16,15 @@ from sqlalchemy import JSON, BigInteger, Column, Enum, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from registry.models import UTCDateTime, utcnow
+from registry.roles import Role
 
 # The bounds of a crawl job and a watch, checked by the service and declared by the schemas.
 MAX_SEEDS: Final = 100
 MAX_PAGES_LIMIT: Final = 100_000
 MIN_WATCH_INTERVAL_S: Final = 3600
+MAX_WATCH_INTERVAL_S: Final = 366 * 24 * 3600
+# Crawls reach out to the web on the account's behalf, so only these roles may start them.
+MONITORING_ROLES: Final = frozenset({Role.RIGHTS_HOLDER, Role.ADMIN})
 
 
 class JobStatus(StrEnum):
@@ -75,6 +79,11 @@ class CrawlJob(SQLModel, table=True):
     images_checked: int = 0
     alerts: int = 0
     error: str | None = Field(default=None, max_length=2000)
+    # Each seed that could not be crawled, as {"url", "kind", "message"}: refused by the
+    # network guard or robots.txt, unreachable, or not a page.
+    seed_issues: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

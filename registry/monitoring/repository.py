@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from registry.errors import NotFound
 from registry.models import User, Work, WorkStatus
@@ -18,6 +18,7 @@ from registry.monitoring.models import (
     AlertStatus,
     CrawlJob,
     CrawlWatch,
+    JobStatus,
     LicensedDomain,
     Sighting,
 )
@@ -74,6 +75,27 @@ def owned_jobs(session: Session, owner: User, limit: int = 100) -> Sequence[Craw
         .where(CrawlJob.owner_id == owner.id)
         .order_by(col(CrawlJob.id).desc())
         .limit(limit)
+    ).all()
+
+
+def active_crawl_count(session: Session, owner: User) -> int:
+    """How many of the owner's crawls are queued or running."""
+    return session.exec(
+        select(func.count())
+        .select_from(CrawlJob)
+        .where(
+            CrawlJob.owner_id == owner.id,
+            col(CrawlJob.status).in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+        )
+    ).one()
+
+
+def crawl_start_times(session: Session, owner: User, since: datetime) -> Sequence[datetime]:
+    """When the owner's crawls created after `since` were created, oldest first."""
+    return session.exec(
+        select(CrawlJob.created_at)
+        .where(CrawlJob.owner_id == owner.id, CrawlJob.created_at > since)
+        .order_by(col(CrawlJob.created_at))
     ).all()
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from registry.monitoring.models import (
     MAX_PAGES_LIMIT,
     MAX_SEEDS,
+    MAX_WATCH_INTERVAL_S,
     MIN_WATCH_INTERVAL_S,
     AlertStatus,
     JobStatus,
@@ -23,6 +24,12 @@ class CrawlRequest(BaseModel):
     allow_hosts: list[str] = Field(default_factory=list, max_length=20)
 
 
+class SeedIssue(BaseModel):
+    url: str
+    kind: str = Field(description="refused, disallowed_by_robots, timeout, http_status, ...")
+    message: str
+
+
 class CrawlPublic(BaseModel):
     id: int
     status: JobStatus
@@ -31,7 +38,10 @@ class CrawlPublic(BaseModel):
     pages_fetched: int
     images_checked: int
     alerts: int
-    error: str | None
+    error: str | None = Field(description="why the crawl failed, when it did")
+    seed_issues: list[SeedIssue] = Field(
+        description="each seed that could not be crawled (refused, unreachable, not a page)"
+    )
     watch_id: int | None
     created_at: datetime
     started_at: datetime | None
@@ -43,7 +53,7 @@ class WatchRequest(BaseModel):
 
     seeds: list[str] = Field(min_length=1, max_length=MAX_SEEDS)
     max_pages: int = Field(default=100, ge=1, le=MAX_PAGES_LIMIT)
-    interval_s: int = Field(default=7 * 24 * 3600, ge=MIN_WATCH_INTERVAL_S)
+    interval_s: int = Field(default=7 * 24 * 3600, ge=MIN_WATCH_INTERVAL_S, le=MAX_WATCH_INTERVAL_S)
 
 
 class WatchPublic(BaseModel):

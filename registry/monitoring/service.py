@@ -21,7 +21,12 @@ from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
 from registry.models import User, Work, persisted_id, utcnow
 from registry.monitoring import repository
-from registry.monitoring.errors import ForbiddenHost, InvalidCrawl
+from registry.monitoring.errors import (
+    CrawlQuotaExceeded,
+    ForbiddenHost,
+    InvalidCrawl,
+    MonitoringNotAllowed,
+)
 from registry.monitoring.events import EvidenceEvent
 from registry.monitoring.evidence import (
     Capture,
@@ -35,7 +40,9 @@ from registry.monitoring.evidence import (
 from registry.monitoring.models import (
     MAX_PAGES_LIMIT,
     MAX_SEEDS,
+    MAX_WATCH_INTERVAL_S,
     MIN_WATCH_INTERVAL_S,
+    MONITORING_ROLES,
     Alert,
     AlertStatus,
     CrawlJob,
@@ -130,6 +137,66 @@ def create_job(
     return job
 
 
+@dataclass(frozen=True)
+class CrawlQuota:
+    """How many crawls one account may start in a trailing day, and have queued or running."""
+
+    per_day: int = 20
+    at_once: int = 2
+
+
+QUOTA_WINDOW: Final = timedelta(days=1)
+BUSY_RETRY_AFTER_S: Final = 60
+
+
+def check_may_monitor(user: User) -> None:
+    """Crawls and watches reach out to the web for their account: only monitoring roles may."""
+    if not any(user.has_role(role) for role in MONITORING_ROLES):
+        allowed = " or ".join(sorted(role.value for role in MONITORING_ROLES))
+        raise MonitoringNotAllowed(
+            f"monitoring the web is for the {allowed} role; this account has "
+            f"{', '.join(user.roles) or 'no roles'}"
+        )
+
+
+def _check_quota(session: Session, owner: User, quota: CrawlQuota, now: datetime) -> None:
+    active = repository.active_crawl_count(session, owner)
+    if active >= quota.at_once:
+        raise CrawlQuotaExceeded(
+            f"you have {active} crawls queued or running, the most an account may have at "
+            "once; start this one when one of them has finished",
+            retry_after_s=BUSY_RETRY_AFTER_S,
+        )
+    started = repository.crawl_start_times(session, owner, now - QUOTA_WINDOW)
+    if len(started) >= quota.per_day:
+        frees_up = started[len(started) - quota.per_day] + QUOTA_WINDOW
+        raise CrawlQuotaExceeded(
+            f"you have started {len(started)} crawls in the last 24 hours, the most an account "
+            f"may; the next one is allowed at {frees_up.isoformat(timespec='seconds')}",
+            retry_after_s=int((frees_up - now).total_seconds()) + 1,
+        )
+
+
+def request_crawl(
+    session: Session,
+    owner: User,
+    seeds: Sequence[str],
+    max_pages: int,
+    allow_hosts: Sequence[str],
+    *,
+    permitted_hosts: Sequence[str],
+    quota: CrawlQuota,
+    now: datetime | None = None,
+) -> CrawlJob:
+    """A crawl an account asks for: its roles must allow monitoring, and its quota must allow
+    one more; then the job is queued as `create_job` queues it."""
+    check_may_monitor(owner)
+    _check_quota(session, owner, quota, now or utcnow())
+    return create_job(
+        session, owner, seeds, max_pages, allow_hosts, permitted_hosts=permitted_hosts
+    )
+
+
 def _allowed_host(host: str) -> str:
     try:
         return canonical_host(host)
@@ -141,9 +208,12 @@ def create_watch(
     session: Session, owner: User, seeds: Sequence[str], max_pages: int, interval_s: int
 ) -> CrawlWatch:
     """A watch-list entry, first due now."""
+    check_may_monitor(owner)
     _check_max_pages(max_pages)
-    if interval_s < MIN_WATCH_INTERVAL_S:
-        raise InvalidCrawl(f"a watch re-crawls at most every {MIN_WATCH_INTERVAL_S} seconds")
+    if not MIN_WATCH_INTERVAL_S <= interval_s <= MAX_WATCH_INTERVAL_S:
+        raise InvalidCrawl(
+            f"a watch re-crawls every {MIN_WATCH_INTERVAL_S} to {MAX_WATCH_INTERVAL_S} seconds"
+        )
     watch = CrawlWatch(
         owner_id=persisted_id(owner),
         seeds=check_seeds(seeds),

@@ -610,6 +610,49 @@ def float_csv_amount(m: Market) -> tuple[Callable[[], httpx.Response], str]:
     ), "whole number"
 
 
+def reported_units_beyond_int64(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    grant_id = m.retail_grant()["id"]
+    lines = [{"units": 2**63, "net_revenue_minor": 100}]
+    return lambda: m.report(grant_id, one_line(lines=lines)), "lines.0.units"
+
+
+def reported_amount_beyond_exact_json(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    grant_id = m.retail_grant()["id"]
+    lines = [{"units": 1, "net_revenue_minor": 2**53}]
+    return lambda: m.report(
+        grant_id, one_line(lines=lines)
+    ), "less than or equal to 9007199254740991"
+
+
+def granted_units_beyond_int64(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    work_id = m.work()
+    m.activate(work_id)
+    offer_id = m.offer(work_id, "wholesale")
+    return lambda: m.client.post(
+        f"{API}/offers/{offer_id}/grants", json={"units": 2**63}, headers=m.brand.headers
+    ), "units"
+
+
+def csv(m: Market, grant_id: int, text: str) -> httpx.Response:
+    return m.client.post(
+        f"{API}/grants/{grant_id}/sales-reports/csv",
+        params={"report_id": "r", "currency": "USD"},
+        content=text.encode(),
+        headers={**m.brand.headers, "content-type": "text/csv"},
+    )
+
+
+def csv_amount_in_arabic_indic_digits(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    grant_id = m.retail_grant()["id"]
+    return lambda: csv(m, grant_id, "units,net_revenue\n1,\u0661.00\n"), "not a decimal number"
+
+
+def csv_channel_longer_than_json_allows(m: Market) -> tuple[Callable[[], httpx.Response], str]:
+    grant_id = m.retail_grant()["id"]
+    text = f"units,net_revenue,channel\n1,1.00,{'c' * 100_000}\n"
+    return lambda: csv(m, grant_id, text), "channel: String should have at most 128 characters"
+
+
 def excess_csv_precision(m: Market) -> tuple[Callable[[], httpx.Response], str]:
     grant_id = m.retail_grant()["id"]
     return lambda: m.client.post(
@@ -674,6 +717,11 @@ def second_buyout(m: Market) -> tuple[Callable[[], httpx.Response], str]:
         float_reported_amount,
         float_csv_amount,
         excess_csv_precision,
+        reported_units_beyond_int64,
+        reported_amount_beyond_exact_json,
+        granted_units_beyond_int64,
+        csv_amount_in_arabic_indic_digits,
+        csv_channel_longer_than_json_allows,
         report_currency_mismatch,
         contract_currency_mismatch,
         cyclic_derivation,

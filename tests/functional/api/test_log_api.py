@@ -66,7 +66,9 @@ def test_consistency_proof_links_an_old_head_to_the_new_one(
 def test_out_of_range_requests_name_the_problem(client: TestClient, alice: Account) -> None:
     register_some(client, alice, 2)
     assert client.get("/api/v1/log/leaves/7").status_code == 404
-    assert client.get("/api/v1/log/leaves/-1").status_code == 404
+    negative = client.get("/api/v1/log/leaves/-1")
+    assert negative.status_code == 422
+    assert "index: Input should be greater than or equal to 0" in negative.json()["detail"]
     bad = client.get("/api/v1/log/proofs/inclusion?index=5&tree_size=2")
     assert bad.status_code == 422
     assert bad.json()["detail"]

@@ -259,3 +259,59 @@ def test_a_watch_interval_below_an_hour_is_refused(client: TestClient, alice: Ac
         json={"seeds": ["https://shop.example/"], "interval_s": 60},
     )
     assert response.status_code == 422
+
+
+def test_a_refused_seed_fails_the_crawl_and_says_why(client: TestClient, alice: Account) -> None:
+    job = crawl_to_the_end(client, alice, ["http://10.0.0.1/admin"])
+    assert job["status"] == "failed"
+    assert job["pages_fetched"] == 0
+    assert job["seed_issues"] == [
+        {
+            "url": "http://10.0.0.1/admin",
+            "kind": "refused",
+            "message": job["seed_issues"][0]["message"],
+        }
+    ]
+    assert "http://10.0.0.1/admin refused: 10.0.0.1 is in non-public range" in job["error"]
+
+
+def test_each_refused_seed_is_named_beside_the_pages_crawled(
+    client: TestClient, alice: Account, site: LoopbackSite
+) -> None:
+    job = crawl_to_the_end(
+        client, alice, [site.url("/unrelated"), "http://169.254.169.254/latest/meta-data/"], 2
+    )
+    assert job["status"] == "finished", job
+    assert job["error"] is None
+    assert job["pages_fetched"] == 1
+    assert [(issue["url"], issue["kind"]) for issue in job["seed_issues"]] == [
+        ("http://169.254.169.254/latest/meta-data/", "refused")
+    ]
+
+
+def test_an_account_without_a_monitoring_role_may_not_crawl_or_watch(client: TestClient) -> None:
+    brand = make_account(client, "brand@example.com", roles=["brand"])
+    for url, body in [
+        ("/api/v1/crawls", {"seeds": ["https://example.com/"]}),
+        ("/api/v1/watches", {"seeds": ["https://example.com/"], "interval_s": 86400}),
+    ]:
+        answer = client.post(url, headers=brand.headers, json=body)
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["code"] == "monitoring_forbidden"
+        assert "rights_holder" in answer.json()["detail"]
+    assert client.get("/api/v1/crawls", headers=brand.headers).json() == []
+
+
+def test_crawls_beyond_the_daily_quota_answer_429_with_retry_after(
+    client: TestClient, services: Services, alice: Account
+) -> None:
+    services.settings = services.settings.model_copy(update={"crawls_per_day": 2})
+    for _ in range(2):
+        crawl_to_the_end(client, alice, ["http://10.0.0.1/"])
+    answer = client.post(
+        "/api/v1/crawls", headers=alice.headers, json={"seeds": ["http://10.0.0.1/"]}
+    )
+    assert answer.status_code == 429, answer.text
+    assert answer.json()["code"] == "crawl_quota_exceeded"
+    assert "2 crawls in the last 24 hours" in answer.json()["detail"]
+    assert 0 < int(answer.headers["retry-after"]) <= 24 * 3600

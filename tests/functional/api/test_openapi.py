@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema
 from fastapi.testclient import TestClient
 
 # Binary downloads carry no JSON schema; they must say what they are instead.
@@ -116,3 +117,63 @@ def test_proof_fields_state_their_encoding(client: TestClient) -> None:
         "public_key",
     ]
     assert certificate["properties"]["inclusion_proof"]["items"]["pattern"] == "^[0-9a-f]{64}$"
+
+
+ERROR_REF = {"$ref": "#/components/schemas/ErrorPublic"}
+
+
+def test_security_schemes_are_declared(client: TestClient) -> None:
+    schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
+    assert schemes["ApiKey"] == {**schemes["ApiKey"], "type": "http", "scheme": "bearer"}
+    assert (schemes["SessionCookie"]["in"], schemes["SessionCookie"]["name"]) == (
+        "cookie",
+        "copymark_session",
+    )
+    assert (schemes["CsrfToken"]["in"], schemes["CsrfToken"]["name"].lower()) == (
+        "header",
+        "x-csrf-token",
+    )
+
+
+def test_each_operation_says_how_it_is_authenticated(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert paths["/api/v1/works/{work_id}"]["delete"]["security"] == [
+        {"ApiKey": []},
+        {"SessionCookie": [], "CsrfToken": []},
+    ]
+    assert paths["/api/v1/works/{work_id}"]["get"]["security"] == [
+        {"ApiKey": []},
+        {"SessionCookie": []},
+    ]
+    assert {} in paths["/api/v1/verify/{work_id}"]["get"]["security"]
+    assert "security" not in paths["/api/v1/log/head"]["get"]
+
+
+def test_every_operation_documents_its_errors_with_the_real_body(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    problems = []
+    for name, operation in operations(spec):
+        if name == "GET /healthz":
+            continue
+        expected = {"400", "404", "409", "413", "422", "429"}
+        if operation.get("security"):
+            expected |= {"401", "403"}
+        for code in sorted(expected):
+            response = operation["responses"].get(code)
+            if response is None:
+                problems.append(f"{name}: {code} is not documented")
+            elif response["content"] != {"application/json": {"schema": ERROR_REF}}:
+                problems.append(f"{name} {code}: not the error body {response['content']}")
+    assert not problems, "\n".join(problems)
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_a_real_error_matches_the_documented_body(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ErrorPublic"]
+    for answer in (
+        client.get("/api/v1/log/leaves/minus-one"),
+        client.get("/api/v1/works"),
+        client.get("/api/v1/log/head"),
+    ):
+        assert answer.status_code in {401, 404, 422}
+        jsonschema.validate(answer.json(), schema)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import tracemalloc
 import zipfile
 from datetime import UTC, datetime
 
@@ -218,3 +219,52 @@ def test_hostile_archives_are_refused_without_raising(hostile: bytes, signer: Lo
 @given(st.binary(max_size=2048))
 def test_arbitrary_bytes_never_verify(data: bytes) -> None:
     assert not verify_bundle(data, LogSigner.generate().public_key).valid
+
+
+def encrypted(contents: dict[str, bytes], name: str) -> bytes:
+    """A zip whose member `name` is flagged encrypted in its local and central headers."""
+    data = bytearray(repack(contents))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        local = archive.getinfo(name).header_offset
+    data[local + 6] |= 0x1
+    central = bytes(data).find(b"PK\x01\x02")
+    while central != -1:
+        if data[central + 46 : central + 46 + len(name)] == name.encode():
+            data[central + 8] |= 0x1
+        central = bytes(data).find(b"PK\x01\x02", central + 4)
+    return bytes(data)
+
+
+def test_an_encrypted_member_is_refused_in_words(session: Session, signer: LogSigner) -> None:
+    contents = members(bundle_for(session, signer, Screenshot(b"\x89PNG screenshot")))
+    check = verify_bundle(encrypted(contents, SCREENSHOT_NAME), signer.public_key)
+    assert not check.valid
+    assert check.reason == f"{SCREENSHOT_NAME} is encrypted; an evidence bundle never is"
+
+
+def test_a_certificate_nested_100000_deep_is_refused_in_words(
+    session: Session, signer: LogSigner
+) -> None:
+    contents = members(bundle_for(session, signer, Screenshot(None, "off")))
+    contents[CERTIFICATE_NAME] = b"[" * 100_000 + b"]" * 100_000
+    check = verify_bundle(repack(contents), signer.public_key)
+    assert not check.valid
+    assert "nests deeper than" in (check.reason or "")
+
+
+def test_a_small_zip_of_huge_members_is_checked_in_bounded_memory(signer: LogSigner) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for number in range(14):
+            archive.writestr(f"member-{number}.bin", bytes(100 * 1024 * 1024))
+    bomb = buffer.getvalue()
+    assert len(bomb) < 2 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        check = verify_bundle(bomb, signer.public_key)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert not check.valid
+    assert "unpacks to more than" in (check.reason or "")
+    assert peak < 16 * 1024 * 1024

@@ -37,7 +37,12 @@ def test_a_due_watch_runs_a_job_and_is_rescheduled(
     assert job is not None
     assert job.watch_id == watch.id
     assert job.owner_id == alice.id
-    assert job.status == JobStatus.FINISHED
+    # A watch carries no allow-list, so the network guard refuses the loopback seed: the job
+    # ends saying so rather than finishing as if it had crawled.
+    assert job.status == JobStatus.FAILED
+    assert [(issue["url"], issue["kind"]) for issue in job.seed_issues] == [
+        (site.url("/unrelated"), "refused")
+    ]
     assert rescheduled is not None
     assert rescheduled.next_run_at > utcnow() + timedelta(hours=23)
     assert len(jobs) == 1

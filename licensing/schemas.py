@@ -72,8 +72,11 @@ class GrantPublic(BaseModel):
     currency: str
     allocations: list[AllocationPublic]
     log_index: int | None
+    activation_log_index: int | None
     certificate_url: str
     granted_at: datetime
+    expires_at: datetime | None
+    activated_at: datetime | None
 
 
 class SalesLineCreate(BaseModel):

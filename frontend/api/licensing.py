@@ -14,10 +14,10 @@ from licensing.models import ContractVersion, LicenseGrant, LicenseOffer, SalesR
 from licensing.money import Money
 from licensing.reports import MAX_CSV_BYTES, parse_sales_csv
 from licensing.repository import (
+    certified_grant,
     consented_parties,
     get_grant,
     get_version,
-    logged_grant,
     work_of_version,
 )
 from licensing.schemas import (
@@ -36,7 +36,7 @@ from licensing.schemas import (
     SalesReportPublic,
 )
 from licensing.service.contracts import consent_to_version, list_versions, propose_contract_version
-from licensing.service.grants import take_license
+from licensing.service.grants import cancel_grant, take_license
 from licensing.service.license_check import licensed_grants
 from licensing.service.offers import list_open_offers, publish_offer, withdraw_offer
 from licensing.service.sales import ReportOutcome, SalesLine, submit_sales_report
@@ -116,8 +116,11 @@ def _grant_public(grant: LicenseGrant) -> GrantPublic:
         currency=grant.currency,
         allocations=_allocations(grant.execution),
         log_index=grant.log_index,
+        activation_log_index=grant.activation_log_index,
         certificate_url=certificate_url(grant_id),
         granted_at=grant.granted_at,
+        expires_at=grant.expires_at,
+        activated_at=grant.activated_at,
     )
 
 
@@ -221,6 +224,12 @@ def accept_offer(
     return _grant_public(grant)
 
 
+@router.delete("/grants/{grant_id}")
+def withdraw_grant(grant_id: int, user: CurrentUser, session: SessionDep) -> GrantPublic:
+    """Cancel your own grant while it awaits payment; a buyout's reservation of the work ends."""
+    return _grant_public(cancel_grant(session, user, grant_id))
+
+
 @router.get("/grants/{grant_id}")
 def read_grant(grant_id: int, user: CurrentUser, session: SessionDep) -> GrantPublic:
     return _grant_public(get_grant(session, user, grant_id))
@@ -231,9 +240,10 @@ def grant_certificate(
     grant_id: int, session: SessionDep, services: ServicesDep
 ) -> CertificatePublic:
     """The grant's certificate, checked offline like a registration's; public like the log."""
-    grant = logged_grant(session, grant_id)
+    grant = certified_grant(session, grant_id)
     log = AttestationLog(session, services.signer)
-    return CertificatePublic.model_validate(issue_certificate(log, grant.log_index or 0))
+    index = grant.activation_log_index if grant.activation_log_index is not None else 0
+    return CertificatePublic.model_validate(issue_certificate(log, index))
 
 
 @router.post("/grants/{grant_id}/sales-reports")

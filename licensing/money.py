@@ -33,6 +33,10 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }
 
 BASIS_POINTS_PER_UNIT = 10_000
+# Ten trillion major units of a two-decimal currency: far beyond any sale, yet a sum of 9,000
+# such amounts still fits a signed 64-bit column and every amount is exact in a JSON reader.
+MAX_AMOUNT_MINOR = 10**15
+MAX_UNITS = 10**12
 _DECIMAL_AMOUNT = re.compile(r"-?\d+(\.\d+)?")
 
 
@@ -65,6 +69,11 @@ class Money:
 
     def __post_init__(self) -> None:
         require_whole_minor_units(self.amount_minor, "amount_minor")
+        if not -MAX_AMOUNT_MINOR <= self.amount_minor <= MAX_AMOUNT_MINOR:
+            raise InvalidAmountError(
+                f"amount {self.amount_minor} is beyond the largest amount handled, "
+                f"{MAX_AMOUNT_MINOR} minor units"
+            )
         currency_exponent(self.currency)
 
     @classmethod

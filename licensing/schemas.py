@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from licensing.models import GrantStatus, OfferStatus, VersionStatus
+from licensing.money import MAX_AMOUNT_MINOR, MAX_UNITS
 
 _Write = ConfigDict(extra="forbid")
 
@@ -52,7 +53,7 @@ class OfferPublic(BaseModel):
 class GrantCreate(BaseModel):
     model_config = _Write
 
-    units: Annotated[StrictInt, Field(ge=0)] = 0
+    units: Annotated[StrictInt, Field(ge=0, le=MAX_UNITS)] = 0
 
 
 class AllocationPublic(BaseModel):
@@ -82,8 +83,8 @@ class GrantPublic(BaseModel):
 class SalesLineCreate(BaseModel):
     model_config = _Write
 
-    units: Annotated[StrictInt, Field(ge=0)]
-    net_revenue_minor: Annotated[StrictInt, Field(ge=0)]
+    units: Annotated[StrictInt, Field(ge=0, le=MAX_UNITS)]
+    net_revenue_minor: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)]
     channel: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     territory: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
 

@@ -11,7 +11,16 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from frontend.api import accounts, licensing, log, monitoring, notifications, search, works
+from frontend.api import (
+    accounts,
+    licensing,
+    log,
+    monitoring,
+    notifications,
+    search,
+    settlement,
+    works,
+)
 from frontend.headers import SecurityHeaders
 from frontend.lifespan import lifespan
 from frontend.pages import router as pages_router
@@ -120,6 +129,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         works.public_router,
         log.router,
         licensing.router,
+        settlement.router,
         monitoring.router,
         search.router,
     ):

@@ -61,3 +61,21 @@ class ProcessorUnavailableError(SettlementError, Unavailable):
     """The payment processor could not be reached or refused the request."""
 
     code = "payment_processor_unavailable"
+
+
+class PaymentRefusedError(SettlementError, Invalid):
+    """The processor refused the payment method (a declined card)."""
+
+    code = "payment_refused"
+
+
+class MalformedEventError(SettlementError, BadRequest):
+    """A signed webhook body is not a Stripe event of the expected shape."""
+
+    code = "webhook_event_malformed"
+
+
+class PaymentsNotConfiguredError(SettlementError, Unavailable):
+    """No payment processor is configured (no Stripe key and no sandbox)."""
+
+    code = "payments_not_configured"

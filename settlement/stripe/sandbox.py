@@ -16,10 +16,23 @@ from dataclasses import dataclass
 import httpx
 
 SANDBOX_API_KEY = "sk_test_copymark_sandbox"
-_SERVE = (
-    "import sys; from aiohttp import web; from localstripe.server import app; "
-    "web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), print=None)"
-)
+# The sandbox ends with the process that started it, however that one ends (uvicorn re-raises
+# SIGTERM after shutting down, so no `finally` of ours may run).
+_SERVE = """
+import os, sys, threading, time
+from aiohttp import web
+from localstripe.server import app
+
+parent = os.getppid()
+
+def follow_parent():
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+threading.Thread(target=follow_parent, daemon=True).start()
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
 
 
 class SandboxUnavailable(RuntimeError):

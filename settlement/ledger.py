@@ -27,6 +27,7 @@ integers with room to spare.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from settlement.errors import InvalidAccountError, LedgerIntegrityError
 
 MAX_EXTERNAL_KEY = 200
 MAX_ACCOUNT_CODE = 320
+_WHITESPACE = re.compile(r"\s")
 
 
 class PlatformAccount(StrEnum):
@@ -66,7 +68,7 @@ def platform_account(kind: PlatformAccount) -> str:
 
 def party_account(account_reference: str, kind: PartyAccount) -> str:
     """Return the code of a party's account; the platform party's share is platform revenue."""
-    if not account_reference or any(character.isspace() for character in account_reference):
+    if not account_reference or _WHITESPACE.search(account_reference):
         raise InvalidAccountError(f"party account {account_reference[:80]!r} is not a reference")
     if account_reference.startswith("platform:"):
         return platform_account(PlatformAccount.REVENUE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, insert
+from sqlalchemy import BindParameter, bindparam, func, insert
 from sqlmodel import Session, col, select
 
 from licensing.repository import get_grant
@@ -42,8 +42,21 @@ def entry_with_key(session: Session, external_key: str) -> JournalEntry | None:
 
 
 def entries_with_keys(session: Session, keys: Sequence[str]) -> dict[str, JournalEntry]:
-    rows = session.exec(select(JournalEntry).where(col(JournalEntry.external_key).in_(keys))).all()
+    # One expanding parameter rather than a literal per key: batches carry hundreds of keys.
+    wanted: BindParameter[str] = bindparam("keys", expanding=True)
+    rows = session.exec(
+        select(JournalEntry).where(col(JournalEntry.external_key).in_(wanted)),
+        params={"keys": list(keys)},
+    ).all()
     return {row.external_key: row for row in rows}
+
+
+def insert_entries(session: Session, rows: list[dict[str, object]]) -> list[int]:
+    """Insert journal entries in one statement; returns their ids in the order given."""
+    inserted = session.execute(
+        insert(JournalEntry).returning(col(JournalEntry.id), sort_by_parameter_order=True), rows
+    )
+    return [int(entry_id) for entry_id in inserted.scalars()]
 
 
 def insert_lines(session: Session, rows: list[dict[str, object]]) -> None:

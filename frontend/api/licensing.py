@@ -44,6 +44,7 @@ from registry.certificates import issue_certificate
 from registry.log.store import AttestationLog
 from registry.models import persisted_id
 from registry.schemas import CertificatePublic
+from settlement.service.royalties import post_royalties
 
 API_PREFIX = "/api/v1"
 
@@ -274,6 +275,7 @@ def report_sales_json(
         log=AttestationLog(session, services.signer),
         corrects=body.corrects,
     )
+    post_royalties(session, outcome)
     return _report_public(outcome, response)
 
 
@@ -300,6 +302,7 @@ async def report_sales_csv(
         log=AttestationLog(session, services.signer),
         corrects=corrects,
     )
+    post_royalties(session, outcome)
     return _report_public(outcome, response)
 
 

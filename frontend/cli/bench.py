@@ -13,7 +13,7 @@ from rich.table import Table
 
 from frontend.cli.output import fail, stderr
 
-AREAS = ("registry", "similarity", "crawl", "licensing")
+AREAS = ("registry", "similarity", "crawl", "licensing", "settlement")
 
 # Each area imports its benchmark (and with it torch, FAISS or the app's wiring) only when run,
 # so that `copymark --help` and the other commands start fast.
@@ -71,6 +71,15 @@ def _licensing(quick: bool) -> dict[str, Any]:
     return run_licensing_benchmark(executions=5_000 if quick else 50_000)
 
 
+def _settlement(quick: bool) -> dict[str, Any]:
+    from bench.settlement import run_settlement_benchmark
+    from frontend.cli.scratch import scratch_app
+
+    return run_settlement_benchmark(
+        scratch_app(_cache_dir() / "models"), sales=2_000 if quick else 20_000
+    )
+
+
 def bench(
     area: Annotated[
         str | None, typer.Argument(help=f"one of {', '.join(AREAS)}; all if omitted")
@@ -89,6 +98,7 @@ def bench(
         "similarity": lambda: _similarity(quick, scale),
         "crawl": lambda: _crawl(quick),
         "licensing": lambda: _licensing(quick),
+        "settlement": lambda: _settlement(quick),
     }
     results: dict[str, Any] = {}
     for name in [area] if area else list(AREAS):

@@ -14,18 +14,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from licensing.money import Money
-from registry.models import persisted_id
+from registry.models import persisted_id, utcnow
 from settlement import repository
 from settlement.errors import EntryConflictError, LedgerIntegrityError
 from settlement.ledger import EntryDraft, PartyAccount, Posting, party_account
-from settlement.models import JournalEntry
 
 
 @dataclass(frozen=True, slots=True)
 class Posted:
     """An entry in the ledger; `replayed` when its key was already posted with this content."""
 
-    entry: JournalEntry
+    entry_id: int
+    external_key: str
+    digest: str
     replayed: bool
 
 
@@ -70,44 +71,50 @@ def _post_new(session: Session, drafts: list[EntryDraft]) -> dict[str, Posted]:
                 "correct it with a reversing entry under a new key"
             )
         else:
-            posted[draft.external_key] = Posted(entry, replayed=True)
+            posted[draft.external_key] = Posted(
+                persisted_id(entry), entry.external_key, entry.digest, replayed=True
+            )
     if not fresh:
         return posted
     reversed_ids = _reversed_entry_ids(session, fresh)
+    moment = utcnow()
     accounts = repository.account_ids(
         session, (line.account for draft in fresh for line in draft.postings)
     )
-    entries = [
-        JournalEntry(
-            external_key=draft.external_key,
-            kind=draft.kind,
-            digest=draft.digest(),
-            reverses_entry_id=reversed_ids.get(draft.external_key),
-            grant_id=draft.grant_id,
-        )
-        for draft in fresh
-    ]
-    session.add_all(entries)
-    session.flush()
+    digests = [draft.digest() for draft in fresh]
+    entry_ids = repository.insert_entries(
+        session,
+        [
+            {
+                "external_key": draft.external_key,
+                "kind": draft.kind,
+                "digest": digest,
+                "reverses_entry_id": reversed_ids.get(draft.external_key),
+                "grant_id": draft.grant_id,
+                "posted_at": moment,
+            }
+            for draft, digest in zip(fresh, digests, strict=True)
+        ],
+    )
     repository.insert_lines(
         session,
         [
             {
-                "entry_id": persisted_id(entry),
+                "entry_id": entry_id,
                 "account_id": accounts[line.account],
                 "currency": line.currency,
                 "amount_minor": line.amount_minor,
             }
-            for entry, draft in zip(entries, fresh, strict=True)
+            for entry_id, draft in zip(entry_ids, fresh, strict=True)
             for line in draft.postings
         ],
     )
     # Balanced in code already; checked again on what the database now holds, before commit.
-    unbalanced = repository.unbalanced_entries(session, [persisted_id(entry) for entry in entries])
+    unbalanced = repository.unbalanced_entries(session, entry_ids)
     if unbalanced:
         raise LedgerIntegrityError(f"stored entries do not balance: {unbalanced[:3]}")
-    for entry in entries:
-        posted[entry.external_key] = Posted(entry, replayed=False)
+    for entry_id, draft, digest in zip(entry_ids, fresh, digests, strict=True):
+        posted[draft.external_key] = Posted(entry_id, draft.external_key, digest, replayed=False)
     return posted
 
 

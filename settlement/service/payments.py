@@ -126,7 +126,7 @@ def settle_intent(
                     for line in grant.execution["allocations"]
                 ),
                 journal_entry_key=draft.external_key,
-                journal_entry_digest=posted.entry.digest,
+                journal_entry_digest=posted.digest,
                 settled_at=moment,
             )
         ]
@@ -134,7 +134,7 @@ def settle_intent(
     grant.activation_log_index = index
     payment.status = PaymentStatus.SUCCEEDED
     payment.settled_at = moment
-    payment.journal_entry_id = persisted_id(posted.entry)
+    payment.journal_entry_id = posted.entry_id
     payment.log_index = index
     session.add_all([grant, payment])
     session.flush()

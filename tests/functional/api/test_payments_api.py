@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import stripe
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
+from typer.testing import CliRunner
 
 from frontend.app import create_app
+from frontend.cli import app as cli
 from frontend.services import Services
 from frontend.settings import Settings
 from licensing.models import LicenseGrant
@@ -313,3 +316,42 @@ def test_another_brand_cannot_pay_or_see_a_grant(market: Market) -> None:
     paid = market.client.post(f"{API}/grants/{grant['id']}/payments", headers=rival.headers)
     listed = market.client.get(f"{API}/grants/{grant['id']}/payments", headers=rival.headers)
     assert (paid.status_code, listed.status_code) == (404, 404)
+
+
+def reconcile_cli(market: Market, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    settings = market.services.settings
+    for name, value in {
+        "COPYMARK_HOME": str(settings.home),
+        "COPYMARK_DATABASE_URL": settings.resolved_database_url,
+        "COPYMARK_STRIPE_API_KEY": settings.stripe_api_key,
+        "COPYMARK_STRIPE_API_BASE": settings.stripe_api_base,
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["settlement", "reconcile", "--json"])
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return [{**record, "exit": result.exit_code} for record in records]
+
+
+def test_reconcile_matches_the_ledger_with_the_sandbox_and_names_a_stray_charge(
+    market: Market,
+    processor: stripe.StripeClient,
+    localstripe: LocalStripe,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    httpx.delete(f"{localstripe.api_base}/_config/data").raise_for_status()
+    pay(market, pending_grant(market)["id"], brand_card(localstripe))
+    pay(market, pending_grant(market, "wholesale")["id"], brand_card(localstripe))
+    matched = reconcile_cli(market, monkeypatch)
+    assert [(r["currency"], r["ledger_minor"], r["matched"], r["exit"]) for r in matched] == [
+        ("USD", 510_000, True, 0)
+    ]
+    processor.v1.payment_intents.create(
+        params={
+            "amount": 700,
+            "currency": "usd",
+            "payment_method": brand_card(localstripe),
+            "confirm": True,
+        }
+    )
+    stray = reconcile_cli(market, monkeypatch)
+    assert [(r["difference_minor"], r["matched"], r["exit"]) for r in stray] == [(700, False, 1)]

@@ -88,6 +88,8 @@ class Payment(SQLModel, table=True):
     # Why a succeeded payment could not settle its grant (an operator refunds it).
     problem: str | None = Field(default=None, max_length=500)
     journal_entry_id: int | None = Field(default=None, foreign_key="journal_entries.id")
+    # How much of it the processor has refunded so far (each refund event reports the total).
+    refunded_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

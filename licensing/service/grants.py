@@ -204,6 +204,24 @@ def expire_unpaid_grants(
     return expired
 
 
+def refund_grant(session: Session, grant_id: int) -> LicenseGrant:
+    """Mark a paid grant refunded in full: it licenses nothing more, and a bought-out work goes
+    back to the owner who offered it (its split is reversed by settlement)."""
+    grant = repository.lock_grant(session, grant_id)
+    if grant.status == GrantStatus.REFUNDED:
+        return grant
+    if grant.status != GrantStatus.ACTIVE:
+        raise Conflict(f"license grant {grant_id} is {grant.status}: only a paid one is refunded")
+    grant.status = GrantStatus.REFUNDED
+    session.add(grant)
+    session.flush()
+    offer = repository.offer_of_grant(session, grant)
+    if grant.sale_type == "buyout":
+        transfer_ownership(session, grant.work_id, offer.created_by)
+    _tell_owner(session, offer, grant, "refunded in full: the license has ended")
+    return grant
+
+
 def _taken_message(grant: LicenseGrant, gross: Money) -> str:
     if grant.status == GrantStatus.ACTIVE:
         return "taken: the retail license is active; royalties follow sales reports"

@@ -104,6 +104,7 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('requires_payment', 'succeeded', 'refused', name='paymentstatus', native_enum=False, length=32), nullable=False),
     sa.Column('problem', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('journal_entry_id', sa.Integer(), nullable=True),
+    sa.Column('refunded_minor', sa.BigInteger(), nullable=False),
     sa.Column('log_index', sa.BigInteger(), nullable=True),
     sa.Column('created_at', registry.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('settled_at', registry.models.UTCDateTime(timezone=True), nullable=True),

@@ -33,6 +33,7 @@ from settlement.errors import (
 )
 from settlement.models import ProcessorEvent
 from settlement.service.payments import refuse_intent, settle_intent
+from settlement.service.refunds import apply_refund
 from settlement.stripe import signatures
 from settlement.stripe.gateway import IntentSnapshot
 
@@ -145,4 +146,14 @@ def _apply(
         reason = error.get("message") if isinstance(error, dict) else None
         refused = refuse_intent(session, intent, str(reason or "the payment failed"))
         return f"payment {intent.id} is {refused.status if refused else 'not ours'}"
+    if event_type == "charge.refunded":
+        intent_id = obj.get("payment_intent")
+        if not isinstance(intent_id, str):
+            raise MalformedEventError("the refunded charge names no payment intent")
+        try:
+            total = Money(obj["amount_refunded"], str(obj["currency"]).upper())
+        except (KeyError, CopymarkError) as error:
+            raise MalformedEventError(f"the refunded charge is malformed: {error}") from None
+        refunded = apply_refund(session, intent_id, total)
+        return f"refunded {refunded.refunded_minor} of payment {intent_id}"
     return "ignored"

@@ -355,3 +355,57 @@ def test_reconcile_matches_the_ledger_with_the_sandbox_and_names_a_stray_charge(
     )
     stray = reconcile_cli(market, monkeypatch)
     assert [(r["difference_minor"], r["matched"], r["exit"]) for r in stray] == [(700, False, 1)]
+
+
+def refund_event(processor: stripe.StripeClient, intent_id: str, amount: int) -> dict[str, Any]:
+    """Refund at the processor, then the signed event Stripe sends for the charge."""
+    processor.v1.refunds.create(params={"payment_intent": intent_id, "amount": amount})
+    charge = processor.v1.payment_intents.retrieve(intent_id).to_dict()["latest_charge"]
+    if isinstance(charge, str):
+        charge = processor.v1.charges.retrieve(charge).to_dict()
+    return {
+        "id": f"evt_refund_{intent_id}_{charge['amount_refunded']}",
+        "type": "charge.refunded",
+        "data": {"object": charge},
+    }
+
+
+def test_a_partial_refund_reverses_the_split_in_proportion(
+    market: Market,
+    processor: stripe.StripeClient,
+    localstripe: LocalStripe,  # noqa: F811
+) -> None:
+    grant = pending_grant(market, "wholesale")
+    paid = pay(market, grant["id"], brand_card(localstripe)).json()
+    event = refund_event(processor, paid["payment_intent_id"], 2_500)
+    assert deliver(market, event).json()["outcome"] == (
+        f"refunded 2500 of payment {paid['payment_intent_id']}"
+    )
+    deliver(market, {**event, "id": "evt_same_refund_again"})
+    with market.services.session() as session:
+        owed = balances(session, "party:")
+    # 10,000 paid, split 60/40; a quarter refunded comes back from each party.
+    assert owed == {
+        ("party:acct:alice@example.com:payable", "USD"): -4_500,
+        ("party:acct:bob@example.com:payable", "USD"): -3_000,
+    }
+    assert (grant["id"], "active") in state(market)["grants"]
+
+
+def test_a_full_refund_of_a_buyout_ends_it_and_returns_the_work(
+    market: Market,
+    processor: stripe.StripeClient,
+    localstripe: LocalStripe,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    httpx.delete(f"{localstripe.api_base}/_config/data").raise_for_status()
+    grant = pending_grant(market)
+    paid = pay(market, grant["id"], brand_card(localstripe)).json()
+    deliver(market, refund_event(processor, paid["payment_intent_id"], 500_000))
+    after = state(market)
+    assert (grant["id"], "refunded") in after["grants"]
+    assert (grant["work_id"], market.alice.user_id) in after["owners"]
+    with market.services.session() as session:
+        assert set(balances(session, "party:").values()) == {0}
+    assert market.client.get(grant["certificate_url"]).status_code == 404
+    assert [r["matched"] for r in reconcile_cli(market, monkeypatch)] == [True]

@@ -3,7 +3,7 @@
 Each run drives random splits, replays, conflicting replays, payouts, reversals, transactions
 that fail half-way and direct attempts to edit or unbalance the journal, and after every step
 checks: every entry balances per currency, no external key is posted twice, and each party's
-payable equals its allocations less its payouts and reversals. A failure names the seed and
+payable equals its allocations less its payouts, holds and reversals. A failure names the seed and
 the steps taken, so `SEED=<n>` reproduces it exactly.
 """
 
@@ -25,7 +25,7 @@ from settlement import repository
 from settlement.errors import EntryConflictError
 from settlement.ledger import EntryDraft
 from settlement.models import JournalEntry
-from settlement.postings import Share, payment_entry, payout_entry
+from settlement.postings import Share, hold_entry, payment_entry, payout_entry
 from settlement.service.ledger import payable, post_entry, reversal_of
 
 PARTIES = ("acct:ana@example.com", "acct:ben@example.com", "acct:cy@example.com")
@@ -39,7 +39,7 @@ class InjectedFault(RuntimeError):
 
 @dataclass
 class Model:
-    """What the ledger must show: per party, allocations less payouts and reversals."""
+    """What the ledger must show: per party, allocations less payouts, holds and reversals."""
 
     payable: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     splits: dict[str, tuple[EntryDraft, list[Share]]] = field(default_factory=dict)
@@ -69,7 +69,7 @@ def _without_grant(draft: EntryDraft) -> EntryDraft:
 
 def step(rng: random.Random, engine: Engine, model: Model, number: int) -> str:
     action = rng.choice(
-        ["split", "split", "replay", "conflict", "payout", "reverse", "fault", "tamper"]
+        ["split", "split", "replay", "conflict", "payout", "hold", "reverse", "fault", "tamper"]
     )
     if action == "split" or not model.splits:
         key = f"pi_{number}"
@@ -94,18 +94,19 @@ def step(rng: random.Random, engine: Engine, model: Model, number: int) -> str:
         with pytest.raises(EntryConflictError), unit_of_work(engine) as session:
             post_entry(session, _without_grant(other))
         return f"conflict {key}"
-    if action == "payout":
+    if action in {"payout", "hold"}:
         party = rng.choice(PARTIES)
         owed = model.payable[party]
         if owed <= 0:
-            return f"no payout to {party}"
+            return f"no {action} for {party}"
         amount = rng.randint(1, owed)
-        payout_key = f"po_{number}"
+        movement_key = f"{action}_{number}"
+        movement = payout_entry if action == "payout" else hold_entry
         with unit_of_work(engine) as session:
-            post_entry(session, payout_entry(payout_key, party, Money(amount, "USD")))
+            post_entry(session, movement(movement_key, party, Money(amount, "USD")))
         model.payable[party] -= amount
-        model.keys.add(payout_key)
-        return f"payout {amount} to {party}"
+        model.keys.add(movement_key)
+        return f"{action} {amount} for {party}"
     if action == "reverse":
         if key in model.reversed:
             return f"{key} already reversed"

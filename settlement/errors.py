@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from registry.errors import BadRequest, Conflict, CopymarkError, Invalid, StorageFault, Unavailable
+from registry.errors import (
+    BadRequest,
+    Conflict,
+    CopymarkError,
+    Invalid,
+    PayloadTooLarge,
+    StorageFault,
+    Unavailable,
+)
 
 
 class SettlementError(CopymarkError):
@@ -79,3 +87,9 @@ class PaymentsNotConfiguredError(SettlementError, Unavailable):
     """No payment processor is configured (no Stripe key and no sandbox)."""
 
     code = "payments_not_configured"
+
+
+class WebhookTooLargeError(SettlementError, PayloadTooLarge):
+    """A webhook body is larger than any event the processor sends."""
+
+    code = "webhook_too_large"

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Request
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
 from licensing.money import Money
 from registry.log.store import AttestationLog
-from settlement.errors import WebhookSignatureError
+from settlement.errors import WebhookTooLargeError
 from settlement.models import Payment
 from settlement.repository import visible_payments
 from settlement.schemas import PaymentCreate, PaymentPublic, WebhookAnswer
@@ -42,7 +42,7 @@ def pay_grant(
     body: PaymentCreate | None = None,
 ) -> PaymentPublic:
     """Pay your grant awaiting payment; with a payment method it is charged at once."""
-    payment = start_payment(
+    started = start_payment(
         session,
         user,
         grant_id,
@@ -50,7 +50,7 @@ def pay_grant(
         log=AttestationLog(session, services.signer),
         payment_method=body.payment_method if body is not None else None,
     )
-    return _payment_public(payment)
+    return _payment_public(started.payment, started.client_secret)
 
 
 @router.get("/grants/{grant_id}/payments")
@@ -71,7 +71,7 @@ async def stripe_webhook(
     async for chunk in request.stream():
         payload += chunk
         if len(payload) > MAX_WEBHOOK_BYTES:
-            raise WebhookSignatureError(f"the webhook body exceeds {MAX_WEBHOOK_BYTES} bytes")
+            raise WebhookTooLargeError(f"the webhook body exceeds {MAX_WEBHOOK_BYTES} bytes")
 
     def fee_of(intent_id: str, currency: str) -> Money:
         # Read only once an event needs it: with webhooks off, payments need not be configured.

@@ -9,6 +9,7 @@ nothing. A payment whose amount or currency is not the grant's price settles not
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
@@ -29,6 +30,15 @@ from settlement.service.ledger import post_entry
 from settlement.stripe.gateway import IntentSnapshot, PaymentGateway
 
 
+@dataclass(frozen=True, slots=True)
+class StartedPayment:
+    """A payment asked of the processor, with the secret the brand's browser confirms it with
+    (never stored here)."""
+
+    payment: Payment
+    client_secret: str | None
+
+
 def start_payment(
     session: Session,
     licensee: User,
@@ -38,7 +48,7 @@ def start_payment(
     log: AttestationLog,
     payment_method: str | None = None,
     now: datetime | None = None,
-) -> Payment:
+) -> StartedPayment:
     """Ask the processor to collect a grant's price from its licensee.
 
     Without a payment method the intent waits for the brand to confirm it (its client secret
@@ -72,8 +82,8 @@ def start_payment(
     session.flush()
     if intent.status == "succeeded":
         fee = gateway.fee_of(intent.id, intent.amount.currency)
-        return settle_intent(session, intent, fee=fee, log=log, now=moment)
-    return payment
+        payment = settle_intent(session, intent, fee=fee, log=log, now=moment)
+    return StartedPayment(payment, intent.client_secret)
 
 
 def settle_intent(

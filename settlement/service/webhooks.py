@@ -29,7 +29,7 @@ from settlement.errors import (
     EventConflictError,
     MalformedEventError,
     WebhookDisabledError,
-    WebhookSignatureError,
+    WebhookTooLargeError,
 )
 from settlement.models import ProcessorEvent
 from settlement.service.payments import refuse_intent, settle_intent
@@ -84,7 +84,7 @@ def receive_webhook(
     if not secret:
         raise WebhookDisabledError("no webhook secret is configured: webhooks are turned off")
     if len(payload) > MAX_WEBHOOK_BYTES:
-        raise WebhookSignatureError(f"the webhook body exceeds {MAX_WEBHOOK_BYTES} bytes")
+        raise WebhookTooLargeError(f"the webhook body exceeds {MAX_WEBHOOK_BYTES} bytes")
     signatures.verify(payload, signature, secret, now)
     event, event_id, event_type, obj = _event_fields(payload)
     digest = hashlib.sha256(

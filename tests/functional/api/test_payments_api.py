@@ -172,6 +172,7 @@ def test_a_webhook_settles_a_payment_confirmed_in_the_browser_once(
     grant = pending_grant(market, "wholesale")
     started = pay(market, grant["id"]).json()
     assert started["status"] == "requires_payment"
+    assert started["client_secret"].startswith(started["payment_intent_id"])
     confirm_in_browser(processor, started["payment_intent_id"], brand_card(localstripe))
     event = succeeded_event(processor, started["payment_intent_id"])
     first = deliver(market, event)
@@ -279,6 +280,13 @@ def test_a_tampered_webhook_is_refused_and_changes_nothing(
     answer = deliver(market, event, **HOSTILE[attack](event))
     assert answer.status_code == 400, answer.text
     assert answer.json()["code"] == "webhook_signature_invalid"
+    assert state(market) == before
+
+
+def test_an_oversized_webhook_is_refused_unread(market: Market) -> None:
+    before = state(market)
+    answer = deliver(market, {"id": "evt_big", "padding": "x" * 600_000})
+    assert (answer.status_code, answer.json()["code"]) == (413, "webhook_too_large")
     assert state(market) == before
 
 

@@ -26,6 +26,8 @@ def reconcile_ledger(as_json: JsonFlag = False) -> None:
             results = reconcile(session, wiring.payment_gateway)
     except CopymarkError as error:
         fail(error.message)
+    finally:
+        wiring.close()
     for result in results:
         record = {
             "currency": result.currency,

@@ -21,6 +21,7 @@ from frontend.api import (
     monitoring,
     notifications,
     search,
+    settlement,
     works,
 )
 from frontend.body_limits import BodyLimits, route_body_limits, too_large_message
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         works.public_router,
         log.router,
         licensing.router,
+        settlement.router,
         monitoring.router,
         cases.router,
         search.router,

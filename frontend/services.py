@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from registry.monitoring.jobs import Monitor
     from registry.monitoring.screenshots import Screenshotter
     from registry.service import Registrar
+    from settlement.stripe.gateway import StripeGateway
     from similarity.crawl.netguard import NetGuard
     from similarity.crawl.politeness import HostPoliteness
     from similarity.embedding.embedders import OnnxEmbedder
@@ -134,6 +135,19 @@ class Services:
         if not path.exists():
             raise NotInitialised(f"no log signing key at {path}: run `copymark init` first")
         return load_signer(path)
+
+    @cached_property
+    def payment_gateway(self) -> StripeGateway:
+        """Stripe through its library, at the configured API base (the sandbox's, or Stripe's)."""
+        from settlement.errors import PaymentsNotConfiguredError
+        from settlement.stripe.gateway import StripeGateway
+
+        if not self.settings.stripe_api_key:
+            raise PaymentsNotConfiguredError(
+                "payments are not configured: set COPYMARK_STRIPE_API_KEY "
+                "(`copymark serve` starts a local sandbox when it is empty)"
+            )
+        return StripeGateway(self.settings.stripe_api_key, self.settings.stripe_api_base)
 
     @cached_property
     def similarity(self) -> SimilarityEngine:

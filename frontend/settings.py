@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # Webhook hosts that skip the SSRF address checks and may use plain http (tests, demo).
     webhook_allow_hosts: list[str] = Field(default_factory=list)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # Payments: Stripe with these keys; with no key, `copymark serve` starts the local sandbox.
+    stripe_api_key: str = ""
+    stripe_api_base: str = ""
+    # Stripe webhooks are refused while this is empty.
+    stripe_webhook_secret: str = ""
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from licensing.errors import InvalidContractError, UnknownCurrencyError
-from licensing.money import BASIS_POINTS_PER_UNIT, currency_exponent
+from licensing.money import BASIS_POINTS_PER_UNIT, MAX_AMOUNT_MINOR, currency_exponent
 
 CONTRACT_SCHEMA_PATH = Path(__file__).parent / "schema" / "contract-v1.schema.json"
 CONTRACT_SCHEMA_ID = "urn:copymark:schema:contract:v1"
@@ -43,7 +43,7 @@ Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.
 AccountRef = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^\S+$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Territory = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-MinorUnits = Annotated[StrictInt, Field(ge=0)]
+MinorUnits = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR)]
 PositiveCount = Annotated[StrictInt, Field(ge=1)]
 Bp = Annotated[StrictInt, Field(ge=0, le=BASIS_POINTS_PER_UNIT)]
 PartyRole = Literal["creator", "co_creator", "rights_holder", "agent", "platform", "upstream_work"]

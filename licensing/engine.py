@@ -153,12 +153,17 @@ class Execution:
         return sum(line.amount.amount_minor for line in self.allocations if line.party == party)
 
     def to_json(self) -> dict[str, Any]:
-        """Return the JSON form: gross, currency and one entry per allocation line."""
+        """Return the JSON form: gross, currency and each allocation line with its account."""
         return {
             "gross_minor": self.gross.amount_minor,
             "currency": self.gross.currency,
             "allocations": [
-                {"party": line.party, "amount_minor": line.amount.amount_minor, "rule": line.rule}
+                {
+                    "party": line.party,
+                    "account": line.account,
+                    "amount_minor": line.amount.amount_minor,
+                    "rule": line.rule,
+                }
                 for line in self.allocations
             ],
         }

@@ -32,8 +32,22 @@ class OfferStatus(StrEnum):
 
 
 class GrantStatus(StrEnum):
+    """Where a grant stands; only an active grant licenses anything.
+
+    An open offer is the "offered" state. Taking a wholesale or buyout offer makes a grant that
+    waits for payment until its `expires_at`; payment makes it active, the deadline passing makes
+    it expired, the licensee withdrawing makes it cancelled, a refund makes it refunded. Retail
+    grants pay nothing up front and are active at once.
+    """
+
     PENDING_PAYMENT = "pending_payment"
     ACTIVE = "active"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+LIVE_GRANT_STATUSES = (GrantStatus.PENDING_PAYMENT, GrantStatus.ACTIVE)
 
 
 class LicenseContract(SQLModel, table=True):
@@ -94,21 +108,22 @@ class LicenseOffer(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-_BUYOUT_ONLY = text("sale_type = 'buyout'")
+# A pending buyout reserves the work as an active one holds it; expired or cancelled ones do not.
+_LIVE_BUYOUT = text("sale_type = 'buyout' AND status IN ('PENDING_PAYMENT', 'ACTIVE')")
 
 
 class LicenseGrant(SQLModel, table=True):
     """A license a brand took under an offer, with the split of what it pays up front."""
 
     __tablename__ = "license_grants"
-    # The database itself refuses a second buyout of a work, whatever races the service loses.
+    # The database itself refuses a second live buyout of a work, whatever races the service loses.
     __table_args__ = (
         Index(
-            "uq_license_grants_one_buyout_per_work",
+            "uq_license_grants_one_live_buyout_per_work",
             "work_id",
             unique=True,
-            sqlite_where=_BUYOUT_ONLY,
-            postgresql_where=_BUYOUT_ONLY,
+            sqlite_where=_LIVE_BUYOUT,
+            postgresql_where=_LIVE_BUYOUT,
         ),
     )
 
@@ -124,6 +139,14 @@ class LicenseGrant(SQLModel, table=True):
     status: GrantStatus = GrantStatus.PENDING_PAYMENT
     log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Unpaid past this instant, a pending grant expires and its reservation ends.
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    activated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The leaf that made the grant active (the grant's own for retail, the settled payment's
+    # otherwise): the grant's certificate proves this leaf.
+    activation_log_index: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
 
 
 class SalesReport(SQLModel, table=True):

@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import StrictInt
 
 from licensing.errors import CurrencyMismatchError, InvalidAmountError, UnknownCurrencyError
+from registry.bounds import bounded
 
 _EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _EXPONENT_3 = "BHD IQD JOD KWD LYD OMR TND"
@@ -33,6 +37,14 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }
 
 BASIS_POINTS_PER_UNIT = 10_000
+# Ten trillion major units of a two-decimal currency: far beyond any sale, yet a sum of 9,000
+# such amounts still fits a signed 64-bit column and every amount is exact in a JSON reader.
+MAX_AMOUNT_MINOR = 10**15
+MAX_UNITS = 10**12
+Quantity = Annotated[StrictInt, bounded(0, MAX_UNITS, "a whole number of units")]
+MinorAmount = Annotated[
+    StrictInt, bounded(0, MAX_AMOUNT_MINOR, "an amount in the currency's minor unit (cents)")
+]
 _DECIMAL_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
@@ -65,6 +77,11 @@ class Money:
 
     def __post_init__(self) -> None:
         require_whole_minor_units(self.amount_minor, "amount_minor")
+        if not -MAX_AMOUNT_MINOR <= self.amount_minor <= MAX_AMOUNT_MINOR:
+            raise InvalidAmountError(
+                f"amount {self.amount_minor} is beyond the largest amount handled, "
+                f"{MAX_AMOUNT_MINOR} minor units"
+            )
         currency_exponent(self.currency)
 
     @classmethod

@@ -12,12 +12,14 @@ Objects a user may not see answer NotFound, exactly as unknown ones do.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, select
 
 from licensing.contract import parse_contract_data
 from licensing.models import (
+    LIVE_GRANT_STATUSES,
     ContractConsent,
     ContractVersion,
     GrantStatus,
@@ -78,11 +80,16 @@ def get_grant(session: Session, viewer: User, grant_id: int) -> LicenseGrant:
     return grant
 
 
-def logged_grant(session: Session, grant_id: int) -> LicenseGrant:
-    """Return a grant whose leaf is on the public log (its certificate is public like the log)."""
+def certified_grant(session: Session, grant_id: int) -> LicenseGrant:
+    """Return an active grant with its activation leaf on the public log (its certificate is
+    public like the log); a grant awaiting payment or no longer active has no certificate."""
     grant = session.get(LicenseGrant, grant_id)
-    if grant is None or grant.log_index is None:
+    if grant is None or grant.activation_log_index is None:
         raise NotFound(f"license grant {grant_id} not found")
+    if grant.status != GrantStatus.ACTIVE:
+        raise NotFound(
+            f"license grant {grant_id} is {grant.status}: only an active grant is certified"
+        )
     return grant
 
 
@@ -235,11 +242,13 @@ def reread_offer(session: Session, offer_id: int) -> LicenseOffer:
     ).one()
 
 
-def buyout_grant(session: Session, work_id: int) -> LicenseGrant | None:
-    """Return the buyout grant of a work, if it was bought out."""
+def live_buyout_grant(session: Session, work_id: int) -> LicenseGrant | None:
+    """Return the buyout that holds or reserves a work: active, or pending payment."""
     return session.exec(
         select(LicenseGrant).where(
-            LicenseGrant.work_id == work_id, LicenseGrant.sale_type == "buyout"
+            LicenseGrant.work_id == work_id,
+            LicenseGrant.sale_type == "buyout",
+            col(LicenseGrant.status).in_(LIVE_GRANT_STATUSES),
         )
     ).first()
 
@@ -247,6 +256,42 @@ def buyout_grant(session: Session, work_id: int) -> LicenseGrant | None:
 def _verified_domain() -> ColumnElement[bool]:
     # An unverified domain is only a claim (registry.accounts.domains): it names no licensee.
     return col(Organisation.domain_verified_at).is_not(None)
+
+
+def lock_grant(session: Session, grant_id: int) -> LicenseGrant:
+    """Return a grant locked for a change of status, re-read from the database (no scoping:
+    payment settlement acts for the platform, not for a user)."""
+    grant = session.exec(
+        select(LicenseGrant)
+        .where(LicenseGrant.id == grant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if grant is None:
+        raise NotFound(f"license grant {grant_id} not found")
+    return grant
+
+
+def offer_of_grant(session: Session, grant: LicenseGrant) -> LicenseOffer:
+    """Return the offer a grant was taken under."""
+    offer = session.get(LicenseOffer, grant.offer_id)
+    if offer is None:
+        raise NotFound(f"offer {grant.offer_id} not found")
+    return offer
+
+
+def overdue_grants(
+    session: Session, now: datetime, work_id: int | None = None
+) -> Sequence[LicenseGrant]:
+    """Return the grants still pending payment past their deadline, of one work or all."""
+    query = select(LicenseGrant).where(
+        LicenseGrant.status == GrantStatus.PENDING_PAYMENT,
+        col(LicenseGrant.expires_at).is_not(None),
+        col(LicenseGrant.expires_at) <= now,
+    )
+    if work_id is not None:
+        query = query.where(LicenseGrant.work_id == work_id)
+    return session.exec(query.order_by(col(LicenseGrant.id))).all()
 
 
 def licensee_domain(session: Session, user: User) -> str | None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from licensing.models import GrantStatus, OfferStatus, VersionStatus
-from registry.bounds import MinorAmount, Quantity
+from licensing.money import MinorAmount, Quantity
 
 _Write = ConfigDict(extra="forbid")
 
@@ -73,8 +73,11 @@ class GrantPublic(BaseModel):
     currency: str
     allocations: list[AllocationPublic]
     log_index: int | None
+    activation_log_index: int | None
     certificate_url: str
     granted_at: datetime
+    expires_at: datetime | None
+    activated_at: datetime | None
 
 
 class SalesLineCreate(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
 from registry.log.events import MAX_SAFE_INTEGER
 
@@ -28,7 +28,3 @@ def bounded(minimum: int, maximum: int, description: str) -> object:
 RecordId = Annotated[int, bounded(1, MAX_RECORD_ID, "a record id")]
 LogIndex = Annotated[int, bounded(0, MAX_EXACT_INTEGER - 1, "a position in the attestation log")]
 LogSize = Annotated[int, bounded(1, MAX_EXACT_INTEGER, "a size of the attestation log")]
-Quantity = Annotated[StrictInt, bounded(0, MAX_EXACT_INTEGER, "a whole number of units")]
-MinorAmount = Annotated[
-    StrictInt, bounded(0, MAX_EXACT_INTEGER, "an amount in the currency's minor unit (cents)")
-]

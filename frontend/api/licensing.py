@@ -14,10 +14,10 @@ from licensing.errors import InvalidContractError, InvalidSaleEventError
 from licensing.models import ContractVersion, LicenseGrant, LicenseOffer, SalesReport
 from licensing.reports import MAX_CSV_BYTES, parse_sales_csv
 from licensing.repository import (
+    certified_grant,
     consented_parties,
     get_grant,
     get_version,
-    logged_grant,
     work_of_version,
 )
 from licensing.schemas import (
@@ -36,7 +36,7 @@ from licensing.schemas import (
     SalesReportPublic,
 )
 from licensing.service.contracts import consent_to_version, list_versions, propose_contract_version
-from licensing.service.grants import take_license
+from licensing.service.grants import cancel_grant, take_license
 from licensing.service.license_check import licensed_grants
 from licensing.service.offers import list_open_offers, publish_offer, withdraw_offer
 from licensing.service.sales import ReportOutcome, SalesLine, submit_sales_report
@@ -45,6 +45,7 @@ from registry.certificates import issue_certificate
 from registry.log.store import AttestationLog
 from registry.models import persisted_id
 from registry.schemas import CertificatePublic
+from settlement.service.royalties import post_royalties
 
 API_PREFIX = "/api/v1"
 
@@ -117,8 +118,11 @@ def _grant_public(grant: LicenseGrant) -> GrantPublic:
         currency=grant.currency,
         allocations=_allocations(grant.execution),
         log_index=grant.log_index,
+        activation_log_index=grant.activation_log_index,
         certificate_url=certificate_url(grant_id),
         granted_at=grant.granted_at,
+        expires_at=grant.expires_at,
+        activated_at=grant.activated_at,
     )
 
 
@@ -230,6 +234,12 @@ def accept_offer(
     return _grant_public(grant)
 
 
+@router.delete("/grants/{grant_id}")
+def withdraw_grant(grant_id: int, user: CurrentUser, session: SessionDep) -> GrantPublic:
+    """Cancel your own grant while it awaits payment; a buyout's reservation of the work ends."""
+    return _grant_public(cancel_grant(session, user, grant_id))
+
+
 @router.get("/grants/{grant_id}")
 def read_grant(grant_id: RecordId, user: CurrentUser, session: SessionDep) -> GrantPublic:
     return _grant_public(get_grant(session, user, grant_id))
@@ -240,9 +250,10 @@ def grant_certificate(
     grant_id: RecordId, session: SessionDep, services: ServicesDep
 ) -> CertificatePublic:
     """The grant's certificate, checked offline like a registration's; public like the log."""
-    grant = logged_grant(session, grant_id)
+    grant = certified_grant(session, grant_id)
     log = AttestationLog(session, services.signer)
-    return CertificatePublic.model_validate(issue_certificate(log, grant.log_index or 0))
+    index = grant.activation_log_index if grant.activation_log_index is not None else 0
+    return CertificatePublic.model_validate(issue_certificate(log, index))
 
 
 @router.post("/grants/{grant_id}/sales-reports")
@@ -265,6 +276,7 @@ def report_sales_json(
         log=AttestationLog(session, services.signer),
         corrects=body.corrects,
     )
+    post_royalties(session, outcome)
     return _report_public(outcome, response)
 
 
@@ -294,6 +306,7 @@ async def report_sales_csv(
             log=AttestationLog(session, services.signer),
             corrects=corrects,
         )
+        post_royalties(session, outcome)
         return _report_public(outcome, response)
 
     return await run_in_threadpool(submit)

@@ -18,6 +18,7 @@ from frontend.cli.contract import contract_app
 from frontend.cli.crawl import crawl
 from frontend.cli.log import log_app
 from frontend.cli.serve import init, serve
+from frontend.cli.settlement import settlement_app
 from frontend.cli.user import user_app
 from frontend.cli.verify import verify
 from frontend.cli.works import certificate, match, register
@@ -37,6 +38,7 @@ app.add_typer(log_app, name="log")
 app.add_typer(user_app, name="user")
 app.add_typer(contract_app, name="contract")
 app.add_typer(cases_app, name="cases")
+app.add_typer(settlement_app, name="settlement")
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from frontend.cli.output import fail, stderr
 
-AREAS = ("registry", "similarity", "crawl", "licensing", "web")
+AREAS = ("registry", "similarity", "crawl", "licensing", "settlement", "web")
 
 # Each area imports its benchmark (and with it torch, FAISS or the app's wiring) only when run,
 # so that `copymark --help` and the other commands start fast.
@@ -81,6 +81,15 @@ def _web(quick: bool, seconds: float | None) -> dict[str, Any]:
     )
 
 
+def _settlement(quick: bool) -> dict[str, Any]:
+    from bench.settlement import run_settlement_benchmark
+    from frontend.cli.scratch import scratch_app
+
+    return run_settlement_benchmark(
+        scratch_app(_cache_dir() / "models"), sales=2_000 if quick else 20_000
+    )
+
+
 def bench(
     area: Annotated[
         str | None, typer.Argument(help=f"one of {', '.join(AREAS)}; all if omitted")
@@ -103,6 +112,7 @@ def bench(
         "crawl": lambda: _crawl(quick),
         "licensing": lambda: _licensing(quick),
         "web": lambda: _web(quick, seconds),
+        "settlement": lambda: _settlement(quick),
     }
     results: dict[str, Any] = {}
     for name in [area] if area else list(AREAS):

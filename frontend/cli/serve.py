@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from frontend.cli.output import stderr
 from frontend.cli.wiring import services
+
+if TYPE_CHECKING:
+    from frontend.services import Services
+    from settlement.stripe.sandbox import LocalStripe
 
 
 def init() -> None:
@@ -31,9 +35,37 @@ def serve(
     from frontend.app import create_app
 
     wiring = services()
-    wiring.initialise()
-    if demo:
-        from frontend.demo import load_demo
+    sandbox = None
+    if not wiring.settings.stripe_api_key and wiring.settings.environment == "development":
+        wiring, sandbox = _with_stripe_sandbox(wiring, f"http://{host}:{port}")
+    try:
+        wiring.initialise()
+        if demo:
+            from frontend.demo import load_demo
 
-        load_demo(wiring, progress_console=stderr)
-    uvicorn.run(create_app(services=wiring), host=host, port=port)
+            load_demo(wiring, progress_console=stderr)
+        uvicorn.run(create_app(services=wiring), host=host, port=port)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+
+
+def _with_stripe_sandbox(wiring: Services, base_url: str) -> tuple[Services, LocalStripe]:
+    """Payments without Stripe keys: start the local sandbox and take its signed webhooks."""
+    import secrets
+
+    from frontend.services import Services
+    from settlement.stripe.sandbox import SANDBOX_API_KEY, LocalStripe
+
+    sandbox = LocalStripe.start()
+    secret = f"whsec_{secrets.token_hex(24)}"
+    sandbox.send_webhooks_to(f"{base_url}/api/v1/stripe/webhook", secret)
+    stderr.print(f"payments: no Stripe key set, using the Stripe sandbox at {sandbox.api_base}")
+    settings = wiring.settings.model_copy(
+        update={
+            "stripe_api_key": SANDBOX_API_KEY,
+            "stripe_api_base": sandbox.api_base,
+            "stripe_webhook_secret": secret,
+        }
+    )
+    return Services(settings), sandbox

@@ -17,15 +17,15 @@ from licensing.models import GrantStatus, LicenseGrant
 from registry.models import persisted_id
 from similarity.crawl.urls import InvalidUrlError, canonical_host, host_within
 
-LICENSING_GRANT_STATUSES = (GrantStatus.ACTIVE, GrantStatus.PENDING_PAYMENT)
+LICENSING_GRANT_STATUSES = (GrantStatus.ACTIVE,)
 
 
 def licensed_grants(session: Session, work_id: int, domain_or_url: str) -> list[LicenseGrant]:
     """Return the grants of a work held by an organisation whose domain covers the host.
 
-    A host is covered by its organisation's domain and every subdomain of it. Grants waiting
-    for payment count: the license is granted, and the payment that settles it is tracked
-    apart. Text that names no host raises InvalidDomainError (422) with the reason.
+    A host is covered by its organisation's domain and every subdomain of it. Only active
+    grants count: one awaiting payment, expired, cancelled or refunded licenses nothing. Text
+    that names no host raises InvalidDomainError (422) with the reason.
     """
     try:
         host = canonical_host(domain_or_url)

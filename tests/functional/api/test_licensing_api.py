@@ -382,15 +382,50 @@ def test_a_correction_answers_what_changes_for_each_party(market: Market) -> Non
     assert owed == {"alice": -3000, "bob": -2000}
 
 
-def test_a_buyout_closes_the_other_offers_and_transfers_the_work(market: Market) -> None:
+def test_an_unpaid_buyout_leaves_the_work_with_its_creator(market: Market) -> None:
     work_id = market.work()
     market.activate(work_id)
-    market.offer(work_id, "retail")
+    retail_offer = market.offer(work_id, "retail")
     taken = market.take(market.offer(work_id, "buyout"))
-    assert taken.status_code == 201, taken.text
-    assert market.client.get(f"{API}/works/{work_id}/offers").json() == []
-    owned = market.client.get(f"{API}/works/{work_id}", headers=market.brand.headers)
-    assert owned.status_code == 200
+    assert (taken.status_code, taken.json()["status"]) == (201, "pending_payment"), taken.text
+    mine = market.client.get(f"{API}/works/{work_id}", headers=market.alice.headers)
+    assert mine.status_code == 200
+    assert (work_id, market.alice.user_id) in market.snapshot()["owners"]
+    withdrawn = market.client.delete(f"{API}/offers/{retail_offer}", headers=market.brand.headers)
+    assert withdrawn.status_code == 404
+    assert [offer["id"] for offer in market.client.get(f"{API}/works/{work_id}/offers").json()] == [
+        retail_offer,
+        taken.json()["offer_id"],
+    ]
+
+
+def test_a_pending_buyout_refuses_another_buyout_with_409(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    market.take(market.offer(work_id, "buyout"))
+    second = market.take(market.offer(work_id, "buyout"))
+    assert second.status_code == 409
+    assert "reserved by a buyout awaiting payment" in second.json()["detail"]
+
+
+def test_a_cancelled_buyout_lets_another_brand_buy(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    first = market.take(market.offer(work_id, "buyout")).json()
+    cancelled = market.client.delete(f"{API}/grants/{first['id']}", headers=market.brand.headers)
+    assert cancelled.json()["status"] == "cancelled"
+    assert market.take(market.offer(work_id, "buyout")).status_code == 201
+
+
+def test_an_unpaid_wholesale_grant_is_not_licensed_and_has_no_certificate(market: Market) -> None:
+    work_id = market.work()
+    market.activate(work_id)
+    grant = market.take(market.offer(work_id, "wholesale", "bundle")).json()
+    checked = market.client.get(
+        f"{API}/licenses/check", params={"work_id": work_id, "domain": "brand.example"}
+    ).json()
+    assert (checked["licensed"], checked["grants"]) == (False, [])
+    assert market.client.get(grant["certificate_url"]).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -704,7 +739,7 @@ def second_buyout(m: Market) -> tuple[Callable[[], httpx.Response], str]:
     first, second = m.offer(work_id, "buyout"), m.offer(work_id, "buyout")
     m.take(first)
     rival = brand_account(m.client, m.services, "rival@rival.example", "rival.example", m.inbox)
-    return lambda: m.take(second, rival), "bought out"
+    return lambda: m.take(second, rival), "reserved by a buyout"
 
 
 @pytest.mark.parametrize(

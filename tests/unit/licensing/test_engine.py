@@ -232,9 +232,19 @@ def test_renders_the_split_as_json() -> None:
         "gross_minor": 1000,
         "currency": "USD",
         "allocations": [
-            {"party": "platform", "amount_minor": 100, "rule": "platform_fee"},
-            {"party": "ana", "amount_minor": 540, "rule": "share:creator"},
-            {"party": "ben", "amount_minor": 360, "rule": "share:co_creator"},
+            {
+                "party": "platform",
+                "account": "platform:copymark",
+                "amount_minor": 100,
+                "rule": "platform_fee",
+            },
+            {"party": "ana", "account": "acct:ana", "amount_minor": 540, "rule": "share:creator"},
+            {
+                "party": "ben",
+                "account": "acct:ben",
+                "amount_minor": 360,
+                "rule": "share:co_creator",
+            },
         ],
     }
 

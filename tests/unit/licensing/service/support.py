@@ -62,6 +62,9 @@ class World:
         self.brand = add_user(session, "buyer@brand.example", [Role.BRAND.value])
         self.work = add_work(session, self.ana)
 
+    def other_brand(self) -> User:
+        return add_user(self.session, "buyer@other.example", [Role.BRAND.value])
+
     def document(self, work: Work | None = None, **overrides: Any) -> Contract:
         target = work or self.work
         document = contract_data(

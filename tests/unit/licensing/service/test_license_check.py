@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 
 from licensing.errors import InvalidDomainError
+from licensing.service.grants import activate_grant
 from licensing.service.license_check import is_use_licensed, licensed_grants
+from licensing.service.offers import publish_offer
 from registry.models import persisted_id
+from tests.unit.licensing.factories import usd
 from tests.unit.licensing.service.support import World, add_work, join_organisation, retail_grant
 
 
@@ -68,3 +71,14 @@ def test_text_naming_no_domain_is_refused_by_the_check_and_unlicensed_for_the_cr
         licensed_grants(world.session, persisted_id(world.work), use)
     assert refused.value.status_code == 422
     assert not is_use_licensed(world.session, persisted_id(world.work), use)
+
+
+def test_an_unpaid_wholesale_grant_licenses_nothing(world: World) -> None:
+    join_organisation(world, world.brand, "brand.example")
+    packages = {"packages": [{"id": "bundle", "units": 100, "fee": usd(10_000)}]}
+    world.activate(world.document(wholesale=packages))
+    offer = publish_offer(world.session, world.ana, persisted_id(world.work), "wholesale", "bundle")
+    grant = world.take(offer)
+    assert not is_use_licensed(world.session, persisted_id(world.work), "brand.example")
+    activate_grant(world.session, persisted_id(grant))
+    assert is_use_licensed(world.session, persisted_id(world.work), "brand.example")

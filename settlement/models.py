@@ -1,0 +1,110 @@
+"""Settlement tables: ledger accounts, journal entries and lines (append-only), payments, and the
+inbox of processor events (one row per event id).
+
+Journal entries and lines are never updated or deleted (database triggers refuse it); each
+entry's lines sum to zero per currency (see `settlement.ledger`). Payments and inbox rows
+change status as the processor reports; the money they move is only ever in the journal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Enum
+from sqlmodel import Field, SQLModel
+
+from registry.models import UTCDateTime, utcnow
+
+
+class LedgerAccount(SQLModel, table=True):
+    """An account of the platform (`platform:<purpose>`) or of a party (`party:<ref>:<kind>`)."""
+
+    __tablename__ = "ledger_accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=320, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class JournalEntry(SQLModel, table=True):
+    """One balanced movement of money, posted once under its external key."""
+
+    __tablename__ = "journal_entries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=32)
+    digest: str = Field(max_length=64)
+    reverses_entry_id: int | None = Field(
+        default=None, foreign_key="journal_entries.id", unique=True
+    )
+    grant_id: int | None = Field(default=None, foreign_key="license_grants.id", index=True)
+    posted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class JournalLine(SQLModel, table=True):
+    """One line of an entry: a signed amount (debit positive) on one account."""
+
+    __tablename__ = "journal_lines"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="journal_entries.id", index=True)
+    account_id: int = Field(foreign_key="ledger_accounts.id", index=True)
+    currency: str = Field(max_length=3)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PaymentStatus(StrEnum):
+    REQUIRES_PAYMENT = "requires_payment"
+    SUCCEEDED = "succeeded"
+    REFUSED = "refused"
+
+
+class Payment(SQLModel, table=True):
+    """A payment the processor collects for a grant (a Stripe PaymentIntent)."""
+
+    __tablename__ = "payments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    grant_id: int = Field(foreign_key="license_grants.id", index=True)
+    payment_intent_id: str = Field(max_length=255, unique=True)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    # Stored as its value in a VARCHAR: no database enum type to alter when a status is added.
+    status: PaymentStatus = Field(
+        default=PaymentStatus.REQUIRES_PAYMENT,
+        sa_column=Column(
+            Enum(
+                PaymentStatus,
+                native_enum=False,
+                length=32,
+                values_callable=lambda kind: [member.value for member in kind],
+            ),
+            nullable=False,
+        ),
+    )
+    # Why a succeeded payment could not settle its grant (an operator refunds it).
+    problem: str | None = Field(default=None, max_length=500)
+    journal_entry_id: int | None = Field(default=None, foreign_key="journal_entries.id")
+    # How much of it the processor has refunded so far (each refund event reports the total).
+    refunded_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ProcessorEvent(SQLModel, table=True):
+    """A verified webhook event, stored once per event id and processed once."""
+
+    __tablename__ = "processor_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=255, unique=True)
+    event_type: str = Field(max_length=128)
+    payload_sha256: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str = Field(default="", max_length=500)

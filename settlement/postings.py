@@ -1,0 +1,156 @@
+"""How each money event becomes a balanced journal entry: payments, royalties, payouts, refunds.
+
+Pure functions over `settlement.ledger` drafts. A split's allocations go to each party's
+payable account (the platform party's to platform revenue); what a payer paid lands in Stripe
+clearing, less the processor's fee, which the platform bears. A refund reverses the split in
+proportion to the amount refunded; what a party no longer holds (already paid out) is absorbed
+by the platform as a loss rather than driving the party's payable negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from licensing.apportion import apportion
+from licensing.money import Money
+from settlement.ledger import (
+    EntryDraft,
+    PartyAccount,
+    PlatformAccount,
+    Posting,
+    credit,
+    debit,
+    party_account,
+    platform_account,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """One allocation of a split: the party's account reference (None: the payer's own) and
+    its amount."""
+
+    account: str | None
+    amount: Money
+
+
+def shares_of(execution: Mapping[str, object]) -> list[Share]:
+    """Return the allocations of a stored execution (`Execution.to_json`) as shares."""
+    currency = str(execution["currency"])
+    lines = execution["allocations"]
+    if not isinstance(lines, list):
+        raise TypeError("execution allocations must be a list")
+    return [
+        Share(
+            line.get("account") if isinstance(line.get("account"), str) else None,
+            Money(int(line["amount_minor"]), currency),
+        )
+        for line in lines
+    ]
+
+
+def _credits(shares: Sequence[Share]) -> list[Posting]:
+    return [
+        credit(party_account(share.account, PartyAccount.PAYABLE), share.amount)
+        for share in shares
+        if share.account is not None
+    ]
+
+
+def payment_entry(
+    external_key: str, grant_id: int, paid: Money, shares: Sequence[Share], fee: Money
+) -> EntryDraft:
+    """A payment that settles a grant: clearing receives it, the split is owed to the parties."""
+    clearing = platform_account(PlatformAccount.STRIPE_CLEARING)
+    postings = [debit(clearing, paid), *_credits(shares)]
+    if fee.amount_minor:
+        postings += [
+            debit(platform_account(PlatformAccount.PROCESSOR_FEES), fee),
+            credit(clearing, fee),
+        ]
+    return EntryDraft(external_key, "payment", tuple(postings), grant_id=grant_id)
+
+
+def royalty_entry(external_key: str, grant_id: int, shares: Sequence[Share]) -> EntryDraft:
+    """Royalties a licensee reported: owed by the licensee, owed on to the parties.
+
+    Lines that go back to the licensee (recoupment of an advance) are not owed by anyone.
+    """
+    owed = [share for share in shares if share.account is not None]
+    currency = shares[0].amount.currency if shares else "USD"
+    total = Money(sum(share.amount.amount_minor for share in owed), currency)
+    receivable = platform_account(PlatformAccount.ROYALTIES_RECEIVABLE)
+    return EntryDraft(
+        external_key, "royalty", (debit(receivable, total), *_credits(owed)), grant_id=grant_id
+    )
+
+
+def payout_entry(external_key: str, account_reference: str, amount: Money) -> EntryDraft:
+    """A payout to a party starts: its payable moves to paid out (money on its way)."""
+    return EntryDraft(
+        external_key,
+        "payout",
+        (
+            debit(party_account(account_reference, PartyAccount.PAYABLE), amount),
+            credit(party_account(account_reference, PartyAccount.PAID_OUT), amount),
+        ),
+    )
+
+
+def hold_entry(external_key: str, account_reference: str, amount: Money) -> EntryDraft:
+    """Hold part of what a party is owed (a dispute): payable moves to held."""
+    return EntryDraft(
+        external_key,
+        "hold",
+        (
+            debit(party_account(account_reference, PartyAccount.PAYABLE), amount),
+            credit(party_account(account_reference, PartyAccount.HELD), amount),
+        ),
+    )
+
+
+def refund_entry(
+    external_key: str,
+    grant_id: int,
+    *,
+    refunded: Money,
+    paid: Money,
+    shares: Sequence[Share],
+    payable: Mapping[str, int],
+) -> EntryDraft:
+    """A refund of part or all of a payment: the split is reversed in proportion.
+
+    Each party gives back its share of the refund, rounded by largest remainder so the parts
+    sum exactly to the refund; a party gives back at most what it still has payable (`payable`,
+    by account reference), and the platform absorbs the rest as a loss.
+    """
+    currency = refunded.currency
+    if not shares or paid.amount_minor <= 0:
+        raise ValueError("a refund needs the payment's split")
+    parts = apportion(
+        refunded.amount_minor,
+        [refunded.amount_minor * share.amount.amount_minor for share in shares],
+        paid.amount_minor,
+    )
+    revenue = platform_account(PlatformAccount.REVENUE)
+    postings = [credit(platform_account(PlatformAccount.STRIPE_CLEARING), refunded)]
+    remaining = dict(payable)
+    absorbed = 0
+    for share, part in zip(shares, parts, strict=True):
+        if share.account is None or not part:
+            continue
+        code = party_account(share.account, PartyAccount.PAYABLE)
+        if code == revenue:
+            # The platform gives back its fee: a contra-revenue line, so revenue stays as earned.
+            postings.append(debit(platform_account(PlatformAccount.REFUNDS), Money(part, currency)))
+            continue
+        available = max(0, min(part, remaining.get(share.account, 0)))
+        remaining[share.account] = remaining.get(share.account, 0) - available
+        if available:
+            postings.append(debit(code, Money(available, currency)))
+        absorbed += part - available
+    if absorbed:
+        losses = platform_account(PlatformAccount.ABSORBED_LOSSES)
+        postings.append(debit(losses, Money(absorbed, currency)))
+    return EntryDraft(external_key, "refund", tuple(postings), grant_id=grant_id)

@@ -1,0 +1,1 @@
+"""Settlement use cases by aggregate: the ledger, payments, processor webhooks."""

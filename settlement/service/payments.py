@@ -1,0 +1,163 @@
+"""Payments for grants: a PaymentIntent per attempt; a succeeded one settles its grant once.
+
+Settling is one transaction: the grant becomes active (a buyout moves the work), the split the
+grant agreed is posted to the ledger under the key `payment:<intent id>`, and the settled split
+with the journal entry's digest is appended to the attestation log. A second report of the same
+success (the synchronous answer, then the webhook, or a webhook delivered twice) changes
+nothing. A payment whose amount or currency is not the grant's price settles nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from licensing.events import AllocationLine
+from licensing.models import GrantStatus, LicenseGrant
+from licensing.money import Money
+from licensing.repository import lock_licensee_grant
+from licensing.service.grants import activate_grant, expire_unpaid_grants
+from registry.log.store import AttestationLog
+from registry.models import User, persisted_id, utcnow
+from settlement import repository
+from settlement.errors import PaymentMismatchError, PaymentStateError
+from settlement.events import PaymentSettledEvent
+from settlement.models import Payment, PaymentStatus
+from settlement.postings import payment_entry, shares_of
+from settlement.service.ledger import post_entry
+from settlement.stripe.gateway import IntentSnapshot, PaymentGateway
+
+
+@dataclass(frozen=True, slots=True)
+class StartedPayment:
+    """A payment asked of the processor, with the secret the brand's browser confirms it with
+    (never stored here)."""
+
+    payment: Payment
+    client_secret: str | None
+
+
+def start_payment(
+    session: Session,
+    licensee: User,
+    grant_id: int,
+    *,
+    gateway: PaymentGateway,
+    log: AttestationLog,
+    payment_method: str | None = None,
+    now: datetime | None = None,
+) -> StartedPayment:
+    """Ask the processor to collect a grant's price from its licensee.
+
+    Without a payment method the intent waits for the brand to confirm it (its client secret
+    goes to the browser); with one it is confirmed at once and, if it succeeds, settles the
+    grant in this transaction.
+    """
+    moment = now or utcnow()
+    grant = lock_licensee_grant(session, licensee, grant_id)
+    expire_unpaid_grants(session, moment, work_id=grant.work_id)
+    if grant.status != GrantStatus.PENDING_PAYMENT:
+        raise PaymentStateError(
+            f"license grant {grant_id} is {grant.status}: only a grant awaiting payment is paid"
+        )
+    if grant.gross_minor <= 0:
+        raise PaymentStateError(f"license grant {grant_id} costs nothing: there is nothing to pay")
+    attempt = len(repository.payments_of_grant(session, grant_id)) + 1
+    intent = gateway.create_intent(
+        Money(grant.gross_minor, grant.currency),
+        grant_id,
+        payment_method,
+        idempotency_key=f"copymark-grant-{grant_id}-attempt-{attempt}",
+    )
+    payment = Payment(
+        grant_id=grant_id,
+        payment_intent_id=intent.id,
+        amount_minor=intent.amount.amount_minor,
+        currency=intent.amount.currency,
+        created_at=moment,
+    )
+    session.add(payment)
+    session.flush()
+    if intent.status == "succeeded":
+        fee = gateway.fee_of(intent.id, intent.amount.currency)
+        payment = settle_intent(session, intent, fee=fee, log=log, now=moment)
+    return StartedPayment(payment, intent.client_secret)
+
+
+def settle_intent(
+    session: Session,
+    intent: IntentSnapshot,
+    *,
+    fee: Money,
+    log: AttestationLog,
+    now: datetime | None = None,
+) -> Payment:
+    """Settle the grant a succeeded PaymentIntent paid for; a second call changes nothing.
+
+    Refuses (422) an intent whose amount or currency is not the grant's price, and (409) one
+    that is not ours or whose grant can no longer be activated.
+    """
+    payment = repository.payment_with_intent(session, intent.id)
+    if payment is None:
+        raise PaymentStateError(f"payment {intent.id} was not started by this platform")
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return payment
+    if intent.status != "succeeded":
+        raise PaymentStateError(f"payment {intent.id} is {intent.status}, not succeeded")
+    grant = session.get(LicenseGrant, payment.grant_id)
+    if grant is None:
+        raise PaymentStateError(f"payment {intent.id} names no grant")
+    price = Money(grant.gross_minor, grant.currency)
+    if intent.amount != price or intent.grant_id != payment.grant_id:
+        raise PaymentMismatchError(
+            f"payment {intent.id} of {intent.amount} does not match license grant "
+            f"{grant.id}'s price of {price}: nothing is settled"
+        )
+    moment = now or utcnow()
+    activate_grant(session, persisted_id(grant), now=moment)
+    draft = payment_entry(
+        f"payment:{intent.id}", persisted_id(grant), intent.amount, shares_of(grant.execution), fee
+    )
+    posted = post_entry(session, draft)
+    (index,) = log.append_events(
+        [
+            PaymentSettledEvent(
+                grant_id=persisted_id(grant),
+                work_id=grant.work_id,
+                sale_type=grant.sale_type,
+                payment_intent_id=intent.id,
+                gross_minor=intent.amount.amount_minor,
+                fee_minor=fee.amount_minor,
+                currency=intent.amount.currency,
+                allocations=tuple(
+                    AllocationLine(line["party"], int(line["amount_minor"]), line["rule"])
+                    for line in grant.execution["allocations"]
+                ),
+                journal_entry_key=draft.external_key,
+                journal_entry_digest=posted.digest,
+                settled_at=moment,
+            )
+        ]
+    )
+    grant.activation_log_index = index
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.settled_at = moment
+    payment.journal_entry_id = posted.entry_id
+    payment.log_index = index
+    session.add_all([grant, payment])
+    session.flush()
+    return payment
+
+
+def refuse_intent(session: Session, intent: IntentSnapshot, reason: str) -> Payment | None:
+    """Record that a payment failed; a payment that already succeeded stays succeeded."""
+    payment = repository.payment_with_intent(session, intent.id)
+    if payment is None or payment.status == PaymentStatus.SUCCEEDED:
+        return payment
+    payment.status = PaymentStatus.REFUSED
+    payment.problem = reason[:500]
+    session.add(payment)
+    session.flush()
+    return payment

@@ -1,0 +1,1 @@
+"""Stripe: the payment gateway (the official `stripe` library), webhook signatures, the sandbox."""

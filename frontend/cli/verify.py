@@ -22,7 +22,7 @@ def verify(
         Path, typer.Argument(help="a certificate (JSON) or an evidence bundle (zip)")
     ],
     public_key: Annotated[
-        Path | None, typer.Option("--public-key", help="the log's public key (PEM or base64)")
+        Path | None, typer.Option("--public-key", help="the log's key: key.pem, its JSON or base64")
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -59,12 +59,12 @@ def verify(
 
 def _trusted_key(path: Path | None) -> LogPublicKey:
     """The key given on the command line, else this installation's own log key."""
+    from registry.log.errors import SigningKeyError
     from registry.log.signing import LogPublicKey
 
     if path is None:
         return services().signer.public_key
     try:
-        text = path.read_text().strip()
-        return LogPublicKey.from_pem(text) if "BEGIN" in text else LogPublicKey.from_base64(text)
-    except (OSError, ValueError) as error:
+        return LogPublicKey.from_text(path.read_text())
+    except (OSError, ValueError, SigningKeyError) as error:
         fail(f"cannot read the public key {path}: {error}", 2)

@@ -18,6 +18,8 @@ from licensing.repository import (
     get_grant,
     get_version,
     logged_grant,
+    party_grant_or_none,
+    sales_line_of_grant,
     work_of_version,
 )
 from licensing.schemas import (
@@ -131,6 +133,7 @@ def _line_public(row: SalesReport) -> SalesLinePublic:
         royalty_minor=row.gross_minor,
         allocations=_allocations(row.execution),
         log_index=row.log_index,
+        certificate_url=f"{API_PREFIX}/grants/{row.grant_id}/sales-lines/{row.id}/certificate",
     )
 
 
@@ -228,12 +231,31 @@ def read_grant(grant_id: int, user: CurrentUser, session: SessionDep) -> GrantPu
 
 @router.get("/grants/{grant_id}/certificate")
 def grant_certificate(
-    grant_id: int, session: SessionDep, services: ServicesDep
+    grant_id: int, user: OptionalUser, session: SessionDep, services: ServicesDep
 ) -> CertificatePublic:
-    """The grant's certificate, checked offline like a registration's; public like the log."""
+    """The grant's certificate, checked offline like a registration's; public like the log.
+
+    Its parties' copy opens the leaf's commitments (price, split, licensee domain); anyone
+    else's opens none.
+    """
     grant = logged_grant(session, grant_id)
+    openings = grant.log_openings if party_grant_or_none(session, user, grant_id) else None
     log = AttestationLog(session, services.signer)
-    return CertificatePublic.model_validate(issue_certificate(log, grant.log_index or 0))
+    return CertificatePublic.model_validate(
+        issue_certificate(log, grant.log_index or 0, openings=openings)
+    )
+
+
+@router.get("/grants/{grant_id}/sales-lines/{line_id}/certificate")
+def sales_line_certificate(
+    grant_id: int, line_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> CertificatePublic:
+    """A sales line's split certificate for the grant's parties, opening its figures."""
+    line = sales_line_of_grant(session, user, grant_id, line_id)
+    log = AttestationLog(session, services.signer)
+    return CertificatePublic.model_validate(
+        issue_certificate(log, line.log_index or 0, openings=line.log_openings)
+    )
 
 
 @router.post("/grants/{grant_id}/sales-reports")

@@ -39,7 +39,7 @@ def verify(
     if zipfile.is_zipfile(io.BytesIO(data)):
         bundle = verify_bundle(data, key)
         valid, reason, index = bundle.valid, bundle.reason, bundle.log_index
-        size = None
+        size, disclosed = None, bundle.disclosed
     else:
         try:
             parsed = json.loads(data)
@@ -48,13 +48,16 @@ def verify(
         check = verify_certificate(parsed, key)
         valid, reason, index = check.valid, check.reason, check.log_index
         size = check.tree_head.tree_size if check.tree_head else None
+        disclosed = check.disclosed
     if as_json:
-        emit({"valid": valid, "reason": reason, "log_index": index})
+        emit({"valid": valid, "reason": reason, "log_index": index, "disclosed": disclosed})
     if not valid:
         fail(f"{document} does NOT verify: {reason}")
     if not as_json:
         in_tree = f" of {size} leaves" if size else ""
         stderr.print(f"{document} verifies: leaf {index} is in the signed log{in_tree}")
+        for name, value in sorted(disclosed.items()):
+            stderr.print(f"  proves {name} = {json.dumps(value, ensure_ascii=False)}")
 
 
 def _trusted_key(path: Path | None) -> LogPublicKey:

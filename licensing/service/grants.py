@@ -13,12 +13,13 @@ from sqlmodel import Session
 
 from licensing import repository
 from licensing.engine import Buyout, Execution, RetailSale, SaleEvent, WholesalePurchase, execute
-from licensing.events import GrantEvent, allocation_lines
+from licensing.events import GrantEvent, allocation_lines, grant_openings
 from licensing.models import GrantStatus, LicenseGrant, OfferStatus
 from licensing.money import Money
 from licensing.service.contracts import active_contract, compiled
 from licensing.service.offers import close_open_offers
 from registry.errors import Conflict, Forbidden
+from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
 from registry.models import Role, User, persisted_id
 from registry.service import transfer_ownership
@@ -70,6 +71,12 @@ def take_license(
         session.flush()
     except IntegrityError:
         raise Conflict(f"work {offer.work_id} was bought out exclusively") from None
+    openings = grant_openings(
+        repository.licensee_domain(session, licensee),
+        execution.gross.amount_minor,
+        allocation_lines(execution),
+    )
+    grant.log_openings = openings_to_json(openings)
     (grant.log_index,) = log.append_events(
         [
             GrantEvent(
@@ -77,15 +84,13 @@ def take_license(
                 offer_id=offer_id,
                 work_id=offer.work_id,
                 licensee_id=persisted_id(licensee),
-                licensee_domain=repository.licensee_domain(session, licensee),
                 sale_type=offer.sale_type,
                 status=grant.status.value,
                 contract_id=contract.contract_id,
                 contract_version=contract.version,
                 document_sha256=version.document_sha256,
-                gross_minor=execution.gross.amount_minor,
                 currency=execution.gross.currency,
-                allocations=allocation_lines(execution),
+                commitments=commitments_of(openings),
                 granted_at=grant.granted_at,
             )
         ]

@@ -21,7 +21,7 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -33,9 +33,11 @@ from PIL import Image
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from registry.certificates import verify_certificate
-from registry.log.events import format_timestamp
+from registry.certificates import issue_certificate, verify_certificate
+from registry.log.commitments import commitments_of, open_values, openings_to_json
+from registry.log.events import JsonValue, format_timestamp
 from registry.log.signing import LogPublicKey
+from registry.log.store import AttestationLog
 from registry.monitoring.events import EvidenceEvent
 from similarity.crawl.records import FetchRecord
 from similarity.verify import Quad
@@ -97,6 +99,7 @@ class BundleCheck:
     log_index: int | None = None
     event: EvidenceEvent | None = None
     manifest: Mapping[str, Any] | None = None
+    disclosed: dict[str, JsonValue] = field(default_factory=dict)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -255,6 +258,42 @@ def pack_bundle(
     return buffer.getvalue()
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedEvidence:
+    """An evidence capture on the log: its leaf index, its manifest's digest and its bundle."""
+
+    log_index: int
+    manifest_sha256: str
+    bundle: bytes
+
+
+def log_evidence(log: AttestationLog, capture: Capture) -> LoggedEvidence:
+    """Append the capture's leaf, sign a head and pack the bundle with its opened certificate.
+
+    The leaf commits to the page and image addresses; the bundle's certificate opens them, so
+    its holder proves them while the public log names no address.
+    """
+    files = evidence_files(capture)
+    manifest = build_manifest(capture, files)
+    manifest_sha256 = sha256_hex(manifest)
+    openings = open_values({"page_url": capture.page_url, "image_url": capture.image_url})
+    (index,) = log.append_events(
+        [
+            EvidenceEvent(
+                alert_id=capture.alert_id,
+                work_id=capture.work_id,
+                manifest_sha256=manifest_sha256,
+                image_sha256=capture.image_sha256,
+                commitments=commitments_of(openings),
+                captured_at=capture.captured_at,
+            )
+        ]
+    )
+    log.sign_head()
+    certificate = issue_certificate(log, index, openings=openings_to_json(openings))
+    return LoggedEvidence(index, manifest_sha256, pack_bundle(files, manifest, certificate))
+
+
 def verify_bundle(zip_bytes: bytes, public_key: LogPublicKey) -> BundleCheck:
     """Check a bundle offline against the trusted log key; never raises on bad input."""
     try:
@@ -283,7 +322,10 @@ def verify_bundle(zip_bytes: bytes, public_key: LogPublicKey) -> BundleCheck:
         return BundleCheck(False, "the logged manifest digest differs from this manifest's")
     if (event.alert_id, event.work_id) != (manifest.get("alert_id"), manifest.get("work_id")):
         return BundleCheck(False, "the logged alert or work differs from the manifest's")
-    return BundleCheck(True, None, check.log_index, event, manifest)
+    for name, value in check.disclosed.items():
+        if manifest.get(name) != value:
+            return BundleCheck(False, f"the logged {name} differs from the manifest's")
+    return BundleCheck(True, None, check.log_index, event, manifest, check.disclosed)
 
 
 class _Refused(Exception):

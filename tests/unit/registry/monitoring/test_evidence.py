@@ -14,10 +14,8 @@ from hypothesis import strategies as st
 from sqlmodel import Session, SQLModel, create_engine
 from warcio.archiveiterator import ArchiveIterator
 
-from registry.certificates import issue_certificate
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
-from registry.monitoring.events import EvidenceEvent
 from registry.monitoring.evidence import (
     CERTIFICATE_NAME,
     MANIFEST_NAME,
@@ -25,10 +23,7 @@ from registry.monitoring.evidence import (
     WARC_NAME,
     Capture,
     Screenshot,
-    build_manifest,
-    evidence_files,
-    pack_bundle,
-    sha256_hex,
+    log_evidence,
     verify_bundle,
 )
 from similarity.crawl.records import FetchRecord
@@ -89,25 +84,7 @@ def session() -> Session:
 
 
 def bundle_for(session: Session, signer: LogSigner, screenshot: Screenshot) -> bytes:
-    taken = capture(screenshot)
-    files = evidence_files(taken)
-    manifest = build_manifest(taken, files)
-    log = AttestationLog(session, signer)
-    (index,) = log.append_events(
-        [
-            EvidenceEvent(
-                alert_id=taken.alert_id,
-                work_id=taken.work_id,
-                manifest_sha256=sha256_hex(manifest),
-                image_sha256=taken.image_sha256,
-                page_url=taken.page_url,
-                image_url=taken.image_url,
-                captured_at=taken.captured_at,
-            )
-        ]
-    )
-    log.sign_head()
-    return pack_bundle(files, manifest, issue_certificate(log, index))
+    return log_evidence(AttestationLog(session, signer), capture(screenshot)).bundle
 
 
 def members(bundle: bytes) -> dict[str, bytes]:
@@ -129,6 +106,28 @@ def test_a_bundle_verifies_with_the_log_key(session: Session, signer: LogSigner)
     assert check.valid, check.reason
     assert check.event is not None
     assert check.event.alert_id == 7
+    assert check.disclosed == {
+        "page_url": "https://shop.example/item",
+        "image_url": "https://shop.example/x.png",
+    }
+
+
+def test_the_evidence_leaf_names_no_address(session: Session, signer: LogSigner) -> None:
+    logged = log_evidence(AttestationLog(session, signer), capture(Screenshot(None, "off")))
+    leaf = AttestationLog(session).leaf(logged.log_index).leaf
+    assert b"shop.example" not in leaf
+
+
+def test_a_bundle_whose_opening_names_another_address_is_refused(
+    session: Session, signer: LogSigner
+) -> None:
+    contents = members(bundle_for(session, signer, Screenshot(None, "off")))
+    certificate = json.loads(contents[CERTIFICATE_NAME])
+    certificate["openings"]["page_url"]["value"] = "https://elsewhere.example/"
+    contents[CERTIFICATE_NAME] = json.dumps(certificate).encode()
+    check = verify_bundle(repack(contents), signer.public_key)
+    assert not check.valid
+    assert "page_url does not match" in (check.reason or "")
 
 
 def test_the_warc_holds_request_and_response_of_page_and_image(

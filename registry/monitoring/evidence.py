@@ -167,7 +167,11 @@ def _fetch_facts(role: str, record: FetchRecord) -> dict[str, Any]:
 
 
 def warc_of(*records: FetchRecord) -> bytes:
-    """A gzipped WARC with a request and a response record per fetch, in fetch order."""
+    """A gzipped WARC with a request and a response record per fetch, in fetch order.
+
+    The request record holds the request line and headers exactly as the fetcher sent them
+    (method, target, protocol, every header in order); the response, the bytes as received.
+    """
     buffer = io.BytesIO()
     writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
     writer.write_record(
@@ -208,6 +212,10 @@ def warc_of(*records: FetchRecord) -> bytes:
                 "WARC-IP-Address": record.resolved_ip,
                 "WARC-Concurrent-To": request.rec_headers.get_header("WARC-Record-ID"),
             },
+        )
+        # Linked both ways, so a reader starting from either record finds its pair.
+        request.rec_headers.add_header(
+            "WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID")
         )
         writer.write_record(request)
         writer.write_record(response)

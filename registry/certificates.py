@@ -148,6 +148,11 @@ def verify_certificate(certificate: object, public_key: LogPublicKey) -> Certifi
         event: LogEvent | None = parse_event(leaf)
     except EventFormatError:
         event = None
+    if event is None and openings:
+        return CertificateCheck(
+            False,
+            "the leaf is no event kind this verifier knows, so its openings cannot be checked",
+        )
     try:
         disclosed = check_openings(event.committed() if event else {}, openings)
     except OpeningError as error:

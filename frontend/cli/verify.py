@@ -28,6 +28,8 @@ def verify(
 ) -> None:
     """Check a certificate or an evidence bundle offline: only the log's public key is needed."""
     # Deferred: the certificate and evidence checkers bring PDF, image and zip handling.
+    # The licensing leaf kinds register themselves on import, so their openings can be checked.
+    import licensing.events  # noqa: F401
     from registry.certificates import verify_certificate
     from registry.monitoring.evidence import verify_bundle
 

@@ -176,6 +176,15 @@ def test_a_malformed_opening_is_refused_without_raising(
     assert "malformed certificate" in (check.reason or "")
 
 
+def test_openings_of_a_leaf_of_an_unknown_kind_are_refused(log: AttestationLog) -> None:
+    (index,) = log.append([b'{"type":"unheard_of","version":1}'])
+    opening = {"units": {"salt": "00" * 32, "value": 1}}
+    check = verify_certificate(issue_certificate(log, index, openings=opening), SIGNER.public_key)
+    assert not check.valid
+    assert "no event kind this verifier knows" in (check.reason or "")
+    assert verify_certificate(issue_certificate(log, index), SIGNER.public_key).valid
+
+
 def test_a_certificate_of_the_first_format_still_verifies(certificate: dict[str, Any]) -> None:
     earlier = {k: v for k, v in certificate.items() if k != "openings"}
     earlier["format"] = "copymark-certificate/v1"

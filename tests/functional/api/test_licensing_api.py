@@ -357,6 +357,13 @@ def test_a_stranger_reading_every_leaf_sees_no_private_value(market: Market) -> 
     raw = b"\n".join(leaves)
     for value in private_values:
         assert value.encode() not in raw, f"the public log shows {value}"
+    assert stranger.get(f"{API}/verify/{private['work_id']}").status_code == 404
+    owned = market.client.get(
+        f"{API}/works/{private['work_id']}/certificate", headers=market.alice.headers
+    ).json()
+    check = verify_certificate(owned, market.services.signer.public_key)
+    assert check.valid, check.reason
+    assert check.disclosed == {"sha256": private["sha256"], "fingerprints": fingerprints}
 
 
 def test_the_holders_certificates_prove_the_figures_offline_and_a_stranger_gets_none(

@@ -398,7 +398,7 @@ def test_the_holders_certificates_prove_the_figures_offline_and_a_stranger_gets_
 def test_a_sales_line_certificate_is_refused_to_another_brand(market: Market) -> None:
     grant = market.retail_grant()
     line = market.report(grant["id"], one_line()).json()["lines"][0]
-    other = brand_account(market.client, market.services, "rival@other.example", "other.example")
+    other = make_account(market.client, "rival@other.example", roles=["brand"])
     refused = market.client.get(line["certificate_url"], headers=other.headers)
     assert refused.status_code == 404
     assert "not found" in refused.json()["detail"]

@@ -1,26 +1,32 @@
 """Licensing leaves of the attestation log: a split's allocations always sum to its gross.
 
 Every consent to a contract version, every license grant and every executed royalty split is
-appended as one of these events, in the transaction that writes its row. Amounts are integer
-minor units; each event names the contract version it ran under by the SHA-256 of the version's
-canonical document, so anyone holding the document can check which terms applied. Parties are
-named by their contract party ids, never by account, so the public log carries no email address.
+appended as one of these events, in the transaction that writes its row. Each event names the
+contract version it ran under by the SHA-256 of the version's canonical document, so anyone
+holding the document can check which terms applied.
+
+The log is public, and prices, sales figures, splits, licensee domains and party ids (often a
+person's name) are the parties' business: a leaf carries commitments to them
+(``registry.log.commitments``), never the values. The openings are built here, after the split
+invariant is checked, and kept on the row; a party's certificate proves any of them offline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Self
 
 from licensing.engine import Execution
 from licensing.money import CURRENCY_EXPONENTS
+from registry.log.commitments import Openings, open_values
 from registry.log.events import (
     SHA256_HEX,
     EventFormatError,
     JsonValue,
     LogEvent,
+    check_commitments,
     expect_fields,
     format_timestamp,
     int_field,
@@ -59,30 +65,11 @@ def _str(fields: Mapping[str, object], name: str) -> str:
     return str_field(fields[name], name)
 
 
-def _optional_str(fields: Mapping[str, object], name: str) -> str | None:
-    return None if fields[name] is None else _str(fields, name)
-
-
 def _bool(fields: Mapping[str, object], name: str) -> bool:
     value = fields[name]
     if not isinstance(value, bool):
         raise EventFormatError(f"{name} must be a boolean")
     return value
-
-
-def _allocations(fields: Mapping[str, object]) -> tuple[AllocationLine, ...]:
-    raw = fields["allocations"]
-    if not isinstance(raw, list):
-        raise EventFormatError("allocations must be a list")
-    lines = []
-    for entry in raw:
-        if not isinstance(entry, dict):
-            raise EventFormatError("each allocation must be an object")
-        expect_fields(entry, {"party", "amount_minor", "rule"})
-        lines.append(
-            AllocationLine(_str(entry, "party"), _int(entry, "amount_minor"), _str(entry, "rule"))
-        )
-    return tuple(lines)
 
 
 def _check_terms(document_sha256: str, currency: str | None = None) -> None:
@@ -100,27 +87,75 @@ def _check_split(gross_minor: int, allocations: Sequence[AllocationLine]) -> Non
         raise ValueError("an allocation is negative")
 
 
+def grant_openings(
+    licensee_domain: str | None, gross_minor: int, allocations: Sequence[AllocationLine]
+) -> Openings:
+    """Openings of a grant's private values, once its allocations are shown to sum to its gross."""
+    _check_split(gross_minor, allocations)
+    return open_values(
+        {
+            "licensee_domain": licensee_domain,
+            "gross_minor": gross_minor,
+            "allocations": [line.to_json() for line in allocations],
+        }
+    )
+
+
+def split_openings(
+    *,
+    report_id: str,
+    corrects_report_id: str | None,
+    units: int,
+    net_revenue_minor: int,
+    gross_minor: int,
+    allocations: Sequence[AllocationLine],
+) -> Openings:
+    """Openings of a sales line's private values, once its allocations sum to its royalty."""
+    _check_split(gross_minor, allocations)
+    return open_values(
+        {
+            "report_id": report_id,
+            "corrects_report_id": corrects_report_id,
+            "units": units,
+            "net_revenue_minor": net_revenue_minor,
+            "gross_minor": gross_minor,
+            "allocations": [line.to_json() for line in allocations],
+        }
+    )
+
+
+def consent_openings(party_id: str) -> Openings:
+    """Opening of the party a consent was given for."""
+    return open_values({"party_id": party_id})
+
+
 # No slots on events: a slotted dataclass is a second class object and would register twice.
 @dataclass(frozen=True)
 class ConsentEvent(LogEvent):
     """A party consented to a contract version; `activates` says it was the last consent needed."""
 
     event_type: ClassVar[str] = "license_consent"
-    event_version: ClassVar[int] = 1
+    event_version: ClassVar[int] = 2
+    PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"party_id"})
 
     version_id: int
     contract_id: str
     contract_version: int
     work_id: int
     document_sha256: str
-    party_id: str
     user_id: int
     activates: bool
+    commitments: dict[str, str] = field(hash=False)
     consented_at: datetime
 
     def __post_init__(self) -> None:
         _check_terms(self.document_sha256)
+        _check_commitments(self)
         object.__setattr__(self, "consented_at", utc(self.consented_at))
+
+    def committed(self) -> Mapping[str, str]:
+        """Commitment to the party id."""
+        return self.commitments
 
     def fields(self) -> dict[str, JsonValue]:
         """JSON fields of the consent."""
@@ -130,9 +165,9 @@ class ConsentEvent(LogEvent):
             "contract_version": self.contract_version,
             "work_id": self.work_id,
             "document_sha256": self.document_sha256,
-            "party_id": self.party_id,
             "user_id": self.user_id,
             "activates": self.activates,
+            "commitments": dict(self.commitments),
             "consented_at": format_timestamp(self.consented_at),
         }
 
@@ -147,9 +182,9 @@ class ConsentEvent(LogEvent):
                 "contract_version",
                 "work_id",
                 "document_sha256",
-                "party_id",
                 "user_id",
                 "activates",
+                "commitments",
                 "consented_at",
             },
         )
@@ -159,40 +194,44 @@ class ConsentEvent(LogEvent):
             contract_version=_int(fields, "contract_version"),
             work_id=_int(fields, "work_id"),
             document_sha256=_str(fields, "document_sha256"),
-            party_id=_str(fields, "party_id"),
             user_id=_int(fields, "user_id"),
             activates=_bool(fields, "activates"),
+            commitments=check_commitments(fields["commitments"], cls.PRIVATE_FIELDS),
             consented_at=parse_timestamp(_str(fields, "consented_at")),
         )
 
 
 @dataclass(frozen=True)
 class GrantEvent(LogEvent):
-    """A license granted under an offer, with the price and the split it agrees to."""
+    """A license granted under an offer; its price, split and licensee domain are committed."""
 
     event_type: ClassVar[str] = "license_grant"
-    event_version: ClassVar[int] = 1
+    event_version: ClassVar[int] = 2
+    PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"licensee_domain", "gross_minor", "allocations"}
+    )
 
     grant_id: int
     offer_id: int
     work_id: int
     licensee_id: int
-    licensee_domain: str | None
     sale_type: str
     status: str
     contract_id: str
     contract_version: int
     document_sha256: str
-    gross_minor: int
     currency: str
-    allocations: tuple[AllocationLine, ...]
+    commitments: dict[str, str] = field(hash=False)
     granted_at: datetime
 
     def __post_init__(self) -> None:
         _check_terms(self.document_sha256, self.currency)
-        _check_split(self.gross_minor, self.allocations)
-        object.__setattr__(self, "allocations", tuple(self.allocations))
+        _check_commitments(self)
         object.__setattr__(self, "granted_at", utc(self.granted_at))
+
+    def committed(self) -> Mapping[str, str]:
+        """Commitments to the price, the split and the licensee's domain."""
+        return self.commitments
 
     def fields(self) -> dict[str, JsonValue]:
         """JSON fields of the grant."""
@@ -201,15 +240,13 @@ class GrantEvent(LogEvent):
             "offer_id": self.offer_id,
             "work_id": self.work_id,
             "licensee_id": self.licensee_id,
-            "licensee_domain": self.licensee_domain,
             "sale_type": self.sale_type,
             "status": self.status,
             "contract_id": self.contract_id,
             "contract_version": self.contract_version,
             "document_sha256": self.document_sha256,
-            "gross_minor": self.gross_minor,
             "currency": self.currency,
-            "allocations": [line.to_json() for line in self.allocations],
+            "commitments": dict(self.commitments),
             "granted_at": format_timestamp(self.granted_at),
         }
 
@@ -223,15 +260,13 @@ class GrantEvent(LogEvent):
                 "offer_id",
                 "work_id",
                 "licensee_id",
-                "licensee_domain",
                 "sale_type",
                 "status",
                 "contract_id",
                 "contract_version",
                 "document_sha256",
-                "gross_minor",
                 "currency",
-                "allocations",
+                "commitments",
                 "granted_at",
             },
         )
@@ -240,65 +275,66 @@ class GrantEvent(LogEvent):
             offer_id=_int(fields, "offer_id"),
             work_id=_int(fields, "work_id"),
             licensee_id=_int(fields, "licensee_id"),
-            licensee_domain=_optional_str(fields, "licensee_domain"),
             sale_type=_str(fields, "sale_type"),
             status=_str(fields, "status"),
             contract_id=_str(fields, "contract_id"),
             contract_version=_int(fields, "contract_version"),
             document_sha256=_str(fields, "document_sha256"),
-            gross_minor=_int(fields, "gross_minor"),
             currency=_str(fields, "currency"),
-            allocations=_allocations(fields),
+            commitments=check_commitments(fields["commitments"], cls.PRIVATE_FIELDS),
             granted_at=parse_timestamp(_str(fields, "granted_at")),
         )
 
 
 @dataclass(frozen=True)
 class SplitEvent(LogEvent):
-    """An executed split of one sales report line: who receives what of the royalty, and why."""
+    """An executed split of one sales report line; its figures and split are committed."""
 
     event_type: ClassVar[str] = "license_split"
-    event_version: ClassVar[int] = 1
+    event_version: ClassVar[int] = 2
+    PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "report_id",
+            "corrects_report_id",
+            "units",
+            "net_revenue_minor",
+            "gross_minor",
+            "allocations",
+        }
+    )
 
     grant_id: int
     sales_report_id: int
-    report_id: str
     line_number: int
-    corrects_report_id: str | None
     work_id: int
     contract_id: str
     contract_version: int
     document_sha256: str
-    units: int
-    net_revenue_minor: int
-    gross_minor: int
     currency: str
-    allocations: tuple[AllocationLine, ...]
+    commitments: dict[str, str] = field(hash=False)
     executed_at: datetime
 
     def __post_init__(self) -> None:
         _check_terms(self.document_sha256, self.currency)
-        _check_split(self.gross_minor, self.allocations)
-        object.__setattr__(self, "allocations", tuple(self.allocations))
+        _check_commitments(self)
         object.__setattr__(self, "executed_at", utc(self.executed_at))
+
+    def committed(self) -> Mapping[str, str]:
+        """Commitments to the line's figures, split and report ids."""
+        return self.commitments
 
     def fields(self) -> dict[str, JsonValue]:
         """JSON fields of the split."""
         return {
             "grant_id": self.grant_id,
             "sales_report_id": self.sales_report_id,
-            "report_id": self.report_id,
             "line_number": self.line_number,
-            "corrects_report_id": self.corrects_report_id,
             "work_id": self.work_id,
             "contract_id": self.contract_id,
             "contract_version": self.contract_version,
             "document_sha256": self.document_sha256,
-            "units": self.units,
-            "net_revenue_minor": self.net_revenue_minor,
-            "gross_minor": self.gross_minor,
             "currency": self.currency,
-            "allocations": [line.to_json() for line in self.allocations],
+            "commitments": dict(self.commitments),
             "executed_at": format_timestamp(self.executed_at),
         }
 
@@ -310,35 +346,31 @@ class SplitEvent(LogEvent):
             {
                 "grant_id",
                 "sales_report_id",
-                "report_id",
                 "line_number",
-                "corrects_report_id",
                 "work_id",
                 "contract_id",
                 "contract_version",
                 "document_sha256",
-                "units",
-                "net_revenue_minor",
-                "gross_minor",
                 "currency",
-                "allocations",
+                "commitments",
                 "executed_at",
             },
         )
         return cls(
             grant_id=_int(fields, "grant_id"),
             sales_report_id=_int(fields, "sales_report_id"),
-            report_id=_str(fields, "report_id"),
             line_number=_int(fields, "line_number"),
-            corrects_report_id=_optional_str(fields, "corrects_report_id"),
             work_id=_int(fields, "work_id"),
             contract_id=_str(fields, "contract_id"),
             contract_version=_int(fields, "contract_version"),
             document_sha256=_str(fields, "document_sha256"),
-            units=_int(fields, "units"),
-            net_revenue_minor=_int(fields, "net_revenue_minor"),
-            gross_minor=_int(fields, "gross_minor"),
             currency=_str(fields, "currency"),
-            allocations=_allocations(fields),
+            commitments=check_commitments(fields["commitments"], cls.PRIVATE_FIELDS),
             executed_at=parse_timestamp(_str(fields, "executed_at")),
         )
+
+
+def _check_commitments(event: ConsentEvent | GrantEvent | SplitEvent) -> None:
+    object.__setattr__(
+        event, "commitments", check_commitments(event.commitments, event.PRIVATE_FIELDS)
+    )

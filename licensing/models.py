@@ -91,6 +91,8 @@ class ContractConsent(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id")
     consented_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # Openings of the leaf's commitments (the party id): the log names no party in the clear.
+    log_openings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class LicenseOffer(SQLModel, table=True):
@@ -138,6 +140,8 @@ class LicenseGrant(SQLModel, table=True):
     execution: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     status: GrantStatus = GrantStatus.PENDING_PAYMENT
     log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # Openings of the leaf's commitments (price, split, licensee domain), for the parties only.
+    log_openings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Unpaid past this instant, a pending grant expires and its reservation ends.
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -178,6 +182,8 @@ class SalesReport(SQLModel, table=True):
     currency: str = Field(max_length=3)
     execution: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # Openings of the leaf's commitments (units, revenue, split, report ids), for the parties only.
+    log_openings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -80,6 +80,27 @@ def get_grant(session: Session, viewer: User, grant_id: int) -> LicenseGrant:
     return grant
 
 
+def party_grant_or_none(
+    session: Session, viewer: User | None, grant_id: int
+) -> LicenseGrant | None:
+    """Return the grant if the viewer is one of its parties (taker or offerer), else None."""
+    if viewer is None:
+        return None
+    try:
+        return get_grant(session, viewer, grant_id)
+    except NotFound:
+        return None
+
+
+def sales_line_of_grant(session: Session, viewer: User, grant_id: int, line_id: int) -> SalesReport:
+    """Return a logged sales report line under a grant the viewer is a party to."""
+    grant = get_grant(session, viewer, grant_id)
+    line = session.get(SalesReport, line_id)
+    if line is None or line.grant_id != grant.id or line.log_index is None:
+        raise NotFound(f"sales report line {line_id} of grant {grant_id} not found")
+    return line
+
+
 def certified_grant(session: Session, grant_id: int) -> LicenseGrant:
     """Return an active grant with its activation leaf on the public log (its certificate is
     public like the log); a grant awaiting payment or no longer active has no certificate."""

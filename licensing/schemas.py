@@ -109,6 +109,9 @@ class SalesLinePublic(BaseModel):
     royalty_minor: int
     allocations: list[AllocationPublic]
     log_index: int | None
+    certificate_url: str = Field(
+        description="the line's split certificate, opening its figures for the grant's parties"
+    )
 
 
 class OwedPublic(BaseModel):

@@ -1,20 +1,24 @@
-"""Registration certificates: checkable offline with only the certificate and the trusted log key.
+"""Certificates: checkable offline with only the certificate and the trusted log key.
 
 A certificate is a JSON document::
 
     {
-      "format": "copymark-certificate/v1",
+      "format": "copymark-certificate/v2",
       "log_index": 41,
       "leaf": "<the leaf: canonical JSON text of the event, UTF-8>",
       "inclusion_proof": ["<hex sibling hash>", ...],
       "tree_head": {"tree_size", "root_hash", "timestamp", "key_id", "signature"},
       "key_id": "<hex SHA-256 of the raw Ed25519 public key>",
-      "public_key": "<base64 raw public key, informational only>"
+      "public_key": "<base64 raw public key, informational only>",
+      "openings": {"<field>": {"salt": "<64 hex>", "value": <the private value>}, ...}
     }
 
-It proves that the leaf sits at ``log_index`` in the tree whose root the log signed. The
-key embedded in it is never trusted: the verifier is handed the log's key separately
-(``copymark init`` prints it; the web app publishes it).
+It proves that the leaf sits at ``log_index`` in the tree whose root the log signed, and
+each opening proves a private value the leaf commits to (``registry.log.commitments``): a
+certificate handed to the parties carries them, the public one carries none (``{}``). A
+``copymark-certificate/v1`` document (no ``openings``) still verifies. The key embedded in
+it is never trusted: the verifier is handed the log's key separately (``copymark init``
+prints it; the web app publishes it).
 """
 
 import base64
@@ -23,7 +27,7 @@ import html
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +36,31 @@ import qrcode.image.svg
 from fpdf import FPDF
 
 from registry.errors import CertificateError
+from registry.log.commitments import Opening, OpeningError, check_openings, openings_from_json
 from registry.log.errors import TreeHeadFormatError
-from registry.log.events import EventFormatError, LogEvent, RegistrationEvent, parse_event
+from registry.log.events import (
+    EventFormatError,
+    JsonValue,
+    LogEvent,
+    RegistrationEvent,
+    parse_event,
+)
 from registry.log.merkle import HASH_SIZE, leaf_hash, verify_inclusion
 from registry.log.signing import LogPublicKey, SignedTreeHead
 from registry.log.store import AttestationLog
 
-CERTIFICATE_FORMAT = "copymark-certificate/v1"
+CERTIFICATE_FORMAT = "copymark-certificate/v2"
 # A certificate is a few kilobytes nested three levels deep; anything far beyond is hostile.
 MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
 # A string (to its closing quote, or to the end when unclosed) or a bracket: strings are skipped
 # whole, so brackets inside them do not count. Each token is matched without backtracking.
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.?)*(?:"|\Z)|[\[\]{}]', re.DOTALL)
-_FIELDS = {"format", "log_index", "leaf", "inclusion_proof", "tree_head", "key_id", "public_key"}
+_FIELDS_V1 = {"format", "log_index", "leaf", "inclusion_proof", "tree_head", "key_id", "public_key"}
+_FIELDS_BY_FORMAT = {
+    "copymark-certificate/v1": _FIELDS_V1,
+    CERTIFICATE_FORMAT: _FIELDS_V1 | {"openings"},
+}
 _MAX_PROOF_LENGTH = 64
 # A Unicode TrueType font lets titles in any script print; without it the PDF falls back
 # to the built-in Latin-1 Helvetica and replaces what it cannot draw.
@@ -64,6 +79,7 @@ class CertificateCheck:
     log_index: int | None = None
     tree_head: SignedTreeHead | None = None
     event: LogEvent | None = None
+    disclosed: dict[str, JsonValue] = field(default_factory=dict)
 
 
 def build_certificate(
@@ -73,8 +89,9 @@ def build_certificate(
     inclusion_proof: list[bytes],
     tree_head: SignedTreeHead,
     public_key: LogPublicKey,
+    openings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble a certificate document from a leaf, its proof and a signed head."""
+    """Assemble a certificate document from a leaf, its proof, a signed head and openings."""
     try:
         leaf_text = leaf.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -87,11 +104,17 @@ def build_certificate(
         "tree_head": tree_head.to_json(),
         "key_id": public_key.key_id,
         "public_key": public_key.to_base64(),
+        "openings": dict(openings or {}),
     }
 
 
-def issue_certificate(log: AttestationLog, log_index: int) -> dict[str, Any]:
-    """Certificate for a stored leaf against the latest head, signing a new head if needed."""
+def issue_certificate(
+    log: AttestationLog, log_index: int, *, openings: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Certificate for a stored leaf against the latest head, signing a new head if needed.
+
+    ``openings`` (a row's ``log_openings``) go only into certificates for the parties.
+    """
     head = log.latest_head()
     if head is None or head.tree_size <= log_index:
         head = log.sign_head()
@@ -102,6 +125,7 @@ def issue_certificate(log: AttestationLog, log_index: int) -> dict[str, Any]:
         inclusion_proof=log.inclusion_proof(log_index, head.tree_size),
         tree_head=head,
         public_key=log.public_key(),
+        openings=openings,
     )
 
 
@@ -134,7 +158,7 @@ def verify_certificate(certificate: object, public_key: LogPublicKey) -> Certifi
         parsed = _parse(certificate)
     except CertificateError as error:
         return CertificateCheck(False, f"malformed certificate: {error}")
-    index, leaf, proof, head, key_id = parsed
+    index, leaf, proof, head, key_id, openings = parsed
     if head.key_id != key_id:
         return CertificateCheck(False, "the certificate's key id differs from its tree head's")
     if key_id != public_key.key_id:
@@ -155,17 +179,30 @@ def verify_certificate(certificate: object, public_key: LogPublicKey) -> Certifi
         event: LogEvent | None = parse_event(leaf)
     except EventFormatError:
         event = None
-    return CertificateCheck(True, None, index, head, event)
+    if event is None and openings:
+        return CertificateCheck(
+            False,
+            "the leaf is no event kind this verifier knows, so its openings cannot be checked",
+        )
+    try:
+        disclosed = check_openings(event.committed() if event else {}, openings)
+    except OpeningError as error:
+        return CertificateCheck(False, str(error), index, head, event)
+    return CertificateCheck(True, None, index, head, event, disclosed)
 
 
-def _parse(certificate: object) -> tuple[int, bytes, list[bytes], SignedTreeHead, str]:
+def _parse(
+    certificate: object,
+) -> tuple[int, bytes, list[bytes], SignedTreeHead, str, dict[str, Opening]]:
     if not isinstance(certificate, dict):
         raise CertificateError("a certificate is a JSON object")
-    if set(certificate) != _FIELDS:
-        missing, extra = _FIELDS - set(certificate), set(certificate) - _FIELDS
+    declared = certificate.get("format")
+    fields = _FIELDS_BY_FORMAT.get(declared) if isinstance(declared, str) else None
+    if fields is None:
+        raise CertificateError(f"format must be one of {sorted(_FIELDS_BY_FORMAT)}")
+    if set(certificate) != fields:
+        missing, extra = fields - set(certificate), set(certificate) - fields
         raise CertificateError(f"missing fields {sorted(missing)}, unknown fields {sorted(extra)}")
-    if certificate["format"] != CERTIFICATE_FORMAT:
-        raise CertificateError(f"format must be {CERTIFICATE_FORMAT!r}")
     index = certificate["log_index"]
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         raise CertificateError("log_index must be a non-negative integer")
@@ -191,7 +228,11 @@ def _parse(certificate: object) -> tuple[int, bytes, list[bytes], SignedTreeHead
         base64.b64decode(public_key, validate=True)
     except (binascii.Error, ValueError) as error:
         raise CertificateError("public_key is not base64") from error
-    return index, leaf, proof, head, key_id
+    try:
+        openings = openings_from_json(certificate.get("openings", {}))
+    except OpeningError as error:
+        raise CertificateError(str(error)) from error
+    return index, leaf, proof, head, key_id, openings
 
 
 def _hash(value: object, field: str) -> bytes:
@@ -238,17 +279,21 @@ def certificate_view(
 ) -> CertificateView:
     """The registration a certificate attests, ready to render."""
     try:
-        index, leaf, _proof, head, key_id = _parse(certificate)
+        index, leaf, _proof, head, key_id, openings = _parse(certificate)
         event = parse_event(leaf)
+        disclosed = check_openings(event.committed(), openings)
     except EventFormatError as error:
         raise CertificateError(f"certificate leaf is not an event: {error}") from error
+    except OpeningError as error:
+        raise CertificateError(f"certificate does not open its leaf: {error}") from error
     if not isinstance(event, RegistrationEvent):
         raise CertificateError(f"certificate attests a {event.event_type}, not a registration")
+    sha256 = event.sha256 if event.sha256 is not None else disclosed.get("sha256")
     return CertificateView(
         title=title,
         owner=owner,
         work_id=event.work_id,
-        sha256=event.sha256,
+        sha256=sha256 if isinstance(sha256, str) else "(private: committed on the log)",
         registered_at=event.registered_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
         log_index=index,
         tree_size=head.tree_size,

@@ -210,6 +210,9 @@ class Work(SQLModel, table=True):
     byte_size: int = Field(sa_column=Column(BigInteger, nullable=False))
     fingerprint: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # The openings of the commitments a private work's leaf carries (registry.log.commitments);
+    # the owner's certificate hands them on. Null for a public work, whose leaf shows its digests.
+    log_openings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     registered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from registry.log.schemas import (
     BASE64_32_BYTES,
+    HEX_SHA256,
     KeyId,
     LeafIndex,
     ProofPath,
@@ -77,6 +78,17 @@ class RegistrationFailure(BaseModel):
     error: str
 
 
+class OpeningPublic(BaseModel):
+    """The salt and value that open one commitment on a leaf."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    salt: str = Field(pattern=HEX_SHA256, description="the random 32-byte salt, lowercase hex")
+    value: JsonValue = Field(
+        description="the committed value; SHA-256(salt || its canonical JSON) is on the leaf"
+    )
+
+
 class CertificatePublic(BaseModel):
     """A registration or grant certificate, checkable offline with the log's public key.
 
@@ -86,7 +98,7 @@ class CertificatePublic(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    format: Literal["copymark-certificate/v1"] = Field(description="the certificate format")
+    format: Literal["copymark-certificate/v2"] = Field(description="the certificate format")
     log_index: LeafIndex
     leaf: str = Field(
         description="the log leaf: canonical JSON text of the attested event, exactly as hashed"
@@ -98,6 +110,10 @@ class CertificatePublic(BaseModel):
         pattern=BASE64_32_BYTES,
         description="the raw Ed25519 key, base64; informational only, never trusted by a check",
     )
+    openings: dict[str, OpeningPublic] = Field(
+        description="openings of the leaf's commitments to private values, by field name; "
+        "only the parties' certificates carry them, a public one has none"
+    )
 
 
 class CertificateCheckPublic(BaseModel):
@@ -107,6 +123,10 @@ class CertificateCheckPublic(BaseModel):
     reason: str | None = Field(description="why the certificate was refused; null when valid")
     log_index: LeafIndex | None = Field(description="the attested leaf's index, when valid")
     tree_size: TreeSize | None = Field(description="size of the signed tree, when valid")
+    disclosed: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="the private values the certificate's openings prove, by field name",
+    )
 
 
 Point = Annotated[tuple[float, float], Field(description="x, y in query-image pixels")]

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -26,10 +27,19 @@ from sqlmodel import Session, col, func, select
 from registry.blobs import BlobStore, BlobTooLarge
 from registry.certificates import CertificateView, certificate_view, issue_certificate
 from registry.errors import InvalidUpload, NotFound, PayloadTooLarge
+from registry.log.commitments import commitments_of, open_values, openings_to_json
 from registry.log.events import RegistrationEvent
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
-from registry.models import PriorArtConflict, User, Work, WorkStatus, persisted_id, utcnow
+from registry.models import (
+    PriorArtConflict,
+    User,
+    Visibility,
+    Work,
+    WorkStatus,
+    persisted_id,
+    utcnow,
+)
 from registry.repository import get_owned_work, visible_work_ids
 from registry.schemas import WorkMetadata
 from similarity.engine import Fingerprint, SimilarityEngine
@@ -245,13 +255,7 @@ class Registrar:
         session.flush()
         now = utcnow()
         events = [
-            RegistrationEvent(
-                work_id=persisted_id(work),
-                owner_id=owner_id,
-                sha256=work.sha256,
-                fingerprints=item.fingerprint.digests(),
-                registered_at=now,
-            )
+            _registration_event(work, item.fingerprint.digests(), owner_id, now)
             for work, item in zip(works, prepared, strict=True)
         ]
         log = AttestationLog(session, self.signer)
@@ -471,11 +475,30 @@ def reference_image_loader(
     return load
 
 
+def _registration_event(
+    work: Work, fingerprints: dict[str, str], owner_id: int, registered_at: datetime
+) -> RegistrationEvent:
+    """The work's leaf: digests in the clear for a public work, commitments for a private one.
+
+    A private work's openings are kept on its row, where only its owner reads them.
+    """
+    work_id = persisted_id(work)
+    if work.visibility == Visibility.PUBLIC:
+        return RegistrationEvent(work_id, owner_id, work.sha256, fingerprints, registered_at)
+    openings = open_values({"sha256": work.sha256, "fingerprints": dict(fingerprints)})
+    work.log_openings = openings_to_json(openings)
+    return RegistrationEvent(
+        work_id, owner_id, None, None, registered_at, commitments=commitments_of(openings)
+    )
+
+
 def work_certificate(session: Session, signer: LogSigner, work: Work) -> dict[str, Any]:
     """The registration certificate of a work: its leaf, inclusion proof and a signed head."""
     if work.log_index is None:
         raise NotFound(f"work {work.id} has no log entry")
-    return issue_certificate(AttestationLog(session, signer), work.log_index)
+    return issue_certificate(
+        AttestationLog(session, signer), work.log_index, openings=work.log_openings
+    )
 
 
 def work_certificate_view(

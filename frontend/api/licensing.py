@@ -18,6 +18,8 @@ from licensing.repository import (
     consented_parties,
     get_grant,
     get_version,
+    party_grant_or_none,
+    sales_line_of_grant,
     work_of_version,
 )
 from licensing.schemas import (
@@ -136,6 +138,7 @@ def _line_public(row: SalesReport) -> SalesLinePublic:
         royalty_minor=row.gross_minor,
         allocations=_allocations(row.execution),
         log_index=row.log_index,
+        certificate_url=f"{API_PREFIX}/grants/{row.grant_id}/sales-lines/{row.id}/certificate",
     )
 
 
@@ -247,13 +250,37 @@ def read_grant(grant_id: RecordId, user: CurrentUser, session: SessionDep) -> Gr
 
 @router.get("/grants/{grant_id}/certificate")
 def grant_certificate(
-    grant_id: RecordId, session: SessionDep, services: ServicesDep
+    grant_id: RecordId, user: OptionalUser, session: SessionDep, services: ServicesDep
 ) -> CertificatePublic:
-    """The grant's certificate, checked offline like a registration's; public like the log."""
+    """The grant's certificate, checked offline like a registration's; public like the log.
+
+    It proves the leaf that made the grant active: the settled payment of a paid grant, the grant
+    itself otherwise. Where that leaf is the grant's own, its parties' copy opens the
+    commitments (price, split, licensee domain); anyone else's opens none.
+    """
     grant = certified_grant(session, grant_id)
-    log = AttestationLog(session, services.signer)
     index = grant.activation_log_index if grant.activation_log_index is not None else 0
-    return CertificatePublic.model_validate(issue_certificate(log, index))
+    opens = index == grant.log_index and party_grant_or_none(session, user, grant_id) is not None
+    log = AttestationLog(session, services.signer)
+    return CertificatePublic.model_validate(
+        issue_certificate(log, index, openings=grant.log_openings if opens else None)
+    )
+
+
+@router.get("/grants/{grant_id}/sales-lines/{line_id}/certificate")
+def sales_line_certificate(
+    grant_id: RecordId,
+    line_id: RecordId,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+) -> CertificatePublic:
+    """A sales line's split certificate for the grant's parties, opening its figures."""
+    line = sales_line_of_grant(session, user, grant_id, line_id)
+    log = AttestationLog(session, services.signer)
+    return CertificatePublic.model_validate(
+        issue_certificate(log, line.log_index or 0, openings=line.log_openings)
+    )
 
 
 @router.post("/grants/{grant_id}/sales-reports")

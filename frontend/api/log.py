@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from frontend.deps import ServicesDep, SessionDep
 from registry.bounds import LogIndex, LogSize
@@ -20,11 +20,27 @@ from registry.log.store import AttestationLog
 
 router = APIRouter(prefix="/log", tags=["attestation log"])
 
+PEM_MEDIA_TYPE = "application/x-pem-file"
+
 
 @router.get("/public-key")
 def public_key(services: ServicesDep) -> PublicKeyPublic:
     key = services.signer.public_key
     return PublicKeyPublic(key_id=key.key_id, ed25519_base64=key.to_base64(), pem=key.to_pem())
+
+
+@router.get(
+    "/key.pem",
+    response_class=Response,
+    responses={200: {"content": {PEM_MEDIA_TYPE: {"schema": {"type": "string"}}}}},
+)
+def public_key_pem(services: ServicesDep) -> Response:
+    """The log's Ed25519 key as a SubjectPublicKeyInfo PEM file, for `copymark verify`."""
+    return Response(
+        services.signer.public_key.to_pem(),
+        media_type=PEM_MEDIA_TYPE,
+        headers={"Content-Disposition": 'attachment; filename="key.pem"'},
+    )
 
 
 @router.get("/head")

@@ -164,4 +164,5 @@ def check_certificate(certificate: dict[str, Any], services: ServicesDep) -> Cer
         reason=check.reason,
         log_index=check.log_index,
         tree_size=check.tree_head.tree_size if check.tree_head else None,
+        disclosed=check.disclosed,
     )

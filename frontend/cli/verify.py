@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,12 +22,14 @@ def verify(
         Path, typer.Argument(help="a certificate (JSON) or an evidence bundle (zip)")
     ],
     public_key: Annotated[
-        Path | None, typer.Option("--public-key", help="the log's public key (PEM or base64)")
+        Path | None, typer.Option("--public-key", help="the log's key: key.pem, its JSON or base64")
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Check a certificate or an evidence bundle offline: only the log's public key is needed."""
     # Deferred: the certificate and evidence checkers bring PDF, image and zip handling.
+    # The licensing leaf kinds register themselves on import, so their openings can be checked.
+    import licensing.events  # noqa: F401
     from registry.certificates import read_json_document, verify_certificate
     from registry.errors import CertificateError
     from registry.monitoring.evidence import MAX_BUNDLE_BYTES, verify_bundle
@@ -36,7 +39,7 @@ def verify(
     if zipfile.is_zipfile(io.BytesIO(data)):
         bundle = verify_bundle(data, key)
         valid, reason, index = bundle.valid, bundle.reason, bundle.log_index
-        size = None
+        size, disclosed = None, bundle.disclosed
     else:
         try:
             parsed = read_json_document(data, "certificate")
@@ -45,13 +48,16 @@ def verify(
         check = verify_certificate(parsed, key)
         valid, reason, index = check.valid, check.reason, check.log_index
         size = check.tree_head.tree_size if check.tree_head else None
+        disclosed = check.disclosed
     if as_json:
-        emit({"valid": valid, "reason": reason, "log_index": index})
+        emit({"valid": valid, "reason": reason, "log_index": index, "disclosed": disclosed})
     if not valid:
         fail(f"{document} does NOT verify: {reason}")
     if not as_json:
         in_tree = f" of {size} leaves" if size else ""
         stderr.print(f"{document} verifies: leaf {index} is in the signed log{in_tree}")
+        for name, value in sorted(disclosed.items()):
+            stderr.print(f"  proves {name} = {json.dumps(value, ensure_ascii=False)}")
 
 
 # A PEM public key is a few hundred bytes; a larger "key" file is the wrong file.
@@ -83,9 +89,8 @@ def _trusted_key(path: Path | None) -> LogPublicKey:
             fail(f"no log key to check against ({error}); pass the log's key: --public-key FILE", 2)
     data = _read_capped(path, MAX_KEY_FILE_BYTES, "the public key")
     try:
-        text = data.decode("ascii").strip()
-        return LogPublicKey.from_pem(text) if "BEGIN" in text else LogPublicKey.from_base64(text)
+        return LogPublicKey.from_text(data.decode("ascii"))
     except UnicodeDecodeError:
         fail(f"the public key {path} is not a PEM or base64 text file", 2)
-    except CopymarkError as error:
-        fail(f"the public key {path} is unusable: {error}", 2)
+    except (ValueError, CopymarkError) as error:
+        fail(f"cannot read the public key {path}: the key is unusable ({error})", 2)

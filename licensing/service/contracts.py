@@ -19,7 +19,7 @@ from licensing import repository
 from licensing.contract import Contract, parse_contract_data
 from licensing.engine import CompiledContract, compile_contract
 from licensing.errors import InvalidContractError
-from licensing.events import ConsentEvent
+from licensing.events import ConsentEvent, consent_openings
 from licensing.models import ContractConsent, ContractVersion, LicenseContract, VersionStatus
 from licensing.references import (
     WORK_REFERENCE_PREFIX,
@@ -29,6 +29,7 @@ from licensing.references import (
 )
 from registry.accounts.verification import require_verified_email
 from registry.errors import Conflict, Forbidden
+from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
 from registry.models import User, persisted_id, utcnow
 from registry.repository import get_owned_work
@@ -159,6 +160,8 @@ def consent_to_version(
     activates = given | {party_id} >= {entry.id for entry in contract.parties}
     if activates:
         _activate(session, version)
+    openings = consent_openings(party_id)
+    consent.log_openings = openings_to_json(openings)
     (consent.log_index,) = log.append_events(
         [
             ConsentEvent(
@@ -167,9 +170,9 @@ def consent_to_version(
                 contract_version=contract.version,
                 work_id=persisted_id(repository.work_of_version(session, version)),
                 document_sha256=version.document_sha256,
-                party_id=party_id,
                 user_id=persisted_id(actor),
                 activates=activates,
+                commitments=commitments_of(openings),
                 consented_at=consent.consented_at,
             )
         ]

@@ -21,12 +21,13 @@ from sqlmodel import Session
 
 from licensing import repository
 from licensing.engine import Buyout, Execution, RetailSale, SaleEvent, WholesalePurchase, execute
-from licensing.events import GrantEvent, allocation_lines
+from licensing.events import GrantEvent, allocation_lines, grant_openings
 from licensing.models import GrantStatus, LicenseGrant, LicenseOffer, OfferStatus
 from licensing.money import Money
 from licensing.service.contracts import active_contract, compiled
 from licensing.service.offers import close_open_offers
 from registry.errors import Conflict, Forbidden, NotFound
+from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
 from registry.models import Role, User, persisted_id, utcnow
 from registry.notifications.service import notify
@@ -92,6 +93,12 @@ def take_license(
         session.flush()
     except IntegrityError:
         raise Conflict(f"work {offer.work_id} is reserved by another buyout") from None
+    openings = grant_openings(
+        repository.licensee_domain(session, licensee),
+        execution.gross.amount_minor,
+        allocation_lines(execution),
+    )
+    grant.log_openings = openings_to_json(openings)
     (grant.log_index,) = log.append_events(
         [
             GrantEvent(
@@ -99,15 +106,13 @@ def take_license(
                 offer_id=offer_id,
                 work_id=offer.work_id,
                 licensee_id=persisted_id(licensee),
-                licensee_domain=repository.licensee_domain(session, licensee),
                 sale_type=offer.sale_type,
                 status=grant.status.value,
                 contract_id=contract.contract_id,
                 contract_version=contract.version,
                 document_sha256=version.document_sha256,
-                gross_minor=execution.gross.amount_minor,
                 currency=execution.gross.currency,
-                allocations=allocation_lines(execution),
+                commitments=commitments_of(openings),
                 granted_at=grant.granted_at,
             )
         ]

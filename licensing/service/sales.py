@@ -19,12 +19,13 @@ from licensing import repository
 from licensing.contract import Contract, parse_contract_data
 from licensing.engine import Execution, RetailSale, execute
 from licensing.errors import CurrencyMismatchError, InvalidSaleEventError
-from licensing.events import SplitEvent, allocation_lines
+from licensing.events import SplitEvent, allocation_lines, split_openings
 from licensing.models import ContractVersion, LicenseGrant, SalesReport
 from licensing.money import Money
 from licensing.schemas import SalesLineCreate
 from licensing.service.contracts import compiled
 from registry.errors import Conflict, NotFound
+from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
 from registry.models import User, persisted_id
 
@@ -275,28 +276,32 @@ def _record_lines(
         recouped_before += recouped
     session.add_all(rows)
     session.flush()
-    indexes = log.append_events(
-        [
+    events = []
+    for row, execution in zip(rows, executions, strict=True):
+        openings = split_openings(
+            report_id=report_id,
+            corrects_report_id=corrects,
+            units=row.units,
+            net_revenue_minor=row.net_revenue_minor,
+            gross_minor=row.gross_minor,
+            allocations=allocation_lines(execution),
+        )
+        row.log_openings = openings_to_json(openings)
+        events.append(
             SplitEvent(
                 grant_id=persisted_id(grant),
                 sales_report_id=persisted_id(row),
-                report_id=report_id,
                 line_number=row.line_number,
-                corrects_report_id=corrects,
                 work_id=grant.work_id,
                 contract_id=contract.contract_id,
                 contract_version=contract.version,
                 document_sha256=version.document_sha256,
-                units=row.units,
-                net_revenue_minor=row.net_revenue_minor,
-                gross_minor=row.gross_minor,
                 currency=currency,
-                allocations=allocation_lines(execution),
+                commitments=commitments_of(openings),
                 executed_at=row.reported_at,
             )
-            for row, execution in zip(rows, executions, strict=True)
-        ]
-    )
+        )
+    indexes = log.append_events(events)
     for row, index in zip(rows, indexes, strict=True):
         row.log_index = index
     session.add_all(rows)

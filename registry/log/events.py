@@ -114,6 +114,10 @@ class LogEvent(ABC):
     def from_fields(cls, fields: Mapping[str, object]) -> Self:
         """Rebuild the event from its JSON fields; raises EventFormatError."""
 
+    def committed(self) -> Mapping[str, str]:
+        """The commitments the leaf carries in place of private values, by field name."""
+        return {}
+
     def to_json(self) -> dict[str, JsonValue]:
         """The event as a JSON object including ``type`` and ``version``."""
         return {**self.fields(), "type": self.event_type, "version": self.event_version}
@@ -166,27 +170,68 @@ def str_field(value: object, name: str) -> str:
     return value
 
 
+def check_commitments(value: object, names: frozenset[str]) -> dict[str, str]:
+    """A leaf's ``commitments`` object: exactly ``names``, each a SHA-256 hex digest."""
+    if not isinstance(value, dict):
+        raise EventFormatError("commitments must be an object")
+    if set(value) != names:
+        raise EventFormatError(
+            f"commitments must name exactly {sorted(names)}, got {sorted(value)}"
+        )
+    for name, digest in value.items():
+        if not isinstance(digest, str) or not SHA256_HEX.fullmatch(digest):
+            raise EventFormatError(f"commitment of {name} must be 64 lowercase hex characters")
+    return dict(value)
+
+
 # No slots: a slotted dataclass is a second class object and would register twice.
 @dataclass(frozen=True)
 class RegistrationEvent(LogEvent):
-    """A work registered by its owner, identified by content digest and fingerprints."""
+    """A work registered by its owner, identified by content digest and fingerprints.
+
+    A public work's digest and fingerprints are in the clear: its image is served to anyone,
+    who could compute them anyway, and anyone finding a copy can check its priority against
+    the log without asking the owner. A private work's leaf carries only commitments to them
+    (``PRIVATE_FIELDS``); the owner's certificate opens them.
+    """
 
     event_type: ClassVar[str] = "registration"
-    event_version: ClassVar[int] = 1
+    event_version: ClassVar[int] = 2
+    PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"sha256", "fingerprints"})
 
     work_id: int
     owner_id: int
-    sha256: str
-    fingerprints: dict[str, str] = field(hash=False)
+    sha256: str | None
+    fingerprints: dict[str, str] | None = field(hash=False)
     registered_at: datetime
+    commitments: dict[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        if not SHA256_HEX.fullmatch(self.sha256):
-            raise ValueError("sha256 must be 64 lowercase hex characters")
-        if any(not isinstance(v, str) for v in self.fingerprints.values()):
-            raise ValueError("fingerprint values must be strings")
-        object.__setattr__(self, "fingerprints", dict(self.fingerprints))
+        if self.commitments:
+            check_commitments(self.commitments, self.PRIVATE_FIELDS)
+            if self.sha256 is not None or self.fingerprints is not None:
+                raise ValueError(
+                    "a private work's leaf commits to its digests, it does not show them"
+                )
+        else:
+            if self.sha256 is None or not SHA256_HEX.fullmatch(self.sha256):
+                raise ValueError("sha256 must be 64 lowercase hex characters")
+            if self.fingerprints is None or any(
+                not isinstance(v, str) for v in self.fingerprints.values()
+            ):
+                raise ValueError("fingerprint values must be strings")
+            object.__setattr__(self, "fingerprints", dict(self.fingerprints))
+        object.__setattr__(self, "commitments", dict(self.commitments))
         object.__setattr__(self, "registered_at", utc(self.registered_at))
+
+    @property
+    def private(self) -> bool:
+        """Whether the leaf commits to the work's digests instead of showing them."""
+        return bool(self.commitments)
+
+    def committed(self) -> Mapping[str, str]:
+        """Commitments to a private work's digests (none for a public work)."""
+        return self.commitments
 
     def fields(self) -> dict[str, JsonValue]:
         """JSON fields of the registration."""
@@ -194,23 +239,30 @@ class RegistrationEvent(LogEvent):
             "work_id": self.work_id,
             "owner_id": self.owner_id,
             "sha256": self.sha256,
-            "fingerprints": dict(self.fingerprints),
+            "fingerprints": None if self.fingerprints is None else dict(self.fingerprints),
+            "commitments": dict(self.commitments),
             "registered_at": format_timestamp(self.registered_at),
         }
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, object]) -> Self:
         """Rebuild from JSON fields."""
-        expect_fields(fields, {"work_id", "owner_id", "sha256", "fingerprints", "registered_at"})
+        expect_fields(
+            fields,
+            {"work_id", "owner_id", "sha256", "fingerprints", "commitments", "registered_at"},
+        )
         fingerprints = fields["fingerprints"]
-        if not isinstance(fingerprints, dict):
-            raise EventFormatError("fingerprints must be an object")
+        if fingerprints is not None and not isinstance(fingerprints, dict):
+            raise EventFormatError("fingerprints must be an object or null")
+        sha256 = fields["sha256"]
+        commitments = fields["commitments"]
         return cls(
             work_id=int_field(fields["work_id"], "work_id"),
             owner_id=int_field(fields["owner_id"], "owner_id"),
-            sha256=str_field(fields["sha256"], "sha256"),
-            fingerprints={
-                str(k): str_field(v, f"fingerprints.{k}") for k, v in fingerprints.items()
-            },
+            sha256=None if sha256 is None else str_field(sha256, "sha256"),
+            fingerprints=None
+            if fingerprints is None
+            else {str(k): str_field(v, f"fingerprints.{k}") for k, v in fingerprints.items()},
             registered_at=parse_timestamp(str_field(fields["registered_at"], "registered_at")),
+            commitments=check_commitments(commitments, cls.PRIVATE_FIELDS) if commitments else {},
         )

@@ -16,6 +16,7 @@ raw 32-byte public key.
 import base64
 import binascii
 import hashlib
+import json
 import os
 import stat
 import time
@@ -86,6 +87,37 @@ class LogPublicKey:
         if not isinstance(key, Ed25519PublicKey):
             raise SigningKeyError("public key PEM does not hold an Ed25519 key")
         return cls(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+    @classmethod
+    def from_text(cls, text: str) -> "LogPublicKey":
+        """Parse the key in any form the log publishes: PEM, raw base64 or the JSON document.
+
+        The JSON document (``/api/v1/log/public-key``) carries the key twice and its id once;
+        they must all name the same key, or a hand-edited file could pass one key off as another.
+        """
+        stripped = text.strip()
+        if stripped.startswith("{"):
+            return cls._from_json_document(stripped)
+        if "-----BEGIN" in stripped:
+            return cls.from_pem(stripped)
+        return cls.from_base64(stripped)
+
+    @classmethod
+    def _from_json_document(cls, text: str) -> "LogPublicKey":
+        try:
+            document = json.loads(text)
+        except ValueError as error:
+            raise SigningKeyError(f"public key JSON is malformed: {error}") from error
+        if not isinstance(document, dict) or not isinstance(document.get("ed25519_base64"), str):
+            raise SigningKeyError("public key JSON has no ed25519_base64 string")
+        key = cls.from_base64(document["ed25519_base64"])
+        pem = document.get("pem")
+        if pem is not None and (not isinstance(pem, str) or cls.from_pem(pem) != key):
+            raise SigningKeyError("public key JSON holds two different keys (pem and base64)")
+        key_id = document.get("key_id")
+        if key_id is not None and key_id != key.key_id:
+            raise SigningKeyError(f"public key JSON names key id {key_id!r}, not its key's")
+        return key
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         """Whether ``signature`` is this key's Ed25519 signature of ``message``."""

@@ -33,10 +33,17 @@ from PIL import Image
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from registry.certificates import MAX_DOCUMENT_BYTES, read_json_document, verify_certificate
+from registry.certificates import (
+    MAX_DOCUMENT_BYTES,
+    issue_certificate,
+    read_json_document,
+    verify_certificate,
+)
 from registry.errors import CertificateError
-from registry.log.events import format_timestamp
+from registry.log.commitments import commitments_of, open_values, openings_to_json
+from registry.log.events import JsonValue, format_timestamp
 from registry.log.signing import LogPublicKey
+from registry.log.store import AttestationLog
 from registry.monitoring.events import EvidenceEvent
 from similarity.crawl.records import FetchRecord
 from similarity.verify import Quad
@@ -98,6 +105,7 @@ class BundleCheck:
     log_index: int | None = None
     event: EvidenceEvent | None = None
     manifest: Mapping[str, Any] | None = None
+    disclosed: dict[str, JsonValue] = field(default_factory=dict)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -165,7 +173,11 @@ def _fetch_facts(role: str, record: FetchRecord) -> dict[str, Any]:
 
 
 def warc_of(*records: FetchRecord) -> bytes:
-    """A gzipped WARC with a request and a response record per fetch, in fetch order."""
+    """A gzipped WARC with a request and a response record per fetch, in fetch order.
+
+    The request record holds the request line and headers exactly as the fetcher sent them
+    (method, target, protocol, every header in order); the response, the bytes as received.
+    """
     buffer = io.BytesIO()
     writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
     writer.write_record(
@@ -206,6 +218,10 @@ def warc_of(*records: FetchRecord) -> bytes:
                 "WARC-IP-Address": record.resolved_ip,
                 "WARC-Concurrent-To": request.rec_headers.get_header("WARC-Record-ID"),
             },
+        )
+        # Linked both ways, so a reader starting from either record finds its pair.
+        request.rec_headers.add_header(
+            "WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID")
         )
         writer.write_record(request)
         writer.write_record(response)
@@ -256,6 +272,42 @@ def pack_bundle(
     return buffer.getvalue()
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedEvidence:
+    """An evidence capture on the log: its leaf index, its manifest's digest and its bundle."""
+
+    log_index: int
+    manifest_sha256: str
+    bundle: bytes
+
+
+def log_evidence(log: AttestationLog, capture: Capture) -> LoggedEvidence:
+    """Append the capture's leaf, sign a head and pack the bundle with its opened certificate.
+
+    The leaf commits to the page and image addresses; the bundle's certificate opens them, so
+    its holder proves them while the public log names no address.
+    """
+    files = evidence_files(capture)
+    manifest = build_manifest(capture, files)
+    manifest_sha256 = sha256_hex(manifest)
+    openings = open_values({"page_url": capture.page_url, "image_url": capture.image_url})
+    (index,) = log.append_events(
+        [
+            EvidenceEvent(
+                alert_id=capture.alert_id,
+                work_id=capture.work_id,
+                manifest_sha256=manifest_sha256,
+                image_sha256=capture.image_sha256,
+                commitments=commitments_of(openings),
+                captured_at=capture.captured_at,
+            )
+        ]
+    )
+    log.sign_head()
+    certificate = issue_certificate(log, index, openings=openings_to_json(openings))
+    return LoggedEvidence(index, manifest_sha256, pack_bundle(files, manifest, certificate))
+
+
 def verify_bundle(zip_bytes: bytes, public_key: LogPublicKey) -> BundleCheck:
     """Check a bundle offline against the trusted log key; never raises on bad input."""
     try:
@@ -281,7 +333,10 @@ def verify_bundle(zip_bytes: bytes, public_key: LogPublicKey) -> BundleCheck:
         return BundleCheck(False, "the logged manifest digest differs from this manifest's")
     if (event.alert_id, event.work_id) != (manifest.get("alert_id"), manifest.get("work_id")):
         return BundleCheck(False, "the logged alert or work differs from the manifest's")
-    return BundleCheck(True, None, check.log_index, event, manifest)
+    for name, value in check.disclosed.items():
+        if manifest.get(name) != value:
+            return BundleCheck(False, f"the logged {name} differs from the manifest's")
+    return BundleCheck(True, None, check.log_index, event, manifest, check.disclosed)
 
 
 class _Refused(Exception):

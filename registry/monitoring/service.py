@@ -15,7 +15,6 @@ from typing import Final
 from sqlmodel import Session
 
 from registry.blobs import BlobStore
-from registry.certificates import issue_certificate
 from registry.errors import Conflict, NotFound
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
@@ -27,14 +26,11 @@ from registry.monitoring.errors import (
     InvalidCrawl,
     MonitoringNotAllowed,
 )
-from registry.monitoring.events import EvidenceEvent
 from registry.monitoring.evidence import (
     Capture,
     RGBArray,
     Screenshot,
-    build_manifest,
-    evidence_files,
-    pack_bundle,
+    log_evidence,
     sha256_hex,
 )
 from registry.monitoring.models import (
@@ -450,28 +446,10 @@ def _attach_evidence(
     signer: LogSigner,
     evidence_blobs: BlobStore,
 ) -> None:
-    files = evidence_files(capture)
-    manifest = build_manifest(capture, files)
-    manifest_sha256 = sha256_hex(manifest)
-    log = AttestationLog(session, signer)
-    (index,) = log.append_events(
-        [
-            EvidenceEvent(
-                alert_id=capture.alert_id,
-                work_id=capture.work_id,
-                manifest_sha256=manifest_sha256,
-                image_sha256=capture.image_sha256,
-                page_url=capture.page_url,
-                image_url=capture.image_url,
-                captured_at=capture.captured_at,
-            )
-        ]
-    )
-    log.sign_head()
-    bundle = pack_bundle(files, manifest, issue_certificate(log, index))
-    alert.evidence_sha256 = evidence_blobs.put(bundle)
-    alert.manifest_sha256 = manifest_sha256
-    alert.log_index = index
+    logged = log_evidence(AttestationLog(session, signer), capture)
+    alert.evidence_sha256 = evidence_blobs.put(logged.bundle)
+    alert.manifest_sha256 = logged.manifest_sha256
+    alert.log_index = logged.log_index
     session.add(alert)
 
 

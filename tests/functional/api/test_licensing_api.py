@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -28,16 +34,18 @@ from licensing.models import (
 from registry.accounts.domains import DomainVerifier
 from registry.certificates import verify_certificate
 from registry.log.events import parse_event
+from registry.log.signing import LogPublicKey
 from registry.log.store import AttestationLog
 from registry.models import Visibility, Work, persisted_id
 from registry.schemas import CertificatePublic
 from similarity.crawl.netguard import NetGuard
-from similarity.engine import SimilarityEngine
-from tests.factories import Account, make_account
+from similarity.engine import Fingerprint, SimilarityEngine
+from tests.factories import Account, make_account, random_png
 from tests.support.dns import TxtTable
 from tests.support.receivers import SmtpInbox
 
 API = "/api/v1"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def proving_domains_by_table(services: Services) -> Services:
@@ -326,6 +334,113 @@ def test_a_tampered_grant_certificate_is_refused(market: Market) -> None:
     assert not verify_certificate(certificate, market.services.signer.public_key).valid
 
 
+def read_every_leaf(reader: TestClient) -> list[bytes]:
+    leaves = []
+    while (response := reader.get(f"{API}/log/leaves/{len(leaves)}")).status_code == 200:
+        leaves.append(base64.b64decode(response.json()["leaf_base64"]))
+    assert response.status_code == 404
+    return leaves
+
+
+def copymark(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh interpreter, so it checks with only what it imports itself."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "frontend.cli", *arguments],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_a_stranger_reading_every_leaf_sees_no_private_value(market: Market) -> None:
+    registered = market.client.post(
+        f"{API}/works",
+        headers=market.alice.headers,
+        files={"file": ("koi.png", random_png(404))},
+        data={"visibility": "private"},
+    )
+    assert registered.status_code == 201, registered.text
+    private = registered.json()
+    with market.services.session() as session:
+        work = session.get(Work, private["work_id"])
+        assert work is not None
+        assert work.fingerprint is not None
+        fingerprints = Fingerprint.from_bytes(work.fingerprint).digests()
+    grant = market.retail_grant()
+    figures = [{"units": 73_129_581, "net_revenue_minor": 918_273_645}]
+    reported = market.report(grant["id"], one_line(report_id="q3-confidential", lines=figures))
+    assert reported.status_code == 201, reported.text
+    royalty = reported.json()["lines"][0]["royalty_minor"]
+    private_values = [
+        private["sha256"],
+        *fingerprints.values(),
+        "brand.example",
+        "q3-confidential",
+        "73129581",
+        "918273645",
+        str(royalty),
+        '"alice"',
+        '"bob"',
+        "@example.com",
+    ]
+    stranger = TestClient(market.client.app)
+    leaves = read_every_leaf(stranger)
+    kinds = {parse_event(leaf).event_type for leaf in leaves}
+    assert kinds == {"registration", "license_consent", "license_grant", "license_split"}
+    raw = b"\n".join(leaves)
+    for value in private_values:
+        assert value.encode() not in raw, f"the public log shows {value}"
+    assert stranger.get(f"{API}/verify/{private['work_id']}").status_code == 404
+    owned = market.client.get(
+        f"{API}/works/{private['work_id']}/certificate", headers=market.alice.headers
+    ).json()
+    check = verify_certificate(owned, market.services.signer.public_key)
+    assert check.valid, check.reason
+    assert check.disclosed == {"sha256": private["sha256"], "fingerprints": fingerprints}
+
+
+def test_the_holders_certificates_prove_the_figures_offline_and_a_stranger_gets_none(
+    market: Market, tmp_path: Path
+) -> None:
+    grant = market.retail_grant()
+    figures = [{"units": 12, "net_revenue_minor": 34_000}]
+    line = market.report(grant["id"], one_line(lines=figures)).json()["lines"][0]
+    stranger = TestClient(market.client.app)
+    key = tmp_path / "key.pem"
+    key.write_text(stranger.get(f"{API}/log/key.pem").text)
+    assert stranger.get(line["certificate_url"]).status_code == 401
+    certificate = market.client.get(line["certificate_url"], headers=market.brand.headers).json()
+    path = tmp_path / "line.json"
+    path.write_text(json.dumps(certificate))
+    checked = copymark("verify", str(path), "--public-key", str(key), "--json")
+    assert checked.returncode == 0, checked.stderr
+    disclosed = json.loads(checked.stdout)["disclosed"]
+    assert (disclosed["units"], disclosed["net_revenue_minor"]) == (12, 34_000)
+    assert disclosed["gross_minor"] == line["royalty_minor"]
+    certificate["openings"]["units"]["value"] = 13
+    path.write_text(json.dumps(certificate))
+    forged = copymark("verify", str(path), "--public-key", str(key))
+    assert forged.returncode == 1
+    assert "units does not match" in forged.stderr
+    public_key = LogPublicKey.from_pem(key.read_text())
+    assert stranger.get(grant["certificate_url"]).json()["openings"] == {}
+    own = market.client.get(grant["certificate_url"], headers=market.brand.headers).json()
+    assert verify_certificate(own, public_key).disclosed["licensee_domain"] == "brand.example"
+
+
+def test_a_sales_line_certificate_is_refused_to_another_brand(market: Market) -> None:
+    grant = market.retail_grant()
+    line = market.report(grant["id"], one_line()).json()["lines"][0]
+    other = make_account(market.client, "rival@other.example", roles=["brand"])
+    refused = market.client.get(line["certificate_url"], headers=other.headers)
+    assert refused.status_code == 404
+    assert "not found" in refused.json()["detail"]
+
+
 def test_a_sales_report_returns_royalties_with_allocation_lines(market: Market) -> None:
     grant = market.retail_grant()
     reported = market.report(grant["id"], one_line())
@@ -343,7 +458,10 @@ def test_each_report_line_is_a_split_leaf(market: Market) -> None:
     with market.services.session() as session:
         event = parse_event(AttestationLog(session).leaf(line["log_index"]).leaf)
     assert isinstance(event, SplitEvent)
-    assert event.gross_minor == line["royalty_minor"]
+    certificate = market.client.get(line["certificate_url"], headers=market.brand.headers).json()
+    check = verify_certificate(certificate, market.services.signer.public_key)
+    assert check.event == event
+    assert check.disclosed["gross_minor"] == line["royalty_minor"]
 
 
 def test_a_repeated_report_answers_the_stored_result_and_records_nothing(market: Market) -> None:

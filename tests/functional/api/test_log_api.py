@@ -96,3 +96,24 @@ def test_served_log_documents_validate_against_their_schema_models(
     key = client.get("/api/v1/log/public-key").json()
     assert LogPublicKey.from_pem(key["pem"]) == LogPublicKey.from_base64(key["ed25519_base64"])
     assert LogPublicKey.from_base64(key["ed25519_base64"]).key_id == key["key_id"]
+
+
+def test_the_public_key_is_served_as_a_pem_file_naming_the_json_documents_key(
+    client: TestClient,
+) -> None:
+    response = client.get("/api/v1/log/key.pem")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-pem-file"
+    assert response.text.startswith("-----BEGIN PUBLIC KEY-----\n")
+    document = client.get("/api/v1/log/public-key").json()
+    assert LogPublicKey.from_pem(response.text).key_id == document["key_id"]
+    assert response.text == document["pem"]
+
+
+def test_the_verification_page_links_the_pem_key_it_tells_you_to_use(
+    client: TestClient, alice: Account
+) -> None:
+    register_some(client, alice, 1)
+    page = client.get("/verify/1").text
+    assert 'href="/api/v1/log/key.pem"' in page
+    assert "--public-key key.pem" in page

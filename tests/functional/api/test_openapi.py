@@ -9,7 +9,13 @@ import jsonschema
 from fastapi.testclient import TestClient
 
 # Binary downloads carry no JSON schema; they must say what they are instead.
-BINARY_MEDIA_TYPES = {"application/pdf", "application/zip", "image/png", "text/csv"}
+BINARY_MEDIA_TYPES = {
+    "application/pdf",
+    "application/zip",
+    "application/x-pem-file",
+    "image/png",
+    "text/csv",
+}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 
 Schema = dict[str, Any]
@@ -96,6 +102,8 @@ def test_binary_downloads_declare_their_media_type_only(client: TestClient) -> N
     spec = client.get("/openapi.json").json()
     evidence = spec["paths"]["/api/v1/alerts/{alert_id}/evidence.zip"]["get"]
     assert set(evidence["responses"]["200"]["content"]) == {"application/zip"}
+    key = spec["paths"]["/api/v1/log/key.pem"]["get"]
+    assert set(key["responses"]["200"]["content"]) == {"application/x-pem-file"}
 
 
 def test_proof_fields_state_their_encoding(client: TestClient) -> None:
@@ -115,7 +123,10 @@ def test_proof_fields_state_their_encoding(client: TestClient) -> None:
         "tree_head",
         "key_id",
         "public_key",
+        "openings",
     ]
+    opening = schemas["OpeningPublic"]["properties"]
+    assert opening["salt"]["pattern"] == "^[0-9a-f]{64}$"
     assert certificate["properties"]["inclusion_proof"]["items"]["pattern"] == "^[0-9a-f]{64}$"
 
 

@@ -134,7 +134,9 @@ def test_a_served_certificate_is_the_issued_document_and_verifies_offline(
     assert CertificateCheckPublic.model_validate(checked) == CertificateCheckPublic(
         valid=True, reason=None, log_index=registered["log_index"], tree_size=2
     )
-    assert list(checked) == ["valid", "reason", "log_index", "tree_size"]
+    # A public work's leaf shows its digests: its certificate has nothing to open.
+    assert list(checked) == ["valid", "reason", "log_index", "tree_size", "disclosed"]
+    assert checked["disclosed"] == {}
 
 
 def test_a_withdrawn_work_is_hidden_from_others_and_kept_for_its_owner(

@@ -96,6 +96,24 @@ def test_certificate_verifies_offline_and_a_forged_one_does_not(home: Path) -> N
     assert "does NOT verify" in err
 
 
+def test_verify_takes_the_public_key_as_pem_or_as_the_published_json(home: Path) -> None:
+    from registry.log.signing import LogPublicKey
+
+    run("register", str(portfolio(home)), "--owner", "ada@example.com")
+    certificate = home / "cert.json"
+    assert run("certificate", "1", "-o", str(certificate))[0] == 0
+    key = LogPublicKey.from_pem(_public_pem())
+    document = {"key_id": key.key_id, "ed25519_base64": key.to_base64(), "pem": key.to_pem()}
+    for name, key_text in (("key.pem", key.to_pem()), ("key.json", json.dumps(document))):
+        (home / name).write_text(key_text)
+        code, _, err = run("verify", str(certificate), "--public-key", str(home / name))
+        assert code == 0, err
+    (home / "lying.json").write_text(json.dumps({**document, "key_id": "00" * 32}))
+    code, _, err = run("verify", str(certificate), "--public-key", str(home / "lying.json"))
+    assert code == 2
+    assert "cannot read the public key" in err
+
+
 def test_certificate_as_pdf(home: Path) -> None:
     run("register", str(portfolio(home)), "--owner", "ada@example.com")
     pdf = home / "cert.pdf"

@@ -105,6 +105,7 @@ def test_copymark_verify_checks_an_evidence_bundle_offline(
         "valid": True,
         "reason": None,
         "log_index": alert["log_index"],
+        "disclosed": {"page_url": alert["page_url"], "image_url": alert["image_url"]},
     }
     tampered = bytearray(bundle.read_bytes())
     tampered[len(tampered) // 2] ^= 0xFF

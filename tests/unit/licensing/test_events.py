@@ -1,4 +1,4 @@
-"""Licensing leaves: canonical round trips, exact splits, malformed leaves refused."""
+"""Licensing leaves: canonical round trips, committed figures, exact splits, malformed leaves."""
 
 from __future__ import annotations
 
@@ -8,30 +8,66 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from licensing.events import AllocationLine, ConsentEvent, GrantEvent, SplitEvent
+from licensing.events import (
+    AllocationLine,
+    ConsentEvent,
+    GrantEvent,
+    SplitEvent,
+    consent_openings,
+    grant_openings,
+    split_openings,
+)
+from registry.log.commitments import check_openings, commitments_of
 from registry.log.events import EventFormatError, parse_event
 
 DIGEST = "ab" * 32
 MOMENT = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
+ALLOCATIONS = (AllocationLine("ana", 300, "share:creator"), AllocationLine("ben", 200, "r"))
 
 
-def split(allocations: tuple[AllocationLine, ...], gross: int) -> SplitEvent:
+def split(commitments: dict[str, str]) -> SplitEvent:
     return SplitEvent(
         grant_id=1,
         sales_report_id=2,
-        report_id="2026-10",
         line_number=1,
-        corrects_report_id=None,
         work_id=3,
         contract_id="c-3",
         contract_version=1,
         document_sha256=DIGEST,
-        units=10,
-        net_revenue_minor=100_000,
-        gross_minor=gross,
         currency="USD",
-        allocations=allocations,
+        commitments=commitments,
         executed_at=MOMENT,
+    )
+
+
+def grant(commitments: dict[str, str]) -> GrantEvent:
+    return GrantEvent(
+        grant_id=1,
+        offer_id=2,
+        work_id=3,
+        licensee_id=4,
+        sale_type="buyout",
+        status="pending_payment",
+        contract_id="c-3",
+        contract_version=1,
+        document_sha256=DIGEST,
+        currency="USD",
+        commitments=commitments,
+        granted_at=MOMENT,
+    )
+
+
+def consent(commitments: dict[str, str]) -> ConsentEvent:
+    return ConsentEvent(
+        version_id=1,
+        contract_id="c-3",
+        contract_version=1,
+        work_id=3,
+        document_sha256=DIGEST,
+        user_id=4,
+        activates=True,
+        commitments=commitments,
+        consented_at=MOMENT,
     )
 
 
@@ -39,12 +75,25 @@ amounts = st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_s
 
 
 @given(amounts)
-def test_a_split_round_trips_through_its_leaf(parts: list[int]) -> None:
+def test_a_split_round_trips_and_its_openings_prove_its_figures(parts: list[int]) -> None:
     lines = tuple(
         AllocationLine(f"p{n}", amount, "share:creator") for n, amount in enumerate(parts)
     )
-    event = split(lines, sum(parts))
-    assert parse_event(event.to_leaf()) == event
+    openings = split_openings(
+        report_id="2026-10",
+        corrects_report_id=None,
+        units=10,
+        net_revenue_minor=100_000,
+        gross_minor=sum(parts),
+        allocations=lines,
+    )
+    event = split(commitments_of(openings))
+    parsed = parse_event(event.to_leaf())
+    assert parsed == event
+    opened = check_openings(parsed.committed(), openings)
+    assert (opened["units"], opened["gross_minor"]) == (10, sum(parts))
+    assert b"100000" not in event.to_leaf()
+    assert b"2026-10" not in event.to_leaf()
 
 
 @given(amounts, st.integers(min_value=1, max_value=1000))
@@ -53,85 +102,54 @@ def test_a_split_that_does_not_sum_to_its_gross_is_refused(parts: list[int], ext
         AllocationLine(f"p{n}", amount, "share:creator") for n, amount in enumerate(parts)
     )
     with pytest.raises(ValueError, match="sum to"):
-        split(lines, sum(parts) + extra)
+        split_openings(
+            report_id="2026-10",
+            corrects_report_id=None,
+            units=1,
+            net_revenue_minor=1,
+            gross_minor=sum(parts) + extra,
+            allocations=lines,
+        )
 
 
-def test_a_grant_round_trips_through_its_leaf() -> None:
-    event = GrantEvent(
-        grant_id=1,
-        offer_id=2,
-        work_id=3,
-        licensee_id=4,
-        licensee_domain="brand.example",
-        sale_type="buyout",
-        status="pending_payment",
-        contract_id="c-3",
-        contract_version=1,
-        document_sha256=DIGEST,
-        gross_minor=500,
-        currency="USD",
-        allocations=(AllocationLine("ana", 300, "share:creator"), AllocationLine("ben", 200, "r")),
-        granted_at=MOMENT,
-    )
+def test_a_grant_round_trips_and_shows_neither_price_nor_split_nor_domain() -> None:
+    openings = grant_openings("brand.example", 500, ALLOCATIONS)
+    event = grant(commitments_of(openings))
     assert parse_event(event.to_leaf()) == event
+    for private in (b"brand.example", b"500", b"ana", b"share:creator"):
+        assert private not in event.to_leaf()
+    assert check_openings(event.committed(), openings)["licensee_domain"] == "brand.example"
 
 
-def test_a_consent_round_trips_through_its_leaf() -> None:
-    event = ConsentEvent(
-        version_id=1,
-        contract_id="c-3",
-        contract_version=1,
-        work_id=3,
-        document_sha256=DIGEST,
-        party_id="ana",
-        user_id=4,
-        activates=True,
-        consented_at=MOMENT,
-    )
+def test_a_consent_round_trips_without_naming_the_party() -> None:
+    event = consent(commitments_of(consent_openings("ana")))
     assert parse_event(event.to_leaf()) == event
+    assert b"ana" not in event.to_leaf()
+
+
+def test_the_same_figure_commits_differently_each_time() -> None:
+    first = grant_openings("brand.example", 500, ALLOCATIONS)
+    second = grant_openings("brand.example", 500, ALLOCATIONS)
+    assert commitments_of(first)["gross_minor"] != commitments_of(second)["gross_minor"]
 
 
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        ('"gross_minor":500', '"gross_minor":500.0'),
-        ('"amount_minor":300', '"amount_minor":"300"'),
         ('"activates":true', '"activates":1'),
+        ('"contract_version":1', '"contract_version":1.0'),
         (f'"document_sha256":"{DIGEST}"', '"document_sha256":"not-a-digest"'),
         ('"currency":"USD"', '"currency":"XXY"'),
-        ('"amount_minor":300', '"amount_minor":301'),
-        ('"party":"ana",', ""),
+        ('"commitments":{', '"commitments":{"extra":"' + "00" * 32 + '",'),
+        ('"party_id":"', '"party_id":"zz'),
+        ('"gross_minor":"', '"gross_minor":"A'),
+        (',"licensee_domain":"', ',"licensee-domain":"'),
     ],
 )
 def test_a_malformed_licensing_leaf_is_refused(old: str, new: str) -> None:
     leaves = [
-        GrantEvent(
-            grant_id=1,
-            offer_id=2,
-            work_id=3,
-            licensee_id=4,
-            licensee_domain=None,
-            sale_type="buyout",
-            status="pending_payment",
-            contract_id="c-3",
-            contract_version=1,
-            document_sha256=DIGEST,
-            gross_minor=500,
-            currency="USD",
-            allocations=(AllocationLine("ana", 300, "r"), AllocationLine("ben", 200, "r")),
-            granted_at=MOMENT,
-        ).to_leaf(),
-        ConsentEvent(
-            version_id=1,
-            contract_id="c-3",
-            contract_version=1,
-            work_id=3,
-            document_sha256=DIGEST,
-            party_id="ana",
-            user_id=4,
-            activates=True,
-            consented_at=MOMENT,
-        ).to_leaf(),
+        grant(commitments_of(grant_openings(None, 500, ALLOCATIONS))).to_leaf(),
+        consent(commitments_of(consent_openings("ana"))).to_leaf(),
     ]
     tampered = [leaf.decode().replace(old, new).encode() for leaf in leaves]
     changed = [leaf for leaf, original in zip(tampered, leaves, strict=True) if leaf != original]

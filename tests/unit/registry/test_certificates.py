@@ -22,6 +22,7 @@ from registry.certificates import (
     verify_certificate,
 )
 from registry.errors import CertificateError
+from registry.log.commitments import commitments_of, open_values, openings_to_json
 from registry.log.events import RegistrationEvent, canonical_json
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
@@ -89,7 +90,11 @@ def test_issued_certificate_is_exactly_what_the_response_model_describes(
 @pytest.mark.parametrize(
     "mutate",
     [
-        lambda c: c.update(format="copymark-certificate/v2"),
+        lambda c: c.update(format="copymark-certificate/v3"),
+        lambda c: c.update(format="copymark-certificate/v1"),
+        lambda c: c.update(format=["copymark-certificate/v2"]),
+        lambda c: c.update(openings=[]),
+        lambda c: c.update(openings={"sha256": {"salt": "00" * 32}}),
         lambda c: c.update(log_index="6"),
         lambda c: c.update(extra=1),
         lambda c: c.pop("public_key"),
@@ -105,6 +110,85 @@ def test_a_certificate_verifiers_refuse_does_not_validate(
     assert not verify_certificate(forged, SIGNER.public_key).valid
     with pytest.raises(ValidationError):
         CertificatePublic.model_validate(forged)
+
+
+def private_certificate(log: AttestationLog) -> dict[str, Any]:
+    openings = open_values({"sha256": "cd" * 32, "fingerprints": {"phash": "8f373714acfcf4d0"}})
+    private = RegistrationEvent(
+        work_id=99,
+        owner_id=3,
+        sha256=None,
+        fingerprints=None,
+        registered_at=datetime(2026, 11, 27, 13, 20, 43, tzinfo=UTC),
+        commitments=commitments_of(openings),
+    )
+    (index,) = log.append_events([private])
+    return issue_certificate(log, index, openings=openings_to_json(openings))
+
+
+def test_a_private_works_certificate_proves_its_digest_the_leaf_does_not_show(
+    log: AttestationLog,
+) -> None:
+    certificate = private_certificate(log)
+    assert "cd" * 32 not in certificate["leaf"]
+    check = verify_certificate(json.loads(json.dumps(certificate)), SIGNER.public_key)
+    assert check.valid, check.reason
+    assert check.disclosed["sha256"] == "cd" * 32
+    view = certificate_view(certificate, title="t", owner="o", base_url="https://c.example")
+    assert view.sha256 == "cd" * 32
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda o: o["sha256"].update(value="ef" * 32), "does not match"),
+        (lambda o: o["sha256"].update(salt="00" * 32), "does not match"),
+        (lambda o: o["fingerprints"]["value"].update(phash="0" * 16), "does not match"),
+        (lambda o: o.update(owner={"salt": "00" * 32, "value": "x"}), "no field named"),
+    ],
+)
+def test_a_tampered_opening_fails_with_its_reason(
+    log: AttestationLog, mutate: Any, reason: str
+) -> None:
+    certificate = private_certificate(log)
+    mutate(certificate["openings"])
+    check = verify_certificate(certificate, SIGNER.public_key)
+    assert not check.valid
+    assert reason in (check.reason or "")
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        {"salt": "00" * 31, "value": 1},
+        {"salt": "ZZ" * 32, "value": 1},
+        {"salt": "00" * 32, "value": 1.5},
+        {"salt": "00" * 32},
+        "salt",
+    ],
+)
+def test_a_malformed_opening_is_refused_without_raising(
+    certificate: dict[str, Any], opening: object
+) -> None:
+    certificate["openings"] = {"sha256": opening}
+    check = verify_certificate(certificate, SIGNER.public_key)
+    assert not check.valid
+    assert "malformed certificate" in (check.reason or "")
+
+
+def test_openings_of_a_leaf_of_an_unknown_kind_are_refused(log: AttestationLog) -> None:
+    (index,) = log.append([b'{"type":"unheard_of","version":1}'])
+    opening = {"units": {"salt": "00" * 32, "value": 1}}
+    check = verify_certificate(issue_certificate(log, index, openings=opening), SIGNER.public_key)
+    assert not check.valid
+    assert "no event kind this verifier knows" in (check.reason or "")
+    assert verify_certificate(issue_certificate(log, index), SIGNER.public_key).valid
+
+
+def test_a_certificate_of_the_first_format_still_verifies(certificate: dict[str, Any]) -> None:
+    earlier = {k: v for k, v in certificate.items() if k != "openings"}
+    earlier["format"] = "copymark-certificate/v1"
+    assert verify_certificate(earlier, SIGNER.public_key).valid
 
 
 def test_certificate_for_a_leaf_after_the_latest_head_signs_a_new_head(

@@ -13,6 +13,8 @@ from sqlmodel import func, select
 from registry.accounts.service import create_user
 from registry.db import unit_of_work
 from registry.errors import CopymarkError
+from registry.log.commitments import check_openings, openings_from_json
+from registry.log.events import parse_event
 from registry.log.models import LogLeaf
 from registry.log.store import AttestationLog, verify_log
 from registry.models import PriorArtConflict, User, Visibility, Work, WorkStatus, persisted_id
@@ -74,6 +76,27 @@ def test_a_first_upload_is_registered_with_its_log_leaf(parts: RegistryParts) ->
         assert verify_log(session, parts.signer.public_key).ok
     assert (event["work_id"], event["sha256"]) == (outcome.work.id, outcome.work.sha256)
     assert stored_blobs(parts) == [outcome.work.sha256]
+
+
+def test_a_private_upload_commits_to_its_digests_and_keeps_the_openings_on_its_row(
+    parts: RegistryParts,
+) -> None:
+    owner = make_owner(parts)
+    private = WorkMetadata(visibility=Visibility.PRIVATE)
+    with unit_of_work(parts.session) as session:
+        outcome = parts.registrar.register(
+            session, owner, Upload(random_png(77), "secret.png", private)
+        )
+    with parts.session() as session:
+        leaf = AttestationLog(session).leaf(outcome.work.log_index or 0).leaf
+        work = session.get(Work, outcome.work.id)
+        assert work is not None
+        event = parse_event(leaf)
+        opened = check_openings(event.committed(), openings_from_json(work.log_openings))
+    assert outcome.work.sha256.encode() not in leaf
+    assert opened["sha256"] == outcome.work.sha256
+    assert isinstance(opened["fingerprints"], dict)
+    assert all(digest.encode() not in leaf for digest in map(str, opened["fingerprints"].values()))
 
 
 def test_the_same_owner_uploading_the_same_bytes_gets_the_earlier_work(

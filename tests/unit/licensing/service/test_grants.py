@@ -18,6 +18,7 @@ from licensing.service.grants import (
 )
 from licensing.service.offers import publish_offer, withdraw_offer
 from registry.errors import Conflict, Forbidden
+from registry.log.commitments import check_openings, openings_from_json
 from registry.log.events import parse_event
 from registry.models import persisted_id
 from registry.notifications.models import Notification
@@ -40,8 +41,12 @@ def test_a_grant_is_a_leaf_with_its_agreed_split(world: World) -> None:
     grant = world.take(offer)
     event = parse_event(world.log.leaf(grant.log_index or 0).leaf)
     assert isinstance(event, GrantEvent)
-    assert (event.grant_id, event.gross_minor) == (grant.id, 500_000)
-    assert sum(line.amount_minor for line in event.allocations) == 500_000
+    assert event.grant_id == grant.id
+    opened = check_openings(event.committed(), openings_from_json(grant.log_openings))
+    assert opened["gross_minor"] == 500_000
+    allocations = opened["allocations"]
+    assert isinstance(allocations, list)
+    assert sum(line["amount_minor"] for line in allocations if isinstance(line, dict)) == 500_000
 
 
 def test_only_a_brand_takes_a_license(world: World) -> None:

@@ -9,6 +9,7 @@ from licensing.events import SplitEvent
 from licensing.service.offers import publish_offer
 from licensing.service.sales import submit_sales_report
 from registry.errors import Conflict, NotFound
+from registry.log.commitments import check_openings, openings_from_json
 from registry.log.events import parse_event
 from registry.models import persisted_id
 from tests.unit.licensing.factories import usd
@@ -35,10 +36,15 @@ def test_lines_of_one_report_count_the_lines_before_them(world: World) -> None:
 def test_each_report_line_is_a_split_leaf_summing_to_its_royalty(world: World) -> None:
     grant = retail_grant(world)
     outcome = world.report(grant, "r1", line(3, 999), line(7, 12_345))
-    events = [parse_event(world.log.leaf(row.log_index or 0).leaf) for row in outcome.rows]
-    assert [e.gross_minor for e in events if isinstance(e, SplitEvent)] == [
-        row.gross_minor for row in outcome.rows
-    ]
+    for row in outcome.rows:
+        event = parse_event(world.log.leaf(row.log_index or 0).leaf)
+        assert isinstance(event, SplitEvent)
+        opened = check_openings(event.committed(), openings_from_json(row.log_openings))
+        assert (opened["units"], opened["net_revenue_minor"], opened["gross_minor"]) == (
+            row.units,
+            row.net_revenue_minor,
+            row.gross_minor,
+        )
 
 
 def test_resubmitting_a_report_records_nothing_new(world: World) -> None:

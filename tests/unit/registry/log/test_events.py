@@ -79,14 +79,41 @@ def test_registration_leaf_is_canonical_json_with_type_and_version() -> None:
     document = json.loads(registration().to_leaf())
     assert document == {
         "type": "registration",
-        "version": 1,
+        "version": 2,
         "work_id": 42,
         "owner_id": 7,
         "sha256": "ab" * 32,
         "fingerprints": {"phash": "8f373714acfcf4d0", "pdq": "00ff"},
+        "commitments": {},
         "registered_at": "2026-11-27T13:20:43.000005Z",
     }
     assert canonical_json(document) == registration().to_leaf()
+
+
+def test_a_private_registration_leaf_shows_commitments_not_digests() -> None:
+    commitments = {"sha256": "cd" * 32, "fingerprints": "ef" * 32}
+    private = registration(sha256=None, fingerprints=None, commitments=commitments)
+    document = json.loads(private.to_leaf())
+    assert (document["sha256"], document["fingerprints"]) == (None, None)
+    assert document["commitments"] == commitments
+    assert parse_event(private.to_leaf()) == private
+    assert private.committed() == commitments
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"commitments": {"sha256": "cd" * 32, "fingerprints": "ef" * 32}},
+        {"sha256": None, "fingerprints": None, "commitments": {"sha256": "cd" * 32}},
+        {"sha256": None, "fingerprints": None, "commitments": {"sha256": "x", "fingerprints": ""}},
+        {"sha256": None, "fingerprints": None},
+    ],
+)
+def test_a_registration_both_showing_and_committing_or_neither_is_refused(
+    changes: dict[str, object],
+) -> None:
+    with pytest.raises(ValueError, match=r"commit|sha256"):
+        registration(**changes)
 
 
 def test_registration_time_is_normalised_to_utc() -> None:
@@ -115,8 +142,8 @@ def test_leaf_parses_back_to_the_same_event() -> None:
         (b"\xff", "not UTF-8 JSON"),
         (b"[1]", "not a JSON object"),
         (b'{"type":"unknown","version":1}', "unknown event type"),
-        (b'{"type":"registration","version":2}', "unknown event type"),
-        (b'{"type":"registration","version":1,"work_id":1}', "fields must be exactly"),
+        (b'{"type":"registration","version":1}', "unknown event type"),
+        (b'{"type":"registration","version":2,"work_id":1}', "fields must be exactly"),
     ],
 )
 def test_malformed_leaves_are_refused(leaf: bytes, reason: str) -> None:

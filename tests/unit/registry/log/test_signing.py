@@ -1,5 +1,6 @@
 """Ed25519 key files and signed tree heads."""
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -74,6 +75,31 @@ def test_public_key_round_trips_through_pem_and_base64() -> None:
     key = LogSigner.generate().public_key
     assert LogPublicKey.from_pem(key.to_pem()) == key
     assert LogPublicKey.from_base64(key.to_base64()) == key
+
+
+def test_public_key_text_is_read_in_every_published_form() -> None:
+    key = LogSigner.generate().public_key
+    document = {"key_id": key.key_id, "ed25519_base64": key.to_base64(), "pem": key.to_pem()}
+    for text in (key.to_pem(), key.to_base64() + "\n", json.dumps(document)):
+        assert LogPublicKey.from_text(text) == key
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"pem": LogSigner.generate().public_key.to_pem()}, "two different keys"),
+        ({"key_id": "00" * 32}, "key id"),
+        ({"ed25519_base64": 7}, "no ed25519_base64"),
+        ({"pem": "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----"}, "malformed"),
+    ],
+)
+def test_a_public_key_document_naming_two_keys_is_refused(
+    change: dict[str, object], message: str
+) -> None:
+    key = LogSigner.generate().public_key
+    document = {"key_id": key.key_id, "ed25519_base64": key.to_base64(), "pem": key.to_pem()}
+    with pytest.raises(SigningKeyError, match=message):
+        LogPublicKey.from_text(json.dumps({**document, **change}))
 
 
 def test_public_key_of_the_wrong_length_is_refused() -> None:

@@ -9,6 +9,8 @@ import pytest
 from registry.log.events import EventFormatError, parse_event
 from registry.monitoring.events import EvidenceEvent
 
+COMMITMENTS = {"page_url": "e" * 64, "image_url": "f" * 64}
+
 
 def event() -> EvidenceEvent:
     return EvidenceEvent(
@@ -16,8 +18,7 @@ def event() -> EvidenceEvent:
         work_id=2,
         manifest_sha256="c" * 64,
         image_sha256="d" * 64,
-        page_url="https://shop.example/p",
-        image_url="https://cdn.example/i.png",
+        commitments=COMMITMENTS,
         captured_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
     )
 
@@ -40,4 +41,10 @@ def test_a_leaf_with_a_missing_field_is_refused() -> None:
 
 def test_a_digest_that_is_not_hex_is_refused() -> None:
     with pytest.raises(ValueError, match="manifest_sha256"):
-        EvidenceEvent(1, 2, "Z" * 64, "d" * 64, "https://a/", "https://b/", datetime.now(UTC))
+        EvidenceEvent(1, 2, "Z" * 64, "d" * 64, COMMITMENTS, datetime.now(UTC))
+
+
+def test_a_leaf_showing_an_address_instead_of_committing_to_it_is_refused() -> None:
+    leaf = event().to_leaf().replace(b'"image_url":', b'"image-url":')
+    with pytest.raises(EventFormatError, match="commitments"):
+        parse_event(leaf)

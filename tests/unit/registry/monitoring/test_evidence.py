@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
 import io
 import json
 import tracemalloc
@@ -15,10 +18,8 @@ from hypothesis import strategies as st
 from sqlmodel import Session, SQLModel, create_engine
 from warcio.archiveiterator import ArchiveIterator
 
-from registry.certificates import issue_certificate
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
-from registry.monitoring.events import EvidenceEvent
 from registry.monitoring.evidence import (
     CERTIFICATE_NAME,
     MANIFEST_NAME,
@@ -26,11 +27,9 @@ from registry.monitoring.evidence import (
     WARC_NAME,
     Capture,
     Screenshot,
-    build_manifest,
-    evidence_files,
-    pack_bundle,
-    sha256_hex,
+    log_evidence,
     verify_bundle,
+    warc_of,
 )
 from similarity.crawl.records import FetchRecord
 
@@ -90,25 +89,7 @@ def session() -> Session:
 
 
 def bundle_for(session: Session, signer: LogSigner, screenshot: Screenshot) -> bytes:
-    taken = capture(screenshot)
-    files = evidence_files(taken)
-    manifest = build_manifest(taken, files)
-    log = AttestationLog(session, signer)
-    (index,) = log.append_events(
-        [
-            EvidenceEvent(
-                alert_id=taken.alert_id,
-                work_id=taken.work_id,
-                manifest_sha256=sha256_hex(manifest),
-                image_sha256=taken.image_sha256,
-                page_url=taken.page_url,
-                image_url=taken.image_url,
-                captured_at=taken.captured_at,
-            )
-        ]
-    )
-    log.sign_head()
-    return pack_bundle(files, manifest, issue_certificate(log, index))
+    return log_evidence(AttestationLog(session, signer), capture(screenshot)).bundle
 
 
 def members(bundle: bytes) -> dict[str, bytes]:
@@ -130,6 +111,28 @@ def test_a_bundle_verifies_with_the_log_key(session: Session, signer: LogSigner)
     assert check.valid, check.reason
     assert check.event is not None
     assert check.event.alert_id == 7
+    assert check.disclosed == {
+        "page_url": "https://shop.example/item",
+        "image_url": "https://shop.example/x.png",
+    }
+
+
+def test_the_evidence_leaf_names_no_address(session: Session, signer: LogSigner) -> None:
+    logged = log_evidence(AttestationLog(session, signer), capture(Screenshot(None, "off")))
+    leaf = AttestationLog(session).leaf(logged.log_index).leaf
+    assert b"shop.example" not in leaf
+
+
+def test_a_bundle_whose_opening_names_another_address_is_refused(
+    session: Session, signer: LogSigner
+) -> None:
+    contents = members(bundle_for(session, signer, Screenshot(None, "off")))
+    certificate = json.loads(contents[CERTIFICATE_NAME])
+    certificate["openings"]["page_url"]["value"] = "https://elsewhere.example/"
+    contents[CERTIFICATE_NAME] = json.dumps(certificate).encode()
+    check = verify_bundle(repack(contents), signer.public_key)
+    assert not check.valid
+    assert "page_url does not match" in (check.reason or "")
 
 
 def test_the_warc_holds_request_and_response_of_page_and_image(
@@ -151,6 +154,77 @@ def test_the_warc_holds_request_and_response_of_page_and_image(
         ("response", "https://shop.example/x.png"),
     ]
     assert records[4][2] == b"\x89PNG\r\n\x1a\nfake"
+
+
+def raw_records(warc_gz: bytes) -> list[tuple[dict[str, str], bytes]]:
+    """Each record's WARC headers and block, split by hand rather than by the writer's library."""
+    data = gzip.decompress(warc_gz)
+    records = []
+    while data:
+        head, rest = data.split(b"\r\n\r\n", 1)
+        lines = head.decode("utf-8").split("\r\n")
+        assert lines[0] == "WARC/1.1"
+        headers = dict(line.split(": ", 1) for line in lines[1:])
+        length = int(headers["Content-Length"])
+        records.append((headers, rest[:length]))
+        assert rest[length : length + 4] == b"\r\n\r\n"
+        data = rest[length + 4 :]
+    return records
+
+
+def sha1_label(data: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()  # noqa: S324 - WARC's
+
+
+def test_each_request_is_recorded_as_sent_and_linked_to_its_response_both_ways() -> None:
+    page = fetch("https://shop.example/item?colour=red&size=2", b"<html></html>", "text/html")
+    image = fetch("https://shop.example/x.png", b"\x89PNG\r\n\x1a\nfake", "image/png")
+    records = raw_records(warc_of(page, image))
+    assert [headers["WARC-Type"] for headers, _ in records] == [
+        "warcinfo",
+        "request",
+        "response",
+        "request",
+        "response",
+    ]
+    for (request, block), fetched in zip(records[1::2], (page, image), strict=True):
+        response = records[records.index((request, block)) + 1][0]
+        assert request["WARC-Concurrent-To"] == response["WARC-Record-ID"]
+        assert response["WARC-Concurrent-To"] == request["WARC-Record-ID"]
+        assert request["WARC-Target-URI"] == response["WARC-Target-URI"] == fetched.final_url
+        assert request["Content-Type"] == "application/http; msgtype=request"
+        sent = block.decode("latin-1").split("\r\n")
+        target = fetched.final_url.removeprefix("https://shop.example")
+        assert sent[0] == f"GET {target} HTTP/1.1"
+        assert sent[1 : 1 + len(fetched.request_headers)] == [
+            f"{name}: {value}" for name, value in fetched.request_headers
+        ]
+        assert block.endswith(b"\r\n\r\n")
+
+
+def test_every_record_digest_matches_its_bytes() -> None:
+    page = fetch("https://shop.example/item", b"<html><img src=/x.png></html>", "text/html")
+    image = fetch("https://shop.example/x.png", b"\x89PNG\r\n\x1a\nfake", "image/png")
+    warc = warc_of(page, image)
+    checked = 0
+    for headers, block in raw_records(warc):
+        if headers["WARC-Type"] == "warcinfo":
+            continue
+        assert headers["WARC-Block-Digest"] == sha1_label(block)
+        payload = block.split(b"\r\n\r\n", 1)[1]
+        assert headers["WARC-Payload-Digest"] == sha1_label(payload)
+        if headers["WARC-Type"] == "response":
+            assert payload in (page.body, image.body)
+        checked += 1
+    assert checked == 4
+    assert len(list(ArchiveIterator(io.BytesIO(warc)))) == 5
+
+
+def test_an_altered_payload_fails_its_digest() -> None:
+    image = fetch("https://shop.example/x.png", b"\x89PNG\r\n\x1a\nfake", "image/png")
+    data = gzip.decompress(warc_of(image)).replace(b"fake", b"faux")
+    _, _, (response, block) = raw_records(gzip.compress(data))
+    assert response["WARC-Block-Digest"] != sha1_label(block)
 
 
 def test_a_skipped_screenshot_is_recorded_with_its_reason(

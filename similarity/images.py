@@ -49,6 +49,8 @@ _ACTIVE_CONTENT_MARKERS: Final = (b"<script", b"<html", b"<iframe", b"<body", b"
 _SNIFF_WINDOW: Final = 1024
 # PNG chunks of compressed pixels: the image (IDAT) and the frames of an animated PNG (fdAT).
 _PNG_PIXEL_CHUNKS: Final = frozenset({b"IDAT", b"fdAT"})
+# WebP chunks of compressed pixels: lossy, lossless and alpha.
+_WEBP_PIXEL_CHUNKS: Final = frozenset({b"VP8 ", b"VP8L", b"ALPH"})
 # Inside entropy-coded JPEG data 0xFF is followed only by a stuffed 0x00 or a restart marker.
 _JPEG_MARKER_IN_SCAN: Final = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
@@ -250,7 +252,7 @@ def _compressed_pixel_spans(data: bytes, kind: str) -> list[Span]:
 
     Compressed pixels are noise, so about one noisy PNG in 1,500 spells `<svg` somewhere in
     them; only the rest of the file (metadata, comments, trailers) can carry markup. Bytes the
-    walk cannot place, and formats it does not know, stay readable.
+    walk cannot place, and TIFF and BMP, whose pixels lie where offsets point, stay readable.
     """
     if kind == "PNG":
         return [
@@ -262,6 +264,8 @@ def _compressed_pixel_spans(data: bytes, kind: str) -> list[Span]:
         return _jpeg_entropy_spans(data)
     if kind == "GIF":
         return _gif_layout(data)[0]
+    if kind == "WEBP":
+        return _webp_pixel_spans(data)
     return []
 
 
@@ -315,6 +319,24 @@ def _jpeg_entropy_spans(data: bytes) -> list[Span]:
                 found = _JPEG_MARKER_IN_SCAN.search(data, segment_end)
                 position = found.start() if found else len(data)
                 spans.append((segment_end, position))
+    return spans
+
+
+def _webp_pixel_spans(data: bytes, start: int = 12, stop: int | None = None) -> list[Span]:
+    """The payloads of the RIFF chunks holding compressed pixels, in animation frames too."""
+    stop = len(data) if stop is None else stop
+    spans: list[Span] = []
+    position = start
+    while position + 8 <= stop:
+        fourcc, payload = data[position : position + 4], position + 8
+        end = payload + int.from_bytes(data[position + 4 : payload], "little")
+        if end > stop:
+            break
+        if fourcc in _WEBP_PIXEL_CHUNKS:
+            spans.append((payload, end))
+        elif fourcc == b"ANMF":  # a 16-byte frame header, then the frame's own chunks
+            spans.extend(_webp_pixel_spans(data, payload + 16, end))
+        position = end + (end & 1)
     return spans
 
 

@@ -226,7 +226,11 @@ def _rgb_png(pixels: npt.NDArray[np.uint8], level: int, *chunks: bytes) -> bytes
 
 @pytest.mark.parametrize(
     ("fmt", "seed", "options"),
-    [("PNG", 14, {"compress_level": 1}), ("JPEG", 6701, {"quality": 95})],
+    [
+        ("PNG", 14, {"compress_level": 1}),
+        ("JPEG", 6701, {"quality": 95}),
+        ("WEBP", 1557, {"lossless": True, "quality": 95, "method": 0}),
+    ],
 )
 def test_noise_whose_compressed_pixels_spell_a_marker_loads(
     fmt: str, seed: int, options: dict[str, object]
@@ -237,7 +241,7 @@ def test_noise_whose_compressed_pixels_spell_a_marker_loads(
     loaded = load_image(data, max_side=None)
     assert loaded.format == fmt
     assert loaded.rgb.shape == pixels.shape
-    if fmt == "PNG":
+    if fmt != "JPEG":
         assert np.array_equal(loaded.rgb, pixels)
 
 
@@ -257,6 +261,13 @@ def test_jpeg_with_script_after_its_end_is_refused() -> None:
     data = _jpeg(_gradient_image()) + b"<script>alert(1)</script>"
     with pytest.raises(ImageRejected, match="JPEG file carries embedded HTML or script"):
         load_image(data)
+
+
+def test_webp_with_html_in_its_xmp_metadata_is_refused() -> None:
+    buffer = io.BytesIO()
+    _gradient_image().save(buffer, format="WEBP", xmp=b"<x:xmpmeta><html><script>1</script>")
+    with pytest.raises(ImageRejected, match="WEBP file carries embedded HTML or script"):
+        load_image(buffer.getvalue())
 
 
 def test_gif_with_svg_in_a_comment_extension_is_refused() -> None:

@@ -245,6 +245,44 @@ def test_noise_whose_compressed_pixels_spell_a_marker_loads(
         assert np.array_equal(loaded.rgb, pixels)
 
 
+def _gif_spelling(text: bytes, side: int) -> tuple[bytes, npt.NDArray[np.uint8]]:
+    """A GIF whose LZW data carries `text` verbatim as pixels, and the RGB it decodes to.
+
+    With 128 colours every code is 8 bits wide until the table grows past 255 entries, so a
+    clear code every 100 pixels keeps each code one byte: the pixel index itself.
+    """
+    indices = (text * (side * side // len(text) + 1))[: side * side]
+    codes = bytearray()
+    for start in range(0, len(indices), 100):
+        codes += b"\x80" + indices[start : start + 100]
+    codes += b"\x81"
+    sub_blocks = b"".join(
+        bytes([len(codes[i : i + 255])]) + codes[i : i + 255] for i in range(0, len(codes), 255)
+    )
+    palette = np.repeat(np.arange(0, 256, 2, dtype=np.uint8)[:, None], 3, axis=1)
+    size = struct.pack("<HH", side, side)
+    data = (
+        b"GIF89a"
+        + size
+        + b"\x86\x00\x00"
+        + palette.tobytes()
+        + b"\x2c\x00\x00\x00\x00"
+        + size
+        + b"\x00\x07"
+        + sub_blocks
+        + b"\x00\x3b"
+    )
+    rgb = palette[np.frombuffer(indices, dtype=np.uint8)].reshape(side, side, 3)
+    return data, rgb
+
+
+def test_gif_whose_lzw_data_spells_markup_loads() -> None:
+    data, rgb = _gif_spelling(b"<svg onload=alert(1)><script>", 16)
+    assert b"<svg" in data
+    assert b"<script" in data
+    assert np.array_equal(load_image(data).rgb, rgb)
+
+
 def test_png_with_script_in_a_text_chunk_is_refused() -> None:
     text = _png_chunk(b"tEXt", b"Comment\x00<script>alert(1)</script>")
     with pytest.raises(ImageRejected, match=r"PNG file carries embedded HTML or script \(<script"):

@@ -324,6 +324,7 @@ def _jpeg_entropy_spans(data: bytes) -> list[Span]:
 
 def _webp_pixel_spans(data: bytes, start: int = 12, stop: int | None = None) -> list[Span]:
     """The payloads of the RIFF chunks holding compressed pixels, in animation frames too."""
+    in_frame = stop is not None
     stop = len(data) if stop is None else stop
     spans: list[Span] = []
     position = start
@@ -334,7 +335,7 @@ def _webp_pixel_spans(data: bytes, start: int = 12, stop: int | None = None) -> 
             break
         if fourcc in _WEBP_PIXEL_CHUNKS:
             spans.append((payload, end))
-        elif fourcc == b"ANMF":  # a 16-byte frame header, then the frame's own chunks
+        elif fourcc == b"ANMF" and not in_frame:  # a 16-byte header, then the frame's chunks
             spans.extend(_webp_pixel_spans(data, payload + 16, end))
         position = end + (end & 1)
     return spans

@@ -188,6 +188,18 @@ def test_corrupted_images_load_or_are_rejected(name: str, edits: list[tuple[int,
     assert loaded.rgb.dtype == np.uint8
 
 
+# Bytes that steer the walks over chunks, segments and blocks, so the fuzzing reaches them.
+_STRUCTURE = (
+    b"\x00\x00\x00\x00IDAT",
+    b"\x00\x00\x00\x05tEXt<svg",
+    b"\xff\xda\x00\x02",
+    b"\xff\xd9\xff\xd8",
+    b"\xff\xfe\x00\x08<html",
+    b"\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\x07",
+    b"\x21\xfe\x05<body\x00",
+    b"VP8L\x04\x00\x00\x00",
+    b"ANMF\x20\x00\x00\x00",
+)
 _MARKUP = (b"<script>", b"<SVG onload=", b"<html>", b"<iframe", b"<Body")
 
 
@@ -331,3 +343,28 @@ def test_png_acceptance_never_depends_on_its_pixels(
     pixels = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
     loaded = load_image(_rgb_png(pixels, level), max_side=None)
     assert np.array_equal(loaded.rgb, pixels)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(
+        [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"RIFF\xff\xff\xff\x7fWEBP"]
+    ),
+    st.lists(st.one_of(st.binary(max_size=12), st.sampled_from(_STRUCTURE)), max_size=40),
+)
+def test_any_bytes_behind_a_signature_load_or_are_rejected(
+    signature: bytes, pieces: list[bytes]
+) -> None:
+    try:
+        load_image(signature + b"".join(pieces))
+    except ImageRejected:
+        return
+
+
+def test_deeply_nested_webp_frames_are_refused_in_words() -> None:
+    frame = b""
+    for _ in range(5_000):
+        frame = b"ANMF" + struct.pack("<I", len(frame) + 16) + b"\x00" * 16 + frame
+    data = b"RIFF" + struct.pack("<I", len(frame) + 4) + b"WEBP" + frame
+    with pytest.raises(ImageRejected, match="WEBP"):
+        load_image(data)

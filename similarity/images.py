@@ -9,9 +9,10 @@ what every fingerprint reads.
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
@@ -21,6 +22,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 RGBArray = npt.NDArray[np.uint8]
 T = TypeVar("T")
+Span = tuple[int, int]
 
 MIME_TYPES: Final[dict[str, str]] = {
     "JPEG": "image/jpeg",
@@ -45,6 +47,12 @@ _ORIENTATION_TRANSPOSE: Final[dict[int, Image.Transpose]] = {
 # Markers of content a browser would execute or unpack; a real photo does not carry them.
 _ACTIVE_CONTENT_MARKERS: Final = (b"<script", b"<html", b"<iframe", b"<body", b"<svg")
 _SNIFF_WINDOW: Final = 1024
+# PNG chunks of compressed pixels: the image (IDAT) and the frames of an animated PNG (fdAT).
+_PNG_PIXEL_CHUNKS: Final = frozenset({b"IDAT", b"fdAT"})
+# WebP chunks of compressed pixels: lossy, lossless and alpha.
+_WEBP_PIXEL_CHUNKS: Final = frozenset({b"VP8 ", b"VP8L", b"ALPH"})
+# Inside entropy-coded JPEG data 0xFF is followed only by a stuffed 0x00 or a restart marker.
+_JPEG_MARKER_IN_SCAN: Final = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
 
 class ImageRejected(ValueError):
@@ -213,58 +221,157 @@ def _too_large(kind: str, limits: ImageLimits) -> str:
 
 
 def _refuse_active_content(data: bytes, kind: str) -> None:
-    lowered = data.lower()
-    for marker in _ACTIVE_CONTENT_MARKERS:
-        if marker in lowered:
-            raise ImageRejected(
-                f"{kind} file carries embedded HTML or script ({marker.decode()}...)"
-            )
+    for text in _readable_spans(data, _compressed_pixel_spans(data, kind)):
+        lowered = text.lower()
+        for marker in _ACTIVE_CONTENT_MARKERS:
+            if marker in lowered:
+                raise ImageRejected(
+                    f"{kind} file carries embedded HTML or script ({marker.decode()}...)"
+                )
+    # Unzip tools find an archive by its signatures wherever they sit, compressed pixels or not.
     if b"PK\x03\x04" in data and b"PK\x05\x06" in data:
         raise ImageRejected(f"{kind} file carries an embedded ZIP archive")
     # GIF headers double as JavaScript ("GIF89a/*...*/=payload"); PNG and GIF have an exact end,
     # so bytes after it are a smuggled payload. JPEG is exempt: MPO and phone cameras append data.
-    end = _png_end(data) if kind == "PNG" else _gif_end(data) if kind == "GIF" else None
+    end = _png_end(data) if kind == "PNG" else _gif_layout(data)[1] if kind == "GIF" else None
     if end is not None and data[end:].strip(b"\x00"):
         raise ImageRejected(f"{kind} file has {len(data) - end} unexpected bytes after its end")
 
 
-def _png_end(data: bytes) -> int | None:
+def _readable_spans(data: bytes, opaque: list[Span]) -> Iterator[bytes]:
+    """The bytes between the `opaque` spans (sorted, disjoint), each run on its own."""
+    position = 0
+    for start, end in opaque:
+        yield data[position:start]
+        position = end
+    yield data[position:]
+
+
+def _compressed_pixel_spans(data: bytes, kind: str) -> list[Span]:
+    """Where `data` holds compressed pixels: bytes a decoder never reads as text.
+
+    Compressed pixels are noise, so about one noisy PNG in 1,500 spells `<svg` somewhere in
+    them; only the rest of the file (metadata, comments, trailers) can carry markup. Bytes the
+    walk cannot place, and TIFF and BMP, whose pixels lie where offsets point, stay readable.
+    """
+    if kind == "PNG":
+        return [
+            (chunk.data_start, chunk.end)
+            for chunk in _png_chunks(data)
+            if chunk.type in _PNG_PIXEL_CHUNKS
+        ]
+    if kind == "JPEG":
+        return _jpeg_entropy_spans(data)
+    if kind == "GIF":
+        return _gif_layout(data)[0]
+    if kind == "WEBP":
+        return _webp_pixel_spans(data)
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class _PngChunk:
+    type: bytes
+    data_start: int
+    end: int
+
+
+def _png_chunks(data: bytes) -> Iterator[_PngChunk]:
+    """Every complete chunk up to and including IEND."""
     position = 8
     while position + 12 <= len(data):
         length = int.from_bytes(data[position : position + 4], "big")
-        chunk_type = data[position + 4 : position + 8]
-        position += 12 + length
-        if chunk_type == b"IEND":
-            return position
-    return None
+        chunk = _PngChunk(data[position + 4 : position + 8], position + 8, position + 12 + length)
+        if chunk.end > len(data):
+            return
+        yield chunk
+        if chunk.type == b"IEND":
+            return
+        position = chunk.end
 
 
-def _gif_end(data: bytes) -> int | None:
+def _png_end(data: bytes) -> int | None:
+    return next((chunk.end for chunk in _png_chunks(data) if chunk.type == b"IEND"), None)
+
+
+def _jpeg_entropy_spans(data: bytes) -> list[Span]:
+    """The entropy-coded scan data after each SOS segment, in every image appended (MPO)."""
+    spans: list[Span] = []
+    position = 2
+    while position + 1 < len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            position += 1
+        elif marker == 0xD9:  # EOI: another image (MPO) may follow, anything else is a trailer
+            if not data.startswith(b"\xff\xd8", position + 2):
+                break
+            position += 4
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            position += 2
+        else:
+            if position + 4 > len(data):
+                break
+            segment_end = position + 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+            if segment_end > len(data):
+                break
+            position = segment_end
+            if marker == 0xDA:
+                found = _JPEG_MARKER_IN_SCAN.search(data, segment_end)
+                position = found.start() if found else len(data)
+                spans.append((segment_end, position))
+    return spans
+
+
+def _webp_pixel_spans(data: bytes, start: int = 12, stop: int | None = None) -> list[Span]:
+    """The payloads of the RIFF chunks holding compressed pixels, in animation frames too."""
+    in_frame = stop is not None
+    stop = len(data) if stop is None else stop
+    spans: list[Span] = []
+    position = start
+    while position + 8 <= stop:
+        fourcc, payload = data[position : position + 4], position + 8
+        end = payload + int.from_bytes(data[position + 4 : payload], "little")
+        if end > stop:
+            break
+        if fourcc in _WEBP_PIXEL_CHUNKS:
+            spans.append((payload, end))
+        elif fourcc == b"ANMF" and not in_frame:  # a 16-byte header, then the frame's chunks
+            spans.extend(_webp_pixel_spans(data, payload + 16, end))
+        position = end + (end & 1)
+    return spans
+
+
+def _gif_layout(data: bytes) -> tuple[list[Span], int | None]:
+    """The LZW image-data sub-blocks of every frame, and where the trailer ends the file."""
+    spans: list[Span] = []
     if len(data) < 13:
-        return None
+        return spans, None
     position = 13
     if data[10] & 0x80:
         position += 3 << ((data[10] & 0x07) + 1)
     while position < len(data):
         block = data[position]
         if block == 0x3B:
-            return position + 1
+            return spans, position + 1
         if block == 0x21:
             position += 2
         elif block == 0x2C:
             if position + 10 > len(data):
-                return None
+                return spans, None
             flags = data[position + 9]
             position += 10
             if flags & 0x80:
                 position += 3 << ((flags & 0x07) + 1)
             position += 1
         else:
-            return None
+            return spans, None
+        sub_blocks = position
         while position < len(data) and data[position] != 0:
             position += data[position] + 1
+        if block == 0x2C:
+            spans.append((sub_blocks, min(position, len(data))))
         position += 1
-    return None
+    return spans, None
 
 
 def _open(data: bytes, kind: str, limits: ImageLimits) -> ImageFile.ImageFile:

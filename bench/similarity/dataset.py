@@ -13,7 +13,6 @@ hidden copy of a reference. Queries are copies of references made by every famil
 from __future__ import annotations
 
 import functools
-import io
 import json
 import os
 import random
@@ -30,7 +29,6 @@ from PIL import Image
 from similarity.augment import FAMILIES, Augmentation, RGBImage
 from similarity.corpus import STAMPS_DIR, STAMPS_PACKAGE
 from similarity.corpus import stamps as corpus_stamps
-from similarity.images import ImageRejected, load_image
 
 # Letters, hand signs and operators are near-duplicates of one another, not distinct works.
 _EXCLUDED_STAMP_FOLDERS: Final = ("symbols/alphabets", "symbols/math", "symbols/music")
@@ -198,20 +196,7 @@ def query_rng(seed: int, label: str) -> random.Random:
 
 
 def save_png(pixels: RGBImage, path: Path) -> None:
-    """Write a PNG the product's loader accepts.
-
-    Compressed noise can spell a marker the loader refuses as active content (`<svg`, about one
-    file in 1,500 of the noise family); another compression level gives other bytes.
-    """
-    for level in (1, 6, 9):
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="PNG", compress_level=level)
-        try:
-            load_image(buffer.getvalue())
-        except ImageRejected:
-            continue
-        break
-    path.write_bytes(buffer.getvalue())
+    Image.fromarray(pixels).save(path, format="PNG", compress_level=1)
 
 
 def _cache_root(cache_dir: Path, size: BenchmarkSize, seed: int) -> Path:

@@ -1,6 +1,7 @@
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -11,9 +12,11 @@ from bench.similarity.dataset import (
     BenchmarkSourceError,
     SourceImage,
     build_benchmark,
+    save_png,
     split_sources,
 )
 from similarity.corpus import is_evaluation_stamp
+from similarity.images import load_image
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +115,12 @@ def test_split_keeps_every_group_on_one_side(
 def test_split_refuses_more_references_than_sources() -> None:
     with pytest.raises(BenchmarkSourceError, match="3 references requested"):
         split_sources(_pool([1, 1]), 3, random.Random(0))
+
+
+def test_saved_noise_loads_even_where_its_compressed_bytes_spell_markup(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(14).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    path = tmp_path / "noise.png"
+    save_png(pixels, path)
+    data = path.read_bytes()
+    assert b"<svg" in data.lower()
+    assert np.array_equal(load_image(data, max_side=None).rgb, pixels)

@@ -31,6 +31,7 @@ from licensing.models import (
     LicenseOffer,
     SalesReport,
 )
+from licensing.money import MAX_AMOUNT_MINOR
 from registry.accounts.domains import DomainVerifier
 from registry.certificates import verify_certificate
 from registry.log.events import parse_event
@@ -774,7 +775,7 @@ def reported_amount_beyond_exact_json(m: Market) -> tuple[Callable[[], httpx.Res
     lines = [{"units": 1, "net_revenue_minor": 2**53}]
     return lambda: m.report(
         grant_id, one_line(lines=lines)
-    ), "less than or equal to 9007199254740991"
+    ), f"less than or equal to {MAX_AMOUNT_MINOR}"
 
 
 def granted_units_beyond_int64(m: Market) -> tuple[Callable[[], httpx.Response], str]:

@@ -1,24 +1,29 @@
-"""The settled split on the attestation log: what a payment paid, to whom, under which entry.
+"""The settled split on the attestation log: which payment settled which grant, under which entry.
 
 Appended in the transaction that activates the grant and posts the journal entry, so the leaf,
-the entry and the grant's new status exist together or not at all. The entry's digest
-(`settlement.ledger.EntryDraft.digest`) ties the leaf to the ledger: anyone holding the entry's
-lines can recompute it. Parties are named by contract party ids, never by account.
+the entry and the grant's new status exist together or not at all.
+
+The log is public, and what a payment paid, what the processor kept and who received how much
+are the parties' business (party ids are often people's names): the leaf carries commitments
+(``registry.log.commitments``) to them, never the values. The openings are built here, after
+the split is shown to sum to the gross, and kept on the payment row; the grant's parties get
+them in the grant's certificate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Self
 
 from licensing.events import AllocationLine
+from registry.log.commitments import Openings, open_values
 from registry.log.events import (
     SHA256_HEX,
-    EventFormatError,
     JsonValue,
     LogEvent,
+    check_commitments,
     expect_fields,
     format_timestamp,
     int_field,
@@ -32,43 +37,75 @@ _FIELDS = {
     "work_id",
     "sale_type",
     "payment_intent_id",
-    "gross_minor",
-    "fee_minor",
     "currency",
-    "allocations",
     "journal_entry_key",
-    "journal_entry_digest",
+    "commitments",
     "settled_at",
 }
 
 
+def settlement_openings(
+    *,
+    gross_minor: int,
+    fee_minor: int,
+    allocations: Sequence[AllocationLine],
+    journal_entry_digest: str,
+) -> Openings:
+    """Openings of a settlement's private values, once its allocations sum to its gross."""
+    total = sum(line.amount_minor for line in allocations)
+    if total != gross_minor:
+        raise ValueError(f"allocations sum to {total} minor units, not the gross {gross_minor}")
+    if any(line.amount_minor < 0 for line in allocations):
+        raise ValueError("an allocation is negative")
+    if not SHA256_HEX.fullmatch(journal_entry_digest):
+        raise ValueError("journal_entry_digest must be 64 lowercase hex characters")
+    return open_values(
+        {
+            "gross_minor": gross_minor,
+            "fee_minor": fee_minor,
+            "allocations": [line.to_json() for line in allocations],
+            "journal_entry_digest": journal_entry_digest,
+        }
+    )
+
+
+# No slots on events: a slotted dataclass is a second class object and would register twice.
 @dataclass(frozen=True)
 class PaymentSettledEvent(LogEvent):
-    """A payment settled a grant: its split, as posted to the ledger."""
+    """A payment settled a grant; its gross, fee, split and entry digest are committed.
+
+    In the clear stay only what the grant's own leaf or an opaque record already shows: record
+    ids (grant, work, the processor's PaymentIntent), the sale type and currency (public on the
+    grant leaf), the time, and the journal entry's key (``payment:<intent id>``, an id again).
+    The fee is committed because the processor's tariff turns it back into the gross. The
+    entry's digest is committed too: it is an unsalted SHA-256 of the entry's lines (party
+    accounts and amounts), so in the clear it would confirm any guessed price and split.
+    """
 
     event_type: ClassVar[str] = "payment_settled"
-    event_version: ClassVar[int] = 1
+    event_version: ClassVar[int] = 2
+    PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"gross_minor", "fee_minor", "allocations", "journal_entry_digest"}
+    )
 
     grant_id: int
     work_id: int
     sale_type: str
     payment_intent_id: str
-    gross_minor: int
-    fee_minor: int
     currency: str
-    allocations: tuple[AllocationLine, ...]
     journal_entry_key: str
-    journal_entry_digest: str
+    commitments: dict[str, str] = field(hash=False)
     settled_at: datetime
 
     def __post_init__(self) -> None:
-        if not SHA256_HEX.fullmatch(self.journal_entry_digest):
-            raise ValueError("journal_entry_digest must be 64 lowercase hex characters")
-        total = sum(line.amount_minor for line in self.allocations)
-        if total != self.gross_minor:
-            raise ValueError(f"allocations sum to {total}, not the gross {self.gross_minor}")
-        object.__setattr__(self, "allocations", tuple(self.allocations))
+        object.__setattr__(
+            self, "commitments", check_commitments(self.commitments, self.PRIVATE_FIELDS)
+        )
         object.__setattr__(self, "settled_at", utc(self.settled_at))
+
+    def committed(self) -> Mapping[str, str]:
+        """Commitments to the gross, the fee, the split and the journal entry's digest."""
+        return self.commitments
 
     def fields(self) -> dict[str, JsonValue]:
         """JSON fields of the settlement."""
@@ -77,12 +114,9 @@ class PaymentSettledEvent(LogEvent):
             "work_id": self.work_id,
             "sale_type": self.sale_type,
             "payment_intent_id": self.payment_intent_id,
-            "gross_minor": self.gross_minor,
-            "fee_minor": self.fee_minor,
             "currency": self.currency,
-            "allocations": [line.to_json() for line in self.allocations],
             "journal_entry_key": self.journal_entry_key,
-            "journal_entry_digest": self.journal_entry_digest,
+            "commitments": dict(self.commitments),
             "settled_at": format_timestamp(self.settled_at),
         }
 
@@ -90,29 +124,13 @@ class PaymentSettledEvent(LogEvent):
     def from_fields(cls, fields: Mapping[str, object]) -> Self:
         """Rebuild from JSON fields."""
         expect_fields(fields, _FIELDS)
-        raw = fields["allocations"]
-        if not isinstance(raw, list) or not all(isinstance(line, dict) for line in raw):
-            raise EventFormatError("allocations must be a list of objects")
-        allocations = []
-        for line in raw:
-            expect_fields(line, {"party", "amount_minor", "rule"})
-            allocations.append(
-                AllocationLine(
-                    str_field(line["party"], "party"),
-                    int_field(line["amount_minor"], "amount_minor"),
-                    str_field(line["rule"], "rule"),
-                )
-            )
         return cls(
             grant_id=int_field(fields["grant_id"], "grant_id"),
             work_id=int_field(fields["work_id"], "work_id"),
             sale_type=str_field(fields["sale_type"], "sale_type"),
             payment_intent_id=str_field(fields["payment_intent_id"], "payment_intent_id"),
-            gross_minor=int_field(fields["gross_minor"], "gross_minor"),
-            fee_minor=int_field(fields["fee_minor"], "fee_minor"),
             currency=str_field(fields["currency"], "currency"),
-            allocations=tuple(allocations),
             journal_entry_key=str_field(fields["journal_entry_key"], "journal_entry_key"),
-            journal_entry_digest=str_field(fields["journal_entry_digest"], "journal_entry_digest"),
+            commitments=check_commitments(fields["commitments"], cls.PRIVATE_FIELDS),
             settled_at=parse_timestamp(str_field(fields["settled_at"], "settled_at")),
         )

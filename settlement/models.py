@@ -91,6 +91,9 @@ class Payment(SQLModel, table=True):
     # How much of it the processor has refunded so far (each refund event reports the total).
     refunded_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # The openings of the commitments its payment_settled leaf carries (registry.log.commitments);
+    # only the grant's parties get them, in the grant's certificate.
+    log_openings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

@@ -124,6 +124,12 @@ def payments_of_grant(session: Session, grant_id: int) -> Sequence[Payment]:
     ).all()
 
 
+def payment_logged_at(session: Session, grant_id: int, log_index: int) -> Payment | None:
+    return session.exec(
+        select(Payment).where(Payment.grant_id == grant_id, Payment.log_index == log_index)
+    ).first()
+
+
 def visible_payments(session: Session, viewer: User, grant_id: int) -> Sequence[Payment]:
     """Return a grant's payments if the viewer may see the grant (its licensee or publisher)."""
     get_grant(session, viewer, grant_id)

@@ -47,6 +47,7 @@ from registry.certificates import issue_certificate
 from registry.log.store import AttestationLog
 from registry.models import persisted_id
 from registry.schemas import CertificatePublic
+from settlement.service.payments import activation_openings
 from settlement.service.royalties import post_royalties
 
 API_PREFIX = "/api/v1"
@@ -255,15 +256,17 @@ def grant_certificate(
     """The grant's certificate, checked offline like a registration's; public like the log.
 
     It proves the leaf that made the grant active: the settled payment of a paid grant, the grant
-    itself otherwise. Where that leaf is the grant's own, its parties' copy opens the
-    commitments (price, split, licensee domain); anyone else's opens none.
+    itself otherwise. Its parties' copy opens that leaf's commitments (price, split, licensee
+    domain; or gross, fee, split and journal entry digest); anyone else's opens none.
     """
     grant = certified_grant(session, grant_id)
     index = grant.activation_log_index if grant.activation_log_index is not None else 0
-    opens = index == grant.log_index and party_grant_or_none(session, user, grant_id) is not None
+    party = party_grant_or_none(session, user, grant_id) is not None
     log = AttestationLog(session, services.signer)
     return CertificatePublic.model_validate(
-        issue_certificate(log, index, openings=grant.log_openings if opens else None)
+        issue_certificate(
+            log, index, openings=activation_openings(session, grant) if party else None
+        )
     )
 
 

@@ -28,8 +28,10 @@ def verify(
 ) -> None:
     """Check a certificate or an evidence bundle offline: only the log's public key is needed."""
     # Deferred: the certificate and evidence checkers bring PDF, image and zip handling.
-    # The licensing leaf kinds register themselves on import, so their openings can be checked.
+    # The licensing and settlement leaf kinds register themselves on import, so their openings
+    # can be checked.
     import licensing.events  # noqa: F401
+    import settlement.events  # noqa: F401
     from registry.certificates import read_json_document, verify_certificate
     from registry.errors import CertificateError
     from registry.monitoring.evidence import MAX_BUNDLE_BYTES, verify_bundle

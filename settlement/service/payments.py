@@ -2,15 +2,16 @@
 
 Settling is one transaction: the grant becomes active (a buyout moves the work), the split the
 grant agreed is posted to the ledger under the key `payment:<intent id>`, and the settled split
-with the journal entry's digest is appended to the attestation log. A second report of the same
-success (the synchronous answer, then the webhook, or a webhook delivered twice) changes
-nothing. A payment whose amount or currency is not the grant's price settles nothing.
+is appended to the attestation log as commitments, whose openings stay on the payment. A second
+report of the same success (the synchronous answer, then the webhook, or a webhook delivered
+twice) changes nothing. A payment whose amount or currency is not the grant's price settles nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -19,11 +20,12 @@ from licensing.models import GrantStatus, LicenseGrant
 from licensing.money import Money
 from licensing.repository import lock_licensee_grant
 from licensing.service.grants import activate_grant, expire_unpaid_grants
+from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
 from registry.models import User, persisted_id, utcnow
 from settlement import repository
 from settlement.errors import PaymentMismatchError, PaymentStateError
-from settlement.events import PaymentSettledEvent
+from settlement.events import PaymentSettledEvent, settlement_openings
 from settlement.models import Payment, PaymentStatus
 from settlement.postings import payment_entry, shares_of
 from settlement.service.ledger import post_entry
@@ -121,6 +123,15 @@ def settle_intent(
         f"payment:{intent.id}", persisted_id(grant), intent.amount, shares_of(grant.execution), fee
     )
     posted = post_entry(session, draft)
+    openings = settlement_openings(
+        gross_minor=intent.amount.amount_minor,
+        fee_minor=fee.amount_minor,
+        allocations=[
+            AllocationLine(line["party"], int(line["amount_minor"]), line["rule"])
+            for line in grant.execution["allocations"]
+        ],
+        journal_entry_digest=posted.digest,
+    )
     (index,) = log.append_events(
         [
             PaymentSettledEvent(
@@ -128,15 +139,9 @@ def settle_intent(
                 work_id=grant.work_id,
                 sale_type=grant.sale_type,
                 payment_intent_id=intent.id,
-                gross_minor=intent.amount.amount_minor,
-                fee_minor=fee.amount_minor,
                 currency=intent.amount.currency,
-                allocations=tuple(
-                    AllocationLine(line["party"], int(line["amount_minor"]), line["rule"])
-                    for line in grant.execution["allocations"]
-                ),
                 journal_entry_key=draft.external_key,
-                journal_entry_digest=posted.digest,
+                commitments=commitments_of(openings),
                 settled_at=moment,
             )
         ]
@@ -146,9 +151,21 @@ def settle_intent(
     payment.settled_at = moment
     payment.journal_entry_id = posted.entry_id
     payment.log_index = index
+    payment.log_openings = openings_to_json(openings)
     session.add_all([grant, payment])
     session.flush()
     return payment
+
+
+def activation_openings(session: Session, grant: LicenseGrant) -> dict[str, Any] | None:
+    """The openings of the leaf that made a grant active, for its parties' certificate.
+
+    A paid grant was activated by its settled payment's leaf, a free one by its own.
+    """
+    if grant.activation_log_index is None or grant.activation_log_index == grant.log_index:
+        return grant.log_openings
+    payment = repository.payment_logged_at(session, persisted_id(grant), grant.activation_log_index)
+    return payment.log_openings if payment is not None else None
 
 
 def refuse_intent(session: Session, intent: IntentSnapshot, reason: str) -> Payment | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import copy
 import json
 import time
 from collections.abc import Iterator
@@ -35,6 +37,7 @@ from tests.functional.api.test_licensing_api import (
     API,
     Market,
     brand_account,
+    copymark,
     proving_domains_by_table,
 )
 from tests.support.localstripe import brand_card, localstripe  # noqa: F401 - the fixture
@@ -165,7 +168,7 @@ def test_a_buyout_paid_by_card_is_settled_in_one_step(
         ("party:acct:bob@example.com:payable", "USD"): -200_000,
     }
     assert isinstance(event, PaymentSettledEvent)
-    assert (event.grant_id, event.gross_minor) == (grant["id"], 500_000)
+    assert (event.grant_id, event.currency) == (grant["id"], "USD")
 
 
 def test_a_paid_grant_certificate_proves_the_settled_payment(
@@ -178,6 +181,76 @@ def test_a_paid_grant_certificate_proves_the_settled_payment(
     check = verify_certificate(certificate, market.services.signer.public_key)
     assert check.valid
     assert isinstance(check.event, PaymentSettledEvent)
+
+
+def test_a_stranger_sees_no_figure_of_a_settled_payment_and_its_parties_prove_them(
+    market: Market,
+    tmp_path: Path,
+    localstripe: LocalStripe,  # noqa: F811
+) -> None:
+    grant = pending_grant(market)
+    paid = pay(market, grant["id"], brand_card(localstripe)).json()
+    stranger = TestClient(market.client.app)
+    read = stranger.get(f"{API}/log/leaves/{paid['log_index']}")
+    leaf = base64.b64decode(read.json()["leaf_base64"])
+    assert isinstance(parse_event(leaf), PaymentSettledEvent)
+    with market.services.session() as session:
+        entry = session.exec(select(JournalEntry).where(JournalEntry.grant_id == grant["id"])).one()
+        fee = balances(session, "platform:processor")
+    # The sandbox keeps no fee, so only the unit tests can look for one on a leaf.
+    fee_minor = sum(fee.values())
+    private_values = ["500000", "300000", "200000", entry.digest]
+    private_values += ['"alice"', '"bob"', "acct:", "@example.com"]
+    for value in private_values:
+        assert value.encode() not in leaf, f"the public leaf shows {value}"
+
+    certificate = market.client.get(grant["certificate_url"], headers=market.brand.headers).json()
+    check = verify_certificate(certificate, market.services.signer.public_key)
+    assert check.valid, check.reason
+    assert check.log_index == paid["log_index"]
+    disclosed = dict(check.disclosed)
+    allocations: Any = disclosed.pop("allocations")
+    assert disclosed == {
+        "gross_minor": 500_000,
+        "fee_minor": fee_minor,
+        "journal_entry_digest": entry.digest,
+    }
+    assert {line["party"]: line["amount_minor"] for line in allocations} == {
+        "alice": 300_000,
+        "bob": 200_000,
+    }
+    publisher = market.client.get(grant["certificate_url"], headers=market.alice.headers).json()
+    assert (
+        verify_certificate(publisher, market.services.signer.public_key).disclosed
+        == check.disclosed
+    )
+    public = stranger.get(grant["certificate_url"]).json()
+    assert (
+        public["openings"],
+        verify_certificate(public, market.services.signer.public_key).valid,
+    ) == ({}, True)
+
+    path = tmp_path / "grant.json"
+    path.write_text(json.dumps(certificate))
+    key = tmp_path / "key.pem"
+    key.write_text(stranger.get(f"{API}/log/key.pem").text)
+    offline = copymark("verify", str(path), "--public-key", str(key), "--json")
+    assert offline.returncode == 0, offline.stderr
+    assert json.loads(offline.stdout)["disclosed"]["gross_minor"] == 500_000
+
+    for name, forged in [("gross_minor", 1), ("fee_minor", fee_minor + 1), ("allocations", [])]:
+        tampered = copy.deepcopy(certificate)
+        tampered["openings"][name]["value"] = forged
+        refused = verify_certificate(tampered, market.services.signer.public_key)
+        assert not refused.valid
+        assert refused.reason == f"the opening of {name} does not match the leaf's commitment"
+    swapped = copy.deepcopy(certificate)
+    openings = swapped["openings"]
+    openings["gross_minor"]["salt"], openings["fee_minor"]["salt"] = (
+        openings["fee_minor"]["salt"],
+        openings["gross_minor"]["salt"],
+    )
+    assert not verify_certificate(swapped, market.services.signer.public_key).valid
 
 
 def test_a_webhook_settles_a_payment_confirmed_in_the_browser_once(

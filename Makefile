@@ -43,7 +43,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install system-deps
-	COPYMARK_TEST_POSTGRES=required COPYMARK_TEST_BROWSER=required $(BIN)/pytest -q
+	COPYMARK_TEST_POSTGRES=required COPYMARK_TEST_S3=required COPYMARK_TEST_BROWSER=required $(BIN)/pytest -q
 
 test: lint typecheck pytest
 

@@ -5,7 +5,7 @@ PYTHON ?= python3
 # mate-backgrounds, lxde-icon-theme and desktop-base are calibration data only (`bench/calibration.py`);
 # gnome-icon-theme, pingus-data, lomiri-wallpapers and frozen-bubble-data are held-out benchmark data
 # only (`bench/similarity/heldout.py`): the engine never trains, normalises, calibrates or tunes on them.
-SYSTEM_PACKAGES := postgresql chromium tuxpaint-stamps-default fonts-dejavu-core \
+SYSTEM_PACKAGES := postgresql redis-server chromium tuxpaint-stamps-default fonts-dejavu-core \
 	mate-backgrounds lxde-icon-theme desktop-base \
 	gnome-icon-theme pingus-data lomiri-wallpapers frozen-bubble-data
 export COPYMARK_HOME ?= $(CURDIR)/var
@@ -43,7 +43,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install system-deps
-	COPYMARK_TEST_POSTGRES=required COPYMARK_TEST_S3=required COPYMARK_TEST_BROWSER=required $(BIN)/pytest -q
+	COPYMARK_TEST_POSTGRES=required COPYMARK_TEST_S3=required COPYMARK_TEST_REDIS=required COPYMARK_TEST_BROWSER=required $(BIN)/pytest -q
 
 test: lint typecheck pytest
 

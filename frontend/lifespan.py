@@ -1,7 +1,8 @@
 """The app's lifespan: readiness, then every background loop, each stopped when the app stops.
 
-The loops are the notification worker (deliveries and digests) and, when the settings enable
-it, the watch loop that re-crawls due watches.
+The loops are the background work (the outbox relay, the periodic delivery round and, embedded,
+the threads that run tasks) and, when the settings enable it, the watch loop that queues due
+watches.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi import FastAPI
 
 from frontend.monitor import app_monitor
 from frontend.services import Services
-from registry.notifications.worker import NotificationWorker
+from frontend.tasks import BackgroundWork, task_kinds
 
 logger = logging.getLogger(__name__)
 WATCH_POLL_S: Final = 60.0
@@ -29,14 +30,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services: Services = app.state.services
     repaired = services.start()
     logger.info("ready: %s", repaired)
-    notifications = NotificationWorker(services, services.engine)
-    notifications.start()
+    work = BackgroundWork(services, task_kinds(services, lambda: app_monitor(app)))
+    work.start()
     try:
         async with watch_runner(app):
             app.state.ready = True
             yield
     finally:
-        notifications.stop()
+        work.stop()
 
 
 @asynccontextmanager

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     # Empty: blob files under `home`. `s3://bucket/prefix?endpoint=URL&region=NAME`: an S3 bucket,
     # with credentials from boto3's usual chain (AWS_ACCESS_KEY_ID, a profile, a role).
     blob_url: str = ""
+    # Empty: background tasks run on threads of the serving process. `redis://host:port/db`:
+    # they go to Celery workers (`copymark worker`) through that Redis.
+    task_broker_url: str = ""
+    # Redis hands a task unacknowledged this long to another worker; 0 means the longest task's
+    # time limit plus ten minutes.
+    task_visibility_timeout_s: float = Field(default=0, ge=0)
     secret_key: str = PLACEHOLDER_SECRET
     base_url: str = "http://127.0.0.1:8000"
     max_upload_bytes: int = Field(default=DEFAULT_LIMITS.max_bytes, gt=0)

@@ -14,6 +14,7 @@ import registry.log.models
 import registry.models
 import registry.monitoring.models
 import registry.notifications.models
+import registry.tasks.models
 
 metadata = SQLModel.metadata
 config = context.config

@@ -1,5 +1,5 @@
 """Shared fixtures: a migrated database per test on SQLite and on a real PostgreSQL server, a
-real S3 server, and loopback SMTP and webhook servers.
+real S3 server, a real Redis, and loopback SMTP and webhook servers.
 
 Every layer's tests use these, so they import nothing above the registry; the app's wiring
 (`settings`, `services`) lives in tests/functional/conftest.py.
@@ -27,6 +27,7 @@ from registry.db import make_engine
 from registry.migrations import migrate
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
 from tests.support.receivers import ReceivedRequest, SmtpInbox, WebhookReceiver, free_port
+from tests.support.redis import RedisServer, RedisUnavailable
 from tests.support.seaweedfs import S3Unavailable, SeaweedS3
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -81,6 +82,19 @@ def s3_server() -> Iterator[SeaweedS3]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server with append-only persistence, as a Celery broker."""
+    try:
+        server = RedisServer.start()
+    except (RedisUnavailable, OSError) as error:
+        if os.environ.get("COPYMARK_TEST_REDIS") == "required":
+            raise
+        pytest.skip(f"no Redis server available here: {error}")
+    yield server
     server.stop()
 
 

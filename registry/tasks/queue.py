@@ -1,0 +1,61 @@
+"""The one interface background work goes through: `submit(task, args, key)`, and the task kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from sqlmodel import Session
+
+from registry.tasks.errors import UnknownTask
+
+QueueName = Literal["fingerprint", "crawl", "evidence", "notify"]
+QUEUES: tuple[QueueName, ...] = ("fingerprint", "crawl", "evidence", "notify")
+
+TaskArgs = dict[str, Any]
+TaskBody = Callable[[Session, TaskArgs], None]
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """A kind of background work: its name, the queue it runs on and its body.
+
+    The body gets a session whose transaction also records the task's completion: writes made
+    through it happen once however often the task is delivered. A body that commits on its own
+    (a crawl job) must be safe to run again from the start, since a killed run is redelivered.
+    """
+
+    name: str
+    queue: QueueName
+    run: TaskBody
+    time_limit_s: float
+
+
+class TaskKinds(Mapping[str, TaskKind]):
+    """The kinds a process can run, by name."""
+
+    def __init__(self, kinds: Iterable[TaskKind] = ()) -> None:
+        self._kinds = {kind.name: kind for kind in kinds}
+
+    def __getitem__(self, name: str) -> TaskKind:
+        try:
+            return self._kinds[name]
+        except KeyError:
+            raise UnknownTask(f"no task named {name!r} is known to this process") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._kinds)
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+    def with_kind(self, kind: TaskKind) -> TaskKinds:
+        """These kinds and one more (or one replaced)."""
+        return TaskKinds([*self._kinds.values(), kind])
+
+
+class TaskQueue(Protocol):
+    """Somewhere a task can be handed to run later; submitting a key twice runs it once."""
+
+    def submit(self, task: str, args: TaskArgs, key: str) -> None: ...

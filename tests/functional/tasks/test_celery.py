@@ -16,12 +16,20 @@ from pathlib import Path
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from frontend.app import create_app
+from frontend.services import Services
+from frontend.settings import Settings
+from registry.models import User
+from registry.notifications.service import notify
 from registry.tasks.celery_queue import CeleryQueue, celery_app
 from registry.tasks.outbox import enqueue, relay
 from registry.tasks.queue import TaskKinds
+from tests.factories import make_account
+from tests.support.receivers import SmtpInbox
 from tests.support.redis import RedisServer
 from tests.support.task_probe import PROBE_TASK, create_probe_table, effects, probe_kind, starts
 
@@ -170,3 +178,56 @@ def test_a_worker_killed_mid_task_loses_nothing_and_the_effect_happens_once(
     time.sleep(1)
     assert effects(db_engine) == ["survivor"]
     assert starts(log) == ["survivor", "survivor"]
+
+
+@pytest.fixture
+def celery_settings(settings: Settings, broker: str, smtp_inbox: tuple[SmtpInbox, int]) -> Settings:
+    return settings.model_copy(
+        update={
+            "task_broker_url": broker,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_inbox[1],
+        }
+    )
+
+
+def test_the_app_hands_notifications_to_a_copymark_worker_that_emails_them(
+    celery_settings: Settings, smtp_inbox: tuple[SmtpInbox, int], tmp_path: Path
+) -> None:
+    inbox, _port = smtp_inbox
+    services = Services(celery_settings)
+    services.initialise()
+    environment = os.environ | {
+        "COPYMARK_HOME": str(celery_settings.home),
+        "COPYMARK_DATABASE_URL": celery_settings.resolved_database_url,
+        "COPYMARK_TASK_BROKER_URL": celery_settings.task_broker_url,
+        "COPYMARK_SMTP_HOST": "127.0.0.1",
+        "COPYMARK_SMTP_PORT": str(celery_settings.smtp_port),
+        "PYTHONPATH": str(ROOT),
+    }
+    with (tmp_path / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "frontend.cli", "worker", "--queues", "notify"],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        with TestClient(create_app(services=services)) as client:
+            alice = make_account(client, "alice@example.com")
+            with services.session() as session:
+                user = session.get(User, alice.user_id)
+                assert user is not None
+                notify(session, user, "alert.created", "Copy found", "A copy of your work", {})
+                session.commit()
+            wait_for(
+                lambda: any(m["Subject"] == "Copymark: Copy found" for m in inbox.messages),
+                60,
+                "the worker to email the notification",
+            )
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        services.close()

@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy import event
 from sqlmodel import Session, col, func, select
 
+from registry.analysis import AnalysisPool
 from registry.blobs import BlobStore
 from registry.certificates import CertificateView, certificate_view, issue_certificate
 from registry.errors import InvalidUpload, NotFound, PayloadTooLarge
@@ -108,6 +109,8 @@ class Registrar:
         self.similarity = similarity
         self.limits = limits
         self.index_dir = index_dir
+        # Set by a caller with many uploads to fingerprint (`copymark register`); else threads.
+        self.analysis_pool: AnalysisPool | None = None
         self._workers = ThreadPoolExecutor(
             max_workers=os.cpu_count() or 1, thread_name_prefix="registration"
         )
@@ -139,9 +142,9 @@ class Registrar:
             if digest not in existing and digest not in first_source:
                 first_source[digest] = upload.source
                 fresh.append((upload, digest))
-        # Decoding and fingerprinting are pure and release the GIL in their C parts: spread them
-        # over the cores; the prior-art check then runs in order on this session.
-        results = self._workers.map(self._analyse, fresh)
+        # Decoding and fingerprinting are pure: spread them over the cores (threads, or the
+        # processes of an analysis pool); the prior-art check then runs in order on this session.
+        results = self._analyse_all(fresh)
         analysed = {id(upload): result for (upload, _), result in zip(fresh, results, strict=True)}
         steps: list[Registered | Rejected | _Prepared] = []
         for upload, digest in zip(uploads, digests, strict=True):
@@ -202,13 +205,40 @@ class Registrar:
         )
         return works
 
+    def _analyse_all(self, fresh: list[tuple[Upload, str]]) -> list[_Prepared | Rejected]:
+        pool = self.analysis_pool
+        if pool is None:
+            return list(self._workers.map(self._analyse, fresh))
+        small = [(upload, digest) for upload, digest in fresh if not self._too_large(upload)]
+        answers = iter(
+            pool.analyse([upload.data for upload, _ in small], self.limits, FINGERPRINT_MAX_SIDE)
+        )
+        results: list[_Prepared | Rejected] = []
+        for upload, digest in fresh:
+            too_large = self._too_large(upload)
+            if too_large is not None:
+                results.append(too_large)
+                continue
+            answer = next(answers)
+            if isinstance(answer, str):
+                results.append(Rejected(upload.source, answer))
+            else:
+                results.append(_Prepared(upload, digest, answer[0], answer[1], None))
+        return results
+
+    def _too_large(self, upload: Upload) -> Rejected | None:
+        if len(upload.data) <= self.limits.max_bytes:
+            return None
+        return Rejected(
+            upload.source,
+            f"file too large: {len(upload.data)} bytes, the limit is {self.limits.max_bytes}",
+        )
+
     def _analyse(self, upload_and_digest: tuple[Upload, str]) -> _Prepared | Rejected:
         upload, digest = upload_and_digest
-        if len(upload.data) > self.limits.max_bytes:
-            return Rejected(
-                upload.source,
-                f"file too large: {len(upload.data)} bytes, the limit is {self.limits.max_bytes}",
-            )
+        too_large = self._too_large(upload)
+        if too_large is not None:
+            return too_large
         try:
             image = load_image(upload.data, self.limits, max_side=FINGERPRINT_MAX_SIDE)
         except ImageRejected as rejection:

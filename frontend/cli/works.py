@@ -7,6 +7,7 @@ run every file through it.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,14 @@ from frontend.cli.wiring import services
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from frontend.services import Services
+    from registry.analysis import AnalysisPool
+    from registry.models import User
+    from registry.schemas import WorkMetadata
+    from registry.service import Registrar
+
+# Starting a process pool costs seconds (each worker loads the network): below this, threads.
+POOL_WORTHWHILE_FILES = 200
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"})
 
 
@@ -66,19 +75,23 @@ def register(
     paths: Annotated[list[Path], typer.Argument(help="image files or folders")],
     owner: Annotated[str, typer.Option(help="email of the owning account")],
     title: Annotated[str, typer.Option(help="title (default: the file name)")] = "",
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="fingerprinting processes (0: one per core for large folders, else threads)",
+        ),
+    ] = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """Register works: one line per file with its work id, SHA-256, log index and status."""
     # Deferred: registration needs the database, torch/ONNX Runtime and FAISS.
     from frontend.services import NotInitialised
     from registry.accounts.service import find_user_by_email
-    from registry.db import unit_of_work
     from registry.schemas import WorkMetadata
-    from registry.service import REGISTER_BATCH, Registered, Upload
 
     wiring = services()
     files = expand_paths(paths)
-    failures = 0
     try:
         registrar = wiring.registrar
     except NotInitialised as error:
@@ -88,6 +101,37 @@ def register(
     if account is None:
         fail(f"no account with email {owner}: create it with `copymark user create {owner}`", 2)
     metadata = WorkMetadata(title=title)
+    pool = _analysis_pool(processes, len(files), wiring.settings.model_cache_dir)
+    registrar.analysis_pool = pool
+    try:
+        failures = _register_files(registrar, wiring, account, files, metadata, as_json)
+    finally:
+        if pool is not None:
+            pool.close()
+    if failures:
+        raise typer.Exit(1)
+
+
+def _analysis_pool(processes: int, files: int, model_cache_dir: Path) -> AnalysisPool | None:
+    """A process pool when asked for more than one, or by default for a folder worth starting it."""
+    from registry.analysis import AnalysisPool
+
+    count = processes or ((os.cpu_count() or 1) if files >= POOL_WORTHWHILE_FILES else 1)
+    return AnalysisPool(count, model_cache_dir) if count > 1 else None
+
+
+def _register_files(  # noqa: PLR0917 - a private step of `register`, called once
+    registrar: Registrar,
+    wiring: Services,
+    account: User,
+    files: list[Path],
+    metadata: WorkMetadata,
+    as_json: bool,
+) -> int:
+    from registry.db import unit_of_work
+    from registry.service import REGISTER_BATCH, Registered, Upload
+
+    failures = 0
     with progress() as bar:
         task = bar.add_task("registering", total=len(files))
         for batch in chunks(files, REGISTER_BATCH):
@@ -119,8 +163,7 @@ def register(
                 else:
                     stderr.print(_describe(record), highlight=False)
             bar.advance(task, len(batch))
-    if failures:
-        raise typer.Exit(1)
+    return failures
 
 
 def _describe(record: dict[str, Any]) -> str:

@@ -50,10 +50,6 @@ class TaskKinds(Mapping[str, TaskKind]):
     def __len__(self) -> int:
         return len(self._kinds)
 
-    def with_kind(self, kind: TaskKind) -> TaskKinds:
-        """These kinds and one more (or one replaced)."""
-        return TaskKinds([*self._kinds.values(), kind])
-
 
 class TaskQueue(Protocol):
     """Somewhere a task can be handed to run later; submitting a key twice runs it once."""

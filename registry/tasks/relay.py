@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
@@ -83,8 +84,6 @@ class Ticker:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        import time
-
         while not self._stop.wait(self.period_s):
             period = int(time.time() // self.period_s)
             try:

@@ -3,7 +3,7 @@
 Threads share one ONNX session and the GIL-bound parts of hashing, so they stop scaling before
 the cores do; processes, each running the network with one intra-op thread, scale with cores.
 Workers start by spawn, never fork (the parent may already run ONNX Runtime threads), so a pool
-costs seconds to start: `copymark register` uses one for large folders, requests never do.
+costs seconds to start: `copymark register --processes N` uses one, requests never do.
 """
 
 from __future__ import annotations

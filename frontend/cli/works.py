@@ -7,7 +7,6 @@ run every file through it.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +21,10 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from frontend.services import Services
-    from registry.analysis import AnalysisPool
     from registry.models import User
     from registry.schemas import WorkMetadata
     from registry.service import Registrar
 
-# Starting a process pool costs seconds (each worker loads the network): below this, threads.
-POOL_WORTHWHILE_FILES = 200
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"})
 
 
@@ -78,16 +74,17 @@ def register(
     processes: Annotated[
         int,
         typer.Option(
-            min=0,
-            help="fingerprinting processes (0: one per core for large folders, else threads)",
+            min=1,
+            help="fingerprinting processes; 1 fingerprints on threads of this process",
         ),
-    ] = 0,
+    ] = 1,
     as_json: JsonFlag = False,
 ) -> None:
     """Register works: one line per file with its work id, SHA-256, log index and status."""
     # Deferred: registration needs the database, torch/ONNX Runtime and FAISS.
     from frontend.services import NotInitialised
     from registry.accounts.service import find_user_by_email
+    from registry.analysis import AnalysisPool
     from registry.schemas import WorkMetadata
 
     wiring = services()
@@ -101,7 +98,9 @@ def register(
     if account is None:
         fail(f"no account with email {owner}: create it with `copymark user create {owner}`", 2)
     metadata = WorkMetadata(title=title)
-    pool = _analysis_pool(processes, len(files), wiring.settings.model_cache_dir)
+    # Each pool worker spends seconds loading the network before its first image: threads stay
+    # the default until a pool is shown to pay for that on the machine at hand.
+    pool = AnalysisPool(processes, wiring.settings.model_cache_dir) if processes > 1 else None
     registrar.analysis_pool = pool
     try:
         failures = _register_files(registrar, wiring, account, files, metadata, as_json)
@@ -110,14 +109,6 @@ def register(
             pool.close()
     if failures:
         raise typer.Exit(1)
-
-
-def _analysis_pool(processes: int, files: int, model_cache_dir: Path) -> AnalysisPool | None:
-    """A process pool when asked for more than one, or by default for a folder worth starting it."""
-    from registry.analysis import AnalysisPool
-
-    count = processes or ((os.cpu_count() or 1) if files >= POOL_WORTHWHILE_FILES else 1)
-    return AnalysisPool(count, model_cache_dir) if count > 1 else None
 
 
 def _register_files(  # noqa: PLR0917 - a private step of `register`, called once

@@ -7,7 +7,7 @@ PYTHON ?= python3
 # only (`bench/similarity/heldout.py`): the engine never trains, normalises, calibrates or tunes on them.
 # adwaita-icon-theme, ukui-wallpapers and lbreakout2-data are never-registered queries of the Find
 # copies open-world test only (`tests/functional/pages/test_find_open_world.py`).
-SYSTEM_PACKAGES := postgresql chromium tuxpaint-stamps-default fonts-dejavu-core \
+SYSTEM_PACKAGES := postgresql redis-server chromium tuxpaint-stamps-default fonts-dejavu-core \
 	mate-backgrounds lxde-icon-theme desktop-base \
 	gnome-icon-theme pingus-data lomiri-wallpapers frozen-bubble-data \
 	adwaita-icon-theme ukui-wallpapers lbreakout2-data
@@ -46,7 +46,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install system-deps
-	COPYMARK_TEST_POSTGRES=required COPYMARK_TEST_BROWSER=required $(BIN)/pytest -q
+	COPYMARK_TEST_POSTGRES=required COPYMARK_TEST_S3=required COPYMARK_TEST_REDIS=required COPYMARK_TEST_BROWSER=required $(BIN)/pytest -q
 
 test: lint typecheck pytest
 

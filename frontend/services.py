@@ -17,7 +17,7 @@ from sqlmodel import Session
 from frontend.admission import ComputePool, PixelAllowance
 from frontend.settings import Settings
 from registry.accounts.throttle import LoginThrottle
-from registry.blobs import LocalBlobStore
+from registry.blobs import BlobStore, blob_stores
 from registry.db import make_engine
 from registry.enforcement.service import CaseLinks
 from registry.log.signing import LogSigner, create_signing_key, load_signer
@@ -96,8 +96,14 @@ class Services:
         )
 
     @cached_property
-    def blobs(self) -> LocalBlobStore:
-        return LocalBlobStore(self.settings.blob_dir)
+    def _blob_stores(self) -> tuple[BlobStore, BlobStore]:
+        settings = self.settings
+        return blob_stores(settings.blob_url, settings.blob_dir, settings.home / "evidence")
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        """Originals (and the thumbnails rendered from them), as files or in S3."""
+        return self._blob_stores[0]
 
     @cached_property
     def limits(self) -> ImageLimits:
@@ -174,9 +180,9 @@ class Services:
         )
 
     @cached_property
-    def evidence_blobs(self) -> LocalBlobStore:
+    def evidence_blobs(self) -> BlobStore:
         """Evidence bundles, in their own store: the registry's removes blobs no work references."""
-        return LocalBlobStore(self.settings.home / "evidence")
+        return self._blob_stores[1]
 
     @cached_property
     def licensed_use(self) -> Callable[[int, str], bool]:

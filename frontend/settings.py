@@ -6,9 +6,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from registry.blobs import S3Location
 from similarity.images import DEFAULT_LIMITS
 
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the value that refuses to start outside development
@@ -22,6 +23,15 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     home: Path = Path("./var")
     database_url: str = ""
+    # Empty: blob files under `home`. `s3://bucket/prefix?endpoint=URL&region=NAME`: an S3 bucket,
+    # with credentials from boto3's usual chain (AWS_ACCESS_KEY_ID, a profile, a role).
+    blob_url: str = ""
+    # Empty: background tasks run on threads of the serving process. `redis://host:port/db`:
+    # they go to Celery workers (`copymark worker`) through that Redis.
+    task_broker_url: str = ""
+    # Redis hands a task unacknowledged this long to another worker; 0 means the longest task's
+    # time limit plus ten minutes.
+    task_visibility_timeout_s: float = Field(default=0, ge=0)
     secret_key: str = PLACEHOLDER_SECRET
     base_url: str = "http://127.0.0.1:8000"
     max_upload_bytes: int = Field(default=DEFAULT_LIMITS.max_bytes, gt=0)
@@ -65,6 +75,13 @@ class Settings(BaseSettings):
     stripe_api_base: str = ""
     # Stripe webhooks are refused while this is empty.
     stripe_webhook_secret: str = ""
+
+    @field_validator("blob_url")
+    @classmethod
+    def _blob_url_is_s3(cls, value: str) -> str:
+        if value:
+            S3Location.parse(value)
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

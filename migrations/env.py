@@ -15,6 +15,7 @@ import registry.log.models
 import registry.models
 import registry.monitoring.models
 import registry.notifications.models
+import registry.tasks.models
 import settlement.models
 
 metadata = SQLModel.metadata

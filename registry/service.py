@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import event
 from sqlmodel import Session, col, func, select
 
+from registry.analysis import AnalysisPool
 from registry.blobs import BlobStore, BlobTooLarge
 from registry.certificates import CertificateView, certificate_view, issue_certificate
 from registry.errors import InvalidUpload, NotFound, PayloadTooLarge
@@ -43,7 +44,7 @@ from registry.models import (
 from registry.repository import get_owned_work, visible_work_ids
 from registry.schemas import WorkMetadata
 from similarity.engine import Fingerprint, SimilarityEngine
-from similarity.images import ImageLimits, ImageRejected, load_image
+from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
 from similarity.matcher import Match
 
 ORPHAN_BLOB_AGE_S = 3600.0
@@ -159,6 +160,8 @@ class Registrar:
         self.similarity = similarity
         self.limits = limits
         self.index_dir = index_dir
+        # Set by a caller with many uploads to fingerprint (`copymark register`); else threads.
+        self.analysis_pool: AnalysisPool | None = None
         self._workers = ThreadPoolExecutor(
             max_workers=os.cpu_count() or 1, thread_name_prefix="registration"
         )
@@ -217,9 +220,9 @@ class Registrar:
             if digest not in known and digest not in first_source:
                 first_source[digest] = upload.source
                 fresh.append((upload, digest))
-        # Decoding and fingerprinting are pure and release the GIL in their C parts: spread them
-        # over the cores; the owners of any prior art are then checked in order on this session.
-        results = self._workers.map(self._analyse, fresh)
+        # Decoding and fingerprinting are pure: spread them over the cores (threads, or the
+        # processes of an analysis pool); the prior-art check then runs in order on this session.
+        results = self._analyse_all(fresh)
         analysed = {id(upload): result for (upload, _), result in zip(fresh, results, strict=True)}
         existing = _owned_works(session, owner_id, digests)
         self._discard_unregistrable(session, analysed.values())
@@ -279,21 +282,57 @@ class Registrar:
         )
         return works
 
+    def _analyse_all(self, fresh: list[tuple[AnyUpload, str]]) -> list[_Prepared | Rejected]:
+        pool = self.analysis_pool
+        if pool is None:
+            return list(self._workers.map(self._analyse, fresh))
+        small = [(upload, digest) for upload, digest in fresh if self._too_large(upload) is None]
+        answers: dict[int, _Prepared | Rejected] = {}
+        # A slice at a time, so stored uploads are read back a few at once, not a whole batch.
+        step = 2 * pool.processes
+        for start in range(0, len(small), step):
+            part = small[start : start + step]
+            images = pool.analyse(
+                [self._bytes_of(upload, digest) for upload, digest in part],
+                self.limits,
+                FINGERPRINT_MAX_SIDE,
+            )
+            for (upload, digest), answer in zip(part, images, strict=True):
+                if isinstance(answer, str):
+                    answers[id(upload)] = _Unregistrable(upload.source, answer, upload, digest)
+                else:
+                    answers[id(upload)] = self._searched(upload, digest, *answer)
+        return [self._too_large(upload) or answers[id(upload)] for upload, _ in fresh]
+
+    def _too_large(self, upload: AnyUpload) -> Rejected | None:
+        if upload.byte_size <= self.limits.max_bytes:
+            return None
+        return Rejected(
+            upload.source,
+            f"file too large: {upload.byte_size} bytes, the limit is {self.limits.max_bytes}",
+        )
+
+    def _bytes_of(self, upload: AnyUpload, digest: str) -> bytes:
+        # A stored upload is read back only when analysed, one file per analysing worker.
+        return upload.data if isinstance(upload, Upload) else self.blobs.get(digest)
+
     def _analyse(self, upload_and_digest: tuple[AnyUpload, str]) -> _Prepared | Rejected:
         upload, digest = upload_and_digest
-        if upload.byte_size > self.limits.max_bytes:
-            return Rejected(
-                upload.source,
-                f"file too large: {upload.byte_size} bytes, the limit is {self.limits.max_bytes}",
-            )
-        # A stored upload is read back only here, one file per analysing thread at a time.
-        data = upload.data if isinstance(upload, Upload) else self.blobs.get(digest)
+        too_large = self._too_large(upload)
+        if too_large is not None:
+            return too_large
+        data = self._bytes_of(upload, digest)
         try:
             image = load_image(data, self.limits, max_side=FINGERPRINT_MAX_SIDE)
         except ImageRejected as rejection:
             return _Unregistrable(upload.source, str(rejection), upload, digest)
         del data
-        fingerprint = self.similarity.fingerprint(image)
+        return self._searched(upload, digest, image, self.similarity.fingerprint(image))
+
+    def _searched(
+        self, upload: AnyUpload, digest: str, image: LoadedImage, fingerprint: Fingerprint
+    ) -> _Prepared:
+        """The upload's prepared form, with the indexed works it copies, whoever owns them."""
         matches = self.similarity.search(fingerprint, top_k=5, image=image, look_inside=False)
         copies = tuple(matches) if matches and self.similarity.decide(matches) == "copy" else ()
         return _Prepared(

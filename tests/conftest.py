@@ -1,5 +1,5 @@
-"""Shared fixtures: a migrated database per test on SQLite and on a real PostgreSQL server, and
-loopback SMTP and webhook servers.
+"""Shared fixtures: a migrated database per test on SQLite and on a real PostgreSQL server, a
+real S3 server, a real Redis, and loopback SMTP and webhook servers.
 
 Every layer's tests use these, so they import nothing above the registry; the app's wiring
 (`settings`, `services`) lives in tests/functional/conftest.py.
@@ -27,6 +27,8 @@ from registry.db import make_engine
 from registry.migrations import migrate
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
 from tests.support.receivers import ReceivedRequest, SmtpInbox, WebhookReceiver, free_port
+from tests.support.redis import RedisServer, RedisUnavailable
+from tests.support.seaweedfs import S3Unavailable, SeaweedS3
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -36,6 +38,8 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.load_profile("copymark")
 _database_numbers = itertools.count()
+_prefix_numbers = itertools.count()
+TEST_BUCKET = "copymark-test"
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +60,52 @@ def postgres() -> Iterator[PostgresCluster | None]:
     migrated.dispose()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[SeaweedS3]:
+    """A SeaweedFS S3 server; boto3 finds its credentials in the environment while it runs."""
+    try:
+        server = SeaweedS3.start()
+    except (S3Unavailable, OSError) as error:
+        if os.environ.get("COPYMARK_TEST_S3") == "required":
+            raise
+        pytest.skip(f"no S3 server available here: {error}")
+    saved = {name: os.environ.get(name) for name in server.environment()}
+    os.environ.update(server.environment())
+    import boto3
+
+    boto3.client("s3", endpoint_url=server.endpoint).create_bucket(Bucket=TEST_BUCKET)
+    yield server
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server with append-only persistence, as a Celery broker."""
+    try:
+        server = RedisServer.start()
+    except (RedisUnavailable, OSError) as error:
+        if os.environ.get("COPYMARK_TEST_REDIS") == "required":
+            raise
+        pytest.skip(f"no Redis server available here: {error}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_blob_url(s3_server: SeaweedS3) -> str:
+    """An empty prefix of its own for one test, as a COPYMARK_BLOB_URL.
+
+    Tests share one bucket: SeaweedFS gives every bucket its own volumes, and runs out of them.
+    """
+    prefix = f"test-{os.getpid()}-{next(_prefix_numbers)}"
+    return f"s3://{TEST_BUCKET}/{prefix}?endpoint={s3_server.endpoint}"
 
 
 @pytest.fixture(scope="session")

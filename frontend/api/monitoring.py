@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio.from_thread
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import event
-from sqlmodel import Session
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
-from frontend.monitor import MonitorDep
 from registry.bounds import RecordId
 from registry.models import persisted_id
+from registry.monitoring.jobs import queue_crawl
 from registry.monitoring.models import Alert, AlertStatus, CrawlJob
 from registry.monitoring.repository import (
     owned_alert,
@@ -63,7 +60,6 @@ def start_crawl(
     user: CurrentUser,
     session: SessionDep,
     services: ServicesDep,
-    monitor: MonitorDep,
 ) -> CrawlPublic:
     """Queue a crawl of the seeds; it matches the pages' images against the caller's works."""
     settings = services.settings
@@ -76,14 +72,8 @@ def start_crawl(
         permitted_hosts=settings.crawl_allow_hosts,
         quota=CrawlQuota(per_day=settings.crawls_per_day, at_once=settings.crawls_at_once),
     )
-    job_id = persisted_id(job)
-
-    # The job runs on the event loop once its row is committed, never before: a task started
-    # earlier could look for a job that does not exist yet.
-    @event.listens_for(session, "after_commit", once=True)
-    def _start_after_commit(_session: Session) -> None:
-        anyio.from_thread.run_sync(monitor.start, job_id)
-
+    # A `crawl` task runs the job once this request's transaction commits, never before.
+    queue_crawl(session, persisted_id(job))
     return crawl_public(job)
 
 

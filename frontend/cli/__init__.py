@@ -21,6 +21,7 @@ from frontend.cli.serve import init, serve
 from frontend.cli.settlement import settlement_app
 from frontend.cli.user import user_app
 from frontend.cli.verify import verify
+from frontend.cli.worker import worker
 from frontend.cli.works import certificate, match, register
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.command()(register)
 app.command()(match)
 app.command()(certificate)
 app.command()(verify)
+app.command()(worker)
 app.add_typer(log_app, name="log")
 app.add_typer(user_app, name="user")
 app.add_typer(contract_app, name="contract")

@@ -20,6 +20,11 @@ from frontend.cli.wiring import services
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from frontend.services import Services
+    from registry.models import User
+    from registry.schemas import WorkMetadata
+    from registry.service import Registrar
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"})
 
 
@@ -66,19 +71,24 @@ def register(
     paths: Annotated[list[Path], typer.Argument(help="image files or folders")],
     owner: Annotated[str, typer.Option(help="email of the owning account")],
     title: Annotated[str, typer.Option(help="title (default: the file name)")] = "",
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="fingerprinting processes; 1 fingerprints on threads of this process",
+        ),
+    ] = 1,
     as_json: JsonFlag = False,
 ) -> None:
     """Register works: one line per file with its work id, SHA-256, log index and status."""
     # Deferred: registration needs the database, torch/ONNX Runtime and FAISS.
     from frontend.services import NotInitialised
     from registry.accounts.service import find_user_by_email
-    from registry.db import unit_of_work
+    from registry.analysis import AnalysisPool
     from registry.schemas import WorkMetadata
-    from registry.service import REGISTER_BATCH, Registered, Upload
 
     wiring = services()
     files = expand_paths(paths)
-    failures = 0
     try:
         registrar = wiring.registrar
     except NotInitialised as error:
@@ -88,6 +98,31 @@ def register(
     if account is None:
         fail(f"no account with email {owner}: create it with `copymark user create {owner}`", 2)
     metadata = WorkMetadata(title=title)
+    # Each pool worker spends seconds loading the network before its first image: threads stay
+    # the default until a pool is shown to pay for that on the machine at hand.
+    pool = AnalysisPool(processes, wiring.settings.model_cache_dir) if processes > 1 else None
+    registrar.analysis_pool = pool
+    try:
+        failures = _register_files(registrar, wiring, account, files, metadata, as_json)
+    finally:
+        if pool is not None:
+            pool.close()
+    if failures:
+        raise typer.Exit(1)
+
+
+def _register_files(  # noqa: PLR0917 - a private step of `register`, called once
+    registrar: Registrar,
+    wiring: Services,
+    account: User,
+    files: list[Path],
+    metadata: WorkMetadata,
+    as_json: bool,
+) -> int:
+    from registry.db import unit_of_work
+    from registry.service import REGISTER_BATCH, Registered, Upload
+
+    failures = 0
     with progress() as bar:
         task = bar.add_task("registering", total=len(files))
         for batch in chunks(files, REGISTER_BATCH):
@@ -119,8 +154,7 @@ def register(
                 else:
                     stderr.print(_describe(record), highlight=False)
             bar.advance(task, len(batch))
-    if failures:
-        raise typer.Exit(1)
+    return failures
 
 
 def _describe(record: dict[str, Any]) -> str:

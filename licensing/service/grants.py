@@ -32,8 +32,12 @@ from registry.log.store import AttestationLog
 from registry.models import Role, User, persisted_id, utcnow
 from registry.notifications.service import notify
 from registry.service import transfer_ownership
+from registry.tasks.queue import TaskArgs, TaskKind
 
 PAYMENT_WINDOW = timedelta(minutes=30)
+GRANT_EXPIRY_TASK = "expire_grants"
+# An unpaid grant holds its work at most this much past its payment deadline.
+GRANT_EXPIRY_PERIOD = timedelta(seconds=60)
 """How long a wholesale or buyout grant waits for payment (and a buyout reserves its work)."""
 
 
@@ -207,6 +211,21 @@ def expire_unpaid_grants(
             "expired unpaid: the work is free for other licensees",
         )
     return expired
+
+
+def grant_expiry_task() -> TaskKind:
+    """The periodic `expire_grants` task: expiries and the owners' notices commit with it."""
+
+    def run(session: Session, _args: TaskArgs) -> None:
+        expire_unpaid_grants(session, utcnow())
+
+    return TaskKind(
+        name=GRANT_EXPIRY_TASK,
+        queue="notify",
+        run=run,
+        time_limit_s=5 * 60,
+        period_s=GRANT_EXPIRY_PERIOD.total_seconds(),
+    )
 
 
 def refund_grant(session: Session, grant_id: int) -> LicenseGrant:

@@ -19,7 +19,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any, Final
 
@@ -76,6 +76,7 @@ from registry.notifications.mail import Mailer, compose
 from registry.notifications.service import notify
 from registry.notifications.takedown import TakedownFacts
 from registry.service import work_certificate_view
+from registry.tasks.queue import TaskArgs, TaskKind
 
 IsLicensed = Callable[[int, str], bool]
 
@@ -90,6 +91,9 @@ _ALERT_OUTCOME: Final = {
 COUNTER_NOTICE_KIND: Final = "enforcement.counter_notice"
 LICENCE_CLAIM_KIND: Final = "enforcement.licence_claim"
 DEADLINE_KIND: Final = "enforcement.deadline"
+REMINDER_TASK: Final = "case_reminders"
+# Deadlines are days apart; checking as often as notifications go out costs one query a round.
+REMINDER_PERIOD: Final = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -627,6 +631,21 @@ def send_deadline_reminders(session: Session, now: datetime | None = None) -> in
         reminded += 1
     session.flush()
     return reminded
+
+
+def reminder_task() -> TaskKind:
+    """The periodic `case_reminders` task: the reminders and their notifications commit with it."""
+
+    def run(session: Session, _args: TaskArgs) -> None:
+        send_deadline_reminders(session)
+
+    return TaskKind(
+        name=REMINDER_TASK,
+        queue="notify",
+        run=run,
+        time_limit_s=5 * 60,
+        period_s=REMINDER_PERIOD.total_seconds(),
+    )
 
 
 def _reminder(case: Case) -> tuple[str, str]:

@@ -4,8 +4,8 @@ The frontier lives under `crawl_root/<job id>/`. An image URL is marked reported
 done, only after the checks of everything queued before them committed, so a job killed in
 between fetches that page and checks that image again on resume; recording it again finds the
 alert (unique per work and image) and the sighting (unique per job, page and image) already
-there and adds nothing. Jobs run in the process's event loop; fingerprinting and database
-work run in a worker thread.
+there and adds nothing. A job runs in a `crawl` task, on an event loop of its own; fingerprinting
+and database work run in a worker thread.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -38,6 +38,8 @@ from registry.monitoring.service import (
     queue_due_watches,
     record_copy,
 )
+from registry.tasks.outbox import enqueue
+from registry.tasks.queue import TaskArgs, TaskKind
 from similarity.crawl.crawler import (
     CrawlConfig,
     Crawler,
@@ -58,6 +60,8 @@ from similarity.matcher import Match, copies
 logger = logging.getLogger(__name__)
 
 QUERY_MAX_SIDE: Final = 512
+CRAWL_TASK: Final = "crawl"
+CRAWL_TIME_LIMIT_S: Final = 3 * 3600.0
 TOP_K: Final = 5
 
 
@@ -138,21 +142,10 @@ class Monitor:
     politeness: Callable[[], HostPoliteness] = HostPoliteness
     fetch_limits: FetchLimits | None = None
     on_new_alert: AlertHook | None = notify_rights_holder
-    tasks: dict[int, asyncio.Task[CrawlJob]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.is_licensed is None:
             self.is_licensed = LicensedDomains(self.session_factory)
-
-    def start(self, job_id: int) -> asyncio.Task[CrawlJob]:
-        """Run a job in the background of the running event loop (once at a time per job)."""
-        running = self.tasks.get(job_id)
-        if running is not None and not running.done():
-            return running
-        task = asyncio.get_running_loop().create_task(self.run_job(job_id))
-        self.tasks[job_id] = task
-        task.add_done_callback(lambda _: self.tasks.pop(job_id, None))
-        return task
 
     async def run_job(
         self,
@@ -215,17 +208,16 @@ class Monitor:
             return job
 
     async def run_due_watches(self) -> list[int]:
-        """Queue a job for every due watch and start each in the background; returns their ids."""
-        ids = await asyncio.to_thread(self._queue_due_watches)
-        for job_id in ids:
-            self.start(job_id)
-        return ids
+        """Queue a job for every due watch, each run by a `crawl` task; returns their ids."""
+        return await asyncio.to_thread(self._queue_due_watches)
 
     def _queue_due_watches(self) -> list[int]:
         with self.session_factory() as session:
-            jobs = queue_due_watches(session)
+            ids = [persisted_id(job) for job in queue_due_watches(session)]
+            for job_id in ids:
+                queue_crawl(session, job_id)
             session.commit()
-        return [persisted_id(job) for job in jobs]
+        return ids
 
     async def watch_loop(self, poll_s: float = 60.0) -> None:
         """Run due watches every `poll_s` seconds until cancelled."""
@@ -526,8 +518,26 @@ def _line(alert: Alert, found: ImageFound, match: Match, new: bool) -> AlertLine
 
 
 async def run_due_watches(monitor: Monitor) -> list[int]:
-    """Queue and start a job for every due watch; the jobs run on the calling event loop."""
+    """Queue a job for every due watch; `crawl` tasks run them once the queueing commits."""
     return await monitor.run_due_watches()
+
+
+def queue_crawl(session: Session, job_id: int) -> None:
+    """Run the job in a `crawl` task once the session's transaction commits."""
+    enqueue(session, CRAWL_TASK, {"job_id": job_id}, f"{CRAWL_TASK}:{job_id}")
+
+
+def crawl_task(monitor: Callable[[], Monitor]) -> TaskKind:
+    """The `crawl` task: run a job to its end on its own event loop, resuming where it stopped.
+
+    A job redelivered after its worker died resumes from its frontier; one redelivered after it
+    finished finds every page done and ends at once.
+    """
+
+    def run(_session: Session, args: TaskArgs) -> None:
+        asyncio.run(monitor().run_job(int(args["job_id"])))
+
+    return TaskKind(name=CRAWL_TASK, queue="crawl", run=run, time_limit_s=CRAWL_TIME_LIMIT_S)
 
 
 async def cancel(task: asyncio.Task[CrawlJob]) -> None:

@@ -2,10 +2,11 @@
 
 Invariant: nothing leaves the system for a transaction that rolls back. `notify` (in the service)
 only writes rows, an outbox; `deliver_due` and `send_digests` send what committed rows ask for,
-after commit, from the in-process worker. A delivery is claimed for CLAIM_LEASE in its own
-committed transaction before anything is sent, so a second worker skips it; a failed attempt is
-retried with exponential backoff up to MAX_ATTEMPTS. Delivery is at least once: a crash between
-sending and recording resends, so webhook receivers deduplicate on the Copymark-Delivery header.
+after commit, from a `notify` task that the same transaction enqueued. A delivery is claimed for
+CLAIM_LEASE in its own committed transaction before anything is sent, so a second worker skips
+it; a failed attempt is retried with exponential backoff up to MAX_ATTEMPTS. Delivery is at least
+once: a crash between sending and recording resends, so webhook receivers deduplicate on the
+Copymark-Delivery header.
 Unlike the use cases, these functions open and commit their own sessions.
 """
 
@@ -15,14 +16,10 @@ import asyncio
 import json
 import smtplib
 import time
-import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from registry.models import User, persisted_id, utcnow
@@ -37,6 +34,7 @@ from registry.notifications.models import (
     WebhookEndpoint,
 )
 from registry.notifications.webhooks import AttemptOutcome, WebhookGuard, post_webhook
+from registry.tasks.outbox import enqueue
 
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=6)
@@ -45,6 +43,7 @@ CLAIM_LEASE = timedelta(minutes=2)
 DIGEST_PERIOD = timedelta(days=1)
 DIGEST_RETRY = timedelta(minutes=15)
 DELIVERY_BATCH = 100
+NOTIFY_TASK = "notify"
 
 
 class NotificationSettings(Protocol):
@@ -116,34 +115,15 @@ def webhook_guard_for(settings: NotificationSettings) -> WebhookGuard:
     return WebhookGuard(settings.webhook_allow_hosts)
 
 
-# Wake-up calls for the worker of each engine, so committed deliveries go out at once.
-_wakers: weakref.WeakKeyDictionary[Engine, Callable[[], None]] = weakref.WeakKeyDictionary()
-_WAKE_PENDING = "copymark.notifications.wake_pending"
+def queue_delivery_round(session: Session, key: str) -> None:
+    """Send what is due once the session commits (a `notify` task, relayed from the outbox)."""
+    enqueue(session, NOTIFY_TASK, {}, f"{NOTIFY_TASK}:{key}")
 
 
-def attach_waker(engine: Engine, wake: Callable[[], None]) -> None:
-    """Call `wake` after every commit on `engine` that queued a delivery."""
-    _wakers[engine] = wake
-
-
-def detach_waker(engine: Engine) -> None:
-    """Stop waking a worker after commits on `engine`."""
-    _wakers.pop(engine, None)
-
-
-def wake_after_commit(session: Session) -> None:
-    """Wake the worker of the session's engine once the session commits (once per commit)."""
-    if session.info.get(_WAKE_PENDING):
-        return
-    session.info[_WAKE_PENDING] = True
-    bind = session.get_bind()
-
-    @event.listens_for(session, "after_commit", once=True)
-    def _wake(_session: Session) -> None:
-        session.info.pop(_WAKE_PENDING, None)
-        wake = _wakers.get(bind) if isinstance(bind, Engine) else None
-        if wake is not None:
-            wake()
+def delivery_round(services: NotificationServices) -> None:
+    """Send every due delivery and digest: what a `notify` task does."""
+    deliver_due(services)
+    send_digests(services)
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from registry.errors import Conflict
 from registry.models import User, persisted_id, utcnow
 from registry.notifications import repository
-from registry.notifications.delivery import DIGEST_PERIOD, wake_after_commit
+from registry.notifications.delivery import DIGEST_PERIOD, queue_delivery_round
 from registry.notifications.models import (
     Channel,
     Delivery,
@@ -94,7 +94,7 @@ def notify(  # noqa: PLR0917 - the positional form other contexts call
     session.add_all(deliveries)
     session.flush()
     if any(delivery.status == DeliveryStatus.PENDING for delivery in deliveries):
-        wake_after_commit(session)
+        queue_delivery_round(session, f"notification:{notification_id}")
     return notification
 
 
@@ -165,7 +165,7 @@ def set_email_mode(session: Session, user: User, mode: EmailMode) -> EmailMode:
             delivery.status = DeliveryStatus.PENDING
             delivery.next_attempt_at = now
         if held:
-            wake_after_commit(session)
+            queue_delivery_round(session, f"released:{persisted_id(held[0])}")
     elif mode == EmailMode.OFF:
         for delivery in held:
             delivery.status = DeliveryStatus.CANCELLED

@@ -10,12 +10,14 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from frontend.cli import app
+from frontend.services import Services
 from frontend.settings import Settings
 from registry.accounts.service import find_user_by_email
 from registry.db import unit_of_work
-from registry.models import Visibility
+from registry.models import Visibility, Work
 from registry.schemas import WorkMetadata
 from registry.service import Upload
+from similarity.images import load_image
 from tests.factories import photo_jpeg, random_png
 
 
@@ -189,3 +191,33 @@ def test_register_does_not_name_another_owners_private_earlier_work(home: Path) 
     _, _, err = run("register", str(copy), "--owner", "bo@example.com")
     assert "conflict" in err
     assert "(conflicts with an earlier registration by another owner)" in err
+
+
+def test_a_process_pool_fingerprints_exactly_as_threads_do(home: Path) -> None:
+    folder = portfolio(home)
+    (folder / "fake.jpg").write_bytes(b"<svg onload=alert(1)></svg>")
+    code, out, _ = run(
+        "register", str(folder), "--owner", "ada@example.com", "--json", "--processes", "2"
+    )
+    assert code == 1
+    lines = {Path(line["path"]).name: line for line in map(json.loads, out.splitlines())}
+    assert {name: line["status"] for name, line in lines.items()} == {
+        "coffee.jpg": "registered",
+        "fake.jpg": "rejected",
+        "blocks.png": "registered",
+    }
+    assert "SVG" in lines["fake.jpg"]["error"]
+    wiring = Services(Settings())
+    try:
+        for name in ("coffee.jpg", "nested/blocks.png"):
+            image = load_image((folder / name).read_bytes(), wiring.limits, max_side=512)
+            with wiring.session() as session:
+                work = session.get(Work, lines[Path(name).name]["work_id"])
+            assert work is not None
+            assert work.fingerprint == wiring.similarity.fingerprint(image).to_bytes()
+    finally:
+        wiring.close()
+    query = home / "query.jpg"
+    query.write_bytes(photo_jpeg("coffee", quality=35, max_side=320))
+    _, found, _ = run("match", str(query), "--json")
+    assert json.loads(found)["matches"][0]["work_id"] == lines["coffee.jpg"]["work_id"]

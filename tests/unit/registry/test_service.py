@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from sqlmodel import func, select
 
 from registry.accounts.service import create_user
+from registry.analysis import AnalysisPool
 from registry.db import unit_of_work
 from registry.errors import CopymarkError
 from registry.log.commitments import check_openings, openings_from_json
@@ -19,7 +23,8 @@ from registry.log.models import LogLeaf
 from registry.log.store import AttestationLog, verify_log
 from registry.models import PriorArtConflict, User, Visibility, Work, WorkStatus, persisted_id
 from registry.schemas import WorkMetadata
-from registry.service import Registered, Upload
+from registry.service import FINGERPRINT_MAX_SIDE, Registered, Rejected, Upload
+from similarity.images import load_image
 from similarity.matcher import Match
 from tests.corpus.hostile import HostileFile, hostile_files
 from tests.factories import photo_jpeg, random_png
@@ -177,6 +182,32 @@ def test_a_hostile_upload_is_refused_and_leaves_nothing(
     assert hostile.message in refused.value.message
     assert rows(parts) == (0, 0)
     assert stored_blobs(parts) == []
+
+
+def test_a_process_pool_registers_streamed_uploads_as_threads_do(
+    parts: RegistryParts, model_cache: Path
+) -> None:
+    owner = make_owner(parts)
+    photo, fake = photo_jpeg("coffee", max_side=400), b"<svg onload=alert(1)></svg>"
+    streams = [(io.BytesIO(photo), "coffee.jpg"), (io.BytesIO(fake), "fake.jpg")]
+    pool = AnalysisPool(1, model_cache)
+    parts.registrar.analysis_pool = pool
+    try:
+        with unit_of_work(parts.session) as session:
+            registered, rejected = parts.registrar.register_streams(
+                session, owner, streams, WorkMetadata()
+            )
+    finally:
+        parts.registrar.analysis_pool = None
+        pool.close()
+    assert isinstance(registered, Registered)
+    assert registered.status == "registered"
+    image = load_image(photo, parts.limits, max_side=FINGERPRINT_MAX_SIDE)
+    assert registered.work.fingerprint == parts.similarity.fingerprint(image).to_bytes()
+    assert isinstance(rejected, Rejected)
+    assert "SVG" in rejected.message
+    # The refused file was streamed into the store before it was analysed; it is removed.
+    assert stored_blobs(parts) == [hashlib.sha256(photo).hexdigest()]
 
 
 def test_a_failure_while_logging_writes_no_work_and_no_leaf(

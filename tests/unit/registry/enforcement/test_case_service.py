@@ -26,11 +26,13 @@ from registry.enforcement.models import Case, CaseState, DeadlineKind, NoticeFor
 from registry.enforcement.notices import text_sha256
 from registry.enforcement.schemas import LicenceClaim
 from registry.enforcement.service import (
+    REMINDER_TASK,
     case_for_response,
     case_report,
     claim_licence,
     counter_notice,
     open_case,
+    reminder_task,
     send_deadline_reminders,
     send_notice,
     transition,
@@ -38,11 +40,13 @@ from registry.enforcement.service import (
 from registry.errors import NotFound
 from registry.log.events import parse_event
 from registry.log.store import AttestationLog
-from registry.models import User, persisted_id
+from registry.models import User, persisted_id, utcnow
 from registry.monitoring.models import Alert, AlertStatus
 from registry.monitoring.service import change_status
 from registry.notifications.mail import SmtpMailer
 from registry.notifications.models import Notification
+from registry.tasks.queue import TaskKinds
+from registry.tasks.runner import run_once
 from tests.support.receivers import SmtpInbox, free_port
 from tests.unit.registry.enforcement.support import (
     LINKS,
@@ -426,3 +430,21 @@ def test_removal_resolves_the_alerts_and_counts_in_the_report(
     assert report.removed == 1
     assert report.median_days_to_removal is not None
     assert 0 <= report.median_days_to_removal < 1
+
+
+def test_the_periodic_reminder_task_reminds_once_per_passed_deadline(
+    parts: RegistryParts, alice: User, noticed: Case
+) -> None:
+    with unit_of_work(parts.session) as session:
+        case = session.get(Case, noticed.id)
+        assert case is not None
+        case.deadline_at = utcnow() - timedelta(seconds=1)
+        session.add(case)
+    kinds = TaskKinds([reminder_task()])
+    assert [kind.name for kind in kinds.periodic()] == [REMINDER_TASK]
+    assert run_once(parts.session, kinds, REMINDER_TASK, {}, f"{REMINDER_TASK}:tick:1")
+    assert not run_once(parts.session, kinds, REMINDER_TASK, {}, f"{REMINDER_TASK}:tick:1")
+    assert run_once(parts.session, kinds, REMINDER_TASK, {}, f"{REMINDER_TASK}:tick:2")
+    with parts.session() as session:
+        (reminder,) = session.exec(select(Notification)).all()
+    assert reminder.kind == "enforcement.deadline"

@@ -20,7 +20,10 @@ from registry.notifications.models import Delivery, DeliveryAttempt, DeliverySta
 from registry.notifications.service import notify, register_webhook, set_email_mode
 from registry.notifications.signatures import SIGNATURE_HEADER, verify_webhook_signature
 from registry.notifications.webhooks import DELIVERY_HEADER
-from registry.notifications.worker import NotificationWorker
+from registry.notifications.worker import delivery_task
+from registry.tasks.inprocess import InProcessQueue
+from registry.tasks.queue import TaskKinds
+from registry.tasks.relay import OutboxRelay
 from tests.support.receivers import SmtpInbox, WebhookReceiver
 from tests.unit.registry.notifications.support import LoopbackNotificationServices
 
@@ -203,16 +206,20 @@ def test_webhook_to_a_private_address_is_refused_at_delivery(
     assert "refused" in attempt.error
 
 
-def test_worker_sends_right_after_commit(
+def test_the_notify_task_sends_right_after_commit(
     notifying_services: LoopbackNotificationServices, alice: User, inbox: SmtpInbox
 ) -> None:
-    worker = NotificationWorker(notifying_services, notifying_services.engine, poll_interval_s=60)
-    worker.start()
+    sessions = notifying_services.session
+    tasks = InProcessQueue(sessions, TaskKinds([delivery_task(notifying_services)]))
+    relay = OutboxRelay(sessions, notifying_services.engine, tasks, poll_interval_s=60)
+    tasks.start()
+    relay.start()
     try:
         _notify(notifying_services, alice)
         messages = inbox.wait_for(1, timeout_s=10)
     finally:
-        worker.stop()
+        relay.stop()
+        tasks.stop()
     assert len(messages) == 1
 
 

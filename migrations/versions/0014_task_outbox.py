@@ -1,7 +1,7 @@
 """task outbox and completed task keys: background work enqueued only by committed transactions
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-30 16:00:00.000000
 """
 
@@ -16,8 +16,8 @@ import registry.models
 from alembic import op
 
 
-revision: str = '0013'
-down_revision: str | None = '0012'
+revision: str = '0014'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

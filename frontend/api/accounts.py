@@ -219,7 +219,7 @@ def my_organisations(user: CurrentUser, session: SessionDep) -> list[Organisatio
 
 @router.post("/organisations/{organisation_id}/domain-verification")
 def start_domain_check(
-    organisation_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+    organisation_id: RecordId, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> DomainChallengePublic:
     """The token to publish for the organisation's domain: a DNS TXT record or a web file."""
     return challenge_public(
@@ -229,7 +229,7 @@ def start_domain_check(
 
 @router.post("/organisations/{organisation_id}/domain-verification/check")
 def check_domain(
-    organisation_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+    organisation_id: RecordId, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> DomainChallengePublic:
     """Look for the published token now; 422 says where it was looked for when not found."""
     return challenge_public(

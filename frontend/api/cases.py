@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from sqlmodel import Session
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
+from registry.bounds import RecordId
 from registry.enforcement import repository
 from registry.enforcement.contacts import discover_contacts
 from registry.enforcement.models import Case
@@ -103,14 +104,14 @@ def read_report(user: CurrentUser, session: SessionDep) -> CaseReportPublic:
 
 
 @router.get("/cases/{case_id}")
-def read_case(case_id: int, user: CurrentUser, session: SessionDep) -> CaseDetail:
+def read_case(case_id: RecordId, user: CurrentUser, session: SessionDep) -> CaseDetail:
     """A case with its timeline; each step names its log index and its document's digest."""
     return case_detail(session, repository.owned_case(session, user, case_id))
 
 
 @router.post("/cases/{case_id}/transitions")
 def move_case(
-    case_id: int,
+    case_id: RecordId,
     request: CaseTransition,
     user: CurrentUser,
     session: SessionDep,
@@ -125,7 +126,7 @@ def move_case(
 
 @router.get("/cases/{case_id}/contacts")
 def find_contacts(
-    case_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+    case_id: RecordId, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> ContactSearchPublic:
     """Abuse or DMCA addresses of the site: its security.txt, then mailto links on the page."""
     case = repository.owned_case(session, user, case_id)
@@ -141,7 +142,7 @@ def find_contacts(
 
 @router.post("/cases/{case_id}/notices")
 def send_case_notice(
-    case_id: int,
+    case_id: RecordId,
     request: NoticeRequest,
     user: CurrentUser,
     session: SessionDep,
@@ -181,7 +182,7 @@ def write_legal_profile(
 
 @router.post("/responses/{case_id}/{token}/counter-notice")
 def answer_with_counter_notice(
-    case_id: int,
+    case_id: RecordId,
     token: str,
     request: CounterNoticeSubmission,
     session: SessionDep,
@@ -201,7 +202,7 @@ def answer_with_counter_notice(
 
 @router.post("/responses/{case_id}/{token}/licence-claim")
 def answer_with_licence(
-    case_id: int, token: str, request: LicenceClaim, session: SessionDep, services: ServicesDep
+    case_id: RecordId, token: str, request: LicenceClaim, session: SessionDep, services: ServicesDep
 ) -> CaseAnswerPublic:
     """The accused party shows the use is licensed; the licence check must confirm it."""
     case = claim_licence(

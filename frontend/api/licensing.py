@@ -239,7 +239,7 @@ def accept_offer(
 
 
 @router.delete("/grants/{grant_id}")
-def withdraw_grant(grant_id: int, user: CurrentUser, session: SessionDep) -> GrantPublic:
+def withdraw_grant(grant_id: RecordId, user: CurrentUser, session: SessionDep) -> GrantPublic:
     """Cancel your own grant while it awaits payment; a buyout's reservation of the work ends."""
     return _grant_public(cancel_grant(session, user, grant_id))
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request
 
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
 from licensing.money import Money
+from registry.bounds import RecordId
 from registry.log.store import AttestationLog
 from settlement.errors import WebhookTooLargeError
 from settlement.models import Payment
@@ -35,7 +36,7 @@ def _payment_public(payment: Payment, client_secret: str | None = None) -> Payme
 
 @router.post("/grants/{grant_id}/payments", status_code=201)
 def pay_grant(
-    grant_id: int,
+    grant_id: RecordId,
     user: CurrentUser,
     session: SessionDep,
     services: ServicesDep,
@@ -54,7 +55,9 @@ def pay_grant(
 
 
 @router.get("/grants/{grant_id}/payments")
-def payments_of_grant(grant_id: int, user: CurrentUser, session: SessionDep) -> list[PaymentPublic]:
+def payments_of_grant(
+    grant_id: RecordId, user: CurrentUser, session: SessionDep
+) -> list[PaymentPublic]:
     """The payments of a grant you took or granted."""
     return [_payment_public(payment) for payment in visible_payments(session, user, grant_id)]
 

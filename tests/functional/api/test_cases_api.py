@@ -286,7 +286,9 @@ def test_hostile_response_links_answer_a_page_not_a_crash(client: TestClient, pa
 
 def test_hostile_case_requests_are_4xx(client: TestClient, alice: Account) -> None:
     huge = 99_999_999_999_999_999_999
-    assert client.get(f"/api/v1/cases/{huge}", headers=alice.headers).status_code == 404
+    beyond = client.get(f"/api/v1/cases/{huge}", headers=alice.headers)
+    assert beyond.status_code == 422
+    assert "case_id" in beyond.json()["detail"]
     created = client.post("/api/v1/cases", json={"alert_ids": [huge]}, headers=alice.headers)
     assert created.status_code == 422
     answer = client.post(

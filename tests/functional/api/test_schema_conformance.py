@@ -13,13 +13,18 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 from schemathesis.core.failures import FailureGroup
 
+from frontend.services import Services
+from frontend.settings import Settings
+from settlement.stripe.sandbox import SANDBOX_API_KEY, LocalStripe
 from tests.factories import make_account
+from tests.support.localstripe import localstripe  # noqa: F401 - the fixture
 
 # Enough to meet each operation's parameters and bodies at their bounds, few enough that the
 # whole API is checked in a couple of minutes on two cores.
@@ -32,6 +37,24 @@ CHECK_NAMES = (
     "response_schema_conformance",
     "negative_data_rejection",
 )
+
+
+@pytest.fixture
+def settings(settings: Settings, localstripe: LocalStripe) -> Settings:  # noqa: F811
+    """A server that takes payments and webhooks, so no operation answers 503 as unconfigured."""
+    return settings.model_copy(
+        update={
+            "stripe_api_key": SANDBOX_API_KEY,
+            "stripe_api_base": localstripe.api_base,
+            "stripe_webhook_secret": "whsec_schema_probe",
+        }
+    )
+
+
+@pytest.fixture
+def services(notifying_services: Services) -> Services:
+    """A server that sends email (to a loopback SMTP server), verification links included."""
+    return notifying_services
 
 
 # The schema is the same on either database; one keeps the run short.
@@ -49,7 +72,7 @@ def test_every_operation_answers_as_its_schema_says(client: TestClient) -> None:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(
+            @examples(
                 max_examples=EXAMPLES_PER_OPERATION,
                 suppress_health_check=list(HealthCheck),
                 deadline=None,

@@ -205,7 +205,7 @@ def test_a_deciding_system_reports_its_verdicts_on_distractors_and_copies() -> N
     figures = summarise(_two_family_set(), [result])
     assert figures["full_false_copy_fraction"] == 1.0
     assert figures["full_copy_fraction_on_copies"] == 0.5
-    assert figures["full_copy_verdict_fractions"] == {"copy": 0.5, "no_match": 0.5}
+    assert figures["full_copy_verdict_fractions"] == {"copy": 0.5, "possible": 0.0, "no_match": 0.5}
 
 
 def test_size_option_names_the_three_counts_it_expects(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,8 +17,8 @@ from registry.log.events import parse_event
 from registry.log.merkle import leaf_hash, root
 from registry.log.signing import LogSigner, SignedTreeHead, sign_tree_head, tree_head_bytes
 
-DOCUMENT = Path(__file__).parents[4] / "docs" / "log-format.md"
-README = Path(__file__).parents[4] / "README.md"
+DOCUMENT = Path(__file__).parents[3] / "docs" / "log-format.md"
+README = Path(__file__).parents[3] / "README.md"
 
 
 def vector() -> dict[str, str]:

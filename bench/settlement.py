@@ -1,22 +1,32 @@
 """Settlement benchmark: retail sales ingested, split and posted to the ledger, in batches.
 
 One retail grant under a five-party contract with escalating tiers and a platform fee (the one
-`bench.licensing` splits); each batch is one sales report of `batch` lines, recorded (rows and
-log leaves), split and posted (a journal entry per line) in one transaction on the app's
-SQLite database. The baseline, in the same run, is the split alone: the same lines through the
+`bench.licensing` splits); each batch is one sales report of `batch` lines, split in memory,
+logged (one `license_report` leaf per report), written (its lines in one statement) and posted
+(one journal entry per report, each party's line the sum of its allocations) in one transaction
+on the app's SQLite database, as the app's report endpoints do: the parties' payables are owed
+when the report is posted, and the licensee's later payment of the invoice only turns the
+receivable into cash. The baseline, in the same run, is the split alone: the same lines through the
 engine, with no database.
 """
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import stripe
 from sqlmodel import Session
 
+from bench.settlement_simulation import (
+    run_payment_simulation,
+    seeded_user,
+    seeded_work,
+    wholesale_offer,
+)
 from bench.wiring import AppServices, ScratchApp
 from licensing.contract import parse_contract_data
 from licensing.engine import RetailSale, compile_contract, execute
@@ -28,8 +38,16 @@ from licensing.service.offers import publish_offer
 from licensing.service.sales import SalesLine, submit_sales_report
 from registry.db import unit_of_work
 from registry.log.store import AttestationLog
-from registry.models import Role, User, Work, persisted_id
+from registry.models import Role, User, persisted_id
+from settlement.service.payments import start_payment
 from settlement.service.royalties import post_royalties
+from settlement.stripe.gateway import StripeGateway
+from settlement.stripe.sandbox import SANDBOX_API_KEY, LocalStripe
+
+TEST_CARD: Any = {
+    "type": "card",
+    "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
+}
 
 PARTIES = (
     ("ana", "creator", 4000),
@@ -44,33 +62,14 @@ TIERS = [
 ]
 
 
-def _user(session: Session, name: str, role: Role) -> User:
-    user = User(
-        email=f"{name}@bench.example",
-        display_name=name,
-        password_hash="-",  # noqa: S106 - no password: these accounts never sign in
-        roles=[role.value],
-    )
-    session.add(user)
-    session.flush()
-    return user
-
-
 def _retail_grant(session: Session, log: AttestationLog) -> LicenseGrant:
-    users = {name: _user(session, name, Role.CREATOR) for name, _role, _share in PARTIES}
-    admin = _user(session, "admin", Role.ADMIN)
-    brand = _user(session, "brand", Role.BRAND)
-    work = Work(
-        owner_id=persisted_id(users["ana"]),
-        title="bench",
-        sha256=hashlib.sha256(b"bench").hexdigest(),
-        mime_type="image/png",
-        width=10,
-        height=10,
-        byte_size=100,
-    )
-    session.add(work)
-    session.flush()
+    users = {
+        name: seeded_user(session, name, Role.CREATOR, "bench.example")
+        for name, _role, _share in PARTIES
+    }
+    admin = seeded_user(session, "admin", Role.ADMIN, "bench.example")
+    brand = seeded_user(session, "brand", Role.BRAND, "bench.example")
+    work = seeded_work(session, users["ana"], "bench")
     contract = parse_contract_data(
         {
             "format": "copymark.contract/v1",
@@ -174,17 +173,107 @@ def _ingest(app: AppServices, sales: int, batch: int) -> float:
 
 
 def run_settlement_benchmark(
-    open_app: ScratchApp, sales: int = 20_000, batch: int = 500
+    open_app: ScratchApp,
+    sales: int = 20_000,
+    batch: int = 500,
+    *,
+    open_postgres_app: ScratchApp | None = None,
+    checkouts: int = 200,
+    simulated_payments: int = 10_000,
+    seed: int = 1,
+    progress: Callable[[dict[str, Any]], None] = lambda _figures: None,
 ) -> dict[str, Any]:
-    """Measure sales/s ingested, split and posted, and the split alone as the baseline."""
+    """Measure sales/s ingested, split and posted (SQLite, and PostgreSQL when given), the split
+    alone as the baseline, one checkout's latency through the sandbox, and run the simulation.
+
+    `progress` gets each phase's figures as it ends, so a long run that is stopped keeps them.
+    """
+    figures: dict[str, Any] = {"sales": sales, "batch_lines": batch}
+
+    def add(phase: dict[str, Any]) -> None:
+        figures.update(phase)
+        progress(phase)
+
     with (
         tempfile.TemporaryDirectory(prefix="copymark-bench-settlement-") as home,
         open_app(Path(home)) as app,
     ):
-        ingested = _ingest(app, sales, batch)
+        add({"sales_ingested_split_posted_per_s": round(_ingest(app, sales, batch), 1)})
+        add(checkout_latency(app, checkouts))
+    if open_postgres_app is not None:
+        with (
+            tempfile.TemporaryDirectory(prefix="copymark-bench-settlement-pg-") as home,
+            open_postgres_app(Path(home)) as app,
+        ):
+            ingested = _ingest(app, sales, batch)
+            add({"postgres_sales_ingested_split_posted_per_s": round(ingested, 1)})
+    add({"baseline_split_alone_per_s": round(_split_alone(sales), 1)})
+    if simulated_payments:
+        with (
+            tempfile.TemporaryDirectory(prefix="copymark-bench-simulation-") as home,
+            open_app(Path(home)) as app,
+        ):
+            add(payment_simulation(app, simulated_payments, seed))
+    return figures
+
+
+def checkout_latency(app: AppServices, checkouts: int) -> dict[str, Any]:
+    """p50 and p99 of one checkout through the Stripe sandbox, as a brand's browser drives it.
+
+    Each checkout takes a wholesale license and pays it with a card the sandbox tokenised: the
+    PaymentIntent is created and confirmed through the official library, the fee read back, the
+    grant activated, the split posted and logged, and the transaction committed.
+    """
+    sandbox = LocalStripe.start()
+    try:
+        gateway = StripeGateway(SANDBOX_API_KEY, sandbox.api_base)
+        browser = stripe.StripeClient(SANDBOX_API_KEY, base_addresses={"api": sandbox.api_base})
+        with unit_of_work(app.session) as session:
+            brand, offer_id = wholesale_offer(session, app.signer)
+            brand_id = persisted_id(brand)
+        timings: list[float] = []
+        for _ in range(checkouts):
+            card = browser.v1.payment_methods.create(params=TEST_CARD).id
+            started = time.perf_counter()
+            with unit_of_work(app.session) as session:
+                licensee = session.get(User, brand_id)
+                if licensee is None:
+                    raise LookupError("the benchmark's brand vanished")
+                log = AttestationLog(session, app.signer)
+                grant, _ = take_license(session, licensee, offer_id, log)
+                paid = start_payment(
+                    session,
+                    licensee,
+                    persisted_id(grant),
+                    gateway=gateway,
+                    log=log,
+                    payment_method=card,
+                )
+                if paid.payment.journal_entry_id is None:
+                    raise RuntimeError(f"checkout of grant {grant.id} did not settle")
+            timings.append((time.perf_counter() - started) * 1000)
+    finally:
+        sandbox.stop()
+    timings.sort()
     return {
-        "sales": sales,
-        "batch_lines": batch,
-        "sales_ingested_split_posted_per_s": round(ingested, 1),
-        "baseline_split_alone_per_s": round(_split_alone(sales), 1),
+        "checkouts": checkouts,
+        "checkout_p50_ms": round(timings[len(timings) // 2], 1),
+        "checkout_p99_ms": round(timings[min(len(timings) - 1, len(timings) * 99 // 100)], 1),
+    }
+
+
+def payment_simulation(app: AppServices, payments: int, seed: int) -> dict[str, Any]:
+    """The fault-injecting payment simulation at this size; raises if an invariant breaks."""
+    report = run_payment_simulation(app.session, app.signer, payments=payments, seed=seed)
+    return {
+        "simulation_payments": report.payments,
+        "simulation_seed": report.seed,
+        "simulation_succeeded": report.succeeded,
+        "simulation_deliveries": report.deliveries,
+        "simulation_duplicates": report.duplicates,
+        "simulation_workers_killed": report.kills,
+        "simulation_conflicts_refused": report.conflicts_refused,
+        "simulation_forgeries_refused": report.forgeries_refused,
+        "simulation_invariants_held": True,
+        "simulation_s": report.seconds,
     }

@@ -25,7 +25,8 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -83,6 +84,18 @@ def run_web_benchmark(
     uploaders: int = 4,
 ) -> dict[str, Any]:
     """Serve a scratch home with `copymark` and measure it under load (figures: module doc)."""
+    with served_scratch_home(copymark, models_dir) as (base_url, server):
+        figures = asyncio.run(_measure(base_url, seconds, searchers, uploaders))
+        figures["server_peak_rss_mib"] = _peak_rss_mib(server.pid)
+    return figures
+
+
+@contextmanager
+def served_scratch_home(
+    copymark: Sequence[str], models_dir: Path, prepare: Callable[[Path], None] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`copymark serve` on a free loopback port over a fresh home (`prepare` seeds it first):
+    its base URL and process, stopped when the block ends."""
     with tempfile.TemporaryDirectory() as directory:
         home = Path(directory) / "home"
         environment = os.environ | {
@@ -92,6 +105,8 @@ def run_web_benchmark(
             "COPYMARK_SECRET_KEY": "benchmark-scratch-home",
         }
         subprocess.run([*copymark, "init"], env=environment, check=True, capture_output=True)
+        if prepare is not None:
+            prepare(home)
         port = _free_port()
         log = (Path(directory) / "server.log").open("wb")
         server = subprocess.Popen(
@@ -103,13 +118,11 @@ def run_web_benchmark(
         try:
             base_url = f"http://127.0.0.1:{port}"
             _wait_until_ready(base_url, server)
-            figures = asyncio.run(_measure(base_url, seconds, searchers, uploaders))
-            figures["server_peak_rss_mib"] = _peak_rss_mib(server.pid)
+            yield base_url, server
         finally:
             server.terminate()
             server.wait(timeout=30)
             log.close()
-    return figures
 
 
 async def _measure(base_url: str, seconds: float, searchers: int, uploaders: int) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from starlette.routing import compile_path
 from frontend.api import (
     accounts,
     cases,
+    disputes,
     licensing,
     log,
     monitoring,
@@ -26,6 +28,7 @@ from frontend.api import (
 )
 from frontend.body_limits import BodyLimits, route_body_limits, too_large_message
 from frontend.headers import SecurityHeaders
+from frontend.i18n import RememberLanguage, gettext_for
 from frontend.lifespan import lifespan
 from frontend.openapi import install as document_api
 from frontend.pages import router as pages_router
@@ -67,8 +70,15 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def in_words(request: Request, error: StarletteHTTPException) -> str:
-    """The framework's own errors say only "Not Found" or "Method Not Allowed": say where, too."""
+def _as_written(message: str) -> str:
+    return message
+
+
+def in_words(
+    request: Request, error: StarletteHTTPException, _: Callable[[str], str] = _as_written
+) -> str:
+    """The framework's own errors say only "Not Found" or "Method Not Allowed": say where, too,
+    in the language `_` translates to (the page's; the JSON API answers in English)."""
     if error.status_code == 413:
         # Starlette's body limit says only "Content Too Large": name the limit and the route.
         return too_large_message(request)
@@ -77,12 +87,13 @@ def in_words(request: Request, error: StarletteHTTPException) -> str:
         return detail
     path = request.url.path
     if error.status_code == 404:
-        return f"There is nothing at {path}: check the address."
+        return _("There is nothing at %(path)s: check the address.") % {"path": path}
     if error.status_code == 405:
         allowed = allowed_methods(request)
-        return f"{request.method} is not accepted at {path}" + (
-            f"; it accepts {allowed}." if allowed else "."
-        )
+        words = {"method": request.method, "path": path, "allowed": allowed}
+        if allowed:
+            return _("%(method)s is not accepted at %(path)s; it accepts %(allowed)s.") % words
+        return _("%(method)s is not accepted at %(path)s.") % words
     return detail
 
 
@@ -100,6 +111,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ),
         default_bytes=services.settings.max_body_bytes,
     )
+    app.add_middleware(RememberLanguage)
     app.add_middleware(SecurityHeaders)  # added last, so it wraps every answer, 413s included
 
     @app.exception_handler(CopymarkError)
@@ -110,7 +122,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             else {}
         )
         if answers_with_page(request):
-            page = render_error(request, error.status_code, error.message)
+            page = render_error(request, error.status_code, error.translated(gettext_for(request)))
             page.headers.update(headers)
             return page
         return JSONResponse(
@@ -121,16 +133,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        detail = in_words(request, error)
         headers = dict(error.headers or {})
         if error.status_code == 405:
             headers["Allow"] = allowed_methods(request)
         if answers_with_page(request):
-            page = render_error(request, error.status_code, detail)
+            page = render_error(
+                request, error.status_code, in_words(request, error, gettext_for(request))
+            )
             page.headers.update(headers)
             return page
         return JSONResponse(
-            {"detail": detail, "code": HTTP_CODES.get(error.status_code, "http_error")},
+            {
+                "detail": in_words(request, error),
+                "code": HTTP_CODES.get(error.status_code, "http_error"),
+            },
             status_code=error.status_code,
             headers=headers,
         )
@@ -138,7 +154,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
         if answers_with_page(request):
-            return render_error(request, 422, validation_message(error))
+            return render_error(request, 422, validation_message(request, error))
         problems = [
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
             for item in error.errors()
@@ -170,6 +186,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         settlement.router,
         monitoring.router,
         cases.router,
+        disputes.router,
         search.router,
     ):
         app.include_router(router, prefix="/api/v1")

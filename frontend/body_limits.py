@@ -69,6 +69,7 @@ def route_body_limits(*, max_upload_bytes: int, max_batch_bytes: int) -> tuple[B
         BodyLimit("POST", "/api/v1/match", image, one_image),
         BodyLimit("POST", "/find", image, one_image),
         BodyLimit("POST", "/api/v1/works", image, one_image),
+        BodyLimit("POST", "/works/upload", image, one_image),
         BodyLimit(
             "POST",
             "/api/v1/works/batch",

@@ -318,3 +318,98 @@ def royalty_chart(reports: Sequence[RoyaltyReport]) -> RoyaltyChart | None:
         x = slot * index + (slot - width) / 2
         bars.append(RoyaltyBar(report, x, width, tuple(segments), amounts))
     return RoyaltyChart(tuple(bars), parties, str(tallest.gross))
+
+
+@dataclass(frozen=True, slots=True)
+class EarningsBar:
+    """One bar of an earnings chart: a month or a work, its amount and where it is drawn."""
+
+    label: str
+    amount: str
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True, slots=True)
+class EarningsChart:
+    """What one party earned in one currency, by month and by work, scaled to the largest bar."""
+
+    currency: str
+    by_month: tuple[EarningsBar, ...]
+    by_work: tuple[EarningsBar, ...]
+
+
+EARNINGS_CHART_WIDTH: Final = 600.0
+EARNINGS_CHART_HEIGHT: Final = 160.0
+EARNINGS_WORK_ROW: Final = 22.0
+EARNINGS_MONTHS: Final = 12
+
+
+def _column_bars(
+    totals: Sequence[tuple[str, int]], currency: str, format_amount: Callable[[Money], str]
+) -> tuple[EarningsBar, ...]:
+    top = max((amount for _label, amount in totals), default=0)
+    if top <= 0:
+        return ()
+    slot = EARNINGS_CHART_WIDTH / max(len(totals), 1)
+    width = min(slot * 0.7, 48.0)
+    bars = []
+    for position, (label, amount) in enumerate(totals):
+        height = EARNINGS_CHART_HEIGHT * max(amount, 0) / top
+        bars.append(
+            EarningsBar(
+                label=label,
+                amount=format_amount(Money(amount, currency)),
+                x=position * slot + (slot - width) / 2,
+                y=EARNINGS_CHART_HEIGHT - height,
+                width=width,
+                height=height,
+            )
+        )
+    return tuple(bars)
+
+
+def _row_bars(
+    totals: Sequence[tuple[str, int]], currency: str, format_amount: Callable[[Money], str]
+) -> tuple[EarningsBar, ...]:
+    top = max((amount for _label, amount in totals), default=0)
+    if top <= 0:
+        return ()
+    return tuple(
+        EarningsBar(
+            label=label,
+            amount=format_amount(Money(amount, currency)),
+            x=0.0,
+            y=position * EARNINGS_WORK_ROW,
+            width=EARNINGS_CHART_WIDTH * 0.6 * max(amount, 0) / top,
+            height=EARNINGS_WORK_ROW * 0.7,
+        )
+        for position, (label, amount) in enumerate(totals)
+    )
+
+
+def earnings_charts(
+    points: Sequence[tuple[str, str, str, int]], format_amount: Callable[[Money], str]
+) -> list[EarningsChart]:
+    """Charts from (month YYYY-MM, work label, currency, amount) points: one per currency.
+
+    The months are the last twelve that earned anything; works are ranked by what they earned.
+    """
+    charts = []
+    for currency in sorted({currency for _m, _w, currency, _a in points}):
+        months: dict[str, int] = {}
+        works: dict[str, int] = {}
+        for month, work, point_currency, amount in points:
+            if point_currency == currency:
+                months[month] = months.get(month, 0) + amount
+                works[work] = works.get(work, 0) + amount
+        recent = sorted(months.items())[-EARNINGS_MONTHS:]
+        ranked = sorted(works.items(), key=lambda item: (-item[1], item[0]))[:10]
+        by_month = _column_bars(recent, currency, format_amount)
+        if by_month:
+            charts.append(
+                EarningsChart(currency, by_month, _row_bars(ranked, currency, format_amount))
+            )
+    return charts

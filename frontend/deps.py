@@ -12,10 +12,12 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request, Response
 from sqlmodel import Session
 
+from frontend.i18n import LANG_QUERY, LOCALES, note_user_locale
 from frontend.services import Services
 from registry.accounts.service import (
     SESSION_LIFETIME,
     end_login_session,
+    set_locale,
     sign_in,
     start_login_session,
     user_for_api_key,
@@ -32,7 +34,8 @@ CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # Async: it only reads app state, so it needs no trip to the thread pool.
     services: Services = request.app.state.services
     return services
 
@@ -47,6 +50,17 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_read_session(services: ServicesDep) -> Iterator[Session]:
+    """A read-only transaction for pages that only read. On SQLite the request's unit of work
+    takes the write lock when it begins, so read-write page views queue one behind another (and
+    behind every writer) in the busy handler's sleeps; a read transaction never waits for it."""
+    with services.read_session() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 def client_address(request: Request) -> str:
@@ -186,7 +200,23 @@ def _authenticated_user(request: Request, services: ServicesDep) -> User | None:
                 )
             return user_for_api_key(session, token.strip())
         session_token = request.cookies.get(SESSION_COOKIE)
-        return user_for_login_session(session, session_token) if session_token else None
+        user = user_for_login_session(session, session_token) if session_token else None
+    if user is not None:
+        remember_switched_language(request, services, user)
+    return user
+
+
+def remember_switched_language(request: Request, services: Services, user: User) -> None:
+    """A signed-in user who used the language switcher (`?lang=`) keeps that language: their
+    pages in other browsers and their emails follow it. The request notes it either way."""
+    switched = request.query_params.get(LANG_QUERY)
+    if switched in LOCALES and switched != user.locale:
+        with unit_of_work(services.session) as session:
+            stored = session.get(User, user.id)
+            if stored is not None:
+                set_locale(session, stored, switched)
+        user.locale = switched
+    note_user_locale(request, user.locale)
 
 
 async def _optional_user(

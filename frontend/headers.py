@@ -46,6 +46,14 @@ DOCS_CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     )
 )
+
+
+def policy_with_form_target(origin: str) -> str:
+    """The policy, letting this page's forms also lead to `origin` (a 303 to a payment
+    processor's hosted page is a form navigation, which `form-action` governs to its end)."""
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
+
+
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",

@@ -2,8 +2,8 @@
 
 The loops are the background work (the outbox relay; the tickers of the periodic tasks: the
 delivery round, case deadline reminders and the expiry of grants left unpaid past their deadline;
-and, embedded, the threads that run tasks) and, when the settings enable it, the watch loop that
-queues due watches.
+and, embedded, the threads that run tasks) and the watch loop that queues due watches (on unless
+COPYMARK_RUN_WATCHES is off).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Repair what a crash left behind, start the loops, report ready; stop the loops on exit."""
     services: Services = app.state.services
     repaired = services.start()
+    services.freeze_start_up_heap()
     logger.info("ready: %s", repaired)
     work = BackgroundWork(services, task_kinds(services, lambda: app_monitor(app)))
     work.start()

@@ -58,7 +58,15 @@ class Settings(BaseSettings):
     # Crawls one account may start in a trailing 24 hours, and have queued or running at once.
     crawls_per_day: int = Field(default=20, gt=0)
     crawls_at_once: int = Field(default=2, gt=0)
-    run_watches: bool = False
+    # Seconds between request starts on one host (robots.txt's Crawl-delay may ask for more),
+    # and how long a crawler's lease on a host outlives its last renewal on a shared frontier.
+    crawl_delay_s: float = Field(default=1.0, ge=0)
+    crawl_lease_s: float = Field(default=60.0, gt=0)
+    # Hosts one crawler process leases at most; the rest are left to the other crawlers.
+    crawl_hosts_per_crawler: int = Field(default=64, gt=0)
+    # Watches re-crawl on their schedule while the app serves; off only where something else
+    # (another process, or nothing) should run them.
+    run_watches: bool = True
     models_dir: Path | None = None
     # Email is off while smtp_host is empty.
     smtp_host: str = ""
@@ -73,8 +81,14 @@ class Settings(BaseSettings):
     # Payments: Stripe with these keys; with no key, `copymark serve` starts the local sandbox.
     stripe_api_key: str = ""
     stripe_api_base: str = ""
+    # What the brand's browser tokenises cards with; the sandbox takes any pk_ key.
+    stripe_publishable_key: str = ""
     # Stripe webhooks are refused while this is empty.
     stripe_webhook_secret: str = ""
+    # Payouts: a round every period pays each onboarded party whose available balance reaches
+    # the minimum (minor units of the balance's currency).
+    payout_minimum_minor: int = Field(default=1_000, ge=1, le=10**15)
+    payout_period_s: float = Field(default=3600.0, gt=0)
 
     @field_validator("blob_url")
     @classmethod

@@ -9,6 +9,7 @@ so it runs once however many serve.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from frontend.services import Services
@@ -17,8 +18,9 @@ from registry.enforcement.service import reminder_task
 from registry.notifications.worker import delivery_task
 from registry.tasks.inprocess import InProcessQueue
 from registry.tasks.outbox import requeue_unfinished
-from registry.tasks.queue import TaskKinds, TaskQueue
+from registry.tasks.queue import VISIBILITY_MARGIN_S, TaskKinds, TaskQueue
 from registry.tasks.relay import OutboxRelay, Ticker
+from settlement.service.payouts import payout_task
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -29,9 +31,21 @@ if TYPE_CHECKING:
 def task_kinds(services: Services, monitor: Callable[[], Monitor]) -> TaskKinds:
     """Every kind of background work, wired to this process's services."""
     from registry.monitoring.jobs import crawl_task
+    from registry.service import registration_task
 
     return TaskKinds(
-        [delivery_task(services), reminder_task(), grant_expiry_task(), crawl_task(monitor)]
+        [
+            registration_task(lambda: services.registrar),
+            delivery_task(services),
+            reminder_task(),
+            grant_expiry_task(),
+            crawl_task(monitor),
+            payout_task(
+                services.payment_gateway_if_configured,
+                services.payout_policy,
+                timedelta(seconds=services.settings.payout_period_s),
+            ),
+        ]
     )
 
 
@@ -46,6 +60,19 @@ def celery_for(services: Services, kinds: TaskKinds, *, runs_tasks: bool) -> Cel
         services.session if runs_tasks else None,
         visibility_timeout_s=settings.task_visibility_timeout_s or None,
     )
+
+
+def republish_after_s(services: Services, kinds: TaskKinds) -> float:
+    """How long after handing a task over the relay hands it over again if it never completed.
+
+    Past this, no delivery of it can still be running or due: the broker's redelivery of a task
+    whose worker died comes after the visibility timeout (plus up to a sweep interval), and a
+    run lasts at most the longest time limit. What is left failed, passed its time limit or was
+    lost; its key makes a second run harmless.
+    """
+    longest = max((kind.time_limit_s for kind in kinds.values()), default=0.0)
+    visibility = services.settings.task_visibility_timeout_s or longest + VISIBILITY_MARGIN_S
+    return visibility + longest + VISIBILITY_MARGIN_S
 
 
 class BackgroundWork:
@@ -63,7 +90,12 @@ class BackgroundWork:
             self.local = InProcessQueue(services.session, kinds, threads={"crawl": 2})
             queue = self.local
         self.queue = queue
-        self.relay = OutboxRelay(services.session, services.engine, queue)
+        self.relay = OutboxRelay(
+            services.session,
+            services.engine,
+            queue,
+            republish_after_s=republish_after_s(services, kinds),
+        )
         self.tickers = [
             Ticker(queue, kind.name, kind.period_s)
             for kind in kinds.periodic()

@@ -46,7 +46,7 @@ ContractResolver = Callable[[str], Contract | None]
 MAX_DERIVATION_DEPTH = 64
 LICENSEE = "licensee"
 
-SaleType = Literal["retail", "wholesale", "buyout"]
+SaleType = Literal["retail", "wholesale", "buyout", "retroactive"]
 # (start, end or None for unbounded, rate_bp or None, per-unit minor units or None)
 _Tier = tuple[int, int | None, int | None, int | None]
 # (tiers, thresholds count units rather than revenue)
@@ -126,7 +126,22 @@ class Buyout:
             raise InvalidSaleEventError(f"price must not be negative, got {self.price}")
 
 
-SaleEvent = RetailSale | WholesalePurchase | Buyout
+@dataclass(frozen=True, slots=True)
+class RetroactiveLicence:
+    """A licence for a use already made (an infringement settled), at a price agreed for it.
+
+    Any contract prices it: the rights holder names the price, and the split follows the
+    contract's fixed lines and shares exactly as a sale does.
+    """
+
+    price: Money
+
+    def __post_init__(self) -> None:
+        if self.price.amount_minor <= 0:
+            raise InvalidSaleEventError(f"a retroactive licence costs something, not {self.price}")
+
+
+SaleEvent = RetailSale | WholesalePurchase | Buyout | RetroactiveLicence
 
 
 class Allocation(NamedTuple):
@@ -481,6 +496,9 @@ def execute(contract: CompiledContract | Contract, event: SaleEvent) -> Executio
     elif isinstance(event, WholesalePurchase):
         sale_type = "wholesale"
         gross = _wholesale_gross(compiled, event)
+    elif isinstance(event, RetroactiveLicence):
+        sale_type = "retroactive"
+        gross = _minor(event.price, compiled.currency, "price") or 0
     else:
         sale_type = "buyout"
         if compiled.buyout_fee is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.errors import Conflict, CopymarkError, Invalid, NotFound
+from registry.errors import BadRequest, Conflict, CopymarkError, Invalid, NotFound
 
 
 class LicensingError(CopymarkError):
@@ -62,3 +62,10 @@ class InvalidDomainError(LicensingError, Invalid):
     """A license check names no domain or URL with a host in it."""
 
     code = "domain_invalid"
+
+
+class MarketQueryError(LicensingError, BadRequest):
+    """A marketplace search asks for something no listing could satisfy (an inverted price
+    range, a page past the last one allowed, an unknown licence type)."""
+
+    code = "market_query_invalid"

@@ -13,25 +13,19 @@ invariant is checked, and kept on the row; a party's certificate proves any of t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Self
+from typing import ClassVar
 
 from licensing.engine import Execution
 from licensing.money import CURRENCY_EXPONENTS
 from registry.log.commitments import Openings, open_values
 from registry.log.events import (
     SHA256_HEX,
-    EventFormatError,
     JsonValue,
     LogEvent,
     check_commitments,
-    expect_fields,
-    format_timestamp,
-    int_field,
-    parse_timestamp,
-    str_field,
     utc,
 )
 
@@ -55,21 +49,6 @@ def allocation_lines(execution: Execution) -> tuple[AllocationLine, ...]:
         AllocationLine(line.party, line.amount.amount_minor, line.rule)
         for line in execution.allocations
     )
-
-
-def _int(fields: Mapping[str, object], name: str) -> int:
-    return int_field(fields[name], name)
-
-
-def _str(fields: Mapping[str, object], name: str) -> str:
-    return str_field(fields[name], name)
-
-
-def _bool(fields: Mapping[str, object], name: str) -> bool:
-    value = fields[name]
-    if not isinstance(value, bool):
-        raise EventFormatError(f"{name} must be a boolean")
-    return value
 
 
 def _check_terms(document_sha256: str, currency: str | None = None) -> None:
@@ -124,6 +103,55 @@ def split_openings(
     )
 
 
+def report_lines_json(
+    rows: Sequence[tuple[int, int, int, int, Sequence[AllocationLine]]],
+) -> list[JsonValue]:
+    """The lines a report leaf commits to: (line number, units, revenue, royalty, split) each."""
+    return [
+        {
+            "line": number,
+            "units": units,
+            "net_revenue_minor": revenue,
+            "gross_minor": gross,
+            "allocations": [line.to_json() for line in allocations],
+        }
+        for number, units, revenue, gross, allocations in rows
+    ]
+
+
+def report_openings(
+    *,
+    report_id: str,
+    corrects_report_id: str | None,
+    lines: Sequence[tuple[int, int, int, int, Sequence[AllocationLine]]],
+) -> Openings:
+    """Openings of one report leaf: the report's totals, its split by rule and every line.
+
+    Each line's split is checked to sum to its royalty first; the totals are sums of the lines,
+    and `allocations` sums each (party, rule) over them, so it sums to `gross_minor` too.
+    """
+    totals: dict[tuple[str, str], int] = {}
+    for _number, _units, _revenue, gross, allocations in lines:
+        _check_split(gross, allocations)
+        for line in allocations:
+            key = (line.party, line.rule)
+            totals[key] = totals.get(key, 0) + line.amount_minor
+    return open_values(
+        {
+            "report_id": report_id,
+            "corrects_report_id": corrects_report_id,
+            "units": sum(line[1] for line in lines),
+            "net_revenue_minor": sum(line[2] for line in lines),
+            "gross_minor": sum(line[3] for line in lines),
+            "allocations": [
+                AllocationLine(party, amount, rule).to_json()
+                for (party, rule), amount in sorted(totals.items())
+            ],
+            "lines": report_lines_json(lines),
+        }
+    )
+
+
 def consent_openings(party_id: str) -> Openings:
     """Opening of the party a consent was given for."""
     return open_values({"party_id": party_id})
@@ -153,57 +181,13 @@ class ConsentEvent(LogEvent):
         _check_commitments(self)
         object.__setattr__(self, "consented_at", utc(self.consented_at))
 
-    def committed(self) -> Mapping[str, str]:
-        """Commitment to the party id."""
-        return self.commitments
-
-    def fields(self) -> dict[str, JsonValue]:
-        """JSON fields of the consent."""
-        return {
-            "version_id": self.version_id,
-            "contract_id": self.contract_id,
-            "contract_version": self.contract_version,
-            "work_id": self.work_id,
-            "document_sha256": self.document_sha256,
-            "user_id": self.user_id,
-            "activates": self.activates,
-            "commitments": dict(self.commitments),
-            "consented_at": format_timestamp(self.consented_at),
-        }
-
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, object]) -> Self:
-        """Rebuild from JSON fields."""
-        expect_fields(
-            fields,
-            {
-                "version_id",
-                "contract_id",
-                "contract_version",
-                "work_id",
-                "document_sha256",
-                "user_id",
-                "activates",
-                "commitments",
-                "consented_at",
-            },
-        )
-        return cls(
-            version_id=_int(fields, "version_id"),
-            contract_id=_str(fields, "contract_id"),
-            contract_version=_int(fields, "contract_version"),
-            work_id=_int(fields, "work_id"),
-            document_sha256=_str(fields, "document_sha256"),
-            user_id=_int(fields, "user_id"),
-            activates=_bool(fields, "activates"),
-            commitments=check_commitments(fields["commitments"], cls.PRIVATE_FIELDS),
-            consented_at=parse_timestamp(_str(fields, "consented_at")),
-        )
-
 
 @dataclass(frozen=True)
 class GrantEvent(LogEvent):
-    """A license granted under an offer; its price, split and licensee domain are committed."""
+    """A license granted under an offer; its price, split and licensee domain are committed.
+
+    `licensee_id` is None for a retroactive licence, whose licensee is the site its case named.
+    """
 
     event_type: ClassVar[str] = "license_grant"
     event_version: ClassVar[int] = 2
@@ -214,7 +198,7 @@ class GrantEvent(LogEvent):
     grant_id: int
     offer_id: int
     work_id: int
-    licensee_id: int
+    licensee_id: int | None
     sale_type: str
     status: str
     contract_id: str
@@ -229,66 +213,14 @@ class GrantEvent(LogEvent):
         _check_commitments(self)
         object.__setattr__(self, "granted_at", utc(self.granted_at))
 
-    def committed(self) -> Mapping[str, str]:
-        """Commitments to the price, the split and the licensee's domain."""
-        return self.commitments
-
-    def fields(self) -> dict[str, JsonValue]:
-        """JSON fields of the grant."""
-        return {
-            "grant_id": self.grant_id,
-            "offer_id": self.offer_id,
-            "work_id": self.work_id,
-            "licensee_id": self.licensee_id,
-            "sale_type": self.sale_type,
-            "status": self.status,
-            "contract_id": self.contract_id,
-            "contract_version": self.contract_version,
-            "document_sha256": self.document_sha256,
-            "currency": self.currency,
-            "commitments": dict(self.commitments),
-            "granted_at": format_timestamp(self.granted_at),
-        }
-
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, object]) -> Self:
-        """Rebuild from JSON fields."""
-        expect_fields(
-            fields,
-            {
-                "grant_id",
-                "offer_id",
-                "work_id",
-                "licensee_id",
-                "sale_type",
-                "status",
-                "contract_id",
-                "contract_version",
-                "document_sha256",
-                "currency",
-                "commitments",
-                "granted_at",
-            },
-        )
-        return cls(
-            grant_id=_int(fields, "grant_id"),
-            offer_id=_int(fields, "offer_id"),
-            work_id=_int(fields, "work_id"),
-            licensee_id=_int(fields, "licensee_id"),
-            sale_type=_str(fields, "sale_type"),
-            status=_str(fields, "status"),
-            contract_id=_str(fields, "contract_id"),
-            contract_version=_int(fields, "contract_version"),
-            document_sha256=_str(fields, "document_sha256"),
-            currency=_str(fields, "currency"),
-            commitments=check_commitments(fields["commitments"], cls.PRIVATE_FIELDS),
-            granted_at=parse_timestamp(_str(fields, "granted_at")),
-        )
-
 
 @dataclass(frozen=True)
 class SplitEvent(LogEvent):
-    """An executed split of one sales report line; its figures and split are committed."""
+    """An executed split of one sales report line; its figures and split are committed.
+
+    Reports are now logged by `ReportSplitEvent`, a leaf per report; leaves of this kind
+    appended before stay readable and verifiable.
+    """
 
     event_type: ClassVar[str] = "license_split"
     event_version: ClassVar[int] = 2
@@ -319,58 +251,56 @@ class SplitEvent(LogEvent):
         _check_commitments(self)
         object.__setattr__(self, "executed_at", utc(self.executed_at))
 
-    def committed(self) -> Mapping[str, str]:
-        """Commitments to the line's figures, split and report ids."""
-        return self.commitments
 
-    def fields(self) -> dict[str, JsonValue]:
-        """JSON fields of the split."""
-        return {
-            "grant_id": self.grant_id,
-            "sales_report_id": self.sales_report_id,
-            "line_number": self.line_number,
-            "work_id": self.work_id,
-            "contract_id": self.contract_id,
-            "contract_version": self.contract_version,
-            "document_sha256": self.document_sha256,
-            "currency": self.currency,
-            "commitments": dict(self.commitments),
-            "executed_at": format_timestamp(self.executed_at),
+@dataclass(frozen=True)
+class ReportSplitEvent(LogEvent):
+    """The executed splits of a run of lines of one sales report, committed together.
+
+    One leaf covers lines `first_line` to `last_line` of a report (at most `REPORT_LEAF_LINES`);
+    `lines` commits every line's figures and split, so its commitment is the digest of the
+    report's allocations, and the totals open without showing single lines.
+    """
+
+    event_type: ClassVar[str] = "license_report"
+    event_version: ClassVar[int] = 1
+    PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "report_id",
+            "corrects_report_id",
+            "units",
+            "net_revenue_minor",
+            "gross_minor",
+            "allocations",
+            "lines",
         }
+    )
 
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, object]) -> Self:
-        """Rebuild from JSON fields."""
-        expect_fields(
-            fields,
-            {
-                "grant_id",
-                "sales_report_id",
-                "line_number",
-                "work_id",
-                "contract_id",
-                "contract_version",
-                "document_sha256",
-                "currency",
-                "commitments",
-                "executed_at",
-            },
-        )
-        return cls(
-            grant_id=_int(fields, "grant_id"),
-            sales_report_id=_int(fields, "sales_report_id"),
-            line_number=_int(fields, "line_number"),
-            work_id=_int(fields, "work_id"),
-            contract_id=_str(fields, "contract_id"),
-            contract_version=_int(fields, "contract_version"),
-            document_sha256=_str(fields, "document_sha256"),
-            currency=_str(fields, "currency"),
-            commitments=check_commitments(fields["commitments"], cls.PRIVATE_FIELDS),
-            executed_at=parse_timestamp(_str(fields, "executed_at")),
-        )
+    grant_id: int
+    work_id: int
+    first_line: int
+    last_line: int
+    contract_id: str
+    contract_version: int
+    document_sha256: str
+    currency: str
+    commitments: dict[str, str] = field(hash=False)
+    executed_at: datetime
+
+    def __post_init__(self) -> None:
+        _check_terms(self.document_sha256, self.currency)
+        if not 1 <= self.first_line <= self.last_line:
+            raise ValueError("a report leaf covers lines first_line..last_line, from 1")
+        _check_commitments(self)
+        object.__setattr__(self, "executed_at", utc(self.executed_at))
 
 
-def _check_commitments(event: ConsentEvent | GrantEvent | SplitEvent) -> None:
+# A leaf's `lines` opening travels in certificates, which the verifier reads up to 1 MiB.
+REPORT_LEAF_LINES = 1_000
+
+
+def _check_commitments(
+    event: ConsentEvent | GrantEvent | SplitEvent | ReportSplitEvent,
+) -> None:
     object.__setattr__(
         event, "commitments", check_commitments(event.commitments, event.PRIVATE_FIELDS)
     )

@@ -15,6 +15,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, event,
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
+import registry.enforcement.models  # noqa: F401 - registers `cases`, which a grant may settle
 from licensing.errors import FrozenVersionError
 from registry.models import UTCDateTime, utcnow
 
@@ -95,10 +96,30 @@ class ContractConsent(SQLModel, table=True):
     log_openings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
+class ContractDecline(SQLModel, table=True):
+    """A party's refusal of a draft version: it can no longer become active, and the owner,
+    told why, proposes another version."""
+
+    __tablename__ = "contract_declines"
+    __table_args__ = (UniqueConstraint("version_id", "party_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    version_id: int = Field(foreign_key="contract_versions.id", index=True)
+    party_id: str = Field(max_length=128)
+    user_id: int = Field(foreign_key="users.id")
+    reason: str = Field(default="", max_length=2000)
+    declined_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class LicenseOffer(SQLModel, table=True):
     """A sale type a rights holder offers on a work under its active contract."""
 
     __tablename__ = "license_offers"
+    # The marketplace filters open offers by type, price and AI-training flag, per work.
+    __table_args__ = (
+        Index("ix_license_offers_market", "status", "sale_type", "price_milli", "work_id"),
+        Index("ix_license_offers_work_status", "work_id", "status", "price_milli"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     work_id: int = Field(foreign_key="works.id", index=True)
@@ -108,6 +129,13 @@ class LicenseOffer(SQLModel, table=True):
     status: OfferStatus = OfferStatus.OPEN
     created_by: int = Field(foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The terms the marketplace filters on, copied from the active contract (`licensing.terms`):
+    # the up-front price (per unit for volume wholesale; none for retail), also in thousandths
+    # of the major unit so prices compare across currencies' decimals.
+    price_minor: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    price_milli: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    currency: str | None = Field(default=None, max_length=3)
+    ai_training: str | None = Field(default=None, max_length=32)
 
 
 # A pending buyout reserves the work as an active one holds it; expired or cancelled ones do not.
@@ -132,7 +160,11 @@ class LicenseGrant(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     offer_id: int = Field(foreign_key="license_offers.id", index=True)
     work_id: int = Field(foreign_key="works.id", index=True)
-    licensee_id: int = Field(foreign_key="users.id", index=True)
+    # None for a retroactive licence: its licensee is the site its case named, who needs no account.
+    licensee_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    # A retroactive licence settles this case and licenses the use on `licensed_domain`.
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    licensed_domain: str | None = Field(default=None, max_length=253)
     contract_version_id: int = Field(foreign_key="contract_versions.id")
     sale_type: str = Field(max_length=16)
     gross_minor: int = Field(sa_column=Column(BigInteger, nullable=False))

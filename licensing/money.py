@@ -16,6 +16,7 @@ from pydantic import StrictInt
 
 from licensing.errors import CurrencyMismatchError, InvalidAmountError, UnknownCurrencyError
 from registry.bounds import bounded
+from registry.messages import N_
 
 _EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
 _EXPONENT_3 = "BHD IQD JOD KWD LYD OMR TND"
@@ -54,7 +55,8 @@ def currency_exponent(currency: str) -> int:
         return CURRENCY_EXPONENTS[currency]
     except KeyError:
         raise UnknownCurrencyError(
-            f"unknown currency {currency!r}: expected an ISO 4217 code such as USD, EUR or JPY"
+            N_("unknown currency %(currency)s: expected an ISO 4217 code such as USD, EUR or JPY"),
+            currency=repr(currency),
         ) from None
 
 
@@ -103,15 +105,22 @@ class Money:
         exponent = currency_exponent(currency)
         cleaned = text.strip()
         if not _DECIMAL_AMOUNT.fullmatch(cleaned):
-            raise InvalidAmountError(f"amount {text!r} is not a decimal number like 12.50")
+            raise InvalidAmountError(
+                N_("amount %(amount)s is not a decimal number like 12.50"), amount=repr(text)
+            )
         try:
             major = Decimal(cleaned)
         except InvalidOperation:
-            raise InvalidAmountError(f"amount {text!r} is not a decimal number") from None
+            raise InvalidAmountError(
+                N_("amount %(amount)s is not a decimal number"), amount=repr(text)
+            ) from None
         minor = major.scaleb(exponent)
         if minor != minor.to_integral_value():
             raise InvalidAmountError(
-                f"amount {text!r} has more than {exponent} decimal places for {currency}"
+                N_("amount %(amount)s has more than %(places)s decimal places for %(currency)s"),
+                amount=repr(text),
+                places=exponent,
+                currency=currency,
             )
         return cls(int(minor), currency)
 

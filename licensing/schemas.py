@@ -66,7 +66,7 @@ class GrantPublic(BaseModel):
     id: int
     offer_id: int
     work_id: int
-    licensee_id: int
+    licensee_id: int | None
     sale_type: str
     status: GrantStatus
     gross_minor: int
@@ -145,3 +145,27 @@ class LicenseCheck(BaseModel):
     domain: str
     licensed: bool
     grants: list[LicenseProof]
+
+
+class RetroactiveLicenceCreate(BaseModel):
+    """Offer a case's site a licence; without `price_minor` (in the contract's currency) the
+    price is the work's cheapest open wholesale offer."""
+
+    model_config = _Write
+
+    price_minor: MinorAmount | None = None
+
+
+class RetroactiveLicencePublic(BaseModel):
+    case_id: int
+    grant_id: int
+    work_id: int
+    licensed_domain: str
+    status: GrantStatus
+    price_minor: int
+    currency: str
+    allocations: list[AllocationPublic]
+    log_index: int | None
+    activation_log_index: int | None
+    valid_until: datetime | None
+    certificate_url: str

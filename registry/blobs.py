@@ -35,6 +35,13 @@ class BlobTooLarge(ValueError):
     """A streamed blob passed the size its writer allows; nothing was stored."""
 
 
+class StorageUnavailable(Unavailable):
+    """Blob storage cannot be reached or refused a request: a 503 to a client, and a task that
+    met it is tried again later. Nothing that needed the blob was written."""
+
+    code = "storage_unavailable"
+
+
 def _checked(sha256: str) -> str:
     if not _SHA256_HEX.fullmatch(sha256):
         raise ValueError(f"not a SHA-256 hex digest: {sha256[:80]!r}")
@@ -278,7 +285,7 @@ def _status(error: Exception) -> int | None:
 
 @contextlib.contextmanager
 def _s3_errors() -> Iterator[None]:
-    """Turn an unreachable or refusing S3 endpoint into Unavailable (503: try again later)."""
+    """Turn an unreachable or refusing S3 endpoint into StorageUnavailable (503: try later)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -286,9 +293,9 @@ def _s3_errors() -> Iterator[None]:
     except ClientError as error:
         if _status(error) == 404:
             raise
-        raise Unavailable("blob storage refused the request; try again shortly") from error
+        raise StorageUnavailable("blob storage refused the request; try again shortly") from error
     except BotoCoreError as error:
-        raise Unavailable("blob storage cannot be reached; try again shortly") from error
+        raise StorageUnavailable("blob storage cannot be reached; try again shortly") from error
 
 
 def blob_stores(blob_url: str, blob_dir: Path, evidence_dir: Path) -> tuple[BlobStore, BlobStore]:

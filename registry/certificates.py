@@ -27,13 +27,18 @@ import html
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import qrcode
 import qrcode.image.svg
 from fpdf import FPDF
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
 
 from registry.errors import CertificateError
 from registry.log.commitments import Opening, OpeningError, check_openings, openings_from_json
@@ -68,6 +73,10 @@ _UNICODE_FONTS = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/truetype/freefont/FreeSans.ttf"),
 )
+# Chinese, Japanese and Korean characters, which DejaVu lacks (Debian fonts-wqy-microhei).
+_CJK_FONTS = (Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),)
+# A certificate PDF is a few hundred kilobytes; an upload far beyond that is not one.
+MAX_PDF_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,43 +161,138 @@ def read_json_document(data: bytes, what: str) -> object:
         raise CertificateError(f"the {what} is not JSON: {error}") from None
 
 
+class StepKind(StrEnum):
+    """The steps of a check, in the order they run."""
+
+    READ = "read"
+    SIGNATURE = "signature"
+    INCLUSION = "inclusion"
+    OPENINGS = "openings"
+    PUBLISHED = "published"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckStep:
+    """One step of a check: whether it passed (None: not reached) and what it found."""
+
+    kind: StepKind
+    passed: bool | None
+    detail: str = ""
+
+
 def verify_certificate(certificate: object, public_key: LogPublicKey) -> CertificateCheck:
     """Check a certificate offline against the trusted ``public_key``; never raises on bad input."""
+    return verify_certificate_steps(certificate, public_key)[0]
+
+
+def verify_certificate_steps(
+    certificate: object, public_key: LogPublicKey
+) -> tuple[CertificateCheck, list[CheckStep]]:
+    """The offline check with what each step found: read, signature, inclusion, openings.
+
+    A step that fails ends the check; the steps after it are reported as not reached.
+    """
+    steps: list[CheckStep] = []
+
+    def refuse(
+        kind: StepKind, reason: str, check: CertificateCheck | None = None
+    ) -> tuple[CertificateCheck, list[CheckStep]]:
+        steps.append(CheckStep(kind, False, reason))
+        steps.extend(CheckStep(later, None) for later in _OFFLINE_STEPS[len(steps) :])
+        return check or CertificateCheck(False, reason), steps
+
     try:
         parsed = _parse(certificate)
     except CertificateError as error:
-        return CertificateCheck(False, f"malformed certificate: {error}")
+        return refuse(StepKind.READ, f"malformed certificate: {error}")
     index, leaf, proof, head, key_id, openings = parsed
+    steps.append(
+        CheckStep(StepKind.READ, True, f"leaf {index} in a tree head of {head.tree_size} leaves")
+    )
     if head.key_id != key_id:
-        return CertificateCheck(False, "the certificate's key id differs from its tree head's")
+        return refuse(StepKind.SIGNATURE, "the certificate's key id differs from its tree head's")
     if key_id != public_key.key_id:
-        return CertificateCheck(
-            False, f"tree head was signed by key {key_id}, not the trusted key {public_key.key_id}"
+        return refuse(
+            StepKind.SIGNATURE,
+            f"tree head was signed by key {key_id}, not the trusted key {public_key.key_id}",
         )
     if not head.verify(public_key):
-        return CertificateCheck(False, "tree head signature does not verify")
+        return refuse(StepKind.SIGNATURE, "tree head signature does not verify")
+    steps.append(
+        CheckStep(
+            StepKind.SIGNATURE,
+            True,
+            f"Ed25519 signature by key {key_id} over tree size {head.tree_size}, "
+            f"root {head.root_hash.hex()}",
+        )
+    )
     if index >= head.tree_size:
-        return CertificateCheck(
-            False, f"log index {index} is outside the signed tree of size {head.tree_size}"
+        return refuse(
+            StepKind.INCLUSION,
+            f"log index {index} is outside the signed tree of size {head.tree_size}",
         )
-    if not verify_inclusion(leaf_hash(leaf), index, head.tree_size, proof, head.root_hash):
-        return CertificateCheck(
-            False, "inclusion proof does not lead from this leaf at this index to the signed root"
+    hashed = leaf_hash(leaf)
+    if not verify_inclusion(hashed, index, head.tree_size, proof, head.root_hash):
+        return refuse(
+            StepKind.INCLUSION,
+            "inclusion proof does not lead from this leaf at this index to the signed root",
         )
+    steps.append(
+        CheckStep(
+            StepKind.INCLUSION,
+            True,
+            f"leaf hash {hashed.hex()} and {len(proof)} sibling hashes lead to the signed root",
+        )
+    )
     try:
         event: LogEvent | None = parse_event(leaf)
     except EventFormatError:
         event = None
     if event is None and openings:
-        return CertificateCheck(
-            False,
+        return refuse(
+            StepKind.OPENINGS,
             "the leaf is no event kind this verifier knows, so its openings cannot be checked",
         )
     try:
         disclosed = check_openings(event.committed() if event else {}, openings)
     except OpeningError as error:
-        return CertificateCheck(False, str(error), index, head, event)
-    return CertificateCheck(True, None, index, head, event, disclosed)
+        return refuse(
+            StepKind.OPENINGS, str(error), CertificateCheck(False, str(error), index, head, event)
+        )
+    steps.append(
+        CheckStep(
+            StepKind.OPENINGS,
+            True,
+            ", ".join(sorted(disclosed)) if disclosed else "no private value disclosed",
+        )
+    )
+    return CertificateCheck(True, None, index, head, event, disclosed), steps
+
+
+_OFFLINE_STEPS = (StepKind.READ, StepKind.SIGNATURE, StepKind.INCLUSION, StepKind.OPENINGS)
+
+
+def published_head_step(log: AttestationLog, head: SignedTreeHead) -> CheckStep:
+    """Whether this log's own tree of that size has the certificate's root: the head is one
+    this log published, and nothing before it was rewritten since."""
+    size = log.tree_size()
+    if head.tree_size > size:
+        return CheckStep(
+            StepKind.PUBLISHED,
+            False,
+            f"the tree head has {head.tree_size} leaves; this log has only {size}",
+        )
+    if log.root_hash(head.tree_size) != head.root_hash:
+        return CheckStep(
+            StepKind.PUBLISHED,
+            False,
+            f"this log's tree of {head.tree_size} leaves has another root",
+        )
+    return CheckStep(
+        StepKind.PUBLISHED,
+        True,
+        f"this log's tree of {head.tree_size} leaves (of {size} now) has the same root",
+    )
 
 
 def _parse(
@@ -258,10 +362,13 @@ class CertificateView:
     root_hash: str
     key_id: str
     verify_url: str
+    number: str = ""
+    registered: datetime | None = None
 
     def rows(self) -> list[tuple[str, str]]:
         """Label and value of each line, in print order."""
         return [
+            ("Certificate number", self.number),
             ("Title", self.title),
             ("Owner", self.owner),
             ("Work", str(self.work_id)),
@@ -272,6 +379,11 @@ class CertificateView:
             ("Log key id", self.key_id),
             ("Verify at", self.verify_url),
         ]
+
+
+def certificate_number(work_id: int, log_index: int) -> str:
+    """The number a person reads out: the work and the log position that proves it."""
+    return f"CM-{work_id:06d}-{log_index:08d}"
 
 
 def certificate_view(
@@ -300,6 +412,8 @@ def certificate_view(
         root_hash=head.root_hash.hex(),
         key_id=key_id,
         verify_url=f"{base_url.rstrip('/')}/verify/{event.work_id}",
+        number=certificate_number(event.work_id, index),
+        registered=event.registered_at,
     )
 
 
@@ -330,29 +444,108 @@ offline against the log's public key.</p>
 """
 
 
-def render_certificate_pdf(view: CertificateView) -> bytes:
-    """A one-page A4 PDF of the certificate with a QR code linking to the verify page."""
+# What the PDF prints besides the rows' labels; the caller's `translate` gets each of these.
+PDF_TEXTS: Final = (
+    "Certificate of registration",
+    "This work is recorded in the Copymark attestation log. The certificate inside this PDF "
+    "(certificate.json) proves it offline against the log's public key; scan the code or open "
+    "the address below to check it.",
+    "Registered (local time)",
+)
+ROW_LABELS: Final = tuple(
+    label for label, _ in CertificateView("", "", 0, "", "", 0, 0, "", "", "").rows()
+)
+CERTIFICATE_ATTACHMENT: Final = "certificate.json"
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class PdfExtras:
+    """What a PDF adds to the view: the work's picture, the certificate itself (attached, for
+    verification by upload), the registration time as the owner reads it, and the language."""
+
+    image_jpeg: bytes | None = None
+    certificate: dict[str, Any] | None = None
+    local_time: str | None = None
+    translate: Callable[[str], str] = _unchanged
+
+
+def render_certificate_pdf(view: CertificateView, extras: PdfExtras | None = None) -> bytes:
+    """A one-page A4 certificate: picture, number, owner, times, digests and a QR code to the
+    verify page, in any script the fonts cover (Chinese included), the JSON attached."""
+    extras = extras or PdfExtras()
+    _ = extras.translate
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.set_title(view.title)
     pdf.add_page()
-    font = next((path for path in _UNICODE_FONTS if path.exists()), None)
-    family = "Helvetica"
-    if font is not None:
-        pdf.add_font("CertificateSans", fname=str(font))
-        family = "CertificateSans"
+    family = _add_fonts(pdf)
 
     def printable(text: str) -> str:
-        return text if font is not None else text.encode("latin-1", "replace").decode("latin-1")
+        return (
+            text if family != "Helvetica" else text.encode("latin-1", "replace").decode("latin-1")
+        )
 
     pdf.set_font(family, size=20)
-    pdf.cell(0, 14, "Certificate of registration", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(family, size=10)
-    for label, value in view.rows():
-        pdf.set_x(pdf.l_margin)
-        pdf.cell(30, 7, label)
-        pdf.multi_cell(0, 7, printable(value), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 12, printable(_(PDF_TEXTS[0])), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(family, size=9)
+    pdf.multi_cell(0, 5, printable(_(PDF_TEXTS[1])), new_x="LMARGIN", new_y="NEXT")
+    top = pdf.get_y() + 4
+    if extras.image_jpeg is not None:
+        pdf.image(
+            io.BytesIO(extras.image_jpeg), x=pdf.l_margin, y=top, w=60, h=60, keep_aspect_ratio=True
+        )
     qr_image = qrcode.make(view.verify_url).get_image()
     buffer = io.BytesIO()
     qr_image.save(buffer, format="PNG")
-    pdf.image(buffer, x=pdf.l_margin, y=pdf.get_y() + 5, w=45)
+    pdf.image(buffer, x=pdf.w - pdf.r_margin - 45, y=top, w=45)
+    pdf.set_y(top + 64)
+    rows = view.rows()
+    if extras.local_time:
+        rows.insert(6, (PDF_TEXTS[2], extras.local_time))
+    for label, value in rows:
+        pdf.set_x(pdf.l_margin)
+        pdf.set_font(family, size=9)
+        pdf.cell(42, 6, printable(_(label)))
+        pdf.set_font(family, size=10)
+        pdf.multi_cell(0, 6, printable(value), new_x="LMARGIN", new_y="NEXT")
+    if extras.certificate is not None:
+        pdf.embed_file(
+            basename=CERTIFICATE_ATTACHMENT,
+            bytes=json.dumps(extras.certificate, sort_keys=True).encode("utf-8"),
+            mime_type="application/json",
+            desc="Copymark certificate",
+        )
     return bytes(pdf.output())
+
+
+def _add_fonts(pdf: FPDF) -> str:
+    """A Unicode font, with a CJK font behind it for what it lacks; Helvetica when none exists."""
+    font = next((path for path in _UNICODE_FONTS if path.exists()), None)
+    if font is None:
+        return "Helvetica"
+    pdf.add_font("CertificateSans", fname=str(font))
+    cjk = next((path for path in _CJK_FONTS if path.exists()), None)
+    if cjk is not None:
+        pdf.add_font("CertificateCJK", fname=str(cjk), collection_font_number=0)
+        pdf.set_fallback_fonts(["CertificateCJK"])
+    return "CertificateSans"
+
+
+def certificate_in_pdf(data: bytes) -> bytes:
+    """The certificate JSON attached to a certificate PDF; CertificateError if it has none."""
+    if len(data) > MAX_PDF_BYTES:
+        raise CertificateError(f"the PDF is larger than {MAX_PDF_BYTES} bytes")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        attached = reader.attachments.get(CERTIFICATE_ATTACHMENT, [])
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+        raise CertificateError(f"the file is not a readable PDF: {error}") from None
+    if not attached:
+        raise CertificateError(
+            "this PDF carries no Copymark certificate (certificate.json is not attached)"
+        )
+    return attached[0]

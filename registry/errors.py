@@ -1,7 +1,10 @@
 """The one root of every error a user or client can cause, and the kinds each domain subclasses.
 
 Each error carries the HTTP status the app answers with and a stable machine `code` that
-clients may branch on; its message is shown to the user as is. A domain's own errors subclass
+clients may branch on. Its message is English; an error built from values passes an English
+template marked `N_` and the values (`InvalidUpload(N_("this file is a %(kind)s"), kind=...)`),
+so that a page can show it in the reader's language (`translated`) while the JSON API keeps
+the English sentence. A domain's own errors subclass
 its base (e.g. `LicensingError`) and one of these kinds, which gives the status: the domain base
 itself sets neither, so the kind decides. The app maps the whole tree in one place.
 """
@@ -10,6 +13,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from registry.messages import Message, Param, Translator
+
 
 class CopymarkError(Exception):
     """Root of expected failures: a 4xx (or 503) with a message a user can act on."""
@@ -17,9 +22,14 @@ class CopymarkError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, /, **params: Param) -> None:
+        self.wording = Message(message, params)
+        self.message = self.wording.english()
+        super().__init__(self.message)
+
+    def translated(self, translate: Translator) -> str:
+        """The message in `translate`'s language; as written when the catalogs lack it."""
+        return self.wording.render(translate)
 
 
 class BadRequest(CopymarkError):
@@ -64,8 +74,8 @@ class TooManyRequests(CopymarkError):
     status_code = 429
     code = "too_many_requests"
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, /, retry_after_s: int, **params: Param) -> None:
+        super().__init__(message, **params)
         self.retry_after_s = max(1, retry_after_s)
 
 
@@ -81,8 +91,8 @@ class Overloaded(Unavailable):
 
     code = "overloaded"
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, /, retry_after_s: int, **params: Param) -> None:
+        super().__init__(message, **params)
         self.retry_after_s = max(1, retry_after_s)
 
 

@@ -85,6 +85,9 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Set once the person proved they read mail at `email` (registry.accounts.verification).
     email_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The language the person chose ("en", "zh"): their pages use it unless a browser says
+    # otherwise, and their emails are written in it. None until they choose or sign up.
+    locale: str | None = Field(default=None, max_length=16)
 
     def has_role(self, role: Role) -> bool:
         return role.value in self.roles
@@ -105,6 +108,25 @@ class EmailVerification(SQLModel, table=True):
     email: str = Field(max_length=320)
     token_hash: str = Field(unique=True, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PasswordReset(SQLModel, table=True):
+    """One "forgot password" request (registry.accounts.recovery). Every request is a row, an
+    unknown address's too (no user, no link), so the per-client budget counts them alike; of a
+    mailed link only the digest is kept."""
+
+    __tablename__ = "password_resets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    # The address the link was sent to: it resets nothing once the account's address changed.
+    email: str = Field(max_length=320)
+    token_hash: str | None = Field(default=None, unique=True, max_length=64)
+    # Who asked (the client address, hashed), for the per-client budget.
+    requester_key: str = Field(index=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -192,7 +214,14 @@ class LoginFailure(SQLModel, table=True):
 
 class Work(SQLModel, table=True):
     __tablename__ = "works"
-    __table_args__ = (UniqueConstraint("owner_id", "sha256", name="uq_works_owner_sha256"),)
+    __table_args__ = (
+        UniqueConstraint("owner_id", "sha256", name="uq_works_owner_sha256"),
+        # The public lists (registry, marketplace) page newest first through listed works, or
+        # by title. Text search has indexes no model declares (migration 0021): FTS5 on SQLite,
+        # pg_trgm on PostgreSQL, each kept by the database.
+        Index("ix_works_listed", "visibility", "id", "status"),
+        Index("ix_works_listed_title", "visibility", "title", "id", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="users.id", index=True)
@@ -216,6 +245,21 @@ class Work(SQLModel, table=True):
     registered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class WorkTag(SQLModel, table=True):
+    """One tag of a work, so that a tag search reads an index instead of every work's JSON.
+
+    The database keeps it equal to `works.tags` by triggers (migration 0021), whatever writes
+    the work: registration, an edit, a seed. A migration that rebuilds `works` (SQLite batch
+    mode drops the table) must create those triggers again.
+    """
+
+    __tablename__ = "work_tags"
+    __table_args__ = (Index("ix_work_tags_tag_work", "tag", "work_id"),)
+
+    work_id: int = Field(foreign_key="works.id", primary_key=True, ondelete="CASCADE")
+    tag: str = Field(primary_key=True)
+
+
 class PriorArtConflict(SQLModel, table=True):
     """A registration that resembles another owner's earlier work, kept for review."""
 
@@ -226,4 +270,23 @@ class PriorArtConflict(SQLModel, table=True):
     earlier_work_id: int = Field(foreign_key="works.id", index=True)
     score: float
     resolution: str = Field(default="open", max_length=20)
+    # The owner's reason when they answer the conflict (`registry.service.resolve_conflict`).
+    resolution_note: str = Field(default="", max_length=2000)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IndexSnapshot(SQLModel, table=True):
+    """A similarity index built from the stored fingerprints, saved as one blob.
+
+    It holds every indexable work with an id up to `last_work_id`; a process that loads it adds
+    the works registered since (the delta) from the database.
+    """
+
+    __tablename__ = "index_snapshots"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64)
+    last_work_id: int
+    works: int
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

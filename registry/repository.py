@@ -10,12 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal_column, or_, table
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from registry.errors import NotFound
-from registry.models import PriorArtConflict, User, Visibility, Work, WorkStatus, persisted_id
+from registry.models import (
+    PriorArtConflict,
+    User,
+    Visibility,
+    Work,
+    WorkStatus,
+    WorkTag,
+    persisted_id,
+)
+
+# FTS5's trigram tokenizer indexes every run of three characters; a shorter phrase matches nothing.
+_TRIGRAM = 3
 
 
 class Access(StrEnum):
@@ -62,19 +75,67 @@ def visible_work_ids(session: Session, work_ids: Iterable[int], viewer: User | N
     return {work_id for work_id in found if work_id is not None}
 
 
-def list_owned_works(session: Session, owner: User, limit: int = 500) -> Sequence[Work]:
+def works_containing(session: Session, text: str) -> ColumnElement[bool]:
+    """Works whose title or description holds `text` as a literal substring, ignoring case.
+
+    Indexed on both engines (migration 0021). On SQLite the FTS5 trigram table answers a phrase
+    of three or more characters, quoted so that no character of it is FTS syntax; shorter text
+    cannot use a trigram index and is matched by LIKE over the works. On PostgreSQL `ILIKE` reads
+    the pg_trgm GIN indexes.
+    """
+    if session.get_bind().dialect.name == "sqlite" and len(text) >= _TRIGRAM:
+        phrase = '"' + text.replace('"', '""') + '"'
+        matching: Select[tuple[Any]] = (
+            sa_select(literal_column("rowid"))
+            .select_from(table("works_fts"))
+            .where(literal_column("works_fts").op("MATCH")(phrase))
+        )
+        return col(Work.id).in_(matching)
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(
+        col(Work.title).ilike(pattern, escape="\\"),
+        col(Work.description).ilike(pattern, escape="\\"),
+    )
+
+
+def works_tagged(tag: str) -> ColumnElement[bool]:
+    """Works with exactly this tag, read from the `work_tags` index."""
+    return col(Work.id).in_(select(WorkTag.work_id).where(WorkTag.tag == tag))
+
+
+def list_owned_works(
+    session: Session, owner: User, limit: int = 500, offset: int = 0
+) -> Sequence[Work]:
+    """The owner's works, newest first, `limit` of them after skipping `offset`."""
     return session.exec(
-        select(Work).where(work_scope(owner, Access.OWN)).order_by(col(Work.id).desc()).limit(limit)
+        select(Work)
+        .where(work_scope(owner, Access.OWN))
+        .order_by(col(Work.id).desc())
+        .offset(offset)
+        .limit(limit)
     ).all()
 
 
-def list_public_works(session: Session, limit: int = 100) -> Sequence[Work]:
-    """The gallery: the works anyone may see, newest first."""
-    return session.exec(
-        select(Work).where(work_scope(None)).order_by(col(Work.id).desc()).limit(limit)
-    ).all()
+def count_owned_works(session: Session, owner: User) -> int:
+    """How many works the owner has, withdrawn and private ones included; read from the index."""
+    return session.exec(select(func.count(col(Work.id))).where(work_scope(owner, Access.OWN))).one()
 
 
 def prior_art_conflicts(session: Session, work: Work) -> Sequence[PriorArtConflict]:
     """Earlier registrations by other owners that this work resembles, for review."""
     return session.exec(select(PriorArtConflict).where(PriorArtConflict.work_id == work.id)).all()
+
+
+def later_lookalikes(session: Session, owner: User) -> Sequence[tuple[PriorArtConflict, Work]]:
+    """Other owners' later registrations that resemble the owner's works, newest first: what
+    the earlier owner may dispute."""
+    later = Work.__table__.alias("later_work")  # type: ignore[attr-defined]
+    rows = session.exec(
+        select(PriorArtConflict, Work)
+        .join(Work, col(Work.id) == PriorArtConflict.earlier_work_id)
+        .join(later, later.c.id == PriorArtConflict.work_id)
+        .where(col(Work.owner_id) == persisted_id(owner), later.c.owner_id != persisted_id(owner))
+        .order_by(col(PriorArtConflict.id).desc())
+        .limit(200)
+    ).all()
+    return [(conflict, earlier) for conflict, earlier in rows]

@@ -20,6 +20,14 @@ from registry.models import Visibility, WorkStatus
 from similarity.matcher import Decision
 
 
+def clean_names(values: list[str]) -> list[str]:
+    """Tags or creator names without blanks; each at most 100 characters."""
+    cleaned = [value.strip() for value in values if value.strip()]
+    if any(len(value) > 100 for value in cleaned):
+        raise ValueError("each tag or creator name has at most 100 characters")
+    return cleaned
+
+
 class WorkMetadata(BaseModel):
     """What a creator says about a work at upload time."""
 
@@ -35,10 +43,31 @@ class WorkMetadata(BaseModel):
     @field_validator("tags", "creators")
     @classmethod
     def _clean_names(cls, values: list[str]) -> list[str]:
-        cleaned = [value.strip() for value in values if value.strip()]
-        if any(len(value) > 100 for value in cleaned):
-            raise ValueError("each tag or creator name has at most 100 characters")
-        return cleaned
+        return clean_names(values)
+
+
+class WorkUpdate(BaseModel):
+    """What the owner may change about a registered work; the registered bytes never change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=5000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    creators: list[str] = Field(default_factory=list, max_length=20)
+    visibility: Visibility = Visibility.PUBLIC
+
+    @field_validator("tags", "creators")
+    @classmethod
+    def _clean_names(cls, values: list[str]) -> list[str]:
+        return clean_names(values)
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, title: str) -> str:
+        if not title.strip():
+            raise ValueError("a work needs a title")
+        return title.strip()
 
 
 class WorkPublic(BaseModel):

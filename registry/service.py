@@ -27,11 +27,12 @@ from sqlmodel import Session, col, func, select
 from registry.analysis import AnalysisPool
 from registry.blobs import BlobStore, BlobTooLarge
 from registry.certificates import CertificateView, certificate_view, issue_certificate
-from registry.errors import InvalidUpload, NotFound, PayloadTooLarge
+from registry.errors import Conflict, InvalidUpload, NotFound, PayloadTooLarge
 from registry.log.commitments import commitments_of, open_values, openings_to_json
 from registry.log.events import RegistrationEvent
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
+from registry.messages import N_
 from registry.models import (
     PriorArtConflict,
     User,
@@ -41,8 +42,11 @@ from registry.models import (
     persisted_id,
     utcnow,
 )
-from registry.repository import get_owned_work, visible_work_ids
-from registry.schemas import WorkMetadata
+from registry.notifications.service import notify
+from registry.repository import get_owned_work, prior_art_conflicts, visible_work_ids
+from registry.schemas import WorkMetadata, WorkUpdate
+from registry.tasks.outbox import enqueue
+from registry.tasks.queue import TaskArgs, TaskKind
 from similarity.engine import Fingerprint, SimilarityEngine
 from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
 from similarity.matcher import Match
@@ -541,15 +545,107 @@ def work_certificate(session: Session, signer: LogSigner, work: Work) -> dict[st
 
 
 def work_certificate_view(
-    session: Session, signer: LogSigner, work: Work, base_url: str
+    session: Session,
+    signer: LogSigner,
+    work: Work,
+    base_url: str,
+    *,
+    owner_name: str | None = None,
 ) -> CertificateView:
+    """What the work's certificate shows; `owner_name` (a legal name) replaces the owner's
+    display name when given."""
     owner = session.get(User, work.owner_id)
     return certificate_view(
         work_certificate(session, signer, work),
         title=work.title,
-        owner=owner.display_name if owner else "unknown",
+        owner=owner_name or (owner.display_name if owner else "unknown"),
         base_url=base_url,
     )
+
+
+def update_work(session: Session, owner: User, work_id: int, changes: WorkUpdate) -> Work:
+    """Change what the owner says about a work; its bytes and its log leaf stay as registered.
+
+    Making a public work private hides it from others from now on; the digests its leaf already
+    published stay in the log, which never changes.
+    """
+    work = get_owned_work(session, owner, work_id)
+    if work.status == WorkStatus.WITHDRAWN:
+        raise Conflict(f"work {work_id} is withdrawn: a withdrawn work cannot be edited")
+    work.title = changes.title
+    work.description = changes.description
+    work.tags = changes.tags
+    work.creators = changes.creators or [owner.display_name]
+    work.visibility = changes.visibility
+    session.add(work)
+    session.flush()
+    return work
+
+
+ConflictAnswer = Literal["not_a_copy", "claimed"]
+MAX_CONFLICT_NOTE = 2000
+
+
+def resolve_conflict(
+    session: Session,
+    owner: User,
+    work_id: int,
+    conflict_id: int,
+    *,
+    answer: ConflictAnswer,
+    note: str,
+) -> PriorArtConflict:
+    """Record the later uploader's answer to a prior-art conflict on their work.
+
+    "not_a_copy" keeps their reason on record; the work stays flagged, since the earlier owner's
+    claim does not lapse on the later uploader's word. "claimed" says the earlier registration
+    copies this work: the earlier work's owner is notified so the claim can be taken up.
+    """
+    work = get_owned_work(session, owner, work_id)
+    conflict = next((c for c in prior_art_conflicts(session, work) if c.id == conflict_id), None)
+    if conflict is None:
+        raise NotFound(
+            N_("work %(work)s has no prior-art conflict %(conflict)s"),
+            work=work_id,
+            conflict=conflict_id,
+        )
+    if conflict.resolution != "open":
+        raise Conflict(
+            N_("this conflict was already answered: %(answer)s"), answer=conflict.resolution
+        )
+    cleaned = note.strip()
+    if len(cleaned) > MAX_CONFLICT_NOTE:
+        raise InvalidUpload(
+            N_("the note has at most %(count)s characters"), count=MAX_CONFLICT_NOTE
+        )
+    if answer == "claimed" and not cleaned:
+        raise InvalidUpload(N_("say why this work is yours: the note goes with the claim"))
+    conflict.resolution = answer
+    conflict.resolution_note = cleaned
+    conflict.resolved_at = utcnow()
+    session.add(conflict)
+    earlier = session.get(Work, conflict.earlier_work_id)
+    earlier_owner = session.get(User, earlier.owner_id) if earlier is not None else None
+    if answer == "claimed" and earlier is not None and earlier_owner is not None:
+        notify(
+            session,
+            earlier_owner,
+            "ownership_claim",
+            N_("Someone claims your work #%(earlier)s copies theirs"),
+            N_(
+                "The owner of work #%(work)s says your earlier registration #%(earlier)s "
+                "(“%(title)s”) copies their work. Their reason: %(reason)s"
+            ),
+            {"work_id": earlier.id, "claimed_by_work_id": work_id, "conflict_id": conflict_id},
+            params={
+                "earlier": persisted_id(earlier),
+                "work": work_id,
+                "title": earlier.title,
+                "reason": cleaned,
+            },
+        )
+    session.flush()
+    return conflict
 
 
 def transfer_ownership(session: Session, work_id: int, new_owner_id: int) -> Work:
@@ -563,3 +659,48 @@ def transfer_ownership(session: Session, work_id: int, new_owner_id: int) -> Wor
     session.add(work)
     session.flush()
     return work
+
+
+REGISTER_TASK = "register"
+# Decoding, fingerprinting and the prior-art search of one batch, with room for a slow machine.
+REGISTER_TIME_LIMIT_S = 600.0
+
+
+def queue_registration(
+    session: Session, owner: User, uploads: Sequence[StoredUpload], metadata: WorkMetadata
+) -> str:
+    """Ask for uploads already in the blob store to be registered by a worker, once this
+    session's transaction commits; returns the task's key (the same for the same files)."""
+    owner_id = persisted_id(owner)
+    digests = sorted({upload.sha256 for upload in uploads})
+    key = f"{REGISTER_TASK}:{owner_id}:" + hashlib.sha256("".join(digests).encode()).hexdigest()
+    args = {
+        "owner_id": owner_id,
+        "uploads": [
+            {"sha256": u.sha256, "byte_size": u.byte_size, "source": u.source} for u in uploads
+        ],
+        "metadata": metadata.model_dump(mode="json"),
+    }
+    enqueue(session, REGISTER_TASK, args, key)
+    return key
+
+
+def registration_task(
+    registrar: Callable[[], Registrar], time_limit_s: float = REGISTER_TIME_LIMIT_S
+) -> TaskKind:
+    """Registration on the `fingerprint` queue: the works, their leaves and the task's completion
+    commit together, so a worker killed mid-batch leaves nothing and the redelivery registers
+    each work once (and an owner's file registered twice is a `duplicate` anyway)."""
+
+    def run(session: Session, args: TaskArgs) -> None:
+        owner = session.get(User, int(args["owner_id"]))
+        if owner is None:
+            raise NotFound(f"account {args['owner_id']} no longer exists")
+        metadata = WorkMetadata.model_validate(args["metadata"])
+        uploads = [
+            StoredUpload(str(u["sha256"]), int(u["byte_size"]), str(u["source"]), metadata)
+            for u in args["uploads"]
+        ]
+        registrar().register_batch(session, owner, uploads)
+
+    return TaskKind(name=REGISTER_TASK, queue="fingerprint", run=run, time_limit_s=time_limit_s)

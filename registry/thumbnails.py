@@ -13,6 +13,14 @@ from similarity.images import ImageLimits, load_image
 THUMBNAIL_SIDE = 360
 
 
+def jpeg_preview(data: bytes, limits: ImageLimits, max_side: int, quality: int = 82) -> bytes:
+    """The image shrunk to fit `max_side` pixels (decoded at reduced size), as a small JPEG."""
+    image = load_image(data, limits, max_side=max_side)
+    buffer = io.BytesIO()
+    Image.fromarray(image.rgb).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
 class Thumbnails:
     """Previews keyed by blob digest; content addressing makes a cached preview never stale."""
 
@@ -22,7 +30,4 @@ class Thumbnails:
         self.render = lru_cache(maxsize=cached)(self._render)
 
     def _render(self, sha256: str) -> bytes:
-        image = load_image(self._blobs.get(sha256), self._limits, max_side=THUMBNAIL_SIDE)
-        buffer = io.BytesIO()
-        Image.fromarray(image.rgb).save(buffer, format="JPEG", quality=85)
-        return buffer.getvalue()
+        return jpeg_preview(self._blobs.get(sha256), self._limits, THUMBNAIL_SIDE, quality=85)

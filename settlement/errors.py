@@ -93,3 +93,27 @@ class WebhookTooLargeError(SettlementError, PayloadTooLarge):
     """A webhook body is larger than any event the processor sends."""
 
     code = "webhook_too_large"
+
+
+class PayoutsNotEnabledError(SettlementError, Conflict):
+    """The party has no connected account, or Stripe does not yet let it receive money."""
+
+    code = "payouts_not_enabled"
+
+
+class PayoutAmountError(SettlementError, Invalid):
+    """A payout asked for more than is available, or less than the minimum."""
+
+    code = "payout_amount"
+
+
+class StatementPeriodError(SettlementError, Invalid):
+    """A statement period is not a month written YYYY-MM."""
+
+    code = "statement_period_invalid"
+
+
+class StatementFontMissingError(SettlementError, Unavailable):
+    """The font that draws every script in a statement PDF is not installed."""
+
+    code = "statement_font_missing"

@@ -12,36 +12,19 @@ them in the grant's certificate.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Self
+from typing import ClassVar
 
 from licensing.events import AllocationLine
 from registry.log.commitments import Openings, open_values
 from registry.log.events import (
     SHA256_HEX,
-    JsonValue,
     LogEvent,
     check_commitments,
-    expect_fields,
-    format_timestamp,
-    int_field,
-    parse_timestamp,
-    str_field,
     utc,
 )
-
-_FIELDS = {
-    "grant_id",
-    "work_id",
-    "sale_type",
-    "payment_intent_id",
-    "currency",
-    "journal_entry_key",
-    "commitments",
-    "settled_at",
-}
 
 
 def settlement_openings(
@@ -102,35 +85,3 @@ class PaymentSettledEvent(LogEvent):
             self, "commitments", check_commitments(self.commitments, self.PRIVATE_FIELDS)
         )
         object.__setattr__(self, "settled_at", utc(self.settled_at))
-
-    def committed(self) -> Mapping[str, str]:
-        """Commitments to the gross, the fee, the split and the journal entry's digest."""
-        return self.commitments
-
-    def fields(self) -> dict[str, JsonValue]:
-        """JSON fields of the settlement."""
-        return {
-            "grant_id": self.grant_id,
-            "work_id": self.work_id,
-            "sale_type": self.sale_type,
-            "payment_intent_id": self.payment_intent_id,
-            "currency": self.currency,
-            "journal_entry_key": self.journal_entry_key,
-            "commitments": dict(self.commitments),
-            "settled_at": format_timestamp(self.settled_at),
-        }
-
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, object]) -> Self:
-        """Rebuild from JSON fields."""
-        expect_fields(fields, _FIELDS)
-        return cls(
-            grant_id=int_field(fields["grant_id"], "grant_id"),
-            work_id=int_field(fields["work_id"], "work_id"),
-            sale_type=str_field(fields["sale_type"], "sale_type"),
-            payment_intent_id=str_field(fields["payment_intent_id"], "payment_intent_id"),
-            currency=str_field(fields["currency"], "currency"),
-            journal_entry_key=str_field(fields["journal_entry_key"], "journal_entry_key"),
-            commitments=check_commitments(fields["commitments"], cls.PRIVATE_FIELDS),
-            settled_at=parse_timestamp(str_field(fields["settled_at"], "settled_at")),
-        )

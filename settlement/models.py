@@ -63,12 +63,14 @@ class PaymentStatus(StrEnum):
 
 
 class Payment(SQLModel, table=True):
-    """A payment the processor collects for a grant (a Stripe PaymentIntent)."""
+    """A payment the processor collects for a grant (a Stripe PaymentIntent): its price, or the
+    royalties of one of its sales reports (`sales_report_key`, the report's invoice)."""
 
     __tablename__ = "payments"
 
     id: int | None = Field(default=None, primary_key=True)
     grant_id: int = Field(foreign_key="license_grants.id", index=True)
+    sales_report_key: str | None = Field(default=None, max_length=128)
     payment_intent_id: str = Field(max_length=255, unique=True)
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)
@@ -111,3 +113,106 @@ class ProcessorEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     outcome: str = Field(default="", max_length=500)
+
+
+class ConnectedAccount(SQLModel, table=True):
+    """A party's Stripe Connect (Express) account, and what Stripe last said it may receive."""
+
+    __tablename__ = "connected_accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_reference: str = Field(max_length=256, unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    stripe_account_id: str = Field(max_length=255, unique=True)
+    payouts_enabled: bool = False
+    details_submitted: bool = False
+    # What Stripe still needs before money can reach the party (its `requirements`), in words.
+    requirements: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    checked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PayoutStatus(StrEnum):
+    PENDING = "pending"  # planned, not yet transferred
+    FAILED = "failed"  # the last transfer attempt failed; retried at `next_attempt_at`
+    PAID = "paid"  # transferred to the party's connected account and posted to the ledger
+
+
+class Payout(SQLModel, table=True):
+    """One transfer of what a party earned on one sale to its connected account.
+
+    `transfer_key` is derived from the sale, the party and what the party had been paid for the
+    sale before, so planning the same payout twice (a redelivered task) finds the same row, the
+    same Stripe idempotency key and the same ledger key.
+    """
+
+    __tablename__ = "payouts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    transfer_key: str = Field(max_length=64, unique=True)
+    account_reference: str = Field(max_length=256, index=True)
+    sale_key: str = Field(max_length=200, index=True)
+    grant_id: int = Field(foreign_key="license_grants.id", index=True)
+    payment_intent_id: str = Field(max_length=255)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    status: PayoutStatus = Field(
+        default=PayoutStatus.PENDING,
+        sa_column=Column(
+            Enum(
+                PayoutStatus,
+                native_enum=False,
+                length=16,
+                values_callable=lambda kind: [member.value for member in kind],
+            ),
+            nullable=False,
+        ),
+    )
+    attempts: int = 0
+    # Why the last attempt failed, and what the payee can do about it.
+    problem: str | None = Field(default=None, max_length=500)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    stripe_transfer_id: str | None = Field(default=None, max_length=255)
+    journal_entry_id: int | None = Field(default=None, foreign_key="journal_entries.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class HoldStatus(StrEnum):
+    HELD = "held"
+    RELEASED = "released"
+    REDIRECTED = "redirected"
+
+
+class HeldRoyalty(SQLModel, table=True):
+    """A party's share of a sale held while its work's ownership is disputed, and where it went.
+
+    `hold_key` is the journal entry that moved it from the party's payable to its held account;
+    `outcome_key` the one that released it back or redirected it to the rightful owner.
+    """
+
+    __tablename__ = "held_royalties"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dispute_id: int = Field(foreign_key="ownership_disputes.id", index=True)
+    work_id: int = Field(foreign_key="works.id", index=True)
+    hold_key: str = Field(max_length=200, unique=True)
+    account_reference: str = Field(max_length=300)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    reason: str = Field(max_length=500)
+    status: HoldStatus = Field(
+        default=HoldStatus.HELD,
+        sa_column=Column(
+            Enum(
+                HoldStatus,
+                native_enum=False,
+                length=20,
+                values_callable=lambda kind: [member.value for member in kind],
+            ),
+            nullable=False,
+        ),
+    )
+    outcome_key: str | None = Field(default=None, max_length=200)
+    held_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

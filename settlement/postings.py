@@ -86,8 +86,30 @@ def royalty_entry(external_key: str, grant_id: int, shares: Sequence[Share]) -> 
     )
 
 
-def payout_entry(external_key: str, account_reference: str, amount: Money) -> EntryDraft:
-    """A payout to a party starts: its payable moves to paid out (money on its way)."""
+def royalty_payment_entry(external_key: str, grant_id: int, paid: Money, fee: Money) -> EntryDraft:
+    """A licensee paid a royalty invoice: clearing receives it, the receivable is settled.
+
+    The parties' payables were credited when the report was posted (`royalty_entry`); the
+    payment changes what backs them (cash at the processor instead of a licensee's debt), not
+    what they are owed.
+    """
+    clearing = platform_account(PlatformAccount.STRIPE_CLEARING)
+    postings = [
+        debit(clearing, paid),
+        credit(platform_account(PlatformAccount.ROYALTIES_RECEIVABLE), paid),
+    ]
+    if fee.amount_minor:
+        postings += [
+            debit(platform_account(PlatformAccount.PROCESSOR_FEES), fee),
+            credit(clearing, fee),
+        ]
+    return EntryDraft(external_key, "royalty_payment", tuple(postings), grant_id=grant_id)
+
+
+def payout_entry(
+    external_key: str, account_reference: str, amount: Money, grant_id: int | None = None
+) -> EntryDraft:
+    """A payout to a party: its payable moves to paid out; `grant_id` names the sale paid."""
     return EntryDraft(
         external_key,
         "payout",
@@ -95,6 +117,7 @@ def payout_entry(external_key: str, account_reference: str, amount: Money) -> En
             debit(party_account(account_reference, PartyAccount.PAYABLE), amount),
             credit(party_account(account_reference, PartyAccount.PAID_OUT), amount),
         ),
+        grant_id=grant_id,
     )
 
 
@@ -154,3 +177,29 @@ def refund_entry(
         losses = platform_account(PlatformAccount.ABSORBED_LOSSES)
         postings.append(debit(losses, Money(absorbed, currency)))
     return EntryDraft(external_key, "refund", tuple(postings), grant_id=grant_id)
+
+
+def release_entry(external_key: str, account_reference: str, amount: Money) -> EntryDraft:
+    """A dispute rejected: what was held for a party becomes payable to it again."""
+    return EntryDraft(
+        external_key,
+        "release",
+        (
+            debit(party_account(account_reference, PartyAccount.HELD), amount),
+            credit(party_account(account_reference, PartyAccount.PAYABLE), amount),
+        ),
+    )
+
+
+def redirect_entry(
+    external_key: str, account_reference: str, rightful_owner: str, amount: Money
+) -> EntryDraft:
+    """A dispute upheld: what was held for a party is owed to the rightful owner instead."""
+    return EntryDraft(
+        external_key,
+        "redirect",
+        (
+            debit(party_account(account_reference, PartyAccount.HELD), amount),
+            credit(party_account(rightful_owner, PartyAccount.PAYABLE), amount),
+        ),
+    )

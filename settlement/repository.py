@@ -8,13 +8,24 @@ whose account reference names the viewer, and the whole ledger by administrators
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import BindParameter, bindparam, func, insert
 from sqlmodel import Session, col, select
 
 from licensing.repository import get_grant
 from registry.models import User
-from settlement.models import JournalEntry, JournalLine, LedgerAccount, Payment, ProcessorEvent
+from settlement.models import (
+    ConnectedAccount,
+    JournalEntry,
+    JournalLine,
+    LedgerAccount,
+    Payment,
+    PaymentStatus,
+    Payout,
+    PayoutStatus,
+    ProcessorEvent,
+)
 
 
 def account_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
@@ -152,3 +163,141 @@ def event_with_id(session: Session, event_id: str) -> ProcessorEvent | None:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
+
+
+# Connected accounts and payouts: a party sees only those of its own account reference.
+
+
+def connected_account_of(session: Session, account_reference: str) -> ConnectedAccount | None:
+    return session.exec(
+        select(ConnectedAccount)
+        .where(ConnectedAccount.account_reference == account_reference)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def connected_account_with_stripe_id(
+    session: Session, stripe_account_id: str
+) -> ConnectedAccount | None:
+    return session.exec(
+        select(ConnectedAccount)
+        .where(ConnectedAccount.stripe_account_id == stripe_account_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def connected_accounts(session: Session) -> Sequence[ConnectedAccount]:
+    return session.exec(select(ConnectedAccount).order_by(col(ConnectedAccount.id))).all()
+
+
+def sales_owed(session: Session, payable_code: str) -> list[tuple[int, str, str, int]]:
+    """(grant, payment intent, currency, amount) still owed on each paid sale, oldest first.
+
+    What the sale's payment credited to the payable account, net of the refunds and payouts
+    posted against the same grant; royalties reported but not collected are not cash yet.
+    """
+    total = func.sum(JournalLine.amount_minor)
+    rows = session.exec(
+        select(JournalEntry.grant_id, JournalLine.currency, total)
+        .join(JournalLine, col(JournalLine.entry_id) == col(JournalEntry.id))
+        .join(LedgerAccount, col(LedgerAccount.id) == col(JournalLine.account_id))
+        .where(
+            LedgerAccount.code == payable_code,
+            col(JournalEntry.kind).in_(("payment", "refund", "payout")),
+            col(JournalEntry.grant_id).is_not(None),
+        )
+        .group_by(col(JournalEntry.grant_id), col(JournalLine.currency))
+        .having(total < 0)
+        .order_by(col(JournalEntry.grant_id))
+    ).all()
+    intents = dict(
+        session.exec(
+            select(Payment.grant_id, Payment.payment_intent_id).where(
+                col(Payment.grant_id).in_([grant for grant, _, _ in rows]),
+                Payment.status == PaymentStatus.SUCCEEDED,
+            )
+        ).all()
+    )
+    return [
+        (int(grant), intents[grant], currency, -int(amount))
+        for grant, currency, amount in rows
+        if grant is not None and grant in intents
+    ]
+
+
+def payouts_of(session: Session, account_reference: str) -> Sequence[Payout]:
+    return session.exec(
+        select(Payout)
+        .where(Payout.account_reference == account_reference)
+        .order_by(col(Payout.id).desc())
+    ).all()
+
+
+def unpaid_payouts(session: Session, account_reference: str) -> Sequence[Payout]:
+    return session.exec(
+        select(Payout).where(
+            Payout.account_reference == account_reference,
+            col(Payout.status) != PayoutStatus.PAID,
+        )
+    ).all()
+
+
+def planned_for_sale(session: Session, account_reference: str, sale_key: str) -> int:
+    """What payouts of any state already cover of one sale for one party."""
+    total = session.exec(
+        select(func.sum(Payout.amount_minor)).where(
+            Payout.account_reference == account_reference, Payout.sale_key == sale_key
+        )
+    ).one()
+    return int(total or 0)
+
+
+def payout_with_key(session: Session, transfer_key: str) -> Payout | None:
+    return session.exec(select(Payout).where(Payout.transfer_key == transfer_key)).first()
+
+
+def due_payouts(session: Session, now: datetime, limit: int) -> Sequence[Payout]:
+    return session.exec(
+        select(Payout)
+        .where(col(Payout.status) != PayoutStatus.PAID, col(Payout.next_attempt_at) <= now)
+        .order_by(col(Payout.next_attempt_at), col(Payout.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def entries_on_account(
+    session: Session, code: str, since: datetime | None = None, until: datetime | None = None
+) -> list[tuple[JournalEntry, str, int]]:
+    """Every entry with a line on one account posted in [since, until): entry, currency, amount."""
+    query = (
+        select(JournalEntry, JournalLine.currency, JournalLine.amount_minor)
+        .join(JournalLine, col(JournalLine.entry_id) == col(JournalEntry.id))
+        .join(LedgerAccount, col(LedgerAccount.id) == col(JournalLine.account_id))
+        .where(LedgerAccount.code == code)
+        .order_by(col(JournalEntry.id))
+    )
+    if since is not None:
+        query = query.where(col(JournalEntry.posted_at) >= since)
+    if until is not None:
+        query = query.where(col(JournalEntry.posted_at) < until)
+    rows = session.exec(query).all()
+    return [(entry, currency, int(amount)) for entry, currency, amount in rows]
+
+
+def balance_before(session: Session, code: str, moment: datetime) -> dict[str, int]:
+    """An account's balance per currency from the entries posted before `moment`."""
+    rows = session.exec(
+        select(JournalLine.currency, func.sum(JournalLine.amount_minor))
+        .join(JournalEntry, col(JournalEntry.id) == col(JournalLine.entry_id))
+        .join(LedgerAccount, col(LedgerAccount.id) == col(JournalLine.account_id))
+        .where(LedgerAccount.code == code, col(JournalEntry.posted_at) < moment)
+        .group_by(col(JournalLine.currency))
+    ).all()
+    return {currency: int(total) for currency, total in rows}
+
+
+def payment_of_entry(session: Session, entry_id: int) -> Payment | None:
+    return session.exec(select(Payment).where(Payment.journal_entry_id == entry_id)).first()

@@ -2,7 +2,8 @@
 
 Invariant: a work id is in the indexes exactly when `add` was called for it after its last
 `remove`; every search sees either all of a work's regions or none of them (one lock covers
-both indexes). Works without an embedder (hashes and regions only), which misses heavy crops.
+both indexes). Works without an embedder (hashes and regions only), which misses heavy crops,
+and without a copy descriptor (no second opinion on inconclusive queries' rankings).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from similarity.index import (
     work_ids,
 )
 from similarity.matcher import (
+    COPY_PROBABILITY,
     VERIFY_FLOOR,
     Candidate,
     Decision,
@@ -63,6 +65,7 @@ from similarity.regions import (
     reference_regions,
     sliding_windows,
 )
+from similarity.threads import one_thread_per_process
 from similarity.verify import (
     NOT_VERIFIED,
     VERIFY_SIDE,
@@ -92,6 +95,14 @@ FINE_WINDOW_PENALTY: Final = 0.05
 # a tile of a page is too few pixels of the whole query for ORB to find its keypoints there.
 WINDOW_VERIFY_MARGIN: Final = 0.25
 KEYPOINT_CACHE_SIZE: Final = 2048
+# A query none of whose top candidates is confirmed (verified, or p_copy >= 0.99) asks SSCD's
+# student for a second opinion on those candidates: each keeps the smaller of its fused score and
+# its SSCD margin less this offset. Image-level embeddings rate unrelated photos of one style, or
+# icons of one theme, as close as copies (margins of 0.8), SSCD almost never (unrelated pairs
+# reached 0.41, copies a median of 0.61). Candidates nothing confirmed or re-scored lose
+# UNCONFIRMED_PENALTY, so they rank below every checked one.
+SECOND_OPINION_OFFSET: Final = 0.1
+UNCONFIRMED_PENALTY: Final = 0.5
 # Below this many rows an exact scan is fast enough; above it an index is re-filed into IVF
 # lists trained on its own rows (one-off, seconds at this size).
 IVF_MIN_ROWS: Final = 100_000
@@ -238,7 +249,9 @@ class SimilarityEngine:
         *,
         feature_maps: FeatureMapEmbedder | None = None,
         calibration: Calibration | None = None,
+        copy_descriptor: Embedder | None = None,
     ) -> None:
+        one_thread_per_process()
         self._dir = index_dir
         # The same parameters whatever this engine holds: p_copy never depends on the registry.
         self.calibration = calibration or Calibration.shipped()
@@ -249,6 +262,11 @@ class SimilarityEngine:
         self._lock = threading.RLock()
         # ORB features of recently verified references, oldest first (about 16 KB each).
         self._keypoints: dict[int, Keypoints] = {}
+        # The second opinion on inconclusive queries (SSCD's student), its descriptors of recently
+        # checked references (2 KB each), and its own normalisation background.
+        self._copy_descriptor = copy_descriptor
+        self._copy_vectors: dict[int, FloatArray] = {}
+        self._copy_background: FloatArray | None = None
         self.needs_rebuild = False
         self._hashes = self._open_hashes()
         self._vectors = self._open_vectors()
@@ -363,6 +381,7 @@ class SimilarityEngine:
         hash_rows = fingerprint.indexed_hashes()
         with self._lock:
             self._keypoints.pop(work_id, None)
+            self._copy_vectors.pop(work_id, None)
             if hash_rows:
                 self._hashes.add(work_id, np.stack(hash_rows))
             else:
@@ -376,6 +395,7 @@ class SimilarityEngine:
         with self._lock:
             self._hashes.remove(work_id)
             self._keypoints.pop(work_id, None)
+            self._copy_vectors.pop(work_id, None)
             if self._vectors is not None:
                 self._vectors.remove(work_id)
 
@@ -416,7 +436,80 @@ class SimilarityEngine:
                 fine, windows = self._fine_hits(query_rgb, top_k)
             candidates = gather([], fine, candidates)
         ranked = sorted(candidates.values(), key=lambda candidate: -candidate.score)
-        return self._verified(ranked, query_rgb, windows)[:top_k]
+        matches = self._verified(ranked, query_rgb, windows)
+        if query_rgb is not None and self._copy_descriptor is not None:
+            matches = self._second_opinion(matches, query_rgb, self._copy_descriptor)
+        return matches[:top_k]
+
+    def _second_opinion(
+        self, matches: list[Match], query_rgb: RGBArray, descriptor: Embedder
+    ) -> list[Match]:
+        """Scores re-ranked by SSCD's student when no top candidate is confirmed.
+
+        Only scores move (a `possible` may fall to `no_match`): p_copy, verification and so every
+        `copy` verdict stay what the pair's own evidence says.
+        """
+        confirmed = any(match.decision == "copy" for match in matches)
+        checked: dict[int, float] = {}
+        if not confirmed:
+            top = [m.work_id for m in matches[:VERIFY_TOP] if m.score > VERIFY_FLOOR]
+            checked = self._copy_margins(query_rgb, top, descriptor)
+        rescored: list[Match] = []
+        for match in matches:
+            if match.decision == "copy":
+                rescored.append(match)
+            elif match.work_id in checked:
+                score = min(match.score, checked[match.work_id] - SECOND_OPINION_OFFSET)
+                rescored.append(dataclasses.replace(match, score=score))
+            else:
+                rescored.append(dataclasses.replace(match, score=match.score - UNCONFIRMED_PENALTY))
+        rescored.sort(key=lambda match: -match.score)
+        return rescored
+
+    def _copy_margins(
+        self, query_rgb: RGBArray, work_ids: Sequence[int], descriptor: Embedder
+    ) -> dict[int, float]:
+        """Each work's SSCD cosine to the query (or its mirror) less the query's background."""
+        references = {w: v for w in work_ids if (v := self._copy_vector(w, descriptor)) is not None}
+        if not references:
+            return {}
+        queries = descriptor.embed([query_rgb, np.ascontiguousarray(query_rgb[:, ::-1])])
+        background = self._copy_background_vectors(descriptor)
+        if len(background) >= BACKGROUND_K:
+            similarities = queries @ background.T
+            levels = np.partition(similarities, -BACKGROUND_K, axis=1)[:, -BACKGROUND_K]
+        else:
+            levels = np.zeros(len(queries), dtype=np.float32)
+        return {
+            work_id: float(np.max(queries @ vector - levels))
+            for work_id, vector in references.items()
+        }
+
+    def _copy_background_vectors(self, descriptor: Embedder) -> FloatArray:
+        # About two seconds of SSCD passes, on the first inconclusive query only.
+        if self._copy_background is None:
+            images = background_images()
+            self._copy_background = (
+                descriptor.embed(images).astype(np.float32)
+                if images
+                else np.zeros((0, descriptor.dim), dtype=np.float32)
+            )
+        return self._copy_background
+
+    def _copy_vector(self, work_id: int, descriptor: Embedder) -> FloatArray | None:
+        with self._lock:
+            cached = self._copy_vectors.get(work_id)
+        if cached is not None:
+            return cached
+        image = self._reference_image(work_id)
+        if image is None:
+            return None
+        vector: FloatArray = descriptor.embed([image])[0]
+        with self._lock:
+            self._copy_vectors[work_id] = vector
+            while len(self._copy_vectors) > KEYPOINT_CACHE_SIZE:
+                self._copy_vectors.pop(next(iter(self._copy_vectors)))
+        return vector
 
     def _fine_hits(
         self, rgb: RGBArray, top_k: int
@@ -541,14 +634,19 @@ class SimilarityEngine:
     def _match(self, candidate: Candidate, verification: Verification | None) -> Match:
         """The candidate as a match: verified when `verification` is given, else unverified."""
         verified = verification is not None
+        p_copy = self.calibration.p_copy(candidate.evidence(verified))
+        score = candidate.score
+        if verification is not None:
+            score = verified_score(score, verification.inliers)
+        elif p_copy >= COPY_PROBABILITY:
+            # A copy by calibrated probability (close hash agreement) ranks with the verified.
+            score = verified_score(score, 0)
         return Match(
             candidate.work_id,
-            candidate.score
-            if verification is None
-            else verified_score(candidate.score, verification.inliers),
+            score,
             verified,
             None if verification is None else verification.region,
-            p_copy=self.calibration.p_copy(candidate.evidence(verified)),
+            p_copy=p_copy,
             hash_distance=candidate.hash_distance,
             embedding_margin=candidate.embedding_margin,
             inliers=0 if verification is None else verification.inliers,

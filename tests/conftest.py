@@ -189,3 +189,15 @@ def receiver() -> Iterator[WebhookReceiver]:
 @pytest.fixture
 def inbox(smtp_inbox: tuple[SmtpInbox, int]) -> SmtpInbox:
     return smtp_inbox[0]
+
+
+@pytest.fixture
+def postgres_database_url(postgres: PostgresCluster) -> str:
+    """A freshly migrated PostgreSQL database, for what only PostgreSQL does (advisory locks,
+    SKIP LOCKED between processes)."""
+    name = f"copymark_pg_{os.getpid()}_{next(_database_numbers)}"
+    admin = make_engine(postgres.url())
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE copymark_template'))
+    admin.dispose()
+    return postgres.url(name)

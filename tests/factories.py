@@ -12,6 +12,8 @@ from skimage import data as skimage_data
 
 from tests.support.receivers import SmtpInbox, verification_token
 
+# The password every account made for a test signs in with.
+PASSWORD = "correct horse battery"
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field")
 
 
@@ -53,10 +55,9 @@ def make_account(
 ) -> Account:
     """An account with an API key; with `inbox` (the app's SMTP server), its address verified by
     the link sign-up mailed, as a person verifies it."""
-    password = "correct horse battery"
     mailed_before = len(inbox.to(email)) if inbox is not None else 0
     created = client.post(
-        "/api/v1/users", json={"email": email, "password": password, "roles": roles or ["creator"]}
+        "/api/v1/users", json={"email": email, "password": PASSWORD, "roles": roles or ["creator"]}
     )
     # Sign-up answers alike for a new and a taken address, so the id comes from /me.
     assert created.status_code == 202, created.text
@@ -64,7 +65,7 @@ def make_account(
         token = verification_token(inbox.wait_for_message_to(email, mailed_before + 1))
         confirmed = client.post("/api/v1/email-verifications", json={"token": token})
         assert confirmed.status_code == 200, confirmed.text
-    login = client.post("/api/v1/sessions", json={"email": email, "password": password})
+    login = client.post("/api/v1/sessions", json={"email": email, "password": PASSWORD})
     assert login.status_code == 200, login.text
     csrf = {"x-csrf-token": login.json()["csrf_token"]}
     issued = client.post("/api/v1/api-keys", json={"name": "tests"}, headers=csrf)

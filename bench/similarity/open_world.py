@@ -74,6 +74,7 @@ class Engine(Protocol):
         self, query: Fingerprint, top_k: int = ..., *, image: LoadedImage | None = ...
     ) -> Sequence[Any]: ...
     def decide(self, matches: Sequence[Any]) -> object: ...
+    def save(self) -> None: ...
     def __len__(self) -> int: ...
 
 
@@ -276,10 +277,14 @@ def _registry(
     engine_factory: EngineFactory,
     index_dir: Path,
     seed: int,
+    origin_of: dict[int, int] | None = None,
 ) -> tuple[Engine, int, int]:
-    """An engine holding `size` works; (engine, real works, synthetic works)."""
+    """An engine holding `size` works; (engine, real works, synthetic works).
+
+    `origin_of`, when given, receives each synthetic work's real origin (whose pixels it has).
+    """
     pixels = {w.work_id: w.pixels for w in real}
-    origin_of: dict[int, int] = {}
+    origin_of = {} if origin_of is None else origin_of
 
     def reference_image(work_id: int) -> RGBArray | None:
         return pixels.get(origin_of.get(work_id, work_id))
@@ -361,10 +366,11 @@ def measure_open_world(
         fill_s = time.perf_counter() - started
         if progress:
             progress(f"open world: {len(distractor_queries)} unregistered queries at {size:,}")
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         distractor_verdicts, distractor_p = _decide_all(engine, distractor_queries)
         copy_verdicts, copy_p = _decide_all(engine, copy_queries)
         searched_s = time.perf_counter() - started
+        searched_cpu_s = time.process_time() - cpu_started
         vocabulary = list(dict.fromkeys([*declared, *distractor_verdicts, *copy_verdicts]))
         on_distractors = _fractions(distractor_verdicts, vocabulary)
         on_copies = _fractions(copy_verdicts, vocabulary)
@@ -381,6 +387,9 @@ def measure_open_world(
             "mean_p_copy_on_copies": _mean(copy_p),
             "fill_s": fill_s,
             "queries_per_s": (len(distractor_queries) + len(copy_queries)) / max(searched_s, 1e-9),
+            "cpu_ms_per_query": 1000
+            * searched_cpu_s
+            / max(1, len(distractor_queries) + len(copy_queries)),
         }
     return {
         "registry_sizes": list(sizes),

@@ -6,7 +6,9 @@ One run measures, so that every figure's baseline comes from the same run:
 - the held-out set (`bench.similarity.heldout`, key `heldout`), built the same way from image
   sources the engine never trains, normalises, calibrates or tunes on;
 - the open-world false-copy rate (`bench.similarity.open_world`, key `open_world`): the engine's
-  verdicts on never-registered held-out images at several registry sizes.
+  verdicts on never-registered held-out images at several registry sizes;
+- on request (`--sets development`), the development set (`bench.similarity.development`), the
+  held-out set's families on calibration images: where ranking changes are tuned.
 
 Systems on both sets: pHash alone (Hamming distance to each reference's hash and its mirror), PDQ
 alone (all eight dihedral orientations of the query), the full pipeline behind
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -51,8 +54,9 @@ from bench.similarity.detectors import (
     EngineDetector,
     PdqDetector,
     PHashDetector,
-    default_embedder,
+    engine_factory,
 )
+from bench.similarity.development import build_development
 from bench.similarity.heldout import (
     HELDOUT_FULL_SIZE,
     HELDOUT_QUICK_SIZE,
@@ -70,13 +74,16 @@ from bench.similarity.open_world import (
     COPIES_PER_FAMILY,
     OPEN_WORLD_QUICK_SIZES,
     OPEN_WORLD_SIZES,
-    Engine,
-    EngineFactory,
-    RGBArray,
     measure_open_world,
     planted_copies,
 )
 from bench.similarity.sscd import SSCD_MODELS, SscdDetector
+from bench.similarity.throughput import (
+    THROUGHPUT_FULL_SIZE,
+    THROUGHPUT_QUICK_SIZE,
+    ThroughputSize,
+    measure_throughput,
+)
 from bench.similarity.verdicts import engine_verdicts
 from similarity.images import LoadedImage, load_image
 
@@ -97,8 +104,11 @@ __all__ = [
 ]
 
 SYSTEMS: Final = ("phash", "pdq", "full", "sscd", "sscd_distilled")
-# The DISC21-style set, the held-out set, the open-world false-copy measurement.
-SETS: Final = ("disc21", "heldout", "open_world")
+# The DISC21-style set, the held-out set, the open-world false-copy measurement, queries/s over
+# a large registry through one worker process per core.
+SETS: Final = ("disc21", "heldout", "open_world", "throughput")
+# The set ranking changes are tuned on (`bench.similarity.development`): asked for by name only.
+DEVELOPMENT_SET: Final = "development"
 DEFAULT_TOP_K: Final = 10
 
 
@@ -113,6 +123,10 @@ class SystemResult:
     index_bytes_per_work: float
     # Query id -> the system's own verdict, for systems that decide (the full pipeline).
     verdicts: Mapping[str, str] = field(default_factory=dict)
+    # CPU time of this process (every thread), which a loaded machine does not inflate as it
+    # inflates wall time: the throughput figure that still means something on shared cores.
+    cpu_ms_per_image: float = 0.0
+    cpu_ms_per_query: float = 0.0
 
 
 def _load(path: Path) -> LoadedImage:
@@ -123,19 +137,21 @@ def evaluate_system(
     system: str, detector: CopyDetector, benchmark: BenchmarkSet, top_k: int = DEFAULT_TOP_K
 ) -> SystemResult:
     """Register every reference, search every query, time both (decoding included)."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for reference in benchmark.references:
         detector.add(reference.work_id, _load(reference.path))
     adding_s = time.perf_counter() - started
+    adding_cpu_s = time.process_time() - cpu_started
     predictions: list[Prediction] = []
     verdicts: dict[str, str] = {}
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for query in benchmark.queries:
         for work_id, score in detector.search(_load(query.path), top_k):
             predictions.append(Prediction(query.query_id, work_id, score))
         if isinstance(detector, DecidingDetector) and detector.last_verdict is not None:
             verdicts[query.query_id] = detector.last_verdict
     searching_s = time.perf_counter() - started
+    searching_cpu_s = time.process_time() - cpu_started
     return SystemResult(
         system=system,
         predictions=tuple(predictions),
@@ -143,6 +159,8 @@ def evaluate_system(
         queries_per_s=len(benchmark.queries) / max(searching_s, 1e-9),
         index_bytes_per_work=detector.index_bytes() / max(1, len(benchmark.references)),
         verdicts=verdicts,
+        cpu_ms_per_image=1000 * adding_cpu_s / max(1, len(benchmark.references)),
+        cpu_ms_per_query=1000 * searching_cpu_s / max(1, len(benchmark.queries)),
     )
 
 
@@ -172,6 +190,8 @@ def summarise(benchmark: BenchmarkSet, results: Sequence[SystemResult]) -> dict[
         figures[f"{result.system}_images_per_s"] = result.images_per_s
         figures[f"{result.system}_queries_per_s"] = result.queries_per_s
         figures[f"{result.system}_index_bytes_per_work"] = result.index_bytes_per_work
+        figures[f"{result.system}_cpu_ms_per_image"] = result.cpu_ms_per_image
+        figures[f"{result.system}_cpu_ms_per_query"] = result.cpu_ms_per_query
         if result.verdicts:
             figures |= _verdict_figures(result, benchmark)
         for family in benchmark.families():
@@ -192,6 +212,8 @@ def summarise(benchmark: BenchmarkSet, results: Sequence[SystemResult]) -> dict[
             figures["images_per_s"] = result.images_per_s
             figures["queries_per_s"] = result.queries_per_s
             figures["index_bytes_per_work"] = result.index_bytes_per_work
+            figures["cpu_ms_per_image"] = result.cpu_ms_per_image
+            figures["cpu_ms_per_query"] = result.cpu_ms_per_query
     figures["per_family"] = per_family
     return figures
 
@@ -268,17 +290,6 @@ def _evaluate_all(
     return results, embedder_name
 
 
-def _engine_factory(cache_dir: Path) -> EngineFactory:
-    from similarity.engine import Embedder, SimilarityEngine
-
-    embedder = cast("Embedder | None", default_embedder(cache_dir / "models")[0])
-
-    def make(index_dir: Path, reference_image: Callable[[int], RGBArray | None]) -> Engine:
-        return SimilarityEngine(index_dir, embedder, reference_image)
-
-    return make
-
-
 def _open_world(
     heldout: HeldoutSet,
     sizes: Sequence[int],
@@ -301,7 +312,7 @@ def _open_world(
     work_dir = Path(tempfile.mkdtemp(prefix="open-world-", dir=cache_dir))
     try:
         return measure_open_world(
-            _engine_factory(cache_dir),
+            engine_factory(cache_dir / "models"),
             real,
             distractors,
             copies,
@@ -335,6 +346,7 @@ def run_benchmark(
     sets: Sequence[str] = SETS,
     heldout_size: HeldoutSize | None = None,
     open_world_sizes: Sequence[int] | None = None,
+    throughput_size: ThroughputSize | None = None,
     top_k: int = DEFAULT_TOP_K,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, object]:
@@ -342,8 +354,10 @@ def run_benchmark(
 
     The held-out set and the open-world registry sizes follow `size` (the quick ones with
     `QUICK_SIZE`) unless given. The DISC21-style figures are top-level keys, the held-out set's
-    the same keys under `heldout`, the open world's under `open_world` (the engine only, so it
-    runs when "full" is among `systems`). A system that cannot run here is left out of the
+    the same keys under `heldout`, the development set's (asked for by name) under
+    `development`, the open world's under `open_world` and queries/s over a large registry under
+    `throughput` (the engine and its pHash baseline, so both run when "full" is among
+    `systems`). A system that cannot run here is left out of the
     figures, and `unavailable` says why.
     """
     started = time.perf_counter()
@@ -365,7 +379,7 @@ def run_benchmark(
         figures |= summarise(benchmark, results)
         if embedder_name is not None:
             figures["full_embedder"] = embedder_name
-    if "heldout" in sets or "open_world" in sets:
+    if any(name in sets for name in ("heldout", "open_world", "throughput")):
         heldout = build_heldout(
             cache_dir,
             heldout_size or (HELDOUT_QUICK_SIZE if quick else HELDOUT_FULL_SIZE),
@@ -386,6 +400,27 @@ def run_benchmark(
         if "open_world" in sets and "full" in systems and "full" not in unavailable:
             sizes = open_world_sizes or (OPEN_WORLD_QUICK_SIZES if quick else OPEN_WORLD_SIZES)
             figures["open_world"] = _open_world(heldout, sizes, cache_dir, seed, progress)
+        if "throughput" in sets and "full" in systems and "full" not in unavailable:
+            figures["throughput"] = measure_throughput(
+                heldout,
+                throughput_size or (THROUGHPUT_QUICK_SIZE if quick else THROUGHPUT_FULL_SIZE),
+                cache_dir,
+                seed=seed,
+                progress=progress,
+            )
+    if DEVELOPMENT_SET in sets:
+        development = build_development(cache_dir, seed=seed, progress=progress)
+        results, _name = _evaluate_all(
+            development.benchmark,
+            systems,
+            cache_dir,
+            top_k=top_k,
+            unavailable=unavailable,
+            label="development",
+            progress=progress,
+        )
+        figures[DEVELOPMENT_SET] = summarise(development.benchmark, results)
+    figures["load_average_1min"] = os.getloadavg()[0]
     figures["seed"] = seed
     figures["unavailable"] = unavailable
     figures["wall_s"] = time.perf_counter() - started
@@ -420,7 +455,9 @@ def _set_table(figures: Mapping[str, object], title: str) -> Table:
     table.caption = "\n".join(
         f"{system}: {cast(float, figures[f'{system}_images_per_s']):.1f} images/s, "
         f"{cast(float, figures[f'{system}_queries_per_s']):.1f} queries/s, "
-        f"{cast(float, figures[f'{system}_index_bytes_per_work']):.0f} B/work"
+        f"{cast(float, figures[f'{system}_index_bytes_per_work']):.0f} B/work, "
+        f"{cast(float, figures[f'{system}_cpu_ms_per_image']):.1f} CPU ms/image, "
+        f"{cast(float, figures[f'{system}_cpu_ms_per_query']):.1f} CPU ms/query"
         for system in systems
     )
     if "full_embedder" in figures:
@@ -449,6 +486,33 @@ def _open_world_table(figures: Mapping[str, object]) -> Table:
     return table
 
 
+def _throughput_table(figures: Mapping[str, object]) -> Table:
+    table = Table(
+        title=f"Queries at {cast(int, figures['registered_works']):,} works, "
+        f"{figures['workers']} worker processes, verification included"
+    )
+    columns = ("system", "queries/s", "CPU ms/query", "copies", "never registered", "load average")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for system in ("full", "phash"):
+        if f"{system}_queries_per_s" not in figures:
+            continue
+        load = cast(list[float], figures[f"{system}_load_average_1min"])
+        table.add_row(
+            system,
+            f"{cast(float, figures[f'{system}_queries_per_s']):.1f}",
+            f"{cast(float, figures[f'{system}_cpu_ms_per_query']):.1f}",
+            f"{cast(float, figures[f'{system}_cpu_ms_per_query_on_copies'] or 0.0):.1f}",
+            f"{cast(float, figures[f'{system}_cpu_ms_per_query_on_never_registered'] or 0.0):.1f}",
+            ", ".join(f"{value:.1f}" for value in load),
+        )
+    table.caption = (
+        f"{figures['queries']} queries: {figures['copy_queries']} held-out copies, "
+        f"{figures['never_registered_queries']} never-registered images"
+    )
+    return table
+
+
 def render_table(figures: Mapping[str, object]) -> Group:
     """The DISC21-style set's table, then the held-out set's and the open world's if measured."""
     tables: list[Table] = []
@@ -457,8 +521,13 @@ def render_table(figures: Mapping[str, object]) -> Group:
     if "heldout" in figures:
         heldout = cast(Mapping[str, object], figures["heldout"])
         tables.append(_set_table(heldout, "Copy detection, held-out sources"))
+    if DEVELOPMENT_SET in figures:
+        development = cast(Mapping[str, object], figures[DEVELOPMENT_SET])
+        tables.append(_set_table(development, "Copy detection, development set"))
     if "open_world" in figures:
         tables.append(_open_world_table(cast(Mapping[str, object], figures["open_world"])))
+    if "throughput" in figures:
+        tables.append(_throughput_table(cast(Mapping[str, object], figures["throughput"])))
     return Group(*tables)
 
 
@@ -489,7 +558,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
-    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
+    parser.add_argument("--sets", nargs="+", choices=[*SETS, DEVELOPMENT_SET], default=list(SETS))
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     arguments = parser.parse_args(argv)
     arguments.cache_dir.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,20 @@ import asyncio
 from fastapi import APIRouter
 from sqlmodel import Session
 
+from frontend.api.licensing import certificate_url
+from frontend.api.settlement import payment_public
 from frontend.deps import CurrentUser, ServicesDep, SessionDep
+from licensing.models import LicenseGrant
+from licensing.money import Money
+from licensing.schemas import (
+    AllocationPublic,
+    RetroactiveLicenceCreate,
+    RetroactiveLicencePublic,
+)
+from licensing.service.contracts import active_contract
+from licensing.service.retroactive import case_licence, case_work, offer_retroactive_licence
 from registry.bounds import RecordId
+from registry.certificates import issue_certificate
 from registry.enforcement import repository
 from registry.enforcement.contacts import discover_contacts
 from registry.enforcement.models import Case
@@ -30,6 +42,7 @@ from registry.enforcement.schemas import (
     NoticeRequest,
 )
 from registry.enforcement.service import (
+    case_for_response,
     case_report,
     claim_licence,
     counter_notice,
@@ -41,7 +54,11 @@ from registry.enforcement.service import (
     transition,
 )
 from registry.errors import NotFound
+from registry.log.store import AttestationLog
 from registry.models import persisted_id
+from registry.schemas import CertificatePublic
+from settlement.schemas import PaymentCreate, PaymentPublic
+from settlement.service.payments import start_case_payment
 
 router = APIRouter(tags=["enforcement"])
 
@@ -107,6 +124,23 @@ def read_report(user: CurrentUser, session: SessionDep) -> CaseReportPublic:
 def read_case(case_id: RecordId, user: CurrentUser, session: SessionDep) -> CaseDetail:
     """A case with its timeline; each step names its log index and its document's digest."""
     return case_detail(session, repository.owned_case(session, user, case_id))
+
+
+@router.get("/cases/{case_id}/events/{event_id}/certificate")
+def case_step_certificate(
+    case_id: RecordId,
+    event_id: RecordId,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+) -> CertificatePublic:
+    """The certificate of one step's leaf: `copymark verify` checks it offline."""
+    case = repository.owned_case(session, user, case_id)
+    for event in repository.events_of(session, case):
+        if event.id == event_id:
+            log = AttestationLog(session, services.signer)
+            return CertificatePublic.model_validate(issue_certificate(log, event.log_index))
+    raise NotFound(f"case {case_id} has no step {event_id}")
 
 
 @router.post("/cases/{case_id}/transitions")
@@ -215,3 +249,89 @@ def answer_with_licence(
         is_licensed=services.licensed_use,
     )
     return CaseAnswerPublic(case_id=persisted_id(case), state=case.state)
+
+
+def licence_public(grant: LicenseGrant) -> RetroactiveLicencePublic:
+    grant_id = persisted_id(grant)
+    return RetroactiveLicencePublic(
+        case_id=grant.case_id or 0,
+        grant_id=grant_id,
+        work_id=grant.work_id,
+        licensed_domain=grant.licensed_domain or "",
+        status=grant.status,
+        price_minor=grant.gross_minor,
+        currency=grant.currency,
+        allocations=[
+            AllocationPublic.model_validate(line) for line in grant.execution["allocations"]
+        ],
+        log_index=grant.log_index,
+        activation_log_index=grant.activation_log_index,
+        valid_until=grant.expires_at,
+        certificate_url=certificate_url(grant_id),
+    )
+
+
+@router.post("/cases/{case_id}/licence-offers", status_code=201)
+def offer_licence(
+    case_id: RecordId,
+    request: RetroactiveLicenceCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+) -> RetroactiveLicencePublic:
+    """Offer the site a retroactive licence for the copied work (replacing an earlier offer)."""
+    price = None
+    if request.price_minor is not None:
+        work = case_work(session, repository.owned_case(session, user, case_id))
+        _, contract = active_contract(session, persisted_id(work))
+        price = Money(request.price_minor, contract.currency)
+    grant = offer_retroactive_licence(
+        session, user, case_id, AttestationLog(session, services.signer), price=price
+    )
+    return licence_public(grant)
+
+
+@router.get("/cases/{case_id}/licence")
+def read_case_licence(
+    case_id: RecordId, user: CurrentUser, session: SessionDep
+) -> RetroactiveLicencePublic:
+    """The case's current retroactive licence offer, paid or awaiting payment."""
+    case = repository.owned_case(session, user, case_id)
+    return licence_public(_licence_or_404(session, persisted_id(case)))
+
+
+def _licence_or_404(session: Session, case_id: int) -> LicenseGrant:
+    grant = case_licence(session, case_id)
+    if grant is None:
+        raise NotFound(f"no retroactive licence has been offered in case {case_id}")
+    return grant
+
+
+@router.get("/responses/{case_id}/{token}/licence")
+def read_offered_licence(
+    case_id: RecordId, token: str, session: SessionDep, services: ServicesDep
+) -> RetroactiveLicencePublic:
+    """The licence the rights holder offers the site, seen through the notice's link."""
+    case = case_for_response(session, case_id, token, services.case_links)
+    return licence_public(_licence_or_404(session, persisted_id(case)))
+
+
+@router.post("/responses/{case_id}/{token}/payments", status_code=201)
+def pay_offered_licence(
+    case_id: RecordId,
+    token: str,
+    session: SessionDep,
+    services: ServicesDep,
+    body: PaymentCreate | None = None,
+) -> PaymentPublic:
+    """Pay the offered licence; the amount is the offer's, never the payer's."""
+    started = start_case_payment(
+        session,
+        case_id,
+        token,
+        links=services.case_links,
+        gateway=services.payment_gateway,
+        log=AttestationLog(session, services.signer),
+        payment_method=body.payment_method if body is not None else None,
+    )
+    return payment_public(started.payment, started.client_secret)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from frontend.deps import CurrentUser, OptionalUser, ServicesDep, SessionDep
 from licensing.contract import MAX_DOCUMENT_BYTES, parse_contract_text
 from licensing.errors import InvalidContractError, InvalidSaleEventError
-from licensing.models import ContractVersion, LicenseGrant, LicenseOffer, SalesReport
+from licensing.models import ContractVersion, LicenseGrant, LicenseOffer
 from licensing.reports import MAX_CSV_BYTES, parse_sales_csv
 from licensing.repository import (
     certified_grant,
@@ -41,7 +41,13 @@ from licensing.service.contracts import consent_to_version, list_versions, propo
 from licensing.service.grants import cancel_grant, take_license
 from licensing.service.license_check import licensed_grants
 from licensing.service.offers import list_open_offers, publish_offer, withdraw_offer
-from licensing.service.sales import ReportOutcome, SalesLine, submit_sales_report
+from licensing.service.sales import (
+    ReportedLine,
+    ReportOutcome,
+    SalesLine,
+    sales_line_openings,
+    submit_sales_report,
+)
 from registry.bounds import RecordId
 from registry.certificates import issue_certificate
 from registry.log.store import AttestationLog
@@ -129,7 +135,7 @@ def _grant_public(grant: LicenseGrant) -> GrantPublic:
     )
 
 
-def _line_public(row: SalesReport) -> SalesLinePublic:
+def _line_public(row: ReportedLine) -> SalesLinePublic:
     return SalesLinePublic(
         line_number=row.line_number,
         units=row.units,
@@ -259,8 +265,7 @@ def grant_certificate(
     itself otherwise. Its parties' copy opens that leaf's commitments (price, split, licensee
     domain; or gross, fee, split and journal entry digest); anyone else's opens none.
     """
-    grant = certified_grant(session, grant_id)
-    index = grant.activation_log_index if grant.activation_log_index is not None else 0
+    grant, index = certified_grant(session, grant_id)
     party = party_grant_or_none(session, user, grant_id) is not None
     log = AttestationLog(session, services.signer)
     return CertificatePublic.model_validate(
@@ -279,10 +284,10 @@ def sales_line_certificate(
     services: ServicesDep,
 ) -> CertificatePublic:
     """A sales line's split certificate for the grant's parties, opening its figures."""
-    line = sales_line_of_grant(session, user, grant_id, line_id)
+    line, index = sales_line_of_grant(session, user, grant_id, line_id)
     log = AttestationLog(session, services.signer)
     return CertificatePublic.model_validate(
-        issue_certificate(log, line.log_index or 0, openings=line.log_openings)
+        issue_certificate(log, index, openings=sales_line_openings(session, line))
     )
 
 

@@ -16,6 +16,7 @@ from frontend.cli.bench import bench
 from frontend.cli.cases import cases_app
 from frontend.cli.contract import contract_app
 from frontend.cli.crawl import crawl
+from frontend.cli.index import index_app
 from frontend.cli.log import log_app
 from frontend.cli.serve import init, serve
 from frontend.cli.settlement import settlement_app
@@ -36,6 +37,7 @@ app.command()(match)
 app.command()(certificate)
 app.command()(verify)
 app.command()(worker)
+app.add_typer(index_app, name="index")
 app.add_typer(log_app, name="log")
 app.add_typer(user_app, name="user")
 app.add_typer(contract_app, name="contract")

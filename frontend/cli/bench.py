@@ -13,7 +13,7 @@ from rich.table import Table
 
 from frontend.cli.output import fail, stderr
 
-AREAS = ("registry", "similarity", "crawl", "licensing", "settlement", "web")
+AREAS = ("registry", "similarity", "crawl", "licensing", "settlement", "web", "scale")
 
 # Each area imports its benchmark (and with it torch, FAISS or the app's wiring) only when run,
 # so that `copymark --help` and the other commands start fast.
@@ -71,29 +71,91 @@ def _licensing(quick: bool) -> dict[str, Any]:
     return run_licensing_benchmark(executions=5_000 if quick else 50_000)
 
 
-def _web(quick: bool, seconds: float | None) -> dict[str, Any]:
+def _web(quick: bool, seconds: float | None, lists_only: bool) -> dict[str, Any]:
+    from bench.lists import run_list_benchmark
     from bench.web import run_web_benchmark
 
-    return run_web_benchmark(
-        [sys.executable, "-m", "frontend.cli"],
+    copymark = [sys.executable, "-m", "frontend.cli"]
+    lists = run_list_benchmark(
+        copymark,
         _cache_dir() / "models",
-        seconds=seconds or (15.0 if quick else 60.0),
+        works=2_000 if quick else 10_000,
+        seconds=seconds or (10.0 if quick else 30.0),
     )
+    if lists_only:
+        return {"list_pages": lists}
+    figures = run_web_benchmark(
+        copymark, _cache_dir() / "models", seconds=seconds or (15.0 if quick else 60.0)
+    )
+    return figures | {"list_pages": lists}
 
 
 def _settlement(quick: bool) -> dict[str, Any]:
-    from bench.settlement import run_settlement_benchmark
-    from frontend.cli.scratch import scratch_app
+    """SQLite always; PostgreSQL too on the server `COPYMARK_BENCH_POSTGRES_URL` names (a fresh
+    database is made there and dropped afterwards), e.g. postgresql+psycopg://postgres@host/postgres."""
+    import os
+    from contextlib import ExitStack
 
-    return run_settlement_benchmark(
-        scratch_app(_cache_dir() / "models"), sales=2_000 if quick else 20_000
-    )
+    from bench.settlement import run_settlement_benchmark
+    from frontend.cli.scratch import scratch_app, scratch_postgres_database
+
+    models = _cache_dir() / "models"
+    server = os.environ.get("COPYMARK_BENCH_POSTGRES_URL", "")
+    with ExitStack() as stack:
+        postgres = None
+        if server:
+            database = stack.enter_context(scratch_postgres_database(server))
+            postgres = scratch_app(models, database)
+        figures = run_settlement_benchmark(
+            scratch_app(models),
+            sales=2_000 if quick else 20_000,
+            open_postgres_app=postgres,
+            checkouts=20 if quick else 200,
+            simulated_payments=500 if quick else 10_000,
+            progress=lambda phase: stderr.log(json.dumps(phase)),
+        )
+    figures["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return figures
+
+
+def _scale(
+    works: int | None,
+    vectors: int | None,
+    pages: int | None,
+    seen_urls: int | None,
+    frontier_only: bool,
+) -> dict[str, Any]:
+    import os
+    import tempfile
+
+    from bench.scale import run_scale_benchmark
+
+    admin_url = os.environ.get("COPYMARK_BENCH_POSTGRES_URL", "")
+    if not admin_url.startswith("postgresql"):
+        fail(
+            "bench scale needs a PostgreSQL server it may create databases on: set "
+            "COPYMARK_BENCH_POSTGRES_URL=postgresql+psycopg://user@host:port/postgres",
+            2,
+        )
+    with tempfile.TemporaryDirectory(prefix="copymark-bench-scale-") as work:
+        return run_scale_benchmark(
+            admin_url,
+            Path(work),
+            works=works or 20_000,
+            vectors=vectors or 100_000,
+            pages=pages or 400,
+            leaves=2_000,
+            seen_urls=seen_urls or 1_000_000,
+            log=stderr.log,
+            frontier_only=frontier_only,
+        )
 
 
 def bench(
     area: Annotated[
         str | None, typer.Argument(help=f"one of {', '.join(AREAS)}; all if omitted")
     ] = None,
+    *,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="smaller sizes, for a smoke run")] = False,
     scale: Annotated[
@@ -102,6 +164,25 @@ def bench(
     seconds: Annotated[
         float | None, typer.Option("--seconds", help="how long web drives its load (60 s)")
     ] = None,
+    lists_only: Annotated[
+        bool, typer.Option("--lists-only", help="web: only the list pages over 10,000 works")
+    ] = False,
+    works: Annotated[
+        int | None, typer.Option("--works", min=1, help="scale: synthetic works (20,000)")
+    ] = None,
+    vectors: Annotated[
+        int | None, typer.Option("--vectors", min=1000, help="scale: synthetic vectors (100,000)")
+    ] = None,
+    pages: Annotated[
+        int | None, typer.Option("--pages", min=8, help="scale: pages of the crawled site (400)")
+    ] = None,
+    seen_urls: Annotated[
+        int | None,
+        typer.Option("--seen-urls", min=1000, help="scale: URLs the frontier de-duplicates (1M)"),
+    ] = None,
+    frontier_only: Annotated[
+        bool, typer.Option("--frontier-only", help="scale: only the seen-URL figures")
+    ] = False,
 ) -> None:
     """Measure and print the benchmark figures (units are in the names)."""
     if area is not None and area not in AREAS:
@@ -111,11 +192,13 @@ def bench(
         "similarity": lambda: _similarity(quick, scale),
         "crawl": lambda: _crawl(quick),
         "licensing": lambda: _licensing(quick),
-        "web": lambda: _web(quick, seconds),
+        "web": lambda: _web(quick, seconds, lists_only),
         "settlement": lambda: _settlement(quick),
+        "scale": lambda: _scale(works, vectors, pages, seen_urls, frontier_only),
     }
     results: dict[str, Any] = {}
-    for name in [area] if area else list(AREAS):
+    # `scale` needs a PostgreSQL server; it runs only when asked for by name.
+    for name in [area] if area else [name for name in AREAS if name != "scale"]:
         stderr.log(f"benchmark {name}…")
         results[name] = runners[name]()
     if as_json:
@@ -129,7 +212,12 @@ def _table(name: str, figures: dict[str, Any]) -> Table:
     table = Table(title=f"copymark bench {name}")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    for key, value in figures.items():
+    rows = [
+        (f"{key}.{inner}" if isinstance(value, dict) else key, item)
+        for key, value in figures.items()
+        for inner, item in (value.items() if isinstance(value, dict) else [(key, value)])
+    ]
+    for key, value in rows:
         if isinstance(value, float):
             table.add_row(key, f"{value:,.3f}")
         elif isinstance(value, int | str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,46 +18,109 @@ if TYPE_CHECKING:
 
 
 def crawl(
-    urls: Annotated[list[str], typer.Argument(help="seed URLs")],
+    urls: Annotated[list[str] | None, typer.Argument(help="seed URLs")] = None,
+    *,
     max_pages: Annotated[int, typer.Option("--max-pages", min=1, help="page budget")] = 100,
     allow_host: Annotated[
         list[str] | None,
         typer.Option("--allow-host", help="host exempt from the private-address guard (repeat)"),
+    ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            min=1,
+            max=64,
+            help="crawler processes sharing the job's frontier (PostgreSQL only beyond 1)",
+        ),
+    ] = 1,
+    job: Annotated[
+        int | None,
+        typer.Option("--job", min=1, help="join (or resume) this crawl job instead of a new one"),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="one JSON object per alert on stdout")
     ] = False,
 ) -> None:
     """Crawl the seeds' sites and raise an alert, with evidence, for every copy of a work."""
+    if (job is None) == (not urls):
+        fail("give seed URLs, or --job ID to join a crawl job, not both", 2)
     services = app_services()
     try:
-        _crawl(services, urls, max_pages, allow_host or [], as_json=as_json)
+        if processes > 1 and services.engine.dialect.name == "sqlite":
+            fail(
+                "several crawler processes share one frontier in PostgreSQL: "
+                "set COPYMARK_DATABASE_URL to a PostgreSQL database",
+                2,
+            )
+        job_id = job if job is not None else _create(services, urls or [], max_pages, allow_host)
+        if processes == 1:
+            _crawl(services, job_id, as_json=as_json)
+        else:
+            services.close()
+            _fan_out(job_id, processes, as_json=as_json)
+            _check_finished(services, job_id)
     finally:
         services.close()
 
 
-def _crawl(
-    services: Services, urls: list[str], max_pages: int, allow_hosts: list[str], *, as_json: bool
-) -> None:
-    # Deferred: monitoring needs the database, the crawler, torch/ONNX Runtime and FAISS.
-    from frontend.services import NotInitialised
+def _create(
+    services: Services, urls: list[str], max_pages: int, allow_hosts: list[str] | None
+) -> int:
     from registry.db import unit_of_work
     from registry.errors import CopymarkError
     from registry.models import persisted_id
-    from registry.monitoring.models import JobStatus
     from registry.monitoring.service import create_job
+
+    with unit_of_work(services.session) as session:
+        try:
+            created = create_job(session, None, urls, max_pages, allow_hosts or [])
+        except CopymarkError as error:
+            fail(error.message, 2)
+        return persisted_id(created)
+
+
+def _fan_out(job_id: int, processes: int, *, as_json: bool) -> None:
+    """Run `processes` crawler processes on the job; they share its frontier in the database."""
+    command = [sys.executable, "-m", "frontend.cli", "crawl", "--job", str(job_id)]
+    if as_json:
+        command.append("--json")
+    stderr.print(f"crawl {job_id}: {processes} crawler processes share its frontier")
+    children = [subprocess.Popen(command) for _ in range(processes)]  # noqa: S603 - our own CLI
+    for child in children:
+        child.wait()
+
+
+def _check_finished(services: Services, job_id: int) -> None:
+    from registry.monitoring.models import CrawlJob, JobStatus
+
+    with services.session() as session:
+        finished = session.get(CrawlJob, job_id)
+    if finished is None or finished.status != JobStatus.FINISHED:
+        status = "missing" if finished is None else f"{finished.status}: {finished.error}"
+        fail(f"crawl {job_id} {status}")
+    stderr.print(
+        f"crawl {job_id}: pages {finished.pages_fetched}  images {finished.images_checked}  "
+        f"alerts {finished.alerts}",
+        highlight=False,
+    )
+
+
+def _crawl(services: Services, job_id: int, *, as_json: bool) -> None:
+    # Deferred: monitoring needs the database, the crawler, torch/ONNX Runtime and FAISS.
+    from frontend.services import NotInitialised
+    from registry.monitoring.models import JobStatus
 
     try:
         monitor = services.monitor()
     except NotInitialised as error:
         fail(str(error))
-    with unit_of_work(services.session) as session:
-        try:
-            job = create_job(session, None, urls, max_pages, allow_hosts)
-        except CopymarkError as error:
-            fail(error.message, 2)
-    job_id = persisted_id(job)
-    stderr.print(f"crawl {job_id}: frontier under {monitor.crawl_root / str(job_id)}")
+    where = (
+        "the database"
+        if monitor.shared_frontier is not None
+        else str(monitor.crawl_root / str(job_id))
+    )
+    stderr.print(f"crawl {job_id}: frontier in {where}")
 
     def alert(line: AlertLine) -> None:
         if as_json:
@@ -77,6 +141,9 @@ def _crawl(
             highlight=False,
         )
 
-    finished = asyncio.run(monitor.run_job(job_id, on_alert=alert, on_progress=progress))
+    try:
+        finished = asyncio.run(monitor.run_job(job_id, on_alert=alert, on_progress=progress))
+    except LookupError as error:
+        fail(str(error), 2)
     if finished.status != JobStatus.FINISHED:
         fail(f"crawl {job_id} {finished.status}: {finished.error}")

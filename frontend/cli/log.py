@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from typing import Annotated
+
 import typer
 
 from frontend.cli.output import JsonFlag, emit, fail, stderr
@@ -42,3 +46,49 @@ def log_verify(as_json: JsonFlag = False) -> None:
         )
     if result.problem is not None:
         fail(f"log tampered: {result.problem.kind} {result.problem.index}: {result.problem.detail}")
+
+
+@log_app.command("sequence")
+def log_sequence(
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="leaves per batch at most")] = (
+        256
+    ),
+    batch_wait_ms: Annotated[
+        int, typer.Option(min=1, help="how long the first waiting leaf waits for a batch")
+    ] = 250,
+) -> None:
+    """Run the log's sequencer (PostgreSQL): append submitted leaves in batches until stopped.
+
+    Start one per deployment, or more: the others wait for the lease and take over when the
+    one holding it dies.
+    """
+    # Deferred: the sequencer needs the database (SQLModel).
+    from registry.log.errors import LogError
+    from registry.log.sequencer import Sequencer
+
+    wiring = services()
+    stop = threading.Event()
+    leased = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        sequencer = Sequencer(
+            wiring.engine,
+            wiring.signer,
+            batch_size=batch_size,
+            batch_wait_s=batch_wait_ms / 1000,
+        )
+    except LogError as error:
+        fail(str(error), 2)
+    stderr.print("log sequencer: waiting for the lease")
+    runner = threading.Thread(target=sequencer.run, args=(stop,), kwargs={"on_lease": leased})
+    runner.start()
+    try:
+        while runner.is_alive():
+            if leased.wait(0.5):
+                stderr.print("log sequencer: holding the lease, appending")
+                leased.clear()
+            runner.join(0.5)
+    except KeyboardInterrupt:
+        stop.set()
+        runner.join()
+    stderr.print(f"log sequencer: {sequencer.leaves} leaves in {sequencer.batches} batches")

@@ -78,6 +78,15 @@ def register(
             help="fingerprinting processes; 1 fingerprints on threads of this process",
         ),
     ] = 1,
+    *,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="store the files and leave their registration to `copymark worker` "
+            "(needs COPYMARK_TASK_BROKER_URL)",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Register works: one line per file with its work id, SHA-256, log index and status."""
@@ -98,6 +107,11 @@ def register(
     if account is None:
         fail(f"no account with email {owner}: create it with `copymark user create {owner}`", 2)
     metadata = WorkMetadata(title=title)
+    if queue:
+        if not wiring.settings.task_broker_url:
+            fail("--queue needs COPYMARK_TASK_BROKER_URL (redis://host:port/db) and a worker", 2)
+        _queue_files(registrar, wiring, account, files, metadata, as_json)
+        return
     # Each pool worker spends seconds loading the network before its first image: threads stay
     # the default until a pool is shown to pay for that on the machine at hand.
     pool = AnalysisPool(processes, wiring.settings.model_cache_dir) if processes > 1 else None
@@ -155,6 +169,50 @@ def _register_files(  # noqa: PLR0917 - a private step of `register`, called onc
                     stderr.print(_describe(record), highlight=False)
             bar.advance(task, len(batch))
     return failures
+
+
+def _queue_files(  # noqa: PLR0917 - a private step of `register`, called once
+    registrar: Registrar,
+    wiring: Services,
+    account: User,
+    files: list[Path],
+    metadata: WorkMetadata,
+    as_json: bool,
+) -> None:
+    """Store each batch's files, queue their registration in one transaction, hand it over."""
+    from frontend.tasks import celery_for, task_kinds
+    from registry.db import unit_of_work
+    from registry.service import REGISTER_BATCH, StoredUpload, queue_registration
+    from registry.tasks.celery_queue import CeleryQueue
+    from registry.tasks.outbox import relay
+
+    # Every kind, so that whatever else waits in the outbox is routed to its own queue too.
+    kinds = task_kinds(wiring, wiring.monitor)
+    broker = CeleryQueue(celery_for(wiring, kinds, runs_tasks=False), kinds)
+    for batch in chunks(files, REGISTER_BATCH):
+        stored = []
+        for path in batch:
+            with path.open("rb") as stream:
+                stored.append(registrar.store_upload(stream, str(path), metadata))
+        uploads = [item for item in stored if isinstance(item, StoredUpload)]
+        with unit_of_work(wiring.session) as session:
+            key = queue_registration(session, account, uploads, metadata) if uploads else None
+        # A serving process's relay would hand the task over within seconds; none may be running.
+        relay(wiring.session, broker)
+        for item in stored:
+            if isinstance(item, StoredUpload):
+                record = {
+                    "path": item.source,
+                    "sha256": item.sha256,
+                    "status": "queued",
+                    "task": key,
+                }
+            else:
+                record = {"path": item.source, "status": "rejected", "error": item.message}
+            if as_json:
+                emit(record)
+            else:
+                stderr.print(f"{record['status']:<10} {record['path']}", highlight=False)
 
 
 def _describe(record: dict[str, Any]) -> str:
@@ -218,7 +276,7 @@ def certificate(
         fail(f"unknown format {output_format!r}: use json or pdf", 2)
     # Deferred: certificates read the database and render PDFs.
     from registry.bounds import MAX_RECORD_ID
-    from registry.certificates import render_certificate_pdf
+    from registry.certificates import PdfExtras, render_certificate_pdf
     from registry.db import unit_of_work
     from registry.models import Work
     from registry.service import work_certificate, work_certificate_view
@@ -237,7 +295,8 @@ def certificate(
             )
         else:
             view = work_certificate_view(session, wiring.signer, work, wiring.settings.base_url)
-            data = render_certificate_pdf(view)
+            certificate = work_certificate(session, wiring.signer, work)
+            data = render_certificate_pdf(view, PdfExtras(certificate=certificate))
     if output is None:
         sys.stdout.buffer.write(data)
     else:

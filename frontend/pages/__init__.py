@@ -8,8 +8,34 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from frontend.pages import accounts, cases, licensing, log, monitoring, search, works
+from frontend.pages import (
+    accounts,
+    cases,
+    disputes,
+    licensing,
+    log,
+    market,
+    money,
+    monitoring,
+    notifications,
+    search,
+    verification,
+    works,
+)
 
 router = APIRouter(include_in_schema=False)
-for domain in (accounts, works, search, log, monitoring, cases, licensing):
+for domain in (
+    accounts,
+    market,
+    works,
+    search,
+    log,
+    monitoring,
+    notifications,
+    verification,
+    cases,
+    disputes,
+    licensing,
+    money,
+):
     router.include_router(domain.router)

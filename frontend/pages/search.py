@@ -14,6 +14,7 @@ from PIL import Image
 
 from frontend.charts import score_bar_percent
 from frontend.deps import OptionalUser, QueryAdmission, ServicesDep
+from frontend.i18n import gettext_for
 from frontend.pages.rendering import render
 from frontend.services import Services
 from frontend.uploads import read_upload
@@ -52,20 +53,26 @@ class MatchView:
     def is_copy(self) -> bool:
         return self.verdict == "copy"
 
-    @property
-    def evidence(self) -> list[str]:
-        """What the verdict rests on, in words, strongest first."""
+    def evidence(self, _: Callable[[str], str]) -> list[str]:
+        """What the verdict rests on, in the words `_` translates to, strongest first."""
         facts = []
         if self.match.verified:
             facts.append(
-                f"verified geometrically: {self.match.inliers} keypoint matches agree on where "
-                "the work sits (outlined)"
+                _(
+                    "verified geometrically: %(inliers)s keypoint matches agree on where the "
+                    "work sits (outlined)"
+                )
+                % {"inliers": self.match.inliers}
             )
         if self.match.hash_distance is not None:
-            facts.append(f"perceptual hash (PDQ) {self.match.hash_distance} of 256 bits apart")
+            facts.append(
+                _("perceptual hash (PDQ) %(bits)s of 256 bits apart")
+                % {"bits": self.match.hash_distance}
+            )
         if self.match.embedding_margin is not None:
             facts.append(
-                f"embedding {self.match.embedding_margin:+.3f} above unrelated background images"
+                _("embedding %(margin)s above unrelated background images")
+                % {"margin": f"{self.match.embedding_margin:+.3f}"}
             )
         return facts
 
@@ -100,7 +107,12 @@ async def find_copies(
         found = await services.compute.run(lambda: _find(services, data, name, user, admit))
     except CopymarkError as error:
         page = render(
-            request, "find.html", user, error.status_code, searched=False, error=error.message
+            request,
+            "find.html",
+            user,
+            error.status_code,
+            searched=False,
+            error=error.translated(gettext_for(request)),
         )
         if isinstance(error, TooManyRequests | Overloaded):
             page.headers["Retry-After"] = str(error.retry_after_s)

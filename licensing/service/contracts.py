@@ -17,21 +17,31 @@ from sqlmodel import Session
 
 from licensing import repository
 from licensing.contract import Contract, parse_contract_data
-from licensing.engine import CompiledContract, compile_contract
+from licensing.engine import CompiledContract, Execution, SaleEvent, compile_contract, execute
 from licensing.errors import InvalidContractError
 from licensing.events import ConsentEvent, consent_openings
-from licensing.models import ContractConsent, ContractVersion, LicenseContract, VersionStatus
+from licensing.models import (
+    ContractConsent,
+    ContractDecline,
+    ContractVersion,
+    LicenseContract,
+    VersionStatus,
+)
 from licensing.references import (
     WORK_REFERENCE_PREFIX,
     may_act_for,
     referenced_work_id,
     work_reference,
 )
+from licensing.terms import restamp_open_offers
+from registry.accounts.repository import user_by_email
 from registry.accounts.verification import require_verified_email
 from registry.errors import Conflict, Forbidden
 from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
+from registry.messages import N_
 from registry.models import User, persisted_id, utcnow
+from registry.notifications.service import notify
 from registry.repository import get_owned_work
 
 
@@ -139,27 +149,53 @@ def consent_to_version(
     version = repository.get_version(session, actor, version_id)
     if version.status != VersionStatus.DRAFT:
         raise Conflict(
-            f"contract version {version_id} is {version.status}; only drafts take consent"
+            N_("contract version %(version)s is %(status)s; only drafts take consent"),
+            version=version_id,
+            status=str(version.status),
         )
     contract = parse_contract_data(version.document)
     party = next((entry for entry in contract.parties if entry.id == party_id), None)
     if party is None:
         known = ", ".join(entry.id for entry in contract.parties)
         raise InvalidContractError(
-            f"contract version {version_id} has no party {party_id!r} (its parties: {known})"
+            N_("contract version %(version)s has no party %(party)s (its parties: %(known)s)"),
+            version=version_id,
+            party=repr(party_id),
+            known=known,
         )
     if not may_act_for(actor, party.account):
-        raise Forbidden(f"{actor.email} may not consent for party {party_id!r}")
+        raise Forbidden(
+            N_("%(email)s may not consent for party %(party)s"),
+            email=actor.email,
+            party=repr(party_id),
+        )
     # Parties are named by email address, and anyone may sign up with any address: only an
     # account that proved it reads that mail speaks for the party.
-    require_verified_email(actor, "consent to a contract")
+    require_verified_email(actor, N_("consent to a contract"))
+    declined = repository.declined_parties(session, version_id)
+    if declined:
+        raise Conflict(
+            N_(
+                "party %(party)s declined contract version %(version)s: it cannot become "
+                "active; the work's owner may propose a new version"
+            ),
+            party=repr(declined[0]),
+            version=version_id,
+        )
     given = set(repository.consented_parties(session, version_id))
     if party_id in given:
-        raise Conflict(f"party {party_id!r} already consented to version {version_id}")
+        raise Conflict(
+            N_("party %(party)s already consented to version %(version)s"),
+            party=repr(party_id),
+            version=version_id,
+        )
     consent = ContractConsent(version_id=version_id, party_id=party_id, user_id=persisted_id(actor))
     activates = given | {party_id} >= {entry.id for entry in contract.parties}
     if activates:
         _activate(session, version)
+        restamp_open_offers(
+            session, persisted_id(repository.work_of_version(session, version)), version.document
+        )
     openings = consent_openings(party_id)
     consent.log_openings = openings_to_json(openings)
     (consent.log_index,) = log.append_events(
@@ -189,3 +225,126 @@ def _activate(session: Session, version: ContractVersion) -> None:
     version.status = VersionStatus.ACTIVE
     version.activated_at = utcnow()
     session.add(version)
+
+
+def next_version(session: Session, actor: User, work_id: int) -> tuple[str, int]:
+    """The contract id and version number the next proposal for an owned work must carry."""
+    get_owned_work(session, actor, work_id)
+    record = repository.contract_of_work(session, work_id)
+    if record is None:
+        return f"{work_reference(work_id)}-terms", 1
+    return record.contract_key, repository.latest_version_number(session, persisted_id(record)) + 1
+
+
+ACCOUNT_PREFIX = "acct:"
+
+
+def invite_parties(session: Session, actor: User, version: ContractVersion, link: str) -> list[str]:
+    """Tell every other party of a new draft, in their inbox and by email; the addresses that
+    have no account yet are returned, for the caller to mail once the draft is committed."""
+    contract = parse_contract_data(version.document)
+    work = repository.work_of_version(session, version)
+    without_account: list[str] = []
+    for party in contract.parties:
+        if not party.account.startswith(ACCOUNT_PREFIX) or may_act_for(actor, party.account):
+            continue
+        email = party.account.removeprefix(ACCOUNT_PREFIX)
+        invitee = user_by_email(session, email)
+        if invitee is None:
+            without_account.append(email)
+            continue
+        notify(
+            session,
+            invitee,
+            "contract_invitation",
+            N_("%(actor)s asks you to consent to the contract of “%(title)s”"),
+            N_(
+                "You are party %(party)s (%(role)s, %(share)s%% of the parties' pool) in version "
+                "%(version)s of contract %(contract)s for work #%(work)s. Read the terms and the "
+                "split, then consent or decline: %(link)s"
+            ),
+            {"version_id": persisted_id(version), "party_id": party.id, "link": link},
+            params={
+                "actor": actor.display_name,
+                "title": work.title,
+                "party": repr(party.id),
+                "role": party.role,
+                "share": f"{party.share_bp / 100:g}",
+                "version": version.version,
+                "contract": contract.contract_id,
+                "work": persisted_id(work),
+                "link": link,
+            },
+        )
+    return without_account
+
+
+def decline_version(
+    session: Session, actor: User, version_id: int, party_id: str, reason: str
+) -> ContractDecline:
+    """Record that a party refuses a draft; its owner is told, with the reason."""
+    version = repository.get_version(session, actor, version_id)
+    if version.status != VersionStatus.DRAFT:
+        raise Conflict(
+            N_("contract version %(version)s is %(status)s; only drafts are declined"),
+            version=version_id,
+            status=str(version.status),
+        )
+    contract = parse_contract_data(version.document)
+    party = next((entry for entry in contract.parties if entry.id == party_id), None)
+    if party is None or not may_act_for(actor, party.account):
+        raise Forbidden(
+            N_("%(email)s may not decline for party %(party)s"),
+            email=actor.email,
+            party=repr(party_id),
+        )
+    answered = set(repository.consented_parties(session, version_id)) | set(
+        repository.declined_parties(session, version_id)
+    )
+    if party_id in answered:
+        raise Conflict(
+            N_("party %(party)s already answered version %(version)s"),
+            party=repr(party_id),
+            version=version_id,
+        )
+    decline = ContractDecline(
+        version_id=version_id,
+        party_id=party_id,
+        user_id=persisted_id(actor),
+        reason=reason.strip()[:2000],
+    )
+    session.add(decline)
+    work = repository.work_of_version(session, version)
+    owner = session.get(User, work.owner_id)
+    if owner is not None and owner.id != actor.id:
+        notify(
+            session,
+            owner,
+            "contract_declined",
+            N_("%(actor)s declined the contract of “%(title)s”"),
+            N_(
+                "Party %(party)s declined version %(version)s of contract %(contract)s. Their "
+                "reason: %(reason)s"
+            )
+            if decline.reason
+            else N_(
+                "Party %(party)s declined version %(version)s of contract %(contract)s. Their "
+                "reason: (none given)"
+            ),
+            {"version_id": version_id, "party_id": party_id},
+            params={
+                "actor": actor.display_name,
+                "title": work.title,
+                "party": repr(party_id),
+                "version": version.version,
+                "contract": contract.contract_id,
+                "reason": decline.reason,
+            },
+        )
+    session.flush()
+    return decline
+
+
+def simulate_sale(session: Session, contract: Contract, event: SaleEvent) -> Execution:
+    """How the contract would split one sale: the engine's own execution, recorded nowhere."""
+    return execute(compiled(session, contract), event)

@@ -15,6 +15,7 @@ same transaction). Grant lookups are scoped in `licensing.repository`.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -26,10 +27,13 @@ from licensing.models import GrantStatus, LicenseGrant, LicenseOffer, OfferStatu
 from licensing.money import Money
 from licensing.service.contracts import active_contract, compiled
 from licensing.service.offers import close_open_offers
+from registry.enforcement.disputes import open_dispute_of_work
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
+from registry.messages import N_, Message
 from registry.models import Role, User, persisted_id, utcnow
+from registry.monitoring.exclusivity import watch_exclusivity
 from registry.notifications.service import notify
 from registry.service import transfer_ownership
 from registry.tasks.queue import TaskArgs, TaskKind
@@ -58,16 +62,26 @@ def take_license(
     """
     moment = now or utcnow()
     if not licensee.has_role(Role.BRAND):
-        raise Forbidden(f"{licensee.email} is not a brand account: only brands take licenses")
+        raise Forbidden(
+            N_("%(email)s is not a brand account: only brands take licenses"),
+            email=licensee.email,
+        )
     found = repository.visible_offer(session, licensee, offer_id)
     work = repository.lock_work(session, found.work_id)
     expire_unpaid_grants(session, moment, work_id=work.id)
     offer = repository.reread_offer(session, offer_id)
     _refuse_if_bought_out(session, offer, moment)
     if offer.status != OfferStatus.OPEN:
-        raise Conflict(f"offer {offer_id} is {offer.status}: it takes no new licenses")
+        raise Conflict(
+            N_("offer %(offer)s is %(status)s: it takes no new licenses"),
+            offer=offer_id,
+            status=str(offer.status),
+        )
+    refuse_if_disputed(session, offer.work_id)
     if work.owner_id == licensee.id:
-        raise Conflict(f"you own work {work.id}: there is nothing to license")
+        raise Conflict(
+            N_("you own work %(work)s: there is nothing to license"), work=persisted_id(work)
+        )
     version, contract = active_contract(session, offer.work_id)
     event: SaleEvent
     if offer.sale_type == "retail":
@@ -96,7 +110,9 @@ def take_license(
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict(f"work {offer.work_id} is reserved by another buyout") from None
+        raise Conflict(
+            N_("work %(work)s is reserved by another buyout"), work=offer.work_id
+        ) from None
     openings = grant_openings(
         repository.licensee_domain(session, licensee),
         execution.gross.amount_minor,
@@ -125,8 +141,23 @@ def take_license(
         grant.activation_log_index = grant.log_index
     session.add(grant)
     session.flush()
-    _tell_owner(session, offer, grant, _taken_message(grant, execution.gross))
+    subject, body, deadline = _taken_wording(grant, execution.gross)
+    _tell_owner(session, offer, grant, subject, body, deadline=deadline, gross=str(execution.gross))
     return grant, execution
+
+
+def refuse_if_disputed(session: Session, work_id: int) -> None:
+    """A work whose ownership is disputed takes no new licences until the dispute is decided."""
+    dispute = open_dispute_of_work(session, work_id)
+    if dispute is not None:
+        raise Conflict(
+            N_(
+                "work %(work)s's ownership is disputed (dispute %(dispute)s): its offers are "
+                "paused until the dispute is decided"
+            ),
+            work=work_id,
+            dispute=persisted_id(dispute),
+        )
 
 
 def _refuse_if_bought_out(session: Session, offer: LicenseOffer, now: datetime) -> None:
@@ -134,12 +165,21 @@ def _refuse_if_bought_out(session: Session, offer: LicenseOffer, now: datetime) 
     if live is None:
         return
     if live.status == GrantStatus.ACTIVE:
-        raise Conflict(f"work {offer.work_id} was bought out exclusively (grant {live.id})")
+        raise Conflict(
+            N_("work %(work)s was bought out exclusively (grant %(grant)s)"),
+            work=offer.work_id,
+            grant=persisted_id(live),
+        )
     if offer.sale_type == "buyout":
         minutes = max(1, int(((live.expires_at or now) - now).total_seconds() // 60) + 1)
         raise Conflict(
-            f"work {offer.work_id} is reserved by a buyout awaiting payment (grant {live.id}); "
-            f"it is released if unpaid within {minutes} minute(s)"
+            N_(
+                "work %(work)s is reserved by a buyout awaiting payment (grant %(grant)s); it is "
+                "released if unpaid within %(minutes)s minute(s)"
+            ),
+            work=offer.work_id,
+            grant=persisted_id(live),
+            minutes=minutes,
         )
 
 
@@ -157,25 +197,52 @@ def activate_grant(session: Session, grant_id: int, *, now: datetime | None = No
     if grant.status == GrantStatus.ACTIVE:
         return grant
     if grant.status not in (GrantStatus.PENDING_PAYMENT, GrantStatus.EXPIRED):
-        raise Conflict(f"license grant {grant_id} is {grant.status}: it cannot be paid")
+        raise Conflict(
+            N_("license grant %(grant)s is %(status)s: it cannot be paid"),
+            grant=grant_id,
+            status=str(grant.status),
+        )
     if grant.sale_type == "buyout":
         live = repository.live_buyout_grant(session, grant.work_id)
         if live is not None and live.id != grant.id:
             raise Conflict(
-                f"work {grant.work_id} was reserved or bought out by grant {live.id} "
-                f"after grant {grant_id} expired unpaid"
+                N_(
+                    "work %(work)s was reserved or bought out by grant %(other)s after grant "
+                    "%(grant)s expired unpaid"
+                ),
+                work=grant.work_id,
+                other=persisted_id(live),
+                grant=grant_id,
             )
     grant.status = GrantStatus.ACTIVE
     grant.activated_at = moment
     session.add(grant)
     session.flush()
     offer = repository.offer_of_grant(session, grant)
-    if grant.sale_type == "buyout":
+    if grant.sale_type == "buyout" and grant.licensee_id is not None:
         close_open_offers(session, grant.work_id)
-        transfer_ownership(session, grant.work_id, grant.licensee_id)
+        buyer = transfer_ownership(session, grant.work_id, grant.licensee_id)
+        watch_exclusivity(session, grant.work_id, _user(session, buyer.owner_id), grant_id)
     gross = Money(grant.gross_minor, grant.currency)
-    _tell_owner(session, offer, grant, f"paid {gross}: the {grant.sale_type} license is now active")
+    _tell_owner(
+        session,
+        offer,
+        grant,
+        N_("License grant %(grant)s on work %(work)s paid %(gross)s"),
+        N_(
+            "The %(sale_type)s license grant %(grant)s on work %(work)s was paid %(gross)s: the "
+            "%(sale_type)s license is now active."
+        ),
+        gross=str(gross),
+    )
     return grant
+
+
+def _user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
 
 
 def cancel_grant(session: Session, licensee: User, grant_id: int) -> LicenseGrant:
@@ -183,13 +250,22 @@ def cancel_grant(session: Session, licensee: User, grant_id: int) -> LicenseGran
     grant = repository.lock_licensee_grant(session, licensee, grant_id)
     if grant.status != GrantStatus.PENDING_PAYMENT:
         raise Conflict(
-            f"license grant {grant_id} is {grant.status}: only an unpaid one is cancelled"
+            N_("license grant %(grant)s is %(status)s: only an unpaid one is cancelled"),
+            grant=grant_id,
+            status=str(grant.status),
         )
     grant.status = GrantStatus.CANCELLED
     session.add(grant)
     session.flush()
     _tell_owner(
-        session, repository.offer_of_grant(session, grant), grant, "cancelled before payment"
+        session,
+        repository.offer_of_grant(session, grant),
+        grant,
+        N_("License grant %(grant)s on work %(work)s cancelled before payment"),
+        N_(
+            "The %(sale_type)s license grant %(grant)s on work %(work)s was cancelled before "
+            "payment."
+        ),
     )
     return grant
 
@@ -208,7 +284,11 @@ def expire_unpaid_grants(
             session,
             repository.offer_of_grant(session, grant),
             grant,
-            "expired unpaid: the work is free for other licensees",
+            N_("License grant %(grant)s on work %(work)s expired unpaid"),
+            N_(
+                "The %(sale_type)s license grant %(grant)s on work %(work)s was expired unpaid: "
+                "the work is free for other licensees."
+            ),
         )
     return expired
 
@@ -235,33 +315,86 @@ def refund_grant(session: Session, grant_id: int) -> LicenseGrant:
     if grant.status == GrantStatus.REFUNDED:
         return grant
     if grant.status != GrantStatus.ACTIVE:
-        raise Conflict(f"license grant {grant_id} is {grant.status}: only a paid one is refunded")
+        raise Conflict(
+            N_("license grant %(grant)s is %(status)s: only a paid one is refunded"),
+            grant=grant_id,
+            status=str(grant.status),
+        )
     grant.status = GrantStatus.REFUNDED
     session.add(grant)
     session.flush()
     offer = repository.offer_of_grant(session, grant)
     if grant.sale_type == "buyout":
         transfer_ownership(session, grant.work_id, offer.created_by)
-    _tell_owner(session, offer, grant, "refunded in full: the license has ended")
+    _tell_owner(
+        session,
+        offer,
+        grant,
+        N_("License grant %(grant)s on work %(work)s refunded in full"),
+        N_(
+            "The %(sale_type)s license grant %(grant)s on work %(work)s was refunded in full: "
+            "the license has ended."
+        ),
+    )
     return grant
 
 
-def _taken_message(grant: LicenseGrant, gross: Money) -> str:
+def _taken_wording(grant: LicenseGrant, gross: Money) -> tuple[str, str, str]:
+    """The subject and body templates of a taken grant, and the payment's deadline."""
+    subject = N_("License grant %(grant)s on work %(work)s taken")
     if grant.status == GrantStatus.ACTIVE:
-        return "taken: the retail license is active; royalties follow sales reports"
+        return (
+            subject,
+            N_(
+                "The %(sale_type)s license grant %(grant)s on work %(work)s was taken: the "
+                "retail license is active; royalties follow sales reports."
+            ),
+            "",
+        )
     deadline = grant.expires_at.isoformat(timespec="minutes") if grant.expires_at else "?"
-    return f"taken: awaiting payment of {gross} until {deadline}"
+    body = N_(
+        "The %(sale_type)s license grant %(grant)s on work %(work)s was taken: awaiting payment "
+        "of %(gross)s until %(deadline)s."
+    )
+    return subject, body, deadline
 
 
-def _tell_owner(session: Session, offer: LicenseOffer, grant: LicenseGrant, what: str) -> None:
+# The sale types as words a reader's language has (the catalogs translate them).
+SALE_TYPE_WORDS: Final = {
+    "retail": N_("retail"),
+    "wholesale": N_("wholesale"),
+    "buyout": N_("buyout"),
+}
+
+
+def _tell_owner(
+    session: Session,
+    offer: LicenseOffer,
+    grant: LicenseGrant,
+    subject: str,
+    body: str,
+    *,
+    deadline: str = "",
+    gross: str = "",
+) -> None:
+    """Tell the offer's publisher what became of a grant: templates with `grant`, `work`,
+    `sale_type`, `gross` and `deadline` placeholders."""
     publisher = session.get(User, offer.created_by)
     if publisher is None:
         raise NotFound(f"user {offer.created_by} not found")
+    word = SALE_TYPE_WORDS.get(grant.sale_type)
     notify(
         session,
         publisher,
         f"license_grant_{grant.status.value}",
-        f"License grant {grant.id} on work {grant.work_id} {what.split(':', maxsplit=1)[0]}",
-        f"The {grant.sale_type} license grant {grant.id} on work {grant.work_id} was {what}.",
+        subject,
+        body,
         {"grant_id": persisted_id(grant), "work_id": grant.work_id, "status": grant.status.value},
+        params={
+            "grant": persisted_id(grant),
+            "work": grant.work_id,
+            "sale_type": grant.sale_type if word is None else Message(word),
+            "gross": gross or str(Money(grant.gross_minor, grant.currency)),
+            "deadline": deadline,
+        },
     )

@@ -21,7 +21,8 @@ LICENSING_GRANT_STATUSES = (GrantStatus.ACTIVE,)
 
 
 def licensed_grants(session: Session, work_id: int, domain_or_url: str) -> list[LicenseGrant]:
-    """Return the grants of a work held by an organisation whose domain covers the host.
+    """Return the grants of a work held by an organisation whose domain covers the host, or
+    that license a site by name (a retroactive licence settling a case against it).
 
     A host is covered by its organisation's domain and every subdomain of it. Only active
     grants count: one awaiting payment, expired, cancelled or refunded licenses nothing. Text
@@ -33,8 +34,10 @@ def licensed_grants(session: Session, work_id: int, domain_or_url: str) -> list[
         raise InvalidDomainError(f"{domain_or_url[:100]!r} names no domain: {error}") from None
     candidates = repository.grants_with_licensee_domains(session, work_id, LICENSING_GRANT_STATUSES)
     grants: dict[int, LicenseGrant] = {}
-    for grant, domain in candidates:
-        # Organisation domains are stored canonical (registry.accounts.organisation_domain).
+    named = repository.grants_with_licensed_domains(session, work_id, LICENSING_GRANT_STATUSES)
+    for grant, domain in [*candidates, *named]:
+        # Organisation domains are stored canonical (registry.accounts.organisation_domain), and
+        # a retroactive licence names its case's domain, canonical as monitoring stores it.
         if domain is not None and host_within(host, domain):
             grants[persisted_id(grant)] = grant
     return list(grants.values())

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from sqlmodel import Session
 
 from licensing import repository
+from licensing.contract import parse_contract_data
 from licensing.errors import InvalidSaleEventError
-from licensing.models import LicenseOffer, OfferStatus
+from licensing.models import LicenseGrant, LicenseOffer, OfferStatus
 from licensing.service.contracts import active_contract
+from licensing.terms import OfferTerms, stamp_terms, terms_of
 from registry.errors import Conflict
 from registry.models import User, persisted_id
 from registry.repository import get_owned_work, visible_work
@@ -41,6 +43,7 @@ def publish_offer(
         package=package,
         created_by=persisted_id(actor),
     )
+    stamp_terms(offer, contract)
     session.add(offer)
     session.flush()
     return offer
@@ -68,3 +71,21 @@ def close_open_offers(session: Session, work_id: int) -> None:
     for open_offer in repository.open_offers(session, work_id):
         open_offer.status = OfferStatus.CLOSED
         session.add(open_offer)
+
+
+def offers_with_terms(
+    session: Session, viewer: User | None, work_id: int
+) -> list[tuple[LicenseOffer, OfferTerms]]:
+    """A visible work's open offers with the terms each sells; none without an active contract."""
+    offers = list_open_offers(session, viewer, work_id)
+    if not offers or repository.active_version(session, work_id) is None:
+        return []
+    _version, contract = active_contract(session, work_id)
+    return [(offer, terms_of(contract, offer.sale_type, offer.package)) for offer in offers]
+
+
+def grant_terms(session: Session, grant: LicenseGrant) -> OfferTerms:
+    """The terms a grant was taken under, read from the contract version it ran under."""
+    offer = repository.offer_of_grant(session, grant)
+    contract = parse_contract_data(repository.version_of_grant(session, grant).document)
+    return terms_of(contract, grant.sale_type, offer.package)

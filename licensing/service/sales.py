@@ -1,25 +1,35 @@
 """Retail sales reports under a grant: each line's royalty split, named reports, corrections.
 
-The use case takes the session and the licensee and never commits; every line's split is
-appended to the attestation log in the caller's transaction, so a row never exists without its
-leaf. Reports under one grant queue on the grant's row (`repository.lock_licensee_grant`): tiers,
-the cap and recoupment count every line still counted before them.
+The use case takes the session and the licensee and never commits. A report is ingested as a
+batch: what earlier lines add up to is read once (a sum in the database), every line is split
+in memory, the report's splits are appended to the attestation log as one `license_report` leaf
+per `REPORT_LEAF_LINES` lines, and the lines are written in one statement, all in the caller's
+transaction, so a line never exists without the leaf that covers it. Reports under one grant
+queue on the grant's row (`repository.lock_licensee_grant`): tiers, the cap and recoupment count
+every line still counted before them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from licensing import repository
 from licensing.contract import Contract, parse_contract_data
-from licensing.engine import Execution, RetailSale, execute
+from licensing.engine import RetailSale, execute
 from licensing.errors import CurrencyMismatchError, InvalidSaleEventError
-from licensing.events import SplitEvent, allocation_lines, split_openings
+from licensing.events import (
+    REPORT_LEAF_LINES,
+    AllocationLine,
+    ReportSplitEvent,
+    allocation_lines,
+    report_openings,
+)
 from licensing.models import ContractVersion, LicenseGrant, SalesReport
 from licensing.money import Money
 from licensing.schemas import SalesLineCreate
@@ -27,7 +37,7 @@ from licensing.service.contracts import compiled
 from registry.errors import Conflict, NotFound
 from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
-from registry.models import User, persisted_id
+from registry.models import User, persisted_id, utcnow
 
 REPORT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 MAX_REPORT_LINES = 10_000
@@ -71,6 +81,42 @@ def read_sales_line(fields: Mapping[str, object], currency: str, where: str) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class ReportedLine:
+    """One stored line of a sales report, as the report's outcome shows it."""
+
+    id: int
+    grant_id: int
+    line_number: int
+    units: int
+    net_revenue_minor: int
+    channel: str | None
+    territory: str | None
+    gross_minor: int
+    recouped_minor: int
+    currency: str
+    execution: dict[str, Any]
+    log_index: int | None
+
+    @classmethod
+    def of(cls, row: SalesReport) -> ReportedLine:
+        """The outcome's view of a stored row."""
+        return cls(
+            id=persisted_id(row),
+            grant_id=row.grant_id,
+            line_number=row.line_number,
+            units=row.units,
+            net_revenue_minor=row.net_revenue_minor,
+            channel=row.channel,
+            territory=row.territory,
+            gross_minor=row.gross_minor,
+            recouped_minor=row.recouped_minor,
+            currency=row.currency,
+            execution=row.execution,
+            log_index=row.log_index,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ReportOutcome:
     """A stored sales report: its lines, their splits and what it changes in royalties owed.
 
@@ -82,7 +128,7 @@ class ReportOutcome:
     grant_id: int
     report_id: str
     corrects_report_id: str | None
-    rows: tuple[SalesReport, ...]
+    rows: tuple[ReportedLine, ...]
     royalties: Money
     owed: tuple[tuple[str, int], ...]
     replayed: bool
@@ -97,7 +143,7 @@ def _same_lines(rows: Sequence[SalesReport], lines: Sequence[SalesLine], currenc
     return stored == sent
 
 
-def owed_by_party(rows: Sequence[SalesReport]) -> dict[str, int]:
+def owed_by_party(rows: Sequence[SalesReport | ReportedLine]) -> dict[str, int]:
     owed: dict[str, int] = {}
     for row in rows:
         for line in row.execution["allocations"]:
@@ -109,7 +155,7 @@ def _outcome(
     grant: LicenseGrant,
     report_id: str,
     corrects: str | None,
-    rows: Sequence[SalesReport],
+    rows: Sequence[ReportedLine],
     replaced: Sequence[SalesReport],
     *,
     replayed: bool,
@@ -171,17 +217,17 @@ def submit_sales_report(
     if existing:
         same_correction = existing[0].corrects_report_key == corrects
         if same_correction and _same_lines(existing, lines, contract.currency):
-            replaced = repository.report_rows(session, grant_id, corrects) if corrects else []
-            return _outcome(grant, report_id, corrects, existing, replaced, replayed=True)
+            earlier = repository.report_rows(session, grant_id, corrects) if corrects else []
+            stored = [ReportedLine.of(row) for row in existing]
+            return _outcome(grant, report_id, corrects, stored, earlier, replayed=True)
         raise Conflict(
             f"report {report_id} was already recorded with other lines; "
             "send a correction under a new report id that names it"
         )
-    counted = repository.counted_rows(session, grant_id)
-    replaced = []
+    replaced: list[SalesReport] = []
     if corrects is not None:
-        replaced = _replaceable_report(session, grant_id, corrects, counted)
-        counted = [row for row in counted if row.report_key != corrects]
+        replaced = _replaceable_report(session, grant_id, corrects)
+    counted = repository.counted_totals(session, grant_id, excluding_report=corrects)
     rows = _record_lines(
         session,
         grant=grant,
@@ -196,15 +242,13 @@ def submit_sales_report(
     return _outcome(grant, report_id, corrects, rows, replaced, replayed=False)
 
 
-def _replaceable_report(
-    session: Session, grant_id: int, corrects: str, counted: Sequence[SalesReport]
-) -> list[SalesReport]:
+def _replaceable_report(session: Session, grant_id: int, corrects: str) -> list[SalesReport]:
     replaced = repository.report_rows(session, grant_id, corrects)
     if not replaced:
         raise NotFound(f"report {corrects} not found under grant {grant_id}")
-    if not any(row.report_key == corrects for row in counted):
+    if repository.report_is_replaced(session, grant_id, corrects):
         raise Conflict(f"report {corrects} was already corrected; correct the correction")
-    latest = counted[-1].report_key
+    latest = repository.latest_counted_report(session, grant_id)
     if latest != corrects:
         raise Conflict(
             f"only the latest report still counted ({latest}) can be corrected, not {corrects}: "
@@ -222,17 +266,25 @@ def _record_lines(
     report_id: str,
     corrects: str | None,
     lines: Sequence[SalesLine],
-    counted: Sequence[SalesReport],
+    counted: repository.CountedTotals,
     log: AttestationLog,
-) -> list[SalesReport]:
+) -> list[ReportedLine]:
+    """Split every line in memory, log the report, then write its lines in one statement.
+
+    One `ReportSplitEvent` leaf covers up to `REPORT_LEAF_LINES` lines; each line keeps the
+    index of the leaf that covers it, and the first line of each leaf keeps its openings.
+    """
     currency = contract.currency
+    grant_id = persisted_id(grant)
     compiled_contract = compiled(session, contract)
-    units_before = sum(row.units for row in counted)
-    revenue_before = sum(row.net_revenue_minor for row in counted)
-    royalties_before = sum(row.gross_minor for row in counted)
-    recouped_before = sum(row.recouped_minor for row in counted)
-    rows: list[SalesReport] = []
-    executions: list[Execution] = []
+    units_before = counted.units
+    revenue_before = counted.net_revenue_minor
+    royalties_before = counted.gross_minor
+    recouped_before = counted.recouped_minor
+    moment = utcnow()
+    rows: list[dict[str, object]] = []
+    reported: list[ReportedLine] = []
+    logged: list[tuple[int, int, int, int, tuple[AllocationLine, ...]]] = []
     for number, line in enumerate(lines, start=1):
         execution = execute(
             compiled_contract,
@@ -247,63 +299,90 @@ def _record_lines(
                 recouped_before=Money(recouped_before, currency),
             ),
         )
+        gross = execution.gross.amount_minor
         recouped = sum(
             entry.amount.amount_minor
             for entry in execution.allocations
             if entry.rule.startswith("recoup:")
         )
+        revenue = line.net_revenue.amount_minor
+        split = execution.to_json()
         rows.append(
-            SalesReport(
-                grant_id=persisted_id(grant),
-                report_key=report_id,
+            {
+                "grant_id": grant_id,
+                "report_key": report_id,
+                "line_number": number,
+                "corrects_report_key": corrects,
+                "contract_version_id": persisted_id(version),
+                "units": line.units,
+                "net_revenue_minor": revenue,
+                "channel": line.channel,
+                "territory": line.territory,
+                "gross_minor": gross,
+                "recouped_minor": recouped,
+                "currency": currency,
+                "execution": split,
+                "log_openings": None,
+                "reported_at": moment,
+            }
+        )
+        reported.append(
+            ReportedLine(
+                id=0,
+                grant_id=grant_id,
                 line_number=number,
-                corrects_report_key=corrects,
-                contract_version_id=persisted_id(version),
                 units=line.units,
-                net_revenue_minor=line.net_revenue.amount_minor,
+                net_revenue_minor=revenue,
                 channel=line.channel,
                 territory=line.territory,
-                gross_minor=execution.gross.amount_minor,
+                gross_minor=gross,
                 recouped_minor=recouped,
                 currency=currency,
-                execution=execution.to_json(),
+                execution=split,
+                log_index=None,
             )
         )
-        executions.append(execution)
+        logged.append((number, line.units, revenue, gross, allocation_lines(execution)))
         units_before += line.units
-        revenue_before += line.net_revenue.amount_minor
-        royalties_before += execution.gross.amount_minor
+        revenue_before += revenue
+        royalties_before += gross
         recouped_before += recouped
-    session.add_all(rows)
-    session.flush()
     events = []
-    for row, execution in zip(rows, executions, strict=True):
-        openings = split_openings(
-            report_id=report_id,
-            corrects_report_id=corrects,
-            units=row.units,
-            net_revenue_minor=row.net_revenue_minor,
-            gross_minor=row.gross_minor,
-            allocations=allocation_lines(execution),
-        )
-        row.log_openings = openings_to_json(openings)
+    for start in range(0, len(rows), REPORT_LEAF_LINES):
+        chunk = logged[start : start + REPORT_LEAF_LINES]
+        openings = report_openings(report_id=report_id, corrects_report_id=corrects, lines=chunk)
+        rows[start]["log_openings"] = openings_to_json(openings)
         events.append(
-            SplitEvent(
-                grant_id=persisted_id(grant),
-                sales_report_id=persisted_id(row),
-                line_number=row.line_number,
+            ReportSplitEvent(
+                grant_id=grant_id,
                 work_id=grant.work_id,
+                first_line=chunk[0][0],
+                last_line=chunk[-1][0],
                 contract_id=contract.contract_id,
                 contract_version=contract.version,
                 document_sha256=version.document_sha256,
                 currency=currency,
                 commitments=commitments_of(openings),
-                executed_at=row.reported_at,
+                executed_at=moment,
             )
         )
     indexes = log.append_events(events)
-    for row, index in zip(rows, indexes, strict=True):
-        row.log_index = index
-    session.add_all(rows)
-    session.flush()
-    return rows
+    for position, row in enumerate(rows):
+        row["log_index"] = indexes[position // REPORT_LEAF_LINES]
+    ids = repository.insert_report_lines(session, rows)
+    return [
+        replace(line, id=line_id, log_index=indexes[position // REPORT_LEAF_LINES])
+        for position, (line_id, line) in enumerate(zip(ids, reported, strict=True))
+    ]
+
+
+def sales_line_openings(session: Session, line: SalesReport) -> dict[str, Any] | None:
+    """The openings of the leaf that logged a sales line, for the grant's parties.
+
+    A line logged on its own (a `license_split` leaf) keeps them itself; a line of a report leaf
+    finds them on the first line that leaf covers.
+    """
+    if line.log_openings is not None or line.log_index is None:
+        return line.log_openings
+    first = repository.report_leaf_row(session, line.grant_id, line.log_index)
+    return first.log_openings if first is not None else None

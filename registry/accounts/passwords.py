@@ -11,6 +11,7 @@ from functools import cache
 from importlib.resources import files
 
 from registry.errors import Invalid
+from registry.messages import N_
 
 MIN_LENGTH = 10
 _COMMON_LIST = "common-passwords.txt"
@@ -35,11 +36,16 @@ def check_new_password(password: str) -> None:
     meaningful = password.strip()
     if len(meaningful) < MIN_LENGTH:
         raise WeakPassword(
-            f"choose a password of at least {MIN_LENGTH} characters, not counting spaces at "
-            "either end (a few unrelated words make a good one)"
+            N_(
+                "choose a password of at least %(count)s characters, not counting spaces at "
+                "either end (a few unrelated words make a good one)"
+            ),
+            count=MIN_LENGTH,
         )
     if meaningful.lower() in common_passwords():
         raise WeakPassword(
-            "this password is one of the most commonly used ones, so it is easy to guess: "
-            "choose another"
+            N_(
+                "this password is one of the most commonly used ones, so it is easy to guess: "
+                "choose another"
+            )
         )

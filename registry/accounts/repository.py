@@ -19,6 +19,7 @@ from registry.models import (
     LoginSession,
     Membership,
     Organisation,
+    PasswordReset,
     User,
     persisted_id,
 )
@@ -116,3 +117,45 @@ def verification_link_by_digest(session: Session, digest: str) -> EmailVerificat
     return session.exec(
         select(EmailVerification).where(EmailVerification.token_hash == digest)
     ).first()
+
+
+def password_resets_requested_by(session: Session, requester_key: str, since: datetime) -> int:
+    """How many password resets one client asked for after `since`, for any address."""
+    return len(
+        session.exec(
+            select(PasswordReset.id).where(
+                PasswordReset.requester_key == requester_key,
+                col(PasswordReset.created_at) > since,
+            )
+        ).all()
+    )
+
+
+def password_links_sent_since(session: Session, user: User, since: datetime) -> list[datetime]:
+    """When each password reset link the user was mailed after `since` was made."""
+    return list(
+        session.exec(
+            select(PasswordReset.created_at).where(
+                PasswordReset.user_id == persisted_id(user),
+                col(PasswordReset.token_hash).is_not(None),
+                col(PasswordReset.created_at) > since,
+            )
+        )
+    )
+
+
+def password_reset_by_digest(session: Session, digest: str) -> PasswordReset | None:
+    return session.exec(select(PasswordReset).where(PasswordReset.token_hash == digest)).first()
+
+
+def open_password_resets_of(session: Session, user: User) -> list[PasswordReset]:
+    """The user's mailed reset links not used yet (expired ones included)."""
+    return list(
+        session.exec(
+            select(PasswordReset).where(
+                PasswordReset.user_id == persisted_id(user),
+                col(PasswordReset.token_hash).is_not(None),
+                col(PasswordReset.used_at).is_(None),
+            )
+        )
+    )

@@ -21,6 +21,7 @@ from registry.accounts.passwords import check_new_password
 from registry.accounts.throttle import LoginThrottle
 from registry.accounts.verification import require_verified_email
 from registry.errors import BadRequest, Conflict, Forbidden, Invalid, Unauthorized
+from registry.messages import N_
 from registry.models import (
     ApiKey,
     LoginSession,
@@ -85,7 +86,11 @@ def normalise_email(email: str) -> str:
     try:
         parsed = validate_email(email.strip(), check_deliverability=False, test_environment=True)
     except EmailNotValidError as error:
-        raise InvalidEmail(f"not a valid email address: {email[:100]!r} ({error})") from None
+        raise InvalidEmail(
+            N_("not a valid email address: %(email)s (%(reason)s)"),
+            email=repr(email[:100]),
+            reason=str(error),
+        ) from None
     return parsed.normalized.lower()
 
 
@@ -106,6 +111,27 @@ def self_assignable_roles(names: Iterable[str]) -> set[Role]:
     return {Role(name) for name in wanted}
 
 
+def hash_password(password: str) -> str:
+    """The argon2 hash a password is stored as."""
+    return _password_hasher.hash(password)
+
+
+_LOCALE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+
+
+def _checked_locale(locale: str | None) -> str | None:
+    if locale is not None and not _LOCALE_TAG.match(locale):
+        raise BadRequest(f"not a language tag: {locale[:20]!r} (expected e.g. en or zh)")
+    return locale
+
+
+def set_locale(session: Session, user: User, locale: str) -> None:
+    """Remember the language the user chose (their pages and emails use it)."""
+    user.locale = _checked_locale(locale)
+    session.add(user)
+    session.flush()
+
+
 def create_user(
     session: Session,
     *,
@@ -113,18 +139,20 @@ def create_user(
     password: str,
     display_name: str = "",
     roles: set[Role] | None = None,
+    locale: str | None = None,
 ) -> User:
     """Create a user; refuses a second account with the same email (operators and the CLI: the
     public sign-up is `sign_up`, which does not say whether an address is taken)."""
     address = normalise_email(email)
     check_new_password(password)
     if repository.user_by_email(session, address) is not None:
-        raise Conflict(f"an account with email {address} already exists")
+        raise Conflict(N_("an account with email %(email)s already exists"), email=address)
     user = User(
         email=address,
         display_name=display_name or address.split("@")[0],
-        password_hash=_password_hasher.hash(password),
+        password_hash=hash_password(password),
         roles=sorted(role.value for role in (roles or {Role.CREATOR})),
+        locale=_checked_locale(locale),
     )
     session.add(user)
     session.flush()
@@ -138,13 +166,20 @@ SIGN_UP_RECEIVED = (
 
 
 def sign_up(
-    session: Session, *, email: str, password: str, display_name: str = "", roles: set[Role]
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    display_name: str = "",
+    roles: set[Role],
+    locale: str | None = None,
 ) -> User | None:
     """Self-service sign-up that answers alike whether or not the address is taken.
 
     Returns the new user, or None when the address already has an account; the caller must tell
     the person the same thing in both cases, so the answer is no way to learn who has an account
-    here. The taken case spends an argon2 hash as the new one does, and a concurrent sign-up with
+    here. `locale` is the language the person signed up in: their emails are written in it.
+    The taken case spends an argon2 hash as the new one does, and a concurrent sign-up with
     the same address (the unique index refuses the second insert) is the taken case too.
     Malformed addresses and weak passwords are still refused: that says nothing about others.
     """
@@ -156,7 +191,12 @@ def sign_up(
     try:
         with session.begin_nested():
             return create_user(
-                session, email=address, password=password, display_name=display_name, roles=roles
+                session,
+                email=address,
+                password=password,
+                display_name=display_name,
+                roles=roles,
+                locale=locale,
             )
     except IntegrityError:
         return None
@@ -166,7 +206,7 @@ def find_user_by_email(session: Session, email: str) -> User | None:
     return repository.user_by_email(session, _lookup_key(email))
 
 
-WRONG_CREDENTIALS = "The email address or the password is wrong: check both and try again."
+WRONG_CREDENTIALS = N_("The email address or the password is wrong: check both and try again.")
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
@@ -284,8 +324,8 @@ def create_organisation(
     """A brand's organisation; license checks recognise its web domain as the licensee's once the
     owner verified it (`registry.accounts.domains`)."""
     if not owner.has_role(Role.BRAND):
-        raise Forbidden("only brand accounts create organisations")
-    require_verified_email(owner, "own an organisation")
+        raise Forbidden(N_("only brand accounts create organisations"))
+    require_verified_email(owner, N_("own an organisation"))
     host = organisation_domain(domain) if domain else None
     if host is not None:
         refuse_domain_taken(session, host, None)

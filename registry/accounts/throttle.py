@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, delete
 from sqlmodel import Session, col, select
 
 from registry.errors import TooManyRequests
+from registry.messages import N_, Message
 from registry.models import LoginFailure, utcnow
 
 DEFAULT_WINDOW = timedelta(minutes=15)
@@ -42,11 +43,15 @@ def account_key(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
-def _wait_words(seconds: int) -> str:
+def _wait_words(seconds: int) -> Message:
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        if seconds == 1:
+            return Message(N_("1 second"))
+        return Message(N_("%(count)s seconds"), {"count": seconds})
     minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if minutes == 1:
+        return Message(N_("1 minute"))
+    return Message(N_("%(count)s minutes"), {"count": minutes})
 
 
 @dataclass(frozen=True)
@@ -65,18 +70,21 @@ class LoginThrottle:
         )
         if account is not None:
             raise TooManyRequests(
-                "Too many failed sign-ins for this account. For its safety, sign-in is paused: "
-                f"try again in {_wait_words(account)}.",
+                N_(
+                    "Too many failed sign-ins for this account. For its safety, sign-in is "
+                    "paused: try again in %(wait)s."
+                ),
                 account,
+                wait=_wait_words(account),
             )
         here = self._wait(
             session, col(LoginFailure.client_address) == address, self.per_address, now
         )
         if here is not None:
             raise TooManyRequests(
-                "Too many failed sign-ins from your network address. "
-                f"Try again in {_wait_words(here)}.",
+                N_("Too many failed sign-ins from your network address. Try again in %(wait)s."),
                 here,
+                wait=_wait_words(here),
             )
 
     def record_failure(

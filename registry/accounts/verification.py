@@ -14,21 +14,19 @@ LINK_LIFETIME, once, and only while the account still has the address it was sen
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
-import smtplib
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import event
 from sqlmodel import Session
 
 from registry.accounts import repository
 from registry.errors import BadRequest, Conflict, Forbidden, TooManyRequests, Unavailable
+from registry.messages import N_, Message
 from registry.models import EmailVerification, User, persisted_id, utcnow
-from registry.notifications.mail import Mailer, compose
+from registry.notifications.mail import Mailer, Translate, compose, in_english, send_after_commit
 
 LINK_LIFETIME = timedelta(days=2)
 # A new link at most once a minute and five a day per account: enough for a lost message, too
@@ -36,9 +34,6 @@ LINK_LIFETIME = timedelta(days=2)
 RESEND_INTERVAL = timedelta(minutes=1)
 LINKS_PER_DAY = 5
 VERIFY_PATH = "/verify-email"
-
-_logger = logging.getLogger(__name__)
-_OUTGOING = "copymark.accounts.verification_mail"
 
 
 class EmailNotVerified(Forbidden):
@@ -55,20 +50,28 @@ class EmailDisabled(Unavailable):
 
 @dataclass(frozen=True)
 class VerificationMail:
-    """How links go out: the configured SMTP mailer (None while email is off) and the site."""
+    """How account links (verification, password reset) go out: the configured SMTP mailer
+    (None while email is off), the site, and the catalogs that write them in each person's
+    language."""
 
     mailer: Mailer | None
     base_url: str
+    translate: Translate = in_english
 
 
 def require_verified_email(user: User, action: str) -> None:
-    """Refuse `action` (words like "consent to a contract") until the user verified the email."""
+    """Refuse `action` (words like "consent to a contract", marked `N_`) until the user verified
+    the email."""
     if user.email_verified:
         return
     raise EmailNotVerified(
-        f"Verify your email address first: before this account can {action}, open the link we "
-        f"sent to {user.email}. No message? Ask for a new one with "
-        "POST /api/v1/me/email-verification (or the button on your account page)."
+        N_(
+            "Verify your email address first: before this account can %(action)s, open the link "
+            "we sent to %(email)s. No message? Ask for a new one with "
+            "POST /api/v1/me/email-verification (or the button on your account page)."
+        ),
+        action=Message(action),
+        email=user.email,
     )
 
 
@@ -87,11 +90,15 @@ def send_verification_link(
     """
     moment = now or utcnow()
     if user.email_verified:
-        raise Conflict(f"{user.email} is already verified: there is nothing to confirm.")
+        raise Conflict(
+            N_("%(email)s is already verified: there is nothing to confirm."), email=user.email
+        )
     if mail.mailer is None:
         raise EmailDisabled(
-            "This server sends no email (no SMTP server is configured), so it cannot send a "
-            "verification link: ask its operator."
+            N_(
+                "This server sends no email (no SMTP server is configured), so it cannot send a "
+                "verification link: ask its operator."
+            )
         )
     _check_resend_budget(session, user, moment)
     token = secrets.token_urlsafe(32)
@@ -105,7 +112,8 @@ def send_verification_link(
         )
     )
     session.flush()
-    _send_after_commit(session, mail.mailer, _message(user.email, token, mail.base_url))
+    _ = mail.translate(user.locale)
+    send_after_commit(session, mail.mailer, _message(user.email, token, mail.base_url, _))
 
 
 def _check_resend_budget(session: Session, user: User, now: datetime) -> None:
@@ -113,66 +121,38 @@ def _check_resend_budget(session: Session, user: User, now: datetime) -> None:
     if recent and max(recent) > now - RESEND_INTERVAL:
         wait = max(recent) + RESEND_INTERVAL - now
         raise TooManyRequests(
-            "A verification link was sent less than a minute ago: check your inbox (and spam "
-            "folder) before asking for another.",
+            N_(
+                "A verification link was sent less than a minute ago: check your inbox (and "
+                "spam folder) before asking for another."
+            ),
             int(wait.total_seconds()) + 1,
         )
     if len(recent) >= LINKS_PER_DAY:
         wait = min(recent) + timedelta(days=1) - now
         raise TooManyRequests(
-            f"{LINKS_PER_DAY} verification links were sent to this address in the last day: "
-            "use one of those, or try again tomorrow.",
+            N_(
+                "%(count)s verification links were sent to this address in the last day: use "
+                "one of those, or try again tomorrow."
+            ),
             int(wait.total_seconds()) + 1,
+            count=LINKS_PER_DAY,
         )
 
 
-def _message(recipient: str, token: str, base_url: str) -> EmailMessage:
+def _message(recipient: str, token: str, base_url: str, _: Callable[[str], str]) -> EmailMessage:
     link = f"{base_url.rstrip('/')}{VERIFY_PATH}?token={token}"
-    text = (
-        "Someone, probably you, created a Copymark account with this email address.\n\n"
-        f"To confirm that the address is yours, open this link within two days:\n\n{link}\n\n"
-        "Until then the account cannot consent to contracts or own an organisation. If this "
-        "was not you, ignore this message: nothing is confirmed without it.\n"
+    text = "\n\n".join(
+        (
+            _("Someone, probably you, created a Copymark account with this email address."),
+            _("To confirm that the address is yours, open this link within two days:"),
+            link,
+            _(
+                "Until then the account cannot consent to contracts or own an organisation. If "
+                "this was not you, ignore this message: nothing is confirmed without it."
+            ),
+        )
     )
-    return compose(recipient, "Copymark: confirm your email address", text)
-
-
-def _send_after_commit(session: Session, mailer: Mailer, message: EmailMessage) -> None:
-    """Hand `message` to the mailer once the session commits; nothing if it rolls back.
-
-    The send runs on its own thread, so a request never waits on the mail server, and how long
-    a sign-up takes says nothing about whether the address was new (only new ones get a link).
-    A failed send is logged and costs the person one resend: the link row is already stored.
-    """
-    outgoing: list[tuple[Mailer, EmailMessage]] | None = session.info.get(_OUTGOING)
-    if outgoing is None:
-        outgoing = session.info[_OUTGOING] = []
-        event.listen(session, "after_commit", _dispatch)
-        event.listen(session, "after_rollback", _discard)
-    outgoing.append((mailer, message))
-
-
-def _dispatch(session: Session) -> None:
-    outgoing: list[tuple[Mailer, EmailMessage]] = session.info.get(_OUTGOING, [])
-    committed = list(outgoing)
-    outgoing.clear()
-    if committed:
-        # Not a daemon: a CLI command that committed waits for its mail before the process exits.
-        threading.Thread(
-            target=_deliver, args=(committed,), name="copymark-verification-mail"
-        ).start()
-
-
-def _discard(session: Session) -> None:
-    session.info.get(_OUTGOING, []).clear()
-
-
-def _deliver(committed: list[tuple[Mailer, EmailMessage]]) -> None:
-    for mailer, message in committed:
-        try:
-            mailer.send(message)
-        except (OSError, smtplib.SMTPException) as error:
-            _logger.warning("verification mail to %s not sent: %s", message["To"], error)
+    return compose(recipient, _("Copymark: confirm your email address"), text + "\n")
 
 
 def confirm_email(session: Session, token: str, *, now: datetime | None = None) -> User:
@@ -183,8 +163,10 @@ def confirm_email(session: Session, token: str, *, now: datetime | None = None) 
     """
     moment = now or utcnow()
     invalid = VerificationLinkInvalid(
-        "This verification link is not valid: it may have been used already, have expired "
-        "(links last two days) or been copied incompletely. Sign in and ask for a new one."
+        N_(
+            "This verification link is not valid: it may have been used already, have expired "
+            "(links last two days) or been copied incompletely. Sign in and ask for a new one."
+        )
     )
     if not token or len(token) > 100:
         raise invalid

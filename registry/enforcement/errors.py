@@ -54,3 +54,9 @@ class MailUnavailable(Unavailable):
     """The notice could not be handed to the mail server; nothing was recorded."""
 
     code = "case_mail_unavailable"
+
+
+class DisputeRefused(Conflict):
+    """A dispute that cannot be opened or decided as asked (not a conflict, already decided)."""
+
+    code = "ownership_dispute_refused"

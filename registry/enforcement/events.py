@@ -1,39 +1,18 @@
-"""The case log event: one leaf per step of a case, binding the step to its document's digest.
+"""The case and dispute log events: one leaf per step, binding it to its document's digest.
 
 Importing this module registers the event kind with ``parse_event``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Self
+from typing import ClassVar
 
 from registry.log.events import (
     SHA256_HEX,
-    EventFormatError,
-    JsonValue,
     LogEvent,
-    expect_fields,
-    format_timestamp,
-    int_field,
-    parse_timestamp,
-    str_field,
     utc,
-)
-
-_NAMES = frozenset(
-    {
-        "case_id",
-        "owner_id",
-        "action",
-        "from_state",
-        "to_state",
-        "alert_ids",
-        "document_sha256",
-        "at",
-    }
 )
 
 
@@ -60,35 +39,23 @@ class CaseStepEvent(LogEvent):
         object.__setattr__(self, "alert_ids", tuple(self.alert_ids))
         object.__setattr__(self, "at", utc(self.at))
 
-    def fields(self) -> dict[str, JsonValue]:
-        """JSON fields of the step."""
-        return {
-            "case_id": self.case_id,
-            "owner_id": self.owner_id,
-            "action": self.action,
-            "from_state": self.from_state,
-            "to_state": self.to_state,
-            "alert_ids": list(self.alert_ids),
-            "document_sha256": self.document_sha256,
-            "at": format_timestamp(self.at),
-        }
 
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, object]) -> Self:
-        """Rebuild from JSON fields."""
-        expect_fields(fields, set(_NAMES))
-        alert_ids = fields["alert_ids"]
-        if not isinstance(alert_ids, list):
-            raise EventFormatError("alert_ids must be an array")
-        from_state = fields["from_state"]
-        digest = fields["document_sha256"]
-        return cls(
-            case_id=int_field(fields["case_id"], "case_id"),
-            owner_id=int_field(fields["owner_id"], "owner_id"),
-            action=str_field(fields["action"], "action"),
-            from_state=None if from_state is None else str_field(from_state, "from_state"),
-            to_state=str_field(fields["to_state"], "to_state"),
-            alert_ids=tuple(int_field(item, "alert_ids[]") for item in alert_ids),
-            document_sha256=None if digest is None else str_field(digest, "document_sha256"),
-            at=parse_timestamp(str_field(fields["at"], "at")),
-        )
+@dataclass(frozen=True)
+class DisputeStepEvent(LogEvent):
+    """An ownership dispute opened, upheld or rejected, with the SHA-256 of its stated reason."""
+
+    event_type: ClassVar[str] = "ownership_dispute"
+    event_version: ClassVar[int] = 1
+
+    dispute_id: int
+    work_id: int
+    earlier_work_id: int
+    claimant_id: int
+    action: str
+    reason_sha256: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        if not SHA256_HEX.fullmatch(self.reason_sha256):
+            raise ValueError("reason_sha256 must be 64 lowercase hex characters")
+        object.__setattr__(self, "at", utc(self.at))

@@ -1,9 +1,10 @@
 """The case state machine: which step leads where, and who may take it.
 
 open → notice_sent → (resolved_removed | resolved_licensed | counter_noticed →
-(reinstated | escalated)), and any unfinished case may be closed. Sending a notice and
-receiving a counter-notice are steps of their own (they carry a document), so the rights
-holder's plain transitions cannot reach notice_sent or counter_noticed.
+(reinstated | escalated | resolved_licensed)), and any unfinished case may be closed: a
+counter-noticed case still settles as licensed when the accused party pays a retroactive
+licence. Sending a notice and receiving a counter-notice are steps of their own (they carry a
+document), so the rights holder's plain transitions cannot reach notice_sent or counter_noticed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ TRANSITIONS: Final[dict[CaseState, frozenset[CaseState]]] = {
         }
     ),
     CaseState.COUNTER_NOTICED: frozenset(
-        {CaseState.REINSTATED, CaseState.ESCALATED, CaseState.CLOSED}
+        {
+            CaseState.REINSTATED,
+            CaseState.ESCALATED,
+            CaseState.RESOLVED_LICENSED,
+            CaseState.CLOSED,
+        }
     ),
     CaseState.RESOLVED_REMOVED: frozenset(),
     CaseState.RESOLVED_LICENSED: frozenset(),
@@ -37,6 +43,8 @@ TRANSITIONS: Final[dict[CaseState, frozenset[CaseState]]] = {
 # Reached only through their own use case: they need a sent email or a signed counter-notice.
 DOCUMENT_STEPS: Final = frozenset({CaseState.NOTICE_SENT, CaseState.COUNTER_NOTICED})
 FINAL_STATES: Final = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
+# A retroactive licence is offered, and paid, while a notice stands answered or unanswered.
+LICENCE_STATES: Final = frozenset({CaseState.NOTICE_SENT, CaseState.COUNTER_NOTICED})
 
 _WHY_NOT: Final[dict[CaseState, str]] = {
     CaseState.NOTICE_SENT: "send the notice to reach notice_sent",

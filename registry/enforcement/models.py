@@ -14,6 +14,7 @@ from typing import Any, Final
 from sqlalchemy import JSON, BigInteger, Column, Enum, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+import registry.monitoring.models  # noqa: F401 - registers `alerts`, which a case enforces
 from registry.models import UTCDateTime, utcnow
 
 # The largest id an integer primary key holds (PostgreSQL `integer`).
@@ -122,3 +123,31 @@ class LegalProfile(SQLModel, table=True):
     contact_email: str = Field(max_length=320)
     phone: str = Field(default="", max_length=50)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DisputeStatus(StrEnum):
+    OPEN = "open"
+    UPHELD = "upheld"
+    REJECTED = "rejected"
+
+
+class OwnershipDispute(SQLModel, table=True):
+    """A registered owner's claim that another's registration of the same work is theirs.
+
+    While open, the disputed work's royalties are held (settlement) and its offers take no new
+    grants (licensing). Upheld, the held money goes to the claimant; rejected, to the parties.
+    """
+
+    __tablename__ = "ownership_disputes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    work_id: int = Field(foreign_key="works.id", index=True)
+    earlier_work_id: int = Field(foreign_key="works.id")
+    claimant_id: int = Field(foreign_key="users.id", index=True)
+    respondent_id: int = Field(foreign_key="users.id", index=True)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    status: DisputeStatus = Field(default=DisputeStatus.OPEN, sa_column=_enum_column(DisputeStatus))
+    opened_log_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    outcome_log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

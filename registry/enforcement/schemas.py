@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry.enforcement.models import MAX_ROW_ID, CaseState, DeadlineKind, NoticeForm
+from registry.bounds import RecordId
+from registry.enforcement.models import (
+    MAX_ROW_ID,
+    CaseState,
+    DeadlineKind,
+    DisputeStatus,
+    NoticeForm,
+)
 
 MAX_RECIPIENTS = 5
 
@@ -76,6 +83,7 @@ class LegalProfilePublic(BaseModel):
 
 
 class CaseEventPublic(BaseModel):
+    id: int
     action: str
     from_state: CaseState | None
     to_state: CaseState
@@ -129,3 +137,34 @@ class CaseReportPublic(BaseModel):
     by_state: dict[CaseState, int]
     removed: int
     median_days_to_removal: float | None
+
+
+class DisputeCreate(BaseModel):
+    """Dispute another owner's registration of a work you registered earlier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    work_id: RecordId
+    earlier_work_id: RecordId
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+class DisputeDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["upheld", "rejected"]
+    reason: str = Field(default="", max_length=5000)
+
+
+class DisputePublic(BaseModel):
+    id: int
+    work_id: int
+    earlier_work_id: int
+    claimant_id: int
+    respondent_id: int
+    reason: str
+    status: DisputeStatus
+    opened_log_index: int
+    outcome_log_index: int | None
+    opened_at: datetime
+    resolved_at: datetime | None

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from enum import StrEnum
 from typing import Any, Final
 
 from sqlmodel import Session
@@ -40,6 +41,7 @@ from registry.enforcement.errors import (
 from registry.enforcement.events import CaseStepEvent
 from registry.enforcement.lifecycle import (
     FINAL_STATES,
+    LICENCE_STATES,
     REINSTATEMENT_EARLIEST_BUSINESS_DAYS,
     REINSTATEMENT_LATEST_BUSINESS_DAYS,
     REPLY_BUSINESS_DAYS,
@@ -68,6 +70,7 @@ from registry.enforcement.schemas import (
 from registry.errors import NotFound
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
+from registry.messages import N_, Message
 from registry.models import User, Work, persisted_id, utcnow
 from registry.monitoring import repository as monitoring_repository
 from registry.monitoring.models import Alert, AlertStatus
@@ -91,6 +94,7 @@ _ALERT_OUTCOME: Final = {
 COUNTER_NOTICE_KIND: Final = "enforcement.counter_notice"
 LICENCE_CLAIM_KIND: Final = "enforcement.licence_claim"
 DEADLINE_KIND: Final = "enforcement.deadline"
+LICENCE_PAID_KIND: Final = "enforcement.licence_paid"
 REMINDER_TASK: Final = "case_reminders"
 # Deadlines are days apart; checking as often as notifications go out costs one query a round.
 REMINDER_PERIOD: Final = timedelta(seconds=30)
@@ -120,7 +124,7 @@ class CaseLinks:
 
 def _step(
     session: Session,
-    signer: LogSigner,
+    log: AttestationLog,
     case: Case,
     *,
     action: str,
@@ -135,7 +139,6 @@ def _step(
     from_state = None if action == "opened" else case.state
     digest = None if document is None else text_sha256(document)
     alert_ids = [persisted_id(alert) for alert in repository.alerts_of(session, case)]
-    log = AttestationLog(session, signer)
     (index,) = log.append_events(
         [
             CaseStepEvent(
@@ -190,7 +193,7 @@ def open_case(session: Session, owner: User, alert_ids: Sequence[int], signer: L
     """A case for confirmed alerts of the owner's that all show copies on one site."""
     wanted = list(dict.fromkeys(alert_ids))
     if not wanted:
-        raise InvalidCaseRequest("name at least one alert to open a case")
+        raise InvalidCaseRequest(N_("name at least one alert to open a case"))
     impossible = [alert_id for alert_id in wanted if not 0 < alert_id <= MAX_ROW_ID]
     if impossible:
         raise NotFound(f"alert {impossible[0]} not found")
@@ -200,13 +203,18 @@ def open_case(session: Session, owner: User, alert_ids: Sequence[int], signer: L
         other = repository.case_id_of_alert(session, persisted_id(alert))
         if other is not None:
             raise AlertNotEnforceable(
-                f"alert {alert.id} is already enforced by case {other}; open that case instead"
+                N_("alert %(alert)s is already enforced by case %(case)s; open that case instead"),
+                alert=persisted_id(alert),
+                case=other,
             )
     domains = sorted({alert.domain for alert in alerts})
     if len(domains) > 1:
         raise InvalidCaseRequest(
-            f"a case is against one site, and these alerts are on {', '.join(domains)}: "
-            "open one case per site"
+            N_(
+                "a case is against one site, and these alerts are on %(sites)s: open one case "
+                "per site"
+            ),
+            sites=", ".join(domains),
         )
     case = Case(
         owner_id=persisted_id(owner), domain=domains[0], response_nonce=secrets.token_hex(16)
@@ -217,7 +225,14 @@ def open_case(session: Session, owner: User, alert_ids: Sequence[int], signer: L
         CaseAlert(case_id=persisted_id(case), alert_id=persisted_id(alert)) for alert in alerts
     )
     session.flush()
-    _step(session, signer, case, action="opened", to_state=CaseState.OPEN, actor=OWNER)
+    _step(
+        session,
+        AttestationLog(session, signer),
+        case,
+        action="opened",
+        to_state=CaseState.OPEN,
+        actor=OWNER,
+    )
     return case
 
 
@@ -226,12 +241,16 @@ def _check_enforceable(alert: Alert, statuses: set[AlertStatus]) -> None:
         return
     if alert.status == AlertStatus.NEW:
         raise AlertNotEnforceable(
-            f"alert {alert.id} is not confirmed: compare the images on its page and confirm it "
-            "is a copy of your work before you act on it"
+            N_(
+                "alert %(alert)s is not confirmed: compare the images on its page and confirm it "
+                "is a copy of your work before you act on it"
+            ),
+            alert=persisted_id(alert),
         )
     raise AlertNotEnforceable(
-        f"alert {alert.id} is {alert.status.value.replace('_', ' ')}: only alerts a person "
-        "confirmed as copies are enforced"
+        N_("alert %(alert)s is %(status)s: only alerts a person confirmed as copies are enforced"),
+        alert=persisted_id(alert),
+        status=_in_words(alert.status),
     )
 
 
@@ -247,7 +266,15 @@ def transition(
     """Move an owned case on by hand: resolve, reinstate, escalate or close it."""
     case = repository.owned_case(session, owner, case_id)
     check_owner_transition(case_id, case.state, target)
-    _step(session, signer, case, action="transition", to_state=target, actor=OWNER, note=note)
+    _step(
+        session,
+        AttestationLog(session, signer),
+        case,
+        action="transition",
+        to_state=target,
+        actor=OWNER,
+        note=note,
+    )
     outcome = _ALERT_OUTCOME.get(target)
     if outcome is not None:
         for alert in repository.alerts_of(session, case):
@@ -261,16 +288,22 @@ def _recipients(requested: Sequence[str], case: Case, resend: bool) -> list[str]
         return list(case.recipients)
     if not requested:
         raise InvalidCaseRequest(
-            "name at least one recipient: the site's abuse or DMCA contact (look it up with "
-            "the contacts search) or an address you know"
+            N_(
+                "name at least one recipient: the site's abuse or DMCA contact (look it up with "
+                "the contacts search) or an address you know"
+            )
         )
     if len(requested) > MAX_RECIPIENTS:
-        raise InvalidCaseRequest(f"a notice goes to at most {MAX_RECIPIENTS} addresses")
+        raise InvalidCaseRequest(
+            N_("a notice goes to at most %(count)s addresses"), count=MAX_RECIPIENTS
+        )
     addresses = []
     for text in requested:
         address = normalise_address(text)
         if address is None:
-            raise InvalidCaseRequest(f"{text[:100]!r} is not one email address")
+            raise InvalidCaseRequest(
+                N_("%(address)s is not one email address"), address=repr(text[:100])
+            )
         addresses.append(address)
     return list(dict.fromkeys(addresses))
 
@@ -295,8 +328,12 @@ def send_notice(
     case = repository.owned_case(session, owner, case_id)
     if case.state == CaseState.NOTICE_SENT and not resend:
         raise NoticeAlreadySent(
-            f"a notice for case {case_id} was already sent to {', '.join(case.recipients)}: "
-            "to send it again, confirm that you mean to resend"
+            N_(
+                "a notice for case %(case)s was already sent to %(recipients)s: to send it "
+                "again, confirm that you mean to resend"
+            ),
+            case=case_id,
+            recipients=", ".join(case.recipients),
         )
     if case.state != CaseState.NOTICE_SENT:
         check_transition(case_id, case.state, CaseState.NOTICE_SENT)
@@ -304,15 +341,17 @@ def send_notice(
     profile = repository.legal_profile(session, case.owner_id)
     if profile is None:
         raise ProfileIncomplete(
-            "a notice must name and sign for the complaining party: add your legal name, "
-            "postal address and contact email to your legal profile first"
+            N_(
+                "a notice must name and sign for the complaining party: add your legal name, "
+                "postal address and contact email to your legal profile first"
+            )
         )
     alerts = repository.alerts_of(session, case)
     for alert in alerts:
         _check_enforceable(alert, set(SENDABLE_ALERTS))
     if mailer is None:
         raise MailUnavailable(
-            "email is not configured on this server (no SMTP host): the notice was not sent"
+            N_("email is not configured on this server (no SMTP host): the notice was not sent")
         )
     notice = _compose_notice(
         session, case, alerts, form=form, profile=profile, signer=signer, links=links
@@ -321,7 +360,7 @@ def send_notice(
     resending = case.state == CaseState.NOTICE_SENT
     event = _step(
         session,
-        signer,
+        AttestationLog(session, signer),
         case,
         action="notice_resent" if resending else "notice_sent",
         to_state=CaseState.NOTICE_SENT,
@@ -400,8 +439,11 @@ def _mail(
         mailer.send(message)
     except (OSError, smtplib.SMTPException) as error:
         raise MailUnavailable(
-            f"the mail server did not take the notice ({type(error).__name__}: {error}); "
-            "nothing was sent or recorded, try again later"
+            N_(
+                "the mail server did not take the notice (%(reason)s); nothing was sent or "
+                "recorded, try again later"
+            ),
+            reason=f"{type(error).__name__}: {error}",
         ) from None
 
 
@@ -417,8 +459,10 @@ def case_for_response(session: Session, case_id: int, token: str, links: CaseLin
     case = repository.case_by_id(session, case_id)
     if case is None or not hmac.compare_digest(token.encode(), links.token(case).encode()):
         raise ResponseLinkInvalid(
-            "this response link is not valid: check that you copied the whole address "
-            "from the notice you received"
+            N_(
+                "this response link is not valid: check that you copied the whole address "
+                "from the notice you received"
+            )
         )
     return case
 
@@ -440,11 +484,14 @@ def _check_answerable(case: Case) -> None:
         return
     if case.state == CaseState.OPEN:
         raise IllegalTransition(
-            "no notice has been sent in this case yet, so there is nothing to answer"
+            N_("no notice has been sent in this case yet, so there is nothing to answer")
         )
     raise IllegalTransition(
-        f"this case was already answered or settled (it is "
-        f"{case.state.value.replace('_', ' ')}): a second answer is not taken"
+        N_(
+            "this case was already answered or settled (it is %(state)s): a second answer is "
+            "not taken"
+        ),
+        state=_in_words(case.state),
     )
 
 
@@ -466,7 +513,7 @@ def counter_notice(
     latest = add_business_days(received, REINSTATEMENT_LATEST_BUSINESS_DAYS)
     _step(
         session,
-        signer,
+        AttestationLog(session, signer),
         case,
         action="counter_notice",
         to_state=CaseState.COUNTER_NOTICED,
@@ -482,15 +529,29 @@ def counter_notice(
         session,
         owner,
         COUNTER_NOTICE_KIND,
-        f"Counter-notice in case {case.id} ({case.domain})",
-        f"{submission.name.strip()} answered your notice about {case.domain} with a "
-        "counter-notice under 17 U.S.C. 512(g). Unless you tell the service provider that you "
-        "have filed an action seeking a court order, the material may be put back between "
-        f"{case.deadline_at:%Y-%m-%d} and {latest:%Y-%m-%d}.\n\n"
-        f"{document}",
+        N_("Counter-notice in case %(case)s (%(domain)s)"),
+        N_(
+            "%(name)s answered your notice about %(domain)s with a counter-notice under 17 "
+            "U.S.C. 512(g). Unless you tell the service provider that you have filed an action "
+            "seeking a court order, the material may be put back between %(earliest)s and "
+            "%(latest)s.\n\n%(document)s"
+        ),
         {"case_id": persisted_id(case), "deadline_at": _iso(case)},
+        params={
+            "case": persisted_id(case),
+            "domain": case.domain,
+            "name": submission.name.strip(),
+            "earliest": f"{case.deadline_at:%Y-%m-%d}",
+            "latest": f"{latest:%Y-%m-%d}",
+            "document": document,
+        },
     )
     return case
+
+
+def _in_words(state: StrEnum) -> Message:
+    """A case or alert state as a word the catalogs translate ("notice sent", "confirmed")."""
+    return Message(state.value.replace("_", " "))
 
 
 def _iso(case: Case) -> str | None:
@@ -564,14 +625,18 @@ def claim_licence(
     case = case_for_response(session, case_id, token, links)
     _check_answerable(case)
     if normalise_address(claim.email) is None:
-        raise InvalidCaseRequest("give an email address we can reach you at")
+        raise InvalidCaseRequest(N_("give an email address we can reach you at"))
     alerts = repository.alerts_of(session, case)
     unlicensed = [alert for alert in alerts if not is_licensed(alert.work_id, alert.page_url)]
     if unlicensed:
         pages = ", ".join(alert.page_url[:200] for alert in unlicensed)
         raise LicenceNotFound(
-            f"no licence covering {case.domain} was found for the copies on {pages}. If you "
-            "hold one, ask the licensor to record it, or answer with a counter-notice"
+            N_(
+                "no licence covering %(domain)s was found for the copies on %(pages)s. If you "
+                "hold one, ask the licensor to record it, or answer with a counter-notice"
+            ),
+            domain=case.domain,
+            pages=pages,
         )
     document = (
         f"Licence claim, Copymark case {case.id}\n\n"
@@ -581,7 +646,7 @@ def claim_licence(
     )
     _step(
         session,
-        signer,
+        AttestationLog(session, signer),
         case,
         action="licence_claim",
         to_state=CaseState.RESOLVED_LICENSED,
@@ -597,10 +662,130 @@ def claim_licence(
         session,
         owner,
         LICENCE_CLAIM_KIND,
-        f"Case {case.id} settled: the use on {case.domain} is licensed",
-        f"{claim.name.strip()} showed that the use on {case.domain} is licensed, and the licence "
-        "check confirmed it for every copy. The case is resolved as licensed.",
+        N_("Case %(case)s settled: the use on %(domain)s is licensed"),
+        N_(
+            "%(name)s showed that the use on %(domain)s is licensed, and the licence check "
+            "confirmed it for every copy. The case is resolved as licensed."
+        ),
         {"case_id": persisted_id(case)},
+        params={"case": persisted_id(case), "domain": case.domain, "name": claim.name.strip()},
+    )
+    return case
+
+
+# ---- the retroactive licence -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LicenceTerms:
+    """A retroactive licence as a case records it: the grant that carries it and its price."""
+
+    grant_id: int
+    work_id: int
+    work_title: str
+    price: str
+    valid_until: datetime
+
+
+def check_licence_offerable(case: Case) -> None:
+    """A retroactive licence is offered, or paid, while a notice stands (answered or not)."""
+    if case.state in LICENCE_STATES:
+        return
+    if case.state == CaseState.OPEN:
+        raise IllegalTransition(
+            N_(
+                "case %(case)s has no notice yet: send the notice, which carries the link where "
+                "the site sees and pays the licence"
+            ),
+            case=persisted_id(case),
+        )
+    raise IllegalTransition(
+        N_(
+            "case %(case)s is %(state)s: a retroactive licence is offered only while a notice "
+            "stands"
+        ),
+        case=persisted_id(case),
+        state=_in_words(case.state),
+    )
+
+
+def licence_offer_text(case: Case, terms: LicenceTerms) -> str:
+    """The offer as recorded: its digest is the step's leaf."""
+    return (
+        f"Retroactive licence offer, Copymark case {case.id}\n\n"
+        f"Work: {terms.work_title} (work {terms.work_id})\n"
+        f"Licensee: the site {case.domain}\n"
+        f"Covers: the use of the work found on {case.domain} (the copies in this case), "
+        "from its first use up to payment, and its continuation on that site\n"
+        f"Price: {terms.price}\n"
+        f"Licence grant: {terms.grant_id}\n"
+        f"Open until: {terms.valid_until:%Y-%m-%d %H:%M} UTC\n"
+    )
+
+
+def record_licence_offer(
+    session: Session, owner: User, case: Case, terms: LicenceTerms, log: AttestationLog
+) -> Case:
+    """Put the rights holder's retroactive licence offer on the case's timeline and the log."""
+    check_licence_offerable(case)
+    if case.owner_id != owner.id:
+        raise NotFound(f"case {case.id} not found")
+    _step(
+        session,
+        log,
+        case,
+        action="licence_offered",
+        to_state=case.state,
+        actor=OWNER,
+        document=licence_offer_text(case, terms),
+        details={"grant_id": terms.grant_id, "price": terms.price},
+    )
+    return case
+
+
+def settle_by_licence(
+    session: Session, case_id: int, terms: LicenceTerms, log: AttestationLog
+) -> Case | None:
+    """Resolve a case as licensed once its retroactive licence is paid; None when it was
+    already settled or closed (the licence stands either way)."""
+    case = repository.case_by_id(session, case_id)
+    if case is None or case.state not in LICENCE_STATES:
+        return None
+    document = (
+        f"Retroactive licence paid, Copymark case {case.id}\n\n"
+        f"The site {case.domain} paid {terms.price} for licence grant {terms.grant_id} on "
+        f"work {terms.work_id}. The case is resolved as licensed.\n"
+    )
+    _step(
+        session,
+        log,
+        case,
+        action="licence_paid",
+        to_state=CaseState.RESOLVED_LICENSED,
+        actor=RESPONDENT,
+        document=document,
+        details={"grant_id": terms.grant_id, "price": terms.price},
+    )
+    owner = _owner_of(session, case)
+    for alert in repository.alerts_of(session, case):
+        if alert.status in SENDABLE_ALERTS:
+            change_status(session, owner, persisted_id(alert), AlertStatus.LICENSED)
+    notify(
+        session,
+        owner,
+        LICENCE_PAID_KIND,
+        N_("Case %(case)s settled: %(domain)s paid the retroactive licence"),
+        N_(
+            "%(domain)s paid %(price)s for the retroactive licence on work %(work)s. The split "
+            "was posted to the ledger like any sale, and the case is resolved as licensed."
+        ),
+        {"case_id": persisted_id(case), "grant_id": terms.grant_id},
+        params={
+            "case": persisted_id(case),
+            "domain": case.domain,
+            "price": str(terms.price),
+            "work": terms.work_id,
+        },
     )
     return case
 
@@ -625,7 +810,16 @@ def send_deadline_reminders(session: Session, now: datetime | None = None) -> in
         owner = session.get(User, case.owner_id)
         if owner is None:
             continue
-        notify(session, owner, DEADLINE_KIND, *_reminder(case), {"case_id": persisted_id(case)})
+        subject, body = _reminder(case)
+        notify(
+            session,
+            owner,
+            DEADLINE_KIND,
+            subject,
+            body,
+            {"case_id": persisted_id(case)},
+            params={"case": persisted_id(case), "domain": case.domain},
+        )
         case.reminded_at = now
         session.add(case)
         reminded += 1
@@ -649,18 +843,23 @@ def reminder_task() -> TaskKind:
 
 
 def _reminder(case: Case) -> tuple[str, str]:
+    """The reminder's subject and body templates, with `case` and `domain` placeholders."""
     if case.deadline_kind == DeadlineKind.REINSTATEMENT:
         return (
-            f"Case {case.id}: the counter-notice window is ending",
-            f"Ten business days have passed since the counter-notice about {case.domain}. "
-            "Unless you tell the service provider that you have filed an action seeking a court "
-            "order, the material may now be put back. Mark the case escalated if you filed, or "
-            "reinstated once it is back.",
+            N_("Case %(case)s: the counter-notice window is ending"),
+            N_(
+                "Ten business days have passed since the counter-notice about %(domain)s. "
+                "Unless you tell the service provider that you have filed an action seeking a "
+                "court order, the material may now be put back. Mark the case escalated if you "
+                "filed, or reinstated once it is back."
+            ),
         )
     return (
-        f"Case {case.id}: no answer from {case.domain} yet",
-        f"The reply period for your notice about {case.domain} has passed. Check whether the "
-        "copies were removed and mark the case resolved, resend the notice, or close it.",
+        N_("Case %(case)s: no answer from %(domain)s yet"),
+        N_(
+            "The reply period for your notice about %(domain)s has passed. Check whether the "
+            "copies were removed and mark the case resolved, resend the notice, or close it."
+        ),
     )
 
 
@@ -672,9 +871,11 @@ def save_legal_profile(session: Session, user: User, update: LegalProfileUpdate)
     """Set who signs the user's notices."""
     email = normalise_address(update.contact_email)
     if email is None:
-        raise InvalidCaseRequest(f"{update.contact_email[:100]!r} is not one email address")
+        raise InvalidCaseRequest(
+            N_("%(address)s is not one email address"), address=repr(update.contact_email[:100])
+        )
     if not update.legal_name.strip() or not update.postal_address.strip():
-        raise InvalidCaseRequest("a legal profile needs a legal name and a postal address")
+        raise InvalidCaseRequest(N_("a legal profile needs a legal name and a postal address"))
     profile = repository.legal_profile(session, persisted_id(user)) or LegalProfile(
         user_id=persisted_id(user), legal_name="", postal_address="", contact_email=""
     )

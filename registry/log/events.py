@@ -8,17 +8,23 @@ no single spelling across languages, so they are refused with a TypeError naming
 path of the offending value.
 
 Every event is an object carrying ``type`` and ``version`` next to its own fields. A new
-event kind is a frozen dataclass subclassing :class:`LogEvent` with its ``event_type``,
-``event_version``, ``fields()`` and ``from_fields()``; ``parse_event`` finds it by type.
+event kind is a frozen dataclass subclassing :class:`LogEvent` with its ``event_type`` and
+``event_version``; ``parse_event`` finds it by type. Its fields are encoded from their
+annotations: ints, booleans and strings as themselves, datetimes as RFC 3339 UTC strings,
+tuples as arrays, dicts as objects, ``X | None`` as X or null. A private value never sits in
+a field: the leaf carries its commitment in ``commitments`` (``PRIVATE_FIELDS`` names them).
 """
 
+import dataclasses
 import json
 import re
-from abc import ABC, abstractmethod
+import types
+from abc import ABC
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ClassVar, Self
+from functools import cache
+from typing import ClassVar, Self, Union, get_args, get_origin, get_type_hints
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 
@@ -35,10 +41,46 @@ class EventFormatError(ValueError):
 
 def canonical_json(value: object) -> bytes:
     """The canonical UTF-8 JSON encoding of ``value`` (see the module docstring)."""
-    _check_json(value, "$")
+    if not _plainly_json(value):
+        # The checking pass names the offending value's path, or accepts what the quick pass
+        # left to it (subclasses of str and int).
+        _check_json(value, "$")
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
+
+
+def _plainly_json(value: object) -> bool:
+    """Whether ``value`` is canonical JSON built of the exact built-in types only.
+
+    Builds no path strings, so a report leaf's thousands of values are checked quickly; anything
+    unusual answers False and goes through `_check_json`, which decides and explains.
+    """
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        return type(value) is str and (value.isascii() or _encodes(value))
+    if isinstance(value, int):
+        return type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if isinstance(value, dict):
+        return type(value) is dict and all(
+            type(key) is str
+            and isinstance(key, str)
+            and (key.isascii() or _encodes(key))
+            and _plainly_json(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return type(value) in (list, tuple) and all(_plainly_json(item) for item in value)
+    return False
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_json(value: object, path: str) -> None:
@@ -92,10 +134,11 @@ def utc(moment: datetime) -> datetime:
 
 
 class LogEvent(ABC):
-    """Base of every event kind the attestation log records."""
+    """Base of every event kind the attestation log records: a frozen dataclass of JSON fields."""
 
     event_type: ClassVar[str]
     event_version: ClassVar[int]
+    PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
     _kinds: ClassVar[dict[tuple[str, int], type["LogEvent"]]] = {}
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -105,18 +148,23 @@ class LogEvent(ABC):
             raise TypeError(f"event type {key} is already defined")
         LogEvent._kinds[key] = cls
 
-    @abstractmethod
     def fields(self) -> dict[str, JsonValue]:
         """The event's own fields as JSON values (without type and version)."""
+        return {
+            name: _to_json(getattr(self, name), name) for name, _kind in _field_kinds(type(self))
+        }
 
     @classmethod
-    @abstractmethod
     def from_fields(cls, fields: Mapping[str, object]) -> Self:
         """Rebuild the event from its JSON fields; raises EventFormatError."""
+        kinds = _field_kinds(cls)
+        expect_fields(fields, {name for name, _kind in kinds})
+        return cls(**{name: _from_json(fields[name], kind, name) for name, kind in kinds})
 
     def committed(self) -> Mapping[str, str]:
         """The commitments the leaf carries in place of private values, by field name."""
-        return {}
+        commitments: Mapping[str, str] = getattr(self, "commitments", {})
+        return commitments
 
     def to_json(self) -> dict[str, JsonValue]:
         """The event as a JSON object including ``type`` and ``version``."""
@@ -125,6 +173,56 @@ class LogEvent(ABC):
     def to_leaf(self) -> bytes:
         """The log leaf: canonical JSON of :meth:`to_json`."""
         return canonical_json(self.to_json())
+
+
+@cache
+def _field_kinds(kind: type[LogEvent]) -> tuple[tuple[str, object], ...]:
+    """Each dataclass field of an event kind with its resolved annotation."""
+    annotations = get_type_hints(kind)
+    return tuple((item.name, annotations[item.name]) for item in dataclasses.fields(kind))  # type: ignore[arg-type]
+
+
+def _to_json(value: object, name: str) -> JsonValue:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, tuple | list):
+        return [_to_json(item, f"{name}[]") for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _to_json(item, f"{name}.{key}") for key, item in value.items()}
+    raise TypeError(f"{name}: a {type(value).__name__} has no JSON encoding on the log")
+
+
+def _from_json(value: object, kind: object, name: str) -> object:
+    """A field's value decoded by its annotation; raises EventFormatError naming the field."""
+    if get_origin(kind) in (Union, types.UnionType):
+        if value is None:
+            return None
+        (kind,) = (option for option in get_args(kind) if option is not type(None))
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise EventFormatError(f"{name} must be a boolean")
+        return value
+    if kind is int:
+        return int_field(value, name)
+    if kind is str:
+        return str_field(value, name)
+    if kind is datetime:
+        return parse_timestamp(str_field(value, name))
+    if get_origin(kind) is tuple:
+        if not isinstance(value, list):
+            raise EventFormatError(f"{name} must be an array")
+        item_kind = get_args(kind)[0]
+        return tuple(_from_json(item, item_kind, f"{name}[]") for item in value)
+    if get_origin(kind) is dict:
+        if not isinstance(value, dict):
+            raise EventFormatError(f"{name} must be an object")
+        item_kind = get_args(kind)[1]
+        return {
+            str(key): _from_json(item, item_kind, f"{name}.{key}") for key, item in value.items()
+        }
+    raise TypeError(f"{name}: no JSON decoding for {kind!r}")
 
 
 def parse_event(leaf: bytes) -> LogEvent:
@@ -228,41 +326,3 @@ class RegistrationEvent(LogEvent):
     def private(self) -> bool:
         """Whether the leaf commits to the work's digests instead of showing them."""
         return bool(self.commitments)
-
-    def committed(self) -> Mapping[str, str]:
-        """Commitments to a private work's digests (none for a public work)."""
-        return self.commitments
-
-    def fields(self) -> dict[str, JsonValue]:
-        """JSON fields of the registration."""
-        return {
-            "work_id": self.work_id,
-            "owner_id": self.owner_id,
-            "sha256": self.sha256,
-            "fingerprints": None if self.fingerprints is None else dict(self.fingerprints),
-            "commitments": dict(self.commitments),
-            "registered_at": format_timestamp(self.registered_at),
-        }
-
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, object]) -> Self:
-        """Rebuild from JSON fields."""
-        expect_fields(
-            fields,
-            {"work_id", "owner_id", "sha256", "fingerprints", "commitments", "registered_at"},
-        )
-        fingerprints = fields["fingerprints"]
-        if fingerprints is not None and not isinstance(fingerprints, dict):
-            raise EventFormatError("fingerprints must be an object or null")
-        sha256 = fields["sha256"]
-        commitments = fields["commitments"]
-        return cls(
-            work_id=int_field(fields["work_id"], "work_id"),
-            owner_id=int_field(fields["owner_id"], "owner_id"),
-            sha256=None if sha256 is None else str_field(sha256, "sha256"),
-            fingerprints=None
-            if fingerprints is None
-            else {str(k): str_field(v, f"fingerprints.{k}") for k, v in fingerprints.items()},
-            registered_at=parse_timestamp(str_field(fields["registered_at"], "registered_at")),
-            commitments=check_commitments(commitments, cls.PRIVATE_FIELDS) if commitments else {},
-        )

@@ -9,7 +9,7 @@ needs O(log n) point lookups.
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, String, text
 from sqlmodel import Field, SQLModel
 
 # SQLite makes only an INTEGER PRIMARY KEY the rowid, which keeps leaves clustered by index.
@@ -61,3 +61,29 @@ class LogState(SQLModel, table=True):
 
     id: int = Field(default=LOG_STATE_ID, primary_key=True)
     tree_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class LogSubmission(SQLModel, table=True):
+    """A leaf waiting for the sequencer, then the index it was given (set once, never again).
+
+    A submission commits with its caller's transaction; the sequencer appends it and sets
+    `leaf_index` in the transaction that appends it, so a leaf is appended once or not at all.
+    """
+
+    __tablename__ = "log_submissions"
+    __table_args__ = (
+        Index(
+            "ix_log_submissions_waiting",
+            "id",
+            postgresql_where=text("leaf_index IS NULL"),
+            sqlite_where=text("leaf_index IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(LogIndex, primary_key=True, autoincrement=True)
+    )
+    leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    event_type: str = Field(sa_column=Column(String(64), nullable=False))
+    leaf_index: int | None = Field(default=None, sa_column=Column(BigInteger, unique=True))
+    submitted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

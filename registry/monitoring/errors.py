@@ -27,3 +27,9 @@ class CrawlQuotaExceeded(TooManyRequests):
     """The account has used its crawls for now; Retry-After says when the next one is allowed."""
 
     code = "crawl_quota_exceeded"
+
+
+class InvalidTriage(Invalid):
+    """A bulk triage that names no alert, or too many at once."""
+
+    code = "triage_invalid"

@@ -8,21 +8,14 @@ Importing this module registers the event kind with ``parse_event``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Self
+from typing import ClassVar
 
 from registry.log.events import (
     SHA256_HEX,
-    JsonValue,
     LogEvent,
     check_commitments,
-    expect_fields,
-    format_timestamp,
-    int_field,
-    parse_timestamp,
-    str_field,
     utc,
 )
 
@@ -51,41 +44,3 @@ class EvidenceEvent(LogEvent):
             self, "commitments", check_commitments(self.commitments, self.PRIVATE_FIELDS)
         )
         object.__setattr__(self, "captured_at", utc(self.captured_at))
-
-    def committed(self) -> Mapping[str, str]:
-        """Commitments to the page and image addresses."""
-        return self.commitments
-
-    def fields(self) -> dict[str, JsonValue]:
-        """JSON fields of the capture."""
-        return {
-            "alert_id": self.alert_id,
-            "work_id": self.work_id,
-            "manifest_sha256": self.manifest_sha256,
-            "image_sha256": self.image_sha256,
-            "commitments": dict(self.commitments),
-            "captured_at": format_timestamp(self.captured_at),
-        }
-
-    @classmethod
-    def from_fields(cls, fields: Mapping[str, object]) -> Self:
-        """Rebuild from JSON fields."""
-        expect_fields(
-            fields,
-            {
-                "alert_id",
-                "work_id",
-                "manifest_sha256",
-                "image_sha256",
-                "commitments",
-                "captured_at",
-            },
-        )
-        return cls(
-            alert_id=int_field(fields["alert_id"], "alert_id"),
-            work_id=int_field(fields["work_id"], "work_id"),
-            manifest_sha256=str_field(fields["manifest_sha256"], "manifest_sha256"),
-            image_sha256=str_field(fields["image_sha256"], "image_sha256"),
-            commitments=check_commitments(fields["commitments"], cls.PRIVATE_FIELDS),
-            captured_at=parse_timestamp(str_field(fields["captured_at"], "captured_at")),
-        )

@@ -16,9 +16,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import numpy as np
+from sqlalchemy import Engine, Table, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -26,6 +27,7 @@ from registry.blobs import BlobStore
 from registry.log.signing import LogSigner
 from registry.models import Work, persisted_id, utcnow
 from registry.monitoring.evidence import RGBArray, Screenshot, sha256_hex
+from registry.monitoring.frontier import DEFAULT_HOSTS, DEFAULT_LEASE_S, SharedFrontier
 from registry.monitoring.models import Alert, CrawlJob, JobStatus
 from registry.monitoring.repository import indexed_works
 from registry.monitoring.screenshots import ChromiumScreenshotter, Screenshotter
@@ -49,7 +51,7 @@ from similarity.crawl.crawler import (
     Unchanged,
 )
 from similarity.crawl.fetcher import Fetcher, FetchLimits
-from similarity.crawl.frontier import FrontierEntry, SqliteFrontierStore
+from similarity.crawl.frontier import FrontierEntry, FrontierStore, SqliteFrontierStore
 from similarity.crawl.netguard import NetGuard
 from similarity.crawl.politeness import HostPoliteness
 from similarity.crawl.records import PageIssue
@@ -59,6 +61,7 @@ from similarity.matcher import Match, copies
 
 logger = logging.getLogger(__name__)
 
+CRAWL_JOBS = cast(Table, CrawlJob.__table__)  # type: ignore[attr-defined]
 QUERY_MAX_SIDE: Final = 512
 CRAWL_TASK: Final = "crawl"
 CRAWL_TIME_LIMIT_S: Final = 3 * 3600.0
@@ -142,6 +145,11 @@ class Monitor:
     politeness: Callable[[], HostPoliteness] = HostPoliteness
     fetch_limits: FetchLimits | None = None
     on_new_alert: AlertHook | None = notify_rights_holder
+    # Where the frontier lives: None keeps each job's in a SQLite file under `crawl_root` (one
+    # crawler per job); an engine shares it through the database, for several crawler processes.
+    shared_frontier: Engine | None = None
+    frontier_lease_s: float = DEFAULT_LEASE_S
+    frontier_hosts: int = DEFAULT_HOSTS
 
     def __post_init__(self) -> None:
         if self.is_licensed is None:
@@ -156,13 +164,15 @@ class Monitor:
     ) -> CrawlJob:
         """Crawl and check every image found; resumes a job that was interrupted."""
         job = await asyncio.to_thread(self._begin, job_id)
-        frontier = SqliteFrontierStore(self.crawl_root / str(job_id))
+        politeness = self.politeness()
+        frontier = self._frontier(job, politeness)
         guard = NetGuard(allow_hosts=job.allow_hosts)
         screenshots = self.screenshots(guard)
         runner = _JobRun(
             self,
             job,
             frontier=frontier,
+            politeness=politeness,
             screenshots=screenshots,
             on_alert=on_alert,
             on_progress=on_progress,
@@ -181,6 +191,19 @@ class Monitor:
             await screenshots.close()
         status = JobStatus.FINISHED if failure is None else JobStatus.FAILED
         return await asyncio.to_thread(self._end, job_id, status, failure)
+
+    def _frontier(self, job: CrawlJob, politeness: HostPoliteness) -> FrontierStore:
+        if self.shared_frontier is None:
+            return SqliteFrontierStore(self.crawl_root / str(persisted_id(job)))
+        return SharedFrontier(
+            self.shared_frontier,
+            persisted_id(job),
+            max_pages=job.max_pages,
+            delay_for=politeness.delay_for,
+            per_host_concurrency=politeness.per_host_concurrency,
+            lease_s=self.frontier_lease_s,
+            max_hosts=self.frontier_hosts,
+        )
 
     def _begin(self, job_id: int) -> CrawlJob:
         with self.session_factory() as session:
@@ -253,7 +276,7 @@ class _CommittedFrontier:
     the order of these calls is the queue's order.
     """
 
-    def __init__(self, store: SqliteFrontierStore) -> None:
+    def __init__(self, store: FrontierStore) -> None:
         self._store = store
         self._calls = 0
         self._image_calls: dict[str, int] = {}
@@ -282,6 +305,9 @@ class _CommittedFrontier:
     def knows_image(self, url: str) -> bool:
         return self._store.knows_image(url)
 
+    def next_due(self) -> float | None:
+        return self._store.next_due()
+
     def close(self) -> None:
         self._store.close()
 
@@ -295,7 +321,7 @@ class _CommittedFrontier:
             self._store.mark_done(self._pages_done.pop(0)[1])
 
     def finished(self) -> None:
-        """Every queued event was processed."""
+        """Every event queued so far was processed."""
         for _position, url in self._pages_done:
             self._store.mark_done(url)
         self._pages_done.clear()
@@ -307,7 +333,8 @@ class _JobRun:
         monitor: Monitor,
         job: CrawlJob,
         *,
-        frontier: SqliteFrontierStore,
+        frontier: FrontierStore,
+        politeness: HostPoliteness,
         screenshots: Screenshotter,
         on_alert: AlertListener | None,
         on_progress: ProgressListener | None,
@@ -316,12 +343,16 @@ class _JobRun:
         self.job = job
         self.job_id = persisted_id(job)
         self.frontier = frontier
+        self.politeness = politeness
         self.screenshots = screenshots
         self.on_alert = on_alert
         self.on_progress = on_progress
         self.images_checked = job.images_checked
         self.alerts = job.alerts
         self.pages_fetched = job.pages_fetched
+        # What the job row already counts; progress is saved as increments past it, so that
+        # several crawler processes working one job add up instead of overwriting each other.
+        self.saved = Progress(job.pages_fetched, job.images_checked, job.alerts)
         self.seeds = frozenset(job.seeds)
         self.seed_issues = list(job.seed_issues)
 
@@ -350,13 +381,16 @@ class _JobRun:
     async def crawl(self, guard: NetGuard) -> None:
         seeds = tuple(self.job.seeds)
         config = CrawlConfig(
-            seeds=seeds, scope=CrawlScope.of_seeds(seeds, max_pages=self.job.max_pages)
+            seeds=seeds,
+            scope=CrawlScope.of_seeds(seeds, max_pages=self.job.max_pages),
+            robots_before_queue=self.monitor.shared_frontier is None,
         )
         frontier = _CommittedFrontier(self.frontier)
         async with Fetcher(
-            guard, limits=self.monitor.fetch_limits, politeness=self.monitor.politeness()
+            guard, limits=self.monitor.fetch_limits, politeness=self.politeness
         ) as fetcher:
-            async for event in Crawler(config, fetcher, frontier).events():
+            crawler = Crawler(config, fetcher, frontier)
+            async for event in crawler.events():
                 if isinstance(event, ImageFound):
                     await self.check(event)
                     frontier.processed(event.image_url)
@@ -370,9 +404,24 @@ class _JobRun:
                 elif isinstance(event, PageFetched):
                     self.pages_fetched += 1
                     await asyncio.to_thread(self.save_progress, self.progress())
-                else:
+                if crawler.backlog == 0:
+                    # Every event queued so far is processed: the pages behind them are done.
                     frontier.finished()
         await asyncio.to_thread(self.save_progress, self.progress())
+
+    def _count(self, session: Session, progress: Progress) -> None:
+        """Add the counts past `saved` to the job row in the session's transaction."""
+        session.execute(
+            update(CRAWL_JOBS)
+            .where(CRAWL_JOBS.c.id == self.job_id)
+            .values(
+                pages_fetched=CRAWL_JOBS.c.pages_fetched
+                + (progress.pages_fetched - self.saved.pages_fetched),
+                images_checked=CRAWL_JOBS.c.images_checked
+                + (progress.images_checked - self.saved.images_checked),
+                alerts=CRAWL_JOBS.c.alerts + (progress.alerts - self.saved.alerts),
+            )
+        )
 
     def progress(self) -> Progress:
         """The counters: pages fetched (a refused or failed page is not), images, alerts."""
@@ -380,14 +429,16 @@ class _JobRun:
 
     def save_progress(self, progress: Progress) -> None:
         with self.monitor.session_factory() as session:
+            self._count(session, progress)
+            self.saved = progress
             job = session.get(CrawlJob, self.job_id)
-            if job is not None:
-                job.pages_fetched = progress.pages_fetched
-                job.images_checked = progress.images_checked
-                job.alerts = progress.alerts
-                job.seed_issues = list(self.seed_issues)
+            if job is not None and self.seed_issues:
+                known = {issue["url"] for issue in job.seed_issues}
+                job.seed_issues = job.seed_issues + [
+                    issue for issue in self.seed_issues if issue["url"] not in known
+                ]
                 session.add(job)
-                session.commit()
+            session.commit()
         if self.on_progress is not None:
             self.on_progress(progress)
 
@@ -479,12 +530,13 @@ class _JobRun:
                 new_alerts += recorded.new_alert
                 if recorded.new_sighting:
                     lines.append(_line(recorded.alert, found, candidate.match, recorded.new_alert))
-            job = session.get(CrawlJob, self.job_id)
-            if job is not None:
-                job.images_checked = self.images_checked + 1
-                job.alerts = self.alerts + new_alerts
-                session.add(job)
+            saved = self.saved
+            counted = Progress(
+                saved.pages_fetched, saved.images_checked + 1, saved.alerts + new_alerts
+            )
+            self._count(session, counted)
             session.commit()
+        self.saved = counted
         self.images_checked += 1
         self.alerts += new_alerts
         return lines

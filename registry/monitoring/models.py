@@ -12,7 +12,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import JSON, BigInteger, Column, Enum, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Enum,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from registry.models import UTCDateTime, utcnow
@@ -157,3 +167,67 @@ class Sighting(SQLModel, table=True):
     image_url: str = Field(sa_column=Column(Text, nullable=False))
     urls_sha256: str = Field(max_length=64)
     seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ExclusivityWatch(SQLModel, table=True):
+    """A bought-out work watched for its buyer: copies outside the buyer's domain alert them.
+
+    Made when a buyout is paid (`grant_id` names it); `crawl_watch_id` is the watch re-crawling
+    the pages where copies of the work were seen before, in the buyer's name.
+    """
+
+    __tablename__ = "exclusivity_watches"
+
+    id: int | None = Field(default=None, primary_key=True)
+    work_id: int = Field(foreign_key="works.id", index=True)
+    buyer_id: int = Field(foreign_key="users.id", index=True)
+    grant_id: int
+    crawl_watch_id: int | None = Field(default=None, foreign_key="crawl_watches.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class FrontierHost(SQLModel, table=True):
+    """A host of a crawl job's shared frontier: who holds its lease, and when it may be fetched.
+
+    A crawler fetches a host's pages only while it holds the host's lease, so two crawler
+    processes never fetch one host at once; `next_fetch_at` carries the per-host delay (the
+    default, or robots.txt's Crawl-delay) from one lease holder to the next.
+    """
+
+    __tablename__ = "crawl_frontier_hosts"
+
+    job_id: int = Field(foreign_key="crawl_jobs.id", primary_key=True)
+    host: str = Field(max_length=253, primary_key=True)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_fetch_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class FrontierUrl(SQLModel, table=True):
+    """A page URL queued once per job: `url_hash` (16 bytes of its SHA-256) keeps it unique."""
+
+    __tablename__ = "crawl_frontier_urls"
+    __table_args__ = (
+        UniqueConstraint("job_id", "url_hash", name="uq_frontier_urls_seen"),
+        Index("ix_frontier_urls_host_state", "job_id", "host", "state", "id"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    )
+    job_id: int = Field(foreign_key="crawl_jobs.id")
+    url_hash: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    host: str = Field(max_length=253)
+    depth: int
+    state: str = Field(default="pending", max_length=10)
+
+
+class FrontierImage(SQLModel, table=True):
+    """An image URL a job already reported, by 16 bytes of the URL's SHA-256."""
+
+    __tablename__ = "crawl_frontier_images"
+
+    job_id: int = Field(foreign_key="crawl_jobs.id", primary_key=True)
+    url_hash: bytes = Field(sa_column=Column(LargeBinary(16), primary_key=True))

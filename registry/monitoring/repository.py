@@ -7,8 +7,10 @@ function, which answers NotFound for another owner's row exactly as for a missin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, or_, select
 
 from registry.errors import NotFound
@@ -48,6 +50,97 @@ def owned_alerts(
     if status is not None:
         query = query.where(Alert.status == status)
     return session.exec(query.order_by(col(Alert.last_seen_at).desc()).limit(limit)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """What the alerts inbox narrows to; a field left None narrows nothing."""
+
+    status: AlertStatus | None = None
+    domain: str | None = None
+    work_id: int | None = None
+    verified: bool | None = None
+    seen_since: datetime | None = None
+    seen_before: datetime | None = None
+
+
+def filtered_alerts(
+    session: Session, owner: User, wanted: AlertFilter, *, limit: int, offset: int
+) -> tuple[Sequence[Alert], int]:
+    """One page of the owner's alerts that pass the filter, most recently seen first, and how
+    many pass it in all."""
+    conditions: list[ColumnElement[bool] | bool] = [Work.owner_id == owner.id]
+    if wanted.status is not None:
+        conditions.append(Alert.status == wanted.status)
+    if wanted.domain is not None:
+        conditions.append(Alert.domain == wanted.domain)
+    if wanted.work_id is not None:
+        conditions.append(Alert.work_id == wanted.work_id)
+    if wanted.verified is not None:
+        conditions.append(Alert.verified == wanted.verified)
+    if wanted.seen_since is not None:
+        conditions.append(col(Alert.last_seen_at) >= wanted.seen_since)
+    if wanted.seen_before is not None:
+        conditions.append(col(Alert.last_seen_at) < wanted.seen_before)
+    joined = select(Alert).join(Work, col(Work.id) == col(Alert.work_id)).where(*conditions)
+    total = session.exec(
+        select(func.count())
+        .select_from(Alert)
+        .join(Work, col(Work.id) == col(Alert.work_id))
+        .where(*conditions)
+    ).one()
+    page = session.exec(
+        joined.order_by(col(Alert.last_seen_at).desc(), col(Alert.id).desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return page, total
+
+
+def alert_domains(session: Session, owner: User) -> Sequence[str]:
+    """Every domain the owner's alerts were raised on, alphabetically."""
+    return session.exec(
+        select(Alert.domain)
+        .join(Work, col(Work.id) == col(Alert.work_id))
+        .where(Work.owner_id == owner.id)
+        .distinct()
+        .order_by(col(Alert.domain))
+    ).all()
+
+
+def alerted_works(session: Session, owner: User) -> Sequence[Work]:
+    """The owner's works that have at least one alert, by id."""
+    return session.exec(
+        select(Work)
+        .where(Work.owner_id == owner.id, col(Work.id).in_(select(Alert.work_id).distinct()))
+        .order_by(col(Work.id))
+    ).all()
+
+
+def owned_alerts_by_id(session: Session, owner: User, alert_ids: Sequence[int]) -> list[Alert]:
+    """Those of these alerts the owner owns, by id; another owner's ids are left out silently."""
+    if not alert_ids:
+        return []
+    return list(
+        session.exec(
+            select(Alert)
+            .join(Work, col(Work.id) == col(Alert.work_id))
+            .where(Work.owner_id == owner.id, col(Alert.id).in_(alert_ids))
+            .order_by(col(Alert.id))
+        ).all()
+    )
+
+
+def sighting_counts(session: Session, alert_ids: Sequence[int]) -> dict[int, int]:
+    """How many sightings each of these alerts has (alerts with none are absent)."""
+    if not alert_ids:
+        return {}
+    rows = session.exec(
+        select(Sighting.alert_id, func.count())
+        .where(col(Sighting.alert_id).in_(alert_ids))
+        .group_by(col(Sighting.alert_id))
+    ).all()
+    return dict(rows)
 
 
 def sightings_of(session: Session, alert: Alert, limit: int = 1000) -> Sequence[Sighting]:

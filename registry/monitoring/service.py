@@ -7,6 +7,8 @@ Services take the session and the acting user and never commit; the request or j
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,15 +20,18 @@ from registry.blobs import BlobStore
 from registry.errors import Conflict, NotFound
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
+from registry.messages import N_
 from registry.models import User, Work, persisted_id, utcnow
 from registry.monitoring import repository
 from registry.monitoring.errors import (
     CrawlQuotaExceeded,
     ForbiddenHost,
     InvalidCrawl,
+    InvalidTriage,
     MonitoringNotAllowed,
 )
 from registry.monitoring.evidence import (
+    SIDE_BY_SIDE_NAME,
     Capture,
     RGBArray,
     Screenshot,
@@ -321,6 +326,52 @@ def change_status(session: Session, owner: User, alert_id: int, status: AlertSta
     return alert
 
 
+MAX_BULK_ALERTS: Final = 200
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk triage did: the alerts it moved, and each one it left with the reason."""
+
+    changed: list[Alert]
+    skipped: list[tuple[int, str]]
+
+
+def change_statuses(
+    session: Session, owner: User, alert_ids: Sequence[int], status: AlertStatus
+) -> BulkOutcome:
+    """Move each chosen alert that may take this step; the others stay as they are, each named
+    with why (already there, an impossible step, not found). Unknown and other owners' ids
+    read alike, as not found."""
+    wanted = list(dict.fromkeys(alert_ids))
+    if not wanted:
+        raise InvalidTriage("choose at least one alert")
+    if len(wanted) > MAX_BULK_ALERTS:
+        raise InvalidTriage(f"choose at most {MAX_BULK_ALERTS} alerts at once")
+    found = {
+        persisted_id(alert): alert
+        for alert in repository.owned_alerts_by_id(session, owner, wanted)
+    }
+    changed: list[Alert] = []
+    skipped: list[tuple[int, str]] = []
+    now = utcnow()
+    for alert_id in wanted:
+        alert = found.get(alert_id)
+        if alert is None:
+            skipped.append((alert_id, "not found"))
+        elif alert.status == status:
+            skipped.append((alert_id, f"already {status.value}"))
+        elif status not in ALLOWED_TRANSITIONS[alert.status]:
+            skipped.append((alert_id, f"cannot go from {alert.status.value} to {status.value}"))
+        else:
+            alert.status = status
+            alert.status_changed_at = now
+            session.add(alert)
+            changed.append(alert)
+    session.flush()
+    return BulkOutcome(changed, skipped)
+
+
 @dataclass(frozen=True)
 class Recorded:
     """What recording a copy did: a new alert, or one more sighting of a known one."""
@@ -466,9 +517,11 @@ def notify_rights_holder(session: Session, alert: Alert) -> None:
         session,
         owner,
         NEW_ALERT_KIND,
-        f"Possible copy of “{work.title}” on {alert.domain}",
-        f"An image on {alert.page_url} copies your work “{work.title}” (score "
-        f"{alert.score:.2f}). Evidence was captured and logged at index {alert.log_index}.",
+        N_("Possible copy of “%(title)s” on %(domain)s"),
+        N_(
+            "An image on %(page_url)s copies your work “%(title)s” (score %(score)s). Evidence "
+            "was captured and logged at index %(log_index)s."
+        ),
         {
             "alert_id": persisted_id(alert),
             "work_id": alert.work_id,
@@ -477,7 +530,20 @@ def notify_rights_holder(session: Session, alert: Alert) -> None:
             "evidence_sha256": alert.evidence_sha256,
             "log_index": alert.log_index,
         },
+        params={
+            "title": work.title,
+            "domain": alert.domain,
+            "page_url": alert.page_url,
+            "score": f"{alert.score:.2f}",
+            "log_index": str(alert.log_index),
+        },
     )
+
+
+def side_by_side_of(bundle: bytes) -> bytes:
+    """The side-by-side picture (PNG) inside an evidence bundle."""
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        return archive.read(SIDE_BY_SIDE_NAME)
 
 
 def evidence_bundle(session: Session, owner: User, alert_id: int, blobs: BlobStore) -> bytes:

@@ -16,6 +16,7 @@ import asyncio
 import json
 import smtplib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -24,7 +25,7 @@ from sqlmodel import Session
 
 from registry.models import User, persisted_id, utcnow
 from registry.notifications import repository
-from registry.notifications.mail import Mailer, SmtpMailer, compose
+from registry.notifications.mail import Mailer, SmtpMailer, Translate, compose
 from registry.notifications.models import (
     Channel,
     Delivery,
@@ -33,6 +34,7 @@ from registry.notifications.models import (
     Notification,
     WebhookEndpoint,
 )
+from registry.notifications.texts import body_in, subject_in
 from registry.notifications.webhooks import AttemptOutcome, WebhookGuard, post_webhook
 from registry.tasks.outbox import enqueue
 
@@ -75,6 +77,11 @@ class NotificationServices(Protocol):
     @property
     def settings(self) -> NotificationSettings: ...
 
+    @property
+    def mail_translate(self) -> Translate:
+        """Writes each email in its recipient's stored language."""
+        ...
+
     def session(self) -> Session: ...
 
 
@@ -91,6 +98,7 @@ class _Claimed:
     channel: Channel
     attempts: int
     recipient: str
+    recipient_locale: str | None
     notification: Notification
     endpoint_url: str | None
     endpoint_secret: str | None
@@ -155,7 +163,8 @@ def deliver_due(services: NotificationServices, now: datetime | None = None) -> 
     outcomes: dict[int, AttemptOutcome] = {}
     for item in claimed:
         if item.channel == Channel.EMAIL:
-            outcomes[item.delivery_id] = _send_email(mailer, item, settings.base_url)
+            _ = services.mail_translate(item.recipient_locale)
+            outcomes[item.delivery_id] = _send_email(mailer, item, settings.base_url, _)
     webhooks = [item for item in claimed if item.channel == Channel.WEBHOOK]
     if webhooks:
         guard = webhook_guard_for(settings)
@@ -187,6 +196,7 @@ def _claim(services: NotificationServices, now: datetime) -> list[_Claimed]:
                     channel=delivery.channel,
                     attempts=delivery.attempts,
                     recipient=user.email,
+                    recipient_locale=user.locale,
                     notification=notification,
                     endpoint_url=endpoint.url if active and endpoint else None,
                     endpoint_secret=endpoint.secret if active and endpoint else None,
@@ -196,19 +206,23 @@ def _claim(services: NotificationServices, now: datetime) -> list[_Claimed]:
     return claimed
 
 
-def _send_email(mailer: Mailer | None, item: _Claimed, base_url: str) -> AttemptOutcome:
+def _send_email(
+    mailer: Mailer | None, item: _Claimed, base_url: str, _: Callable[[str], str]
+) -> AttemptOutcome:
     if mailer is None:
         return AttemptOutcome(
             None, "email is disabled: no SMTP host is configured", 0.0, permanent=True
         )
     notification = item.notification
-    text = (
-        f"{notification.body}\n\n"
-        f"Your notifications: {base_url.rstrip('/')}/notifications\n"
-        "Change how you receive email in your notification preferences.\n"
-    )
-    message = compose(item.recipient, f"Copymark: {notification.subject}", text)
+    preferences = _("Change how you receive email in your notification preferences.")
+    text = f"{body_in(notification, _)}\n\n{_inbox_line(base_url, _)}\n{preferences}\n"
+    subject = _("Copymark: %(subject)s") % {"subject": subject_in(notification, _)}
+    message = compose(item.recipient, subject, text)
     return _timed_send(mailer, message)
+
+
+def _inbox_line(base_url: str, _: Callable[[str], str]) -> str:
+    return _("Your notifications: %(url)s") % {"url": f"{base_url.rstrip('/')}/notifications"}
 
 
 def _timed_send(mailer: Mailer, message: Any) -> AttemptOutcome:
@@ -312,7 +326,10 @@ def _send_digest(
     items = [notification for notification in notifications if notification is not None]
     outcome = None
     if user is not None and items:
-        message = compose(user.email, _digest_subject(len(items)), _digest_text(items, services))
+        _ = services.mail_translate(user.locale)
+        message = compose(
+            user.email, _digest_subject(len(items), _), _digest_text(items, services, _)
+        )
         outcome = _timed_send(mailer, message)
     with services.session() as session:
         preference = repository.preference_of(session, user_id)
@@ -342,13 +359,18 @@ def _record_digest_attempt(
     session.add(delivery)
 
 
-def _digest_subject(count: int) -> str:
-    return f"Copymark daily digest: {count} new notification{'s' if count != 1 else ''}"
+def _digest_subject(count: int, _: Callable[[str], str]) -> str:
+    if count == 1:
+        return _("Copymark daily digest: 1 new notification")
+    return _("Copymark daily digest: %(count)s new notifications") % {"count": count}
 
 
-def _digest_text(items: list[Notification], services: NotificationServices) -> str:
+def _digest_text(
+    items: list[Notification], services: NotificationServices, _: Callable[[str], str]
+) -> str:
     sections = [
-        f"{item.created_at:%Y-%m-%d %H:%M} UTC - {item.subject}\n{item.body}" for item in items
+        f"{item.created_at:%Y-%m-%d %H:%M} UTC - {subject_in(item, _)}\n{body_in(item, _)}"
+        for item in items
     ]
-    footer = f"Your notifications: {services.settings.base_url.rstrip('/')}/notifications\n"
+    footer = _inbox_line(services.settings.base_url, _) + "\n"
     return "\n\n".join([*sections, footer])

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Enum, Index
+from sqlalchemy import JSON, Column, Enum, Index, Text
 from sqlmodel import Field, SQLModel
 
 from registry.models import UTCDateTime, utcnow
@@ -44,6 +44,10 @@ def _enum_values(kind: type[StrEnum]) -> list[str]:
 
 
 class Notification(SQLModel, table=True):
+    """One inbox item. `subject` and `body` are its English text; a notification written from
+    templates also keeps them and their values, so that each reader gets it in their language
+    (rows from before templates have none and are shown as stored)."""
+
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
 
@@ -53,6 +57,9 @@ class Notification(SQLModel, table=True):
     subject: str = Field(max_length=300)
     body: str = Field(max_length=20000)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    subject_template: str | None = Field(default=None, sa_type=Text)
+    body_template: str | None = Field(default=None, sa_type=Text)
+    message_params: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from registry.errors import NotFound
 from registry.models import User
@@ -37,6 +37,15 @@ def list_notifications(
     if before_id is not None:
         query = query.where(col(Notification.id) < before_id)
     return session.exec(query.order_by(col(Notification.id).desc()).limit(limit)).all()
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    """How many of the user's notifications are unread (one indexed count)."""
+    return session.exec(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
+    ).one()
 
 
 def unread_notifications(session: Session, user: User) -> Sequence[Notification]:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from registry.errors import Conflict
+from registry.messages import Message, Param, params_to_json
 from registry.models import User, persisted_id, utcnow
 from registry.notifications import repository
 from registry.notifications.delivery import DIGEST_PERIOD, queue_delivery_round
@@ -31,18 +31,11 @@ from registry.notifications.models import (
     Notification,
     WebhookEndpoint,
 )
+from registry.notifications.texts import MAX_BODY, MAX_SUBJECT, has_control_characters, one_line
 from registry.notifications.webhooks import WebhookGuard
 
-MAX_SUBJECT = 300
-MAX_BODY = 20000
 MAX_KIND = 64
 MAX_ENDPOINTS_PER_USER = 10
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def _one_line(text: str, limit: int) -> str:
-    cleaned = _CONTROL_CHARACTERS.sub(" ", text).strip()
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def notify(  # noqa: PLR0917 - the positional form other contexts call
@@ -52,24 +45,36 @@ def notify(  # noqa: PLR0917 - the positional form other contexts call
     subject: str,
     body: str,
     payload: dict[str, Any] | None = None,
+    *,
+    params: Mapping[str, Param] | None = None,
 ) -> Notification:
     """Record a notification in the user's inbox and queue its email and webhooks.
 
-    Email follows the user's preference (immediate, daily digest or off); every active webhook
-    endpoint gets a delivery. Nothing is sent before the caller's transaction commits.
+    `subject` and `body` are English templates marked `N_`, their `%(name)s` placeholders
+    filled from `params` (a literal percent sign written `%%` when there are params); each
+    reader gets them in their own language: the inbox in the viewer's, email in the
+    recipient's stored one. Email follows the user's preference (immediate, daily digest or
+    off); every active webhook endpoint gets a delivery. Nothing is sent before the caller's
+    transaction commits.
     """
-    if not kind or len(kind) > MAX_KIND or _CONTROL_CHARACTERS.search(kind):
+    if not kind or len(kind) > MAX_KIND or has_control_characters(kind):
         raise ValueError(f"notification kind must be 1-{MAX_KIND} printable characters")
     user_id = persisted_id(user)
     content = dict(payload or {})
     json.dumps(content)  # a payload that cannot be serialised fails here, not in the worker
+    values = params_to_json(params or {})
+    json.dumps(values)
     now = utcnow()
     notification = Notification(
         user_id=user_id,
         kind=kind,
-        subject=_one_line(subject, MAX_SUBJECT),
-        body=body[:MAX_BODY],
+        # Rendered now, so that a template that does not fit its values fails in the caller.
+        subject=one_line(Message(subject, params or {}).english(), MAX_SUBJECT),
+        body=Message(body, params or {}).english()[:MAX_BODY],
         payload=content,
+        subject_template=subject,
+        body_template=body,
+        message_params=values,
         created_at=now,
     )
     session.add(notification)
@@ -127,6 +132,11 @@ def list_inbox(
     return repository.list_notifications(
         session, user, unread_only=unread_only, limit=limit, before_id=before_id
     )
+
+
+def unread_count(session: Session, user: User) -> int:
+    """How many of the user's notifications are unread, for the bell."""
+    return repository.unread_count(session, persisted_id(user))
 
 
 def mark_read(session: Session, user: User, notification_id: int) -> Notification:
@@ -192,7 +202,7 @@ def register_webhook(
     target = asyncio.run(guard.check(url))
     secret = "whsec_" + secrets.token_urlsafe(32)
     endpoint = WebhookEndpoint(
-        user_id=user_id, url=str(target.url), description=_one_line(description, 200), secret=secret
+        user_id=user_id, url=str(target.url), description=one_line(description, 200), secret=secret
     )
     session.add(endpoint)
     session.flush()

@@ -6,7 +6,8 @@ a worker takes one task at a time (`worker_prefetch_multiplier=1`), so a long cr
 a task another worker could run; Redis redelivers a task unacknowledged for longer than the
 visibility timeout, which must therefore exceed the longest task's time limit, or a slow task
 would run twice at once. Workers restart their process every `max_tasks_per_child` tasks, which
-bounds what a leak in an image library can hold.
+bounds what a leak in an image library can hold. A task that found a service it needs unavailable
+(blob storage, say) is sent again later, further apart each time (`retry_delay_s`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from celery import Celery, Task
 from kombu import Queue
 from sqlmodel import Session
 
-from registry.tasks.queue import QUEUES, TaskArgs, TaskKinds
-from registry.tasks.runner import run_once
+from registry.errors import Unavailable
+from registry.tasks.queue import QUEUES, VISIBILITY_MARGIN_S, TaskArgs, TaskKinds
+from registry.tasks.runner import RETRY_LIMIT, retry_delay_s, run_once
 
 TASK_PREFIX = "copymark."
-# Above the longest time limit: Redis hands an unacknowledged task to another worker after it.
-VISIBILITY_MARGIN_S = 600.0
 
 
 def celery_app(
@@ -76,7 +76,13 @@ def _register(
     def run(task: Task[Any, Any], /, **args: Any) -> None:
         if sessions is None:
             raise RuntimeError("this Celery app only sends tasks; start workers with sessions")
-        run_once(sessions, kinds, name, args, str(task.request.id))
+        try:
+            run_once(sessions, kinds, name, args, str(task.request.id))
+        except Unavailable as error:
+            retries = int(task.request.retries or 0)
+            raise task.retry(
+                exc=error, countdown=retry_delay_s(retries), max_retries=RETRY_LIMIT
+            ) from error
 
     run.__name__ = name
     app.task(name=TASK_PREFIX + name, bind=True, time_limit=int(time_limit_s))(run)

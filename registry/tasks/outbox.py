@@ -3,7 +3,8 @@
 Invariant: a task reaches a queue if and only if the transaction that enqueued it committed. A
 rolled-back transaction takes its outbox rows with it; a committed row stays until a relay has
 handed it to a queue. A relay that dies between handing a row over and marking it relayed hands
-it over again, which the task's key makes harmless.
+it over again, which the task's key makes harmless; so does handing over again a task that was
+relayed long ago and never completed (`requeue_unfinished`), which a broker may have dropped.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -93,17 +95,26 @@ def relay(sessions: Callable[[], Session], queue: TaskQueue, batch: int = RELAY_
     return relayed
 
 
-def requeue_unfinished(session: Session) -> int:
+def requeue_unfinished(session: Session, relayed_before: datetime | None = None) -> int:
     """Mark relayed tasks that never completed as not relayed, so the relay hands them over again.
 
-    Only for a queue that lives in this process: what it held died with the last process.
+    With no `relayed_before`: every such task, for a queue that lives in this process (what it
+    held died with the last process). With it: those handed over before then, which a broker
+    acknowledged after they failed or passed their time limit, or lost; the caller chooses a
+    time after which no delivery of theirs can still be running or due.
     """
-    rows = session.exec(
+    query = (
         select(OutboxTask)
         .where(col(OutboxTask.relayed_at).is_not(None))
         .where(col(OutboxTask.key).not_in(select(CompletedTask.key)))
-    ).all()
+    )
+    if relayed_before is not None:
+        query = query.where(col(OutboxTask.relayed_at) < relayed_before)
+    rows = session.exec(query.with_for_update(skip_locked=True)).all()
     for row in rows:
+        logger.warning(
+            "task %s was handed over and never completed; handing it over again", row.key
+        )
         row.relayed_at = None
         session.add(row)
     return len(rows)

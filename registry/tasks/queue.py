@@ -13,6 +13,10 @@ from registry.tasks.errors import UnknownTask
 QueueName = Literal["fingerprint", "crawl", "evidence", "notify"]
 QUEUES: tuple[QueueName, ...] = ("fingerprint", "crawl", "evidence", "notify")
 
+# The broker's visibility timeout exceeds the longest time limit by this much: Redis hands a task
+# left unacknowledged that long to another worker.
+VISIBILITY_MARGIN_S = 600.0
+
 TaskArgs = dict[str, Any]
 TaskBody = Callable[[Session, TaskArgs], None]
 

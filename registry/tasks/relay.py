@@ -6,11 +6,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from registry.tasks.outbox import attach_relay, detach_relay, relay
+from registry.models import utcnow
+from registry.tasks.outbox import attach_relay, detach_relay, relay, requeue_unfinished
 from registry.tasks.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
@@ -19,7 +21,8 @@ logger = logging.getLogger(__name__)
 class OutboxRelay:
     """One thread that relays when a commit on `engine` enqueued a task, or every poll interval.
 
-    The timer catches rows committed by other processes and rows a failed round left behind.
+    The timer catches rows committed by other processes and rows a failed round left behind, and,
+    given `republish_after_s`, hands over again tasks relayed that long ago that never completed.
     """
 
     def __init__(
@@ -28,11 +31,13 @@ class OutboxRelay:
         engine: Engine,
         queue: TaskQueue,
         poll_interval_s: float = 5.0,
+        republish_after_s: float | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
         self.queue = queue
         self.poll_interval_s = poll_interval_s
+        self.republish_after_s = republish_after_s
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -57,11 +62,19 @@ class OutboxRelay:
             if self._stop.is_set():
                 return
             try:
+                if self.republish_after_s is not None:
+                    self._republish_stale(self.republish_after_s)
                 while relay(self.sessions, self.queue):
                     pass
             except Exception:
                 # A database hiccup must not end the thread; the next round retries.
                 logger.exception("outbox relay round failed")
+
+    def _republish_stale(self, after_s: float) -> None:
+        cutoff = utcnow() - timedelta(seconds=after_s)
+        with self.sessions() as session:
+            requeue_unfinished(session, relayed_before=cutoff)
+            session.commit()
 
 
 class Ticker:

@@ -14,6 +14,17 @@ from registry.tasks.queue import TaskArgs, TaskKinds
 
 logger = logging.getLogger(__name__)
 
+# A task that finds a service it needs unavailable waits 1, 2, 4 ... s, at most 2 minutes, between
+# tries, and gives up after 12 (about 11 minutes in all); its key stays incomplete.
+RETRY_LIMIT = 12
+RETRY_FIRST_S = 1.0
+RETRY_LONGEST_S = 120.0
+
+
+def retry_delay_s(retries_so_far: int) -> float:
+    """How long to wait before the next try of a task that found a service unavailable."""
+    return min(RETRY_LONGEST_S, RETRY_FIRST_S * 2.0**retries_so_far)
+
 
 def run_once(
     sessions: Callable[[], Session], kinds: TaskKinds, task: str, args: TaskArgs, key: str

@@ -1,8 +1,9 @@
 """Reconciliation: the ledger's Stripe clearing account against the processor's own balance.
 
 For each currency, what the ledger says is held at the processor (payments received, less the
-processor's fees and refunds) must equal the net of the processor's balance transactions
-(charges less fees, refunds). A difference names money the ledger missed or invented.
+processor's fees, refunds and what was transferred to parties' connected accounts) must equal
+the net of the processor's balance transactions (charges less fees, refunds, transfers). A
+difference names money the ledger missed or invented.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from settlement import repository
-from settlement.ledger import PlatformAccount, platform_account
+from settlement.ledger import PartyAccount, PlatformAccount, platform_account
 from settlement.stripe.gateway import PaymentGateway
 
 
@@ -35,11 +36,14 @@ class Reconciliation:
 def reconcile(session: Session, gateway: PaymentGateway) -> list[Reconciliation]:
     """Compare the clearing account's balance with the processor's, per currency."""
     clearing = platform_account(PlatformAccount.STRIPE_CLEARING)
-    ledger = {
-        currency: amount
-        for (code, currency), amount in repository.balances(session, clearing).items()
-        if code == clearing
-    }
+    ledger: dict[str, int] = defaultdict(int)
+    for (code, currency), amount in repository.balances(session, clearing).items():
+        if code == clearing:
+            ledger[currency] += amount
+    # A payout left the processor's balance: the parties' paid-out accounts carry it (credits).
+    for (code, currency), amount in repository.balances(session, "party:").items():
+        if code.endswith(f":{PartyAccount.PAID_OUT.value}"):
+            ledger[currency] += amount
     processor: dict[str, int] = defaultdict(int)
     counts: dict[str, int] = defaultdict(int)
     for transaction in gateway.balance_transactions():

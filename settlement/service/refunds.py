@@ -31,6 +31,11 @@ def apply_refund(session: Session, intent_id: str, refunded_total: Money) -> Pay
         raise PaymentMismatchError(
             f"a refund of {refunded_total} does not fit payment {intent_id} of {paid}"
         )
+    if payment.sales_report_key is not None:
+        raise PaymentStateError(
+            f"payment {intent_id} paid the royalty invoice of report {payment.sales_report_key}: "
+            "its refund is not posted automatically; an operator accounts for it"
+        )
     increment = refunded_total.amount_minor - payment.refunded_minor
     if increment <= 0:
         return payment

@@ -1,37 +1,102 @@
-"""Retail royalties on the ledger: each sales report line owed by its licensee to the parties.
+"""Retail royalties on the ledger: each sales report owed by its licensee to the parties.
 
-Posted in the transaction that records the report, under the key `sales-report:<line id>`, so a
-replayed report (same id, same lines) posts nothing new. A correction reverses the lines of the
-report it replaces before posting its own, so the parties' payables follow the correction.
+Posted in the transaction that records the report, as one entry per report under the key
+`royalty-report:<grant id>:<report id>`: each party's line is the sum of its allocations over
+the report's lines, so the entry gives every party exactly its cents and balances against the
+licensee's receivable. A replayed report (same id, same lines) posts nothing new. A correction
+reverses the entry of the report it replaces before posting its own, so the parties' payables
+follow the correction. Reports stored before entries were per report were posted one entry per
+line (`sales-report:<line id>`); a correction of one of those reverses each of its lines.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+
 from sqlmodel import Session
 
-from licensing.models import SalesReport
+from licensing.models import LicenseGrant, SalesReport
+from licensing.money import Money
 from licensing.repository import report_rows
-from licensing.service.sales import ReportOutcome
+from licensing.service.sales import ReportedLine, ReportOutcome
 from registry.models import persisted_id
+from settlement import repository
+from settlement.errors import PaymentStateError
 from settlement.ledger import EntryDraft
-from settlement.postings import royalty_entry, shares_of
+from settlement.postings import Share, royalty_entry
+from settlement.service.holds import hold_if_disputed
+from settlement.service.invoices import paid_report
 from settlement.service.ledger import Posted, post_entries, reversal_of
 
+REPORT_KEY_PREFIX = "royalty-report:"
+LINE_KEY_PREFIX = "sales-report:"
 
-def _key(row: SalesReport) -> str:
-    return f"sales-report:{persisted_id(row)}"
+
+def report_entry_key(grant_id: int, report_id: str) -> str:
+    """The ledger key of a report's royalty entry."""
+    return f"{REPORT_KEY_PREFIX}{grant_id}:{report_id}"
+
+
+def parse_report_entry_key(external_key: str) -> tuple[int, str] | None:
+    """The grant and report a report's royalty entry key names; None for any other key."""
+    grant, _, report_id = external_key.removeprefix(REPORT_KEY_PREFIX).partition(":")
+    if not external_key.startswith(REPORT_KEY_PREFIX) or not grant.isdigit() or not report_id:
+        return None
+    return int(grant), report_id
+
+
+def _line_key(row: SalesReport | ReportedLine) -> str:
+    return f"{LINE_KEY_PREFIX}{row.id}"
+
+
+def report_shares(rows: Sequence[ReportedLine], currency: str) -> list[Share]:
+    """What the report's lines allocate to each account, summed over the lines.
+
+    Lines that go back to the licensee (recoupment of an advance) name no account and are not
+    owed by anyone.
+    """
+    owed: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for line in row.execution["allocations"]:
+            account = line.get("account")
+            if isinstance(account, str) and line["amount_minor"]:
+                owed[account] += int(line["amount_minor"])
+    return [Share(account, Money(amount, currency)) for account, amount in sorted(owed.items())]
+
+
+def _reversals(session: Session, grant_id: int, replaced_report: str) -> list[EntryDraft]:
+    key = report_entry_key(grant_id, replaced_report)
+    if repository.entry_with_key(session, key) is not None:
+        return [reversal_of(session, key, f"reversal:{key}")]
+    posted = repository.entries_with_keys(
+        session, [_line_key(row) for row in report_rows(session, grant_id, replaced_report)]
+    )
+    return [reversal_of(session, line_key, f"reversal:{line_key}") for line_key in sorted(posted)]
 
 
 def post_royalties(session: Session, outcome: ReportOutcome) -> list[Posted]:
     """Post what a stored sales report makes the licensee owe, reversing what it corrects."""
+    key = report_entry_key(outcome.grant_id, outcome.report_id)
+    if outcome.replayed:
+        keys = [key, *(_line_key(row) for row in outcome.rows)]
+        return [
+            Posted(persisted_id(entry), entry.external_key, entry.digest, replayed=True)
+            for entry in repository.entries_with_keys(session, keys).values()
+        ]
     drafts: list[EntryDraft] = []
-    if outcome.corrects_report_id is not None and not outcome.replayed:
-        for replaced in report_rows(session, outcome.grant_id, outcome.corrects_report_id):
-            if replaced.gross_minor:
-                drafts.append(reversal_of(session, _key(replaced), f"reversal:{_key(replaced)}"))
-    drafts.extend(
-        royalty_entry(_key(row), outcome.grant_id, shares_of(row.execution))
-        for row in outcome.rows
-        if any(line.get("account") for line in row.execution["allocations"] if line["amount_minor"])
-    )
-    return post_entries(session, drafts) if drafts else []
+    if outcome.corrects_report_id is not None:
+        if paid_report(session, outcome.grant_id, outcome.corrects_report_id) is not None:
+            raise PaymentStateError(
+                f"report {outcome.corrects_report_id} is already paid, so it cannot be "
+                "corrected: report the difference as a new report"
+            )
+        drafts.extend(_reversals(session, outcome.grant_id, outcome.corrects_report_id))
+    shares = report_shares(outcome.rows, outcome.royalties.currency)
+    if shares:
+        drafts.append(royalty_entry(key, outcome.grant_id, shares))
+    posted = post_entries(session, drafts) if drafts else []
+    grant = session.get(LicenseGrant, outcome.grant_id)
+    if grant is not None and shares:
+        hold_if_disputed(session, grant, key, shares)
+    return posted

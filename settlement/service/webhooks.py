@@ -4,7 +4,8 @@ Nothing is written for a webhook whose signature fails (`settlement.stripe.signa
 body is not a Stripe event. An event id seen before with the same content is answered as
 already processed; with other content it is refused (409) and nothing changes. Order does not
 matter: a failure reported after a success leaves the payment succeeded, a success after a
-failure settles it. An event that cannot be applied (an amount that does not match the grant, a
+failure settles it, and an `account.updated` older than what was last read of the account is
+not applied. An event that cannot be applied (an amount that does not match the grant, a
 grant that can no longer be activated) is kept with the reason, settles nothing, and is
 answered 200 so that the processor stops retrying; an operator refunds it.
 """
@@ -15,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -33,9 +35,10 @@ from settlement.errors import (
 )
 from settlement.models import ProcessorEvent
 from settlement.service.payments import refuse_intent, settle_intent
+from settlement.service.payouts import apply_account_update
 from settlement.service.refunds import apply_refund
 from settlement.stripe import signatures
-from settlement.stripe.gateway import IntentSnapshot
+from settlement.stripe.gateway import ConnectedAccountSnapshot, IntentSnapshot
 
 MAX_WEBHOOK_BYTES = 512 * 1024
 
@@ -108,7 +111,9 @@ def receive_webhook(
         return _seen_before(stored, digest)
     try:
         with session.begin_nested():
-            record.outcome = _apply(session, event_type, obj, fee_of=fee_of, log=log)
+            record.outcome = _apply(
+                session, event_type, obj, fee_of=fee_of, log=log, reported_at=_created(event, now)
+            )
     except CopymarkError as error:
         record.outcome = f"refused: {error.message}"[:500]
         if event_type == "payment_intent.succeeded":
@@ -117,6 +122,13 @@ def receive_webhook(
     session.add(record)
     session.flush()
     return WebhookOutcome(event_id, event_type, record.outcome, duplicate=False)
+
+
+def _created(event: Mapping[str, Any], now: int) -> datetime:
+    """When Stripe created the event (its `created`), or now when it does not say."""
+    created = event.get("created")
+    moment = created if isinstance(created, int) and 0 < created <= now else now
+    return datetime.fromtimestamp(moment, UTC)
 
 
 def _seen_before(stored: ProcessorEvent, digest: str) -> WebhookOutcome:
@@ -134,11 +146,15 @@ def _apply(
     *,
     fee_of: FeeLookup,
     log: AttestationLog,
+    reported_at: datetime,
 ) -> str:
     if event_type == "payment_intent.succeeded":
         intent = IntentSnapshot.from_object(obj)
         fee = fee_of(intent.id, intent.amount.currency)
         payment = settle_intent(session, intent, fee=fee, log=log)
+        if payment.sales_report_key is not None:
+            report = payment.sales_report_key
+            return f"settled the invoice of report {report} of grant {payment.grant_id}"
         return f"settled grant {payment.grant_id}"
     if event_type == "payment_intent.payment_failed":
         intent = IntentSnapshot.from_object(obj)
@@ -156,4 +172,17 @@ def _apply(
             raise MalformedEventError(f"the refunded charge is malformed: {error}") from None
         refunded = apply_refund(session, intent_id, total)
         return f"refunded {refunded.refunded_minor} of payment {intent_id}"
+    if event_type == "account.updated":
+        try:
+            snapshot = ConnectedAccountSnapshot.from_object(obj)
+        except KeyError:
+            raise MalformedEventError("the updated account has no id") from None
+        account = apply_account_update(session, snapshot, reported_at)
+        if account is None:
+            return (
+                f"ignored: account {snapshot.id} is not ours or the event is older than its state"
+            )
+        if account.payouts_enabled:
+            return f"payouts enabled for account {snapshot.id}"
+        return f"payouts stopped for account {snapshot.id}: {account.requirements}"
     return "ignored"

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import stripe
-from stripe.params import PaymentIntentCreateParams
+from stripe.params import PaymentIntentCreateParams, TransferCreateParams
 
 from licensing.money import Money
 from registry.errors import CopymarkError
+from registry.messages import N_
 from settlement.errors import MalformedEventError, PaymentRefusedError, ProcessorUnavailableError
 
 
@@ -60,6 +61,44 @@ class BalanceTransaction:
     fee: Money
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectedAccountSnapshot:
+    """What settlement reads of a Connect account: may it receive transfers, and if not, why."""
+
+    id: str
+    payouts_enabled: bool
+    details_submitted: bool
+    requirements: str
+
+    @classmethod
+    def from_object(cls, data: Mapping[str, Any]) -> ConnectedAccountSnapshot:
+        capabilities = data.get("capabilities") or {}
+        requirements = data.get("requirements") or {}
+        due = requirements.get("currently_due") or []
+        reason = requirements.get("disabled_reason")
+        transfers_active = capabilities.get("transfers") == "active"
+        missing = ", ".join(str(item) for item in due[:8])
+        words = ""
+        if not transfers_active or not data.get("payouts_enabled"):
+            words = f"Stripe needs {missing}" if missing else "Stripe has not enabled payouts yet"
+            if reason:
+                words += f" ({reason})"
+        return cls(
+            id=str(data["id"]),
+            payouts_enabled=bool(data.get("payouts_enabled")) and transfers_active,
+            details_submitted=bool(data.get("details_submitted")),
+            requirements=words[:500],
+        )
+
+
+class TransferRefusedError(Exception):
+    """The processor refused a transfer; `reason` says why in its words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class PaymentGateway(Protocol):
     def create_intent(
         self, amount: Money, grant_id: int, payment_method: str | None, idempotency_key: str
@@ -68,6 +107,39 @@ class PaymentGateway(Protocol):
     def fee_of(self, intent_id: str, currency: str) -> Money: ...
 
     def balance_transactions(self) -> list[BalanceTransaction]: ...
+
+    def card_method(self, card: SandboxCard) -> str: ...
+
+    def create_connected_account(
+        self, email: str, account_reference: str, idempotency_key: str
+    ) -> ConnectedAccountSnapshot: ...
+
+    def connected_account(self, account_id: str) -> ConnectedAccountSnapshot: ...
+
+    def onboarding_link(self, account_id: str, refresh_url: str, return_url: str) -> str: ...
+
+    def charge_of(self, intent_id: str) -> str | None: ...
+
+    def create_transfer(
+        self,
+        amount: Money,
+        destination: str,
+        *,
+        transfer_group: str,
+        source_transaction: str | None,
+        idempotency_key: str,
+    ) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxCard:
+    """A card typed into the sandbox's card form. Real Stripe takes card numbers only through
+    Stripe.js in the payer's browser, so only the sandbox is ever given one."""
+
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str
 
 
 class StripeGateway:
@@ -94,9 +166,13 @@ class StripeGateway:
                 params=params, options={"idempotency_key": idempotency_key}
             )
         except stripe.CardError as error:
-            raise PaymentRefusedError(f"the card was refused: {error.user_message}") from None
+            raise PaymentRefusedError(
+                N_("the card was refused: %(reason)s"), reason=str(error.user_message)
+            ) from None
         except stripe.StripeError as error:
-            raise ProcessorUnavailableError(f"the payment processor failed: {error}") from None
+            raise ProcessorUnavailableError(
+                N_("the payment processor failed: %(reason)s"), reason=str(error)
+            ) from None
         return IntentSnapshot.from_object(intent.to_dict())
 
     def fee_of(self, intent_id: str, currency: str) -> Money:
@@ -111,8 +187,38 @@ class StripeGateway:
                 return Money.zero(currency)
             transaction = self._client.v1.balance_transactions.retrieve(transaction_id).to_dict()
         except stripe.StripeError as error:
-            raise ProcessorUnavailableError(f"the payment processor failed: {error}") from None
+            raise ProcessorUnavailableError(
+                N_("the payment processor failed: %(reason)s"), reason=str(error)
+            ) from None
         return Money(int(transaction.get("fee") or 0), currency)
+
+    def card_method(self, card: SandboxCard) -> str:
+        """Turn a sandbox test card into a PaymentMethod id (`pm_…`), as Stripe.js would."""
+        try:
+            method = self._client.v1.payment_methods.create(
+                params={
+                    "type": "card",
+                    "card": {
+                        "number": card.number,
+                        "exp_month": card.exp_month,
+                        "exp_year": card.exp_year,
+                        "cvc": card.cvc,
+                    },
+                }
+            )
+        except stripe.CardError as error:
+            raise PaymentRefusedError(
+                N_("the card was refused: %(reason)s"), reason=str(error.user_message)
+            ) from None
+        except stripe.InvalidRequestError as error:
+            raise PaymentRefusedError(
+                N_("the card was refused: %(reason)s"), reason=str(error.user_message)
+            ) from None
+        except stripe.StripeError as error:
+            raise ProcessorUnavailableError(
+                N_("the payment processor failed: %(reason)s"), reason=str(error)
+            ) from None
+        return str(method.id)
 
     def balance_transactions(self) -> list[BalanceTransaction]:
         """Return every balance transaction the processor holds, oldest first."""
@@ -120,7 +226,9 @@ class StripeGateway:
             page = self._client.v1.balance_transactions.list(params={"limit": 100})
             found = [item.to_dict() for item in page.auto_paging_iter()]
         except stripe.StripeError as error:
-            raise ProcessorUnavailableError(f"the payment processor failed: {error}") from None
+            raise ProcessorUnavailableError(
+                N_("the payment processor failed: %(reason)s"), reason=str(error)
+            ) from None
         return [
             BalanceTransaction(
                 id=str(item["id"]),
@@ -131,3 +239,93 @@ class StripeGateway:
             )
             for item in reversed(found)
         ]
+
+    def create_connected_account(
+        self, email: str, account_reference: str, idempotency_key: str
+    ) -> ConnectedAccountSnapshot:
+        """Open an Express account for a party; it receives nothing until onboarded."""
+        try:
+            account = self._client.v1.accounts.create(
+                params={
+                    "type": "express",
+                    "email": email,
+                    "capabilities": {"transfers": {"requested": True}},
+                    "metadata": {"account_reference": account_reference},
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as error:
+            raise ProcessorUnavailableError(
+                N_("the payment processor failed: %(reason)s"), reason=str(error)
+            ) from None
+        return ConnectedAccountSnapshot.from_object(account.to_dict())
+
+    def connected_account(self, account_id: str) -> ConnectedAccountSnapshot:
+        """Read what Stripe now says a connected account may receive."""
+        try:
+            account = self._client.v1.accounts.retrieve(account_id)
+        except stripe.StripeError as error:
+            raise ProcessorUnavailableError(
+                N_("the payment processor failed: %(reason)s"), reason=str(error)
+            ) from None
+        return ConnectedAccountSnapshot.from_object(account.to_dict())
+
+    def onboarding_link(self, account_id: str, refresh_url: str, return_url: str) -> str:
+        """A single-use link to Stripe's onboarding for this account."""
+        try:
+            link = self._client.v1.account_links.create(
+                params={
+                    "account": account_id,
+                    "refresh_url": refresh_url,
+                    "return_url": return_url,
+                    "type": "account_onboarding",
+                }
+            )
+        except stripe.StripeError as error:
+            raise ProcessorUnavailableError(
+                N_("the payment processor failed: %(reason)s"), reason=str(error)
+            ) from None
+        return str(link.url)
+
+    def charge_of(self, intent_id: str) -> str | None:
+        """The charge that collected a PaymentIntent: the source of its transfers."""
+        try:
+            intent = self._client.v1.payment_intents.retrieve(intent_id).to_dict()
+        except stripe.StripeError as error:
+            raise ProcessorUnavailableError(
+                N_("the payment processor failed: %(reason)s"), reason=str(error)
+            ) from None
+        charge = intent.get("latest_charge")
+        if isinstance(charge, dict):
+            charge = charge.get("id")
+        return charge if isinstance(charge, str) else None
+
+    def create_transfer(
+        self,
+        amount: Money,
+        destination: str,
+        *,
+        transfer_group: str,
+        source_transaction: str | None,
+        idempotency_key: str,
+    ) -> str:
+        """Transfer to a connected account; a refusal raises `TransferRefusedError` with why."""
+        params: TransferCreateParams = {
+            "amount": amount.amount_minor,
+            "currency": amount.currency.lower(),
+            "destination": destination,
+            "transfer_group": transfer_group,
+        }
+        if source_transaction is not None:
+            params["source_transaction"] = source_transaction
+        try:
+            transfer = self._client.v1.transfers.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+        except stripe.InvalidRequestError as error:
+            raise TransferRefusedError(str(error.user_message or error)) from None
+        except stripe.StripeError as error:
+            raise ProcessorUnavailableError(
+                N_("the payment processor failed: %(reason)s"), reason=str(error)
+            ) from None
+        return str(transfer.id)

@@ -81,6 +81,9 @@ class CrawlConfig:
     scope: CrawlScope
     workers: int = 8
     max_images_per_page: int = 200
+    # Asking robots.txt before queueing a link fetches the link's robots.txt at once; crawlers
+    # sharing a frontier leave that to the host's lease holder, which checks before fetching.
+    robots_before_queue: bool = True
     validators: Mapping[str, Validators] = field(default_factory=dict)
 
 
@@ -142,6 +145,11 @@ class Crawler:
         self._queue: asyncio.Queue[CrawlEvent | None] = asyncio.Queue(maxsize=256)
         self._claimed_images: set[str] = set()
 
+    @property
+    def backlog(self) -> int:
+        """Events queued and not yet taken by the caller; 0 means every event was taken."""
+        return self._queue.qsize()
+
     async def events(self) -> AsyncGenerator[CrawlEvent, None]:
         """Crawl, yielding events as they happen; closing the iterator stops the crawl."""
         scheduler = asyncio.ensure_future(self._schedule())
@@ -172,9 +180,15 @@ class Crawler:
                     started += len(entries)
                     for entry in entries:
                         running.add(asyncio.ensure_future(self._crawl_page(entry)))
+                    pause = self._frontier.next_due()
                     if not running:
-                        break
-                    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                        if pause is None:
+                            break
+                        await asyncio.sleep(pause)
+                        continue
+                    done, running = await asyncio.wait(
+                        running, timeout=pause, return_when=asyncio.FIRST_COMPLETED
+                    )
                     for task in done:
                         task.result()
             finally:
@@ -272,7 +286,9 @@ class Crawler:
         entries = []
         for link in page.links:
             parsed = parse_web_url(link)
-            if self.config.scope.admits(parsed) and await self._robots.allows(parsed):
+            if self.config.scope.admits(parsed) and (
+                not self.config.robots_before_queue or await self._robots.allows(parsed)
+            ):
                 entries.append(FrontierEntry(url=link, depth=depth))
         self._frontier.add(entries)
 

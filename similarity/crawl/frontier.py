@@ -54,6 +54,14 @@ class FrontierStore(Protocol):
         """Whether the image at `url` was already reported in this crawl."""
         ...
 
+    def next_due(self) -> float | None:
+        """Seconds to wait before `lease` may give more, or None when the frontier is spent.
+
+        A frontier shared by several crawlers may have nothing to give this one now (its hosts
+        wait out their delay, or are leased elsewhere) and more later.
+        """
+        ...
+
     def close(self) -> None:
         """Release the storage."""
         ...
@@ -125,6 +133,10 @@ class SqliteFrontierStore:
     def knows_image(self, url: str) -> bool:
         """Whether the image at `url` was already reported in this crawl."""
         return self._db.execute("SELECT 1 FROM image WHERE url = ?", (url,)).fetchone() is not None
+
+    def next_due(self) -> float | None:
+        """None: one claimer holds everything, so what it did not lease does not exist."""
+        return None
 
     def close(self) -> None:
         """Close the database file."""

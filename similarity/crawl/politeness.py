@@ -41,6 +41,11 @@ class HostPoliteness:
         gate = self._gate(host)
         gate.delay_s = min(max(self._delay_s, delay_s), self._max_delay_s)
 
+    @property
+    def per_host_concurrency(self) -> int:
+        """How many requests may run against one host at once."""
+        return self._per_host_concurrency
+
     def delay_for(self, host: str) -> float:
         """The delay now applied between request starts on `host`."""
         return self._gate(host).delay_s

@@ -23,6 +23,8 @@ def settings(tmp_path: Path, database_url: str, model_cache: Path) -> Settings:
         database_url=database_url,
         secret_key="test-secret-key",
         models_dir=model_cache,
+        # A test that wants the watch loop turns it on.
+        run_watches=False,
     )
 
 

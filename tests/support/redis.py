@@ -22,6 +22,7 @@ class RedisServer:
     data_dir: Path
     port: int
     process: subprocess.Popen[bytes]
+    args: list[str]
 
     @classmethod
     def start(cls) -> RedisServer:
@@ -40,9 +41,23 @@ class RedisServer:
             "--logfile", str(data_dir / "server.log"),
         ]  # fmt: skip
         process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        server = cls(data_dir, port, process)
+        server = cls(data_dir, port, process, args)
         server._wait_ready()
         return server
+
+    def halt(self) -> None:
+        """Shut the server down as an operator would (SIGTERM: it writes its append-only file)."""
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def resume(self) -> None:
+        """Start it again on the same port and data folder: it reloads what it had."""
+        if self.process.poll() is None:
+            return
+        self.process = subprocess.Popen(
+            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        self._wait_ready()
 
     @property
     def url(self) -> str:

@@ -49,6 +49,7 @@ class SeaweedS3:
     data_dir: Path
     port: int
     process: subprocess.Popen[bytes]
+    args: list[str]
 
     @classmethod
     def start(cls) -> SeaweedS3:
@@ -67,17 +68,33 @@ class SeaweedS3:
             "-volume.max=8",
             *(f"-{name}={port}" for name, port in ports.items()),
         ]
-        with (data_dir / "server.log").open("wb") as log:
-            process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        server = cls(data_dir, ports["s3.port"], process)
+        server = cls(data_dir, ports["s3.port"], cls._spawn(args, data_dir), args)
         try:
             server._wait_ready()
         except BaseException:
             server.stop()
             raise
         return server
+
+    @staticmethod
+    def _spawn(args: list[str], data_dir: Path) -> subprocess.Popen[bytes]:
+        with (data_dir / "server.log").open("ab") as log:
+            return subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def halt(self) -> None:
+        """Stop every SeaweedFS process at once (it ignores SIGTERM), keeping its data."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def resume(self) -> None:
+        """Start it again on the same ports and folders, and wait until it answers S3 again."""
+        if self.process.poll() is None:
+            return
+        self.process = self._spawn(self.args, self.data_dir)
+        self._wait_ready()
 
     @property
     def endpoint(self) -> str:
@@ -114,8 +131,5 @@ class SeaweedS3:
         }
 
     def stop(self) -> None:
-        # SeaweedFS ignores SIGTERM: end its whole process group at once.
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        self.halt()
         shutil.rmtree(self.data_dir, ignore_errors=True)

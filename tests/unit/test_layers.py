@@ -22,6 +22,8 @@ LAYERS = ("similarity", "registry", "licensing", "settlement", "bench", "fronten
 INJECTED_FROM_ABOVE = {
     # bench.wiring.ScratchApp: `copymark bench` passes this implementation of it.
     "bench": frozenset({"frontend.cli.scratch"}),
+    # NotificationServices.mail_translate: the app passes the catalogs' frontend.i18n.gettext_in.
+    "registry": frozenset({"frontend.i18n"}),
 }
 
 

@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from playwright.sync_api import Browser, Error, Page, Playwright, sync_playwrigh
 
 from frontend.app import create_app
 from frontend.services import Services
+from tests.functional.browser.journey import VIEWINGS, Viewing
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -92,12 +94,19 @@ def live_url(services: Services) -> Iterator[str]:
     thread.join(timeout=30)
 
 
-@pytest.fixture
-def page(browser: Browser, live_url: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 900})
+@contextmanager
+def open_tab(
+    browser: Browser, live_url: str, width: int, height: int, locale: str
+) -> Iterator[Page]:
+    """A tab on the live app that fails its test if the Content-Security-Policy blocked anything.
+
+    Anything the policy blocks is a page that no longer works as written.
+    """
+    context = browser.new_context(
+        base_url=live_url, viewport={"width": width, "height": height}, locale=locale
+    )
     tab = context.new_page()
     tab.set_default_timeout(30_000)
-    # Anything the Content-Security-Policy blocks is a page that no longer works as written.
     blocked: list[str] = []
     tab.on(
         "console",
@@ -111,7 +120,35 @@ def page(browser: Browser, live_url: str) -> Iterator[Page]:
 
 
 @pytest.fixture
+def page(browser: Browser, live_url: str) -> Iterator[Page]:
+    with open_tab(browser, live_url, 1280, 900, "en-US") as tab:
+        yield tab
+
+
+@pytest.fixture
 def screenshots(artifacts_dir: Path) -> Path:
     folder = artifacts_dir / "screenshots"
     folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture(params=VIEWINGS, ids=[viewing.name for viewing in VIEWINGS])
+def viewing(request: pytest.FixtureRequest) -> Viewing:
+    chosen: Viewing = request.param
+    return chosen
+
+
+@pytest.fixture
+def journey_page(browser: Browser, live_url: str, viewing: Viewing) -> Iterator[Page]:
+    """A tab at the viewing's screen size whose browser asks for the viewing's language."""
+    locale = "zh-CN" if viewing.language == "zh" else "en-US"
+    with open_tab(browser, live_url, viewing.width, viewing.height, locale) as tab:
+        yield tab
+
+
+@pytest.fixture
+def journey_shots(screenshots: Path, viewing: Viewing, request: pytest.FixtureRequest) -> Path:
+    """The folder for one journey's screenshots at one viewing."""
+    folder = screenshots / request.node.originalname / viewing.name
+    folder.mkdir(parents=True, exist_ok=True)
     return folder

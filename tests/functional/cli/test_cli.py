@@ -221,3 +221,17 @@ def test_a_process_pool_fingerprints_exactly_as_threads_do(home: Path) -> None:
     query.write_bytes(photo_jpeg("coffee", quality=35, max_side=320))
     _, found, _ = run("match", str(query), "--json")
     assert json.loads(found)["matches"][0]["work_id"] == lines["coffee.jpg"]["work_id"]
+
+
+def test_register_queue_without_a_broker_says_what_is_missing_and_registers_nothing(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COPYMARK_TASK_BROKER_URL", raising=False)
+    code, out, err = run(
+        "register", str(portfolio(home)), "--owner", "ada@example.com", "--queue", "--json"
+    )
+    assert code == 2
+    assert "COPYMARK_TASK_BROKER_URL" in err
+    assert out == ""
+    code, out, _ = run("register", str(home / "portfolio"), "--owner", "ada@example.com", "--json")
+    assert [json.loads(line)["status"] for line in out.splitlines()] == ["registered"] * 2

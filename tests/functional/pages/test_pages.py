@@ -9,9 +9,7 @@ from fastapi.testclient import TestClient
 
 from frontend.services import Services
 from similarity.matcher import Match
-from tests.factories import Account, photo_jpeg, random_png
-
-PASSWORD = "correct horse battery"
+from tests.factories import PASSWORD, Account, photo_jpeg, random_png
 
 
 def register(client: TestClient, account: Account, data: bytes, **form: str) -> int:

@@ -11,8 +11,8 @@ from httpx import Response
 from frontend.app import create_app
 from frontend.services import Services
 from tests.factories import Account, make_account
-from tests.functional.api.test_licensing_api import dns_table, proving_domains_by_table
 from tests.functional.pages.test_pages import sign_in
+from tests.support.market import dns_table, proving_domains_by_table
 from tests.support.receivers import SmtpInbox, verification_token
 
 PASSWORD = "correct horse battery"
@@ -130,7 +130,8 @@ def test_sign_out_ends_this_browsers_session_only(
         "/logout", data={"csrf_token": csrf_of(client)}, follow_redirects=False
     )
     assert signed_out.status_code == 303
-    assert client.get("/works", follow_redirects=False).headers["location"] == "/login"
+    back_to_works = "/login?next=%2Fworks"
+    assert client.get("/works", follow_redirects=False).headers["location"] == back_to_works
     assert other.get("/works", follow_redirects=False).status_code == 200
 
 
@@ -146,7 +147,8 @@ def test_sign_out_everywhere_ends_every_session(
     )
     assert signed_out.status_code == 303
     for browser in (client, other):
-        assert browser.get("/works", follow_redirects=False).headers["location"] == "/login"
+        answer = browser.get("/works", follow_redirects=False)
+        assert answer.headers["location"] == "/login?next=%2Fworks"
 
 
 def test_sign_out_everywhere_needs_the_csrf_token(client: TestClient, alice: Account) -> None:

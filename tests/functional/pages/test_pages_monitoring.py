@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -70,18 +71,17 @@ def alert_status(client: TestClient, account: Account, alert_id: int) -> str:
 def test_the_alerts_page_asks_a_visitor_to_sign_in(client: TestClient) -> None:
     response = client.get("/alerts", follow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["location"] == "/login"
+    assert response.headers["location"] == "/login?next=%2Falerts"
 
 
-def test_the_alerts_page_shows_each_alert_as_a_card_under_its_domain(
+def test_the_alerts_page_shows_each_alert_as_a_card_with_a_small_preview(
     client: TestClient, alice: Account, alert: dict[str, Any]
 ) -> None:
     sign_in(client, alice)
     page = client.get("/alerts").text
-    assert "<h2>127.0.0.1 " in page
     card = page.split(f'id="alert-{alert["id"]}"', 1)[1].split("</article>", 1)[0]
-    assert f'src="/works/{alert["work_id"]}/thumbnail"' in card
-    assert f'src="/alerts/{alert["id"]}/side-by-side.png"' in card
+    assert "127.0.0.1" in card
+    assert f'src="/alerts/{alert["id"]}/preview.jpg"' in card
     assert f'href="/api/v1/alerts/{alert["id"]}/evidence.zip"' in card
     assert "badge alert-status new" in card
     assert f"{alert['score']:+.3f}" in card
@@ -227,3 +227,129 @@ def test_hostile_urls_and_titles_are_shown_as_inert_text(
         assert f'href="{hostile_url}' not in page
         assert hostile_title not in page
         assert "&lt;script&gt;" in page
+
+
+_alert_numbers = itertools.count(1)
+
+
+def add_alerts(services: Services, work_id: int, count: int, **fields: Any) -> list[int]:
+    """Alerts on a work as a crawl would leave them (their evidence is not needed to list them)."""
+    ids = []
+    with services.session() as session:
+        for number in range(count):
+            digest = f"{next(_alert_numbers):016x}".ljust(64, "0")
+            row = Alert(
+                work_id=work_id,
+                image_sha256=digest,
+                image_url=f"https://{fields.get('domain', 'copies.example')}/{number}.jpg",
+                image_url_sha256=digest,
+                page_url=f"https://{fields.get('domain', 'copies.example')}/page/{number}",
+                domain=fields.get("domain", "copies.example"),
+                score=0.9,
+                verified=fields.get("verified", True),
+                status=fields.get("status", AlertStatus.NEW),
+                evidence_sha256=digest,
+                manifest_sha256=digest,
+                log_index=number,
+            )
+            session.add(row)
+            session.flush()
+            ids.append(int(row.id or 0))
+        session.commit()
+    return ids
+
+
+def card_ids(page: str) -> list[int]:
+    return [int(found) for found in re.findall(r'data-alert-id="(\d+)"', page)]
+
+
+def test_the_inbox_filters_by_status_site_work_and_verification(
+    client: TestClient, alice: Account, alert: dict[str, Any], services: Services
+) -> None:
+    work_id = alert["work_id"]
+    elsewhere = add_alerts(services, work_id, 2, domain="shop.example", verified=False)
+    dismissed = add_alerts(
+        services, work_id, 1, domain="shop.example", status=AlertStatus.DISMISSED
+    )
+    sign_in(client, alice)
+    assert set(card_ids(client.get("/alerts?site=shop.example").text)) == {*elsewhere, *dismissed}
+    assert card_ids(client.get("/alerts?site=shop.example&status=dismissed").text) == dismissed
+    assert set(card_ids(client.get("/alerts?verified=no").text)) == set(elsewhere)
+    assert alert["id"] in card_ids(client.get(f"/alerts?work={work_id}&verified=yes").text)
+    assert card_ids(client.get("/alerts?since=2999-01-01").text) == []
+    assert len(card_ids(client.get("/alerts?until=2999-01-01").text)) == 4
+
+
+def test_a_bad_filter_answers_a_page_that_names_it(client: TestClient, alice: Account) -> None:
+    sign_in(client, alice)
+    assert_error_page(client.get("/alerts?status=stolen"), 422, "status must be one of")
+    assert_error_page(client.get("/alerts?since=yesterday"), 422, "since must be a date")
+    assert_error_page(client.get("/alerts?work=abc"), 422, "work must be a work number")
+
+
+def test_the_inbox_pages_twenty_alerts_at_a_time(
+    client: TestClient, alice: Account, alert: dict[str, Any], services: Services
+) -> None:
+    add_alerts(services, alert["work_id"], 24)
+    sign_in(client, alice)
+    first = client.get("/alerts").text
+    second = client.get("/alerts?page=2").text
+    assert len(card_ids(first)) == 20
+    assert len(card_ids(second)) == 5
+    assert not set(card_ids(first)) & set(card_ids(second))
+    assert 'href="/alerts?page=2"' in first
+
+
+def test_bulk_confirm_moves_the_chosen_alerts_and_counts_the_rest(
+    client: TestClient, alice: Account, alert: dict[str, Any], services: Services
+) -> None:
+    fresh = add_alerts(services, alert["work_id"], 2)
+    (resolved,) = add_alerts(services, alert["work_id"], 1, status=AlertStatus.RESOLVED)
+    token = sign_in(client, alice)
+    response = client.post(
+        "/alerts/bulk",
+        data={
+            "csrf_token": token,
+            "status": "confirmed",
+            "alert_id": [*fresh, resolved],
+            "filters": "status=new&evil=1",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/alerts?status=new&bulk=confirmed&changed=2&skipped=1"
+    assert [alert_status(client, alice, alert_id) for alert_id in fresh] == ["confirmed"] * 2
+    assert alert_status(client, alice, resolved) == "resolved"
+    report = client.get(response.headers["location"]).text
+    assert "2 alerts marked confirmed; 1 left as they were" in report
+
+
+def test_bulk_triage_leaves_another_owners_alerts_alone(
+    client: TestClient, alice: Account, bob: Account, alert: dict[str, Any]
+) -> None:
+    token = sign_in(client, bob)
+    response = client.post(
+        "/alerts/bulk",
+        data={"csrf_token": token, "status": "dismissed", "alert_id": [alert["id"]]},
+        follow_redirects=False,
+    )
+    assert response.headers["location"].endswith("changed=0&skipped=1")
+    assert alert_status(client, alice, alert["id"]) == "new"
+
+
+def test_the_card_preview_is_a_small_jpeg_cached_by_its_etag(
+    client: TestClient, alice: Account, bob: Account, alert: dict[str, Any]
+) -> None:
+    sign_in(client, alice)
+    original = client.get(f"/alerts/{alert['id']}/side-by-side.png")
+    preview = client.get(f"/alerts/{alert['id']}/preview.jpg")
+    assert preview.status_code == 200
+    assert preview.headers["content-type"] == "image/jpeg"
+    assert max(Image.open(io.BytesIO(preview.content)).size) <= 320
+    assert len(preview.content) < len(original.content)
+    etag = preview.headers["etag"]
+    again = client.get(f"/alerts/{alert['id']}/preview.jpg", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    sign_in(client, bob)
+    assert client.get(f"/alerts/{alert['id']}/preview.jpg").status_code == 404

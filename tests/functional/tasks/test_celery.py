@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,111 +25,20 @@ from frontend.services import Services
 from frontend.settings import Settings
 from registry.models import User
 from registry.notifications.service import notify
-from registry.tasks.celery_queue import CeleryQueue, celery_app
+from registry.tasks.celery_queue import CeleryQueue
 from registry.tasks.outbox import enqueue, relay
-from registry.tasks.queue import TaskKinds
 from tests.factories import make_account
 from tests.support.receivers import SmtpInbox
-from tests.support.redis import RedisServer
-from tests.support.task_probe import PROBE_TASK, create_probe_table, effects, probe_kind, starts
+from tests.support.task_probe import (
+    PROBE_TASK,
+    PROBE_TIME_LIMIT_S,
+    PROBE_VISIBILITY_TIMEOUT_S,
+    effects,
+    starts,
+)
+from tests.support.workers import ROOT, Workers, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
-
-PROBE_TIME_LIMIT_S = 8.0
-VISIBILITY_TIMEOUT_S = 10.0
-ROOT = Path(__file__).resolve().parents[3]
-
-
-class Workers:
-    """Starts worker processes on one broker and database; kills any still running at the end."""
-
-    def __init__(self, broker_url: str, database_url: str, home: Path) -> None:
-        self.environment = os.environ | {
-            "COPYMARK_HOME": str(home),
-            "COPYMARK_DATABASE_URL": database_url,
-            "COPYMARK_TASK_BROKER_URL": broker_url,
-            "COPYMARK_TASK_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
-            "PYTHONPATH": str(ROOT),
-        }
-        self.logs = home
-        self.running: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> subprocess.Popen[bytes]:
-        with (self.logs / f"worker-{len(self.running)}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "tests.support.celery_worker", str(PROBE_TIME_LIMIT_S)],
-                cwd=ROOT,
-                env=self.environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.running.append(process)
-        return process
-
-    def kill(self, process: subprocess.Popen[bytes]) -> None:
-        """SIGKILL the worker and its pool children at once: nothing gets to acknowledge."""
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def log_tails(self) -> str:
-        """The end of every worker's log, for a failure message."""
-        tails = []
-        for number in range(len(self.running)):
-            lines = (self.logs / f"worker-{number}.log").read_text(errors="replace").splitlines()
-            tails.append(f"--- worker {number}\n" + "\n".join(lines[-15:]))
-        return "\n".join(tails)
-
-    def stop_all(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                self.kill(process)
-
-
-@pytest.fixture(autouse=True)
-def probe_table(db_engine: Engine) -> None:
-    create_probe_table(db_engine)
-
-
-@pytest.fixture
-def sessions(db_engine: Engine) -> Callable[[], Session]:
-    return lambda: Session(db_engine, expire_on_commit=False)
-
-
-@pytest.fixture
-def broker(redis_server: RedisServer) -> str:
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushall()
-    client.close()
-    return redis_server.url
-
-
-@pytest.fixture
-def queue(broker: str) -> CeleryQueue:
-    kinds = TaskKinds([probe_kind(PROBE_TIME_LIMIT_S)])
-    app = celery_app(broker, kinds, visibility_timeout_s=VISIBILITY_TIMEOUT_S)
-    return CeleryQueue(app, kinds)
-
-
-@pytest.fixture
-def workers(broker: str, database_url: str, tmp_path: Path) -> Iterator[Workers]:
-    started = Workers(broker, database_url, tmp_path)
-    yield started
-    started.stop_all()
-
-
-def wait_for(
-    condition: Callable[[], bool],
-    timeout_s: float,
-    what: str,
-    context: Callable[[], str] = str,
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}\n{context()}")
 
 
 def waiting_in_redis(broker: str) -> int:
@@ -157,7 +66,7 @@ def test_only_a_committed_transaction_reaches_the_worker(
         session.commit()
     assert relay(sessions, queue) == 1
     assert waiting_in_redis(broker) == 1
-    workers.start()
+    workers.start(str(PROBE_TIME_LIMIT_S))
     wait_for(lambda: effects(db_engine) == ["committed"], 60, "the committed task to run")
 
 
@@ -168,7 +77,7 @@ def test_a_key_submitted_twice_runs_once(
     for _ in range(2):
         queue.submit(PROBE_TASK, {"mark": "twice", "starts_file": str(log)}, "probe:twice")
     queue.submit(PROBE_TASK, {"mark": "after", "starts_file": str(log)}, "probe:after")
-    workers.start()
+    workers.start(str(PROBE_TIME_LIMIT_S))
     # One worker takes tasks in order, so once "after" ran, both deliveries of "twice" were seen.
     wait_for(lambda: "after" in effects(db_engine), 60, "the task submitted last")
     assert effects(db_engine) == ["twice", "after"]
@@ -181,7 +90,7 @@ def test_a_worker_killed_mid_task_loses_nothing_and_the_effect_happens_once(
     log = tmp_path / "starts.txt"
     args = {"mark": "survivor", "starts_file": str(log), "sleep_s": 4}
     queue.submit(PROBE_TASK, args, "probe:survivor")
-    first = workers.start()
+    first = workers.start(str(PROBE_TIME_LIMIT_S))
     wait_for(lambda: starts(log) == ["survivor"], 60, "the first worker to start the task")
     taken_at = time.monotonic()
     workers.kill(first)
@@ -189,8 +98,8 @@ def test_a_worker_killed_mid_task_loses_nothing_and_the_effect_happens_once(
     # A task left unacknowledged past the visibility timeout goes back to its queue at the next
     # sweep, which a worker makes as it starts and then only every ~100 s: start the
     # replacement once the timeout has passed, as an operator's restart would.
-    time.sleep(max(0.0, taken_at + VISIBILITY_TIMEOUT_S + 1 - time.monotonic()))
-    workers.start()
+    time.sleep(max(0.0, taken_at + PROBE_VISIBILITY_TIMEOUT_S + 1 - time.monotonic()))
+    workers.start(str(PROBE_TIME_LIMIT_S))
     wait_for(
         lambda: effects(db_engine) == ["survivor"],
         90,

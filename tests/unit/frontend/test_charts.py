@@ -1,4 +1,5 @@
-"""Chart layouts: the log tree, its growth, the score bar, the contract split, royalty bars."""
+"""Chart layouts: the log tree, its growth, the score bar, the contract split, royalty bars,
+a party's earnings."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from frontend.charts import (
+    EARNINGS_CHART_HEIGHT,
     EXPANDED_SUBTREE_MAX,
     ROYALTY_CHART_HEIGHT,
+    earnings_charts,
     growth_chart,
     perfect_subtrees,
     royalty_chart,
@@ -179,3 +182,29 @@ def test_a_party_missing_from_a_report_shows_a_dash() -> None:
 
 def test_no_reports_draw_no_chart() -> None:
     assert royalty_chart([]) is None
+
+
+def test_earnings_are_charted_per_currency_by_month_and_by_work_scaled_to_the_largest() -> None:
+    points = [
+        ("2026-10", "koi", "USD", 10_000),
+        ("2026-11", "koi", "USD", 30_000),
+        ("2026-11", "wave", "USD", -5_000),
+        ("2026-11", "锦鲤", "CNY", 800),
+    ]
+    charts = earnings_charts(points, str)
+    assert [chart.currency for chart in charts] == ["CNY", "USD"]
+    usd = charts[1]
+    assert [(bar.label, bar.amount) for bar in usd.by_month] == [
+        ("2026-10", "100.00 USD"),
+        ("2026-11", "250.00 USD"),
+    ]
+    october, november = usd.by_month
+    assert november.height == EARNINGS_CHART_HEIGHT
+    assert october.height == pytest.approx(EARNINGS_CHART_HEIGHT * 10_000 / 25_000)
+    assert october.y + october.height == november.y + november.height == EARNINGS_CHART_HEIGHT
+    assert [bar.label for bar in usd.by_work] == ["koi", "wave"]
+    assert usd.by_work[1].width == 0  # a work whose refunds outweigh its sales draws no bar
+
+
+def test_nothing_earned_draws_no_chart() -> None:
+    assert earnings_charts([("2026-11", "koi", "USD", 0)], str) == []

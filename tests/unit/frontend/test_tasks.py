@@ -10,13 +10,18 @@ from frontend.tasks import task_kinds
 from registry.monitoring.jobs import Monitor
 
 
-def test_deliveries_case_reminders_and_grant_expiry_are_ticked_crawls_are_not(
+def test_deliveries_reminders_grant_expiry_and_payouts_are_ticked_crawls_are_not(
     tmp_path: Path,
 ) -> None:
     def no_monitor() -> Monitor:
         raise AssertionError("listing the task kinds built a monitor")
 
     kinds = task_kinds(Services(Settings(home=tmp_path)), no_monitor)
-    assert {kind.name for kind in kinds.periodic()} == {"notify", "case_reminders", "expire_grants"}
+    assert {kind.name for kind in kinds.periodic()} == {
+        "notify",
+        "case_reminders",
+        "expire_grants",
+        "pay_out",
+    }
     assert "crawl" in kinds
     assert all(kind.period_s is not None and kind.period_s > 0 for kind in kinds.periodic())

@@ -1,6 +1,8 @@
 """Certificates: issued from the log, verified offline, every forgery refused with a reason."""
 
 import copy
+import dataclasses
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -9,17 +11,23 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from pypdf import PdfReader
 from sqlmodel import Session, SQLModel, create_engine
 
 import registry.log.models  # noqa: F401 - registers the log tables on the metadata
 from registry.certificates import (
     CERTIFICATE_FORMAT,
+    PdfExtras,
+    StepKind,
     build_certificate,
+    certificate_in_pdf,
     certificate_view,
     issue_certificate,
+    published_head_step,
     render_certificate_html,
     render_certificate_pdf,
     verify_certificate,
+    verify_certificate_steps,
 )
 from registry.errors import CertificateError
 from registry.log.commitments import commitments_of, open_values, openings_to_json
@@ -378,3 +386,89 @@ def test_view_of_a_non_registration_leaf_is_refused(certificate: dict[str, Any])
     forged["leaf"] = '{"type":"other","version":1}'
     with pytest.raises(CertificateError, match="not an event"):
         certificate_view(forged, title="t", owner="o", base_url="https://c.example")
+
+
+def pdf_text(document: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document)).pages)
+
+
+def test_a_chinese_title_survives_in_the_pdfs_text(certificate: dict[str, Any]) -> None:
+    view = certificate_view(
+        certificate, title="锦鲤 Koi", owner="李安娜", base_url="https://c.example"
+    )
+    text = pdf_text(render_certificate_pdf(view))
+    assert "锦鲤 Koi" in text
+    assert "李安娜" in text
+    assert "CM-000007-00000006" in text
+    assert "https://c.example/verify/7" in text
+
+
+def test_the_pdf_speaks_the_language_it_is_given(certificate: dict[str, Any]) -> None:
+    view = certificate_view(certificate, title="Koi", owner="ana", base_url="https://c.example")
+    chinese = {"Certificate of registration": "登记证书", "Owner": "权利人"}
+    extras = PdfExtras(
+        local_time="2026年11月27日 13:20:43 UTC", translate=lambda t: chinese.get(t, t)
+    )
+    text = pdf_text(render_certificate_pdf(view, extras))
+    assert "登记证书" in text
+    assert "权利人" in text
+    assert "2026年11月27日" in text
+
+
+def test_the_certificate_travels_inside_its_pdf(certificate: dict[str, Any]) -> None:
+    view = certificate_view(certificate, title="Koi", owner="ana", base_url="https://c.example")
+    document = render_certificate_pdf(view, PdfExtras(certificate=certificate))
+    carried = json.loads(certificate_in_pdf(document))
+    assert carried == json.loads(json.dumps(certificate))
+    assert verify_certificate(carried, SIGNER.public_key).valid
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        (b"%PDF-1.4 not really", "not a readable PDF"),
+        (b"%PDF-" + b"0" * (9 * 1024 * 1024), "larger than"),
+    ],
+)
+def test_a_broken_pdf_is_refused_in_words(document: bytes, reason: str) -> None:
+    with pytest.raises(CertificateError, match=reason):
+        certificate_in_pdf(document)
+
+
+def test_a_pdf_without_a_certificate_is_refused(certificate: dict[str, Any]) -> None:
+    view = certificate_view(certificate, title="Koi", owner="ana", base_url="https://c.example")
+    with pytest.raises(CertificateError, match="carries no Copymark certificate"):
+        certificate_in_pdf(render_certificate_pdf(view))
+
+
+def test_every_step_of_a_valid_certificate_passes(certificate: dict[str, Any]) -> None:
+    check, steps = verify_certificate_steps(certificate, SIGNER.public_key)
+    assert check.valid
+    assert [step.kind for step in steps] == [
+        StepKind.READ,
+        StepKind.SIGNATURE,
+        StepKind.INCLUSION,
+        StepKind.OPENINGS,
+    ]
+    assert all(step.passed for step in steps)
+
+
+def test_a_failed_step_stops_the_check_and_names_why(certificate: dict[str, Any]) -> None:
+    forged = copy.deepcopy(certificate)
+    forged["inclusion_proof"][0] = "0" * 64
+    check, steps = verify_certificate_steps(forged, SIGNER.public_key)
+    assert not check.valid
+    assert [step.passed for step in steps] == [True, True, False, None]
+    assert "inclusion proof does not lead" in steps[2].detail
+
+
+def test_the_published_head_step_compares_with_the_logs_own_tree(
+    log: AttestationLog, certificate: dict[str, Any]
+) -> None:
+    check = verify_certificate(certificate, SIGNER.public_key)
+    assert check.tree_head is not None
+    assert published_head_step(log, check.tree_head).passed
+    forged_head = dataclasses.replace(check.tree_head, root_hash=b"\x01" * 32)
+    assert published_head_step(log, forged_head).passed is False
+    beyond = dataclasses.replace(check.tree_head, tree_size=check.tree_head.tree_size + 5)
+    assert "this log has only" in published_head_step(log, beyond).detail

@@ -109,6 +109,7 @@ class RegistryParts:
             crawl_root=self.home / "crawls",
             screenshots=screenshots,
             politeness=politeness,
+            shared_frontier=None if self.engine.dialect.name == "sqlite" else self.engine,
         )
 
     def restarted(self) -> RegistryParts:

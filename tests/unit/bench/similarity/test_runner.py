@@ -212,3 +212,30 @@ def test_size_option_names_the_three_counts_it_expects(capsys: pytest.CaptureFix
     with pytest.raises(SystemExit):
         main(["--size", "150,20"])
     assert "R,Q,D" in capsys.readouterr().err
+
+
+def test_table_shows_queries_per_second_of_each_system_at_the_registry_size() -> None:
+    system = {
+        "queries_per_s": 4.25,
+        "cpu_ms_per_query": 97.7,
+        "cpu_ms_per_query_on_copies": 80.5,
+        "cpu_ms_per_query_on_never_registered": 121.25,
+        "load_average_1min": [10.2, 11.1],
+    }
+    throughput: dict[str, object] = {
+        "registered_works": 100_000,
+        "workers": 2,
+        "queries": 400,
+        "copy_queries": 255,
+        "never_registered_queries": 145,
+    }
+    for name in ("full", "phash"):
+        throughput |= {f"{name}_{key}": value for key, value in system.items()}
+    throughput["phash_cpu_ms_per_query_on_copies"] = None
+    console = Console(record=True, width=200)
+    console.print(render_table({"throughput": throughput}))
+    text = console.export_text()
+    assert "Queries at 100,000 works, 2 worker processes" in text
+    assert "97.7" in text
+    assert "121.2" in text
+    assert "255 held-out copies, 145 never-registered images" in text

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from licensing.errors import CurrencyMismatchError
-from licensing.events import SplitEvent
+from licensing.events import REPORT_LEAF_LINES, ReportSplitEvent
+from licensing.models import SalesReport
+from licensing.repository import report_rows
 from licensing.service.offers import publish_offer
-from licensing.service.sales import submit_sales_report
+from licensing.service.sales import sales_line_openings, submit_sales_report
 from registry.errors import Conflict, NotFound
 from registry.log.commitments import check_openings, openings_from_json
 from registry.log.events import parse_event
@@ -33,18 +35,56 @@ def test_lines_of_one_report_count_the_lines_before_them(world: World) -> None:
     assert [row.gross_minor for row in outcome.rows] == [1000, 2000]
 
 
-def test_each_report_line_is_a_split_leaf_summing_to_its_royalty(world: World) -> None:
+def test_a_report_is_one_leaf_committing_every_line_and_its_totals(world: World) -> None:
+    grant = retail_grant(world)
+    size = world.log.tree_size()
+    outcome = world.report(grant, "r1", line(3, 999), line(7, 12_345))
+    assert world.log.tree_size() == size + 1
+    first, second = outcome.rows
+    assert first.log_index == second.log_index
+    event = parse_event(world.log.leaf(first.log_index or 0).leaf)
+    assert isinstance(event, ReportSplitEvent)
+    assert (event.grant_id, event.first_line, event.last_line) == (grant.id, 1, 2)
+    stored = report_rows(world.session, persisted_id(grant), "r1")
+    opened = check_openings(event.committed(), openings_from_json(stored[0].log_openings))
+    assert (opened["units"], opened["net_revenue_minor"], opened["gross_minor"]) == (
+        10,
+        999 + 12_345,
+        first.gross_minor + second.gross_minor,
+    )
+    lines = opened["lines"]
+    assert isinstance(lines, list)
+    assert [(item["units"], item["gross_minor"]) for item in lines if isinstance(item, dict)] == [
+        (3, first.gross_minor),
+        (7, second.gross_minor),
+    ]
+    allocated = opened["allocations"]
+    assert isinstance(allocated, list)
+    assert (
+        sum(int(item["amount_minor"]) for item in allocated if isinstance(item, dict))
+        == (opened["gross_minor"])
+    )
+
+
+def test_the_second_line_of_a_report_opens_the_leaf_of_its_first(world: World) -> None:
     grant = retail_grant(world)
     outcome = world.report(grant, "r1", line(3, 999), line(7, 12_345))
-    for row in outcome.rows:
-        event = parse_event(world.log.leaf(row.log_index or 0).leaf)
-        assert isinstance(event, SplitEvent)
-        opened = check_openings(event.committed(), openings_from_json(row.log_openings))
-        assert (opened["units"], opened["net_revenue_minor"], opened["gross_minor"]) == (
-            row.units,
-            row.net_revenue_minor,
-            row.gross_minor,
-        )
+    second = world.session.get(SalesReport, outcome.rows[1].id)
+    assert second is not None
+    openings = sales_line_openings(world.session, second)
+    event = parse_event(world.log.leaf(second.log_index or 0).leaf)
+    assert check_openings(event.committed(), openings_from_json(openings))["units"] == 10
+
+
+def test_a_long_report_is_logged_a_thousand_lines_a_leaf(world: World) -> None:
+    grant = retail_grant(world)
+    size = world.log.tree_size()
+    outcome = world.report(grant, "big", *[line(1, 100) for _ in range(REPORT_LEAF_LINES + 1)])
+    assert world.log.tree_size() == size + 2
+    last = parse_event(world.log.leaf(outcome.rows[-1].log_index or 0).leaf)
+    assert isinstance(last, ReportSplitEvent)
+    assert (last.first_line, last.last_line) == (REPORT_LEAF_LINES + 1, REPORT_LEAF_LINES + 1)
+    assert outcome.rows[0].log_index != outcome.rows[-1].log_index
 
 
 def test_resubmitting_a_report_records_nothing_new(world: World) -> None:

@@ -34,11 +34,12 @@ from tests.unit.registry.enforcement.support import (
 from tests.unit.registry.wiring import RegistryParts
 
 # The brief's machine, written out again here so the implementation's table is checked
-# against it rather than against itself.
+# against it rather than against itself. A counter-noticed case still settles as licensed: the
+# parties may agree a retroactive licence after the counter-notice.
 SPEC: Final = {
     "open": {"notice_sent", "closed"},
     "notice_sent": {"resolved_removed", "resolved_licensed", "counter_noticed", "closed"},
-    "counter_noticed": {"reinstated", "escalated", "closed"},
+    "counter_noticed": {"reinstated", "escalated", "resolved_licensed", "closed"},
 }
 
 Step = tuple[str, object]

@@ -1,6 +1,7 @@
 """Canonical JSON and the typed events that become log leaves."""
 
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -10,6 +11,8 @@ from hypothesis import strategies as st
 from registry.log.events import (
     EventFormatError,
     RegistrationEvent,
+    _check_json,
+    _plainly_json,
     canonical_json,
     parse_event,
 )
@@ -162,3 +165,33 @@ def test_an_event_type_cannot_be_defined_twice() -> None:
 
         class Duplicate(RegistrationEvent):
             pass
+
+
+_ANY_VALUE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=True)
+    | st.text()
+    | st.sampled_from(["\ud800", "a\udfffb"]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=4) | st.sampled_from(["\ud800"]), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(_ANY_VALUE)
+def test_the_quick_pass_accepts_exactly_what_the_checking_pass_accepts(value: object) -> None:
+    try:
+        _check_json(value, "$")
+    except TypeError as refused:
+        assert not _plainly_json(value)
+        with pytest.raises(TypeError, match=re.escape(str(refused))):
+            canonical_json(value)
+    else:
+        assert canonical_json(value) == json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from registry.notifications.mail import Translate, in_english
+
 
 @dataclass(frozen=True)
 class LoopbackSettings:
@@ -35,6 +37,7 @@ class LoopbackNotificationServices:
 
     settings: LoopbackSettings
     engine: Engine
+    mail_translate: Translate = in_english
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from registry.models import utcnow
 from registry.tasks.errors import UnknownTask
 from registry.tasks.inprocess import InProcessQueue
 from registry.tasks.models import CompletedTask, OutboxTask
@@ -151,3 +153,27 @@ def test_the_in_process_queue_runs_what_was_committed_and_requeues_the_unfinishe
     assert effects(db_engine) == ["a"]
     with sessions() as session:
         assert requeue_unfinished(session) == 0
+
+
+def test_only_tasks_handed_over_before_the_cutoff_and_never_completed_are_handed_over_again(
+    sessions: Callable[[], Session],
+) -> None:
+    with sessions() as session:
+        for mark in ("stale", "done", "recent"):
+            enqueue(session, PROBE_TASK, {"mark": mark}, f"probe:{mark}")
+        session.commit()
+    assert relay(sessions, Handed()) == 3
+    with sessions() as session:
+        long_ago = utcnow() - timedelta(hours=7)
+        for row in session.exec(select(OutboxTask)).all():
+            if row.key != "probe:recent":
+                row.relayed_at = long_ago
+                session.add(row)
+        session.add(CompletedTask(key="probe:done", task=PROBE_TASK))
+        session.commit()
+    with sessions() as session:
+        assert requeue_unfinished(session, relayed_before=utcnow() - timedelta(hours=6)) == 1
+        session.commit()
+    again = Handed()
+    assert relay(sessions, again) == 1
+    assert [key for _task, _args, key in again.submitted] == ["probe:stale"]

@@ -6,7 +6,6 @@ import base64
 import copy
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import func, select
 from typer.testing import CliRunner
 
-from frontend.app import create_app
 from frontend.cli import app as cli
-from frontend.services import Services
-from frontend.settings import Settings
 from licensing.models import LicenseGrant
 from registry.certificates import verify_certificate
 from registry.log.events import parse_event
@@ -29,71 +25,16 @@ from registry.models import Work
 from settlement.events import PaymentSettledEvent
 from settlement.models import JournalEntry, Payment, ProcessorEvent
 from settlement.repository import balances
-from settlement.stripe.sandbox import SANDBOX_API_KEY, LocalStripe
+from settlement.stripe.sandbox import LocalStripe
 from settlement.stripe.signatures import sign
-from similarity.engine import SimilarityEngine
-from tests.factories import Account
-from tests.functional.api.test_licensing_api import (
+from tests.support.localstripe import brand_card
+from tests.support.market import (
     API,
+    WEBHOOK_SECRET,
     Market,
     brand_account,
     copymark,
-    proving_domains_by_table,
 )
-from tests.support.localstripe import brand_card, localstripe  # noqa: F401 - the fixture
-from tests.support.receivers import SmtpInbox
-
-WEBHOOK_SECRET = "whsec_test_copymark"
-
-
-@pytest.fixture
-def settings(
-    tmp_path: Path,
-    database_url: str,
-    model_cache: Path,
-    localstripe: LocalStripe,  # noqa: F811 - the fixture imported above
-) -> Settings:
-    return Settings(
-        environment="test",
-        home=tmp_path / "home",
-        database_url=database_url,
-        secret_key="test-secret-key",
-        models_dir=model_cache,
-        stripe_api_key=SANDBOX_API_KEY,
-        stripe_api_base=localstripe.api_base,
-        stripe_webhook_secret=WEBHOOK_SECRET,
-    )
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    services.similarity = SimilarityEngine(services.settings.index_dir, None, lambda _id: None)
-    with TestClient(create_app(services=services)) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def services(notifying_services: Services) -> Services:
-    return proving_domains_by_table(notifying_services)
-
-
-@pytest.fixture
-def account_inbox(inbox: SmtpInbox) -> SmtpInbox:
-    return inbox
-
-
-@pytest.fixture
-def market(
-    client: TestClient, services: Services, inbox: SmtpInbox, alice: Account, bob: Account
-) -> Market:
-    brand = brand_account(client, services, "buyer@brand.example", "brand.example", inbox)
-    return Market(client, services, alice, bob, brand, inbox)
-
-
-@pytest.fixture
-def processor(localstripe: LocalStripe) -> stripe.StripeClient:  # noqa: F811
-    """Stripe as the brand's browser and the test see it."""
-    return stripe.StripeClient(SANDBOX_API_KEY, base_addresses={"api": localstripe.api_base})
 
 
 def pending_grant(market: Market, sale_type: str = "buyout") -> dict[str, Any]:
@@ -152,7 +93,7 @@ def state(market: Market) -> dict[str, Any]:
 
 def test_a_buyout_paid_by_card_is_settled_in_one_step(
     market: Market,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     grant = pending_grant(market)
     paid = pay(market, grant["id"], brand_card(localstripe))
@@ -173,7 +114,7 @@ def test_a_buyout_paid_by_card_is_settled_in_one_step(
 
 def test_a_paid_grant_certificate_proves_the_settled_payment(
     market: Market,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     grant = pending_grant(market, "wholesale")
     pay(market, grant["id"], brand_card(localstripe))
@@ -186,7 +127,7 @@ def test_a_paid_grant_certificate_proves_the_settled_payment(
 def test_a_stranger_sees_no_figure_of_a_settled_payment_and_its_parties_prove_them(
     market: Market,
     tmp_path: Path,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     grant = pending_grant(market)
     paid = pay(market, grant["id"], brand_card(localstripe)).json()
@@ -256,7 +197,7 @@ def test_a_stranger_sees_no_figure_of_a_settled_payment_and_its_parties_prove_th
 def test_a_webhook_settles_a_payment_confirmed_in_the_browser_once(
     market: Market,
     processor: stripe.StripeClient,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     grant = pending_grant(market, "wholesale")
     started = pay(market, grant["id"]).json()
@@ -279,7 +220,7 @@ def test_a_webhook_settles_a_payment_confirmed_in_the_browser_once(
 def test_a_webhook_after_a_synchronous_success_changes_nothing(
     market: Market,
     processor: stripe.StripeClient,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     grant = pending_grant(market)
     paid = pay(market, grant["id"], brand_card(localstripe)).json()
@@ -293,7 +234,7 @@ def test_a_webhook_after_a_synchronous_success_changes_nothing(
 def test_a_failure_reported_after_the_success_leaves_it_settled(
     market: Market,
     processor: stripe.StripeClient,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     grant = pending_grant(market)
     paid = pay(market, grant["id"], brand_card(localstripe)).json()
@@ -306,7 +247,7 @@ def test_a_failure_reported_after_the_success_leaves_it_settled(
 def test_a_payment_of_another_amount_settles_nothing(
     market: Market,
     processor: stripe.StripeClient,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     grant = pending_grant(market)
     started = pay(market, grant["id"]).json()
@@ -324,7 +265,7 @@ def test_a_payment_of_another_amount_settles_nothing(
 def test_a_payment_in_another_currency_settles_nothing(
     market: Market,
     processor: stripe.StripeClient,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
     currency: str,
 ) -> None:
     grant = pending_grant(market)
@@ -358,7 +299,7 @@ HOSTILE: dict[str, Any] = {
 def test_a_tampered_webhook_is_refused_and_changes_nothing(
     market: Market,
     processor: stripe.StripeClient,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
     attack: str,
 ) -> None:
     grant = pending_grant(market)
@@ -382,7 +323,7 @@ def test_an_oversized_webhook_is_refused_unread(market: Market) -> None:
 def test_a_replayed_event_id_with_other_content_is_refused(
     market: Market,
     processor: stripe.StripeClient,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     grant = pending_grant(market)
     started = pay(market, grant["id"]).json()
@@ -398,7 +339,7 @@ def test_a_replayed_event_id_with_other_content_is_refused(
 
 def test_a_grant_already_paid_is_not_paid_again(
     market: Market,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     grant = pending_grant(market)
     pay(market, grant["id"], brand_card(localstripe))
@@ -434,7 +375,7 @@ def reconcile_cli(market: Market, monkeypatch: pytest.MonkeyPatch) -> list[dict[
 def test_reconcile_matches_the_ledger_with_the_sandbox_and_names_a_stray_charge(
     market: Market,
     processor: stripe.StripeClient,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     httpx.delete(f"{localstripe.api_base}/_config/data").raise_for_status()
@@ -472,7 +413,7 @@ def refund_event(processor: stripe.StripeClient, intent_id: str, amount: int) ->
 def test_a_partial_refund_reverses_the_split_in_proportion(
     market: Market,
     processor: stripe.StripeClient,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
 ) -> None:
     grant = pending_grant(market, "wholesale")
     paid = pay(market, grant["id"], brand_card(localstripe)).json()
@@ -494,7 +435,7 @@ def test_a_partial_refund_reverses_the_split_in_proportion(
 def test_a_full_refund_of_a_buyout_ends_it_and_returns_the_work(
     market: Market,
     processor: stripe.StripeClient,
-    localstripe: LocalStripe,  # noqa: F811
+    localstripe: LocalStripe,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     httpx.delete(f"{localstripe.api_base}/_config/data").raise_for_status()

@@ -3,48 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
-from fastapi.testclient import TestClient
-
-from frontend.app import create_app
-from frontend.services import Services
-from similarity.engine import SimilarityEngine
-from tests.factories import Account
-from tests.functional.api.test_licensing_api import (
-    Market,
-    brand_account,
-    proving_domains_by_table,
-)
 from tests.functional.pages.test_pages import assert_error_page, sign_in
-from tests.support.receivers import SmtpInbox
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    # Licensing never compares images: a hash-only engine spares loading the CNN at start.
-    services.similarity = SimilarityEngine(services.settings.index_dir, None, lambda _id: None)
-    with TestClient(create_app(services=services)) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def services(notifying_services: Services) -> Services:
-    return proving_domains_by_table(notifying_services)
-
-
-@pytest.fixture
-def account_inbox(inbox: SmtpInbox) -> SmtpInbox:
-    return inbox
-
-
-@pytest.fixture
-def market(
-    client: TestClient, services: Services, inbox: SmtpInbox, alice: Account, bob: Account
-) -> Market:
-    brand = brand_account(client, services, "buyer@brand.example", "brand.example", inbox)
-    return Market(client, services, alice, bob, brand, inbox)
+from tests.support.market import (
+    Market,
+)
 
 
 def offer_ids(page: str) -> list[int]:

@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from frontend.app import create_app
-from frontend.services import Services
 from licensing.models import SalesReport
 from licensing.service.royalties import RoyaltyReport, sales_history
 from registry.errors import NotFound
 from registry.models import User
-from similarity.engine import SimilarityEngine
-from tests.factories import Account, make_account
-from tests.functional.api.test_licensing_api import (
+from tests.factories import Account
+from tests.support.market import (
     Market,
-    brand_account,
     one_line,
-    proving_domains_by_table,
     usd,
 )
-from tests.support.receivers import SmtpInbox
-
-
-@pytest.fixture
-def market(notifying_services: Services, inbox: SmtpInbox) -> Iterator[Market]:
-    services = proving_domains_by_table(notifying_services)
-    # Licensing never compares images: a hash-only engine spares loading the CNN at start.
-    services.similarity = SimilarityEngine(services.settings.index_dir, None, lambda _id: None)
-    with TestClient(create_app(services=services)) as client:
-        alice = make_account(client, "alice@example.com", inbox=inbox)
-        bob = make_account(
-            client, "bob@example.com", roles=["creator", "rights_holder"], inbox=inbox
-        )
-        brand = brand_account(client, services, "buyer@brand.example", "brand.example", inbox)
-        yield Market(client, services, alice, bob, brand, inbox)
 
 
 def retail_work(market: Market, **contract_overrides: Any) -> tuple[int, int]:

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,229 +16,28 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlmodel import col, func, select
 
-from frontend.app import create_app
-from frontend.services import Services
-from licensing.events import ConsentEvent, GrantEvent, SplitEvent
+from licensing.events import ConsentEvent, GrantEvent, ReportSplitEvent
 from licensing.models import (
-    ContractConsent,
-    ContractVersion,
-    LicenseContract,
     LicenseGrant,
-    LicenseOffer,
-    SalesReport,
 )
 from licensing.money import MAX_AMOUNT_MINOR
-from registry.accounts.domains import DomainVerifier
 from registry.certificates import verify_certificate
 from registry.log.events import parse_event
 from registry.log.signing import LogPublicKey
 from registry.log.store import AttestationLog
-from registry.models import Visibility, Work, persisted_id
+from registry.models import Work
 from registry.schemas import CertificatePublic
-from similarity.crawl.netguard import NetGuard
-from similarity.engine import Fingerprint, SimilarityEngine
+from similarity.engine import Fingerprint
 from tests.factories import Account, make_account, random_png
-from tests.support.dns import TxtTable
-from tests.support.receivers import SmtpInbox
-
-API = "/api/v1"
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def proving_domains_by_table(services: Services) -> Services:
-    """The services, asking a TXT table (`dns_table`) instead of DNS for domain proofs."""
-    services.domain_verifier = DomainVerifier(TxtTable(), NetGuard())
-    return services
-
-
-def dns_table(services: Services) -> TxtTable:
-    resolver = services.domain_verifier.resolver
-    assert isinstance(resolver, TxtTable)
-    return resolver
-
-
-@pytest.fixture
-def services(notifying_services: Services) -> Services:
-    """The app mails verification links to the loopback SMTP server, so every party proves its
-    address as people must, and brands prove their domains by TXT records in a table."""
-    return proving_domains_by_table(notifying_services)
-
-
-@pytest.fixture
-def account_inbox(inbox: SmtpInbox) -> SmtpInbox:
-    return inbox
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    # Licensing never compares images: a hash-only engine spares loading the CNN at start.
-    services.similarity = SimilarityEngine(services.settings.index_dir, None, lambda _id: None)
-    with TestClient(create_app(services=services)) as test_client:
-        yield test_client
-
-
-def usd(amount_minor: Any) -> dict[str, Any]:
-    return {"amount_minor": amount_minor, "currency": "USD"}
-
-
-def contract(work_id: int, **overrides: Any) -> dict[str, Any]:
-    """A contract between alice (60%) and bob (40%) offering every sale type."""
-    document: dict[str, Any] = {
-        "format": "copymark.contract/v1",
-        "contract_id": f"c-{work_id}",
-        "version": 1,
-        "subject": {"work": f"work-{work_id}"},
-        "currency": "USD",
-        "ai_training": "not_allowed",
-        "parties": [
-            {
-                "id": "alice",
-                "account": "acct:alice@example.com",
-                "role": "creator",
-                "share_bp": 6000,
-            },
-            {
-                "id": "bob",
-                "account": "acct:bob@example.com",
-                "role": "co_creator",
-                "share_bp": 4000,
-            },
-        ],
-        "retail": {"tiers": [{"from_units": 0, "rate_bp": 1000}]},
-        "wholesale": {"packages": [{"id": "bundle", "units": 100, "fee": usd(10_000)}]},
-        "buyout": {"fee": usd(500_000)},
-    }
-    document.update(overrides)
-    return document
-
-
-@dataclass
-class Market:
-    client: TestClient
-    services: Services
-    alice: Account
-    bob: Account
-    brand: Account
-    inbox: SmtpInbox
-
-    def work(self, owner: Account | None = None, visibility: str = "public") -> int:
-        with self.services.session() as session:
-            work = Work(
-                owner_id=(owner or self.alice).user_id,
-                title="koi",
-                sha256=f"{session.exec(select(func.count()).select_from(Work)).one():064x}",
-                mime_type="image/png",
-                width=10,
-                height=10,
-                byte_size=100,
-                visibility=Visibility(visibility),
-            )
-            session.add(work)
-            session.commit()
-            return persisted_id(work)
-
-    def propose(self, work_id: int, **overrides: Any) -> httpx.Response:
-        return self.client.post(
-            f"{API}/works/{work_id}/contract-versions",
-            json=contract(work_id, **overrides),
-            headers=self.alice.headers,
-        )
-
-    def consent(self, version_id: int, account: Account, party_id: str) -> httpx.Response:
-        return self.client.post(
-            f"{API}/contract-versions/{version_id}/consents",
-            json={"party_id": party_id},
-            headers=account.headers,
-        )
-
-    def activate(self, work_id: int, **overrides: Any) -> dict[str, Any]:
-        proposed = self.propose(work_id, **overrides)
-        assert proposed.status_code == 201, proposed.text
-        self.consent(proposed.json()["id"], self.alice, "alice")
-        activated = self.consent(proposed.json()["id"], self.bob, "bob")
-        assert activated.status_code == 201, activated.text
-        return dict(activated.json())
-
-    def offer(self, work_id: int, sale_type: str, package: str | None = None) -> int:
-        created = self.client.post(
-            f"{API}/works/{work_id}/offers",
-            json={"sale_type": sale_type, "package": package},
-            headers=self.alice.headers,
-        )
-        assert created.status_code == 201, created.text
-        return int(created.json()["id"])
-
-    def take(self, offer_id: int, account: Account | None = None) -> httpx.Response:
-        return self.client.post(
-            f"{API}/offers/{offer_id}/grants", headers=(account or self.brand).headers
-        )
-
-    def retail_grant(self) -> dict[str, Any]:
-        work_id = self.work()
-        self.activate(work_id)
-        taken = self.take(self.offer(work_id, "retail"))
-        assert taken.status_code == 201, taken.text
-        return dict(taken.json())
-
-    def report(self, grant_id: int, body: dict[str, Any]) -> httpx.Response:
-        return self.client.post(
-            f"{API}/grants/{grant_id}/sales-reports", json=body, headers=self.brand.headers
-        )
-
-    def snapshot(self) -> dict[str, Any]:
-        """Every licensing row count, the log size, offer states and work owners."""
-        with self.services.session() as session:
-            tables = (
-                LicenseContract,
-                ContractVersion,
-                ContractConsent,
-                LicenseOffer,
-                LicenseGrant,
-                SalesReport,
-            )
-            return {
-                "rows": [
-                    session.exec(select(func.count()).select_from(table)).one() for table in tables
-                ],
-                "leaves": AttestationLog(session).tree_size(),
-                "offers": [(o.id, o.status) for o in session.exec(select(LicenseOffer))],
-                "owners": [(w.id, w.owner_id) for w in session.exec(select(Work))],
-            }
-
-
-def brand_account(
-    client: TestClient, services: Services, email: str, domain: str, inbox: SmtpInbox
-) -> Account:
-    """A brand with a verified address whose organisation proved its domain by a TXT record."""
-    account = make_account(client, email, roles=["brand"], inbox=inbox)
-    created = client.post(
-        f"{API}/organisations", json={"name": domain, "domain": domain}, headers=account.headers
-    )
-    assert created.status_code == 201, created.text
-    verification = f"{API}/organisations/{created.json()['id']}/domain-verification"
-    challenge = client.post(verification, headers=account.headers).json()
-    dns_table(services).records[challenge["dns_name"]] = [challenge["dns_value"]]
-    checked = client.post(f"{verification}/check", headers=account.headers)
-    assert checked.json()["verified"] is True, checked.text
-    return account
-
-
-@pytest.fixture
-def market(
-    client: TestClient, services: Services, inbox: SmtpInbox, alice: Account, bob: Account
-) -> Market:
-    brand = brand_account(client, services, "buyer@brand.example", "brand.example", inbox)
-    return Market(client, services, alice, bob, brand, inbox)
-
-
-def one_line(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "report_id": "2026-10",
-        "currency": "USD",
-        "lines": [{"units": 10, "net_revenue_minor": 100_000}],
-    }
-    body.update(overrides)
-    return body
+from tests.support.market import (
+    API,
+    Market,
+    brand_account,
+    contract,
+    copymark,
+    one_line,
+    usd,
+)
 
 
 def test_a_contract_version_is_proposed_as_yaml(market: Market) -> None:
@@ -343,20 +138,6 @@ def read_every_leaf(reader: TestClient) -> list[bytes]:
     return leaves
 
 
-def copymark(*arguments: str) -> subprocess.CompletedProcess[str]:
-    """The CLI in a fresh interpreter, so it checks with only what it imports itself."""
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "frontend.cli", *arguments],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": path},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_a_stranger_reading_every_leaf_sees_no_private_value(market: Market) -> None:
     registered = market.client.post(
         f"{API}/works",
@@ -391,7 +172,7 @@ def test_a_stranger_reading_every_leaf_sees_no_private_value(market: Market) -> 
     stranger = TestClient(market.client.app)
     leaves = read_every_leaf(stranger)
     kinds = {parse_event(leaf).event_type for leaf in leaves}
-    assert kinds == {"registration", "license_consent", "license_grant", "license_split"}
+    assert kinds == {"registration", "license_consent", "license_grant", "license_report"}
     raw = b"\n".join(leaves)
     for value in private_values:
         assert value.encode() not in raw, f"the public log shows {value}"
@@ -453,12 +234,12 @@ def test_a_sales_report_returns_royalties_with_allocation_lines(market: Market) 
     }
 
 
-def test_each_report_line_is_a_split_leaf(market: Market) -> None:
+def test_each_report_line_is_covered_by_its_report_leaf(market: Market) -> None:
     grant = market.retail_grant()
     line = market.report(grant["id"], one_line()).json()["lines"][0]
     with market.services.session() as session:
         event = parse_event(AttestationLog(session).leaf(line["log_index"]).leaf)
-    assert isinstance(event, SplitEvent)
+    assert isinstance(event, ReportSplitEvent)
     certificate = market.client.get(line["certificate_url"], headers=market.brand.headers).json()
     check = verify_certificate(certificate, market.services.signer.public_key)
     assert check.event == event

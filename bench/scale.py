@@ -1,0 +1,465 @@
+"""`copymark bench scale`: the scale-out engines measured on one machine standing in for many.
+
+Four figures, each from real processes on loopback: a crawl of a generated multi-host site by
+1, 2 and 4 `copymark crawl` processes sharing a frontier in PostgreSQL; the frontier's seen-URL
+de-duplication (batched inserts and Bloom-filtered look-ups at a million URLs, against one
+insert per URL in the same run); log appends from 8 writer processes through one sequencer; and
+vector search over synthetic shards. A sizing table for 50M works and 10M registrations a day is
+derived from the measured per-item costs.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, text
+
+from bench.grid_site import GridShape, GridSite, politeness_violations
+from registry.db import make_engine, unit_of_work
+from registry.log.models import LogLeaf
+from registry.log.sequencer import append_and_wait
+from registry.models import persisted_id
+from registry.monitoring.frontier import (
+    SEEN_FILTER_CAPACITY,
+    SEEN_FILTER_FALSE_POSITIVE_RATE,
+    URLS,
+    SharedFrontier,
+    url_hash,
+)
+from registry.monitoring.service import create_job
+from similarity.crawl.bloom import BloomFilter
+from similarity.crawl.frontier import FrontierEntry
+
+Log = Callable[[str], None]
+
+
+def write_leaves(database_url: str, writer: int, count: int, group: int, results: Any) -> None:
+    """A writer process: submit `count` leaves, `group` at a time, each time waiting for them."""
+    engine = make_engine(database_url)
+    indexes: list[int] = []
+    started = time.monotonic()
+    for first in range(0, count, group):
+        leaves = [
+            json.dumps(
+                {"type": "bench", "writer": writer, "n": n}, separators=(",", ":"), sort_keys=True
+            ).encode()
+            for n in range(first, min(first + group, count))
+        ]
+        indexes += append_and_wait(engine, leaves, timeout_s=300)
+    results.put((writer, indexes, time.monotonic() - started))
+    engine.dispose()
+
+
+def run_writers(
+    database_url: str, writers: int, per_writer: int, group: int
+) -> dict[int, list[int]]:
+    """Start `writers` writer processes and collect the indexes each was given."""
+    context = multiprocessing.get_context("spawn")
+    results: Any = context.Queue()
+    processes = [
+        context.Process(target=write_leaves, args=(database_url, n, per_writer, group, results))
+        for n in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    given = {}
+    for _ in processes:
+        writer, indexes, _seconds = results.get(timeout=900)
+        given[writer] = indexes
+    for process in processes:
+        process.join()
+    return given
+
+
+def index_problems(given: dict[int, list[int]], tree_size: int) -> dict[str, int]:
+    """Indexes given twice, and indexes below the tree size that nobody was given."""
+    every = [index for indexes in given.values() for index in indexes]
+    return {
+        "duplicates": len(every) - len(set(every)),
+        "gaps": len(set(range(tree_size)) - set(every)),
+    }
+
+
+def tree_size(database_url: str) -> int:
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        size = connection.execute(select(func.count()).select_from(LogLeaf)).scalar_one()
+    engine.dispose()
+    return int(size)
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "frontend.cli", *args]
+
+
+@contextmanager
+def sequencer_process(environment: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`copymark log sequence` running; stopped with SIGTERM at the end."""
+    process = subprocess.Popen(cli("log", "sequence"), env=environment)  # noqa: S603 - our CLI
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def crawl_with(
+    environment: dict[str, str], processes: int, shape: GridShape, delay_s: float, work: Path
+) -> dict[str, Any]:
+    """Crawl a fresh grid site with `processes` crawler processes; pages/s, CPU-s, politeness."""
+    with GridSite(shape, work / f"requests-{processes}.log") as site:
+        allow = [flag for host in site.hosts() for flag in ("--allow-host", host)]
+        cpu_before = children_cpu_s()
+        started = time.monotonic()
+        result = subprocess.run(  # noqa: S603 - our own CLI
+            cli(
+                "crawl",
+                *site.seeds(),
+                *allow,
+                "--max-pages",
+                str(shape.page_count() * 3),
+                "--processes",
+                str(processes),
+            ),
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        seconds = time.monotonic() - started
+        cpu = children_cpu_s() - cpu_before
+        if result.returncode != 0:
+            raise RuntimeError(f"crawl with {processes} processes failed: {result.stderr[-2000:]}")
+        pages = len(site.pages_served())
+        violations, least_gap = politeness_violations(site.requests(), delay_s, 0.05)
+    return {
+        "processes": processes,
+        "pages": pages,
+        "seconds": round(seconds, 2),
+        "pages_per_s": round(pages / seconds, 2),
+        "cpu_s_per_page": round(cpu / max(pages, 1), 4),
+        "politeness_violations": violations,
+        "least_gap_s": round(least_gap, 3),
+    }
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    """Create database `name` from the migrated template next to `admin_url`; return its URL."""
+    admin = make_engine(admin_url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def environment_for(home: Path, database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "COPYMARK_HOME": str(home),
+        "COPYMARK_DATABASE_URL": database_url,
+        **extra,
+    }
+
+
+def crawl_figures(admin_url: str, work: Path, pages: int, delay_s: float) -> dict[str, Any]:
+    """Pages/s, CPU-s per page and politeness violations with 1, 2 and 4 crawler processes."""
+    hosts = 8
+    shape = GridShape(hosts=hosts, pages_per_host=max(1, pages // hosts), branching=6)
+    runs = []
+    for processes in (1, 2, 4):
+        url = migrated_database(admin_url, f"copymark_bench_crawl_{processes}")
+        home = work / f"crawl-{processes}"
+        env = environment_for(
+            home,
+            url,
+            COPYMARK_CRAWL_DELAY_S=str(delay_s),
+            COPYMARK_CRAWL_HOSTS_PER_CRAWLER=str(max(1, hosts // processes)),
+        )
+        subprocess.run(cli("init"), env=env, check=True, capture_output=True)  # noqa: S603
+        runs.append(crawl_with(env, processes, shape, delay_s, work))
+    return {
+        "site": f"synthetic: {shape.page_count()} pages on {hosts} loopback hosts, no images",
+        "delay_s": delay_s,
+        "runs": runs,
+    }
+
+
+def _links(start: int, count: int, hosts: int = 10_000) -> list[FrontierEntry]:
+    """`count` distinct page URLs, numbered from `start`, spread over `hosts` hosts."""
+    return [
+        FrontierEntry(f"http://h{n % hosts}.bench.test/page/{n}", 2)
+        for n in range(start, start + count)
+    ]
+
+
+def seen_url_figures(admin_url: str, urls: int, sample: int = 20_000) -> dict[str, Any]:
+    """De-duplicating `urls` page URLs in the frontier: inserts/s and look-ups/s.
+
+    Batched: one crawler's `add` of 500 links at a time (one multi-row INSERT ... ON CONFLICT,
+    the crawler's Bloom filter in front). Baseline, in the same run at the same table size: one
+    INSERT ... ON CONFLICT DO NOTHING and one SELECT per URL, each its own transaction.
+    """
+    url = migrated_database(admin_url, "copymark_bench_seen")
+    engine = make_engine(url)
+    with unit_of_work(engine) as session:
+        job = persisted_id(create_job(session, None, ["http://h0.bench.test/"], 1))
+    queued = BloomFilter(SEEN_FILTER_CAPACITY, SEEN_FILTER_FALSE_POSITIVE_RATE)
+    frontier = SharedFrontier(engine, job, max_pages=1, delay_for=lambda _host: 1.0, queued=queued)
+    batch = 500
+    started = time.monotonic()
+    for first in range(0, urls, batch):
+        frontier.add(_links(first, min(batch, urls - first)))
+    batched_s = time.monotonic() - started
+    # Links met again: every one a Bloom hit confirmed against the table, none inserted.
+    again = _links(0, sample)
+    started = time.monotonic()
+    confirmed_new = sum(frontier.add(again[n : n + batch]) for n in range(0, sample, batch))
+    lookup_s = time.monotonic() - started
+    probes = [url_hash(entry.url) for entry in _links(urls, sample)]
+    started = time.monotonic()
+    bloom_hits = sum(key in queued for key in probes)
+    bloom_s = time.monotonic() - started
+
+    baseline = _links(urls, sample)
+    insert = text(
+        "INSERT INTO crawl_frontier_urls (job_id, url_hash, url, host, depth, state) "
+        "VALUES (:job, :hash, :url, :host, 2, 'pending') ON CONFLICT DO NOTHING"
+    )
+    lookup = select(URLS.c.depth).where(URLS.c.job_id == job, URLS.c.url_hash == bindparam("hash"))
+    started = time.monotonic()
+    for entry in baseline:
+        with engine.begin() as connection:
+            connection.execute(
+                insert,
+                {
+                    "job": job,
+                    "hash": url_hash(entry.url),
+                    "url": entry.url,
+                    "host": entry.url.split("/")[2],
+                },
+            )
+    single_insert_s = time.monotonic() - started
+    started = time.monotonic()
+    for entry in baseline:
+        with engine.connect() as connection:
+            connection.execute(lookup, {"hash": url_hash(entry.url)}).first()
+    single_lookup_s = time.monotonic() - started
+    # Batched again at the baseline's table size, for a like-for-like ratio.
+    started = time.monotonic()
+    for first in range(urls + sample, urls + 2 * sample, batch):
+        frontier.add(_links(first, min(batch, urls + 2 * sample - first)))
+    batched_at_size_s = time.monotonic() - started
+    with engine.connect() as connection:
+        rows = connection.execute(select(func.count()).select_from(URLS)).scalar_one()
+        size = (
+            connection.execute(
+                text(
+                    "SELECT pg_total_relation_size(inhrelid) FROM pg_inherits "
+                    "WHERE inhparent = 'crawl_frontier_urls'::regclass"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    return {
+        "urls": urls,
+        "rows_in_table": int(rows),
+        "partitions": len(size),
+        "table_mb": round(sum(size) / 2**20, 1),
+        "batch": batch,
+        "batched_inserts_per_s": round(urls / batched_s),
+        "batched_inserts_per_s_at_size": round(sample / batched_at_size_s),
+        "single_row_inserts_per_s_at_size": round(sample / single_insert_s),
+        "batched_over_single_row_x": round(single_insert_s / batched_at_size_s, 1),
+        "confirmed_lookups_per_s": round(sample / lookup_s),
+        "confirmed_lookups_wrongly_new": confirmed_new,
+        "single_row_lookups_per_s": round(sample / single_lookup_s),
+        "bloom_lookups_per_s": round(sample / bloom_s),
+        "bloom_false_positive_rate_measured": round(bloom_hits / sample, 4),
+        "bloom_false_positive_rate_design": queued.false_positive_rate,
+        "bloom_mb": round(queued.byte_size / 2**20, 1),
+        "sample": sample,
+    }
+
+
+def log_figures(admin_url: str, work: Path, leaves: int, writers: int = 8) -> dict[str, Any]:
+    """Leaves/s through one sequencer from `writers` writer processes; gaps and duplicates."""
+    url = migrated_database(admin_url, "copymark_bench_log")
+    env = environment_for(work / "log", url)
+    subprocess.run(cli("init"), env=env, check=True, capture_output=True)  # noqa: S603
+    per_writer = max(1, leaves // writers)
+    with sequencer_process(env):
+        started = time.monotonic()
+        given = run_writers(url, writers, per_writer, group=8)
+        seconds = time.monotonic() - started
+    size = tree_size(url)
+    verified = subprocess.run(  # noqa: S603 - our own CLI
+        cli("log", "verify", "--json"), env=env, capture_output=True, text=True, check=False
+    )
+    return {
+        "writers": writers,
+        "leaves": size,
+        "seconds": round(seconds, 2),
+        "leaves_per_s": round(size / seconds, 1),
+        **index_problems(given, size),
+        "log_verify_ok": verified.returncode == 0,
+        "leaves_synthetic": True,
+    }
+
+
+def vector_figures(works: int, vectors: int, shards: int, queries: int = 200) -> dict[str, Any]:
+    """Search over synthetic vectors sharded by work id, merged top-10, against exact search."""
+    import faiss
+    import numpy as np
+
+    faiss.omp_set_num_threads(1)
+    dim = 256
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((1024, dim)).astype(np.float32)
+    data = centres[rng.integers(0, len(centres), vectors)] + 0.6 * rng.standard_normal(
+        (vectors, dim)
+    ).astype(np.float32)
+    faiss.normalize_L2(data)
+    work_of = np.arange(vectors, dtype=np.int64) * works // vectors
+    picked = rng.integers(0, vectors, queries)
+    query = data[picked] + 0.3 * rng.standard_normal((queries, dim)).astype(np.float32)
+    faiss.normalize_L2(query)
+    per_shard = vectors // shards
+    nlist = max(16, min(4096, int(4 * per_shard**0.5)))
+    layout = f"IVF{nlist},Flat" if per_shard <= 1_000_000 else f"IVF{nlist},PQ32x4fs"
+    built = time.monotonic()
+    indexes = []
+    for shard in range(shards):
+        rows = np.flatnonzero(work_of % shards == shard)
+        index = faiss.index_factory(dim, layout, faiss.METRIC_INNER_PRODUCT)
+        index.train(data[rows[: min(len(rows), 50 * nlist)]])
+        index.add_with_ids(data[rows], rows)
+        faiss.extract_index_ivf(index).nprobe = 16
+        indexes.append(index)
+    build_s = time.monotonic() - built
+    exact = faiss.IndexFlatIP(dim)
+    exact.add(data)
+    _scores, truth = exact.search(query, 10)
+    latencies = []
+    recalls = []
+    for number in range(queries):
+        started = time.perf_counter()
+        hits: list[tuple[float, int]] = []
+        for index in indexes:
+            scores, ids = index.search(query[number : number + 1], 10)
+            hits += [(float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        merged = [vector for _score, vector in sorted(hits, reverse=True)[:10]]
+        latencies.append((time.perf_counter() - started) * 1000)
+        recalls.append(len(set(merged) & set(truth[number].tolist())) / 10)
+    latencies.sort()
+    return {
+        "vectors": vectors,
+        "works": works,
+        "shards": shards,
+        "layout_per_shard": layout,
+        "nprobe": 16,
+        "dim": dim,
+        "build_s": round(build_s, 1),
+        "p50_ms": round(latencies[len(latencies) // 2], 3),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 3),
+        "recall_at_10": round(sum(recalls) / len(recalls), 4),
+        "bytes_per_vector": round(sum(_index_bytes(index) for index in indexes) / vectors, 1),
+        "vectors_synthetic": "clustered Gaussian 256-d vectors, not image embeddings",
+    }
+
+
+def _index_bytes(index: Any) -> int:
+    import faiss
+
+    return int(faiss.serialize_index(index).size)
+
+
+def sizing(crawl: dict[str, Any], log: dict[str, Any], vectors: dict[str, Any]) -> dict[str, Any]:
+    """What 50M works and 10M registrations a day need, from the figures measured above.
+
+    Registration's CPU cost is not measured here: `registration_cpu_s_per_work` is the README's
+    measured figure for `copymark register` and is named as such.
+    """
+    works = 50_000_000
+    registrations_per_s = 10_000_000 / 86_400
+    vectors_per_work = vectors["vectors"] / vectors["works"]
+    index_gb = works * vectors_per_work * vectors["bytes_per_vector"] / 1e9
+    best_crawl = max(crawl["runs"], key=lambda run: run["pages_per_s"])
+    registration_cpu_s = 0.12
+    return {
+        "works": works,
+        "registrations_per_s_average": round(registrations_per_s, 1),
+        "index_gb_at_measured_bytes_per_vector": round(index_gb, 1),
+        "shards_of_32_gb": int(-(-index_gb // 32)),
+        "search_p99_ms_per_shard_measured": vectors["p99_ms"] / max(1, vectors["shards"]),
+        "log_sequencer_headroom_x": round(log["leaves_per_s"] / registrations_per_s, 2),
+        "registration_cpu_s_per_work": registration_cpu_s,
+        "registration_cores_average": round(registrations_per_s * registration_cpu_s, 1),
+        "crawl_cores_per_100_pages_per_s": round(100 * best_crawl["cpu_s_per_page"], 2),
+        "note": "registration CPU from the README's `copymark register` run; the rest from "
+        "this run's figures, scaled linearly",
+    }
+
+
+def migrated_database(admin_url: str, name: str) -> str:
+    from registry.migrations import migrate
+
+    url = fresh_database(admin_url, name)
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    return url
+
+
+def run_scale_benchmark(
+    admin_url: str,
+    work: Path,
+    *,
+    works: int,
+    vectors: int,
+    pages: int,
+    leaves: int,
+    seen_urls: int,
+    log: Log,
+    frontier_only: bool = False,
+) -> dict[str, Any]:
+    """Every figure of `copymark bench scale`, with the load average when each began."""
+    figures: dict[str, Any] = {}
+    log(f"scale: de-duplicating {seen_urls:,} URLs in the frontier")
+    figures["load_average_before_seen_urls"] = os.getloadavg()[0]
+    figures["seen_urls"] = seen_url_figures(admin_url, seen_urls)
+    if frontier_only:
+        return figures
+    log("scale: crawl with 1, 2 and 4 crawler processes")
+    figures["load_average_at_start"] = os.getloadavg()[0]
+    figures["crawl"] = crawl_figures(admin_url, work, pages, delay_s=0.1)
+    log("scale: log appends from 8 writer processes through one sequencer")
+    figures["load_average_before_log"] = os.getloadavg()[0]
+    figures["log"] = log_figures(admin_url, work, leaves)
+    log("scale: vector search over synthetic shards")
+    figures["load_average_before_vectors"] = os.getloadavg()[0]
+    figures["vectors"] = vector_figures(works, vectors, shards=4)
+    figures["sizing_50m_works"] = sizing(figures["crawl"], figures["log"], figures["vectors"])
+    return figures

@@ -1,0 +1,211 @@
+"""The marketplace: published works found by text, tags and the terms of their open offers.
+
+Everything is filtered, sorted and paged in the database; a page reads one page of works, their
+count, and the open offers of only those works. Text is matched as a literal substring through
+the works' full-text index and tags exactly through the `work_tags` index (both
+`registry.repository`), prices in the offer's own currency (no conversion).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from licensing.errors import MarketQueryError
+from licensing.models import LicenseOffer, OfferStatus
+from licensing.money import Money, currency_exponent
+from licensing.terms import MILLI_EXPONENT
+from registry.models import Work
+from registry.repository import work_scope, works_containing, works_tagged
+
+PAGE_SIZE = 24
+MAX_PAGE = 10_000
+MAX_TAGS = 10
+MAX_PRICE = Decimal(10) ** 12
+SALE_TYPES = ("retail", "wholesale", "buyout")
+
+
+class MarketSort(StrEnum):
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    TITLE = "title"
+    PRICE_LOW = "price_low"
+    PRICE_HIGH = "price_high"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketQuery:
+    """What a brand asks the marketplace for; prices are decimal major units."""
+
+    text: str = ""
+    tags: tuple[str, ...] = ()
+    sale_type: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    ai_training_allowed: bool = False
+    sort: MarketSort = MarketSort.NEWEST
+    page: int = 1
+
+    def __post_init__(self) -> None:
+        if self.sale_type is not None and self.sale_type not in SALE_TYPES:
+            raise MarketQueryError(f"there is no licence type {self.sale_type!r}")
+        for bound in (self.min_price, self.max_price):
+            if bound is not None and (not bound.is_finite() or not 0 <= bound <= MAX_PRICE):
+                raise MarketQueryError(f"a price must be a number from 0 to {MAX_PRICE:,}")
+        if (
+            self.min_price is not None
+            and self.max_price is not None
+            and self.min_price > self.max_price
+        ):
+            raise MarketQueryError(
+                f"the lowest price ({self.min_price}) is above the highest ({self.max_price})"
+            )
+        if any(not character.isprintable() for character in self.text + "".join(self.tags)):
+            raise MarketQueryError("the search text holds control characters: type it again")
+        if len(self.tags) > MAX_TAGS:
+            raise MarketQueryError(f"search at most {MAX_TAGS} tags at once")
+        if not 1 <= self.page <= MAX_PAGE:
+            raise MarketQueryError(f"the page must be between 1 and {MAX_PAGE}")
+
+    @property
+    def filters_offers(self) -> bool:
+        return (
+            self.sale_type is not None
+            or self.min_price is not None
+            or self.max_price is not None
+            or self.ai_training_allowed
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A work on a marketplace page, with its open offers' types and lowest up-front price."""
+
+    work: Work
+    sale_types: tuple[str, ...]
+    lowest_price_minor: int | None
+    currency: str | None
+
+    @property
+    def lowest_price(self) -> Money | None:
+        if self.lowest_price_minor is None or self.currency is None:
+            return None
+        return Money(self.lowest_price_minor, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketPage:
+    listings: list[Listing]
+    total: int
+    page: int
+    page_size: int = PAGE_SIZE
+    pages: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pages", max(1, -(-self.total // self.page_size)))
+
+
+def _milli(price: Decimal) -> int:
+    """A bound in thousandths of a major unit; finer fractions cannot match any price."""
+    return int(price.scaleb(MILLI_EXPONENT).to_integral_value())
+
+
+def search_market(session: Session, query: MarketQuery) -> MarketPage:
+    """One page of the listed works matching the query, with the total that match.
+
+    Offer filters are one `IN` over the offers' index; a price sort reads each matching work's
+    lowest offer through the (work, status) index; the count reads no work row beyond its index.
+    """
+    offer_conditions: list[ColumnElement[bool]] = [col(LicenseOffer.status) == OfferStatus.OPEN]
+    if query.sale_type is not None:
+        offer_conditions.append(col(LicenseOffer.sale_type) == query.sale_type)
+    if query.min_price is not None:
+        offer_conditions.append(col(LicenseOffer.price_milli) >= _milli(query.min_price))
+    if query.max_price is not None:
+        offer_conditions.append(col(LicenseOffer.price_milli) <= _milli(query.max_price))
+    if query.ai_training_allowed:
+        offer_conditions.append(col(LicenseOffer.ai_training) == "allowed")
+
+    conditions: list[ColumnElement[bool]] = [work_scope(None)]
+    if query.filters_offers:
+        conditions.append(
+            col(Work.id).in_(select(col(LicenseOffer.work_id)).where(*offer_conditions))
+        )
+    text = query.text.strip()
+    if text:
+        conditions.append(works_containing(session, text))
+    conditions.extend(works_tagged(tag) for tag in query.tags)
+
+    total = session.exec(select(func.count(col(Work.id))).where(*conditions)).one()
+    lowest = (
+        select(func.min(LicenseOffer.price_milli))
+        .where(col(LicenseOffer.work_id) == Work.id, *offer_conditions)
+        .correlate(Work)
+        .scalar_subquery()
+    )
+    orderings: dict[MarketSort, list[ColumnElement[Any]]] = {
+        MarketSort.NEWEST: [col(Work.id).desc()],
+        MarketSort.OLDEST: [col(Work.id).asc()],
+        MarketSort.TITLE: [col(Work.title).asc(), col(Work.id).asc()],
+        MarketSort.PRICE_LOW: [lowest.is_(None), lowest.asc(), col(Work.id).desc()],
+        MarketSort.PRICE_HIGH: [lowest.is_(None), lowest.desc(), col(Work.id).desc()],
+    }
+    rows = session.exec(
+        select(Work)
+        .where(*conditions)
+        .order_by(*orderings[query.sort])
+        .offset((query.page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    return MarketPage(_listings(session, list(rows)), int(total), query.page)
+
+
+def _listings(session: Session, works: list[Work]) -> list[Listing]:
+    ids = [work.id for work in works]
+    kinds: dict[int, set[str]] = defaultdict(set)
+    lowest: dict[int, tuple[int, str]] = {}
+    if ids:
+        # Plain columns, not offer rows: a page shows only each work's kinds and lowest price.
+        for work_id, sale_type, price_minor, price_milli, currency in session.execute(
+            sa_select(
+                col(LicenseOffer.work_id),
+                col(LicenseOffer.sale_type),
+                col(LicenseOffer.price_minor),
+                col(LicenseOffer.price_milli),
+                col(LicenseOffer.currency),
+            ).where(
+                col(LicenseOffer.work_id).in_(ids), col(LicenseOffer.status) == OfferStatus.OPEN
+            )
+        ):
+            kinds[work_id].add(sale_type)
+            if price_minor is not None and currency is not None:
+                known = lowest.get(work_id)
+                if known is None or (price_milli or 0) < known[0]:
+                    lowest[work_id] = (price_milli or 0, currency)
+    listings = []
+    for work in works:
+        work_id = work.id or 0
+        cheapest = lowest.get(work_id)
+        price_minor = None
+        if cheapest is not None:
+            price_minor = _minor_of(cheapest[0], cheapest[1])
+        listings.append(
+            Listing(
+                work,
+                tuple(kind for kind in SALE_TYPES if kind in kinds[work_id]),
+                price_minor,
+                cheapest[1] if cheapest else None,
+            )
+        )
+    return listings
+
+
+def _minor_of(milli: int, currency: str) -> int:
+    return int(milli // 10 ** (MILLI_EXPONENT - currency_exponent(currency)))

@@ -1,0 +1,510 @@
+"""Payouts: what a party earned on each paid sale reaches its Stripe Connect account once.
+
+Parties onboard as Express accounts. A periodic round (`payout_task`) plans, for every party
+Stripe lets receive money and whose available balance reaches the minimum, one payout per sale
+(transfer group `sale-<payment intent>`, source transaction the sale's charge), then attempts
+every payout that is due. A transfer that Stripe refuses or cannot take now is kept with its
+reason in the payee's words and retried later, with growing delays. A party without a connected
+account accrues: nothing is planned for it, and its balance stays payable and visible.
+
+Exactly once: a payout's `transfer_key` is derived from the party, the sale and what was already
+planned for that sale, so a round run twice (a redelivered task, two serving processes) finds the
+same row; the Stripe idempotency key and the ledger key (`payout:<transfer_key>`, payable → paid
+out) are derived from it, so a transfer made just before a crash is found again, never repeated.
+Only cash-backed money is paid: a sale's payment, less its refunds and earlier payouts, and never
+more than the party's payable balance (a hold or a reversal lowers it first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from licensing.money import Money
+from licensing.references import account_reference
+from registry.accounts.verification import require_verified_email
+from registry.messages import N_
+from registry.models import User, persisted_id, utcnow
+from registry.tasks.queue import TaskArgs, TaskKind
+from settlement import repository
+from settlement.errors import (
+    PayoutAmountError,
+    PayoutsNotEnabledError,
+    ProcessorUnavailableError,
+)
+from settlement.ledger import PartyAccount, party_account
+from settlement.models import ConnectedAccount, Payout, PayoutStatus
+from settlement.postings import payout_entry
+from settlement.service.ledger import payable, post_entry
+from settlement.stripe.gateway import (
+    ConnectedAccountSnapshot,
+    PaymentGateway,
+    TransferRefusedError,
+)
+
+PAYOUT_TASK = "pay_out"
+RETRY_DELAYS = (
+    timedelta(minutes=1),
+    timedelta(minutes=10),
+    timedelta(hours=1),
+    timedelta(hours=6),
+    timedelta(days=1),
+)
+ATTEMPTS_PER_ROUND = 200
+
+_RETRYING = "We retry automatically"
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutPolicy:
+    """When money moves: the smallest payout worth a transfer, in minor units of any currency."""
+
+    minimum_minor: int = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Onboarding:
+    """A party's connected account and, until Stripe enables it, the link to finish onboarding."""
+
+    account: ConnectedAccount
+    link: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SaleOwed:
+    """What a party is still owed, in cash the platform holds, on one paid sale."""
+
+    grant_id: int
+    payment_intent_id: str
+    amount: Money
+
+    @property
+    def sale_key(self) -> str:
+        return f"payment:{self.payment_intent_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """One currency of a party's money: what can be paid out, what is on its way, what is held."""
+
+    currency: str
+    available_minor: int
+    in_transfer_minor: int
+    awaiting_collection_minor: int
+    held_minor: int
+    paid_out_minor: int
+    held_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def pending_minor(self) -> int:
+        return self.in_transfer_minor + self.awaiting_collection_minor
+
+
+def _reference(user: User) -> str:
+    return account_reference(user)
+
+
+def connect(
+    session: Session,
+    user: User,
+    *,
+    gateway: PaymentGateway,
+    refresh_url: str,
+    return_url: str,
+) -> Onboarding:
+    """Open (once) the user's Express account and give the onboarding link while one is needed."""
+    require_verified_email(user, N_("receive payouts"))
+    reference = _reference(user)
+    account = repository.connected_account_of(session, reference)
+    if account is None:
+        # A retried request finds the account it opened; the sign-up time tells apart users who
+        # once held the same address (and test databases sharing one sandbox).
+        snapshot = gateway.create_connected_account(
+            user.email,
+            reference,
+            idempotency_key=f"copymark-connect-{persisted_id(user)}-{user.created_at:%s%f}",
+        )
+        account = ConnectedAccount(
+            account_reference=reference,
+            user_id=persisted_id(user),
+            stripe_account_id=snapshot.id,
+            payouts_enabled=snapshot.payouts_enabled,
+            details_submitted=snapshot.details_submitted,
+            requirements=snapshot.requirements,
+        )
+        try:
+            with session.begin_nested():
+                session.add(account)
+                session.flush()
+        except IntegrityError:
+            # A second tab connected at the same time; Stripe answered both with one account.
+            stored = repository.connected_account_of(session, reference)
+            if stored is None:
+                raise
+            account = stored
+    else:
+        account = _refresh(session, account, gateway)
+    link = None
+    if not account.payouts_enabled:
+        link = gateway.onboarding_link(account.stripe_account_id, refresh_url, return_url)
+    return Onboarding(account, link)
+
+
+def connected_account(
+    session: Session, user: User, gateway: PaymentGateway | None = None
+) -> ConnectedAccount | None:
+    """The user's connected account; with a gateway, as Stripe says it is now."""
+    account = repository.connected_account_of(session, _reference(user))
+    if account is not None and gateway is not None and not account.payouts_enabled:
+        account = _refresh(session, account, gateway)
+    return account
+
+
+def _refresh(
+    session: Session, account: ConnectedAccount, gateway: PaymentGateway
+) -> ConnectedAccount:
+    snapshot = gateway.connected_account(account.stripe_account_id)
+    account.payouts_enabled = snapshot.payouts_enabled
+    account.details_submitted = snapshot.details_submitted
+    account.requirements = snapshot.requirements
+    account.checked_at = utcnow()
+    session.add(account)
+    session.flush()
+    return account
+
+
+def apply_account_update(
+    session: Session, snapshot: ConnectedAccountSnapshot, reported_at: datetime
+) -> ConnectedAccount | None:
+    """Record what Stripe's `account.updated` says a connected account may now receive.
+
+    Enabled, the party's accrued balance is planned by the next payout round; disabled, no
+    payout is planned and those already planned fail with Stripe's reason, which the Money page
+    shows. An event older than what was last read of the account changes nothing, so a late
+    delivery never undoes a newer state. Answers None when nothing was applied (an account that
+    is not ours, or a stale event).
+    """
+    account = repository.connected_account_with_stripe_id(session, snapshot.id)
+    # Stripe stamps events in whole seconds: an event of the second the account was last read
+    # may be the newer one.
+    if account is None or reported_at < account.checked_at.replace(microsecond=0):
+        return None
+    account.payouts_enabled = snapshot.payouts_enabled
+    account.details_submitted = snapshot.details_submitted
+    account.requirements = snapshot.requirements
+    account.checked_at = reported_at
+    session.add(account)
+    session.flush()
+    return account
+
+
+def sales_owed(session: Session, reference: str) -> list[SaleOwed]:
+    """Every paid sale on which the party is still owed cash, oldest first."""
+    code = party_account(reference, PartyAccount.PAYABLE)
+    return [
+        SaleOwed(grant_id, intent_id, Money(amount, currency))
+        for grant_id, intent_id, currency, amount in repository.sales_owed(session, code)
+    ]
+
+
+def balances(session: Session, user: User) -> list[Balance]:
+    """The user's money per currency: available, in transfer, awaiting collection, held."""
+    reference = _reference(user)
+    figures: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    prefix = f"party:{reference}:"
+    for (code, currency), amount in repository.balances(session, prefix).items():
+        figures[currency][code.removeprefix(prefix)] = -amount
+    in_transfer: dict[str, int] = defaultdict(int)
+    for payout in repository.unpaid_payouts(session, reference):
+        in_transfer[payout.currency] += payout.amount_minor
+        figures.setdefault(payout.currency, defaultdict(int))
+    cash: dict[str, int] = defaultdict(int)
+    for sale in sales_owed(session, reference):
+        cash[sale.amount.currency] += sale.amount.amount_minor
+    reasons = _held_reasons(session, reference)
+    answer = []
+    for currency, kinds in sorted(figures.items()):
+        owed = kinds[PartyAccount.PAYABLE.value]
+        free = max(0, owed - in_transfer[currency])
+        available = min(free, max(0, cash[currency] - in_transfer[currency]))
+        answer.append(
+            Balance(
+                currency=currency,
+                available_minor=available,
+                in_transfer_minor=in_transfer[currency],
+                awaiting_collection_minor=free - available,
+                held_minor=kinds[PartyAccount.HELD.value],
+                paid_out_minor=kinds[PartyAccount.PAID_OUT.value],
+                held_reasons=reasons.get(currency, []),
+            )
+        )
+    return answer
+
+
+def _held_reasons(session: Session, reference: str) -> dict[str, list[str]]:
+    code = party_account(reference, PartyAccount.HELD)
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for entry, currency, amount in repository.entries_on_account(session, code):
+        verb = "held" if amount < 0 else "released"
+        subject = f"license grant {entry.grant_id}" if entry.grant_id else entry.external_key
+        reasons[currency].append(
+            f"{Money(abs(amount), currency)} {verb} on {entry.posted_at:%Y-%m-%d}: "
+            f"{entry.kind} ({subject})"
+        )
+    return reasons
+
+
+def payouts_of(session: Session, user: User) -> list[Payout]:
+    return list(repository.payouts_of(session, _reference(user)))
+
+
+def _transfer_key(reference: str, sale_key: str, currency: str, planned_before: int) -> str:
+    material = f"{reference}\n{sale_key}\n{currency}\n{planned_before}"
+    return hashlib.sha256(material.encode()).hexdigest()[:48]
+
+
+def plan_payouts(
+    session: Session, reference: str, currency: str, *, now: datetime, cap_minor: int | None = None
+) -> list[Payout]:
+    """Plan one payout per paid sale for what the party may be paid now, up to `cap_minor`."""
+    unpaid = sum(
+        payout.amount_minor
+        for payout in repository.unpaid_payouts(session, reference)
+        if payout.currency == currency
+    )
+    free = payable(session, reference, currency).amount_minor - unpaid
+    if cap_minor is not None:
+        free = min(free, cap_minor)
+    planned: list[Payout] = []
+    for sale in sales_owed(session, reference):
+        if free <= 0:
+            break
+        if sale.amount.currency != currency:
+            continue
+        before = repository.planned_for_sale(session, reference, sale.sale_key)
+        owed = sale.amount.amount_minor - sum(
+            payout.amount_minor
+            for payout in repository.unpaid_payouts(session, reference)
+            if payout.sale_key == sale.sale_key
+        )
+        amount = min(owed, free)
+        if amount <= 0:
+            continue
+        key = _transfer_key(reference, sale.sale_key, currency, before)
+        existing = repository.payout_with_key(session, key)
+        if existing is None:
+            existing = Payout(
+                transfer_key=key,
+                account_reference=reference,
+                sale_key=sale.sale_key,
+                grant_id=sale.grant_id,
+                payment_intent_id=sale.payment_intent_id,
+                amount_minor=amount,
+                currency=currency,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            try:
+                with session.begin_nested():
+                    session.add(existing)
+                    session.flush()
+            except IntegrityError:
+                # Another round planned the same payout first: it is that one.
+                existing = repository.payout_with_key(session, key)
+                if existing is None:
+                    raise
+        planned.append(existing)
+        free -= existing.amount_minor
+    return planned
+
+
+def attempt_payout(
+    session: Session, payout: Payout, *, gateway: PaymentGateway, now: datetime
+) -> Payout:
+    """Transfer one planned payout; on success post it, on failure keep the reason and retry."""
+    if payout.status == PayoutStatus.PAID:
+        return payout
+    account = repository.connected_account_of(session, payout.account_reference)
+    amount = Money(payout.amount_minor, payout.currency)
+    try:
+        if account is None:
+            return _failed(payout, "You have no payout account yet.", "Connect one", now)
+        if not account.payouts_enabled:
+            account = _refresh(session, account, gateway)
+        if not account.payouts_enabled:
+            return _failed(
+                payout,
+                f"Stripe cannot send you money yet: {account.requirements or 'onboarding is due'}.",
+                "Finish onboarding under Payout settings",
+                now,
+            )
+        owed = payable(session, payout.account_reference, payout.currency).amount_minor
+        if owed < payout.amount_minor:
+            return _failed(
+                payout,
+                f"Only {Money(max(owed, 0), payout.currency)} of this payout is still owed to "
+                "you (a refund, hold or correction came after it was planned).",
+                "Nothing to do",
+                now,
+            )
+        charge = gateway.charge_of(payout.payment_intent_id)
+        transfer_id = gateway.create_transfer(
+            amount,
+            account.stripe_account_id,
+            transfer_group=f"sale-{payout.payment_intent_id}",
+            source_transaction=charge,
+            idempotency_key=f"copymark-payout-{payout.transfer_key}",
+        )
+    except TransferRefusedError as refused:
+        return _failed(
+            payout, f"Stripe refused the transfer: {refused.reason}", _advice(refused.reason), now
+        )
+    except ProcessorUnavailableError:
+        return _failed(payout, "Stripe could not be reached.", "Nothing to do", now)
+    posted = post_entry(
+        session,
+        payout_entry(
+            f"payout:{payout.transfer_key}", payout.account_reference, amount, payout.grant_id
+        ),
+    )
+    payout.status = PayoutStatus.PAID
+    payout.stripe_transfer_id = transfer_id
+    payout.journal_entry_id = posted.entry_id
+    payout.problem = None
+    payout.paid_at = now
+    payout.attempts += 1
+    session.add(payout)
+    session.flush()
+    return payout
+
+
+def _advice(reason: str) -> str:
+    lowered = reason.lower()
+    if "capabilit" in lowered or "onboard" in lowered or "requirements" in lowered:
+        return "Finish onboarding under Payout settings"
+    if "insufficient funds" in lowered:
+        return "Nothing to do: the sale's money is not yet available at Stripe"
+    return "If it keeps failing, write to support@copymark.test"
+
+
+def _failed(payout: Payout, reason: str, advice: str, now: datetime) -> Payout:
+    delay = RETRY_DELAYS[min(payout.attempts, len(RETRY_DELAYS) - 1)]
+    payout.attempts += 1
+    payout.status = PayoutStatus.FAILED
+    payout.next_attempt_at = now + delay
+    payout.problem = (
+        f"{reason} {advice}. {_RETRYING} after {payout.next_attempt_at:%Y-%m-%d %H:%M} UTC."[:500]
+    )
+    return payout
+
+
+def request_payout(
+    session: Session,
+    user: User,
+    amount: Money,
+    *,
+    gateway: PaymentGateway,
+    policy: PayoutPolicy,
+    now: datetime | None = None,
+) -> list[Payout]:
+    """Pay the user now up to `amount` of what is available; refused whole if it cannot be."""
+    moment = now or utcnow()
+    require_verified_email(user, N_("receive payouts"))
+    reference = _reference(user)
+    account = repository.connected_account_of(session, reference)
+    if account is None:
+        raise PayoutsNotEnabledError(
+            "You have no payout account: connect one under Payout settings on the Money page."
+        )
+    account = _refresh(session, account, gateway)
+    if not account.payouts_enabled:
+        raise PayoutsNotEnabledError(
+            f"Stripe cannot send you money yet ({account.requirements}): finish onboarding "
+            "under Payout settings on the Money page."
+        )
+    if amount.amount_minor < policy.minimum_minor:
+        raise PayoutAmountError(
+            f"A payout is at least {Money(policy.minimum_minor, amount.currency)}."
+        )
+    available = next(
+        (b.available_minor for b in balances(session, user) if b.currency == amount.currency), 0
+    )
+    if amount.amount_minor > available:
+        raise PayoutAmountError(
+            f"Only {Money(available, amount.currency)} is available to pay out now, not {amount}."
+        )
+    planned = plan_payouts(
+        session, reference, amount.currency, now=moment, cap_minor=amount.amount_minor
+    )
+    for payout in planned:
+        attempt_payout(session, payout, gateway=gateway, now=moment)
+        session.add(payout)
+    session.flush()
+    return planned
+
+
+def run_payouts(
+    session: Session, *, gateway: PaymentGateway, policy: PayoutPolicy, now: datetime
+) -> list[Payout]:
+    """One round: plan what each enabled party may be paid, then attempt what is due.
+
+    An account still onboarding is asked of Stripe again each round (Stripe's `account.updated`
+    webhook would spare the call; the round stays correct without it).
+    """
+    for stored in repository.connected_accounts(session):
+        account = stored if stored.payouts_enabled else _refresh(session, stored, gateway)
+        if not account.payouts_enabled:
+            continue
+        prefix = party_account(account.account_reference, PartyAccount.PAYABLE)
+        currencies = {currency for _code, currency in repository.balances(session, prefix)}
+        for currency in sorted(currencies):
+            unpaid = sum(
+                payout.amount_minor
+                for payout in repository.unpaid_payouts(session, account.account_reference)
+                if payout.currency == currency
+            )
+            owed = payable(session, account.account_reference, currency).amount_minor - unpaid
+            cash = (
+                sum(
+                    sale.amount.amount_minor
+                    for sale in sales_owed(session, account.account_reference)
+                    if sale.amount.currency == currency
+                )
+                - unpaid
+            )
+            if min(owed, cash) >= policy.minimum_minor:
+                plan_payouts(session, account.account_reference, currency, now=now)
+    attempted = []
+    for payout in repository.due_payouts(session, now, ATTEMPTS_PER_ROUND):
+        attempted.append(attempt_payout(session, payout, gateway=gateway, now=now))
+        session.add(payout)
+    session.flush()
+    return attempted
+
+
+def payout_task(
+    gateway: Callable[[], PaymentGateway | None], policy: PayoutPolicy, period: timedelta
+) -> TaskKind:
+    """The periodic payout round, on the `notify` queue; its writes commit with the task.
+
+    `gateway` answers None where no payment processor is configured: the round then waits.
+    """
+
+    def run(session: Session, _args: TaskArgs) -> None:
+        processor = gateway()
+        if processor is not None:
+            run_payouts(session, gateway=processor, policy=policy, now=utcnow())
+
+    return TaskKind(
+        name=PAYOUT_TASK,
+        queue="notify",
+        run=run,
+        time_limit_s=10 * 60,
+        period_s=period.total_seconds(),
+    )

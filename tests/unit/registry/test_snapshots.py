@@ -1,0 +1,84 @@
+"""Index snapshots: built from the database, stored on S3, loaded with the delta since."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from registry.blobs import S3BlobStore, S3Location
+from registry.db import unit_of_work
+from registry.models import persisted_id
+from registry.schemas import WorkMetadata
+from registry.service import Upload, reference_image_loader
+from registry.snapshots import (
+    EngineAt,
+    build_snapshot,
+    indexable_fingerprints,
+    latest_snapshot,
+    load_latest,
+)
+from similarity.engine import SimilarityEngine
+from similarity.images import load_image
+from tests.factories import photo_jpeg
+from tests.unit.registry.monitoring.support import make_user
+from tests.unit.registry.wiring import RegistryParts
+
+FIRST = ("astronaut", "coffee", "chelsea")
+LATER = ("rocket", "camera")
+
+
+def engine_at(parts: RegistryParts) -> EngineAt:
+    def build(folder: Path) -> SimilarityEngine:
+        return SimilarityEngine(
+            folder,
+            embedder=parts.embedder,
+            reference_image=reference_image_loader(parts.read_session, parts.blobs, parts.limits),
+        )
+
+    return build
+
+
+def register(parts: RegistryParts, names: tuple[str, ...]) -> list[int]:
+    owner = make_user(parts, f"{names[0]}@example.com")
+    with unit_of_work(parts.session) as session:
+        return [
+            persisted_id(
+                parts.registrar.register(
+                    session, owner, Upload(photo_jpeg(name), f"{name}.jpg", WorkMetadata())
+                ).work
+            )
+            for name in names
+        ]
+
+
+def answers(engine: SimilarityEngine, parts: RegistryParts) -> list[list[tuple[int, float]]]:
+    queries = [
+        load_image(photo_jpeg(name, quality=60, max_side=400), parts.limits)
+        for name in FIRST + LATER
+    ]
+    return [
+        [(match.work_id, round(match.score, 5)) for match in engine.search(query, top_k=5)]
+        for query in queries
+    ]
+
+
+def test_snapshot_on_s3_plus_delta_answers_as_a_fresh_build(
+    parts: RegistryParts, s3_blob_url: str, tmp_path: Path
+) -> None:
+    store = S3BlobStore(S3Location.parse(s3_blob_url))
+    build = engine_at(parts)
+    register(parts, FIRST)
+    with unit_of_work(parts.session) as session:
+        snapshot = build_snapshot(session, build, store)
+    later = register(parts, LATER)
+    assert snapshot.works == len(FIRST)
+    assert snapshot.last_work_id < min(later)
+
+    with parts.session() as session:
+        assert latest_snapshot(session) == snapshot
+        loaded, delta = load_latest(session, build, store, tmp_path / "loaded")
+        fresh = build(tmp_path / "fresh")
+        fresh.rebuild(indexable_fingerprints(session))
+    assert delta == len(LATER)
+    assert len(loaded) == len(fresh) == len(FIRST) + len(LATER)
+    assert answers(loaded, parts) == answers(fresh, parts)
+    assert [matches[0][0] for matches in answers(loaded, parts)][-2:] == later

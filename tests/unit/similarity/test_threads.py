@@ -1,0 +1,37 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+# A fresh interpreter: the limits are per process, and the test process may already hold them.
+_PROBE = """
+import json, sys
+import cv2, faiss
+from threadpoolctl import threadpool_info
+from similarity.engine import SimilarityEngine
+before = {"faiss": faiss.omp_get_max_threads(), "cv2": cv2.getNumThreads()}
+SimilarityEngine(__import__("pathlib").Path(sys.argv[1]), None, lambda _work_id: None)
+after = {
+    "faiss": faiss.omp_get_max_threads(),
+    "cv2": cv2.getNumThreads(),
+    "blas": [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"],
+}
+print(json.dumps({"before": before, "after": after}))
+"""
+
+
+def test_an_engine_runs_its_numeric_libraries_on_one_thread(tmp_path: Path) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[3],
+        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"},
+    )
+    threads = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert threads["before"]["faiss"] == 2
+    assert threads["after"]["faiss"] == 1
+    assert threads["after"]["cv2"] == 1
+    assert threads["after"]["blas"]
+    assert set(threads["after"]["blas"]) == {1}

@@ -413,3 +413,41 @@ def earnings_charts(
                 EarningsChart(currency, by_month, _row_bars(ranked, currency, format_amount))
             )
     return charts
+
+
+@dataclass(frozen=True, slots=True)
+class CaseMonthBars:
+    """One month of the cases chart: its opened and resolved bars side by side."""
+
+    month: str
+    opened: int
+    resolved: int
+    x: float
+    bar_width: float
+    opened_height: float
+    resolved_height: float
+
+
+CASES_CHART_WIDTH: Final = 600.0
+CASES_CHART_HEIGHT: Final = 140.0
+
+
+def cases_chart(months: Sequence[tuple[str, int, int]]) -> tuple[CaseMonthBars, ...]:
+    """Paired bars from (month, opened, resolved), scaled to the busiest month; none when empty."""
+    top = max((max(opened, resolved) for _month, opened, resolved in months), default=0)
+    if top <= 0:
+        return ()
+    slot = CASES_CHART_WIDTH / len(months)
+    bar_width = min(slot * 0.35, 24.0)
+    return tuple(
+        CaseMonthBars(
+            month=month,
+            opened=opened,
+            resolved=resolved,
+            x=position * slot + slot / 2 - bar_width,
+            bar_width=bar_width,
+            opened_height=CASES_CHART_HEIGHT * opened / top,
+            resolved_height=CASES_CHART_HEIGHT * resolved / top,
+        )
+        for position, (month, opened, resolved) in enumerate(months)
+    )

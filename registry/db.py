@@ -10,6 +10,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+# Connections an SQLite engine keeps open: about twice the requests served at once.
+SQLITE_POOL_SIZE = 32
+
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers.
@@ -18,7 +21,14 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     write lock that read-write transactions take at BEGIN.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Every request may hold two connections at once (its own and the header's), so the
+        # pool keeps enough open that busy moments do not reopen files and rerun the pragmas.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_SIZE,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -30,6 +30,7 @@ from registry.enforcement.schemas import (
     CaseCreate,
     CaseDetail,
     CaseEventPublic,
+    CaseMonthPublic,
     CasePublic,
     CaseReportPublic,
     CaseTransition,
@@ -117,6 +118,10 @@ def read_report(user: CurrentUser, session: SessionDep) -> CaseReportPublic:
         by_state=report.by_state,
         removed=report.removed,
         median_days_to_removal=report.median_days_to_removal,
+        by_month=[
+            CaseMonthPublic(month=month.month, opened=month.opened, resolved=month.resolved)
+            for month in report.by_month
+        ],
     )
 
 

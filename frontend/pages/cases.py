@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
+from frontend.charts import cases_chart
 from frontend.deps import OptionalUser, ServicesDep, SessionDep
 from frontend.pages.rendering import render
 from frontend.pages.return_to import to_sign_in
@@ -63,12 +64,16 @@ def cases_page(request: Request, user: OptionalUser, session: SessionDep) -> Res
     """The owner's cases, newest first, with the report by state and the money recovered."""
     if user is None:
         return to_sign_in(request)
+    report = case_report(session, user)
     return render(
         request,
         "cases.html",
         user,
         cases=repository.owned_cases(session, user),
-        report=case_report(session, user),
+        report=report,
+        chart=cases_chart(
+            [(month.month, month.opened, month.resolved) for month in report.by_month]
+        ),
         recovered=money_recovered(session, user),
         states=list(CaseState),
     )

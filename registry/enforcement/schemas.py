@@ -132,11 +132,18 @@ class CaseAnswerPublic(BaseModel):
     state: CaseState
 
 
+class CaseMonthPublic(BaseModel):
+    month: str = Field(description="YYYY-MM, in UTC")
+    opened: int
+    resolved: int
+
+
 class CaseReportPublic(BaseModel):
     cases: int
     by_state: dict[CaseState, int]
     removed: int
     median_days_to_removal: float | None
+    by_month: list[CaseMonthPublic]
 
 
 class DisputeCreate(BaseModel):

@@ -890,13 +890,36 @@ def save_legal_profile(session: Session, user: User, update: LegalProfileUpdate)
 
 
 @dataclass(frozen=True)
+class CaseMonth:
+    """How many of an owner's cases opened, and how many were resolved, in one UTC month."""
+
+    month: str  # YYYY-MM
+    opened: int
+    resolved: int
+
+
+@dataclass(frozen=True, slots=True)
 class CaseReport:
-    """One owner's cases by state, and how long removals took from the first notice."""
+    """One owner's cases by state, how long removals took from the first notice, and the cases
+    opened and resolved month by month (the last `REPORT_MONTHS` months with either)."""
 
     cases: int
     by_state: dict[CaseState, int]
     removed: int
     median_days_to_removal: float | None
+    by_month: tuple[CaseMonth, ...]
+
+
+REPORT_MONTHS: Final = 12
+
+
+def _cases_by_month(cases: Sequence[Case]) -> tuple[CaseMonth, ...]:
+    opened = Counter(case.created_at.strftime("%Y-%m") for case in cases)
+    resolved = Counter(
+        case.resolved_at.strftime("%Y-%m") for case in cases if case.resolved_at is not None
+    )
+    months = sorted(opened.keys() | resolved.keys())[-REPORT_MONTHS:]
+    return tuple(CaseMonth(month, opened[month], resolved[month]) for month in months)
 
 
 def case_report(session: Session, owner: User) -> CaseReport:
@@ -914,6 +937,7 @@ def case_report(session: Session, owner: User) -> CaseReport:
         by_state={state: counts.get(state, 0) for state in CaseState},
         removed=len(durations),
         median_days_to_removal=round(statistics.median(durations), 2) if durations else None,
+        by_month=_cases_by_month(cases),
     )
 
 

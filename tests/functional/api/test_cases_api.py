@@ -264,6 +264,11 @@ def test_the_case_pages_show_the_timeline_and_the_report(
     report = client.get("/api/v1/cases/report", headers=alice.headers).json()
     assert report["by_state"]["resolved_removed"] == 1
     assert report["removed"] == 1
+    (month,) = report["by_month"]
+    assert (month["opened"], month["resolved"]) == (1, 1)
+    chart = client.get("/cases").text
+    assert f"{month['month']}: 1 opened, 1 resolved" in chart
+    assert 'class="cases-chart"' in chart
     alert_page = client.get(f"/alerts/{case['alert_ids'][0]}").text
     assert f'href="/cases/{case["id"]}"' in alert_page
 

@@ -11,9 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from frontend.charts import (
+    CASES_CHART_HEIGHT,
+    CASES_CHART_WIDTH,
     EARNINGS_CHART_HEIGHT,
     EXPANDED_SUBTREE_MAX,
     ROYALTY_CHART_HEIGHT,
+    cases_chart,
     earnings_charts,
     growth_chart,
     perfect_subtrees,
@@ -208,3 +211,34 @@ def test_earnings_are_charted_per_currency_by_month_and_by_work_scaled_to_the_la
 
 def test_nothing_earned_draws_no_chart() -> None:
     assert earnings_charts([("2026-11", "koi", "USD", 0)], str) == []
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 500), st.integers(0, 500)).filter(any),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_the_cases_chart_scales_to_the_busiest_month_and_fits_its_width(
+    counts: list[tuple[int, int]],
+) -> None:
+    months = [
+        (f"2026-{number + 1:02d}", opened, resolved)
+        for number, (opened, resolved) in enumerate(counts)
+    ]
+    bars = cases_chart(months)
+    top = max(max(pair) for pair in counts)
+    assert [bar.month for bar in bars] == [month for month, _o, _r in months]
+    assert max(max(bar.opened_height, bar.resolved_height) for bar in bars) == CASES_CHART_HEIGHT
+    for bar, (_month, opened, resolved) in zip(bars, months, strict=True):
+        assert bar.opened_height == pytest.approx(CASES_CHART_HEIGHT * opened / top)
+        assert bar.resolved_height == pytest.approx(CASES_CHART_HEIGHT * resolved / top)
+        assert bar.x >= 0
+        assert bar.x + 2 * bar.bar_width <= CASES_CHART_WIDTH
+    assert all(left.x + 2 * left.bar_width <= right.x for left, right in itertools.pairwise(bars))
+
+
+def test_no_cases_draw_no_chart() -> None:
+    assert cases_chart([]) == ()
+    assert cases_chart([("2026-01", 0, 0)]) == ()

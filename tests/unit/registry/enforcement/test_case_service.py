@@ -4,7 +4,7 @@ counter-notices and licence claims through the case's token, reminders, the repo
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -430,6 +430,33 @@ def test_removal_resolves_the_alerts_and_counts_in_the_report(
     assert report.removed == 1
     assert report.median_days_to_removal is not None
     assert 0 <= report.median_days_to_removal < 1
+    (month,) = report.by_month
+    assert month.month == utcnow().strftime("%Y-%m")
+    assert (month.opened, month.resolved) == (2, 1)
+
+
+def test_the_report_counts_cases_by_the_month_they_opened_and_resolved(
+    parts: RegistryParts, alice: User, alerts: AlertMaker, noticed: Case
+) -> None:
+    with unit_of_work(parts.session) as session:
+        transition(
+            session, alice, persisted_id(noticed), CaseState.RESOLVED_REMOVED, signer=parts.signer
+        )
+    with unit_of_work(parts.session) as session:
+        stored = session.get(Case, persisted_id(noticed))
+        assert stored is not None
+        stored.created_at = datetime(2025, 1, 31, 23, 59, tzinfo=UTC)
+        stored.resolved_at = datetime(2025, 3, 1, tzinfo=UTC)
+        session.add(stored)
+    opened(parts, alice, [alerts.alert(PAGE + "/open")])
+    with parts.session() as session:
+        report = case_report(session, alice)
+    this_month = utcnow().strftime("%Y-%m")
+    assert [(m.month, m.opened, m.resolved) for m in report.by_month] == [
+        ("2025-01", 1, 0),
+        ("2025-03", 0, 1),
+        (this_month, 1, 0),
+    ]
 
 
 def test_the_periodic_reminder_task_reminds_once_per_passed_deadline(

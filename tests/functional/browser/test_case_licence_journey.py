@@ -218,4 +218,6 @@ def test_an_infringement_becomes_a_paid_licence(  # noqa: PLR0917 - fixtures
 
     page.goto("/cases")
     expect(page.locator(".cases .badge.case-state.resolved_licensed")).to_have_count(1)
+    # One case, opened and resolved this month: one pair of bars in the report's chart.
+    expect(page.locator(".cases-chart .case-month rect")).to_have_count(2)
     snap(page, journey_shots, "9-cases")

@@ -1,7 +1,8 @@
 """List pages under load: the registry, the marketplace's searches and *My works* over 10,000 works.
 
-The server is the real `copymark serve` on a scratch home and a loopback port, in a process of
-its own. Before it starts, the scratch database is filled directly with `works` public works of
+The server is the real `copymark serve --workers processes` on a scratch home and a loopback
+port, in processes of their own; then, as the baseline of the same run, one server process.
+Before each starts, the scratch database is filled directly with `works` public works of
 one owner (two in three offered for licence at varied prices, types and AI-training flags):
 what is measured is listing, not registration. Then `clients` concurrent clients fetch
 `/healthz` for a few seconds (the baseline), and then the list pages round-robin, each as fast
@@ -119,8 +120,10 @@ def run_list_benchmark(
     works: int = 10_000,
     clients: int = 8,
     seconds: float = 30.0,
+    processes: int = 2,
 ) -> dict[str, Any]:
-    """Serve a scratch home holding `works` works and measure its list pages (module doc)."""
+    """Serve a scratch home holding `works` works with `processes` server processes and measure
+    its list pages (module doc); the same measured with one process is the baseline."""
     seed_s = 0.0
 
     def seed(home: Path) -> None:
@@ -129,18 +132,26 @@ def run_list_benchmark(
         seed_works(f"sqlite:///{(home / 'copymark.db').resolve()}", works)
         seed_s = time.monotonic() - seed_started
 
-    with served_scratch_home(copymark, models_dir, seed) as (base_url, _server):
-        load_before = os.getloadavg()
-        figures = asyncio.run(_measure(base_url, clients, seconds))
-        load_after = os.getloadavg()
+    def measured(count: int) -> dict[str, Any]:
+        with served_scratch_home(copymark, models_dir, seed, processes=count) as (base_url, _):
+            load_before = os.getloadavg()
+            figures = asyncio.run(_measure(base_url, clients, seconds))
+            load_after = os.getloadavg()
+        return {
+            "server_processes": count,
+            "load_average_1m_before": round(load_before[0], 2),
+            "load_average_1m_after": round(load_after[0], 2),
+            **figures,
+        }
+
+    baseline = measured(1)
     return {
         "works": works,
         "clients": clients,
         "seed_s": round(seed_s, 1),
-        "load_average_1m_before": round(load_before[0], 2),
-        "load_average_1m_after": round(load_after[0], 2),
         "cpu_count": os.cpu_count(),
-        **figures,
+        **measured(processes),
+        "one_process": baseline,
     }
 
 

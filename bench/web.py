@@ -92,10 +92,13 @@ def run_web_benchmark(
 
 @contextmanager
 def served_scratch_home(
-    copymark: Sequence[str], models_dir: Path, prepare: Callable[[Path], None] | None = None
+    copymark: Sequence[str],
+    models_dir: Path,
+    prepare: Callable[[Path], None] | None = None,
+    processes: int = 1,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`copymark serve` on a free loopback port over a fresh home (`prepare` seeds it first):
-    its base URL and process, stopped when the block ends."""
+    """`copymark serve --workers processes` on a free loopback port over a fresh home (`prepare`
+    seeds it first): its base URL and process, stopped when the block ends."""
     with tempfile.TemporaryDirectory() as directory:
         home = Path(directory) / "home"
         environment = os.environ | {
@@ -108,9 +111,10 @@ def served_scratch_home(
         if prepare is not None:
             prepare(home)
         port = _free_port()
+        workers = ("--workers", str(processes))
         log = (Path(directory) / "server.log").open("wb")
         server = subprocess.Popen(
-            [*copymark, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*copymark, "serve", "--host", "127.0.0.1", "--port", str(port), *workers],
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,

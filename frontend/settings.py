@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # Watches re-crawl on their schedule while the app serves; off only where something else
     # (another process, or nothing) should run them.
     run_watches: bool = True
+    # Several server processes serve this home (`copymark serve --workers N`): the background
+    # work (task threads, the relay, the tickers, the watch loop) runs in the one process that
+    # holds the home's background lock, and the others only answer requests.
+    shared_serving: bool = False
     models_dir: Path | None = None
     # Email is off while smtp_host is empty.
     smtp_host: str = ""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import os
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
@@ -11,7 +12,12 @@ from frontend.cli.wiring import services
 
 if TYPE_CHECKING:
     from frontend.services import Services
+    from frontend.settings import Settings
     from settlement.stripe.sandbox import LocalStripe
+
+# `--workers` above one: uvicorn starts each process from this factory.
+APP_FACTORY: Final = "frontend.app:create_app"
+MAX_WORKERS: Final = 16
 
 
 def init() -> None:
@@ -27,6 +33,14 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="load demo accounts and works first")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_WORKERS,
+            help="server processes; one of them runs the background work (about one per core)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web app and the JSON API."""
     # Deferred: uvicorn and the FastAPI app are only needed to serve.
@@ -44,10 +58,26 @@ def serve(
             from frontend.demo import load_demo
 
             load_demo(wiring, progress_console=stderr)
-        uvicorn.run(create_app(services=wiring), host=host, port=port)
+        if workers == 1:
+            uvicorn.run(create_app(services=wiring), host=host, port=port)
+        else:
+            # Each process builds its own app from the settings, which reach it as environment.
+            os.environ.update(_as_environment(wiring.settings, shared_serving=True))
+            uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers)
     finally:
         if sandbox is not None:
             sandbox.stop()
+
+
+def _as_environment(settings: Settings, *, shared_serving: bool) -> dict[str, str]:
+    """The settings that a process started from this one needs, as COPYMARK_* variables."""
+    return {
+        "COPYMARK_HOME": str(settings.home.resolve()),
+        "COPYMARK_STRIPE_API_KEY": settings.stripe_api_key,
+        "COPYMARK_STRIPE_API_BASE": settings.stripe_api_base,
+        "COPYMARK_STRIPE_WEBHOOK_SECRET": settings.stripe_webhook_secret,
+        "COPYMARK_SHARED_SERVING": "1" if shared_serving else "0",
+    }
 
 
 def _with_stripe_sandbox(wiring: Services, base_url: str) -> tuple[Services, LocalStripe]:

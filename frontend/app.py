@@ -176,6 +176,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    # Pages first: most requests are page views, and a router is matched in the order added.
+    app.include_router(pages_router)
     for router in (
         accounts.router,
         notifications.router,
@@ -190,7 +192,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         search.router,
     ):
         app.include_router(router, prefix="/api/v1")
-    app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     document_api(app)
     return app

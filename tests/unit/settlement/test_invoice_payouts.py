@@ -1,11 +1,16 @@
-"""Paid royalty invoices reach the parties' payouts, and unpaid ones never do.
+"""Paid royalty invoices reach the parties' payouts, and unpaid ones never do; refunds of paid
+invoices give back what is left to give.
 
 A seeded simulation files retail sales reports, pays some of their invoices through the Stripe
-sandbox and runs payout rounds (some twice, some rolled back after their transfers), in random
-order. After every step: each party has been paid out no more than its allocations on the
-invoices paid so far, and never from an unpaid one, per sale as in total; what it is owed and
-not backed by cash is exactly its share of the open invoices; after a round, every paid
-allocation is paid out; every journal entry balances. A failing seed replays exactly.
+sandbox, refunds some in part or in full (and tries refunds that cannot be), and runs payout
+rounds (some rolled back after their transfers), in random order. After every step: each party
+has been paid out no more than its allocations on the invoices paid so far, and never from an
+unpaid one, per sale as in total; no payable is negative; what the processor holds is what was
+paid less its fees and the refunds; each invoice shows what was refunded of it, and is refunded
+once all of it was; after a round, nothing available is left unpaid; every journal entry
+balances. Until the first refund, the figures are exact: what is owed and not backed by cash is
+the parties' share of the open invoices, and a round pays out every paid allocation. A failing
+seed replays exactly.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ from sqlmodel import Session, select
 from licensing.models import LicenseGrant
 from registry.enforcement.models import DisputeStatus
 from registry.models import User, persisted_id, utcnow
+from settlement.errors import PaymentMismatchError, PaymentStateError
+from settlement.ledger import PlatformAccount, platform_account
 from settlement.models import HeldRoyalty, JournalEntry, Payout, PayoutStatus
 from settlement.repository import balances, unbalanced_entries
 from settlement.service import payouts
 from settlement.service.holds import decide
 from settlement.service.invoices import InvoiceStatus, invoices_of_grant, start_invoice_payment
 from settlement.service.payouts import PayoutPolicy, run_payouts
+from settlement.service.refunds import refund_invoice
 from settlement.service.royalties import post_royalties, report_shares
 from settlement.stripe.gateway import StripeGateway
 from settlement.stripe.sandbox import SANDBOX_API_KEY, LocalStripe
@@ -35,7 +43,8 @@ from tests.unit.licensing.service.support import World, line, retail_grant
 from tests.unit.settlement.test_holds import CLAIMANT, disputed_market, report
 
 PARTIES = ("acct:ana@example.com", "acct:ben@example.com")
-STEPS = 14
+CLEARING = platform_account(PlatformAccount.STRIPE_CLEARING)
+STEPS = 20
 
 
 @pytest.fixture
@@ -49,6 +58,9 @@ class Model:
 
     open: dict[str, dict[str, int]] = field(default_factory=dict)
     paid: dict[str, dict[str, int]] = field(default_factory=dict)
+    report_of: dict[str, str] = field(default_factory=dict)
+    amount: dict[str, int] = field(default_factory=dict)
+    refunded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def owed_on_paid(self, party: str) -> int:
         return sum(shares.get(party, 0) for shares in self.paid.values())
@@ -105,7 +117,11 @@ class Simulation:
 
     def step(self, name: str) -> str:
         session, model = self.world.session, self.model
-        action = self.rng.choice(["report", "report", "pay", "pay", "round", "round", "lost round"])
+        action = self.rng.choice(
+            ["report", "report", "pay", "pay", "refund", "round", "round", "lost round"]
+        )
+        if action == "refund" and model.paid:
+            return self.refund(self.rng.choice(sorted(model.paid)))
         if action == "report" or (action == "pay" and not model.open):
             lines = [line(self.rng.randint(1, 20), self.rng.randint(1_000, 80_000)) for _ in "abc"]
             outcome = self.world.report(self.grant, name, *lines[: self.rng.randint(1, 3)])
@@ -125,13 +141,45 @@ class Simulation:
                 payment_method=brand_card(self.sandbox),
             )
             assert started.payment.status == "succeeded"
-            model.paid[started.payment.payment_intent_id] = model.open.pop(report_id)
+            intent = started.payment.payment_intent_id
+            model.paid[intent] = model.open.pop(report_id)
+            model.report_of[intent] = report_id
+            model.amount[intent] = started.payment.amount_minor
             return f"pay {report_id}"
         payout_round(session, self.gateway, roll_back=action == "lost round")
         if action == "round":
-            for party in PARTIES:
-                assert ledger(session, party, "paid_out") == model.owed_on_paid(party)
+            for user in (self.world.ana, self.world.ben):
+                assert all(b.available_minor == 0 for b in payouts.balances(session, user))
+            if not model.refunded:
+                for party in PARTIES:
+                    assert ledger(session, party, "paid_out") == model.owed_on_paid(party)
         return action
+
+    def refund_invoice(self, report_id: str, asked: int | None) -> None:
+        refund_invoice(
+            self.world.session,
+            self.world.ana,
+            persisted_id(self.grant),
+            report_id,
+            asked,
+            gateway=self.gateway,
+        )
+
+    def refund(self, intent: str) -> str:
+        """Refund part or all of what is left of a paid invoice, or try more than is left."""
+        session, model = self.world.session, self.model
+        left = model.amount[intent] - model.refunded.get(intent, 0)
+        asked = self.rng.choice([None, self.rng.randint(1, max(left, 1)), left + 1])
+        report_id = model.report_of[intent]
+        entries = len(session.exec(select(JournalEntry)).all())
+        if left == 0 or asked == left + 1:
+            with pytest.raises((PaymentMismatchError, PaymentStateError)):
+                self.refund_invoice(report_id, asked)
+            assert len(session.exec(select(JournalEntry)).all()) == entries
+            return f"refund {asked} of {report_id} refused"
+        self.refund_invoice(report_id, asked)
+        model.refunded[intent] += asked or left
+        return f"refund {asked} of {report_id}"
 
 
 def check(session: Session, world: World, grant: LicenseGrant, model: Model) -> None:
@@ -143,19 +191,33 @@ def check(session: Session, world: World, grant: LicenseGrant, model: Model) -> 
         out = ledger(session, party, "paid_out")
         assert out == sum(a for (p, _), a in transferred.items() if p == party)
         assert out <= model.owed_on_paid(party)
-        assert ledger(session, party, "payable") + out == (
-            model.owed_on_paid(party) + model.owed_on_open(party)
-        )
-    for user, party in ((world.ana, PARTIES[0]), (world.ben, PARTIES[1])):
-        shown = payouts.balances(session, user)
-        awaiting = shown[0].awaiting_collection_minor if shown else 0
-        available = shown[0].available_minor if shown else 0
-        assert awaiting == model.owed_on_open(party)
-        assert available == model.owed_on_paid(party) - ledger(session, party, "paid_out")
-    statuses = {
-        i.report_id: i.status for i in invoices_of_grant(session, world.brand, persisted_id(grant))
+        assert ledger(session, party, "payable") >= 0
+        if not model.refunded:
+            assert ledger(session, party, "payable") + out == (
+                model.owed_on_paid(party) + model.owed_on_open(party)
+            )
+    if not model.refunded:
+        for user, party in ((world.ana, PARTIES[0]), (world.ben, PARTIES[1])):
+            shown = payouts.balances(session, user)
+            awaiting = shown[0].awaiting_collection_minor if shown else 0
+            available = shown[0].available_minor if shown else 0
+            assert awaiting == model.owed_on_open(party)
+            assert available == model.owed_on_paid(party) - ledger(session, party, "paid_out")
+    held_at_processor = sum(
+        balances(session, code).get((code, "USD"), 0)
+        for code in (CLEARING, platform_account(PlatformAccount.PROCESSOR_FEES))
+    )
+    assert held_at_processor == sum(model.amount.values()) - sum(model.refunded.values())
+    invoices = {
+        i.report_id: i for i in invoices_of_grant(session, world.brand, persisted_id(grant))
     }
-    assert {r for r, s in statuses.items() if s == InvoiceStatus.OPEN} == set(model.open)
+    assert {r for r, i in invoices.items() if i.status == InvoiceStatus.OPEN} == set(model.open)
+    for intent, report_id in model.report_of.items():
+        payment = invoices[report_id].payment
+        assert payment is not None
+        assert payment.refunded_minor == model.refunded.get(intent, 0)
+        fully = model.refunded.get(intent, 0) == model.amount[intent]
+        assert (invoices[report_id].status == InvoiceStatus.REFUNDED) == fully
     entry_ids = [persisted_id(entry) for entry in session.exec(select(JournalEntry))]
     assert unbalanced_entries(session, entry_ids) == []
 
@@ -169,7 +231,7 @@ def market(world: World, gateway: StripeGateway) -> tuple[World, LicenseGrant]:
     return world, grant
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_parties_are_paid_their_paid_allocations_and_never_an_unpaid_invoice(
     market: tuple[World, LicenseGrant],
     gateway: StripeGateway,
@@ -188,9 +250,12 @@ def test_parties_are_paid_their_paid_allocations_and_never_an_unpaid_invoice(
         except AssertionError as failure:
             raise AssertionError(f"seed {seed}, after {taken}: {failure}") from failure
     payout_round(world.session, gateway)
-    for party in PARTIES:
-        assert ledger(world.session, party, "paid_out") == model.owed_on_paid(party)
-        assert ledger(world.session, party, "payable") == model.owed_on_open(party)
+    for user in (world.ana, world.ben):
+        assert all(b.available_minor == 0 for b in payouts.balances(world.session, user))
+    if not model.refunded:
+        for party in PARTIES:
+            assert ledger(world.session, party, "paid_out") == model.owed_on_paid(party)
+            assert ledger(world.session, party, "payable") == model.owed_on_open(party)
 
 
 @pytest.mark.parametrize("outcome", [DisputeStatus.REJECTED, DisputeStatus.UPHELD])

@@ -192,39 +192,16 @@ def connected_accounts(session: Session) -> Sequence[ConnectedAccount]:
     return session.exec(select(ConnectedAccount).order_by(col(ConnectedAccount.id))).all()
 
 
-def sales_owed(session: Session, payable_code: str) -> list[tuple[int, str, str, int]]:
-    """(grant, payment intent, currency, amount) still owed on each paid sale, oldest first.
-
-    What the sale's payment credited to the payable account, net of the refunds and payouts
-    posted against the same grant; royalties reported but not collected are not cash yet.
-    """
-    total = func.sum(JournalLine.amount_minor)
+def succeeded_payments(session: Session, intent_ids: Iterable[str]) -> dict[str, Payment]:
+    """The succeeded payments among these PaymentIntents, by intent."""
+    wanted: BindParameter[str] = bindparam("intents", expanding=True)
     rows = session.exec(
-        select(JournalEntry.grant_id, JournalLine.currency, total)
-        .join(JournalLine, col(JournalLine.entry_id) == col(JournalEntry.id))
-        .join(LedgerAccount, col(LedgerAccount.id) == col(JournalLine.account_id))
-        .where(
-            LedgerAccount.code == payable_code,
-            col(JournalEntry.kind).in_(("payment", "refund", "payout")),
-            col(JournalEntry.grant_id).is_not(None),
-        )
-        .group_by(col(JournalEntry.grant_id), col(JournalLine.currency))
-        .having(total < 0)
-        .order_by(col(JournalEntry.grant_id))
+        select(Payment).where(
+            col(Payment.payment_intent_id).in_(wanted), Payment.status == PaymentStatus.SUCCEEDED
+        ),
+        params={"intents": sorted(set(intent_ids))},
     ).all()
-    intents = dict(
-        session.exec(
-            select(Payment.grant_id, Payment.payment_intent_id).where(
-                col(Payment.grant_id).in_([grant for grant, _, _ in rows]),
-                Payment.status == PaymentStatus.SUCCEEDED,
-            )
-        ).all()
-    )
-    return [
-        (int(grant), intents[grant], currency, -int(amount))
-        for grant, currency, amount in rows
-        if grant is not None and grant in intents
-    ]
+    return {row.payment_intent_id: row for row in rows}
 
 
 def payouts_of(session: Session, account_reference: str) -> Sequence[Payout]:

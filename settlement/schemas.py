@@ -35,6 +35,8 @@ class PaymentPublic(BaseModel):
     status: PaymentStatus
     amount_minor: int
     currency: str
+    # How much of it was given back so far.
+    refunded_minor: int
     client_secret: str | None
     problem: str | None
     log_index: int | None
@@ -56,7 +58,10 @@ class InvoicePublic(BaseModel):
     # The payment that paid it and its `payment_settled` leaf, once paid.
     payment_id: int | None
     log_index: int | None
+    # How much of its payment was given back; refunded in full, the status is `refunded`.
+    refunded_minor: int
     pay_url: str
+    refund_url: str
 
 
 class WebhookAnswer(BaseModel):
@@ -69,6 +74,14 @@ class WebhookAnswer(BaseModel):
 PayoutAmount = Annotated[
     StrictInt, bounded(1, MAX_AMOUNT_MINOR, "a positive amount in the currency's minor unit")
 ]
+
+
+class RefundCreate(BaseModel):
+    """Refund `amount_minor` of a paid invoice, in its currency; all that is left when omitted."""
+
+    model_config = _Write
+
+    amount_minor: PayoutAmount | None = None
 
 
 class PayoutRequest(BaseModel):

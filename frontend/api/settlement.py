@@ -24,12 +24,13 @@ from settlement.schemas import (
     PayoutAccountPublic,
     PayoutPublic,
     PayoutRequest,
+    RefundCreate,
     StatementLinePublic,
     StatementPeriodText,
     StatementPublic,
     WebhookAnswer,
 )
-from settlement.service import invoices, payouts
+from settlement.service import invoices, payouts, refunds
 from settlement.service.invoices import Invoice
 from settlement.service.payments import start_payment
 from settlement.service.statements import statement_periods, statements_for
@@ -96,7 +97,9 @@ def invoice_public(invoice: Invoice) -> InvoicePublic:
         status=invoice.status,
         payment_id=payment.id if payment is not None else None,
         log_index=payment.log_index if payment is not None else None,
+        refunded_minor=payment.refunded_minor if payment is not None else 0,
         pay_url=f"/api/v1/grants/{invoice.grant_id}/invoices/{invoice.report_id}/payments",
+        refund_url=f"/api/v1/grants/{invoice.grant_id}/invoices/{invoice.report_id}/refunds",
     )
 
 
@@ -130,6 +133,27 @@ def pay_invoice(
         payment_method=body.payment_method if body is not None else None,
     )
     return payment_public(started.payment, started.client_secret)
+
+
+@router.post("/grants/{grant_id}/invoices/{report_id}/refunds", status_code=201)
+def refund_invoice(
+    grant_id: RecordId,
+    report_id: ReportIdPath,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+    body: RefundCreate | None = None,
+) -> PaymentPublic:
+    """Refund a paid royalty invoice of an offer you published: all that is left, or part."""
+    refunded = refunds.refund_invoice(
+        session,
+        user,
+        grant_id,
+        report_id,
+        body.amount_minor if body is not None else None,
+        gateway=services.payment_gateway,
+    )
+    return payment_public(refunded)
 
 
 @router.post("/stripe/webhook", openapi_extra=_JSON_BODY)

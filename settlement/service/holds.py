@@ -68,6 +68,12 @@ def _held_with_key(session: Session, key: str) -> HeldRoyalty | None:
     return session.exec(select(HeldRoyalty).where(HeldRoyalty.hold_key == key)).first()
 
 
+def held_party(session: Session, hold_key: str) -> str | None:
+    """The party whose share the hold posted under this key moved to held."""
+    row = _held_with_key(session, hold_key)
+    return row.account_reference if row is not None else None
+
+
 def holds_of(session: Session, dispute_id: int) -> Sequence[HeldRoyalty]:
     return session.exec(
         select(HeldRoyalty)

@@ -8,7 +8,10 @@ report's posting already made the parties' payables owed (see `settlement.servic
 the payment turns the licensee's receivable into cash at the processor
 (`settlement.postings.royalty_payment_entry`) and appends a `payment_settled` leaf. An invoice
 is paid at most once; a report corrected by a later one is no longer payable (its correction's
-invoice is), and a paid report cannot be corrected.
+invoice is), and a paid report cannot be corrected. Once paid, the parties' shares are cash
+that payouts transfer (`settlement.service.payouts`); a refund gives part or all of it back
+(`settlement.service.refunds`), and an invoice refunded in full shows as refunded, its
+`payment_settled` leaf staying in the log.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from licensing.money import Money
 from licensing.repository import lock_licensee_grant, report_lines_of_grant
 from registry.errors import NotFound
 from registry.log.store import AttestationLog
+from registry.messages import N_
 from registry.models import User, persisted_id, utcnow
 from settlement import repository
 from settlement.errors import PaymentStateError
@@ -37,6 +41,7 @@ class InvoiceStatus(StrEnum):
     OPEN = "open"  # owed, not yet paid
     PAID = "paid"
     CORRECTED = "corrected"  # replaced by a correction, whose invoice is owed instead
+    REFUNDED = "refunded"  # paid, then given back in full
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +63,8 @@ def _invoice(
 ) -> Invoice:
     report_id = rows[0].report_key
     if paid is not None:
-        status = InvoiceStatus.PAID
+        refunded = paid.refunded_minor >= paid.amount_minor
+        status = InvoiceStatus.REFUNDED if refunded else InvoiceStatus.PAID
     elif report_id in replaced:
         status = InvoiceStatus.CORRECTED
     else:
@@ -141,6 +147,14 @@ def start_invoice_payment(
     invoice = _invoice_of_report(_invoices(session, grant), grant_id, report_id)
     if invoice.status == InvoiceStatus.PAID:
         raise PaymentStateError(f"the invoice of report {report_id} is already paid")
+    if invoice.status == InvoiceStatus.REFUNDED:
+        raise PaymentStateError(
+            N_(
+                "the invoice of report %(report)s was paid and refunded in full: report the "
+                "sales again as a new report to invoice them"
+            ),
+            report=report_id,
+        )
     if invoice.status == InvoiceStatus.CORRECTED:
         raise PaymentStateError(
             f"report {report_id} was corrected by a later report: pay the correction's invoice"

@@ -1,8 +1,8 @@
 """Payouts: what a party earned on each paid sale reaches its Stripe Connect account once.
 
 Parties onboard as Express accounts. A periodic round (`payout_task`) plans, for every party
-Stripe lets receive money and whose available balance reaches the minimum, one payout per sale
-(transfer group `sale-<payment intent>`, source transaction the sale's charge), then attempts
+Stripe lets receive money and whose available balance reaches the minimum, one payout per paid
+sale (transfer group `sale-<payment intent>`, source transaction the sale's charge), then attempts
 every payout that is due. A transfer that Stripe refuses or cannot take now is kept with its
 reason in the payee's words and retried later, with growing delays. A party without a connected
 account accrues: nothing is planned for it, and its balance stays payable and visible.
@@ -11,8 +11,10 @@ Exactly once: a payout's `transfer_key` is derived from the party, the sale and 
 planned for that sale, so a round run twice (a redelivered task, two serving processes) finds the
 same row; the Stripe idempotency key and the ledger key (`payout:<transfer_key>`, payable → paid
 out) are derived from it, so a transfer made just before a crash is found again, never repeated.
-Only cash-backed money is paid: a sale's payment, less its refunds and earlier payouts, and never
-more than the party's payable balance (a hold or a reversal lowers it first).
+Only cash-backed money is paid: a sale (a grant's payment, or a royalty invoice once its licensee
+paid it) backs what it credited the party, less its refunds, holds and earlier payouts, and never
+more than the party's payable balance (a hold or a reversal lowers it first). A reported royalty
+not yet paid is owed but backs nothing: it waits, awaiting collection, for its invoice's payment.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from licensing.models import SalesReport
 from licensing.money import Money
 from licensing.references import account_reference
 from registry.accounts.verification import require_verified_email
@@ -39,9 +42,11 @@ from settlement.errors import (
     ProcessorUnavailableError,
 )
 from settlement.ledger import PartyAccount, party_account
-from settlement.models import ConnectedAccount, Payout, PayoutStatus
+from settlement.models import ConnectedAccount, PaymentStatus, Payout, PayoutStatus
 from settlement.postings import payout_entry
+from settlement.service.holds import held_party
 from settlement.service.ledger import payable, post_entry
+from settlement.service.royalties import parse_report_entry_key
 from settlement.stripe.gateway import (
     ConnectedAccountSnapshot,
     PaymentGateway,
@@ -205,12 +210,78 @@ def apply_account_update(
 
 
 def sales_owed(session: Session, reference: str) -> list[SaleOwed]:
-    """Every paid sale on which the party is still owed cash, oldest first."""
+    """Every paid sale on which the party is still owed cash, oldest first.
+
+    A sale is a grant's payment or a paid royalty invoice. Each movement of the party's payable
+    is traced by its ledger key to the sale whose cash backs it: what the sale credited, its
+    refunds, the holds on it and their release or redirection, and the payouts from it. A
+    royalty report not yet paid backs nothing, so its shares stay awaiting collection.
+    """
     code = party_account(reference, PartyAccount.PAYABLE)
+    sources = _CashSources(session, reference)
+    owed: dict[tuple[str, str], int] = defaultdict(int)
+    for entry, currency, amount in repository.entries_on_account(session, code):
+        intent = sources.intent_backing(entry.external_key)
+        if intent is not None:
+            owed[(intent, currency)] -= amount
+    payments = repository.succeeded_payments(session, {intent for intent, _ in owed})
     return [
-        SaleOwed(grant_id, intent_id, Money(amount, currency))
-        for grant_id, intent_id, currency, amount in repository.sales_owed(session, code)
+        SaleOwed(payments[intent].grant_id, intent, Money(amount, currency))
+        for (intent, currency), amount in owed.items()
+        if amount > 0 and intent in payments
     ]
+
+
+class _CashSources:
+    """Which sale's payment (its PaymentIntent) backs the movement a ledger key names.
+
+    Keys follow their postings: `payment:<intent>` and `refund:<intent>:<total>` name the sale;
+    `royalty-report:<grant>:<report>` (or, for older reports, `sales-report:<line>`) backs
+    cash once the report's invoice is paid; `hold:<key>:<party>`, with its `release:` or
+    `redirect:` outcome, and `reversal:<key>` follow the key they wrap; `payout:<transfer>` the
+    sale its payout was planned from.
+    """
+
+    def __init__(self, session: Session, reference: str) -> None:
+        self._session = session
+        self._payouts = {
+            payout.transfer_key: payout.payment_intent_id
+            for payout in repository.payouts_of(session, reference)
+        }
+        self._invoices: dict[int, dict[str, str]] = {}
+
+    def intent_backing(self, key: str) -> str | None:
+        kind, _, rest = key.partition(":")
+        if kind == "payment":
+            return rest
+        if kind == "refund":
+            return rest.partition(":")[0]
+        if kind == "payout":
+            return self._payouts.get(rest)
+        if kind == "reversal":
+            return self.intent_backing(rest)
+        if kind in ("release", "redirect"):
+            return self.intent_backing(rest)
+        if kind == "hold":
+            held = held_party(self._session, key)
+            return self.intent_backing(rest.removesuffix(f":{held}")) if held else None
+        if kind == "royalty-report":
+            report = parse_report_entry_key(key)
+            return self._invoice_intent(*report) if report is not None else None
+        if kind == "sales-report" and rest.isdigit():
+            line = self._session.get(SalesReport, int(rest))
+            return self._invoice_intent(line.grant_id, line.report_key) if line else None
+        return None
+
+    def _invoice_intent(self, grant_id: int, report_id: str) -> str | None:
+        if grant_id not in self._invoices:
+            self._invoices[grant_id] = {
+                payment.sales_report_key: payment.payment_intent_id
+                for payment in repository.payments_of_grant(self._session, grant_id)
+                if payment.sales_report_key is not None
+                and payment.status == PaymentStatus.SUCCEEDED
+            }
+        return self._invoices[grant_id].get(report_id)
 
 
 def balances(session: Session, user: User) -> list[Balance]:
@@ -350,6 +421,20 @@ def attempt_payout(
                 payout,
                 f"Only {Money(max(owed, 0), payout.currency)} of this payout is still owed to "
                 "you (a refund, hold or correction came after it was planned).",
+                "Nothing to do",
+                now,
+            )
+        backing = sum(
+            sale.amount.amount_minor
+            for sale in sales_owed(session, payout.account_reference)
+            if sale.payment_intent_id == payout.payment_intent_id
+            and sale.amount.currency == payout.currency
+        )
+        if backing < payout.amount_minor:
+            return _failed(
+                payout,
+                f"Only {Money(backing, payout.currency)} of this sale's money is still owed to "
+                "you (a refund or hold came after the payout was planned).",
                 "Nothing to do",
                 now,
             )

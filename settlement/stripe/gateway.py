@@ -131,6 +131,12 @@ class PaymentGateway(Protocol):
     ) -> str: ...
 
 
+class RefundGateway(Protocol):
+    """A processor that gives back part of a succeeded payment when the platform asks."""
+
+    def refund(self, intent_id: str, amount: Money, idempotency_key: str) -> Money: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SandboxCard:
     """A card typed into the sandbox's card form. Real Stripe takes card numbers only through
@@ -299,6 +305,27 @@ class StripeGateway:
         if isinstance(charge, dict):
             charge = charge.get("id")
         return charge if isinstance(charge, str) else None
+
+    def refund(self, intent_id: str, amount: Money, idempotency_key: str) -> Money:
+        """Refund part of a succeeded payment; answers what its charge has refunded in all."""
+        try:
+            refund = self._client.v1.refunds.create(
+                params={"payment_intent": intent_id, "amount": amount.amount_minor},
+                options={"idempotency_key": idempotency_key},
+            ).to_dict()
+            charge = refund.get("charge")
+            if isinstance(charge, str):
+                charge = self._client.v1.charges.retrieve(charge).to_dict()
+            if not isinstance(charge, dict):
+                raise ProcessorUnavailableError(
+                    N_("the payment processor failed: %(reason)s"),
+                    reason=f"refund {refund.get('id')} names no charge",
+                )
+        except stripe.StripeError as error:
+            raise ProcessorUnavailableError(
+                N_("the payment processor failed: %(reason)s"), reason=str(error)
+            ) from None
+        return Money(int(charge.get("amount_refunded") or 0), amount.currency)
 
     def create_transfer(
         self,

@@ -13,6 +13,7 @@ from typing import Final
 from fastapi import UploadFile
 
 from registry.errors import PayloadTooLarge
+from registry.messages import Message
 
 ACCEPTED_NAMES: Final = "JPEG, PNG, WebP, GIF, TIFF, BMP"
 _NOT_AN_IMAGE: Final = re.compile(r"^not a supported image: (?P<kind>.+)$")
@@ -28,8 +29,9 @@ async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
     return data
 
 
-def refusal_sentence(message: str, gettext: Callable[[str], str]) -> str:
+def refusal_sentence(refusal: Message, gettext: Callable[[str], str]) -> str:
     """Why a file was not registered, as a sentence; an unforeseen reason is kept as worded."""
+    message = refusal.english()
     if found := _NOT_AN_IMAGE.match(message):
         kind = found["kind"]
         if kind == "empty file":
@@ -48,4 +50,4 @@ def refusal_sentence(message: str, gettext: Callable[[str], str]) -> str:
         return gettext("This file has the same bytes as %(other)s, sent with it.") % {
             "other": found["other"]
         }
-    return gettext("This file was refused: %(reason)s.") % {"reason": message}
+    return gettext("This file was refused: %(reason)s.") % {"reason": refusal.render(gettext)}

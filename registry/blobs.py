@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from registry.errors import StorageFault, Unavailable
+from registry.messages import N_
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -244,7 +245,10 @@ class S3BlobStore:
                 raise KeyError(sha256) from None
             data = response["Body"].read()
         if hashlib.sha256(data).hexdigest() != sha256:
-            raise StorageFault(f"the stored blob {sha256} is damaged: its bytes hash differently")
+            raise StorageFault(
+                N_("the stored blob %(sha256)s is damaged: its bytes hash differently"),
+                sha256=sha256,
+            )
         return data
 
     def exists(self, sha256: str) -> bool:
@@ -293,9 +297,11 @@ def _s3_errors() -> Iterator[None]:
     except ClientError as error:
         if _status(error) == 404:
             raise
-        raise StorageUnavailable("blob storage refused the request; try again shortly") from error
+        raise StorageUnavailable(
+            N_("blob storage refused the request; try again shortly")
+        ) from error
     except BotoCoreError as error:
-        raise StorageUnavailable("blob storage cannot be reached; try again shortly") from error
+        raise StorageUnavailable(N_("blob storage cannot be reached; try again shortly")) from error
 
 
 def blob_stores(blob_url: str, blob_dir: Path, evidence_dir: Path) -> tuple[BlobStore, BlobStore]:

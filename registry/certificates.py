@@ -53,6 +53,7 @@ from registry.log.events import (
 from registry.log.merkle import HASH_SIZE, leaf_hash, verify_inclusion
 from registry.log.signing import LogPublicKey, SignedTreeHead
 from registry.log.store import AttestationLog
+from registry.messages import N_, Message
 
 CERTIFICATE_FORMAT = "copymark-certificate/v2"
 # A certificate is a few kilobytes nested three levels deep; anything far beyond is hostile.
@@ -104,7 +105,7 @@ def build_certificate(
     try:
         leaf_text = leaf.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise CertificateError("certificate leaves must be UTF-8 canonical JSON") from error
+        raise CertificateError(N_("certificate leaves must be UTF-8 canonical JSON")) from error
     return {
         "format": CERTIFICATE_FORMAT,
         "log_index": log_index,
@@ -142,10 +143,16 @@ def read_json_document(data: bytes, what: str) -> object:
     """Parse a certificate or manifest from untrusted bytes, refusing size and depth bombs.
 
     The depth is measured before parsing, so a document nested 100,000 levels deep is refused
-    in words instead of exhausting the parser's recursion; raises CertificateError.
+    in words instead of exhausting the parser's recursion; raises CertificateError. `what`
+    names the document in a word the catalogs translate ("certificate", "manifest").
     """
+    document = Message(what)
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise CertificateError(f"the {what} is larger than {MAX_DOCUMENT_BYTES} bytes")
+        raise CertificateError(
+            N_("the %(document)s is larger than %(count)s bytes"),
+            document=document,
+            count=MAX_DOCUMENT_BYTES,
+        )
     depth = deepest = 0
     for token in _JSON_TOKEN.finditer(data):
         opened = token.group()[:1]
@@ -154,11 +161,17 @@ def read_json_document(data: bytes, what: str) -> object:
         depth += 1 if opened in (b"[", b"{") else -1
         deepest = max(deepest, depth)
         if deepest > MAX_JSON_DEPTH:
-            raise CertificateError(f"the {what} nests deeper than {MAX_JSON_DEPTH} levels")
+            raise CertificateError(
+                N_("the %(document)s nests deeper than %(count)s levels"),
+                document=document,
+                count=MAX_JSON_DEPTH,
+            )
     try:
         return json.loads(data)
     except (UnicodeDecodeError, ValueError) as error:
-        raise CertificateError(f"the {what} is not JSON: {error}") from None
+        raise CertificateError(
+            N_("the %(document)s is not JSON: %(reason)s"), document=document, reason=str(error)
+        ) from None
 
 
 class StepKind(StrEnum):
@@ -299,53 +312,67 @@ def _parse(
     certificate: object,
 ) -> tuple[int, bytes, list[bytes], SignedTreeHead, str, dict[str, Opening]]:
     if not isinstance(certificate, dict):
-        raise CertificateError("a certificate is a JSON object")
+        raise CertificateError(N_("a certificate is a JSON object"))
     declared = certificate.get("format")
     fields = _FIELDS_BY_FORMAT.get(declared) if isinstance(declared, str) else None
     if fields is None:
-        raise CertificateError(f"format must be one of {sorted(_FIELDS_BY_FORMAT)}")
+        raise CertificateError(
+            N_("format must be one of %(formats)s"), formats=str(sorted(_FIELDS_BY_FORMAT))
+        )
     if set(certificate) != fields:
         missing, extra = fields - set(certificate), set(certificate) - fields
-        raise CertificateError(f"missing fields {sorted(missing)}, unknown fields {sorted(extra)}")
+        raise CertificateError(
+            N_("missing fields %(missing)s, unknown fields %(unknown)s"),
+            missing=str(sorted(missing)),
+            unknown=str(sorted(extra)),
+        )
     index = certificate["log_index"]
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise CertificateError("log_index must be a non-negative integer")
+        raise CertificateError(N_("log_index must be a non-negative integer"))
     if not isinstance(certificate["leaf"], str):
-        raise CertificateError("leaf must be a string")
+        raise CertificateError(N_("leaf must be a string"))
     try:
         leaf = certificate["leaf"].encode("utf-8")
     except UnicodeEncodeError as error:
-        raise CertificateError("leaf is not valid Unicode") from error
+        raise CertificateError(N_("leaf is not valid Unicode")) from error
     proof_field = certificate["inclusion_proof"]
     if not isinstance(proof_field, list) or len(proof_field) > _MAX_PROOF_LENGTH:
-        raise CertificateError(f"inclusion_proof must be a list of at most {_MAX_PROOF_LENGTH}")
+        raise CertificateError(
+            N_("inclusion_proof must be a list of at most %(count)s"), count=_MAX_PROOF_LENGTH
+        )
     proof = [_hash(node, "inclusion_proof entry") for node in proof_field]
     try:
         head = SignedTreeHead.from_json(certificate["tree_head"])
     except TreeHeadFormatError as error:
-        raise CertificateError(str(error)) from error
+        raise CertificateError(error.wording.template, **error.wording.params) from error
     key_id = _hash(certificate["key_id"], "key_id").hex()
     public_key = certificate["public_key"]
     if not isinstance(public_key, str):
-        raise CertificateError("public_key must be a base64 string")
+        raise CertificateError(N_("public_key must be a base64 string"))
     try:
         base64.b64decode(public_key, validate=True)
     except (binascii.Error, ValueError) as error:
-        raise CertificateError("public_key is not base64") from error
+        raise CertificateError(N_("public_key is not base64")) from error
     try:
         openings = openings_from_json(certificate.get("openings", {}))
     except OpeningError as error:
-        raise CertificateError(str(error)) from error
+        raise CertificateError(
+            N_("the openings are not readable: %(reason)s"), reason=str(error)
+        ) from error
     return index, leaf, proof, head, key_id, openings
 
 
 def _hash(value: object, field: str) -> bytes:
     if not isinstance(value, str) or len(value) != 2 * HASH_SIZE or value != value.lower():
-        raise CertificateError(f"{field} must be {2 * HASH_SIZE} lowercase hex characters")
+        raise CertificateError(
+            N_("%(field)s must be %(count)s lowercase hex characters"),
+            field=field,
+            count=2 * HASH_SIZE,
+        )
     try:
         return bytes.fromhex(value)
     except ValueError as error:
-        raise CertificateError(f"{field} is not hex") from error
+        raise CertificateError(N_("%(field)s is not hex"), field=field) from error
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,11 +422,17 @@ def certificate_view(
         event = parse_event(leaf)
         disclosed = check_openings(event.committed(), openings)
     except EventFormatError as error:
-        raise CertificateError(f"certificate leaf is not an event: {error}") from error
+        raise CertificateError(
+            N_("certificate leaf is not an event: %(reason)s"), reason=str(error)
+        ) from error
     except OpeningError as error:
-        raise CertificateError(f"certificate does not open its leaf: {error}") from error
+        raise CertificateError(
+            N_("certificate does not open its leaf: %(reason)s"), reason=str(error)
+        ) from error
     if not isinstance(event, RegistrationEvent):
-        raise CertificateError(f"certificate attests a {event.event_type}, not a registration")
+        raise CertificateError(
+            N_("certificate attests a %(kind)s, not a registration"), kind=event.event_type
+        )
     sha256 = event.sha256 if event.sha256 is not None else disclosed.get("sha256")
     return CertificateView(
         title=title,
@@ -538,14 +571,16 @@ def _add_fonts(pdf: FPDF) -> str:
 def certificate_in_pdf(data: bytes) -> bytes:
     """The certificate JSON attached to a certificate PDF; CertificateError if it has none."""
     if len(data) > MAX_PDF_BYTES:
-        raise CertificateError(f"the PDF is larger than {MAX_PDF_BYTES} bytes")
+        raise CertificateError(N_("the PDF is larger than %(count)s bytes"), count=MAX_PDF_BYTES)
     try:
         reader = PdfReader(io.BytesIO(data))
         attached = reader.attachments.get(CERTIFICATE_ATTACHMENT, [])
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
-        raise CertificateError(f"the file is not a readable PDF: {error}") from None
+        raise CertificateError(
+            N_("the file is not a readable PDF: %(reason)s"), reason=str(error)
+        ) from None
     if not attached:
         raise CertificateError(
-            "this PDF carries no Copymark certificate (certificate.json is not attached)"
+            N_("this PDF carries no Copymark certificate (certificate.json is not attached)")
         )
     return attached[0]

@@ -11,7 +11,7 @@ values is not formatted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,14 @@ class Message:
 
 # A value for a placeholder: plain text or a number, or a word that is itself translated.
 Param = str | int | float | Message
+
+
+def listed(items: Iterable[Param], separator: str = ", ") -> Message:
+    """Several values as one, each translated where it is a `Message`; the separator is not."""
+    params = {f"item{index}": item for index, item in enumerate(items)}
+    if not params:
+        return Message("%(items)s", {"items": ""})
+    return Message(separator.join(f"%({name})s" for name in params), params)
 
 
 def params_to_json(params: Mapping[str, Param]) -> dict[str, Any]:

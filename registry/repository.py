@@ -17,6 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from registry.errors import NotFound
+from registry.messages import N_
 from registry.models import (
     PriorArtConflict,
     User,
@@ -52,7 +53,7 @@ def work_scope(user: User | None, access: Access = Access.SEE) -> ColumnElement[
 def _scoped_work(session: Session, work_id: int, user: User | None, access: Access) -> Work:
     work = session.exec(select(Work).where(Work.id == work_id, work_scope(user, access))).first()
     if work is None:
-        raise NotFound(f"work {work_id} not found")
+        raise NotFound(N_("work %(work)s not found"), work=work_id)
     return work
 
 

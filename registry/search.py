@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from registry.errors import InvalidUpload, PayloadTooLarge
+from registry.messages import N_
 from registry.models import User
 from registry.repository import visible_work_ids
 from similarity.engine import SimilarityEngine
@@ -44,9 +45,13 @@ def decode_query(
             admit(read_header(data, limits, max_side=SEARCH_MAX_SIDE))
         return load_image(data, limits, max_side=SEARCH_MAX_SIDE)
     except ImageTooLarge as refusal:
-        raise PayloadTooLarge(str(refusal)) from None
+        raise PayloadTooLarge(
+            N_("this image cannot be searched: %(reason)s"), reason=str(refusal)
+        ) from None
     except ImageRejected as rejection:
-        raise InvalidUpload(str(rejection)) from None
+        raise InvalidUpload(
+            N_("this image cannot be searched: %(reason)s"), reason=str(rejection)
+        ) from None
 
 
 def search_image(similarity: SimilarityEngine, image: LoadedImage, top_k: int) -> SearchResult:

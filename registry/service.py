@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Final, Literal
 
 import numpy as np
 from sqlalchemy import event
@@ -32,7 +32,7 @@ from registry.log.commitments import commitments_of, open_values, openings_to_js
 from registry.log.events import RegistrationEvent
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
-from registry.messages import N_
+from registry.messages import N_, Message
 from registry.models import (
     PriorArtConflict,
     User,
@@ -114,8 +114,15 @@ class Registered:
 
 @dataclass(frozen=True)
 class Rejected:
+    """An upload that was not registered, and why, in words a page puts in its reader's language."""
+
     source: str
-    message: str
+    wording: Message
+
+    @property
+    def message(self) -> str:
+        """Why, in English: the API's and the CLI's words."""
+        return self.wording.english()
 
 
 @dataclass(frozen=True)
@@ -126,7 +133,7 @@ class _Unregistrable(Rejected):
     sha256: str
 
 
-_CHANGED_HANDS = "this file's work changed owner while it was checked: upload it again"
+_CHANGED_HANDS = N_("this file's work changed owner while it was checked: upload it again")
 
 
 @dataclass(frozen=True)
@@ -174,9 +181,10 @@ class Registrar:
         """Register one upload; a bad upload raises a CopymarkError with a 4xx status."""
         (outcome,) = self.register_batch(session, owner, [upload])
         if isinstance(outcome, Rejected):
+            wording = outcome.wording
             if "too large" in outcome.message:
-                raise PayloadTooLarge(outcome.message)
-            raise InvalidUpload(outcome.message)
+                raise PayloadTooLarge(wording.template, **wording.params)
+            raise InvalidUpload(wording.template, **wording.params)
         return outcome
 
     def store_upload(
@@ -187,7 +195,13 @@ class Registrar:
         try:
             digest, size = self.blobs.put_stream(stream, self.limits.max_bytes)
         except BlobTooLarge:
-            return Rejected(source, f"file too large: the limit is {self.limits.max_bytes} bytes")
+            return Rejected(
+                source,
+                Message(
+                    N_("file too large: the limit is %(limit)s bytes"),
+                    {"limit": self.limits.max_bytes},
+                ),
+            )
         return StoredUpload(digest, size, source, metadata)
 
     def register_streams(
@@ -237,9 +251,10 @@ class Registrar:
             elif id(upload) in analysed:
                 steps.append(self._check_prior_art(session, owner, analysed[id(upload)]))
             elif digest in first_source:
-                steps.append(Rejected(upload.source, f"same bytes as {first_source[digest]}"))
+                same = Message(N_("same bytes as %(other)s"), {"other": first_source[digest]})
+                steps.append(Rejected(upload.source, same))
             else:
-                steps.append(Rejected(upload.source, _CHANGED_HANDS))
+                steps.append(Rejected(upload.source, Message(_CHANGED_HANDS)))
         prepared = [step for step in steps if isinstance(step, _Prepared)]
         recorded = dict(zip(map(id, prepared), self._record(session, owner, prepared), strict=True))
         earlier = {item.earlier_copy.work_id for item in prepared if item.earlier_copy}
@@ -303,7 +318,7 @@ class Registrar:
             )
             for (upload, digest), answer in zip(part, images, strict=True):
                 if isinstance(answer, str):
-                    answers[id(upload)] = _Unregistrable(upload.source, answer, upload, digest)
+                    answers[id(upload)] = _image_refused(upload, answer, digest)
                 else:
                     answers[id(upload)] = self._searched(upload, digest, *answer)
         return [self._too_large(upload) or answers[id(upload)] for upload, _ in fresh]
@@ -313,7 +328,10 @@ class Registrar:
             return None
         return Rejected(
             upload.source,
-            f"file too large: {upload.byte_size} bytes, the limit is {self.limits.max_bytes}",
+            Message(
+                N_("file too large: %(size)s bytes, the limit is %(limit)s"),
+                {"size": upload.byte_size, "limit": self.limits.max_bytes},
+            ),
         )
 
     def _bytes_of(self, upload: AnyUpload, digest: str) -> bytes:
@@ -329,7 +347,7 @@ class Registrar:
         try:
             image = load_image(data, self.limits, max_side=FINGERPRINT_MAX_SIDE)
         except ImageRejected as rejection:
-            return _Unregistrable(upload.source, str(rejection), upload, digest)
+            return _image_refused(upload, str(rejection), digest)
         del data
         return self._searched(upload, digest, image, self.similarity.fingerprint(image))
 
@@ -357,7 +375,7 @@ class Registrar:
         self, session: Session, owner: User, analysed: _Prepared | Rejected
     ) -> _Prepared | Rejected:
         if isinstance(analysed, _Unregistrable):
-            return Rejected(analysed.source, analysed.message)
+            return Rejected(analysed.source, analysed.wording)
         if isinstance(analysed, Rejected):
             return analysed
         earlier_copy = self._earlier_copy_by_another_owner(session, owner, analysed.copies)
@@ -495,6 +513,12 @@ def _outcome(item: _Prepared, work: Work, visible: set[int]) -> Registered:
     return Registered(item.upload.source, work, "conflict", earlier if earlier in visible else None)
 
 
+def _image_refused(upload: AnyUpload, reason: str, digest: str) -> _Unregistrable:
+    # The similarity engine words its refusals in English, below the catalogs; the pages turn
+    # the common ones into sentences of their own (frontend.uploads).
+    return _Unregistrable(upload.source, Message(reason), upload, digest)
+
+
 def _title_from_source(source: str) -> str:
     name = source.replace("\\", "/").rsplit("/", 1)[-1]
     return (name.rsplit(".", 1)[0] or "Untitled")[:300]
@@ -538,7 +562,7 @@ def _registration_event(
 def work_certificate(session: Session, signer: LogSigner, work: Work) -> dict[str, Any]:
     """The registration certificate of a work: its leaf, inclusion proof and a signed head."""
     if work.log_index is None:
-        raise NotFound(f"work {work.id} has no log entry")
+        raise NotFound(N_("work %(work)s has no log entry"), work=persisted_id(work))
     return issue_certificate(
         AttestationLog(session, signer), work.log_index, openings=work.log_openings
     )
@@ -571,7 +595,9 @@ def update_work(session: Session, owner: User, work_id: int, changes: WorkUpdate
     """
     work = get_owned_work(session, owner, work_id)
     if work.status == WorkStatus.WITHDRAWN:
-        raise Conflict(f"work {work_id} is withdrawn: a withdrawn work cannot be edited")
+        raise Conflict(
+            N_("work %(work)s is withdrawn: a withdrawn work cannot be edited"), work=work_id
+        )
     work.title = changes.title
     work.description = changes.description
     work.tags = changes.tags
@@ -583,6 +609,7 @@ def update_work(session: Session, owner: User, work_id: int, changes: WorkUpdate
 
 
 ConflictAnswer = Literal["not_a_copy", "claimed"]
+_ANSWER_WORDS: Final[dict[str, str]] = {"not_a_copy": N_("not a copy"), "claimed": N_("claimed")}
 MAX_CONFLICT_NOTE = 2000
 
 
@@ -611,7 +638,8 @@ def resolve_conflict(
         )
     if conflict.resolution != "open":
         raise Conflict(
-            N_("this conflict was already answered: %(answer)s"), answer=conflict.resolution
+            N_("this conflict was already answered: %(answer)s"),
+            answer=Message(_ANSWER_WORDS.get(conflict.resolution, conflict.resolution)),
         )
     cleaned = note.strip()
     if len(cleaned) > MAX_CONFLICT_NOTE:
@@ -652,9 +680,9 @@ def transfer_ownership(session: Session, work_id: int, new_owner_id: int) -> Wor
     """Record a new owner of a work; its registration leaf keeps naming the original owner."""
     work = session.get(Work, work_id)
     if work is None:
-        raise NotFound(f"work {work_id} not found")
+        raise NotFound(N_("work %(work)s not found"), work=work_id)
     if session.get(User, new_owner_id) is None:
-        raise NotFound(f"user {new_owner_id} not found")
+        raise NotFound(N_("user %(user)s not found"), user=new_owner_id)
     work.owner_id = new_owner_id
     session.add(work)
     session.flush()
@@ -695,7 +723,9 @@ def registration_task(
     def run(session: Session, args: TaskArgs) -> None:
         owner = session.get(User, int(args["owner_id"]))
         if owner is None:
-            raise NotFound(f"account {args['owner_id']} no longer exists")
+            raise NotFound(
+                N_("account %(account)s no longer exists"), account=str(args["owner_id"])
+            )
         metadata = WorkMetadata.model_validate(args["metadata"])
         uploads = [
             StoredUpload(str(u["sha256"]), int(u["byte_size"]), str(u["source"]), metadata)

@@ -121,7 +121,7 @@ async def upload_one(
 
     outcome = await services.compute.run(register)
     refusal = (
-        refusal_sentence(outcome.message, gettext_for(request))
+        refusal_sentence(outcome.wording, gettext_for(request))
         if isinstance(outcome, Rejected)
         else None
     )

@@ -33,6 +33,7 @@ from sqlmodel import Session
 
 from registry.accounts import repository
 from registry.errors import Conflict, Invalid, Unavailable
+from registry.messages import N_
 from registry.models import Organisation, User, persisted_id, utcnow
 from similarity.crawl.fetcher import Fetcher, FetchError, FetchLimits
 from similarity.crawl.netguard import NetGuard
@@ -95,8 +96,12 @@ class DnsTxtResolver:
             return []
         except dns.exception.DNSException as error:
             raise DomainLookupFailed(
-                f"DNS could not be asked for {name} just now ({type(error).__name__}): "
-                "try the check again in a minute."
+                N_(
+                    "DNS could not be asked for %(name)s just now (%(failure)s): try the check "
+                    "again in a minute."
+                ),
+                name=name,
+                failure=type(error).__name__,
             ) from None
         return [
             b"".join(record.strings).decode("utf-8", "replace")
@@ -185,8 +190,11 @@ def refuse_domain_taken(session: Session, domain: str, organisation_id: int | No
     holder = repository.organisation_with_verified_domain(session, domain)
     if holder is not None and holder.id != organisation_id:
         raise DomainTaken(
-            f"{domain} is already verified by another organisation on Copymark. If it is "
-            "yours, contact support with proof of ownership."
+            N_(
+                "%(domain)s is already verified by another organisation on Copymark. If it is "
+                "yours, contact support with proof of ownership."
+            ),
+            domain=domain,
         )
 
 
@@ -196,7 +204,10 @@ def start_domain_verification(
     """The challenge for one of the actor's organisations; the token is made once and kept."""
     organisation = repository.administered_organisation(session, actor, organisation_id)
     if organisation.domain is None:
-        raise Invalid(f"organisation {organisation_id} has no domain to verify")
+        raise Invalid(
+            N_("organisation %(organisation)s has no domain to verify"),
+            organisation=organisation_id,
+        )
     if organisation.domain_token is None:
         organisation.domain_token = secrets.token_urlsafe(24)
         session.add(organisation)
@@ -214,17 +225,25 @@ def check_domain_verification(
     domain, token = organisation.domain, organisation.domain_token
     if domain is None or token is None:
         raise Invalid(
-            f"start the verification of organisation {organisation_id} first: "
-            f"POST /api/v1/organisations/{organisation_id}/domain-verification"
+            N_(
+                "start the verification of organisation %(organisation)s first: "
+                "POST /api/v1/organisations/%(organisation)s/domain-verification"
+            ),
+            organisation=organisation_id,
         )
     refuse_domain_taken(session, domain, organisation.id)
     if verifier.proves(domain, token) is None:
         challenge = _challenge(organisation, verifier)
         raise DomainNotProven(
-            f"The token for {domain} was not found: publish a DNS TXT record at "
-            f"{challenge.dns_name} with the value {challenge.dns_value}, or serve "
-            f"{challenge.url} with that line, then check again (DNS changes can take a few "
-            "minutes to show)."
+            N_(
+                "The token for %(domain)s was not found: publish a DNS TXT record at "
+                "%(dns_name)s with the value %(dns_value)s, or serve %(url)s with that line, "
+                "then check again (DNS changes can take a few minutes to show)."
+            ),
+            domain=domain,
+            dns_name=challenge.dns_name,
+            dns_value=challenge.dns_value,
+            url=challenge.url,
         )
     organisation.domain_verified_at = utcnow()
     try:

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, delete
 from sqlmodel import Session, col, select
 
 from registry.errors import NotFound
+from registry.messages import N_
 from registry.models import (
     ApiKey,
     EmailVerification,
@@ -56,7 +57,7 @@ def administered_organisation(session: Session, user: User, organisation_id: int
         )
     ).first()
     if organisation is None:
-        raise NotFound(f"organisation {organisation_id} not found")
+        raise NotFound(N_("organisation %(organisation)s not found"), organisation=organisation_id)
     return organisation
 
 
@@ -80,7 +81,7 @@ def owned_api_key(session: Session, user: User, key_id: int) -> ApiKey:
     """One of the user's keys; another user's key id answers NotFound."""
     key = session.exec(select(ApiKey).where(ApiKey.id == key_id, _own_keys(user))).first()
     if key is None:
-        raise NotFound(f"API key {key_id} not found")
+        raise NotFound(N_("API key %(key)s not found"), key=key_id)
     return key
 
 

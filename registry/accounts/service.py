@@ -61,16 +61,29 @@ def organisation_domain(domain: str) -> str:
     try:
         host = canonical_host(domain, host_only=True)
     except InvalidUrlError as error:
-        raise BadRequest(f"not a domain name: {domain[:100]!r} ({error})") from None
+        raise BadRequest(
+            N_("not a domain name: %(domain)s (%(reason)s)"),
+            domain=repr(domain[:100]),
+            reason=str(error),
+        ) from None
     if is_ip_address(host):
-        raise BadRequest(f"not a domain name: {domain[:100]!r} (IP addresses are not domains)")
+        raise BadRequest(
+            N_("not a domain name: %(domain)s (IP addresses are not domains)"),
+            domain=repr(domain[:100]),
+        )
     labels = host.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
-        raise BadRequest(f"not a domain name: {domain[:100]!r} (expected e.g. brand.example)")
+        raise BadRequest(
+            N_("not a domain name: %(domain)s (expected e.g. brand.example)"),
+            domain=repr(domain[:100]),
+        )
     if is_public_suffix(host):
         raise BadRequest(
-            f"{host} is a public suffix, under which anyone may register a site, so no "
-            f"organisation can own it: give your own domain, e.g. yourbrand.{host}"
+            N_(
+                "%(host)s is a public suffix, under which anyone may register a site, so no "
+                "organisation can own it: give your own domain, e.g. yourbrand.%(host)s"
+            ),
+            host=host,
         )
     return host
 
@@ -107,7 +120,9 @@ def self_assignable_roles(names: Iterable[str]) -> set[Role]:
     wanted = set(names)
     unknown = sorted(wanted - {role.value for role in Role if role != Role.ADMIN})
     if unknown:
-        raise BadRequest(f"unknown or not self-assignable roles: {', '.join(unknown)}")
+        raise BadRequest(
+            N_("unknown or not self-assignable roles: %(roles)s"), roles=", ".join(unknown)
+        )
     return {Role(name) for name in wanted}
 
 
@@ -121,7 +136,10 @@ _LOCALE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
 def _checked_locale(locale: str | None) -> str | None:
     if locale is not None and not _LOCALE_TAG.match(locale):
-        raise BadRequest(f"not a language tag: {locale[:20]!r} (expected e.g. en or zh)")
+        raise BadRequest(
+            N_("not a language tag: %(locale)s (expected e.g. en or zh)"),
+            locale=repr(locale[:20]),
+        )
     return locale
 
 
@@ -263,13 +281,16 @@ def revoke_api_key(session: Session, user: User, key_id: int) -> ApiKey:
     return key
 
 
-_UNKNOWN_KEY = "This API key is unknown or has been revoked: create a new one and use that."
+_UNKNOWN_KEY = N_("This API key is unknown or has been revoked: create a new one and use that.")
 
 
 def user_for_api_key(session: Session, token: str) -> User:
     if not token.startswith(API_KEY_PREFIX):
         raise Unauthorized(
-            "This is not a Copymark API key (they start with cmk_): check that it was copied whole."
+            N_(
+                "This is not a Copymark API key (they start with cmk_): check that it was copied "
+                "whole."
+            )
         )
     key = repository.api_key_by_digest(session, _token_digest(token))
     if key is None or key.revoked_at is not None:

@@ -48,7 +48,7 @@ def visible_dispute(session: Session, viewer: User, dispute_id: int) -> Ownershi
     if dispute is None or not (
         viewer.id in (dispute.claimant_id, dispute.respondent_id) or viewer.has_role(Role.ADMIN)
     ):
-        raise NotFound(f"ownership dispute {dispute_id} not found")
+        raise NotFound(N_("ownership dispute %(dispute)s not found"), dispute=dispute_id)
     return dispute
 
 
@@ -77,7 +77,7 @@ def open_dispute(
     earlier = get_owned_work(session, claimant, earlier_work_id)
     work = session.get(Work, work_id) if 0 < work_id <= MAX_ROW_ID else None
     if work is None:
-        raise NotFound(f"work {work_id} not found")
+        raise NotFound(N_("work %(work)s not found"), work=work_id)
     if work.owner_id == claimant.id:
         raise DisputeRefused(
             N_("work %(work)s is yours already: there is nothing to dispute"), work=work_id
@@ -155,7 +155,11 @@ def decide_dispute(
     if outcome == DisputeStatus.OPEN:
         raise InvalidCaseRequest(N_("a dispute is decided as upheld or rejected"))
     if dispute.status != DisputeStatus.OPEN:
-        raise DisputeRefused(f"ownership dispute {dispute_id} was already {dispute.status.value}")
+        raise DisputeRefused(
+            N_("ownership dispute %(dispute)s was already %(status)s"),
+            dispute=dispute_id,
+            status=dispute.status.in_words(),
+        )
     text = reason.strip() or f"decided {outcome.value}"
     dispute.status = outcome
     dispute.resolved_at = utcnow()

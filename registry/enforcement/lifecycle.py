@@ -14,6 +14,7 @@ from typing import Final
 
 from registry.enforcement.errors import IllegalTransition
 from registry.enforcement.models import CaseState
+from registry.messages import N_, Message, listed
 
 TRANSITIONS: Final[dict[CaseState, frozenset[CaseState]]] = {
     CaseState.OPEN: frozenset({CaseState.NOTICE_SENT, CaseState.CLOSED}),
@@ -47,8 +48,8 @@ FINAL_STATES: Final = frozenset(state for state, nexts in TRANSITIONS.items() if
 LICENCE_STATES: Final = frozenset({CaseState.NOTICE_SENT, CaseState.COUNTER_NOTICED})
 
 _WHY_NOT: Final[dict[CaseState, str]] = {
-    CaseState.NOTICE_SENT: "send the notice to reach notice_sent",
-    CaseState.COUNTER_NOTICED: "only the accused party's counter-notice moves a case there",
+    CaseState.NOTICE_SENT: N_("send the notice to reach notice_sent"),
+    CaseState.COUNTER_NOTICED: N_("only the accused party's counter-notice moves a case there"),
 }
 
 # 17 U.S.C. 512(g)(2)(C): material is put back "not less than 10, nor more than 14, business
@@ -66,12 +67,20 @@ def check_transition(case_id: int, current: CaseState, target: CaseState) -> Non
         return
     if current in FINAL_STATES:
         raise IllegalTransition(
-            f"case {case_id} is {current.value}, which is final: it cannot become {target.value}"
+            N_("case %(case)s is %(state)s, which is final: it cannot become %(target)s"),
+            case=case_id,
+            state=current.in_words(),
+            target=target.in_words(),
         )
-    allowed = ", ".join(sorted(state.value for state in TRANSITIONS[current]))
     raise IllegalTransition(
-        f"case {case_id} cannot go from {current.value} to {target.value}; "
-        f"from {current.value} it can go to {allowed}"
+        N_(
+            "case %(case)s cannot go from %(state)s to %(target)s; from %(state)s it can go to "
+            "%(allowed)s"
+        ),
+        case=case_id,
+        state=current.in_words(),
+        target=target.in_words(),
+        allowed=listed(state.in_words() for state in sorted(TRANSITIONS[current])),
     )
 
 
@@ -79,7 +88,10 @@ def check_owner_transition(case_id: int, current: CaseState, target: CaseState) 
     """As check_transition, and refuse the steps that need a document of their own."""
     if target in DOCUMENT_STEPS:
         raise IllegalTransition(
-            f"case {case_id} cannot be set to {target.value} by hand: {_WHY_NOT[target]}"
+            N_("case %(case)s cannot be set to %(target)s by hand: %(why)s"),
+            case=case_id,
+            target=target.in_words(),
+            why=Message(_WHY_NOT[target]),
         )
     check_transition(case_id, current, target)
 

@@ -15,6 +15,7 @@ from sqlalchemy import JSON, BigInteger, Column, Enum, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 import registry.monitoring.models  # noqa: F401 - registers `alerts`, which a case enforces
+from registry.messages import N_, Message
 from registry.models import UTCDateTime, utcnow
 
 # The largest id an integer primary key holds (PostgreSQL `integer`).
@@ -30,6 +31,22 @@ class CaseState(StrEnum):
     REINSTATED = "reinstated"
     ESCALATED = "escalated"
     CLOSED = "closed"
+
+    def in_words(self) -> Message:
+        """The state as a word the catalogs translate ("notice sent"), to go inside a sentence."""
+        return Message(_CASE_STATE_WORDS[self])
+
+
+_CASE_STATE_WORDS: Final[dict[CaseState, str]] = {
+    CaseState.OPEN: N_("open"),
+    CaseState.NOTICE_SENT: N_("notice sent"),
+    CaseState.RESOLVED_REMOVED: N_("resolved removed"),
+    CaseState.RESOLVED_LICENSED: N_("resolved licensed"),
+    CaseState.COUNTER_NOTICED: N_("counter noticed"),
+    CaseState.REINSTATED: N_("reinstated"),
+    CaseState.ESCALATED: N_("escalated"),
+    CaseState.CLOSED: N_("closed"),
+}
 
 
 class NoticeForm(StrEnum):
@@ -129,6 +146,17 @@ class DisputeStatus(StrEnum):
     OPEN = "open"
     UPHELD = "upheld"
     REJECTED = "rejected"
+
+    def in_words(self) -> Message:
+        """The status as a word the catalogs translate, to go inside a sentence."""
+        return Message(_DISPUTE_STATUS_WORDS[self])
+
+
+_DISPUTE_STATUS_WORDS: Final[dict[DisputeStatus, str]] = {
+    DisputeStatus.OPEN: N_("open"),
+    DisputeStatus.UPHELD: N_("upheld"),
+    DisputeStatus.REJECTED: N_("rejected"),
+}
 
 
 class OwnershipDispute(SQLModel, table=True):

@@ -20,6 +20,7 @@ from registry.enforcement.models import (
     LegalProfile,
 )
 from registry.errors import NotFound
+from registry.messages import N_
 from registry.models import User
 from registry.monitoring.models import Alert
 
@@ -34,7 +35,7 @@ def owned_case(session: Session, owner: User, case_id: int) -> Case:
     """The case if `owner` opened it."""
     case = case_by_id(session, case_id)
     if case is None or case.owner_id != owner.id:
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(N_("case %(case)s not found"), case=case_id)
     return case
 
 

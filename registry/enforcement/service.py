@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
-from enum import StrEnum
 from typing import Any, Final
 
 from sqlmodel import Session
@@ -70,7 +69,7 @@ from registry.enforcement.schemas import (
 from registry.errors import NotFound
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
-from registry.messages import N_, Message
+from registry.messages import N_, Message, listed
 from registry.models import User, Work, persisted_id, utcnow
 from registry.monitoring import repository as monitoring_repository
 from registry.monitoring.models import Alert, AlertStatus
@@ -196,7 +195,7 @@ def open_case(session: Session, owner: User, alert_ids: Sequence[int], signer: L
         raise InvalidCaseRequest(N_("name at least one alert to open a case"))
     impossible = [alert_id for alert_id in wanted if not 0 < alert_id <= MAX_ROW_ID]
     if impossible:
-        raise NotFound(f"alert {impossible[0]} not found")
+        raise NotFound(N_("alert %(alert)s not found"), alert=impossible[0])
     alerts = [monitoring_repository.owned_alert(session, owner, alert_id) for alert_id in wanted]
     for alert in alerts:
         _check_enforceable(alert, {AlertStatus.CONFIRMED})
@@ -250,7 +249,7 @@ def _check_enforceable(alert: Alert, statuses: set[AlertStatus]) -> None:
     raise AlertNotEnforceable(
         N_("alert %(alert)s is %(status)s: only alerts a person confirmed as copies are enforced"),
         alert=persisted_id(alert),
-        status=_in_words(alert.status),
+        status=alert.status.in_words(),
     )
 
 
@@ -400,7 +399,9 @@ def _compose_notice(
     for alert in alerts:
         work = session.get(Work, alert.work_id)
         if work is None:
-            raise AlertNotEnforceable(f"the work of alert {alert.id} no longer exists")
+            raise AlertNotEnforceable(
+                N_("the work of alert %(alert)s no longer exists"), alert=persisted_id(alert)
+            )
         view = work_certificate_view(session, signer, work, links.base_url)
         facts.append(
             TakedownFacts(
@@ -475,7 +476,9 @@ def response_alert(
     for alert in repository.alerts_of(session, case):
         if alert.id == alert_id:
             return alert
-    raise ResponseLinkInvalid(f"case {case_id} has no copy numbered {alert_id}")
+    raise ResponseLinkInvalid(
+        N_("case %(case)s has no copy numbered %(alert)s"), case=case_id, alert=alert_id
+    )
 
 
 def _check_answerable(case: Case) -> None:
@@ -491,7 +494,7 @@ def _check_answerable(case: Case) -> None:
             "this case was already answered or settled (it is %(state)s): a second answer is "
             "not taken"
         ),
-        state=_in_words(case.state),
+        state=case.state.in_words(),
     )
 
 
@@ -549,11 +552,6 @@ def counter_notice(
     return case
 
 
-def _in_words(state: StrEnum) -> Message:
-    """A case or alert state as a word the catalogs translate ("notice sent", "confirmed")."""
-    return Message(state.value.replace("_", " "))
-
-
 def _iso(case: Case) -> str | None:
     return None if case.deadline_at is None else case.deadline_at.isoformat()
 
@@ -561,22 +559,27 @@ def _iso(case: Case) -> str | None:
 def _check_counter_notice(submission: CounterNoticeSubmission) -> None:
     missing = []
     if not submission.material.strip():
-        missing.append("identify the material that was removed and where it appeared")
+        missing.append(N_("identify the material that was removed and where it appeared"))
     if not submission.good_faith_statement:
         missing.append(
-            "state under penalty of perjury that you believe in good faith the material was "
-            "removed by mistake or misidentification"
+            N_(
+                "state under penalty of perjury that you believe in good faith the material was "
+                "removed by mistake or misidentification"
+            )
         )
     if not submission.jurisdiction_consent:
-        missing.append("consent to the jurisdiction of the court named in the statement")
+        missing.append(N_("consent to the jurisdiction of the court named in the statement"))
     if not submission.name.strip() or not submission.address.strip():
-        missing.append("give your name and address")
+        missing.append(N_("give your name and address"))
     if normalise_address(submission.email) is None:
-        missing.append("give an email address we can reach you at")
+        missing.append(N_("give an email address we can reach you at"))
     if _folded(submission.signature) != _folded(submission.name):
-        missing.append("sign by typing your full name exactly as given above")
+        missing.append(N_("sign by typing your full name exactly as given above"))
     if missing:
-        raise InvalidCaseRequest("a counter-notice must " + "; ".join(missing))
+        raise InvalidCaseRequest(
+            N_("a counter-notice must %(missing)s"),
+            missing=listed((Message(clause) for clause in missing), "; "),
+        )
 
 
 def _folded(text: str) -> str:
@@ -705,7 +708,7 @@ def check_licence_offerable(case: Case) -> None:
             "stands"
         ),
         case=persisted_id(case),
-        state=_in_words(case.state),
+        state=case.state.in_words(),
     )
 
 
@@ -729,7 +732,7 @@ def record_licence_offer(
     """Put the rights holder's retroactive licence offer on the case's timeline and the log."""
     check_licence_offerable(case)
     if case.owner_id != owner.id:
-        raise NotFound(f"case {case.id} not found")
+        raise NotFound(N_("case %(case)s not found"), case=persisted_id(case))
     _step(
         session,
         log,
@@ -793,7 +796,9 @@ def settle_by_licence(
 def _owner_of(session: Session, case: Case) -> User:
     owner = session.get(User, case.owner_id)
     if owner is None:
-        raise ResponseLinkInvalid(f"case {case.id} has no owner any more")
+        raise ResponseLinkInvalid(
+            N_("case %(case)s has no owner any more"), case=persisted_id(case)
+        )
     return owner
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from registry.log.errors import ProofRequestError
+from registry.messages import N_
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
@@ -106,7 +107,9 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     """Leaf ranges whose MTHs form the audit path of ``index`` in a tree of ``size``, leaf first."""
     if not 0 <= index < size:
-        raise ProofRequestError(f"leaf index {index} is outside a tree of size {size}")
+        raise ProofRequestError(
+            N_("leaf index %(index)s is outside a tree of size %(size)s"), index=index, size=size
+        )
     ranges: list[tuple[int, int]] = []
     start, end = 0, size
     while end - start > 1:
@@ -125,8 +128,12 @@ def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
     """Leaf ranges whose MTHs form the consistency proof from ``old_size`` to ``new_size``."""
     if not 0 <= old_size <= new_size:
         raise ProofRequestError(
-            f"no consistency proof from size {old_size} to size {new_size}: "
-            "sizes must satisfy 0 <= old <= new"
+            N_(
+                "no consistency proof from size %(old)s to size %(new)s: sizes must satisfy "
+                "0 <= old <= new"
+            ),
+            old=old_size,
+            new=new_size,
         )
     if old_size in (0, new_size):
         return []

@@ -28,6 +28,7 @@ from registry.log.errors import LogError
 from registry.log.models import LogSubmission
 from registry.log.signing import Signer
 from registry.log.store import AttestationLog, _event_type_of
+from registry.messages import N_
 
 SUBMISSIONS = cast(Table, LogSubmission.__table__)  # type: ignore[attr-defined]
 
@@ -76,7 +77,9 @@ def wait_for(
             return [int(found[submission]) for submission in wanted]
         if time.monotonic() > deadline:
             raise SequencingTimeout(
-                f"{len(wanted) - len(found)} leaves were not sequenced within {timeout_s} s"
+                N_("%(count)s leaves were not sequenced within %(seconds)s s"),
+                count=len(wanted) - len(found),
+                seconds=timeout_s,
             )
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
@@ -103,7 +106,9 @@ class Sequencer:
         batch_wait_s: float = DEFAULT_BATCH_WAIT_S,
     ) -> None:
         if engine.dialect.name != "postgresql":
-            raise LogError("the log sequencer needs PostgreSQL (on SQLite appends run in place)")
+            raise LogError(
+                N_("the log sequencer needs PostgreSQL (on SQLite appends run in place)")
+            )
         self._engine = engine
         self._signer = signer
         self._batch_size = batch_size

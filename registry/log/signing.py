@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from registry.log.errors import SigningKeyError, TreeHeadFormatError
 from registry.log.merkle import HASH_SIZE
+from registry.messages import N_
 
 TREE_HEAD_CONTEXT = b"copymark/tree-head/v1\x00"
 PUBLIC_KEY_SIZE = 32
@@ -50,7 +51,9 @@ class LogPublicKey:
 
     def __post_init__(self) -> None:
         if len(self.raw) != PUBLIC_KEY_SIZE:
-            raise SigningKeyError(f"an Ed25519 public key is 32 bytes, got {len(self.raw)}")
+            raise SigningKeyError(
+                N_("an Ed25519 public key is 32 bytes, got %(count)s"), count=len(self.raw)
+            )
 
     @property
     def key_id(self) -> str:
@@ -74,7 +77,9 @@ class LogPublicKey:
         try:
             return cls(base64.b64decode(text.strip(), validate=True))
         except (binascii.Error, ValueError) as error:
-            raise SigningKeyError(f"public key is not valid base64: {error}") from error
+            raise SigningKeyError(
+                N_("public key is not valid base64: %(reason)s"), reason=str(error)
+            ) from error
 
     @classmethod
     def from_pem(cls, pem: str | bytes) -> "LogPublicKey":
@@ -83,9 +88,11 @@ class LogPublicKey:
         try:
             key = serialization.load_pem_public_key(data)
         except ValueError as error:
-            raise SigningKeyError(f"public key PEM is malformed: {error}") from error
+            raise SigningKeyError(
+                N_("public key PEM is malformed: %(reason)s"), reason=str(error)
+            ) from error
         if not isinstance(key, Ed25519PublicKey):
-            raise SigningKeyError("public key PEM does not hold an Ed25519 key")
+            raise SigningKeyError(N_("public key PEM does not hold an Ed25519 key"))
         return cls(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
 
     @classmethod
@@ -107,16 +114,20 @@ class LogPublicKey:
         try:
             document = json.loads(text)
         except ValueError as error:
-            raise SigningKeyError(f"public key JSON is malformed: {error}") from error
+            raise SigningKeyError(
+                N_("public key JSON is malformed: %(reason)s"), reason=str(error)
+            ) from error
         if not isinstance(document, dict) or not isinstance(document.get("ed25519_base64"), str):
-            raise SigningKeyError("public key JSON has no ed25519_base64 string")
+            raise SigningKeyError(N_("public key JSON has no ed25519_base64 string"))
         key = cls.from_base64(document["ed25519_base64"])
         pem = document.get("pem")
         if pem is not None and (not isinstance(pem, str) or cls.from_pem(pem) != key):
-            raise SigningKeyError("public key JSON holds two different keys (pem and base64)")
+            raise SigningKeyError(N_("public key JSON holds two different keys (pem and base64)"))
         key_id = document.get("key_id")
         if key_id is not None and key_id != key.key_id:
-            raise SigningKeyError(f"public key JSON names key id {key_id!r}, not its key's")
+            raise SigningKeyError(
+                N_("public key JSON names key id %(key_id)s, not its key's"), key_id=repr(key_id)
+            )
         return key
 
     def verify(self, signature: bytes, message: bytes) -> bool:
@@ -190,7 +201,9 @@ def create_signing_key(path: Path) -> LogSigner:
         # O_EXCL: never replace a key that earlier heads were signed with.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as error:
-        raise SigningKeyError(f"a signing key already exists at {path}") from error
+        raise SigningKeyError(
+            N_("a signing key already exists at %(path)s"), path=str(path)
+        ) from error
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(signer.private_pem())
     return signer
@@ -201,18 +214,24 @@ def load_signer(path: Path) -> LogSigner:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError as error:
-        raise SigningKeyError(f"no signing key at {path}") from error
+        raise SigningKeyError(N_("no signing key at %(path)s"), path=str(path)) from error
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SigningKeyError(
-            f"signing key {path} is accessible by group or others "
-            f"(mode {stat.S_IMODE(mode):04o}); chmod 600 it"
+            N_(
+                "signing key %(path)s is accessible by group or others (mode %(mode)s); "
+                "chmod 600 it"
+            ),
+            path=str(path),
+            mode=f"{stat.S_IMODE(mode):04o}",
         )
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError) as error:
-        raise SigningKeyError(f"signing key {path} is malformed: {error}") from error
+        raise SigningKeyError(
+            N_("signing key %(path)s is malformed: %(reason)s"), path=str(path), reason=str(error)
+        ) from error
     if not isinstance(key, Ed25519PrivateKey):
-        raise SigningKeyError(f"signing key {path} is not an Ed25519 key")
+        raise SigningKeyError(N_("signing key %(path)s is not an Ed25519 key"), path=str(path))
     return LogSigner(key)
 
 
@@ -250,11 +269,13 @@ class SignedTreeHead:
     def from_json(cls, document: Any) -> "SignedTreeHead":
         """Parse the JSON form strictly; raises TreeHeadFormatError naming the bad field."""
         if not isinstance(document, dict):
-            raise TreeHeadFormatError("tree head must be a JSON object")
+            raise TreeHeadFormatError(N_("tree head must be a JSON object"))
         expected = {"tree_size", "root_hash", "timestamp", "key_id", "signature"}
         if set(document) != expected:
             raise TreeHeadFormatError(
-                f"tree head fields must be exactly {sorted(expected)}, got {sorted(document)}"
+                N_("tree head fields must be exactly %(expected)s, got %(got)s"),
+                expected=str(sorted(expected)),
+                got=str(sorted(document)),
             )
         return cls(
             tree_size=_uint64(document["tree_size"], "tree_size"),
@@ -268,9 +289,9 @@ class SignedTreeHead:
 def tree_head_bytes(tree_size: int, root_hash: bytes, timestamp: int, key_id: str) -> bytes:
     """Canonical bytes of a tree head (see the module docstring)."""
     if not 0 <= tree_size <= MAX_UINT64 or not 0 <= timestamp <= MAX_UINT64:
-        raise TreeHeadFormatError("tree size and timestamp must be unsigned 64-bit integers")
+        raise TreeHeadFormatError(N_("tree size and timestamp must be unsigned 64-bit integers"))
     if len(root_hash) != HASH_SIZE:
-        raise TreeHeadFormatError(f"root hash must be {HASH_SIZE} bytes")
+        raise TreeHeadFormatError(N_("root hash must be %(count)s bytes"), count=HASH_SIZE)
     return b"".join(
         (
             TREE_HEAD_CONTEXT,
@@ -293,28 +314,32 @@ def sign_tree_head(
 
 def _uint64(value: object, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_UINT64:
-        raise TreeHeadFormatError(f"{field} must be an unsigned 64-bit integer")
+        raise TreeHeadFormatError(N_("%(field)s must be an unsigned 64-bit integer"), field=field)
     return value
 
 
 def _hex_digest(value: object, field: str) -> bytes:
     if not isinstance(value, str) or len(value) != 2 * HASH_SIZE:
-        raise TreeHeadFormatError(f"{field} must be {2 * HASH_SIZE} lowercase hex characters")
+        raise TreeHeadFormatError(
+            N_("%(field)s must be %(count)s lowercase hex characters"),
+            field=field,
+            count=2 * HASH_SIZE,
+        )
     if value != value.lower():
-        raise TreeHeadFormatError(f"{field} must be lowercase hex")
+        raise TreeHeadFormatError(N_("%(field)s must be lowercase hex"), field=field)
     try:
         return bytes.fromhex(value)
     except ValueError as error:
-        raise TreeHeadFormatError(f"{field} is not hex") from error
+        raise TreeHeadFormatError(N_("%(field)s is not hex"), field=field) from error
 
 
 def _signature(value: object) -> bytes:
     if not isinstance(value, str):
-        raise TreeHeadFormatError("signature must be a base64 string")
+        raise TreeHeadFormatError(N_("signature must be a base64 string"))
     try:
         signature = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as error:
-        raise TreeHeadFormatError("signature is not valid base64") from error
+        raise TreeHeadFormatError(N_("signature is not valid base64")) from error
     if len(signature) != SIGNATURE_SIZE:
-        raise TreeHeadFormatError(f"signature must be {SIGNATURE_SIZE} bytes")
+        raise TreeHeadFormatError(N_("signature must be %(count)s bytes"), count=SIGNATURE_SIZE)
     return signature

@@ -38,6 +38,7 @@ from registry.log.merkle import inclusion_proof as merkle_inclusion_proof
 from registry.log.merkle import tree_root as merkle_tree_root
 from registry.log.models import LOG_STATE_ID, LogLeaf, LogNode, LogState, LogTreeHead
 from registry.log.signing import LogPublicKey, SignedTreeHead, Signer, now_ms, sign_tree_head
+from registry.messages import N_
 
 LEAVES = cast(Table, LogLeaf.__table__)  # type: ignore[attr-defined]
 NODES = cast(Table, LogNode.__table__)  # type: ignore[attr-defined]
@@ -207,7 +208,9 @@ class AttestationLog:
             found.update((Subtree(level, index), digest) for level, index, digest in rows.all())
         if len(found) != len(wanted):
             missing = sorted(set(wanted) - set(found))
-            raise LogCorruptionError(f"stored log is missing subtrees {missing[:5]}")
+            raise LogCorruptionError(
+                N_("stored log is missing subtrees %(subtrees)s"), subtrees=str(missing[:5])
+            )
         return found
 
     def root_hash(self, tree_size: int | None = None) -> bytes:
@@ -229,7 +232,7 @@ class AttestationLog:
         if tree_size is None:
             return answer(self.tree_size())
         if tree_size < 0:
-            raise TreeSizeError(f"tree size {tree_size} is negative")
+            raise TreeSizeError(N_("tree size %(size)s is negative"), size=tree_size)
         try:
             # Saves a size query per proof: the subtrees a size needs exist iff the log is
             # at least that large, so a missing one is either a size error or damage.
@@ -238,7 +241,9 @@ class AttestationLog:
             current = self.tree_size()
             if tree_size > current:
                 raise TreeSizeError(
-                    f"tree size {tree_size} is outside the log's 0..{current}"
+                    N_("tree size %(size)s is outside the log's 0..%(current)s"),
+                    size=tree_size,
+                    current=current,
                 ) from None
             raise
 
@@ -254,19 +259,19 @@ class AttestationLog:
             ).where(LEAVES.c.leaf_index == index)
         ).one_or_none()
         if row is None:
-            raise LeafNotFoundError(f"no leaf at index {index}")
+            raise LeafNotFoundError(N_("no leaf at index %(index)s"), index=index)
         return LogEntry(*row)
 
     def public_key(self) -> LogPublicKey:
         """The key that verifies this log's heads."""
         if self._signer is None:
-            raise SignerMissingError("this log was opened without a signing key")
+            raise SignerMissingError(N_("this log was opened without a signing key"))
         return self._signer.public_key
 
     def sign_head(self) -> SignedTreeHead:
         """Sign and store a head for the current tree."""
         if self._signer is None:
-            raise SignerMissingError("this log was opened without a signing key")
+            raise SignerMissingError(N_("this log was opened without a signing key"))
         size = self.tree_size()
         head = sign_tree_head(self._signer, size, self.root_hash(size), self._clock())
         self._connection.execute(

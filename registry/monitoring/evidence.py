@@ -44,6 +44,7 @@ from registry.log.commitments import commitments_of, open_values, openings_to_js
 from registry.log.events import JsonValue, format_timestamp
 from registry.log.signing import LogPublicKey
 from registry.log.store import AttestationLog
+from registry.messages import N_
 from registry.monitoring.events import EvidenceEvent
 from similarity.crawl.records import FetchRecord
 from similarity.verify import Quad
@@ -316,8 +317,8 @@ def verify_bundle(zip_bytes: bytes, public_key: LogPublicKey) -> BundleCheck:
         certificate_bytes = members.documents.get(CERTIFICATE_NAME)
         if manifest_bytes is None or certificate_bytes is None:
             return BundleCheck(False, f"the bundle lacks {MANIFEST_NAME} or {CERTIFICATE_NAME}")
-        manifest = read_json_document(manifest_bytes, "manifest")
-        certificate = read_json_document(certificate_bytes, "certificate")
+        manifest = read_json_document(manifest_bytes, N_("manifest"))
+        certificate = read_json_document(certificate_bytes, N_("certificate"))
     except (_Refused, CertificateError) as refusal:
         return BundleCheck(False, str(refusal))
     problem = _manifest_problem(manifest, members.files)

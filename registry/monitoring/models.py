@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from registry.messages import N_, Message
 from registry.models import UTCDateTime, utcnow
 from registry.roles import Role
 
@@ -52,6 +53,20 @@ class AlertStatus(StrEnum):
     LICENSED = "licensed"
     TAKEDOWN_SENT = "takedown_sent"
     RESOLVED = "resolved"
+
+    def in_words(self) -> Message:
+        """The status as a word the catalogs translate ("takedown sent"), to go in a sentence."""
+        return Message(_ALERT_STATUS_WORDS[self])
+
+
+_ALERT_STATUS_WORDS: Final[dict[AlertStatus, str]] = {
+    AlertStatus.NEW: N_("new"),
+    AlertStatus.CONFIRMED: N_("confirmed"),
+    AlertStatus.DISMISSED: N_("dismissed"),
+    AlertStatus.LICENSED: N_("licensed"),
+    AlertStatus.TAKEDOWN_SENT: N_("takedown sent"),
+    AlertStatus.RESOLVED: N_("resolved"),
+}
 
 
 def _status_column(kind: type[StrEnum], default: StrEnum) -> Any:

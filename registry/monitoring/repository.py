@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, or_, select
 
 from registry.errors import NotFound
+from registry.messages import N_
 from registry.models import User, Work, WorkStatus
 from registry.monitoring.models import (
     Alert,
@@ -34,7 +35,7 @@ def owned_alert(session: Session, owner: User, alert_id: int) -> Alert:
         .where(Alert.id == alert_id, Work.owner_id == owner.id)
     ).first()
     if alert is None:
-        raise NotFound(f"alert {alert_id} not found")
+        raise NotFound(N_("alert %(alert)s not found"), alert=alert_id)
     return alert
 
 
@@ -157,7 +158,7 @@ def owned_job(session: Session, owner: User, job_id: int) -> CrawlJob:
     """The crawl job if `owner` started it."""
     job = session.get(CrawlJob, job_id)
     if job is None or job.owner_id != owner.id:
-        raise NotFound(f"crawl {job_id} not found")
+        raise NotFound(N_("crawl %(crawl)s not found"), crawl=job_id)
     return job
 
 

@@ -20,7 +20,7 @@ from registry.blobs import BlobStore
 from registry.errors import Conflict, NotFound
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
-from registry.messages import N_
+from registry.messages import N_, Message
 from registry.models import User, Work, persisted_id, utcnow
 from registry.monitoring import repository
 from registry.monitoring.errors import (
@@ -88,21 +88,25 @@ def notices_allowed(alert: Alert) -> bool:
 def check_seeds(seeds: Sequence[str]) -> list[str]:
     """The seeds as canonical URLs; a bad one raises InvalidCrawl naming it."""
     if not seeds:
-        raise InvalidCrawl("give at least one seed URL")
+        raise InvalidCrawl(N_("give at least one seed URL"))
     if len(seeds) > MAX_SEEDS:
-        raise InvalidCrawl(f"at most {MAX_SEEDS} seed URLs per crawl")
+        raise InvalidCrawl(N_("at most %(count)s seed URLs per crawl"), count=MAX_SEEDS)
     checked = []
     for seed in seeds:
         try:
             checked.append(str(parse_web_url(seed)))
         except InvalidUrlError as error:
-            raise InvalidCrawl(f"seed {seed[:200]!r} is not a web URL: {error}") from None
+            raise InvalidCrawl(
+                N_("seed %(seed)s is not a web URL: %(reason)s"),
+                seed=repr(seed[:200]),
+                reason=str(error),
+            ) from None
     return checked
 
 
 def _check_max_pages(max_pages: int) -> None:
     if not 1 <= max_pages <= MAX_PAGES_LIMIT:
-        raise InvalidCrawl(f"max_pages must be between 1 and {MAX_PAGES_LIMIT}")
+        raise InvalidCrawl(N_("max_pages must be between 1 and %(most)s"), most=MAX_PAGES_LIMIT)
 
 
 def create_job(
@@ -125,7 +129,9 @@ def create_job(
     if permitted_hosts is not None:
         refused = set(hosts) - {canonical_host(host) for host in permitted_hosts}
         if refused:
-            raise ForbiddenHost(f"crawls may not be allowed to reach {sorted(refused)}")
+            raise ForbiddenHost(
+                N_("crawls may not be allowed to reach %(hosts)s"), hosts=str(sorted(refused))
+            )
     job = CrawlJob(
         owner_id=None if owner is None else persisted_id(owner),
         watch_id=watch_id,
@@ -155,8 +161,9 @@ def check_may_monitor(user: User) -> None:
     if not any(user.has_role(role) for role in MONITORING_ROLES):
         allowed = " or ".join(sorted(role.value for role in MONITORING_ROLES))
         raise MonitoringNotAllowed(
-            f"monitoring the web is for the {allowed} role; this account has "
-            f"{', '.join(user.roles) or 'no roles'}"
+            N_("monitoring the web is for the %(allowed)s role; this account has %(roles)s"),
+            allowed=allowed,
+            roles=", ".join(user.roles) or Message(N_("no roles")),
         )
 
 
@@ -164,17 +171,24 @@ def _check_quota(session: Session, owner: User, quota: CrawlQuota, now: datetime
     active = repository.active_crawl_count(session, owner)
     if active >= quota.at_once:
         raise CrawlQuotaExceeded(
-            f"you have {active} crawls queued or running, the most an account may have at "
-            "once; start this one when one of them has finished",
+            N_(
+                "you have %(count)s crawls queued or running, the most an account may have at "
+                "once; start this one when one of them has finished"
+            ),
             retry_after_s=BUSY_RETRY_AFTER_S,
+            count=active,
         )
     started = repository.crawl_start_times(session, owner, now - QUOTA_WINDOW)
     if len(started) >= quota.per_day:
         frees_up = started[len(started) - quota.per_day] + QUOTA_WINDOW
         raise CrawlQuotaExceeded(
-            f"you have started {len(started)} crawls in the last 24 hours, the most an account "
-            f"may; the next one is allowed at {frees_up.isoformat(timespec='seconds')}",
+            N_(
+                "you have started %(count)s crawls in the last 24 hours, the most an account "
+                "may; the next one is allowed at %(when)s"
+            ),
             retry_after_s=int((frees_up - now).total_seconds()) + 1,
+            count=len(started),
+            when=frees_up.isoformat(timespec="seconds"),
         )
 
 
@@ -202,7 +216,11 @@ def _allowed_host(host: str) -> str:
     try:
         return canonical_host(host)
     except InvalidUrlError as error:
-        raise InvalidCrawl(f"allowed host {host[:100]!r} is not a host: {error}") from None
+        raise InvalidCrawl(
+            N_("allowed host %(host)s is not a host: %(reason)s"),
+            host=repr(host[:100]),
+            reason=str(error),
+        ) from None
 
 
 def create_watch(
@@ -213,7 +231,9 @@ def create_watch(
     _check_max_pages(max_pages)
     if not MIN_WATCH_INTERVAL_S <= interval_s <= MAX_WATCH_INTERVAL_S:
         raise InvalidCrawl(
-            f"a watch re-crawls every {MIN_WATCH_INTERVAL_S} to {MAX_WATCH_INTERVAL_S} seconds"
+            N_("a watch re-crawls every %(least)s to %(most)s seconds"),
+            least=MIN_WATCH_INTERVAL_S,
+            most=MAX_WATCH_INTERVAL_S,
         )
     watch = CrawlWatch(
         owner_id=persisted_id(owner),
@@ -246,7 +266,11 @@ def _domain_host(domain: str) -> str:
     try:
         return canonical_host(domain, host_only=True)
     except InvalidUrlError as error:
-        raise InvalidCrawl(f"{domain[:100]!r} is not a domain name: {error}") from None
+        raise InvalidCrawl(
+            N_("%(domain)s is not a domain name: %(reason)s"),
+            domain=repr(domain[:100]),
+            reason=str(error),
+        ) from None
 
 
 def add_licensed_domain(session: Session, owner: User, work_id: int, domain: str) -> LicensedDomain:
@@ -273,7 +297,11 @@ def remove_licensed_domain(session: Session, owner: User, work_id: int, domain: 
     work = get_owned_work(session, owner, work_id)
     entry = repository.licensed_domain(session, work, _domain_host(domain))
     if entry is None:
-        raise NotFound(f"{domain[:100]} is not on the allow-list of work {work_id}")
+        raise NotFound(
+            N_("%(domain)s is not on the allow-list of work %(work)s"),
+            domain=domain[:100],
+            work=work_id,
+        )
     session.delete(entry)
     session.flush()
 
@@ -318,7 +346,12 @@ def change_status(session: Session, owner: User, alert_id: int, status: AlertSta
     """Move an owned alert along its life cycle; an impossible step is a Conflict."""
     alert = repository.owned_alert(session, owner, alert_id)
     if status not in ALLOWED_TRANSITIONS[alert.status]:
-        raise Conflict(f"alert {alert_id} cannot go from {alert.status} to {status}")
+        raise Conflict(
+            N_("alert %(alert)s cannot go from %(status)s to %(target)s"),
+            alert=alert_id,
+            status=AlertStatus(alert.status).in_words(),
+            target=AlertStatus(status).in_words(),
+        )
     alert.status = status
     alert.status_changed_at = utcnow()
     session.add(alert)
@@ -345,9 +378,9 @@ def change_statuses(
     read alike, as not found."""
     wanted = list(dict.fromkeys(alert_ids))
     if not wanted:
-        raise InvalidTriage("choose at least one alert")
+        raise InvalidTriage(N_("choose at least one alert"))
     if len(wanted) > MAX_BULK_ALERTS:
-        raise InvalidTriage(f"choose at most {MAX_BULK_ALERTS} alerts at once")
+        raise InvalidTriage(N_("choose at most %(count)s alerts at once"), count=MAX_BULK_ALERTS)
     found = {
         persisted_id(alert): alert
         for alert in repository.owned_alerts_by_id(session, owner, wanted)
@@ -552,4 +585,6 @@ def evidence_bundle(session: Session, owner: User, alert_id: int, blobs: BlobSto
     try:
         return blobs.get(alert.evidence_sha256)
     except KeyError:
-        raise NotFound(f"the evidence of alert {alert_id} is missing from storage") from None
+        raise NotFound(
+            N_("the evidence of alert %(alert)s is missing from storage"), alert=alert_id
+        ) from None

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from registry.errors import NotFound
+from registry.messages import N_
 from registry.models import User
 from registry.notifications.models import (
     Delivery,
@@ -24,7 +25,7 @@ def owned_notification(session: Session, user: User, notification_id: int) -> No
     """The user's notification; another user's id answers NotFound, as an unknown one would."""
     notification = session.get(Notification, notification_id)
     if notification is None or notification.user_id != user.id:
-        raise NotFound(f"notification {notification_id} not found")
+        raise NotFound(N_("notification %(notification)s not found"), notification=notification_id)
     return notification
 
 
@@ -68,7 +69,7 @@ def owned_endpoint(session: Session, user: User, endpoint_id: int) -> WebhookEnd
     """The user's active endpoint; any other id answers NotFound."""
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None or endpoint.user_id != user.id or endpoint.disabled_at is not None:
-        raise NotFound(f"webhook endpoint {endpoint_id} not found")
+        raise NotFound(N_("webhook endpoint %(endpoint)s not found"), endpoint=endpoint_id)
     return endpoint
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from registry.errors import Conflict
-from registry.messages import Message, Param, params_to_json
+from registry.messages import N_, Message, Param, params_to_json
 from registry.models import User, persisted_id, utcnow
 from registry.notifications import repository
 from registry.notifications.delivery import DIGEST_PERIOD, queue_delivery_round
@@ -196,7 +196,9 @@ def register_webhook(
     """Register an endpoint; returns it with its signing secret, which is shown only this once."""
     user_id = persisted_id(user)
     if len(repository.active_endpoints(session, user_id)) >= MAX_ENDPOINTS_PER_USER:
-        raise Conflict(f"at most {MAX_ENDPOINTS_PER_USER} webhook endpoints per account")
+        raise Conflict(
+            N_("at most %(count)s webhook endpoints per account"), count=MAX_ENDPOINTS_PER_USER
+        )
     # Checked now so the user hears of a bad URL at once; checked again at every delivery,
     # because what a name resolves to can change.
     target = asyncio.run(guard.check(url))

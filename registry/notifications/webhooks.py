@@ -14,6 +14,7 @@ from datetime import datetime
 
 import httpx
 
+from registry.messages import N_
 from registry.notifications.errors import WebhookTargetRefused
 from registry.notifications.signatures import SIGNATURE_HEADER, sign_webhook
 from similarity.crawl.netguard import NetGuard, Resolver, TargetRefusedError, VettedTarget
@@ -51,11 +52,15 @@ class WebhookGuard:
         try:
             parsed = parse_web_url(url)
         except InvalidUrlError as error:
-            raise WebhookTargetRefused(f"webhook URL refused: {error}") from None
+            raise WebhookTargetRefused(
+                N_("webhook URL refused: %(reason)s"), reason=str(error)
+            ) from None
         if parsed.userinfo is not None:
-            raise WebhookTargetRefused("webhook URL refused: credentials in URLs are not allowed")
+            raise WebhookTargetRefused(
+                N_("webhook URL refused: credentials in URLs are not allowed")
+            )
         if parsed.scheme != "https" and parsed.host not in self.allow_hosts:
-            raise WebhookTargetRefused("webhook URL refused: only https URLs are accepted")
+            raise WebhookTargetRefused(N_("webhook URL refused: only https URLs are accepted"))
         return parsed
 
     async def check(self, url: str) -> VettedTarget:
@@ -64,7 +69,9 @@ class WebhookGuard:
         try:
             return await self.netguard.vet(parsed)
         except TargetRefusedError as refusal:
-            raise WebhookTargetRefused(f"webhook URL refused: {refusal.reason}") from None
+            raise WebhookTargetRefused(
+                N_("webhook URL refused: %(reason)s"), reason=refusal.reason
+            ) from None
 
     async def vet(self, url: str) -> tuple[WebUrl, PinnedTransport]:
         """The URL and a transport pinned to its vetted address; raises WebhookTargetRefused."""

@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 from sqlmodel import Session
 
+from registry.messages import N_
 from registry.tasks.errors import UnknownTask
 
 QueueName = Literal["fingerprint", "crawl", "evidence", "notify"]
@@ -48,7 +49,9 @@ class TaskKinds(Mapping[str, TaskKind]):
         try:
             return self._kinds[name]
         except KeyError:
-            raise UnknownTask(f"no task named {name!r} is known to this process") from None
+            raise UnknownTask(
+                N_("no task named %(name)s is known to this process"), name=repr(name)
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._kinds)

@@ -145,7 +145,7 @@ def test_a_new_alert_cannot_skip_confirmation_to_takedown_sent(
     response = client.post(
         f"/alerts/{alert['id']}/status", data={"csrf_token": token, "status": "takedown_sent"}
     )
-    assert_error_page(response, 409, "cannot go from new to takedown_sent")
+    assert_error_page(response, 409, "cannot go from new to takedown sent")
     assert 'value="takedown_sent"' not in client.get(f"/alerts/{alert['id']}").text
 
 

@@ -35,7 +35,7 @@ def test_every_path_from_open_ends_in_a_final_state() -> None:
 
 
 def test_a_counter_notice_comes_only_after_a_notice() -> None:
-    with pytest.raises(IllegalTransition, match="from open to counter_noticed"):
+    with pytest.raises(IllegalTransition, match="from open to counter noticed"):
         check_transition(4, CaseState.OPEN, CaseState.COUNTER_NOTICED)
     check_transition(4, CaseState.NOTICE_SENT, CaseState.COUNTER_NOTICED)
 
@@ -44,7 +44,7 @@ def test_a_refusal_names_the_states_that_are_possible() -> None:
     with pytest.raises(IllegalTransition) as refused:
         check_transition(9, CaseState.OPEN, CaseState.REINSTATED)
     assert refused.value.status_code == 409
-    assert "can go to closed, notice_sent" in refused.value.message
+    assert "can go to closed, notice sent" in refused.value.message
 
 
 def test_a_final_state_says_it_is_final() -> None:

@@ -98,7 +98,7 @@ def propose_contract_version(
     if for_work is not None and work_id != for_work:
         raise InvalidContractError(
             N_("subject.work is %(reference)s, but the contract is proposed for %(work)s"),
-            reference=reference,
+            reference=str(reference),
             work=work_reference(for_work),
         )
     get_owned_work(session, actor, work_id)

@@ -23,6 +23,9 @@ from registry.db import make_engine
 from registry.errors import CopymarkError
 from registry.messages import Message
 from registry.models import persisted_id
+from settlement.errors import InvalidAccountError, StatementPeriodError
+from settlement.ledger import PartyAccount, party_account
+from settlement.statements import Period
 from tests.unit.licensing.factories import contract_data
 from tests.unit.licensing.service.support import World
 
@@ -97,6 +100,20 @@ def test_every_broken_contract_rule_reaches_the_form_in_chinese() -> None:
         "合同无效：retail.tiers：第一个档位必须从 0 开始，而不是 5；"
         "retail.by_channel[0]：渠道费率需要 'channel'、'territory' 或两者兼有"
     )
+
+
+def test_a_statement_period_is_quoted_as_typed() -> None:
+    with pytest.raises(StatementPeriodError) as raised:
+        Period.parse(HOSTILE)
+    assert raised.value.message.startswith(f"{HOSTILE[:20]!r} is not a statement period")
+    assert chinese(raised.value).startswith(f"{HOSTILE[:20]!r} 不是结算单期间")
+
+
+def test_a_ledger_account_reference_is_quoted_as_given() -> None:
+    with pytest.raises(InvalidAccountError) as raised:
+        party_account(HOSTILE, PartyAccount.PAYABLE)
+    assert raised.value.message == f"party account {HOSTILE!r} is not a reference"
+    assert chinese(raised.value) == f"参与方账户 {HOSTILE!r} 不是有效的引用"
 
 
 def test_an_unoffered_sale_type_is_named_beside_the_offered_ones_in_chinese_words(

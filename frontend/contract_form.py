@@ -232,5 +232,5 @@ def read_contract_form(
     try:
         draft.contract()
     except LicensingError as error:
-        return ContractForm(None, {"contract": str(error)})
+        return ContractForm(None, {"contract": error.translated(gettext)})
     return ContractForm(draft)

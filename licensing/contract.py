@@ -30,9 +30,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from licensing.errors import InvalidContractError, UnknownCurrencyError
 from licensing.money import BASIS_POINTS_PER_UNIT, MAX_AMOUNT_MINOR, currency_exponent
+from licensing.wording import located, problems_listed
+from registry.messages import N_, Message, Param
 
 CONTRACT_SCHEMA_PATH = Path(__file__).parent / "schema" / "contract-v1.schema.json"
 CONTRACT_SCHEMA_ID = "urn:copymark:schema:contract:v1"
@@ -51,6 +54,18 @@ AiTraining = Literal["allowed", "not_allowed", "licensed_separately"]
 _Strict = ConfigDict(extra="forbid", frozen=True)
 
 
+class ContractRuleError(ValueError):
+    """A contract rule a model checks, broken; pydantic reports it under the field's path.
+
+    Its wording keeps the values apart (like `CopymarkError`'s), so that the contract form can
+    show the rule in the reader's language.
+    """
+
+    def __init__(self, template: str, /, **params: Param) -> None:
+        self.wording = Message(template, params)
+        super().__init__(self.wording.english())
+
+
 class MoneyAmount(BaseModel):
     """An amount in integer minor units of an ISO 4217 currency."""
 
@@ -65,7 +80,7 @@ class MoneyAmount(BaseModel):
         try:
             currency_exponent(currency)
         except UnknownCurrencyError as error:
-            raise ValueError(str(error)) from None
+            raise ContractRuleError(error.wording.template, **error.wording.params) from None
         return currency
 
 
@@ -80,7 +95,7 @@ class Subject(BaseModel):
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
         if (self.work is None) == (self.collection is None):
-            raise ValueError("subject must name exactly one of 'work' or 'collection'")
+            raise ContractRuleError(N_("subject must name exactly one of 'work' or 'collection'"))
         return self
 
 
@@ -135,9 +150,11 @@ class RetailTier(BaseModel):
     @model_validator(mode="after")
     def _one_threshold_one_royalty(self) -> Self:
         if (self.from_units is None) == (self.from_revenue_minor is None):
-            raise ValueError("a tier needs exactly one of 'from_units' or 'from_revenue_minor'")
+            raise ContractRuleError(
+                N_("a tier needs exactly one of 'from_units' or 'from_revenue_minor'")
+            )
         if (self.rate_bp is None) == (self.per_unit is None):
-            raise ValueError("a tier needs exactly one of 'rate_bp' or 'per_unit'")
+            raise ContractRuleError(N_("a tier needs exactly one of 'rate_bp' or 'per_unit'"))
         return self
 
     @property
@@ -148,21 +165,34 @@ class RetailTier(BaseModel):
 
 def _check_tiers(tiers: list[RetailTier]) -> list[RetailTier]:
     if not tiers:
-        raise ValueError("at least one tier is required")
+        raise ContractRuleError(N_("at least one tier is required"))
     kinds = {tier.from_units is not None for tier in tiers}
     if len(kinds) > 1:
-        raise ValueError("tiers mix 'from_units' and 'from_revenue_minor'; use one threshold kind")
+        raise ContractRuleError(
+            N_("tiers mix 'from_units' and 'from_revenue_minor'; use one threshold kind")
+        )
     if tiers[0].threshold != 0:
-        raise ValueError(f"the first tier must start at 0, not {tiers[0].threshold}")
+        raise ContractRuleError(
+            N_("the first tier must start at 0, not %(start)s"), start=tiers[0].threshold
+        )
     for number, (previous, tier) in enumerate(pairwise(tiers), start=2):
         if tier.threshold == previous.threshold:
-            raise ValueError(
-                f"tiers {number - 1} and {number} overlap: both start at {tier.threshold}"
+            raise ContractRuleError(
+                N_("tiers %(earlier)s and %(tier)s overlap: both start at %(start)s"),
+                earlier=number - 1,
+                tier=number,
+                start=tier.threshold,
             )
         if tier.threshold < previous.threshold:
-            raise ValueError(
-                f"tiers are unordered: tier {number} starts at {tier.threshold}, "
-                f"before tier {number - 1} at {previous.threshold}"
+            raise ContractRuleError(
+                N_(
+                    "tiers are unordered: tier %(tier)s starts at %(start)s, "
+                    "before tier %(earlier)s at %(earlier_start)s"
+                ),
+                tier=number,
+                start=tier.threshold,
+                earlier=number - 1,
+                earlier_start=previous.threshold,
             )
     return tiers
 
@@ -179,7 +209,7 @@ class ChannelRates(BaseModel):
     @model_validator(mode="after")
     def _scoped(self) -> Self:
         if self.channel is None and self.territory is None:
-            raise ValueError("channel rates need a 'channel', a 'territory' or both")
+            raise ContractRuleError(N_("channel rates need a 'channel', a 'territory' or both"))
         _check_tiers(self.tiers)
         return self
 
@@ -207,9 +237,13 @@ class RetailTerms(BaseModel):
         for entry in rates:
             scope = (entry.channel, entry.territory)
             if scope in seen:
-                raise ValueError(
-                    f"channel rates overlap: channel={entry.channel} territory={entry.territory} "
-                    "appears twice"
+                raise ContractRuleError(
+                    N_(
+                        "channel rates overlap: channel=%(channel)s territory=%(territory)s "
+                        "appears twice"
+                    ),
+                    channel=str(entry.channel),
+                    territory=str(entry.territory),
                 )
             seen.add(scope)
         return rates
@@ -247,20 +281,29 @@ class WholesaleTerms(BaseModel):
     @model_validator(mode="after")
     def _priced(self) -> Self:
         if not self.packages and not self.volume_tiers:
-            raise ValueError("wholesale terms need 'packages', 'volume_tiers' or both")
+            raise ContractRuleError(N_("wholesale terms need 'packages', 'volume_tiers' or both"))
         ids = [package.id for package in self.packages]
         duplicates = sorted({package_id for package_id in ids if ids.count(package_id) > 1})
         if duplicates:
-            raise ValueError(f"wholesale package ids repeat: {', '.join(duplicates)}")
+            raise ContractRuleError(
+                N_("wholesale package ids repeat: %(ids)s"), ids=", ".join(duplicates)
+            )
         if self.volume_tiers and self.volume_tiers[0].from_units != 1:
-            raise ValueError(
-                f"the first volume tier must start at 1 unit, not {self.volume_tiers[0].from_units}"
+            raise ContractRuleError(
+                N_("the first volume tier must start at 1 unit, not %(start)s"),
+                start=self.volume_tiers[0].from_units,
             )
         for number, (previous, tier) in enumerate(pairwise(self.volume_tiers), start=2):
             if tier.from_units <= previous.from_units:
-                raise ValueError(
-                    f"volume tiers overlap or are unordered: tier {number} starts at "
-                    f"{tier.from_units} units, tier {number - 1} at {previous.from_units}"
+                raise ContractRuleError(
+                    N_(
+                        "volume tiers overlap or are unordered: tier %(tier)s starts at "
+                        "%(start)s units, tier %(earlier)s at %(earlier_start)s"
+                    ),
+                    tier=number,
+                    start=tier.from_units,
+                    earlier=number - 1,
+                    earlier_start=previous.from_units,
                 )
         return self
 
@@ -305,14 +348,23 @@ class Contract(BaseModel):
         _check_parents(self)
         for where, amount in _amounts(self):
             if amount.currency != self.currency:
-                raise ValueError(
-                    f"currency mismatch: {where} is in {amount.currency}, "
-                    f"the contract's currency is {self.currency}"
+                raise ContractRuleError(
+                    N_(
+                        "currency mismatch: %(field)s is in %(currency)s, "
+                        "the contract's currency is %(contract_currency)s"
+                    ),
+                    field=where,
+                    currency=amount.currency,
+                    contract_currency=self.currency,
                 )
         if self.retail is None and self.wholesale is None and self.buyout is None:
-            raise ValueError("the contract offers no sale type: add retail, wholesale or buyout")
+            raise ContractRuleError(
+                N_("the contract offers no sale type: add retail, wholesale or buyout")
+            )
         if self.advance is not None and self.retail is None:
-            raise ValueError("an advance is recouped from retail royalties: add retail terms")
+            raise ContractRuleError(
+                N_("an advance is recouped from retail royalties: add retail terms")
+            )
         return self
 
     def sale_types(self) -> tuple[str, ...]:
@@ -325,20 +377,27 @@ def _check_parties(contract: Contract) -> None:
     ids = [party.id for party in contract.parties]
     duplicates = sorted({party_id for party_id in ids if ids.count(party_id) > 1})
     if duplicates:
-        raise ValueError(f"party ids repeat: {', '.join(duplicates)}")
+        raise ContractRuleError(N_("party ids repeat: %(ids)s"), ids=", ".join(duplicates))
     total = sum(party.share_bp for party in contract.parties)
     if total != BASIS_POINTS_PER_UNIT:
-        raise ValueError(
-            f"party shares sum to {total} bp; they must sum to exactly {BASIS_POINTS_PER_UNIT} bp"
+        raise ContractRuleError(
+            N_("party shares sum to %(total)s bp; they must sum to exactly %(whole)s bp"),
+            total=total,
+            whole=BASIS_POINTS_PER_UNIT,
         )
     fee = contract.platform_fee
     if fee is not None:
         recipient = next((party for party in contract.parties if party.id == fee.party), None)
         if recipient is None:
-            raise ValueError(f"platform_fee.party {fee.party!r} is not a party of this contract")
+            raise ContractRuleError(
+                N_("platform_fee.party %(party)s is not a party of this contract"),
+                party=repr(fee.party),
+            )
         if recipient.role != "platform":
-            raise ValueError(
-                f"platform_fee.party {fee.party!r} has role {recipient.role!r}, not 'platform'"
+            raise ContractRuleError(
+                N_("platform_fee.party %(party)s has role %(role)s, not 'platform'"),
+                party=repr(fee.party),
+                role=repr(recipient.role),
             )
 
 
@@ -346,13 +405,18 @@ def _check_parents(contract: Contract) -> None:
     works = [parent.work for parent in contract.parents]
     duplicates = sorted({work for work in works if works.count(work) > 1})
     if duplicates:
-        raise ValueError(f"parent works repeat: {', '.join(duplicates)}")
+        raise ContractRuleError(N_("parent works repeat: %(works)s"), works=", ".join(duplicates))
     if contract.subject.work is not None and contract.subject.work in works:
-        raise ValueError(f"derivation cycle: {contract.subject.work} names itself as a parent work")
+        raise ContractRuleError(
+            N_("derivation cycle: %(work)s names itself as a parent work"),
+            work=contract.subject.work,
+        )
     total = sum(parent.share_bp for parent in contract.parents)
     if total > BASIS_POINTS_PER_UNIT:
-        raise ValueError(
-            f"parent work shares sum to {total} bp, more than the whole ({BASIS_POINTS_PER_UNIT})"
+        raise ContractRuleError(
+            N_("parent work shares sum to %(total)s bp, more than the whole (%(whole)s)"),
+            total=total,
+            whole=BASIS_POINTS_PER_UNIT,
         )
 
 
@@ -413,24 +477,39 @@ def parse_contract_data(data: object) -> Contract:
     if schema_errors:
         # an optional field is an anyOf with null; report the innermost reason, not the anyOf
         relevant = [best_match([error]) or error for error in schema_errors]
-        problems = [f"{_location(error.absolute_path)}: {error.message}" for error in relevant]
-        raise InvalidContractError(_summarise(problems))
+        # The schema validator's reasons are its own English: they stay values.
+        raise _invalid(
+            [located(_location(error.absolute_path), error.message) for error in relevant]
+        )
     try:
         return Contract.model_validate(data)
     except ValidationError as error:
-        problems = [
-            f"{_location(detail['loc'])}: {detail['msg'].removeprefix('Value error, ')}"
-            if detail["loc"]
-            else detail["msg"].removeprefix("Value error, ")
-            for detail in error.errors(include_url=False)
-        ]
-        raise InvalidContractError(_summarise(problems)) from None
+        raise _invalid(
+            [_rule_problem(detail) for detail in error.errors(include_url=False)]
+        ) from None
 
 
-def _summarise(problems: list[str]) -> str:
-    shown = "; ".join(problems[:_MAX_REPORTED_PROBLEMS])
+def _rule_problem(detail: ErrorDetails) -> Param:
+    """A broken rule in its own wording; pydantic's own reasons as it writes them."""
+    cause = detail.get("ctx", {}).get("error")
+    problem: Param = (
+        cause.wording
+        if isinstance(cause, ContractRuleError)
+        else detail["msg"].removeprefix("Value error, ")
+    )
+    return located(_location(detail["loc"]), problem) if detail["loc"] else problem
+
+
+def _invalid(problems: list[Param]) -> InvalidContractError:
+    shown = problems_listed(problems[:_MAX_REPORTED_PROBLEMS])
     hidden = len(problems) - _MAX_REPORTED_PROBLEMS
-    return f"invalid contract: {shown}" + (f" (and {hidden} more)" if hidden > 0 else "")
+    if hidden > 0:
+        return InvalidContractError(
+            N_("invalid contract: %(problems)s (and %(hidden)s more)"),
+            problems=shown,
+            hidden=hidden,
+        )
+    return InvalidContractError(N_("invalid contract: %(problems)s"), problems=shown)
 
 
 class _StrictYamlLoader(yaml.SafeLoader):
@@ -438,7 +517,9 @@ class _StrictYamlLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            raise InvalidContractError("invalid contract: YAML aliases and anchors are not allowed")
+            raise InvalidContractError(
+                N_("invalid contract: YAML aliases and anchors are not allowed")
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
@@ -446,7 +527,9 @@ class _StrictYamlLoader(yaml.SafeLoader):
         for key in keys:
             if keys.count(key) > 1:
                 raise InvalidContractError(
-                    f"invalid contract: key {key!r} appears twice (line {node.start_mark.line + 1})"
+                    N_("invalid contract: key %(key)s appears twice (line %(line)s)"),
+                    key=repr(key),
+                    line=node.start_mark.line + 1,
                 )
         return super().construct_mapping(node, deep=deep)
 
@@ -455,24 +538,28 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [key for key, _ in pairs]
     for key in keys:
         if keys.count(key) > 1:
-            raise InvalidContractError(f"invalid contract: key {key!r} appears twice")
+            raise InvalidContractError(
+                N_("invalid contract: key %(key)s appears twice"), key=repr(key)
+            )
     return dict(pairs)
 
 
 def _reject_constant(name: str) -> None:
-    raise InvalidContractError(f"invalid contract: {name} is not a number")
+    raise InvalidContractError(N_("invalid contract: %(name)s is not a number"), name=name)
 
 
 def parse_contract_text(text: str) -> Contract:
     """Parse a contract written as JSON (first character '{') or YAML."""
     if len(text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
         raise InvalidContractError(
-            f"invalid contract: the document exceeds {MAX_DOCUMENT_BYTES} bytes"
+            N_("invalid contract: the document exceeds %(most)s bytes"), most=MAX_DOCUMENT_BYTES
         )
     try:
         data = _decode(text)
     except RecursionError:
-        raise InvalidContractError("invalid contract: the document is nested too deeply") from None
+        raise InvalidContractError(
+            N_("invalid contract: the document is nested too deeply")
+        ) from None
     return parse_contract_data(data)
 
 
@@ -483,13 +570,17 @@ def _decode(text: str) -> object:
                 text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_reject_constant
             )
         except json.JSONDecodeError as error:
-            raise InvalidContractError(f"invalid contract: not valid JSON: {error}") from None
+            raise InvalidContractError(
+                N_("invalid contract: not valid JSON: %(reason)s"), reason=str(error)
+            ) from None
     else:
         try:
             data = yaml.load(text, Loader=_StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError as error:
             problem = str(error).replace("\n", " ")
-            raise InvalidContractError(f"invalid contract: not valid YAML: {problem}") from None
+            raise InvalidContractError(
+                N_("invalid contract: not valid YAML: %(reason)s"), reason=problem
+            ) from None
     return data
 
 
@@ -498,11 +589,15 @@ def load_contract(path: Path) -> Contract:
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise InvalidContractError(f"cannot read {path}: {error.strerror}") from None
+        raise InvalidContractError(
+            N_("cannot read %(path)s: %(reason)s"), path=str(path), reason=str(error.strerror)
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidContractError(f"invalid contract: {path} is not UTF-8 text") from None
+        raise InvalidContractError(
+            N_("invalid contract: %(path)s is not UTF-8 text"), path=str(path)
+        ) from None
     return parse_contract_text(text)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from licensing.contract import Contract, load_contract
 from licensing.errors import InvalidContractError, LicensingError, UnknownParentWorkError
+from registry.messages import N_
 
 CONTRACT_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -40,16 +41,34 @@ def directory_resolver(folder: Path) -> Callable[[str], Contract]:
             loaded = True
         candidates = by_work.get(work)
         if not candidates:
-            skipped = f" ({len(unreadable)} invalid files skipped: {', '.join(unreadable)})"
+            if unreadable:
+                raise UnknownParentWorkError(
+                    N_(
+                        "no contract for parent work %(work)s in %(folder)s (%(count)s invalid "
+                        "files skipped: %(files)s)"
+                    ),
+                    work=work,
+                    folder=str(folder),
+                    count=len(unreadable),
+                    files=", ".join(unreadable),
+                )
             raise UnknownParentWorkError(
-                f"no contract for parent work {work} in {folder}" + (skipped if unreadable else "")
+                N_("no contract for parent work %(work)s in %(folder)s"),
+                work=work,
+                folder=str(folder),
             )
         newest = max(contract.version for contract, _ in candidates)
         chosen = [(contract, path) for contract, path in candidates if contract.version == newest]
         if len(chosen) > 1:
             names = ", ".join(path.name for _, path in chosen)
             raise InvalidContractError(
-                f"ambiguous contracts for work {work}: version {newest} appears in {names}"
+                N_(
+                    "ambiguous contracts for work %(work)s: version %(version)s appears in "
+                    "%(files)s"
+                ),
+                work=work,
+                version=newest,
+                files=names,
             )
         return chosen[0][0]
 

@@ -39,6 +39,7 @@ from licensing.errors import (
     UnknownParentWorkError,
 )
 from licensing.money import BASIS_POINTS_PER_UNIT, Money, require_whole_minor_units
+from registry.messages import N_, Message
 
 ContractResolver = Callable[[str], Contract | None]
 """Returns the active contract of a work, or None when the work has none."""
@@ -57,7 +58,9 @@ _Line = tuple[str, str | None, str]
 def _non_negative(value: int, what: str) -> None:
     require_whole_minor_units(value, what)
     if value < 0:
-        raise InvalidSaleEventError(f"{what} must not be negative, got {value}")
+        raise InvalidSaleEventError(
+            N_("%(what)s must not be negative, got %(value)s"), what=what, value=value
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ class RetailSale:
         _non_negative(self.units, "units")
         _non_negative(self.units_before, "units_before")
         if self.unit_price is not None and self.net_revenue is not None:
-            raise InvalidSaleEventError("give either unit_price or net_revenue, not both")
+            raise InvalidSaleEventError(N_("give either unit_price or net_revenue, not both"))
         amounts = (
             "unit_price",
             "net_revenue",
@@ -94,11 +97,11 @@ class RetailSale:
         for name in amounts:
             amount = getattr(self, name)
             if amount is not None and amount.amount_minor < 0:
-                raise InvalidSaleEventError(f"{name} must not be negative, got {amount}")
-        if self.recouped_before is not None and self.recouped_before.amount_minor < 0:
-            raise InvalidSaleEventError(
-                f"recouped_before must not be negative, got {self.recouped_before}"
-            )
+                raise InvalidSaleEventError(
+                    N_("%(what)s must not be negative, got %(value)s"),
+                    what=name,
+                    value=str(amount),
+                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,11 @@ class WholesalePurchase:
     def __post_init__(self) -> None:
         _non_negative(self.units, "units")
         if self.unit_price is not None and self.unit_price.amount_minor < 0:
-            raise InvalidSaleEventError(f"unit_price must not be negative, got {self.unit_price}")
+            raise InvalidSaleEventError(
+                N_("%(what)s must not be negative, got %(value)s"),
+                what="unit_price",
+                value=str(self.unit_price),
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +130,11 @@ class Buyout:
 
     def __post_init__(self) -> None:
         if self.price is not None and self.price.amount_minor < 0:
-            raise InvalidSaleEventError(f"price must not be negative, got {self.price}")
+            raise InvalidSaleEventError(
+                N_("%(what)s must not be negative, got %(value)s"),
+                what="price",
+                value=str(self.price),
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +149,9 @@ class RetroactiveLicence:
 
     def __post_init__(self) -> None:
         if self.price.amount_minor <= 0:
-            raise InvalidSaleEventError(f"a retroactive licence costs something, not {self.price}")
+            raise InvalidSaleEventError(
+                N_("a retroactive licence costs something, not %(price)s"), price=str(self.price)
+            )
 
 
 SaleEvent = RetailSale | WholesalePurchase | Buyout | RetroactiveLicence
@@ -227,27 +240,43 @@ def _resolve_parent(
     work: str, resolver: ContractResolver | None, visiting: tuple[str, ...], currency: str
 ) -> Contract:
     if work in visiting:
-        raise CyclicDerivationError(f"derivation cycle: {' > '.join((*visiting, work))}")
+        raise CyclicDerivationError(
+            N_("derivation cycle: %(path)s"), path=" > ".join((*visiting, work))
+        )
     if len(visiting) >= MAX_DERIVATION_DEPTH:
         raise CyclicDerivationError(
-            f"derivation chain deeper than {MAX_DERIVATION_DEPTH} works at {work}"
+            N_("derivation chain deeper than %(most)s works at %(work)s"),
+            most=MAX_DERIVATION_DEPTH,
+            work=work,
         )
     if resolver is None:
         raise UnknownParentWorkError(
-            f"{visiting[-1]} names parent work {work} but no contract resolver was given"
+            N_("%(derivative)s names parent work %(work)s but no contract resolver was given"),
+            derivative=visiting[-1],
+            work=work,
         )
     parent = resolver(work)
     if parent is None:
-        raise UnknownParentWorkError(f"no contract found for parent work {work}")
+        raise UnknownParentWorkError(N_("no contract found for parent work %(work)s"), work=work)
     if parent.subject.work != work:
         raise InvalidContractError(
-            f"asked for the contract of {work}, the resolver returned contract "
-            f"{parent.contract_id} of {parent.subject.work or parent.subject.collection}"
+            N_(
+                "asked for the contract of %(work)s, the resolver returned contract "
+                "%(contract)s of %(subject)s"
+            ),
+            work=work,
+            contract=parent.contract_id,
+            subject=str(parent.subject.work or parent.subject.collection),
         )
     if parent.currency != currency:
         raise CurrencyMismatchError(
-            f"currency mismatch: parent work {work}'s contract is in {parent.currency}, "
-            f"the derivative's contract is in {currency}"
+            N_(
+                "currency mismatch: parent work %(work)s's contract is in %(currency)s, "
+                "the derivative's contract is in %(derivative_currency)s"
+            ),
+            work=work,
+            currency=parent.currency,
+            derivative_currency=currency,
         )
     return parent
 
@@ -359,7 +388,10 @@ def _minor(amount: Money | None, currency: str, what: str) -> int | None:
         return None
     if amount.currency != currency:
         raise CurrencyMismatchError(
-            f"currency mismatch: {what} is in {amount.currency}, the contract's is {currency}"
+            N_("currency mismatch: %(what)s is in %(currency)s, the contract's is %(contract)s"),
+            what=what,
+            currency=amount.currency,
+            contract=currency,
         )
     return amount.amount_minor
 
@@ -376,7 +408,9 @@ def _schedule_for(contract: CompiledContract, sale: RetailSale) -> _Schedule:
             if found is not None:
                 return found
     if contract.retail_default is None:
-        raise InvalidSaleEventError(f"contract {contract.contract_id} offers no retail sales")
+        raise InvalidSaleEventError(
+            N_("contract %(contract)s offers no retail sales"), contract=contract.contract_id
+        )
     return contract.retail_default
 
 
@@ -393,7 +427,7 @@ def _retail_royalty(contract: CompiledContract, sale: RetailSale) -> int:
     else:
         if revenue is None:
             raise InvalidSaleEventError(
-                "tiers by revenue need the sale's net revenue or unit price"
+                N_("tiers by revenue need the sale's net revenue or unit price")
             )
         start, amount = _minor(sale.revenue_before, currency, "revenue_before") or 0, revenue
     if amount == 0:
@@ -409,7 +443,10 @@ def _retail_royalty(contract: CompiledContract, sale: RetailSale) -> int:
         if rate_bp is not None:
             if revenue is None:
                 raise InvalidSaleEventError(
-                    "a royalty rate of net sale price needs the sale's net revenue or unit price"
+                    N_(
+                        "a royalty rate of net sale price needs the sale's net revenue or unit "
+                        "price"
+                    )
                 )
             numerator += portion * rate_bp * revenue
         elif per_unit is not None:
@@ -427,30 +464,38 @@ def _retail_royalty(contract: CompiledContract, sale: RetailSale) -> int:
 
 def _wholesale_gross(contract: CompiledContract, purchase: WholesalePurchase) -> int:
     if not contract.packages and not contract.volume_tiers:
-        raise InvalidSaleEventError(f"contract {contract.contract_id} offers no wholesale sales")
+        raise InvalidSaleEventError(
+            N_("contract %(contract)s offers no wholesale sales"), contract=contract.contract_id
+        )
     if purchase.package is not None:
         try:
             fee, bundle_units = contract.packages[purchase.package]
         except KeyError:
-            known = ", ".join(sorted(contract.packages)) or "none"
+            known = ", ".join(sorted(contract.packages))
             raise InvalidSaleEventError(
-                f"unknown wholesale package {purchase.package!r} (packages: {known})"
+                N_("unknown wholesale package %(package)s (packages: %(known)s)"),
+                package=repr(purchase.package),
+                known=known or Message(N_("none")),
             ) from None
         if purchase.units and bundle_units is not None and purchase.units != bundle_units:
             raise InvalidSaleEventError(
-                f"package {purchase.package} is a bundle of {bundle_units} units, "
-                f"not {purchase.units}"
+                N_("package %(package)s is a bundle of %(bundle)s units, not %(units)s"),
+                package=purchase.package,
+                bundle=bundle_units,
+                units=purchase.units,
             )
         return fee
     if purchase.units == 0:
-        raise InvalidSaleEventError("a wholesale purchase needs a package or a number of units")
+        raise InvalidSaleEventError(N_("a wholesale purchase needs a package or a number of units"))
     agreed = _minor(purchase.unit_price, contract.currency, "unit_price")
     if agreed is not None:
         return purchase.units * agreed
     if not contract.volume_tiers:
         known = ", ".join(sorted(contract.packages))
         raise InvalidSaleEventError(
-            f"contract {contract.contract_id} sells wholesale by package only ({known})"
+            N_("contract %(contract)s sells wholesale by package only (%(known)s)"),
+            contract=contract.contract_id,
+            known=known,
         )
     price = next(
         price
@@ -502,7 +547,9 @@ def execute(contract: CompiledContract | Contract, event: SaleEvent) -> Executio
     else:
         sale_type = "buyout"
         if compiled.buyout_fee is None:
-            raise InvalidSaleEventError(f"contract {compiled.contract_id} offers no buyout")
+            raise InvalidSaleEventError(
+                N_("contract %(contract)s offers no buyout"), contract=compiled.contract_id
+            )
         agreed = _minor(event.price, compiled.currency, "price")
         gross = compiled.buyout_fee if agreed is None else agreed
     return Execution(

@@ -17,6 +17,8 @@ from sqlmodel import Field, SQLModel
 
 import registry.enforcement.models  # noqa: F401 - registers `cases`, which a grant may settle
 from licensing.errors import FrozenVersionError
+from licensing.wording import in_words
+from registry.messages import N_
 from registry.models import UTCDateTime, utcnow
 
 
@@ -234,5 +236,8 @@ def _refuse_changes_to_frozen_versions(
     for name in _FROZEN_FIELDS:
         if state.attrs[name].history.has_changes():
             raise FrozenVersionError(
-                f"contract version {target.id} is {target.status}: its {name} cannot change"
+                N_("contract version %(version)s is %(status)s: its %(field)s cannot change"),
+                version=str(target.id),
+                status=in_words(target.status),
+                field=name,
             )

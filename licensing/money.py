@@ -64,8 +64,10 @@ def require_whole_minor_units(value: object, what: str) -> int:
     """Return value if it is an int (not bool, not float); otherwise name the problem."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidAmountError(
-            f"{what} must be an integer number of minor units, got {value!r} "
-            f"({type(value).__name__})"
+            N_("%(what)s must be an integer number of minor units, got %(value)s (%(type)s)"),
+            what=what,
+            value=repr(value),
+            type=type(value).__name__,
         )
     return value
 
@@ -81,8 +83,9 @@ class Money:
         require_whole_minor_units(self.amount_minor, "amount_minor")
         if not -MAX_AMOUNT_MINOR <= self.amount_minor <= MAX_AMOUNT_MINOR:
             raise InvalidAmountError(
-                f"amount {self.amount_minor} is beyond the largest amount handled, "
-                f"{MAX_AMOUNT_MINOR} minor units"
+                N_("amount %(amount)s is beyond the largest amount handled, %(most)s minor units"),
+                amount=self.amount_minor,
+                most=MAX_AMOUNT_MINOR,
             )
         currency_exponent(self.currency)
 
@@ -127,7 +130,9 @@ class Money:
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:
             raise CurrencyMismatchError(
-                f"cannot combine {other.currency} with {self.currency}: currencies differ"
+                N_("cannot combine %(other)s with %(currency)s: currencies differ"),
+                other=other.currency,
+                currency=self.currency,
             )
 
     def __add__(self, other: Money) -> Money:
@@ -167,10 +172,14 @@ class BasisPoints:
 
     def __post_init__(self) -> None:
         if isinstance(self.value, bool) or not isinstance(self.value, int):
-            raise InvalidAmountError(f"basis points must be an integer, got {self.value!r}")
+            raise InvalidAmountError(
+                N_("basis points must be an integer, got %(value)s"), value=repr(self.value)
+            )
         if not 0 <= self.value <= BASIS_POINTS_PER_UNIT:
             raise InvalidAmountError(
-                f"basis points must lie between 0 and {BASIS_POINTS_PER_UNIT}, got {self.value}"
+                N_("basis points must lie between 0 and %(most)s, got %(value)s"),
+                most=BASIS_POINTS_PER_UNIT,
+                value=self.value,
             )
 
     def __str__(self) -> str:

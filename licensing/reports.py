@@ -14,29 +14,37 @@ import io
 from licensing.errors import InvalidSaleEventError, LicensingError
 from licensing.money import Money
 from licensing.service.sales import MAX_REPORT_LINES, SalesLine, read_sales_line
+from licensing.wording import located
+from registry.messages import N_, Message, Param
 
 MAX_CSV_BYTES = 4 * 1024 * 1024
 _COLUMNS = {"units", "net_revenue", "net_revenue_minor", "channel", "territory"}
 
 
-def _whole_number(text: str, what: str) -> int:
+def _whole_number(text: str, what: Param) -> int:
     cleaned = text.strip()
     if not cleaned.isascii() or not cleaned.isdigit():
-        raise InvalidSaleEventError(f"{what} must be a whole number, got {text[:40]!r}")
+        raise InvalidSaleEventError(
+            N_("%(what)s must be a whole number, got %(value)s"), what=what, value=repr(text[:40])
+        )
     return int(cleaned)
 
 
 def _line(row: dict[str, str], currency: str, number: int) -> SalesLine:
     """A row read as text, then checked by the same rules as a line sent as JSON."""
-    where = f"CSV line {number}"
-    units = _whole_number(row.get("units") or "", f"{where}: units")
+    where = Message(N_("CSV line %(line)s"), {"line": number})
+    units = _whole_number(row.get("units") or "", located(where, "units"))
     if row.get("net_revenue_minor"):
-        minor = _whole_number(row["net_revenue_minor"], f"{where}: net_revenue_minor")
+        minor = _whole_number(row["net_revenue_minor"], located(where, "net_revenue_minor"))
     else:
         try:
             minor = Money.parse(row.get("net_revenue") or "", currency).amount_minor
         except LicensingError as error:
-            raise InvalidSaleEventError(f"{where}: net_revenue: {error}") from None
+            raise InvalidSaleEventError(
+                N_("%(field)s: %(problem)s"),
+                field=located(where, "net_revenue"),
+                problem=error.wording,
+            ) from None
     fields = {
         "units": units,
         "net_revenue_minor": minor,
@@ -49,28 +57,32 @@ def _line(row: dict[str, str], currency: str, number: int) -> SalesLine:
 def parse_sales_csv(text: str, currency: str) -> list[SalesLine]:
     """Read a CSV sales report into lines in the given currency."""
     if len(text.encode("utf-8")) > MAX_CSV_BYTES:
-        raise InvalidSaleEventError(f"the CSV report exceeds {MAX_CSV_BYTES} bytes")
+        raise InvalidSaleEventError(N_("the CSV report exceeds %(most)s bytes"), most=MAX_CSV_BYTES)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = set(reader.fieldnames or [])
     unknown = sorted(header - _COLUMNS)
     if unknown:
         raise InvalidSaleEventError(
-            f"unknown CSV columns {', '.join(unknown)}; expected {', '.join(sorted(_COLUMNS))}"
+            N_("unknown CSV columns %(unknown)s; expected %(columns)s"),
+            unknown=", ".join(unknown),
+            columns=", ".join(sorted(_COLUMNS)),
         )
     if "units" not in header or not header & {"net_revenue", "net_revenue_minor"}:
         raise InvalidSaleEventError(
-            "the CSV header needs 'units' and one of 'net_revenue' or 'net_revenue_minor'"
+            N_("the CSV header needs 'units' and one of 'net_revenue' or 'net_revenue_minor'")
         )
     lines = []
     try:
         for row in reader:
             if None in row:
                 raise InvalidSaleEventError(
-                    f"CSV line {reader.line_num} has more fields than the header"
+                    N_("CSV line %(line)s has more fields than the header"), line=reader.line_num
                 )
             lines.append(_line(row, currency, reader.line_num))
             if len(lines) > MAX_REPORT_LINES:
-                raise InvalidSaleEventError(f"a report has at most {MAX_REPORT_LINES} lines")
+                raise InvalidSaleEventError(
+                    N_("a report has at most %(most)s lines"), most=MAX_REPORT_LINES
+                )
     except csv.Error as error:
-        raise InvalidSaleEventError(f"not valid CSV: {error}") from None
+        raise InvalidSaleEventError(N_("not valid CSV: %(reason)s"), reason=str(error)) from None
     return lines

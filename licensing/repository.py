@@ -33,8 +33,10 @@ from licensing.models import (
     VersionStatus,
 )
 from licensing.references import account_reference, may_act_for
+from licensing.wording import in_words
 from registry import repository as registry_repository
 from registry.errors import NotFound
+from registry.messages import N_
 from registry.models import Membership, Organisation, User, Work, persisted_id
 
 # Scoping: which works, versions, offers and grants a user may see or act on.
@@ -48,7 +50,7 @@ def get_version(session: Session, viewer: User, version_id: int) -> ContractVers
         parties = parse_contract_data(version.document).parties
         if work.owner_id == viewer.id or any(may_act_for(viewer, p.account) for p in parties):
             return version
-    raise NotFound(f"contract version {version_id} not found")
+    raise NotFound(N_("contract version %(version)s not found"), version=version_id)
 
 
 def owned_offer(session: Session, actor: User, offer_id: int) -> LicenseOffer:
@@ -61,14 +63,14 @@ def owned_offer(session: Session, actor: User, offer_id: int) -> LicenseOffer:
             pass
         else:
             return offer
-    raise NotFound(f"offer {offer_id} not found among your offers")
+    raise NotFound(N_("offer %(offer)s not found among your offers"), offer=offer_id)
 
 
 def visible_offer(session: Session, viewer: User | None, offer_id: int) -> LicenseOffer:
     """Return an offer on a work the viewer may see (the registry's `visible_work`)."""
     offer = session.get(LicenseOffer, offer_id)
     if offer is None:
-        raise NotFound(f"offer {offer_id} not found")
+        raise NotFound(N_("offer %(offer)s not found"), offer=offer_id)
     registry_repository.visible_work(session, offer.work_id, viewer)
     return offer
 
@@ -78,7 +80,7 @@ def get_grant(session: Session, viewer: User, grant_id: int) -> LicenseGrant:
     grant = session.get(LicenseGrant, grant_id)
     offer = session.get(LicenseOffer, grant.offer_id) if grant is not None else None
     if grant is None or offer is None or viewer.id not in (grant.licensee_id, offer.created_by):
-        raise NotFound(f"license grant {grant_id} not found")
+        raise NotFound(N_("license grant %(grant)s not found"), grant=grant_id)
     return grant
 
 
@@ -101,7 +103,11 @@ def sales_line_of_grant(
     grant = get_grant(session, viewer, grant_id)
     line = session.get(SalesReport, line_id)
     if line is None or line.grant_id != grant.id or line.log_index is None:
-        raise NotFound(f"sales report line {line_id} of grant {grant_id} not found")
+        raise NotFound(
+            N_("sales report line %(line)s of grant %(grant)s not found"),
+            line=line_id,
+            grant=grant_id,
+        )
     return line, line.log_index
 
 
@@ -110,10 +116,12 @@ def certified_grant(session: Session, grant_id: int) -> tuple[LicenseGrant, int]
     certificate is public like the log); a grant awaiting payment or no longer active has none."""
     grant = session.get(LicenseGrant, grant_id)
     if grant is None or grant.activation_log_index is None:
-        raise NotFound(f"license grant {grant_id} not found")
+        raise NotFound(N_("license grant %(grant)s not found"), grant=grant_id)
     if grant.status != GrantStatus.ACTIVE:
         raise NotFound(
-            f"license grant {grant_id} is {grant.status}: only an active grant is certified"
+            N_("license grant %(grant)s is %(status)s: only an active grant is certified"),
+            grant=grant_id,
+            status=in_words(grant.status),
         )
     return grant, grant.activation_log_index
 
@@ -130,7 +138,7 @@ def lock_licensee_grant(session: Session, licensee: User, grant_id: int) -> Lice
         .execution_options(populate_existing=True)
     ).first()
     if grant is None or grant.licensee_id != licensee.id:
-        raise NotFound(f"license grant {grant_id} not found")
+        raise NotFound(N_("license grant %(grant)s not found"), grant=grant_id)
     return grant
 
 
@@ -140,7 +148,7 @@ def royalty_work(session: Session, viewer: User, work_id: int) -> Work:
     if work is None or not (
         work.owner_id == viewer.id or _names_account(session, work_id, account_reference(viewer))
     ):
-        raise NotFound(f"work {work_id} not found")
+        raise NotFound(N_("work %(work)s not found"), work=work_id)
     return work
 
 
@@ -174,7 +182,7 @@ def work_of_version(session: Session, version: ContractVersion) -> Work:
     record = session.get(LicenseContract, version.contract_id)
     work = session.get(Work, record.work_id) if record is not None else None
     if work is None:
-        raise NotFound(f"contract version {version.id} has no work")
+        raise NotFound(N_("contract version %(version)s has no work"), version=str(version.id))
     return work
 
 
@@ -289,7 +297,7 @@ def lock_work(session: Session, work_id: int) -> Work:
         .execution_options(populate_existing=True)
     ).first()
     if work is None:
-        raise NotFound(f"work {work_id} not found")
+        raise NotFound(N_("work %(work)s not found"), work=work_id)
     return work
 
 
@@ -328,7 +336,7 @@ def lock_grant(session: Session, grant_id: int) -> LicenseGrant:
         .execution_options(populate_existing=True)
     ).first()
     if grant is None:
-        raise NotFound(f"license grant {grant_id} not found")
+        raise NotFound(N_("license grant %(grant)s not found"), grant=grant_id)
     return grant
 
 
@@ -336,7 +344,7 @@ def offer_of_grant(session: Session, grant: LicenseGrant) -> LicenseOffer:
     """Return the offer a grant was taken under."""
     offer = session.get(LicenseOffer, grant.offer_id)
     if offer is None:
-        raise NotFound(f"offer {grant.offer_id} not found")
+        raise NotFound(N_("offer %(offer)s not found"), offer=grant.offer_id)
     return offer
 
 
@@ -418,7 +426,9 @@ def version_of_grant(session: Session, grant: LicenseGrant) -> ContractVersion:
     """Return the contract version a grant was taken under."""
     version = session.get(ContractVersion, grant.contract_version_id)
     if version is None:
-        raise NotFound(f"contract version {grant.contract_version_id} not found")
+        raise NotFound(
+            N_("contract version %(version)s not found"), version=grant.contract_version_id
+        )
     return version
 
 

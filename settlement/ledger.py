@@ -35,6 +35,7 @@ from enum import StrEnum
 
 from licensing.money import Money
 from registry.log.events import canonical_json
+from registry.messages import N_
 from settlement.errors import InvalidAccountError, LedgerIntegrityError
 
 MAX_EXTERNAL_KEY = 200
@@ -69,12 +70,17 @@ def platform_account(kind: PlatformAccount) -> str:
 def party_account(account_reference: str, kind: PartyAccount) -> str:
     """Return the code of a party's account; the platform party's share is platform revenue."""
     if not account_reference or _WHITESPACE.search(account_reference):
-        raise InvalidAccountError(f"party account {account_reference[:80]!r} is not a reference")
+        raise InvalidAccountError(
+            N_("party account %(account)s is not a reference"),
+            account=repr(account_reference[:80]),
+        )
     if account_reference.startswith("platform:"):
         return platform_account(PlatformAccount.REVENUE)
     code = f"party:{account_reference}:{kind.value}"
     if len(code) > MAX_ACCOUNT_CODE:
-        raise InvalidAccountError(f"party account {account_reference[:80]!r}… is too long")
+        raise InvalidAccountError(
+            N_("party account %(account)s… is too long"), account=repr(account_reference[:80])
+        )
     return code
 
 
@@ -90,7 +96,9 @@ class Posting:
         # Money refuses non-integers and amounts beyond MAX_AMOUNT_MINOR.
         Money(self.amount_minor, self.currency)
         if not self.account or len(self.account) > MAX_ACCOUNT_CODE:
-            raise InvalidAccountError(f"account code {self.account[:80]!r} is empty or too long")
+            raise InvalidAccountError(
+                N_("account code %(account)s is empty or too long"), account=repr(self.account[:80])
+            )
 
 
 def debit(account: str, amount: Money) -> Posting:
@@ -117,7 +125,9 @@ class EntryDraft:
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.external_key) <= MAX_EXTERNAL_KEY:
-            raise LedgerIntegrityError(f"external key must be 1-{MAX_EXTERNAL_KEY} characters")
+            raise LedgerIntegrityError(
+                N_("external key must be 1-%(most)s characters"), most=MAX_EXTERNAL_KEY
+            )
         merged: dict[tuple[str, str], int] = defaultdict(int)
         for posting in self.postings:
             merged[(posting.account, posting.currency)] += posting.amount_minor
@@ -130,11 +140,16 @@ class EntryDraft:
         unbalanced = imbalances(lines)
         if unbalanced:
             raise LedgerIntegrityError(
-                f"entry {self.external_key} does not balance: "
-                + ", ".join(f"{amount:+d} {currency}" for currency, amount in unbalanced.items())
+                N_("entry %(entry)s does not balance: %(imbalances)s"),
+                entry=self.external_key,
+                imbalances=", ".join(
+                    f"{amount:+d} {currency}" for currency, amount in unbalanced.items()
+                ),
             )
         if not lines:
-            raise LedgerIntegrityError(f"entry {self.external_key} moves no money")
+            raise LedgerIntegrityError(
+                N_("entry %(entry)s moves no money"), entry=self.external_key
+            )
 
     def digest(self) -> str:
         """SHA-256 of the entry's canonical content: what "the same entry" means."""

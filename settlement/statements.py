@@ -22,6 +22,7 @@ from pathlib import Path
 from fpdf import FPDF
 
 from licensing.money import Money
+from registry.messages import N_
 from settlement.errors import StatementFontMissingError, StatementPeriodError
 
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -55,7 +56,8 @@ class Period:
         match = _PERIOD.fullmatch(text)
         if match is None:
             raise StatementPeriodError(
-                f"{text[:20]!r} is not a statement period: write a month as YYYY-MM, e.g. 2026-11"
+                N_("%(text)s is not a statement period: write a month as YYYY-MM, e.g. 2026-11"),
+                text=repr(text[:20]),
             )
         return cls(int(match["year"]), int(match["month"]))
 
@@ -229,7 +231,8 @@ def _fit(pdf: FPDF, text: str, width: float) -> str:
 def _font(pdf: FPDF) -> str:
     if not CJK_FONT.exists():
         raise StatementFontMissingError(
-            f"statement PDFs need the font {CJK_FONT} (Debian package fonts-wqy-microhei)"
+            N_("statement PDFs need the font %(font)s (Debian package fonts-wqy-microhei)"),
+            font=str(CJK_FONT),
         )
     pdf.add_font("statement", fname=str(CJK_FONT))
     return "statement"

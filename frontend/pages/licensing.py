@@ -196,7 +196,9 @@ def contract_preview(
         event = _sample_event(contract, values)
         split = _split_view(request, contract, simulate_sale(session, contract, event))
     except LicensingError as error:
-        return JSONResponse({"problems": {"sample": str(error)}, "split": None})
+        return JSONResponse(
+            {"problems": {"sample": error.translated(gettext_for(request))}, "split": None}
+        )
     return JSONResponse({"problems": {}, "split": split})
 
 

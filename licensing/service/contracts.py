@@ -34,6 +34,7 @@ from licensing.references import (
     work_reference,
 )
 from licensing.terms import restamp_open_offers
+from licensing.wording import in_words
 from registry.accounts.repository import user_by_email
 from registry.accounts.verification import require_verified_email
 from registry.errors import Conflict, Forbidden
@@ -66,7 +67,8 @@ def active_contract(session: Session, work_id: int) -> tuple[ContractVersion, Co
     version = repository.active_version(session, work_id)
     if version is None:
         raise Conflict(
-            f"work {work_id} has no active contract: every party must consent to a version first"
+            N_("work %(work)s has no active contract: every party must consent to a version first"),
+            work=work_id,
         )
     return version, parse_contract_data(version.document)
 
@@ -89,13 +91,15 @@ def propose_contract_version(
     work_id = referenced_work_id(reference) if reference is not None else None
     if work_id is None:
         raise InvalidContractError(
-            f"subject.work must name a registered work as {WORK_REFERENCE_PREFIX}<id>, "
-            f"got {reference or contract.subject.collection!r}"
+            N_("subject.work must name a registered work as %(prefix)s<id>, got %(reference)s"),
+            prefix=WORK_REFERENCE_PREFIX,
+            reference=repr(reference or contract.subject.collection),
         )
     if for_work is not None and work_id != for_work:
         raise InvalidContractError(
-            f"subject.work is {reference}, but the contract is proposed for "
-            f"{work_reference(for_work)}"
+            N_("subject.work is %(reference)s, but the contract is proposed for %(work)s"),
+            reference=str(reference),
+            work=work_reference(for_work),
         )
     get_owned_work(session, actor, work_id)
     compiled(session, contract)
@@ -104,7 +108,9 @@ def propose_contract_version(
         taken = repository.contract_with_key(session, contract.contract_id)
         if taken is not None:
             raise Conflict(
-                f"contract id {contract.contract_id} already belongs to work {taken.work_id}"
+                N_("contract id %(contract)s already belongs to work %(work)s"),
+                contract=contract.contract_id,
+                work=taken.work_id,
             )
         record = LicenseContract(
             contract_key=contract.contract_id, work_id=work_id, owner_id=persisted_id(actor)
@@ -113,15 +119,26 @@ def propose_contract_version(
         session.flush()
     elif record.contract_key != contract.contract_id:
         raise Conflict(
-            f"work {work_id} already has contract {record.contract_key}; "
-            f"propose a new version of it instead of {contract.contract_id}"
+            N_(
+                "work %(work)s already has contract %(existing)s; "
+                "propose a new version of it instead of %(contract)s"
+            ),
+            work=work_id,
+            existing=record.contract_key,
+            contract=contract.contract_id,
         )
     latest = repository.latest_version_number(session, persisted_id(record))
     expected = latest + 1
     if contract.version != expected:
         raise Conflict(
-            f"contract {contract.contract_id} is at version {latest}: "
-            f"propose version {expected}, not {contract.version}"
+            N_(
+                "contract %(contract)s is at version %(latest)s: "
+                "propose version %(expected)s, not %(version)s"
+            ),
+            contract=contract.contract_id,
+            latest=latest,
+            expected=expected,
+            version=contract.version,
         )
     document = contract.model_dump(mode="json", exclude_none=True)
     version = ContractVersion(
@@ -151,7 +168,7 @@ def consent_to_version(
         raise Conflict(
             N_("contract version %(version)s is %(status)s; only drafts take consent"),
             version=version_id,
-            status=str(version.status),
+            status=in_words(version.status),
         )
     contract = parse_contract_data(version.document)
     party = next((entry for entry in contract.parties if entry.id == party_id), None)
@@ -288,7 +305,7 @@ def decline_version(
         raise Conflict(
             N_("contract version %(version)s is %(status)s; only drafts are declined"),
             version=version_id,
-            status=str(version.status),
+            status=in_words(version.status),
         )
     contract = parse_contract_data(version.document)
     party = next((entry for entry in contract.parties if entry.id == party_id), None)

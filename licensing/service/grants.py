@@ -15,7 +15,6 @@ same transaction). Grant lookups are scoped in `licensing.repository`.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Final
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -27,11 +26,12 @@ from licensing.models import GrantStatus, LicenseGrant, LicenseOffer, OfferStatu
 from licensing.money import Money
 from licensing.service.contracts import active_contract, compiled
 from licensing.service.offers import close_open_offers
+from licensing.wording import in_words
 from registry.enforcement.disputes import open_dispute_of_work
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
-from registry.messages import N_, Message
+from registry.messages import N_
 from registry.models import Role, User, persisted_id, utcnow
 from registry.monitoring.exclusivity import watch_exclusivity
 from registry.notifications.service import notify
@@ -75,7 +75,7 @@ def take_license(
         raise Conflict(
             N_("offer %(offer)s is %(status)s: it takes no new licenses"),
             offer=offer_id,
-            status=str(offer.status),
+            status=in_words(offer.status),
         )
     refuse_if_disputed(session, offer.work_id)
     if work.owner_id == licensee.id:
@@ -200,7 +200,7 @@ def activate_grant(session: Session, grant_id: int, *, now: datetime | None = No
         raise Conflict(
             N_("license grant %(grant)s is %(status)s: it cannot be paid"),
             grant=grant_id,
-            status=str(grant.status),
+            status=in_words(grant.status),
         )
     if grant.sale_type == "buyout":
         live = repository.live_buyout_grant(session, grant.work_id)
@@ -241,7 +241,7 @@ def activate_grant(session: Session, grant_id: int, *, now: datetime | None = No
 def _user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"user {user_id} not found")
+        raise NotFound(N_("user %(user)s not found"), user=user_id)
     return user
 
 
@@ -252,7 +252,7 @@ def cancel_grant(session: Session, licensee: User, grant_id: int) -> LicenseGran
         raise Conflict(
             N_("license grant %(grant)s is %(status)s: only an unpaid one is cancelled"),
             grant=grant_id,
-            status=str(grant.status),
+            status=in_words(grant.status),
         )
     grant.status = GrantStatus.CANCELLED
     session.add(grant)
@@ -318,7 +318,7 @@ def refund_grant(session: Session, grant_id: int) -> LicenseGrant:
         raise Conflict(
             N_("license grant %(grant)s is %(status)s: only a paid one is refunded"),
             grant=grant_id,
-            status=str(grant.status),
+            status=in_words(grant.status),
         )
     grant.status = GrantStatus.REFUNDED
     session.add(grant)
@@ -359,14 +359,6 @@ def _taken_wording(grant: LicenseGrant, gross: Money) -> tuple[str, str, str]:
     return subject, body, deadline
 
 
-# The sale types as words a reader's language has (the catalogs translate them).
-SALE_TYPE_WORDS: Final = {
-    "retail": N_("retail"),
-    "wholesale": N_("wholesale"),
-    "buyout": N_("buyout"),
-}
-
-
 def _tell_owner(
     session: Session,
     offer: LicenseOffer,
@@ -381,8 +373,7 @@ def _tell_owner(
     `sale_type`, `gross` and `deadline` placeholders."""
     publisher = session.get(User, offer.created_by)
     if publisher is None:
-        raise NotFound(f"user {offer.created_by} not found")
-    word = SALE_TYPE_WORDS.get(grant.sale_type)
+        raise NotFound(N_("user %(user)s not found"), user=offer.created_by)
     notify(
         session,
         publisher,
@@ -393,7 +384,7 @@ def _tell_owner(
         params={
             "grant": persisted_id(grant),
             "work": grant.work_id,
-            "sale_type": grant.sale_type if word is None else Message(word),
+            "sale_type": in_words(grant.sale_type),
             "gross": gross or str(Money(grant.gross_minor, grant.currency)),
             "deadline": deadline,
         },

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from licensing import repository
 from licensing.errors import InvalidDomainError
 from licensing.models import GrantStatus, LicenseGrant
+from registry.messages import N_
 from registry.models import persisted_id
 from similarity.crawl.urls import InvalidUrlError, canonical_host, host_within
 
@@ -31,7 +32,11 @@ def licensed_grants(session: Session, work_id: int, domain_or_url: str) -> list[
     try:
         host = canonical_host(domain_or_url)
     except InvalidUrlError as error:
-        raise InvalidDomainError(f"{domain_or_url[:100]!r} names no domain: {error}") from None
+        raise InvalidDomainError(
+            N_("%(text)s names no domain: %(reason)s"),
+            text=repr(domain_or_url[:100]),
+            reason=str(error),
+        ) from None
     candidates = repository.grants_with_licensee_domains(session, work_id, LICENSING_GRANT_STATUSES)
     grants: dict[int, LicenseGrant] = {}
     named = repository.grants_with_licensed_domains(session, work_id, LICENSING_GRANT_STATUSES)

@@ -22,6 +22,7 @@ from licensing.errors import MarketQueryError
 from licensing.models import LicenseOffer, OfferStatus
 from licensing.money import Money, currency_exponent
 from licensing.terms import MILLI_EXPONENT
+from registry.messages import N_
 from registry.models import Work
 from registry.repository import work_scope, works_containing, works_tagged
 
@@ -55,24 +56,30 @@ class MarketQuery:
 
     def __post_init__(self) -> None:
         if self.sale_type is not None and self.sale_type not in SALE_TYPES:
-            raise MarketQueryError(f"there is no licence type {self.sale_type!r}")
+            raise MarketQueryError(
+                N_("there is no licence type %(sale_type)s"), sale_type=repr(self.sale_type)
+            )
         for bound in (self.min_price, self.max_price):
             if bound is not None and (not bound.is_finite() or not 0 <= bound <= MAX_PRICE):
-                raise MarketQueryError(f"a price must be a number from 0 to {MAX_PRICE:,}")
+                raise MarketQueryError(
+                    N_("a price must be a number from 0 to %(most)s"), most=f"{MAX_PRICE:,}"
+                )
         if (
             self.min_price is not None
             and self.max_price is not None
             and self.min_price > self.max_price
         ):
             raise MarketQueryError(
-                f"the lowest price ({self.min_price}) is above the highest ({self.max_price})"
+                N_("the lowest price (%(lowest)s) is above the highest (%(highest)s)"),
+                lowest=str(self.min_price),
+                highest=str(self.max_price),
             )
         if any(not character.isprintable() for character in self.text + "".join(self.tags)):
-            raise MarketQueryError("the search text holds control characters: type it again")
+            raise MarketQueryError(N_("the search text holds control characters: type it again"))
         if len(self.tags) > MAX_TAGS:
-            raise MarketQueryError(f"search at most {MAX_TAGS} tags at once")
+            raise MarketQueryError(N_("search at most %(most)s tags at once"), most=MAX_TAGS)
         if not 1 <= self.page <= MAX_PAGE:
-            raise MarketQueryError(f"the page must be between 1 and {MAX_PAGE}")
+            raise MarketQueryError(N_("the page must be between 1 and %(most)s"), most=MAX_PAGE)
 
     @property
     def filters_offers(self) -> bool:

@@ -16,7 +16,9 @@ from licensing.errors import InvalidSaleEventError
 from licensing.models import LicenseGrant, LicenseOffer, OfferStatus
 from licensing.service.contracts import active_contract
 from licensing.terms import OfferTerms, stamp_terms, terms_of
+from licensing.wording import in_words, listed
 from registry.errors import Conflict
+from registry.messages import N_
 from registry.models import User, persisted_id
 from registry.repository import get_owned_work, visible_work
 
@@ -29,13 +31,20 @@ def publish_offer(
     version, contract = active_contract(session, work_id)
     if sale_type not in contract.sale_types():
         raise InvalidSaleEventError(
-            f"the active contract of work {work_id} offers no {sale_type} sales "
-            f"(it offers {', '.join(contract.sale_types())})"
+            N_(
+                "the active contract of work %(work)s offers no %(sale_type)s sales "
+                "(it offers %(offered)s)"
+            ),
+            work=work_id,
+            sale_type=in_words(sale_type),
+            offered=listed([in_words(offered) for offered in contract.sale_types()]),
         )
     if package is not None:
         packages = [entry.id for entry in contract.wholesale.packages] if contract.wholesale else []
         if sale_type != "wholesale" or package not in packages:
-            raise InvalidSaleEventError(f"no wholesale package {package!r} in the active contract")
+            raise InvalidSaleEventError(
+                N_("no wholesale package %(package)s in the active contract"), package=repr(package)
+            )
     offer = LicenseOffer(
         work_id=work_id,
         contract_id=version.contract_id,
@@ -53,7 +62,11 @@ def withdraw_offer(session: Session, actor: User, offer_id: int) -> LicenseOffer
     """Withdraw an open offer on a work the actor owns; grants already taken stay valid."""
     offer = repository.owned_offer(session, actor, offer_id)
     if offer.status != OfferStatus.OPEN:
-        raise Conflict(f"offer {offer_id} is already {offer.status}")
+        raise Conflict(
+            N_("offer %(offer)s is already %(status)s"),
+            offer=offer_id,
+            status=in_words(offer.status),
+        )
     offer.status = OfferStatus.WITHDRAWN
     session.add(offer)
     session.flush()

@@ -33,6 +33,7 @@ from registry.enforcement.service import record_licence_offer as record_on_case
 from registry.errors import Conflict
 from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
+from registry.messages import N_
 from registry.models import User, Work, persisted_id, utcnow
 
 RETROACTIVE = "retroactive"
@@ -138,20 +139,30 @@ def offer_retroactive_licence(
     repository.lock_work(session, persisted_id(work))
     if work.owner_id != owner.id:
         raise Conflict(
-            f"work {work.id} is no longer yours: only its owner licenses it, and its royalties "
-            "go to the parties of its contract"
+            N_(
+                "work %(work)s is no longer yours: only its owner licenses it, and its royalties "
+                "go to the parties of its contract"
+            ),
+            work=str(work.id),
         )
     refuse_if_disputed(session, persisted_id(work))
     version, contract = active_contract(session, persisted_id(work))
     amount = price or standard_price(session, persisted_id(work))
     if amount is None:
         raise InvalidSaleEventError(
-            f"work {work.id} has no open wholesale offer to derive a price from: set the "
-            "licence's price by hand"
+            N_(
+                "work %(work)s has no open wholesale offer to derive a price from: set the "
+                "licence's price by hand"
+            ),
+            work=str(work.id),
         )
     current = case_licence(session, case_id)
     if current is not None and current.status == GrantStatus.ACTIVE:
-        raise Conflict(f"case {case_id} is already settled by licence grant {current.id}")
+        raise Conflict(
+            N_("case %(case)s is already settled by licence grant %(grant)s"),
+            case=case_id,
+            grant=str(current.id),
+        )
     if current is not None:
         current.status = GrantStatus.CANCELLED
         session.add(current)

@@ -34,9 +34,11 @@ from licensing.models import ContractVersion, LicenseGrant, SalesReport
 from licensing.money import Money
 from licensing.schemas import SalesLineCreate
 from licensing.service.contracts import compiled
+from licensing.wording import in_words, located, problems_listed
 from registry.errors import Conflict, NotFound
 from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
+from registry.messages import N_, Param
 from registry.models import User, persisted_id, utcnow
 
 REPORT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
@@ -63,7 +65,7 @@ class SalesLine:
         )
 
 
-def read_sales_line(fields: Mapping[str, object], currency: str, where: str) -> SalesLine:
+def read_sales_line(fields: Mapping[str, object], currency: str, where: Param) -> SalesLine:
     """Validate one line however it was sent (JSON or CSV) by the one set of rules for a line.
 
     The rules are `SalesLineCreate`'s, the same the JSON API publishes in its schema, so a
@@ -72,11 +74,15 @@ def read_sales_line(fields: Mapping[str, object], currency: str, where: str) -> 
     try:
         line = SalesLineCreate.model_validate(fields)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
-            for item in error.errors(include_input=False)
+        problems = problems_listed(
+            [
+                located(".".join(str(part) for part in item["loc"]), item["msg"])
+                for item in error.errors(include_input=False)
+            ]
         )
-        raise InvalidSaleEventError(f"{where}: {problems}") from None
+        raise InvalidSaleEventError(
+            N_("%(field)s: %(problem)s"), field=where, problem=problems
+        ) from None
     return SalesLine.of(line, currency)
 
 
@@ -193,25 +199,41 @@ def submit_sales_report(
     """
     if not REPORT_ID_PATTERN.fullmatch(report_id):
         raise InvalidSaleEventError(
-            f"report id {report_id[:140]!r} must be 1-128 letters, digits or _ . : - "
-            "and start with a letter or digit"
+            N_(
+                "report id %(report)s must be 1-128 letters, digits or _ . : - "
+                "and start with a letter or digit"
+            ),
+            report=repr(report_id[:140]),
         )
     if not lines:
-        raise InvalidSaleEventError(f"report {report_id} has no lines")
+        raise InvalidSaleEventError(N_("report %(report)s has no lines"), report=report_id)
     if len(lines) > MAX_REPORT_LINES:
         raise InvalidSaleEventError(
-            f"report {report_id} has {len(lines)} lines; at most {MAX_REPORT_LINES} per report"
+            N_("report %(report)s has %(count)s lines; at most %(most)s per report"),
+            report=report_id,
+            count=len(lines),
+            most=MAX_REPORT_LINES,
         )
     grant = repository.lock_licensee_grant(session, licensee, grant_id)
     if grant.sale_type != "retail":
-        raise Conflict(f"grant {grant_id} is a {grant.sale_type} license, not retail")
+        raise Conflict(
+            N_("grant %(grant)s is a %(sale_type)s license, not retail"),
+            grant=grant_id,
+            sale_type=in_words(grant.sale_type),
+        )
     version = repository.version_of_grant(session, grant)
     contract = parse_contract_data(version.document)
     for number, line in enumerate(lines, start=1):
         if line.net_revenue.currency != contract.currency:
             raise CurrencyMismatchError(
-                f"currency mismatch: line {number} of report {report_id} is in "
-                f"{line.net_revenue.currency}, the contract's currency is {contract.currency}"
+                N_(
+                    "currency mismatch: line %(line)s of report %(report)s is in %(currency)s, "
+                    "the contract's currency is %(contract_currency)s"
+                ),
+                line=number,
+                report=report_id,
+                currency=line.net_revenue.currency,
+                contract_currency=contract.currency,
             )
     existing = repository.report_rows(session, grant_id, report_id)
     if existing:
@@ -221,8 +243,11 @@ def submit_sales_report(
             stored = [ReportedLine.of(row) for row in existing]
             return _outcome(grant, report_id, corrects, stored, earlier, replayed=True)
         raise Conflict(
-            f"report {report_id} was already recorded with other lines; "
-            "send a correction under a new report id that names it"
+            N_(
+                "report %(report)s was already recorded with other lines; "
+                "send a correction under a new report id that names it"
+            ),
+            report=report_id,
         )
     replaced: list[SalesReport] = []
     if corrects is not None:
@@ -245,14 +270,25 @@ def submit_sales_report(
 def _replaceable_report(session: Session, grant_id: int, corrects: str) -> list[SalesReport]:
     replaced = repository.report_rows(session, grant_id, corrects)
     if not replaced:
-        raise NotFound(f"report {corrects} not found under grant {grant_id}")
+        raise NotFound(
+            N_("report %(report)s not found under grant %(grant)s"),
+            report=corrects,
+            grant=grant_id,
+        )
     if repository.report_is_replaced(session, grant_id, corrects):
-        raise Conflict(f"report {corrects} was already corrected; correct the correction")
+        raise Conflict(
+            N_("report %(report)s was already corrected; correct the correction"),
+            report=corrects,
+        )
     latest = repository.latest_counted_report(session, grant_id)
     if latest != corrects:
         raise Conflict(
-            f"only the latest report still counted ({latest}) can be corrected, not {corrects}: "
-            "the tiers of later reports depend on it"
+            N_(
+                "only the latest report still counted (%(latest)s) can be corrected, not "
+                "%(report)s: the tiers of later reports depend on it"
+            ),
+            latest=str(latest),
+            report=corrects,
         )
     return replaced
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from licensing.money import Money
+from registry.messages import N_
 from registry.models import persisted_id, utcnow
 from settlement import repository
 from settlement.errors import EntryConflictError, LedgerIntegrityError
@@ -47,7 +48,8 @@ def post_entries(session: Session, drafts: Sequence[EntryDraft]) -> list[Posted]
         earlier = unique.setdefault(draft.external_key, draft)
         if earlier.digest() != draft.digest():
             raise EntryConflictError(
-                f"entry {draft.external_key} appears twice in one batch with different content"
+                N_("entry %(entry)s appears twice in one batch with different content"),
+                entry=draft.external_key,
             )
     try:
         with session.begin_nested():
@@ -67,8 +69,11 @@ def _post_new(session: Session, drafts: list[EntryDraft]) -> dict[str, Posted]:
             fresh.append(draft)
         elif entry.digest != draft.digest():
             raise EntryConflictError(
-                f"entry {draft.external_key} was already posted with other content; "
-                "correct it with a reversing entry under a new key"
+                N_(
+                    "entry %(entry)s was already posted with other content; "
+                    "correct it with a reversing entry under a new key"
+                ),
+                entry=draft.external_key,
             )
         else:
             posted[draft.external_key] = Posted(
@@ -112,7 +117,9 @@ def _post_new(session: Session, drafts: list[EntryDraft]) -> dict[str, Posted]:
     # Balanced in code already; checked again on what the database now holds, before commit.
     unbalanced = repository.unbalanced_entries(session, entry_ids)
     if unbalanced:
-        raise LedgerIntegrityError(f"stored entries do not balance: {unbalanced[:3]}")
+        raise LedgerIntegrityError(
+            N_("stored entries do not balance: %(entries)s"), entries=str(unbalanced[:3])
+        )
     for entry_id, draft, digest in zip(entry_ids, fresh, digests, strict=True):
         posted[draft.external_key] = Posted(entry_id, draft.external_key, digest, replayed=False)
     return posted
@@ -129,7 +136,9 @@ def _reversed_entry_ids(session: Session, drafts: list[EntryDraft]) -> dict[str,
             continue
         original = originals.get(draft.reverses_key)
         if original is None:
-            raise LedgerIntegrityError(f"entry {draft.reverses_key} to reverse was never posted")
+            raise LedgerIntegrityError(
+                N_("entry %(entry)s to reverse was never posted"), entry=draft.reverses_key
+            )
         reversed_ids[draft.external_key] = persisted_id(original)
     return reversed_ids
 
@@ -138,7 +147,9 @@ def reversal_of(session: Session, external_key: str, reversal_key: str) -> Entry
     """Return the entry that reverses a posted one: its stored lines, negated."""
     entry = repository.entry_with_key(session, external_key)
     if entry is None:
-        raise LedgerIntegrityError(f"entry {external_key} to reverse was never posted")
+        raise LedgerIntegrityError(
+            N_("entry %(entry)s to reverse was never posted"), entry=external_key
+        )
     lines = repository.lines_of(session, persisted_id(entry))
     return EntryDraft(
         external_key=reversal_key,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlmodel import Session
 
@@ -31,6 +31,7 @@ from licensing.repository import (
 )
 from licensing.service.grants import activate_grant, expire_unpaid_grants
 from licensing.service.retroactive import case_licence, licence_terms
+from licensing.wording import in_words
 from registry.enforcement.service import (
     CaseLinks,
     case_for_response,
@@ -39,7 +40,7 @@ from registry.enforcement.service import (
 )
 from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
-from registry.messages import N_
+from registry.messages import N_, Message, Param
 from registry.models import User, persisted_id, utcnow
 from settlement import repository
 from settlement.errors import PaymentMismatchError, PaymentStateError
@@ -49,6 +50,16 @@ from settlement.postings import payment_entry, royalty_payment_entry, shares_of
 from settlement.service.holds import hold_if_disputed
 from settlement.service.ledger import post_entry
 from settlement.stripe.gateway import IntentSnapshot, PaymentGateway
+
+# The states Stripe gives a PaymentIntent, as words the catalogs translate.
+_INTENT_STATES: Final = {
+    "requires_payment_method": N_("requires payment method"),
+    "requires_confirmation": N_("requires confirmation"),
+    "requires_action": N_("requires action"),
+    "processing": N_("processing"),
+    "requires_capture": N_("requires capture"),
+    "canceled": N_("canceled"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +151,7 @@ def _start(
         raise PaymentStateError(
             N_("license grant %(grant)s is %(status)s: only a grant awaiting payment is paid"),
             grant=grant_id,
-            status=str(grant.status),
+            status=in_words(grant.status),
         )
     if grant.gross_minor <= 0:
         raise PaymentStateError(
@@ -199,14 +210,20 @@ def settle_intent(
     """
     payment = repository.payment_with_intent(session, intent.id)
     if payment is None:
-        raise PaymentStateError(f"payment {intent.id} was not started by this platform")
+        raise PaymentStateError(
+            N_("payment %(payment)s was not started by this platform"), payment=intent.id
+        )
     if payment.status == PaymentStatus.SUCCEEDED:
         return payment
     if intent.status != "succeeded":
-        raise PaymentStateError(f"payment {intent.id} is {intent.status}, not succeeded")
+        raise PaymentStateError(
+            N_("payment %(payment)s is %(status)s, not succeeded"),
+            payment=intent.id,
+            status=_intent_state(intent.status),
+        )
     grant = session.get(LicenseGrant, payment.grant_id)
     if grant is None:
-        raise PaymentStateError(f"payment {intent.id} names no grant")
+        raise PaymentStateError(N_("payment %(payment)s names no grant"), payment=intent.id)
     if payment.sales_report_key is not None:
         return _settle_invoice(
             session, payment, grant, intent, fee=fee, log=log, moment=now or utcnow()
@@ -214,8 +231,14 @@ def settle_intent(
     price = Money(grant.gross_minor, grant.currency)
     if intent.amount != price or intent.grant_id != payment.grant_id:
         raise PaymentMismatchError(
-            f"payment {intent.id} of {intent.amount} does not match license grant "
-            f"{grant.id}'s price of {price}: nothing is settled"
+            N_(
+                "payment %(payment)s of %(amount)s does not match license grant %(grant)s's "
+                "price of %(price)s: nothing is settled"
+            ),
+            payment=intent.id,
+            amount=str(intent.amount),
+            grant=str(grant.id),
+            price=str(price),
         )
     moment = now or utcnow()
     activate_grant(session, persisted_id(grant), now=moment)
@@ -260,6 +283,11 @@ def settle_intent(
     return payment
 
 
+def _intent_state(status: str) -> Param:
+    word = _INTENT_STATES.get(status)
+    return status if word is None else Message(word)
+
+
 def invoice_allocations(rows: Sequence[SalesReport]) -> list[AllocationLine]:
     """What a sales report's royalties owe each party (its invoice), summed over its lines.
 
@@ -292,15 +320,24 @@ def _settle_invoice(
     report_id = payment.sales_report_key or ""
     if report_is_replaced(session, grant_id, report_id):
         raise PaymentStateError(
-            f"report {report_id} was corrected after its invoice was sent: pay the correction's "
-            "invoice instead; this payment will be refunded"
+            N_(
+                "report %(report)s was corrected after its invoice was sent: pay the "
+                "correction's invoice instead; this payment will be refunded"
+            ),
+            report=report_id,
         )
     allocations = invoice_allocations(report_rows(session, grant_id, report_id))
     owed = Money(sum(line.amount_minor for line in allocations), grant.currency)
     if intent.amount != owed or intent.grant_id != grant_id:
         raise PaymentMismatchError(
-            f"payment {intent.id} of {intent.amount} does not match the invoice of report "
-            f"{report_id} for {owed}: nothing is settled"
+            N_(
+                "payment %(payment)s of %(amount)s does not match the invoice of report "
+                "%(report)s for %(owed)s: nothing is settled"
+            ),
+            payment=intent.id,
+            amount=str(intent.amount),
+            report=report_id,
+            owed=str(owed),
         )
     draft = royalty_payment_entry(f"payment:{intent.id}", grant_id, intent.amount, fee)
     posted = post_entry(session, draft)

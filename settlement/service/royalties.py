@@ -20,6 +20,7 @@ from licensing.models import LicenseGrant, SalesReport
 from licensing.money import Money
 from licensing.repository import report_rows
 from licensing.service.sales import ReportedLine, ReportOutcome
+from registry.messages import N_
 from registry.models import persisted_id
 from settlement import repository
 from settlement.errors import PaymentStateError
@@ -88,8 +89,11 @@ def post_royalties(session: Session, outcome: ReportOutcome) -> list[Posted]:
     if outcome.corrects_report_id is not None:
         if paid_report(session, outcome.grant_id, outcome.corrects_report_id) is not None:
             raise PaymentStateError(
-                f"report {outcome.corrects_report_id} is already paid, so it cannot be "
-                "corrected: report the difference as a new report"
+                N_(
+                    "report %(report)s is already paid, so it cannot be corrected: report the "
+                    "difference as a new report"
+                ),
+                report=outcome.corrects_report_id,
             )
         drafts.extend(_reversals(session, outcome.grant_id, outcome.corrects_report_id))
     shares = report_shares(outcome.rows, outcome.royalties.currency)

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from licensing.models import LicenseGrant, SalesReport
 from licensing.repository import report_rows
+from registry.messages import N_
 from registry.models import Work, persisted_id
 from settlement import repository
 from settlement.errors import LedgerIntegrityError
@@ -87,7 +88,8 @@ def _lines(
     ]
     if sum(line.amount_minor for line in lines) != -amount:
         raise LedgerIntegrityError(
-            f"entry {entry.external_key} does not match the lines of the report it posted"
+            N_("entry %(entry)s does not match the lines of the report it posted"),
+            entry=entry.external_key,
         )
     return lines
 

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from licensing.money import Money
 from registry.errors import CopymarkError
 from registry.log.store import AttestationLog
+from registry.messages import N_
 from registry.models import utcnow
 from settlement import repository
 from settlement.errors import (
@@ -58,18 +59,18 @@ def _event_fields(payload: bytes) -> tuple[dict[str, Any], str, str, Mapping[str
     try:
         event = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MalformedEventError("the webhook body is not JSON") from None
+        raise MalformedEventError(N_("the webhook body is not JSON")) from None
     if not isinstance(event, dict):
-        raise MalformedEventError("the webhook body is not a Stripe event object")
+        raise MalformedEventError(N_("the webhook body is not a Stripe event object"))
     event_id, event_type = event.get("id"), event.get("type")
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(event_id, str) or not 1 <= len(event_id) <= 255:
-        raise MalformedEventError("the webhook event has no id")
+        raise MalformedEventError(N_("the webhook event has no id"))
     if not isinstance(event_type, str) or not 1 <= len(event_type) <= 128:
-        raise MalformedEventError("the webhook event has no type")
+        raise MalformedEventError(N_("the webhook event has no type"))
     if not isinstance(obj, dict):
-        raise MalformedEventError("the webhook event carries no object")
+        raise MalformedEventError(N_("the webhook event carries no object"))
     return event, event_id, event_type, obj
 
 
@@ -85,9 +86,11 @@ def receive_webhook(
 ) -> WebhookOutcome:
     """Verify a delivery, store its event once, and apply it; see the module docstring."""
     if not secret:
-        raise WebhookDisabledError("no webhook secret is configured: webhooks are turned off")
+        raise WebhookDisabledError(N_("no webhook secret is configured: webhooks are turned off"))
     if len(payload) > MAX_WEBHOOK_BYTES:
-        raise WebhookTooLargeError(f"the webhook body exceeds {MAX_WEBHOOK_BYTES} bytes")
+        raise WebhookTooLargeError(
+            N_("the webhook body exceeds %(most)s bytes"), most=MAX_WEBHOOK_BYTES
+        )
     signatures.verify(payload, signature, secret, now)
     event, event_id, event_type, obj = _event_fields(payload)
     digest = hashlib.sha256(
@@ -134,7 +137,8 @@ def _created(event: Mapping[str, Any], now: int) -> datetime:
 def _seen_before(stored: ProcessorEvent, digest: str) -> WebhookOutcome:
     if stored.payload_sha256 != digest:
         raise EventConflictError(
-            f"event {stored.event_id} was already received with other content: refused"
+            N_("event %(event)s was already received with other content: refused"),
+            event=stored.event_id,
         )
     return WebhookOutcome(stored.event_id, stored.event_type, stored.outcome, duplicate=True)
 
@@ -165,18 +169,21 @@ def _apply(
     if event_type == "charge.refunded":
         intent_id = obj.get("payment_intent")
         if not isinstance(intent_id, str):
-            raise MalformedEventError("the refunded charge names no payment intent")
+            raise MalformedEventError(N_("the refunded charge names no payment intent"))
         try:
             total = Money(obj["amount_refunded"], str(obj["currency"]).upper())
         except (KeyError, CopymarkError) as error:
-            raise MalformedEventError(f"the refunded charge is malformed: {error}") from None
+            raise MalformedEventError(
+                N_("the refunded charge is malformed: %(problem)s"),
+                problem=error.wording if isinstance(error, CopymarkError) else str(error),
+            ) from None
         refunded = apply_refund(session, intent_id, total)
         return f"refunded {refunded.refunded_minor} of payment {intent_id}"
     if event_type == "account.updated":
         try:
             snapshot = ConnectedAccountSnapshot.from_object(obj)
         except KeyError:
-            raise MalformedEventError("the updated account has no id") from None
+            raise MalformedEventError(N_("the updated account has no id")) from None
         account = apply_account_update(session, snapshot, reported_at)
         if account is None:
             return (

@@ -47,7 +47,10 @@ class IntentSnapshot:
                 client_secret=secret if isinstance(secret, str) else None,
             )
         except (KeyError, CopymarkError) as error:
-            raise MalformedEventError(f"the payment intent is malformed: {error}") from None
+            raise MalformedEventError(
+                N_("the payment intent is malformed: %(problem)s"),
+                problem=error.wording if isinstance(error, CopymarkError) else str(error),
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)

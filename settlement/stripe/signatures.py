@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 
+from registry.messages import N_
 from settlement.errors import WebhookSignatureError
 
 TOLERANCE_S = 300
@@ -29,31 +30,32 @@ def sign(payload: bytes, secret: str, timestamp: int) -> str:
 def verify(payload: bytes, header: str | None, secret: str, now: int) -> int:
     """Return the signed timestamp if the header signs the payload; refuse it otherwise."""
     if not header:
-        raise WebhookSignatureError("the Stripe-Signature header is missing")
+        raise WebhookSignatureError(N_("the Stripe-Signature header is missing"))
     if len(header) > MAX_HEADER:
-        raise WebhookSignatureError("the Stripe-Signature header is too long")
+        raise WebhookSignatureError(N_("the Stripe-Signature header is too long"))
     timestamps: list[str] = []
     signatures: list[str] = []
     for part in header.split(","):
         key, separator, value = part.strip().partition("=")
         if not separator:
-            raise WebhookSignatureError("the Stripe-Signature header is malformed")
+            raise WebhookSignatureError(N_("the Stripe-Signature header is malformed"))
         if key == "t":
             timestamps.append(value)
         elif key == "v1":
             signatures.append(value)
     if len(timestamps) != 1 or not timestamps[0].isdigit() or len(timestamps[0]) > 12:
-        raise WebhookSignatureError("the Stripe-Signature header needs exactly one timestamp t")
+        raise WebhookSignatureError(N_("the Stripe-Signature header needs exactly one timestamp t"))
     if not signatures or not all(_HEX_SHA256.fullmatch(value) for value in signatures):
-        raise WebhookSignatureError("the Stripe-Signature header has no valid v1 signature")
+        raise WebhookSignatureError(N_("the Stripe-Signature header has no valid v1 signature"))
     timestamp = int(timestamps[0])
     if timestamp > now + CLOCK_SKEW_S:
-        raise WebhookSignatureError("the webhook is signed with a time in the future")
+        raise WebhookSignatureError(N_("the webhook is signed with a time in the future"))
     if timestamp < now - TOLERANCE_S:
         raise WebhookSignatureError(
-            f"the webhook was signed more than {TOLERANCE_S} seconds ago: replays are refused"
+            N_("the webhook was signed more than %(seconds)s seconds ago: replays are refused"),
+            seconds=TOLERANCE_S,
         )
     expected = sign(payload, secret, timestamp).partition(",v1=")[2]
     if not any(hmac.compare_digest(expected, value) for value in signatures):
-        raise WebhookSignatureError("the webhook signature does not match its content")
+        raise WebhookSignatureError(N_("the webhook signature does not match its content"))
     return timestamp

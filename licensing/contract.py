@@ -34,8 +34,8 @@ from pydantic_core import ErrorDetails
 
 from licensing.errors import InvalidContractError, UnknownCurrencyError
 from licensing.money import BASIS_POINTS_PER_UNIT, MAX_AMOUNT_MINOR, currency_exponent
-from licensing.wording import located, problems_listed
-from registry.messages import N_, Message, Param
+from licensing.wording import located
+from registry.messages import N_, Message, Param, problems_listed
 
 CONTRACT_SCHEMA_PATH = Path(__file__).parent / "schema" / "contract-v1.schema.json"
 CONTRACT_SCHEMA_ID = "urn:copymark:schema:contract:v1"

@@ -2,13 +2,12 @@
 
 A state or a sale type inside a sentence is itself a message (`Message(N_("pending payment"))`),
 so a Chinese sentence carries a Chinese word and an English one reads "pending payment", not
-"pending_payment". A list of such words is joined by a message too, so that each language
+"pending_payment". Lists of them are joined by `registry.messages.listed`, so that each language
 writes its own separator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Final
 
 from registry.messages import N_, Message, Param
@@ -38,26 +37,6 @@ def in_words(value: str) -> Param:
     return value if word is None else Message(word)
 
 
-def listed(items: Sequence[Param]) -> Param:
-    """Translated words as one list, "retail, buyout" in English and "零售、买断" in Chinese."""
-    if not items:
-        return ""
-    joined = items[0]
-    for item in items[1:]:
-        joined = Message(N_("%(items)s, %(item)s"), {"items": joined, "item": item})
-    return joined
-
-
 def located(where: Param, problem: Param) -> Message:
     """A problem with where it is: "retail.tiers: at least one tier is required"."""
     return Message(N_("%(field)s: %(problem)s"), {"field": where, "problem": problem})
-
-
-def problems_listed(problems: Sequence[Param]) -> Param:
-    """Problems as one sentence, "a; b" in English and "a；b" in Chinese."""
-    if not problems:
-        return ""
-    joined = problems[0]
-    for problem in problems[1:]:
-        joined = Message(N_("%(problems)s; %(problem)s"), {"problems": joined, "problem": problem})
-    return joined

@@ -11,7 +11,7 @@ values is not formatted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,12 +65,25 @@ class Message:
 Param = str | int | float | Message
 
 
-def listed(items: Iterable[Param], separator: str = ", ") -> Message:
-    """Several values as one, each translated where it is a `Message`; the separator is not."""
-    params = {f"item{index}": item for index, item in enumerate(items)}
-    if not params:
-        return Message("%(items)s", {"items": ""})
-    return Message(separator.join(f"%({name})s" for name in params), params)
+def listed(items: Sequence[Param]) -> Param:
+    """Words as one list, each translated where it is a `Message`, joined as each language
+    writes a list: "retail, buyout" in English and "零售、买断" in Chinese."""
+    if not items:
+        return ""
+    joined = items[0]
+    for item in items[1:]:
+        joined = Message(N_("%(items)s, %(item)s"), {"items": joined, "item": item})
+    return joined
+
+
+def problems_listed(problems: Sequence[Param]) -> Param:
+    """Problems as one sentence, "a; b" in English and "a；b" in Chinese."""
+    if not problems:
+        return ""
+    joined = problems[0]
+    for problem in problems[1:]:
+        joined = Message(N_("%(problems)s; %(problem)s"), {"problems": joined, "problem": problem})
+    return joined
 
 
 def params_to_json(params: Mapping[str, Param]) -> dict[str, Any]:

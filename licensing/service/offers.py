@@ -16,9 +16,9 @@ from licensing.errors import InvalidSaleEventError
 from licensing.models import LicenseGrant, LicenseOffer, OfferStatus
 from licensing.service.contracts import active_contract
 from licensing.terms import OfferTerms, stamp_terms, terms_of
-from licensing.wording import in_words, listed
+from licensing.wording import in_words
 from registry.errors import Conflict
-from registry.messages import N_
+from registry.messages import N_, listed
 from registry.models import User, persisted_id
 from registry.repository import get_owned_work, visible_work
 

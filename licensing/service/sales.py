@@ -34,11 +34,11 @@ from licensing.models import ContractVersion, LicenseGrant, SalesReport
 from licensing.money import Money
 from licensing.schemas import SalesLineCreate
 from licensing.service.contracts import compiled
-from licensing.wording import in_words, located, problems_listed
+from licensing.wording import in_words, located
 from registry.errors import Conflict, NotFound
 from registry.log.commitments import commitments_of, openings_to_json
 from registry.log.store import AttestationLog
-from registry.messages import N_, Param
+from registry.messages import N_, Param, problems_listed
 from registry.models import User, persisted_id, utcnow
 
 REPORT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")

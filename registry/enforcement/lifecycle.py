@@ -80,7 +80,7 @@ def check_transition(case_id: int, current: CaseState, target: CaseState) -> Non
         case=case_id,
         state=current.in_words(),
         target=target.in_words(),
-        allowed=listed(state.in_words() for state in sorted(TRANSITIONS[current])),
+        allowed=listed([state.in_words() for state in sorted(TRANSITIONS[current])]),
     )
 
 

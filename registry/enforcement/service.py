@@ -69,7 +69,7 @@ from registry.enforcement.schemas import (
 from registry.errors import NotFound
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
-from registry.messages import N_, Message, listed
+from registry.messages import N_, Message, problems_listed
 from registry.models import User, Work, persisted_id, utcnow
 from registry.monitoring import repository as monitoring_repository
 from registry.monitoring.models import Alert, AlertStatus
@@ -578,7 +578,7 @@ def _check_counter_notice(submission: CounterNoticeSubmission) -> None:
     if missing:
         raise InvalidCaseRequest(
             N_("a counter-notice must %(missing)s"),
-            missing=listed((Message(clause) for clause in missing), "; "),
+            missing=problems_listed([Message(clause) for clause in missing]),
         )
 
 

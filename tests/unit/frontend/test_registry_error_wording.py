@@ -89,7 +89,7 @@ def test_case_states_inside_a_refusal_are_chinese_words() -> None:
         "case 9 cannot go from open to reinstated; from open it can go to closed, notice sent"
     )
     assert refused.value.translated(chinese) == (
-        "案件 9 不能从“已立案”变为“已恢复”；从“已立案”可以变为：已关闭, 已发送通知"
+        "案件 9 不能从“已立案”变为“已恢复”；从“已立案”可以变为：已关闭、已发送通知"
     )
 
 

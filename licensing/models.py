@@ -221,6 +221,30 @@ class SalesReport(SQLModel, table=True):
     reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class SalesReportTotals(SQLModel, table=True):
+    """What one sales report's lines add up to, written with its lines.
+
+    The next report's tiers, caps and recoupment count from the totals of the reports still
+    counted; summing these rows instead of every line keeps a report's cost flat however many
+    lines its grant has.
+    """
+
+    __tablename__ = "sales_report_totals"
+    __table_args__ = (
+        UniqueConstraint("grant_id", "report_key", name="uq_sales_report_totals_grant_report"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    grant_id: int = Field(foreign_key="license_grants.id", index=True)
+    report_key: str = Field(max_length=128)
+    corrects_report_key: str | None = Field(default=None, max_length=128)
+    lines: int
+    units: int = Field(sa_column=Column(BigInteger, nullable=False))
+    net_revenue_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    gross_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    recouped_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 _FROZEN_FIELDS = ("document", "document_sha256", "version", "contract_id")
 
 

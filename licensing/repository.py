@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, insert
 from sqlmodel import Session, col, func, select
@@ -30,6 +31,7 @@ from licensing.models import (
     LicenseOffer,
     OfferStatus,
     SalesReport,
+    SalesReportTotals,
     VersionStatus,
 )
 from licensing.references import account_reference, may_act_for
@@ -472,25 +474,30 @@ class CountedTotals:
     recouped_minor: int
 
 
-def _counted(grant_id: int) -> ColumnElement[bool]:
-    replaced_keys = select(SalesReport.corrects_report_key).where(
-        SalesReport.grant_id == grant_id, col(SalesReport.corrects_report_key).is_not(None)
+def _counted(grant_id: int, report_key: Any = SalesReport.report_key) -> ColumnElement[bool]:
+    """Rows (lines, or reports' totals) of reports that no correction under the grant replaced."""
+    replaced_keys = select(SalesReportTotals.corrects_report_key).where(
+        SalesReportTotals.grant_id == grant_id,
+        col(SalesReportTotals.corrects_report_key).is_not(None),
     )
-    return col(SalesReport.report_key).not_in(replaced_keys)
+    return col(report_key).not_in(replaced_keys)
 
 
 def counted_totals(
     session: Session, grant_id: int, *, excluding_report: str | None = None
 ) -> CountedTotals:
-    """Sum the counted lines under a grant in the database, leaving out one report if named."""
+    """Sum the reports still counted under a grant, leaving out one report if named."""
     query = select(
-        func.coalesce(func.sum(SalesReport.units), 0),
-        func.coalesce(func.sum(SalesReport.net_revenue_minor), 0),
-        func.coalesce(func.sum(SalesReport.gross_minor), 0),
-        func.coalesce(func.sum(SalesReport.recouped_minor), 0),
-    ).where(SalesReport.grant_id == grant_id, _counted(grant_id))
+        func.coalesce(func.sum(SalesReportTotals.units), 0),
+        func.coalesce(func.sum(SalesReportTotals.net_revenue_minor), 0),
+        func.coalesce(func.sum(SalesReportTotals.gross_minor), 0),
+        func.coalesce(func.sum(SalesReportTotals.recouped_minor), 0),
+    ).where(
+        SalesReportTotals.grant_id == grant_id,
+        _counted(grant_id, SalesReportTotals.report_key),
+    )
     if excluding_report is not None:
-        query = query.where(SalesReport.report_key != excluding_report)
+        query = query.where(SalesReportTotals.report_key != excluding_report)
     units, revenue, gross, recouped = session.exec(query).one()
     return CountedTotals(int(units), int(revenue), int(gross), int(recouped))
 
@@ -498,9 +505,12 @@ def counted_totals(
 def latest_counted_report(session: Session, grant_id: int) -> str | None:
     """The key of the report whose lines were counted last under a grant, if any."""
     return session.exec(
-        select(SalesReport.report_key)
-        .where(SalesReport.grant_id == grant_id, _counted(grant_id))
-        .order_by(col(SalesReport.id).desc())
+        select(SalesReportTotals.report_key)
+        .where(
+            SalesReportTotals.grant_id == grant_id,
+            _counted(grant_id, SalesReportTotals.report_key),
+        )
+        .order_by(col(SalesReportTotals.id).desc())
         .limit(1)
     ).first()
 
@@ -509,23 +519,38 @@ def report_is_replaced(session: Session, grant_id: int, report_key: str) -> bool
     """Whether a correction under the grant names the report as the one it replaces."""
     return (
         session.exec(
-            select(SalesReport.id)
-            .where(SalesReport.grant_id == grant_id, SalesReport.corrects_report_key == report_key)
+            select(SalesReportTotals.id)
+            .where(
+                SalesReportTotals.grant_id == grant_id,
+                SalesReportTotals.corrects_report_key == report_key,
+            )
             .limit(1)
         ).first()
         is not None
     )
 
 
-def insert_report_lines(session: Session, rows: list[dict[str, object]]) -> list[int]:
-    """Insert a report's lines in one statement (the hot path of sales ingestion); returns
-    their ids in line order."""
+def insert_report_lines(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert a report's lines in one statement (the hot path of sales ingestion), and what they
+    add up to; returns their ids in line order."""
     # A plain executemany, then the ids in one read: with RETURNING the rows go as multi-row
     # statements instead, which measured three times slower on PostgreSQL (psycopg pipelines
     # an executemany) and no faster on SQLite. The lines of one report are written only under
     # the grant's lock, so the read finds exactly these.
     session.execute(insert(SalesReport), rows)
     first = rows[0]
+    session.add(
+        SalesReportTotals(
+            grant_id=first["grant_id"],
+            report_key=first["report_key"],
+            corrects_report_key=first["corrects_report_key"],
+            lines=len(rows),
+            units=sum(row["units"] for row in rows),
+            net_revenue_minor=sum(row["net_revenue_minor"] for row in rows),
+            gross_minor=sum(row["gross_minor"] for row in rows),
+            recouped_minor=sum(row["recouped_minor"] for row in rows),
+        )
+    )
     ids = session.exec(
         select(SalesReport.id)
         .where(

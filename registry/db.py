@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 # Connections an SQLite engine keeps open: about twice the requests served at once.
 SQLITE_POOL_SIZE = 32
+
+
+def json_column_text(value: object) -> str:
+    """JSON column text, written by orjson (sales ingestion writes one document per line).
+
+    What orjson refuses (an integer beyond 64 bits) is written by the standard library, as before.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def json_column_value(text: str | bytes) -> Any:
+    """A JSON column's value; what orjson cannot read (NaN, once written) is read as before."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:
@@ -28,6 +49,8 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=SQLITE_POOL_SIZE,
             max_overflow=SQLITE_POOL_SIZE,
+            json_serializer=json_column_text,
+            json_deserializer=json_column_value,
         )
 
         @event.listens_for(engine, "connect")
@@ -47,7 +70,12 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
 
         engine.dialect.supports_native_decimal = False
         return _disable_pysqlite_autobegin(engine)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        json_serializer=json_column_text,
+        json_deserializer=json_column_value,
+    )
 
 
 def _disable_pysqlite_autobegin(engine: Engine) -> Engine:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -318,8 +318,7 @@ def _record_lines(
     royalties_before = counted.gross_minor
     recouped_before = counted.recouped_minor
     moment = utcnow()
-    rows: list[dict[str, object]] = []
-    reported: list[ReportedLine] = []
+    rows: list[dict[str, Any]] = []
     logged: list[tuple[int, int, int, int, tuple[AllocationLine, ...]]] = []
     for number, line in enumerate(lines, start=1):
         execution = execute(
@@ -362,22 +361,6 @@ def _record_lines(
                 "reported_at": moment,
             }
         )
-        reported.append(
-            ReportedLine(
-                id=0,
-                grant_id=grant_id,
-                line_number=number,
-                units=line.units,
-                net_revenue_minor=revenue,
-                channel=line.channel,
-                territory=line.territory,
-                gross_minor=gross,
-                recouped_minor=recouped,
-                currency=currency,
-                execution=split,
-                log_index=None,
-            )
-        )
         logged.append((number, line.units, revenue, gross, allocation_lines(execution)))
         units_before += line.units
         revenue_before += revenue
@@ -407,8 +390,21 @@ def _record_lines(
         row["log_index"] = indexes[position // REPORT_LEAF_LINES]
     ids = repository.insert_report_lines(session, rows)
     return [
-        replace(line, id=line_id, log_index=indexes[position // REPORT_LEAF_LINES])
-        for position, (line_id, line) in enumerate(zip(ids, reported, strict=True))
+        ReportedLine(
+            id=line_id,
+            grant_id=grant_id,
+            line_number=row["line_number"],
+            units=row["units"],
+            net_revenue_minor=row["net_revenue_minor"],
+            channel=row["channel"],
+            territory=row["territory"],
+            gross_minor=row["gross_minor"],
+            recouped_minor=row["recouped_minor"],
+            currency=currency,
+            execution=row["execution"],
+            log_index=row["log_index"],
+        )
+        for line_id, row in zip(ids, rows, strict=True)
     ]
 
 

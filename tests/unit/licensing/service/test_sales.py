@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from licensing.errors import CurrencyMismatchError
 from licensing.events import REPORT_LEAF_LINES, ReportSplitEvent
 from licensing.models import SalesReport
-from licensing.repository import report_rows
+from licensing.repository import (
+    CountedTotals,
+    counted_rows,
+    counted_totals,
+    latest_counted_report,
+    report_lines_of_grant,
+    report_rows,
+)
 from licensing.service.offers import publish_offer
 from licensing.service.sales import sales_line_openings, submit_sales_report
 from registry.errors import Conflict, NotFound
@@ -165,3 +174,34 @@ def test_a_derivative_sale_pays_the_parent_contract_parties(world: World) -> Non
     owed = dict(outcome.owed)
     # royalty 10000; fee 1000; the parent work takes 20% of 9000 and splits it 60/40
     assert (owed[f"work-{world.work.id}/ana"], owed["ana"]) == (1080, 4320)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_counted_totals_are_the_sum_of_the_lines_still_counted(world: World, seed: int) -> None:
+    rng = random.Random(seed)
+    grant = retail_grant(world)
+    grant_id = persisted_id(grant)
+    latest: str | None = None
+    for number in range(12):
+        lines = [line(rng.randint(1, 40), rng.randint(100, 9000)) for _ in range(rng.randint(1, 4))]
+        corrects = latest if latest is not None and rng.random() < 0.4 else None
+        latest = f"r{number}"
+        submit_sales_report(
+            world.session,
+            world.brand,
+            grant_id,
+            report_id=latest,
+            lines=lines,
+            log=world.log,
+            corrects=corrects,
+        )
+    counted = counted_rows(world.session, grant_id)
+    assert counted_totals(world.session, grant_id) == CountedTotals(
+        units=sum(row.units for row in counted),
+        net_revenue_minor=sum(row.net_revenue_minor for row in counted),
+        gross_minor=sum(row.gross_minor for row in counted),
+        recouped_minor=sum(row.recouped_minor for row in counted),
+    )
+    replaced = {row.corrects_report_key for row in report_lines_of_grant(world.session, grant_id)}
+    assert {row.report_key for row in counted}.isdisjoint(replaced)
+    assert latest_counted_report(world.session, grant_id) == latest

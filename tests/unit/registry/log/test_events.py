@@ -12,7 +12,7 @@ from registry.log.events import (
     EventFormatError,
     RegistrationEvent,
     _check_json,
-    _plainly_json,
+    _encoded_if_plain,
     canonical_json,
     parse_event,
 )
@@ -177,7 +177,11 @@ _ANY_VALUE = st.recursive(
     lambda inner: (
         st.lists(inner, max_size=4)
         | st.tuples(inner, inner)
-        | st.dictionaries(st.text(max_size=4) | st.sampled_from(["\ud800"]), inner, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=4) | st.sampled_from(["\ud800"]) | st.integers(0, 2) | st.none(),
+            inner,
+            max_size=4,
+        )
     ),
     max_leaves=12,
 )
@@ -188,10 +192,12 @@ def test_the_quick_pass_accepts_exactly_what_the_checking_pass_accepts(value: ob
     try:
         _check_json(value, "$")
     except TypeError as refused:
-        assert not _plainly_json(value)
+        assert _encoded_if_plain(value) is None
         with pytest.raises(TypeError, match=re.escape(str(refused))):
             canonical_json(value)
     else:
-        assert canonical_json(value) == json.dumps(
+        expected = json.dumps(
             value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
+        assert canonical_json(value) == expected
+        assert _encoded_if_plain(value) in (None, expected)

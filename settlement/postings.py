@@ -9,8 +9,10 @@ by the platform as a loss rather than driving the party's payable negative.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from licensing.apportion import apportion
 from licensing.money import Money
@@ -48,6 +50,37 @@ def shares_of(execution: Mapping[str, object]) -> list[Share]:
         )
         for line in lines
     ]
+
+
+REPORT_KEY_PREFIX = "royalty-report:"
+
+
+def report_entry_key(grant_id: int, report_id: str) -> str:
+    """The ledger key of a report's royalty entry."""
+    return f"{REPORT_KEY_PREFIX}{grant_id}:{report_id}"
+
+
+def parse_report_entry_key(external_key: str) -> tuple[int, str] | None:
+    """The grant and report a report's royalty entry key names; None for any other key."""
+    grant, _, report_id = external_key.removeprefix(REPORT_KEY_PREFIX).partition(":")
+    if not external_key.startswith(REPORT_KEY_PREFIX) or not grant.isdigit() or not report_id:
+        return None
+    return int(grant), report_id
+
+
+def report_shares(executions: Iterable[Mapping[str, Any]], currency: str) -> list[Share]:
+    """What a sales report's lines (their stored executions) allocate to each account, summed.
+
+    Lines that go back to the licensee (recoupment of an advance) name no account and are not
+    owed by anyone.
+    """
+    owed: dict[str, int] = defaultdict(int)
+    for execution in executions:
+        for line in execution["allocations"]:
+            account = line.get("account")
+            if isinstance(account, str) and line["amount_minor"]:
+                owed[account] += int(line["amount_minor"])
+    return [Share(account, Money(amount, currency)) for account, amount in sorted(owed.items())]
 
 
 def _credits(shares: Sequence[Share]) -> list[Posting]:

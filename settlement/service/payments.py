@@ -46,7 +46,13 @@ from settlement import repository
 from settlement.errors import PaymentMismatchError, PaymentStateError
 from settlement.events import PaymentSettledEvent, settlement_openings
 from settlement.models import Payment, PaymentStatus
-from settlement.postings import payment_entry, royalty_payment_entry, shares_of
+from settlement.postings import (
+    payment_entry,
+    report_entry_key,
+    report_shares,
+    royalty_payment_entry,
+    shares_of,
+)
 from settlement.service.holds import hold_if_disputed
 from settlement.service.ledger import post_entry
 from settlement.stripe.gateway import IntentSnapshot, PaymentGateway
@@ -326,7 +332,8 @@ def _settle_invoice(
             ),
             report=report_id,
         )
-    allocations = invoice_allocations(report_rows(session, grant_id, report_id))
+    rows = report_rows(session, grant_id, report_id)
+    allocations = invoice_allocations(rows)
     owed = Money(sum(line.amount_minor for line in allocations), grant.currency)
     if intent.amount != owed or intent.grant_id != grant_id:
         raise PaymentMismatchError(
@@ -341,6 +348,15 @@ def _settle_invoice(
         )
     draft = royalty_payment_entry(f"payment:{intent.id}", grant_id, intent.amount, fee)
     posted = post_entry(session, draft)
+    # Royalties reported before a dispute was opened were not held then; once paid during it they
+    # could be paid out, so they are held now, under the report's own key (held once, whichever
+    # comes first).
+    hold_if_disputed(
+        session,
+        grant,
+        report_entry_key(grant_id, report_id),
+        report_shares((row.execution for row in rows), grant.currency),
+    )
     openings = settlement_openings(
         gross_minor=owed.amount_minor,
         fee_minor=fee.amount_minor,

@@ -43,10 +43,9 @@ from settlement.errors import (
 )
 from settlement.ledger import PartyAccount, party_account
 from settlement.models import ConnectedAccount, PaymentStatus, Payout, PayoutStatus
-from settlement.postings import payout_entry
+from settlement.postings import parse_report_entry_key, payout_entry
 from settlement.service.holds import held_party
 from settlement.service.ledger import payable, post_entry
-from settlement.service.royalties import parse_report_entry_key
 from settlement.stripe.gateway import (
     ConnectedAccountSnapshot,
     PaymentGateway,

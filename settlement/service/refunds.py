@@ -15,8 +15,6 @@ answers is posted at once as its refund event would post it, so the event posts 
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from sqlmodel import Session
 
 from licensing.models import LicenseGrant
@@ -29,7 +27,7 @@ from registry.models import User, persisted_id
 from settlement import repository
 from settlement.errors import PaymentMismatchError, PaymentStateError
 from settlement.models import Payment, PaymentStatus
-from settlement.postings import Share, refund_entry, shares_of
+from settlement.postings import Share, refund_entry, report_shares, shares_of
 from settlement.service.invoices import paid_report
 from settlement.service.ledger import payable, post_entry
 from settlement.stripe.gateway import RefundGateway
@@ -83,16 +81,8 @@ def _split_paid(session: Session, grant: LicenseGrant, payment: Payment) -> list
     """
     if payment.sales_report_key is None:
         return shares_of(grant.execution)
-    owed: dict[str, int] = defaultdict(int)
-    for row in report_rows(session, payment.grant_id, payment.sales_report_key):
-        for share in shares_of({**row.execution, "currency": payment.currency}):
-            if share.account is not None:
-                owed[share.account] += share.amount.amount_minor
-    return [
-        Share(account, Money(amount, payment.currency))
-        for account, amount in sorted(owed.items())
-        if amount
-    ]
+    rows = report_rows(session, payment.grant_id, payment.sales_report_key)
+    return report_shares((row.execution for row in rows), payment.currency)
 
 
 def refund_invoice(

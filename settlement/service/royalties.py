@@ -11,13 +11,9 @@ line (`sales-report:<line id>`); a correction of one of those reverses each of i
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-
 from sqlmodel import Session
 
 from licensing.models import LicenseGrant, SalesReport
-from licensing.money import Money
 from licensing.repository import report_rows
 from licensing.service.sales import ReportedLine, ReportOutcome
 from registry.messages import N_
@@ -25,45 +21,16 @@ from registry.models import persisted_id
 from settlement import repository
 from settlement.errors import PaymentStateError
 from settlement.ledger import EntryDraft
-from settlement.postings import Share, royalty_entry
+from settlement.postings import report_entry_key, report_shares, royalty_entry
 from settlement.service.holds import hold_if_disputed
 from settlement.service.invoices import paid_report
 from settlement.service.ledger import Posted, post_entries, reversal_of
 
-REPORT_KEY_PREFIX = "royalty-report:"
 LINE_KEY_PREFIX = "sales-report:"
-
-
-def report_entry_key(grant_id: int, report_id: str) -> str:
-    """The ledger key of a report's royalty entry."""
-    return f"{REPORT_KEY_PREFIX}{grant_id}:{report_id}"
-
-
-def parse_report_entry_key(external_key: str) -> tuple[int, str] | None:
-    """The grant and report a report's royalty entry key names; None for any other key."""
-    grant, _, report_id = external_key.removeprefix(REPORT_KEY_PREFIX).partition(":")
-    if not external_key.startswith(REPORT_KEY_PREFIX) or not grant.isdigit() or not report_id:
-        return None
-    return int(grant), report_id
 
 
 def _line_key(row: SalesReport | ReportedLine) -> str:
     return f"{LINE_KEY_PREFIX}{row.id}"
-
-
-def report_shares(rows: Sequence[ReportedLine], currency: str) -> list[Share]:
-    """What the report's lines allocate to each account, summed over the lines.
-
-    Lines that go back to the licensee (recoupment of an advance) name no account and are not
-    owed by anyone.
-    """
-    owed: dict[str, int] = defaultdict(int)
-    for row in rows:
-        for line in row.execution["allocations"]:
-            account = line.get("account")
-            if isinstance(account, str) and line["amount_minor"]:
-                owed[account] += int(line["amount_minor"])
-    return [Share(account, Money(amount, currency)) for account, amount in sorted(owed.items())]
 
 
 def _reversals(session: Session, grant_id: int, replaced_report: str) -> list[EntryDraft]:
@@ -96,7 +63,7 @@ def post_royalties(session: Session, outcome: ReportOutcome) -> list[Posted]:
                 report=outcome.corrects_report_id,
             )
         drafts.extend(_reversals(session, outcome.grant_id, outcome.corrects_report_id))
-    shares = report_shares(outcome.rows, outcome.royalties.currency)
+    shares = report_shares((row.execution for row in outcome.rows), outcome.royalties.currency)
     if shares:
         drafts.append(royalty_entry(key, outcome.grant_id, shares))
     posted = post_entries(session, drafts) if drafts else []

@@ -22,7 +22,7 @@ from settlement import repository
 from settlement.errors import LedgerIntegrityError
 from settlement.ledger import PartyAccount, PlatformAccount, party_account, platform_account
 from settlement.models import JournalEntry
-from settlement.service.royalties import parse_report_entry_key
+from settlement.postings import parse_report_entry_key
 from settlement.statements import Period, Statement, StatementLine
 
 _KINDS = {"payment": "sale", "royalty": "royalty", "reversal": "correction"}

@@ -39,12 +39,22 @@ def owed(session: Session, reference: str, kind: str = "payable") -> int:
 
 def disputed_market(world: World) -> tuple[LicenseGrant, OwnershipDispute]:
     """Ana's work, licensed retail to a brand, disputed by Cleo who registered it first."""
+    grant = licensed_market(world)
+    return grant, dispute_the_work(world)
+
+
+def licensed_market(world: World) -> LicenseGrant:
+    """Ana's work, licensed retail to a brand."""
     world.activate(world.document())
-    grant = world.take(publish_offer(world.session, world.ana, persisted_id(world.work), "retail"))
+    return world.take(publish_offer(world.session, world.ana, persisted_id(world.work), "retail"))
+
+
+def dispute_the_work(world: World) -> OwnershipDispute:
+    """Cleo, who registered the work first, disputes Ana's ownership of it."""
     cleo = add_user(world.session, "cleo@example.com")
     earlier = add_work(world.session, cleo, "koi original")
     earlier.log_index, world.work.log_index = 1, 2
-    dispute = open_dispute(
+    return open_dispute(
         world.session,
         cleo,
         persisted_id(world.work),
@@ -52,7 +62,6 @@ def disputed_market(world: World) -> tuple[LicenseGrant, OwnershipDispute]:
         reason="I drew this koi in 2019; the sketches are dated.",
         log=world.log,
     )
-    return grant, dispute
 
 
 def report(world: World, grant: LicenseGrant, report_id: str, lines: list[SalesLine]) -> int:

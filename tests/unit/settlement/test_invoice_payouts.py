@@ -29,18 +29,25 @@ from registry.models import User, persisted_id, utcnow
 from settlement.errors import PaymentMismatchError, PaymentStateError
 from settlement.ledger import PlatformAccount, platform_account
 from settlement.models import HeldRoyalty, JournalEntry, Payout, PayoutStatus
+from settlement.postings import report_shares
 from settlement.repository import balances, unbalanced_entries
 from settlement.service import payouts
 from settlement.service.holds import decide
 from settlement.service.invoices import InvoiceStatus, invoices_of_grant, start_invoice_payment
 from settlement.service.payouts import PayoutPolicy, run_payouts
 from settlement.service.refunds import refund_invoice
-from settlement.service.royalties import post_royalties, report_shares
+from settlement.service.royalties import post_royalties
 from settlement.stripe.gateway import StripeGateway
 from settlement.stripe.sandbox import SANDBOX_API_KEY, LocalStripe
 from tests.support.localstripe import brand_card, localstripe  # noqa: F401 - the fixture
 from tests.unit.licensing.service.support import World, line, retail_grant
-from tests.unit.settlement.test_holds import CLAIMANT, disputed_market, report
+from tests.unit.settlement.test_holds import (
+    CLAIMANT,
+    dispute_the_work,
+    disputed_market,
+    licensed_market,
+    report,
+)
 
 PARTIES = ("acct:ana@example.com", "acct:ben@example.com")
 CLEARING = platform_account(PlatformAccount.STRIPE_CLEARING)
@@ -126,7 +133,7 @@ class Simulation:
             lines = [line(self.rng.randint(1, 20), self.rng.randint(1_000, 80_000)) for _ in "abc"]
             outcome = self.world.report(self.grant, name, *lines[: self.rng.randint(1, 3)])
             post_royalties(session, outcome)
-            shares = report_shares(outcome.rows, "USD")
+            shares = report_shares((row.execution for row in outcome.rows), "USD")
             model.open[name] = {s.account: s.amount.amount_minor for s in shares if s.account}
             return f"report {name}"
         if action == "pay":
@@ -299,3 +306,44 @@ def test_a_paid_invoice_of_a_disputed_work_is_held_until_the_dispute_is_decided(
         row.amount_minor for row in session.exec(select(HeldRoyalty))
     )
     assert {intent for _party, intent in paid_out(session)} == {paid.payment_intent_id}
+
+
+def test_royalties_reported_before_a_dispute_and_paid_during_it_are_held(
+    world: World,
+    gateway: StripeGateway,
+    localstripe: LocalStripe,  # noqa: F811
+) -> None:
+    session = world.session
+    grant = licensed_market(world)
+    report_id = f"before-{utcnow():%H%M%S%f}"
+    allocated = report(world, grant, report_id, [line(10, 100_000)])
+    assert session.exec(select(HeldRoyalty)).all() == []
+    dispute = dispute_the_work(world)
+    start_invoice_payment(
+        session,
+        world.brand,
+        persisted_id(grant),
+        report_id,
+        gateway=gateway,
+        log=world.log,
+        payment_method=brand_card(localstripe),
+    )
+    for user in (world.ana, world.ben):
+        onboard(session, user, gateway)
+    payout_round(session, gateway)
+    assert paid_out(session) == {}
+    held = session.exec(select(HeldRoyalty)).all()
+    assert {row.dispute_id for row in held} == {dispute.id}
+    assert sum(row.amount_minor for row in held) == allocated
+    assert ledger(session, PARTIES[0], "held") + ledger(session, PARTIES[1], "held") == allocated
+
+    decide(
+        session,
+        world.admin,
+        persisted_id(dispute),
+        DisputeStatus.REJECTED,
+        reason="decided",
+        log=world.log,
+    )
+    payout_round(session, gateway)
+    assert sum(ledger(session, party, "paid_out") for party in PARTIES) == allocated

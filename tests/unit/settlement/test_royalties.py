@@ -13,9 +13,9 @@ from licensing.service.sales import submit_sales_report
 from registry.models import utcnow
 from settlement import repository
 from settlement.ledger import PartyAccount, party_account
-from settlement.postings import royalty_entry
+from settlement.postings import report_shares, royalty_entry
 from settlement.service.ledger import payable, post_entries
-from settlement.service.royalties import post_royalties, report_shares
+from settlement.service.royalties import post_royalties
 from settlement.service.statements import statements_for
 from settlement.statements import Period
 from tests.unit.licensing.service.support import World, line, retail_grant
@@ -100,7 +100,9 @@ def test_a_correction_of_a_report_posted_line_by_line_reverses_each_line(world: 
     post_entries(
         world.session,
         [
-            royalty_entry(f"sales-report:{row.id}", grant.id or 0, report_shares([row], "USD"))
+            royalty_entry(
+                f"sales-report:{row.id}", grant.id or 0, report_shares([row.execution], "USD")
+            )
             for row in outcome.rows
         ],
     )

@@ -37,6 +37,7 @@ from registry.log.merkle import consistency_proof as merkle_consistency_proof
 from registry.log.merkle import inclusion_proof as merkle_inclusion_proof
 from registry.log.merkle import tree_root as merkle_tree_root
 from registry.log.models import LOG_STATE_ID, LogLeaf, LogNode, LogState, LogTreeHead
+from registry.log.partitions import ensure_leaf_partitions
 from registry.log.signing import LogPublicKey, SignedTreeHead, Signer, now_ms, sign_tree_head
 from registry.messages import N_
 
@@ -117,6 +118,7 @@ class AttestationLog:
         new_size = old_size + len(leaves)
         hashes = [leaf_hash(leaf) for leaf in leaves]
         created_at = datetime.now(UTC)
+        ensure_leaf_partitions(self._connection, old_size, new_size)
         self._connection.execute(
             insert(LEAVES),
             [

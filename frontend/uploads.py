@@ -33,9 +33,10 @@ def refusal_sentence(refusal: Message, gettext: Callable[[str], str]) -> str:
     """Why a file was not registered, as a sentence; an unforeseen reason is kept as worded."""
     message = refusal.english()
     if found := _NOT_AN_IMAGE.match(message):
-        kind = found["kind"]
-        if kind == "empty file":
+        if found["kind"] == "empty file":
             return gettext("This file is empty.")
+        named = refusal.params.get("kind")
+        kind = named.render(gettext) if isinstance(named, Message) else found["kind"]
         sentence = gettext(
             "This file is a %(kind)s, not an image. Copymark registers %(accepted)s."
         )

@@ -15,6 +15,7 @@ from licensing.errors import InvalidSaleEventError, LicensingError
 from licensing.money import Money
 from licensing.service.sales import MAX_REPORT_LINES, SalesLine, read_sales_line
 from licensing.wording import located
+from registry.errors import CopymarkError
 from registry.messages import N_, Message, Param
 
 MAX_CSV_BYTES = 4 * 1024 * 1024
@@ -54,8 +55,9 @@ def _line(row: dict[str, str], currency: str, number: int) -> SalesLine:
     return read_sales_line(fields, currency, where)
 
 
-def parse_sales_csv(text: str, currency: str) -> list[SalesLine]:
-    """Read a CSV sales report into lines in the given currency."""
+def parse_sales_csv(text: str, currency: str, *, lines_before: int = 0) -> list[SalesLine]:
+    """Read a CSV sales report into lines in the given currency; a problem names its line, counted
+    after `lines_before` lines of the whole report that this text leaves out."""
     if len(text.encode("utf-8")) > MAX_CSV_BYTES:
         raise InvalidSaleEventError(N_("the CSV report exceeds %(most)s bytes"), most=MAX_CSV_BYTES)
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -76,9 +78,10 @@ def parse_sales_csv(text: str, currency: str) -> list[SalesLine]:
         for row in reader:
             if None in row:
                 raise InvalidSaleEventError(
-                    N_("CSV line %(line)s has more fields than the header"), line=reader.line_num
+                    N_("CSV line %(line)s has more fields than the header"),
+                    line=reader.line_num + lines_before,
                 )
-            lines.append(_line(row, currency, reader.line_num))
+            lines.append(_line(row, currency, reader.line_num + lines_before))
             if len(lines) > MAX_REPORT_LINES:
                 raise InvalidSaleEventError(
                     N_("a report has at most %(most)s lines"), most=MAX_REPORT_LINES
@@ -86,3 +89,32 @@ def parse_sales_csv(text: str, currency: str) -> list[SalesLine]:
     except csv.Error as error:
         raise InvalidSaleEventError(N_("not valid CSV: %(reason)s"), reason=str(error)) from None
     return lines
+
+
+def sales_csv_problems(data: bytes, currency: str) -> list[Message]:
+    """Every line's problem, not only the first: each line is read on its own under the header."""
+    if len(data) > MAX_CSV_BYTES:
+        return [Message(N_("the CSV report exceeds %(most)s bytes"), {"most": MAX_CSV_BYTES})]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [Message(N_("the file is not UTF-8 text: save the report as CSV (UTF-8)"))]
+    rows = text.splitlines()
+    if not rows:
+        return [Message(N_("the file is empty: it needs a header row and one row per sale"))]
+    header = rows[0]
+    try:
+        parse_sales_csv(header + "\n", currency)
+    except CopymarkError as error:
+        return [error.wording]
+    problems = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not row.strip():
+            continue
+        try:
+            parse_sales_csv(f"{header}\n{row}\n", currency, lines_before=number - 2)
+        except CopymarkError as error:
+            problems.append(error.wording)
+    if len(rows) < 2:
+        problems.append(Message(N_("the report has no sales lines under its header")))
+    return problems

@@ -15,10 +15,12 @@ from concurrent.futures import ProcessPoolExecutor
 from itertools import repeat
 from pathlib import Path
 
+from registry.image_refusals import image_refusal
+from registry.messages import Message
 from similarity.engine import Fingerprint, SimilarityEngine
 from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
 
-Analysis = tuple[LoadedImage, Fingerprint] | str
+Analysis = tuple[LoadedImage, Fingerprint] | Message
 
 _engine: SimilarityEngine | None = None
 
@@ -38,7 +40,7 @@ def _analyse(data: bytes, limits: ImageLimits, max_side: int) -> Analysis:
     try:
         image = load_image(data, limits, max_side=max_side)
     except ImageRejected as rejection:
-        return str(rejection)
+        return image_refusal(rejection)
     return image, _engine.fingerprint(image)
 
 

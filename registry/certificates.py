@@ -190,7 +190,7 @@ class CheckStep:
 
     kind: StepKind
     passed: bool | None
-    detail: str = ""
+    detail: Message | None = None
 
 
 def verify_certificate(certificate: object, public_key: LogPublicKey) -> CertificateCheck:
@@ -208,53 +208,78 @@ def verify_certificate_steps(
     steps: list[CheckStep] = []
 
     def refuse(
-        kind: StepKind, reason: str, check: CertificateCheck | None = None
+        kind: StepKind, reason: Message, check: CertificateCheck | None = None
     ) -> tuple[CertificateCheck, list[CheckStep]]:
         steps.append(CheckStep(kind, False, reason))
         steps.extend(CheckStep(later, None) for later in _OFFLINE_STEPS[len(steps) :])
-        return check or CertificateCheck(False, reason), steps
+        return check or CertificateCheck(False, reason.english()), steps
 
     try:
         parsed = _parse(certificate)
     except CertificateError as error:
-        return refuse(StepKind.READ, f"malformed certificate: {error}")
+        return refuse(
+            StepKind.READ,
+            Message(N_("malformed certificate: %(reason)s"), {"reason": error.wording}),
+        )
     index, leaf, proof, head, key_id, openings = parsed
     steps.append(
-        CheckStep(StepKind.READ, True, f"leaf {index} in a tree head of {head.tree_size} leaves")
+        CheckStep(
+            StepKind.READ,
+            True,
+            Message(
+                N_("leaf %(index)s in a tree head of %(size)s leaves"),
+                {"index": index, "size": head.tree_size},
+            ),
+        )
     )
     if head.key_id != key_id:
-        return refuse(StepKind.SIGNATURE, "the certificate's key id differs from its tree head's")
+        return refuse(
+            StepKind.SIGNATURE, Message(N_("the certificate's key id differs from its tree head's"))
+        )
     if key_id != public_key.key_id:
         return refuse(
             StepKind.SIGNATURE,
-            f"tree head was signed by key {key_id}, not the trusted key {public_key.key_id}",
+            Message(
+                N_("tree head was signed by key %(key)s, not the trusted key %(trusted)s"),
+                {"key": key_id, "trusted": public_key.key_id},
+            ),
         )
     if not head.verify(public_key):
-        return refuse(StepKind.SIGNATURE, "tree head signature does not verify")
+        return refuse(StepKind.SIGNATURE, Message(N_("tree head signature does not verify")))
     steps.append(
         CheckStep(
             StepKind.SIGNATURE,
             True,
-            f"Ed25519 signature by key {key_id} over tree size {head.tree_size}, "
-            f"root {head.root_hash.hex()}",
+            Message(
+                N_("Ed25519 signature by key %(key)s over tree size %(size)s, root %(root)s"),
+                {"key": key_id, "size": head.tree_size, "root": head.root_hash.hex()},
+            ),
         )
     )
     if index >= head.tree_size:
         return refuse(
             StepKind.INCLUSION,
-            f"log index {index} is outside the signed tree of size {head.tree_size}",
+            Message(
+                N_("log index %(index)s is outside the signed tree of size %(size)s"),
+                {"index": index, "size": head.tree_size},
+            ),
         )
     hashed = leaf_hash(leaf)
     if not verify_inclusion(hashed, index, head.tree_size, proof, head.root_hash):
         return refuse(
             StepKind.INCLUSION,
-            "inclusion proof does not lead from this leaf at this index to the signed root",
+            Message(
+                N_("inclusion proof does not lead from this leaf at this index to the signed root")
+            ),
         )
     steps.append(
         CheckStep(
             StepKind.INCLUSION,
             True,
-            f"leaf hash {hashed.hex()} and {len(proof)} sibling hashes lead to the signed root",
+            Message(
+                N_("leaf hash %(hash)s and %(count)s sibling hashes lead to the signed root"),
+                {"hash": hashed.hex(), "count": len(proof)},
+            ),
         )
     )
     try:
@@ -264,19 +289,31 @@ def verify_certificate_steps(
     if event is None and openings:
         return refuse(
             StepKind.OPENINGS,
-            "the leaf is no event kind this verifier knows, so its openings cannot be checked",
+            Message(
+                N_(
+                    "the leaf is no event kind this verifier knows, so its openings cannot be "
+                    "checked"
+                )
+            ),
         )
     try:
         disclosed = check_openings(event.committed() if event else {}, openings)
     except OpeningError as error:
         return refuse(
-            StepKind.OPENINGS, str(error), CertificateCheck(False, str(error), index, head, event)
+            StepKind.OPENINGS,
+            error.wording,
+            CertificateCheck(False, str(error), index, head, event),
         )
     steps.append(
         CheckStep(
             StepKind.OPENINGS,
             True,
-            ", ".join(sorted(disclosed)) if disclosed else "no private value disclosed",
+            Message(
+                N_("disclosed: %(fields)s"),
+                {"fields": ", ".join(sorted(disclosed))},
+            )
+            if disclosed
+            else Message(N_("no private value disclosed")),
         )
     )
     return CertificateCheck(True, None, index, head, event, disclosed), steps
@@ -293,18 +330,26 @@ def published_head_step(log: AttestationLog, head: SignedTreeHead) -> CheckStep:
         return CheckStep(
             StepKind.PUBLISHED,
             False,
-            f"the tree head has {head.tree_size} leaves; this log has only {size}",
+            Message(
+                N_("the tree head has %(size)s leaves; this log has only %(count)s"),
+                {"size": head.tree_size, "count": size},
+            ),
         )
     if log.root_hash(head.tree_size) != head.root_hash:
         return CheckStep(
             StepKind.PUBLISHED,
             False,
-            f"this log's tree of {head.tree_size} leaves has another root",
+            Message(
+                N_("this log's tree of %(size)s leaves has another root"), {"size": head.tree_size}
+            ),
         )
     return CheckStep(
         StepKind.PUBLISHED,
         True,
-        f"this log's tree of {head.tree_size} leaves (of {size} now) has the same root",
+        Message(
+            N_("this log's tree of %(size)s leaves (of %(count)s now) has the same root"),
+            {"size": head.tree_size, "count": size},
+        ),
     )
 
 
@@ -357,7 +402,7 @@ def _parse(
         openings = openings_from_json(certificate.get("openings", {}))
     except OpeningError as error:
         raise CertificateError(
-            N_("the openings are not readable: %(reason)s"), reason=str(error)
+            N_("the openings are not readable: %(reason)s"), reason=error.wording
         ) from error
     return index, leaf, proof, head, key_id, openings
 
@@ -427,7 +472,7 @@ def certificate_view(
         ) from error
     except OpeningError as error:
         raise CertificateError(
-            N_("certificate does not open its leaf: %(reason)s"), reason=str(error)
+            N_("certificate does not open its leaf: %(reason)s"), reason=error.wording
         ) from error
     if not isinstance(event, RegistrationEvent):
         raise CertificateError(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from registry.errors import InvalidUpload, PayloadTooLarge
+from registry.image_refusals import image_refusal
 from registry.messages import N_
 from registry.models import User
 from registry.repository import visible_work_ids
@@ -46,11 +47,11 @@ def decode_query(
         return load_image(data, limits, max_side=SEARCH_MAX_SIDE)
     except ImageTooLarge as refusal:
         raise PayloadTooLarge(
-            N_("this image cannot be searched: %(reason)s"), reason=str(refusal)
+            N_("this image cannot be searched: %(reason)s"), reason=image_refusal(refusal)
         ) from None
     except ImageRejected as rejection:
         raise InvalidUpload(
-            N_("this image cannot be searched: %(reason)s"), reason=str(rejection)
+            N_("this image cannot be searched: %(reason)s"), reason=image_refusal(rejection)
         ) from None
 
 

@@ -28,6 +28,7 @@ from registry.analysis import AnalysisPool
 from registry.blobs import BlobStore, BlobTooLarge
 from registry.certificates import CertificateView, certificate_view, issue_certificate
 from registry.errors import Conflict, InvalidUpload, NotFound, PayloadTooLarge
+from registry.image_refusals import image_refusal
 from registry.log.commitments import commitments_of, open_values, openings_to_json
 from registry.log.events import RegistrationEvent
 from registry.log.signing import LogSigner
@@ -317,7 +318,7 @@ class Registrar:
                 FINGERPRINT_MAX_SIDE,
             )
             for (upload, digest), answer in zip(part, images, strict=True):
-                if isinstance(answer, str):
+                if isinstance(answer, Message):
                     answers[id(upload)] = _image_refused(upload, answer, digest)
                 else:
                     answers[id(upload)] = self._searched(upload, digest, *answer)
@@ -347,7 +348,7 @@ class Registrar:
         try:
             image = load_image(data, self.limits, max_side=FINGERPRINT_MAX_SIDE)
         except ImageRejected as rejection:
-            return _image_refused(upload, str(rejection), digest)
+            return _image_refused(upload, image_refusal(rejection), digest)
         del data
         return self._searched(upload, digest, image, self.similarity.fingerprint(image))
 
@@ -513,10 +514,9 @@ def _outcome(item: _Prepared, work: Work, visible: set[int]) -> Registered:
     return Registered(item.upload.source, work, "conflict", earlier if earlier in visible else None)
 
 
-def _image_refused(upload: AnyUpload, reason: str, digest: str) -> _Unregistrable:
-    # The similarity engine words its refusals in English, below the catalogs; the pages turn
-    # the common ones into sentences of their own (frontend.uploads).
-    return _Unregistrable(upload.source, Message(reason), upload, digest)
+def _image_refused(upload: AnyUpload, reason: Message, digest: str) -> _Unregistrable:
+    # The pages turn the common refusals into sentences of their own (frontend.uploads).
+    return _Unregistrable(upload.source, reason, upload, digest)
 
 
 def _title_from_source(source: str) -> str:

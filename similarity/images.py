@@ -4,6 +4,10 @@ Invariant: bytes that are not a JPEG, PNG, WebP, GIF, TIFF or BMP image within `
 never reach a decoder's pixel stage; every failure (including Pillow warnings) surfaces as
 `ImageRejected` with a message a user can act on. The decoded RGB array is produced once and is
 what every fingerprint reads.
+
+The engine sits below the translation catalogs: a refusal carries a stable `Refusal` and its
+values beside its English message, so a layer that knows the reader can word it in their
+language (`registry.image_refusals`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import struct
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final, TypeVar
 
 import numpy as np
@@ -55,12 +60,81 @@ _WEBP_PIXEL_CHUNKS: Final = frozenset({b"VP8 ", b"VP8L", b"ALPH"})
 _JPEG_MARKER_IN_SCAN: Final = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
 
+class Refusal(StrEnum):
+    """Why an image is refused: stable for callers that put it into words of their own."""
+
+    TOO_MANY_BYTES = "too_many_bytes"
+    NOT_AN_IMAGE = "not_an_image"
+    HEADER_OVER_LIMIT = "header_over_limit"
+    UNREADABLE_HEADER = "unreadable_header"
+    CORRUPT = "corrupt"
+    UNDECODABLE = "undecodable"
+    ACTIVE_CONTENT = "active_content"
+    EMBEDDED_ARCHIVE = "embedded_archive"
+    TRAILING_BYTES = "trailing_bytes"
+    NO_PIXELS = "no_pixels"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    OVER_DECODE_BUDGET = "over_decode_budget"
+    JPEG_OVER_DECODE_BUDGET = "jpeg_over_decode_budget"
+    REDUCED_OVER_DECODE_BUDGET = "reduced_over_decode_budget"
+
+
+_SMALLER: Final = "Send a smaller copy (2,000 pixels a side is plenty to find copies)"
+_BUDGET: Final = "and at most %(budget)s megapixels are decoded for one image here"
+# The English of each refusal, its values named as `registry.image_refusals` names them.
+REFUSAL_ENGLISH: Final[dict[Refusal, str]] = {
+    Refusal.TOO_MANY_BYTES: "file too large: %(size)s bytes, limit %(limit)s",
+    Refusal.NOT_AN_IMAGE: "not a supported image: %(kind)s",
+    Refusal.HEADER_OVER_LIMIT: (
+        "%(kind)s image too large: its header claims more than %(limit)s pixels"
+    ),
+    Refusal.UNREADABLE_HEADER: "corrupt or truncated %(kind)s image: unreadable header",
+    Refusal.CORRUPT: "corrupt or truncated %(kind)s image: %(detail)s",
+    Refusal.UNDECODABLE: "undecodable %(kind)s image: %(detail)s",
+    Refusal.ACTIVE_CONTENT: "%(kind)s file carries embedded HTML or script (%(marker)s...)",
+    Refusal.EMBEDDED_ARCHIVE: "%(kind)s file carries an embedded ZIP archive",
+    Refusal.TRAILING_BYTES: "%(kind)s file has %(count)s unexpected bytes after its end",
+    Refusal.NO_PIXELS: "%(kind)s image has no pixels (%(width)sx%(height)s)",
+    Refusal.TOO_MANY_PIXELS: (
+        "%(kind)s image too large: %(width)sx%(height)s pixels, limit %(limit)s"
+    ),
+    Refusal.OVER_DECODE_BUDGET: (
+        f"%(kind)s image too large: %(width)s×%(height)s pixels is %(decoded)s megapixels, "
+        f"{_BUDGET}. {_SMALLER}, or a JPEG, which decodes at reduced size."
+    ),
+    Refusal.JPEG_OVER_DECODE_BUDGET: (
+        f"%(kind)s image too large: %(width)s×%(height)s pixels is %(decoded)s megapixels, "
+        f"{_BUDGET}. {_SMALLER}."
+    ),
+    Refusal.REDUCED_OVER_DECODE_BUDGET: (
+        f"%(kind)s image too large: %(width)s×%(height)s pixels decodes to %(decoded)s "
+        f"megapixels even at reduced size, {_BUDGET}. {_SMALLER}."
+    ),
+}
+
+
 class ImageRejected(ValueError):
-    """The uploaded bytes are not an image Copymark accepts; the message is for the user."""
+    """The uploaded bytes are not an image Copymark accepts: why, with its values, and the
+    English sentence of them."""
+
+    def __init__(self, reason: Refusal, /, **values: str | int) -> None:
+        self.reason = reason
+        self.values = values
+        super().__init__(REFUSAL_ENGLISH[reason] % values)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from the reason and values, not from the message, when sent to another process.
+        return (_rejection, (type(self), self.reason, self.values))
 
 
 class ImageTooLarge(ImageRejected):
     """The image is over a byte or pixel limit: too much to take, rather than malformed."""
+
+
+def _rejection(
+    kind: type[ImageRejected], reason: Refusal, values: dict[str, str | int]
+) -> ImageRejected:
+    return kind(reason, **values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +264,10 @@ def read_header(
 
 def _accepted_kind(data: bytes, limits: ImageLimits) -> str:
     if len(data) > limits.max_bytes:
-        raise ImageTooLarge(f"file too large: {len(data)} bytes, limit {limits.max_bytes}")
+        raise ImageTooLarge(Refusal.TOO_MANY_BYTES, size=len(data), limit=limits.max_bytes)
     kind = sniff_format(data)
     if kind not in ACCEPTED_FORMATS:
-        raise ImageRejected(f"not a supported image: {kind}")
+        raise ImageRejected(Refusal.NOT_AN_IMAGE, kind=kind)
     return kind
 
 
@@ -207,17 +281,17 @@ def _guarded(kind: str, limits: ImageLimits, step: Callable[[], T]) -> T:
         except ImageRejected:
             raise
         except Image.DecompressionBombError as error:
-            raise ImageTooLarge(_too_large(kind, limits)) from error
+            raise _too_large(kind, limits) from error
         except UnidentifiedImageError as error:
-            raise ImageRejected(f"corrupt or truncated {kind} image: unreadable header") from error
+            raise ImageRejected(Refusal.UNREADABLE_HEADER, kind=kind) from error
         except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError) as error:
-            raise ImageRejected(f"corrupt or truncated {kind} image: {error}") from error
+            raise ImageRejected(Refusal.CORRUPT, kind=kind, detail=str(error)) from error
         except (MemoryError, RuntimeError, TypeError, ZeroDivisionError) as error:
-            raise ImageRejected(f"undecodable {kind} image: {error!r}") from error
+            raise ImageRejected(Refusal.UNDECODABLE, kind=kind, detail=repr(error)) from error
 
 
-def _too_large(kind: str, limits: ImageLimits) -> str:
-    return f"{kind} image too large: its header claims more than {limits.max_pixels} pixels"
+def _too_large(kind: str, limits: ImageLimits) -> ImageTooLarge:
+    return ImageTooLarge(Refusal.HEADER_OVER_LIMIT, kind=kind, limit=limits.max_pixels)
 
 
 def _refuse_active_content(data: bytes, kind: str) -> None:
@@ -225,17 +299,15 @@ def _refuse_active_content(data: bytes, kind: str) -> None:
         lowered = text.lower()
         for marker in _ACTIVE_CONTENT_MARKERS:
             if marker in lowered:
-                raise ImageRejected(
-                    f"{kind} file carries embedded HTML or script ({marker.decode()}...)"
-                )
+                raise ImageRejected(Refusal.ACTIVE_CONTENT, kind=kind, marker=marker.decode())
     # Unzip tools find an archive by its signatures wherever they sit, compressed pixels or not.
     if b"PK\x03\x04" in data and b"PK\x05\x06" in data:
-        raise ImageRejected(f"{kind} file carries an embedded ZIP archive")
+        raise ImageRejected(Refusal.EMBEDDED_ARCHIVE, kind=kind)
     # GIF headers double as JavaScript ("GIF89a/*...*/=payload"); PNG and GIF have an exact end,
     # so bytes after it are a smuggled payload. JPEG is exempt: MPO and phone cameras append data.
     end = _png_end(data) if kind == "PNG" else _gif_layout(data)[1] if kind == "GIF" else None
     if end is not None and data[end:].strip(b"\x00"):
-        raise ImageRejected(f"{kind} file has {len(data) - end} unexpected bytes after its end")
+        raise ImageRejected(Refusal.TRAILING_BYTES, kind=kind, count=len(data) - end)
 
 
 def _readable_spans(data: bytes, opaque: list[Span]) -> Iterator[bytes]:
@@ -381,7 +453,7 @@ def _open(data: bytes, kind: str, limits: ImageLimits) -> ImageFile.ImageFile:
         image = Image.open(io.BytesIO(data), formats=[kind])
     if any(issubclass(warning.category, Image.DecompressionBombWarning) for warning in caught):
         image.close()
-        raise ImageTooLarge(_too_large(kind, limits))
+        raise _too_large(kind, limits)
     return image
 
 
@@ -391,11 +463,14 @@ def _measure(
     """Check the header's size against the limits and set up a reduced-size JPEG decode."""
     header_width, header_height = image.size
     if header_width <= 0 or header_height <= 0:
-        raise ImageRejected(f"{kind} image has no pixels ({header_width}x{header_height})")
+        raise ImageRejected(Refusal.NO_PIXELS, kind=kind, width=header_width, height=header_height)
     if header_width * header_height > limits.max_pixels:
         raise ImageTooLarge(
-            f"{kind} image too large: {header_width}x{header_height} pixels,"
-            f" limit {limits.max_pixels}"
+            Refusal.TOO_MANY_PIXELS,
+            kind=kind,
+            width=header_width,
+            height=header_height,
+            limit=limits.max_pixels,
         )
     if max_side is not None and kind == "JPEG":
         scale = max_side / max(header_width, header_height)
@@ -404,27 +479,28 @@ def _measure(
     decoded_pixels = image.size[0] * image.size[1]
     budget = limits.max_decoded_pixels
     if budget is not None and decoded_pixels > budget:
-        raise ImageTooLarge(_over_budget(kind, header_width, header_height, decoded_pixels, budget))
+        raise _over_budget(kind, header_width, header_height, decoded_pixels, budget)
     return ImageHeader(kind, header_width, header_height, decoded_pixels)
 
 
 def _megapixels(pixels: int) -> str:
-    return f"{pixels / 1_000_000:.1f} megapixels"
+    return f"{pixels / 1_000_000:.1f}"
 
 
-def _over_budget(kind: str, width: int, height: int, decoded: int, budget: int) -> str:
-    size = f"{width}×{height} pixels"
-    cost = (
-        f"{size} is {_megapixels(decoded)}"
-        if decoded == width * height
-        else f"{size} decodes to {_megapixels(decoded)} even at reduced size"
-    )
-    smaller = "Send a smaller copy (2,000 pixels a side is plenty to find copies)"
-    if kind != "JPEG":
-        smaller += ", or a JPEG, which decodes at reduced size"
-    return (
-        f"{kind} image too large: {cost}, and at most {_megapixels(budget)} are decoded for one "
-        f"image here. {smaller}."
+def _over_budget(kind: str, width: int, height: int, decoded: int, budget: int) -> ImageTooLarge:
+    if decoded != width * height:
+        reason = Refusal.REDUCED_OVER_DECODE_BUDGET
+    elif kind == "JPEG":
+        reason = Refusal.JPEG_OVER_DECODE_BUDGET
+    else:
+        reason = Refusal.OVER_DECODE_BUDGET
+    return ImageTooLarge(
+        reason,
+        kind=kind,
+        width=width,
+        height=height,
+        decoded=_megapixels(decoded),
+        budget=_megapixels(budget),
     )
 
 

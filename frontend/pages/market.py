@@ -30,7 +30,7 @@ from licensing.contract import parse_contract_data
 from licensing.errors import LicensingError, MarketQueryError
 from licensing.models import GrantStatus, LicenseGrant, LicenseOffer, OfferStatus
 from licensing.money import Money
-from licensing.reports import MAX_CSV_BYTES, parse_sales_csv
+from licensing.reports import MAX_CSV_BYTES, parse_sales_csv, sales_csv_problems
 from licensing.repository import (
     active_version,
     certified_grant,
@@ -54,6 +54,7 @@ from registry.bounds import RecordId
 from registry.certificates import issue_certificate
 from registry.errors import Conflict, CopymarkError, NotFound
 from registry.log.store import AttestationLog
+from registry.messages import Message
 from registry.models import Role, User, Work, persisted_id
 from settlement.service.invoices import (
     Invoice,
@@ -514,7 +515,7 @@ class ReportFeedback:
     """What a sales-report upload gave: the lines stored, or each line's problem."""
 
     report_id: str
-    problems: list[str]
+    problems: list[Message]
     lines: int
     royalties: Money | None
 
@@ -575,7 +576,7 @@ async def upload_sales_report(
 
     def submit() -> Response:
         grant = _licensee_grant(session, user, grant_id)
-        problems = _csv_problems(data, grant.currency)
+        problems = sales_csv_problems(data, grant.currency)
         if problems:
             feedback = ReportFeedback(report_id, problems, 0, None)
             return _licence_page(request, user, session, grant, 422, feedback)
@@ -591,41 +592,13 @@ async def upload_sales_report(
             post_royalties(session, outcome)
         except CopymarkError as error:
             session.rollback()
-            feedback = ReportFeedback(report_id, [error.message], 0, None)
+            feedback = ReportFeedback(report_id, [error.wording], 0, None)
             grant = _licensee_grant(session, user, grant_id)
             return _licence_page(request, user, session, grant, error.status_code, feedback)
         feedback = ReportFeedback(report_id, [], len(outcome.rows), outcome.royalties)
         return _licence_page(request, user, session, grant, 201, feedback)
 
     return await run_in_threadpool(submit)
-
-
-def _csv_problems(data: bytes, currency: str) -> list[str]:
-    """Every line's problem, not only the first: each line is read on its own after the header."""
-    if len(data) > MAX_CSV_BYTES:
-        return [f"the CSV report exceeds {MAX_CSV_BYTES} bytes"]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return ["the file is not UTF-8 text: save the report as CSV (UTF-8)"]
-    lines = text.splitlines()
-    if not lines:
-        return ["the file is empty: it needs a header row and one row per sale"]
-    try:
-        parse_sales_csv(lines[0] + "\n", currency)
-    except CopymarkError as error:
-        return [error.message]
-    problems = []
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        try:
-            parse_sales_csv(f"{lines[0]}\n{line}\n", currency)
-        except CopymarkError as error:
-            problems.append(error.message.replace("CSV line 2", f"CSV line {number}"))
-    if len(lines) < 2:
-        problems.append("the report has no sales lines under its header")
-    return problems
 
 
 @router.get("/licenses/{grant_id}/certificate.pdf")

@@ -24,6 +24,7 @@ from registry.blobs import BlobStore
 from registry.bounds import RecordId
 from registry.enforcement.repository import case_id_of_alert
 from registry.errors import Invalid, NotFound
+from registry.messages import Message
 from registry.models import User, Work, persisted_id
 from registry.monitoring.jobs import queue_crawl
 from registry.monitoring.models import Alert, AlertStatus, JobStatus
@@ -43,6 +44,7 @@ from registry.monitoring.repository import (
 from registry.monitoring.service import (
     ALLOWED_TRANSITIONS,
     CrawlQuota,
+    bulk_refusals,
     change_status,
     change_statuses,
     create_watch,
@@ -200,7 +202,7 @@ def alerts_page(
         statuses=list(AlertStatus),
         bulk_statuses=BULK_STATUSES,
         enforceable=_enforceable_by_site(session, user),
-        bulk=_bulk_outcome(request),
+        bulk=_bulk_outcome(request, session, user),
         score_bar=score_bar_percent,
     )
 
@@ -212,16 +214,25 @@ class BulkReport:
     status: AlertStatus
     changed: int
     skipped: int
+    left: list[tuple[int, Message]]
 
 
-def _bulk_outcome(request: Request) -> BulkReport | None:
+def _bulk_outcome(request: Request, session: Session, user: User) -> BulkReport | None:
+    """The report of the last bulk step; why each alert it left stayed is asked again, since
+    the address carries only their numbers."""
     params = request.query_params
     status, changed, skipped = params.get("bulk"), params.get("changed"), params.get("skipped")
     if status not in {s.value for s in BULK_STATUSES} or not changed or not skipped:
         return None
     if not (changed.isdigit() and skipped.isdigit()):
         return None
-    return BulkReport(AlertStatus(status), int(changed), int(skipped))
+    left_ids = [int(part) for part in params.get("left", "").split(",") if _is_record_id(part)]
+    left = bulk_refusals(session, user, left_ids, AlertStatus(status))
+    return BulkReport(AlertStatus(status), int(changed), int(skipped), left)
+
+
+def _is_record_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 0 < int(text) < 2**31
 
 
 def _enforceable_by_site(session: Session, user: User) -> list[tuple[str, list[int]]]:
@@ -252,6 +263,8 @@ def bulk_triage(
         ("changed", str(len(outcome.changed))),
         ("skipped", str(len(outcome.skipped))),
     ]
+    if outcome.skipped:
+        report.append(("left", ",".join(str(alert_id) for alert_id, _reason in outcome.skipped)))
     return RedirectResponse("/alerts?" + urlencode(kept + report), status_code=303)
 
 

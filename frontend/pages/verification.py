@@ -31,8 +31,9 @@ from registry.certificates import (
     verify_certificate_steps,
 )
 from registry.enforcement.service import legal_profile
-from registry.errors import CertificateError, Invalid, NotFound
+from registry.errors import Invalid, NotFound
 from registry.log.store import AttestationLog
+from registry.messages import N_
 from registry.models import User, Work
 from registry.repository import visible_work
 from registry.service import work_certificate, work_certificate_view
@@ -145,14 +146,13 @@ async def check_upload(
         data = await certificate_file.read(MAX_UPLOAD_BYTES + 1)
         name = certificate_file.filename[:200]
     if not data.strip():
-        raise Invalid("choose a certificate file (JSON or PDF) or paste its JSON")
+        raise Invalid(N_("choose a certificate file (JSON or PDF) or paste its JSON"))
     if len(data) > MAX_UPLOAD_BYTES:
-        raise Invalid(f"a certificate file is at most {MAX_UPLOAD_BYTES // 1024} KiB")
-    try:
-        document = certificate_in_pdf(data) if data.startswith(PDF_MAGIC) else data
-        certificate = read_json_document(document, "certificate")
-    except CertificateError as error:
-        raise Invalid(str(error)) from None
+        raise Invalid(
+            N_("a certificate file is at most %(count)s KiB"), count=MAX_UPLOAD_BYTES // 1024
+        )
+    document = certificate_in_pdf(data) if data.startswith(PDF_MAGIC) else data
+    certificate = read_json_document(document, N_("certificate"))
     valid, steps, work_id = _checked_steps(session, services, certificate)
     return render(
         request,

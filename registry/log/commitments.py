@@ -19,12 +19,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from registry.log.events import SHA256_HEX, JsonValue, canonical_json
+from registry.messages import N_, Message, Param
 
 SALT_SIZE = 32
 
 
 class OpeningError(ValueError):
     """An opening is malformed or does not match the commitment on the leaf."""
+
+    def __init__(self, message: str, /, **params: Param) -> None:
+        self.wording = Message(message, params)
+        super().__init__(self.wording.english())
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,9 @@ class Opening:
 
     def __post_init__(self) -> None:
         if len(self.salt) != SALT_SIZE:
-            raise OpeningError(f"a salt is {SALT_SIZE} bytes, got {len(self.salt)}")
+            raise OpeningError(
+                N_("a salt is %(size)s bytes, got %(count)s"), size=SALT_SIZE, count=len(self.salt)
+            )
 
     @classmethod
     def of(cls, value: JsonValue) -> Opening:
@@ -56,15 +63,23 @@ class Opening:
     def from_json(cls, document: object, name: str) -> Opening:
         """Parse an opening of the field ``name``; raises OpeningError saying what is wrong."""
         if not isinstance(document, dict) or set(document) != {"salt", "value"}:
-            raise OpeningError(f"the opening of {name} must be an object of salt and value")
+            raise OpeningError(
+                N_("the opening of %(field)s must be an object of salt and value"), field=name
+            )
         salt = document["salt"]
         if not isinstance(salt, str) or not SHA256_HEX.fullmatch(salt):
-            raise OpeningError(f"the salt of {name} must be 64 lowercase hex characters")
+            raise OpeningError(
+                N_("the salt of %(field)s must be 64 lowercase hex characters"), field=name
+            )
         value = document["value"]
         try:
             canonical_json(value)
         except TypeError as error:
-            raise OpeningError(f"the value of {name} is not canonical JSON: {error}") from error
+            raise OpeningError(
+                N_("the value of %(field)s is not canonical JSON: %(reason)s"),
+                field=name,
+                reason=str(error),
+            ) from error
         return cls(bytes.fromhex(salt), value)
 
 
@@ -89,7 +104,7 @@ def openings_to_json(openings: Mapping[str, Opening]) -> dict[str, JsonValue]:
 def openings_from_json(document: object) -> Openings:
     """Parse a JSON object of openings keyed by field name; raises OpeningError."""
     if not isinstance(document, dict):
-        raise OpeningError("openings must be an object keyed by field name")
+        raise OpeningError(N_("openings must be an object keyed by field name"))
     return {str(name): Opening.from_json(item, str(name)) for name, item in document.items()}
 
 
@@ -101,8 +116,10 @@ def check_openings(
     for name, opening in sorted(openings.items()):
         committed = commitments.get(name)
         if committed is None:
-            raise OpeningError(f"the leaf commits to no field named {name!r}")
+            raise OpeningError(N_("the leaf commits to no field named %(field)s"), field=repr(name))
         if opening.commitment != committed:
-            raise OpeningError(f"the opening of {name} does not match the leaf's commitment")
+            raise OpeningError(
+                N_("the opening of %(field)s does not match the leaf's commitment"), field=name
+            )
         opened[name] = opening.value
     return opened

@@ -367,7 +367,45 @@ class BulkOutcome:
     """What a bulk triage did: the alerts it moved, and each one it left with the reason."""
 
     changed: list[Alert]
-    skipped: list[tuple[int, str]]
+    skipped: list[tuple[int, Message]]
+
+
+def bulk_refusal(alert_id: int, alert: Alert | None, status: AlertStatus) -> Message | None:
+    """Why a bulk step leaves this alert (None: not the owner's) as it is; None when it may
+    take the step."""
+    if alert is None:
+        return Message(N_("alert %(alert)s not found"), {"alert": alert_id})
+    if alert.status == status:
+        return Message(
+            N_("alert %(alert)s is already %(status)s"),
+            {"alert": alert_id, "status": status.in_words()},
+        )
+    if status not in ALLOWED_TRANSITIONS[alert.status]:
+        return Message(
+            N_("alert %(alert)s cannot go from %(status)s to %(target)s"),
+            {
+                "alert": alert_id,
+                "status": AlertStatus(alert.status).in_words(),
+                "target": status.in_words(),
+            },
+        )
+    return None
+
+
+def bulk_refusals(
+    session: Session, owner: User, alert_ids: Sequence[int], status: AlertStatus
+) -> list[tuple[int, Message]]:
+    """Why each of these alerts cannot take the bulk step now: what a bulk triage that left
+    them said, for the page shown after it."""
+    wanted = list(dict.fromkeys(alert_ids))[:MAX_BULK_ALERTS]
+    found = {
+        persisted_id(alert): alert
+        for alert in repository.owned_alerts_by_id(session, owner, wanted)
+    }
+    refusals = (
+        (alert_id, bulk_refusal(alert_id, found.get(alert_id), status)) for alert_id in wanted
+    )
+    return [(alert_id, refusal) for alert_id, refusal in refusals if refusal is not None]
 
 
 def change_statuses(
@@ -386,17 +424,14 @@ def change_statuses(
         for alert in repository.owned_alerts_by_id(session, owner, wanted)
     }
     changed: list[Alert] = []
-    skipped: list[tuple[int, str]] = []
+    skipped: list[tuple[int, Message]] = []
     now = utcnow()
     for alert_id in wanted:
         alert = found.get(alert_id)
-        if alert is None:
-            skipped.append((alert_id, "not found"))
-        elif alert.status == status:
-            skipped.append((alert_id, f"already {status.value}"))
-        elif status not in ALLOWED_TRANSITIONS[alert.status]:
-            skipped.append((alert_id, f"cannot go from {alert.status.value} to {status.value}"))
-        else:
+        refusal = bulk_refusal(alert_id, alert, status)
+        if refusal is not None:
+            skipped.append((alert_id, refusal))
+        elif alert is not None:
             alert.status = status
             alert.status_changed_at = now
             session.add(alert)

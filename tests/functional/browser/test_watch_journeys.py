@@ -183,6 +183,12 @@ def test_a_rights_holder_triages_alerts_with_filters_and_a_bulk_step(
     )
     expect(page.locator("form.open-case")).to_contain_text("shop.example")
     snap(page, journey_shots, "3-bulk-confirmed")
+    page.locator(".alert-card .choose-alert").first.check()
+    page.click(".bulk-buttons button[value=confirmed]")
+    expect(page.locator(".bulk-left li")).to_contain_text(
+        said(viewing, "is already confirmed", "已经是“已确认”")
+    )
+    snap(page, journey_shots, "4-bulk-left-as-it-was")
 
 
 def test_the_bell_counts_unread_notifications_and_leads_to_them(

@@ -373,9 +373,9 @@ def retail_licence(market: Market, shelf: dict[str, int]) -> str:
     return str(taken.headers["location"])
 
 
-def upload(market: Market, licence: str, report_id: str, csv: bytes) -> Any:
+def upload(market: Market, licence: str, report_id: str, csv: bytes, lang: str = "en") -> Any:
     return market.client.post(
-        f"{licence}/sales-reports",
+        f"{licence}/sales-reports?lang={lang}",
         data={"report_id": report_id},
         files={"report": ("sales.csv", csv, "text/csv")},
         headers=market.brand.headers,
@@ -394,6 +394,20 @@ def test_a_sales_report_names_every_bad_line_and_stores_nothing(
     assert "CSV line 2" not in answer.text
     assert "CSV line 5" not in answer.text
     assert "No sales reported yet." in answer.text
+
+
+def test_a_sales_report_names_every_bad_line_to_a_chinese_reader(
+    market: Market, shelf: dict[str, int]
+) -> None:
+    licence = retail_licence(market, shelf)
+    csv = b"units,net_revenue\n10,100.00\nten,5.00\n3,1.234\n"
+    answer = upload(market, licence, "2026-11", csv, "zh")
+    assert answer.status_code == 422
+    assert "CSV 第 3 行：units 必须是整数" in answer.text
+    assert "CSV 第 4 行：net_revenue" in answer.text
+    assert "CSV line" not in answer.text
+    assert "UTF-8 文本" in upload(market, licence, "2026-11", b"units\n\xff\n", "zh").text
+    assert "文件是空的" in upload(market, licence, "2026-11", b"", "zh").text
 
 
 def test_a_sales_report_makes_the_invoice(market: Market, shelf: dict[str, int]) -> None:

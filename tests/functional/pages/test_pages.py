@@ -88,6 +88,21 @@ def test_find_copies_of_an_unrelated_image_says_no_match(
     assert "is-copy" not in response.text
 
 
+def test_find_copies_tells_a_chinese_reader_why_an_image_cannot_be_read(
+    client: TestClient,
+) -> None:
+    trailing = random_png(8) + b"junk"
+    response = client.post("/find?lang=zh", files={"file": ("q.png", trailing)})
+    assert response.status_code == 422
+    assert "无法用这张图片搜索：PNG 文件在结尾之后还有 4 个多余字节" in response.text
+    assert "unexpected bytes" not in response.text
+    scripted = random_png(8) + b"<script>alert(1)</script>"
+    response = client.post("/find?lang=zh", files={"file": ("q.png", scripted)})
+    assert "PNG 文件中嵌有 HTML 或脚本（&lt;script...）" in response.text
+    archive = client.post("/find?lang=zh", files={"file": ("q.zip", b"PK\x03\x04 zipped")})
+    assert "不是受支持的图片：ZIP 压缩包" in archive.text
+
+
 def test_find_copies_shows_an_unverified_look_alike_as_a_possible_match(
     client: TestClient, alice: Account, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:

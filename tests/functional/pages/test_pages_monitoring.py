@@ -317,11 +317,34 @@ def test_bulk_confirm_moves_the_chosen_alerts_and_counts_the_rest(
         follow_redirects=False,
     )
     assert response.status_code == 303
-    assert response.headers["location"] == "/alerts?status=new&bulk=confirmed&changed=2&skipped=1"
+    assert response.headers["location"] == (
+        f"/alerts?status=new&bulk=confirmed&changed=2&skipped=1&left={resolved}"
+    )
     assert [alert_status(client, alice, alert_id) for alert_id in fresh] == ["confirmed"] * 2
     assert alert_status(client, alice, resolved) == "resolved"
     report = client.get(response.headers["location"]).text
     assert "2 alerts marked confirmed; 1 left as they were" in report
+    assert f"alert {resolved} cannot go from resolved to confirmed" in report
+
+
+def test_bulk_triage_tells_a_chinese_reader_why_each_alert_was_left(
+    client: TestClient, alice: Account, alert: dict[str, Any], services: Services
+) -> None:
+    (confirmed,) = add_alerts(services, alert["work_id"], 1, status=AlertStatus.CONFIRMED)
+    (resolved,) = add_alerts(services, alert["work_id"], 1, status=AlertStatus.RESOLVED)
+    token = sign_in(client, alice)
+    response = client.post(
+        "/alerts/bulk",
+        data={"csrf_token": token, "status": "confirmed", "alert_id": [confirmed, resolved, 999]},
+        follow_redirects=False,
+    )
+    report = client.get(response.headers["location"] + "&lang=zh").text
+    assert f"警报 {confirmed} 已经是“已确认”" in report
+    assert f"警报 {resolved} 不能从“已解决”变为“已确认”" in report
+    assert "未找到警报 999" in report
+    assert "cannot go from" not in report
+    forged = client.get("/alerts?bulk=confirmed&changed=0&skipped=1&left=x,-1,99999999999,0").text
+    assert 'class="bulk-left"' not in forged
 
 
 def test_bulk_triage_leaves_another_owners_alerts_alone(
@@ -333,7 +356,8 @@ def test_bulk_triage_leaves_another_owners_alerts_alone(
         data={"csrf_token": token, "status": "dismissed", "alert_id": [alert["id"]]},
         follow_redirects=False,
     )
-    assert response.headers["location"].endswith("changed=0&skipped=1")
+    assert response.headers["location"].endswith(f"changed=0&skipped=1&left={alert['id']}")
+    assert f"alert {alert['id']} not found" in client.get(response.headers["location"]).text
     assert alert_status(client, alice, alert["id"]) == "new"
 
 

@@ -68,6 +68,22 @@ def test_a_tampered_certificate_fails_at_the_step_it_breaks(
     assert "tree head signature does not verify" in page
 
 
+def test_the_check_tells_a_chinese_reader_what_each_step_found(
+    client: TestClient, alice: Account
+) -> None:
+    work_id = register(client, alice, random_png(6), title="Koi")
+    certificate = client.get(f"/api/v1/verify/{work_id}").json()
+    page = client.post("/verify?lang=zh", data={"certificate_text": json.dumps(certificate)}).text
+    assert "个叶子的树头中的第" in page
+    assert "有相同的根" in page
+    assert "leaves" not in page
+    assert "sibling hashes" not in page
+    certificate["tree_head"]["root_hash"] = "0" * 64
+    page = client.post("/verify?lang=zh", data={"certificate_text": json.dumps(certificate)}).text
+    assert "树头签名验证不通过" in page
+    assert "tree head signature does not verify" not in page
+
+
 def test_a_file_that_is_no_certificate_is_refused_in_words(client: TestClient) -> None:
     assert_error_page(
         client.post("/verify", files={"certificate_file": ("x.pdf", b"%PDF-1.7 junk")}),

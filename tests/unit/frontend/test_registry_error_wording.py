@@ -15,6 +15,7 @@ from registry.enforcement.errors import IllegalTransition
 from registry.enforcement.lifecycle import check_owner_transition, check_transition
 from registry.enforcement.models import CaseState
 from registry.errors import BadRequest, CertificateError
+from registry.image_refusals import image_refusal
 from registry.log.errors import TreeHeadFormatError
 from registry.log.signing import SignedTreeHead
 from registry.messages import Message
@@ -24,6 +25,8 @@ from registry.monitoring.service import check_seeds
 from registry.service import _CHANGED_HANDS
 from registry.tasks.errors import UnknownTask
 from registry.tasks.queue import TaskKinds
+from similarity.images import ImageRejected, load_image
+from tests.factories import random_png
 
 # Looks like a placeholder of each formatting style, including the very name the template uses.
 HOSTILE = "50% off {} %(x)s %(roles)s %s {0}"
@@ -113,3 +116,18 @@ def test_an_upload_refusal_the_page_does_not_word_itself_is_said_in_chinese() ->
     sentence = refusal_sentence(Message(_CHANGED_HANDS), chinese)
     assert "检查期间该文件对应作品的所有者发生了变更" in sentence
     assert "changed owner" not in sentence
+
+
+def test_a_file_of_another_kind_is_named_in_chinese_on_the_works_page() -> None:
+    with pytest.raises(ImageRejected) as caught:
+        load_image(b"PK\x03\x04 an archive, not an image")
+    sentence = refusal_sentence(image_refusal(caught.value), chinese)
+    assert sentence.startswith("这个文件是 ZIP 压缩包，不是图片。")
+
+
+def test_an_image_refusal_the_page_does_not_word_itself_is_said_in_chinese() -> None:
+    with pytest.raises(ImageRejected) as caught:
+        load_image(random_png(2) + b"junk")
+    sentence = refusal_sentence(image_refusal(caught.value), chinese)
+    assert "PNG 文件在结尾之后还有 4 个多余字节" in sentence
+    assert "unexpected bytes" not in sentence

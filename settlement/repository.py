@@ -21,6 +21,7 @@ from settlement.models import (
     JournalLine,
     LedgerAccount,
     Payment,
+    PaymentRefund,
     PaymentStatus,
     Payout,
     PayoutStatus,
@@ -139,6 +140,19 @@ def payment_logged_at(session: Session, grant_id: int, log_index: int) -> Paymen
     return session.exec(
         select(Payment).where(Payment.grant_id == grant_id, Payment.log_index == log_index)
     ).first()
+
+
+def last_refunds(session: Session, payment_ids: Iterable[int]) -> dict[int, PaymentRefund]:
+    """The latest refund posted against each of these payments that has one."""
+    ids = list(payment_ids)
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(PaymentRefund)
+        .where(col(PaymentRefund.payment_id).in_(ids))
+        .order_by(col(PaymentRefund.id))
+    ).all()
+    return {row.payment_id: row for row in rows}
 
 
 def visible_payments(session: Session, viewer: User, grant_id: int) -> Sequence[Payment]:

@@ -20,6 +20,7 @@ answers is posted at once as its refund event would post it, so the event posts 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
@@ -126,6 +127,40 @@ def _split_paid(session: Session, grant: LicenseGrant, payment: Payment) -> list
         Share(account, Money(amount, payment.currency))
         for account, amount in sorted(owed.items())
         if amount
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """A settled payment of a grant under one of the publisher's offers, and what is left of it
+    to refund: the grant's price (`report_id` None) or one report's invoice."""
+
+    grant_id: int
+    work_id: int
+    report_id: str | None
+    paid: Money
+    refunded: Money
+    last_refund: PaymentRefund | None
+
+    @property
+    def left(self) -> Money:
+        return Money(self.paid.amount_minor - self.refunded.amount_minor, self.paid.currency)
+
+
+def sales_of_publisher(session: Session, publisher: User) -> list[Sale]:
+    """What the publisher's offers were paid, newest first, each with its latest refund."""
+    rows = repository.published_payments(session, publisher)
+    refunds = repository.last_refunds(session, [persisted_id(payment) for payment, _ in rows])
+    return [
+        Sale(
+            grant_id=payment.grant_id,
+            work_id=grant.work_id,
+            report_id=payment.sales_report_key,
+            paid=Money(payment.amount_minor, payment.currency),
+            refunded=Money(payment.refunded_minor, payment.currency),
+            last_refund=refunds.get(persisted_id(payment)),
+        )
+        for payment, grant in rows
     ]
 
 

@@ -7,7 +7,8 @@ The log is public, and what a payment paid, what the processor kept and who rece
 are the parties' business (party ids are often people's names): the leaf carries commitments
 (``registry.log.commitments``) to them, never the values. The openings are built here, after
 the split is shown to sum to the gross, and kept on the payment row; the grant's parties get
-them in the grant's certificate.
+them in the grant's certificate. A refund's leaf (``PaymentRefundedEvent``) is built the same
+way, in the transaction that posts the refund's entry.
 """
 
 from __future__ import annotations

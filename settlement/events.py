@@ -7,7 +7,8 @@ The log is public, and what a payment paid, what the processor kept and who rece
 are the parties' business (party ids are often people's names): the leaf carries commitments
 (``registry.log.commitments``) to them, never the values. The openings are built here, after
 the split is shown to sum to the gross, and kept on the payment row; the grant's parties get
-them in the grant's certificate.
+them in the grant's certificate. A refund's leaf (``PaymentRefundedEvent``) is built the same
+way, in the transaction that posts the refund's entry.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from registry.log.events import (
     check_commitments,
     utc,
 )
+from settlement.postings import Reversal
 
 
 def settlement_openings(
@@ -85,3 +87,50 @@ class PaymentSettledEvent(LogEvent):
             self, "commitments", check_commitments(self.commitments, self.PRIVATE_FIELDS)
         )
         object.__setattr__(self, "settled_at", utc(self.settled_at))
+
+
+def refund_openings(*, reversal: Reversal, journal_entry_digest: str) -> Openings:
+    """Openings of a refund's private values: what came back, from whom, what the platform bore."""
+    if not SHA256_HEX.fullmatch(journal_entry_digest):
+        raise ValueError("journal_entry_digest must be 64 lowercase hex characters")
+    return open_values(
+        {
+            "refunded_minor": reversal.refunded.amount_minor,
+            "allocations": [
+                {"account": part.account, "amount_minor": part.amount.amount_minor}
+                for part in reversal.parts
+            ],
+            "absorbed_minor": reversal.absorbed_minor,
+            "journal_entry_digest": journal_entry_digest,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class PaymentRefundedEvent(LogEvent):
+    """Part or all of a settled payment was given back; its split reversed in proportion.
+
+    Mirrors ``PaymentSettledEvent``: in the clear only ids (grant, the PaymentIntent, the
+    refund's journal entry key ``refund:<intent id>:<refunded total>``), the currency and the
+    time; the amount refunded, each account's reversed part, what the platform absorbed and
+    the entry's digest are committed, and their openings stay on the refund's row.
+    """
+
+    event_type: ClassVar[str] = "payment_refunded"
+    event_version: ClassVar[int] = 1
+    PRIVATE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"refunded_minor", "allocations", "absorbed_minor", "journal_entry_digest"}
+    )
+
+    grant_id: int
+    payment_intent_id: str
+    currency: str
+    journal_entry_key: str
+    commitments: dict[str, str] = field(hash=False)
+    refunded_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "commitments", check_commitments(self.commitments, self.PRIVATE_FIELDS)
+        )
+        object.__setattr__(self, "refunded_at", utc(self.refunded_at))

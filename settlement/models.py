@@ -100,6 +100,22 @@ class Payment(SQLModel, table=True):
     settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class PaymentRefund(SQLModel, table=True):
+    """One refund posted against a payment: its journal entry and its leaf on the log."""
+
+    __tablename__ = "payment_refunds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(foreign_key="payments.id", index=True)
+    journal_entry_id: int = Field(foreign_key="journal_entries.id", unique=True)
+    # The payment's refunded total once this refund is posted (the processor reports totals).
+    refunded_total_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    log_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The openings of the commitments its payment_refunded leaf carries.
+    log_openings: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    refunded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class ProcessorEvent(SQLModel, table=True):
     """A verified webhook event, stored once per event id and processed once."""
 

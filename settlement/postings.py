@@ -166,49 +166,74 @@ def hold_entry(external_key: str, account_reference: str, amount: Money) -> Entr
     )
 
 
-def refund_entry(
-    external_key: str,
-    grant_id: int,
-    *,
-    refunded: Money,
-    paid: Money,
-    shares: Sequence[Share],
-    payable: Mapping[str, int],
-) -> EntryDraft:
-    """A refund of part or all of a payment: the split is reversed in proportion.
+@dataclass(frozen=True, slots=True)
+class ReversedShare:
+    """One party's part of a refund, and how much of it the platform absorbs because the
+    party no longer holds it (already paid out)."""
 
-    Each party gives back its share of the refund, rounded by largest remainder so the parts
-    sum exactly to the refund; a party gives back at most what it still has payable (`payable`,
-    by account reference), and the platform absorbs the rest as a loss.
-    """
-    currency = refunded.currency
+    account: str
+    amount: Money
+    absorbed_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    """What a refund takes back from each party of the split it reverses."""
+
+    refunded: Money
+    parts: tuple[ReversedShare, ...]
+
+    @property
+    def absorbed_minor(self) -> int:
+        """What the platform bears as a loss in all."""
+        return sum(part.absorbed_minor for part in self.parts)
+
+
+def reversal_of(
+    refunded: Money, paid: Money, shares: Sequence[Share], payable: Mapping[str, int]
+) -> Reversal:
+    """Reverse a paid split in proportion to `refunded`, rounded by largest remainder so the
+    parts sum exactly to the refund; a party gives back at most what it still has payable
+    (`payable`, by account reference), the platform absorbs the rest."""
     if not shares or paid.amount_minor <= 0:
         raise ValueError("a refund needs the payment's split")
-    parts = apportion(
+    amounts = apportion(
         refunded.amount_minor,
         [refunded.amount_minor * share.amount.amount_minor for share in shares],
         paid.amount_minor,
     )
     revenue = platform_account(PlatformAccount.REVENUE)
-    postings = [credit(platform_account(PlatformAccount.STRIPE_CLEARING), refunded)]
     remaining = dict(payable)
-    absorbed = 0
-    for share, part in zip(shares, parts, strict=True):
+    parts: list[ReversedShare] = []
+    for share, part in zip(shares, amounts, strict=True):
         if share.account is None or not part:
             continue
-        code = party_account(share.account, PartyAccount.PAYABLE)
+        available = part
+        if party_account(share.account, PartyAccount.PAYABLE) != revenue:
+            available = max(0, min(part, remaining.get(share.account, 0)))
+            remaining[share.account] = remaining.get(share.account, 0) - available
+        parts.append(ReversedShare(share.account, Money(part, refunded.currency), part - available))
+    return Reversal(refunded, tuple(parts))
+
+
+def refund_entry(external_key: str, grant_id: int, reversal: Reversal) -> EntryDraft:
+    """A refund of part or all of a payment: clearing pays the refund back, each party's
+    payable gives its part, the platform's own part is contra-revenue and the absorbed rest a
+    loss."""
+    currency = reversal.refunded.currency
+    revenue = platform_account(PlatformAccount.REVENUE)
+    postings = [credit(platform_account(PlatformAccount.STRIPE_CLEARING), reversal.refunded)]
+    for part in reversal.parts:
+        code = party_account(part.account, PartyAccount.PAYABLE)
         if code == revenue:
             # The platform gives back its fee: a contra-revenue line, so revenue stays as earned.
-            postings.append(debit(platform_account(PlatformAccount.REFUNDS), Money(part, currency)))
-            continue
-        available = max(0, min(part, remaining.get(share.account, 0)))
-        remaining[share.account] = remaining.get(share.account, 0) - available
-        if available:
-            postings.append(debit(code, Money(available, currency)))
-        absorbed += part - available
-    if absorbed:
+            postings.append(debit(platform_account(PlatformAccount.REFUNDS), part.amount))
+        elif part.amount.amount_minor > part.absorbed_minor:
+            given = part.amount.amount_minor - part.absorbed_minor
+            postings.append(debit(code, Money(given, currency)))
+    if reversal.absorbed_minor:
         losses = platform_account(PlatformAccount.ABSORBED_LOSSES)
-        postings.append(debit(losses, Money(absorbed, currency)))
+        postings.append(debit(losses, Money(reversal.absorbed_minor, currency)))
     return EntryDraft(external_key, "refund", tuple(postings), grant_id=grant_id)
 
 

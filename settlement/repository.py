@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import BindParameter, bindparam, func, insert
 from sqlmodel import Session, col, select
 
+from licensing.models import LicenseGrant, LicenseOffer
 from licensing.repository import get_grant
 from registry.models import User
 from settlement.models import (
@@ -21,6 +22,7 @@ from settlement.models import (
     JournalLine,
     LedgerAccount,
     Payment,
+    PaymentRefund,
     PaymentStatus,
     Payout,
     PayoutStatus,
@@ -139,6 +141,33 @@ def payment_logged_at(session: Session, grant_id: int, log_index: int) -> Paymen
     return session.exec(
         select(Payment).where(Payment.grant_id == grant_id, Payment.log_index == log_index)
     ).first()
+
+
+def published_payments(
+    session: Session, publisher: User, limit: int = 100
+) -> Sequence[tuple[Payment, LicenseGrant]]:
+    """The settled payments of grants under offers `publisher` published, newest first."""
+    return session.exec(
+        select(Payment, LicenseGrant)
+        .join(LicenseGrant, col(LicenseGrant.id) == col(Payment.grant_id))
+        .join(LicenseOffer, col(LicenseOffer.id) == col(LicenseGrant.offer_id))
+        .where(LicenseOffer.created_by == publisher.id, Payment.status == PaymentStatus.SUCCEEDED)
+        .order_by(col(Payment.id).desc())
+        .limit(limit)
+    ).all()
+
+
+def last_refunds(session: Session, payment_ids: Iterable[int]) -> dict[int, PaymentRefund]:
+    """The latest refund posted against each of these payments that has one."""
+    ids = list(payment_ids)
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(PaymentRefund)
+        .where(col(PaymentRefund.payment_id).in_(ids))
+        .order_by(col(PaymentRefund.id))
+    ).all()
+    return {row.payment_id: row for row in rows}
 
 
 def visible_payments(session: Session, viewer: User, grant_id: int) -> Sequence[Payment]:

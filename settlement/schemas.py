@@ -77,7 +77,8 @@ PayoutAmount = Annotated[
 
 
 class RefundCreate(BaseModel):
-    """Refund `amount_minor` of a paid invoice, in its currency; all that is left when omitted."""
+    """Refund `amount_minor` of a paid price or invoice, in its currency; all that is left when
+    omitted."""
 
     model_config = _Write
 

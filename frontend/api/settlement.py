@@ -135,6 +135,27 @@ def pay_invoice(
     return payment_public(started.payment, started.client_secret)
 
 
+@router.post("/grants/{grant_id}/refunds", status_code=201)
+def refund_grant_payment(
+    grant_id: RecordId,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+    body: RefundCreate | None = None,
+) -> PaymentPublic:
+    """Refund the paid price of a grant under an offer you published: all that is left (which
+    ends the grant), or part."""
+    refunded = refunds.refund_grant_payment(
+        session,
+        user,
+        grant_id,
+        body.amount_minor if body is not None else None,
+        gateway=services.payment_gateway,
+        log=AttestationLog(session, services.signer),
+    )
+    return payment_public(refunded)
+
+
 @router.post("/grants/{grant_id}/invoices/{report_id}/refunds", status_code=201)
 def refund_invoice(
     grant_id: RecordId,
@@ -152,6 +173,7 @@ def refund_invoice(
         report_id,
         body.amount_minor if body is not None else None,
         gateway=services.payment_gateway,
+        log=AttestationLog(session, services.signer),
     )
     return payment_public(refunded)
 

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import Session
 
 from frontend.charts import earnings_charts
 from frontend.deps import OptionalUser, ServicesDep, SessionDep
 from frontend.headers import policy_with_form_target
-from frontend.i18n import format_money, locale_for
+from frontend.i18n import format_money, gettext_for, locale_for
 from frontend.pages.rendering import render
 from frontend.pages.return_to import to_sign_in
+from frontend.services import Services
 from licensing.money import Money
 from licensing.references import account_reference
-from settlement.service import payouts
+from registry.bounds import MAX_RECORD_ID
+from registry.errors import CopymarkError
+from registry.log.store import AttestationLog
+from registry.models import User
+from settlement.service import payouts, refunds
 from settlement.service.statements import royalty_history, statement_periods, statements_for
 
 router = APIRouter(include_in_schema=False)
@@ -30,9 +37,24 @@ def money_page(
     onboarding: str = "",
     notice: str = "",
 ) -> Response:
-    """Balances, payout settings, payouts and statements of the signed-in party."""
+    """Balances, payout settings, payouts and statements of the signed-in party, and what the
+    offers they published were paid, to refund."""
     if user is None:
         return to_sign_in(request)
+    return _money_page(request, user, session, services, onboarding=onboarding, notice=notice)
+
+
+def _money_page(
+    request: Request,
+    user: User,
+    session: Session,
+    services: Services,
+    status_code: int = 200,
+    *,
+    onboarding: str = "",
+    notice: str = "",
+    refund_error: str = "",
+) -> Response:
     reference = account_reference(user)
     locale = locale_for(request)
     account = payouts.connected_account(session, user, services.payment_gateway_if_configured())
@@ -53,6 +75,7 @@ def money_page(
         request,
         "money.html",
         user,
+        status_code,
         money=Money,
         balances=balances,
         account=account,
@@ -63,6 +86,8 @@ def money_page(
         payout_period_h=services.settings.payout_period_s / 3600,
         onboarding=onboarding,
         notice=notice,
+        sales=refunds.sales_of_publisher(session, user),
+        refund_error=refund_error,
     )
     answer.headers["Content-Security-Policy"] = policy_with_form_target(
         _onboarding_origin(services.settings.stripe_api_base)
@@ -112,3 +137,47 @@ def pay_out_now(user: OptionalUser, session: SessionDep, services: ServicesDep) 
                 policy=services.payout_policy,
             )
     return RedirectResponse("/money?notice=payout-requested#payouts", status_code=303)
+
+
+@router.post("/money/refunds", response_model=None)
+def refund_sale(
+    request: Request,
+    user: OptionalUser,
+    session: SessionDep,
+    services: ServicesDep,
+    grant_id: Annotated[int, Form(ge=1, le=MAX_RECORD_ID)],
+    currency: Annotated[str, Form(pattern=r"^[A-Z]{3}$")],
+    report_id: Annotated[str, Form(max_length=128)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Refund all that is left of a sale (its price or an invoice), or the amount typed."""
+    if user is None:
+        return to_sign_in(request)
+    log = AttestationLog(session, services.signer)
+    try:
+        amount_minor = Money.parse(amount, currency).amount_minor if amount.strip() else None
+        if report_id:
+            refunds.refund_invoice(
+                session,
+                user,
+                grant_id,
+                report_id,
+                amount_minor,
+                gateway=services.payment_gateway,
+                log=log,
+            )
+        else:
+            refunds.refund_grant_payment(
+                session, user, grant_id, amount_minor, gateway=services.payment_gateway, log=log
+            )
+    except CopymarkError as error:
+        session.rollback()
+        return _money_page(
+            request,
+            user,
+            session,
+            services,
+            error.status_code,
+            refund_error=error.translated(gettext_for(request)),
+        )
+    return RedirectResponse("/money?notice=refunded#sales", status_code=303)

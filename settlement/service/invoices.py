@@ -183,6 +183,18 @@ def start_invoice_payment(
     )
 
 
+def paid_price(session: Session, grant_id: int) -> Payment | None:
+    """The succeeded payment of a grant's own price (not of an invoice), if it was paid."""
+    return next(
+        (
+            payment
+            for payment in repository.payments_of_grant(session, grant_id)
+            if payment.sales_report_key is None and payment.status == PaymentStatus.SUCCEEDED
+        ),
+        None,
+    )
+
+
 def paid_report(session: Session, grant_id: int, report_id: str) -> Payment | None:
     """The succeeded payment of a report's invoice, if it was paid."""
     return next(

@@ -177,7 +177,7 @@ def _apply(
                 N_("the refunded charge is malformed: %(problem)s"),
                 problem=error.wording if isinstance(error, CopymarkError) else str(error),
             ) from None
-        refunded = apply_refund(session, intent_id, total)
+        refunded = apply_refund(session, intent_id, total, log=log)
         return f"refunded {refunded.refunded_minor} of payment {intent_id}"
     if event_type == "account.updated":
         try:

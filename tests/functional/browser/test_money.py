@@ -59,3 +59,49 @@ def test_a_creator_sees_her_share_as_a_balance_then_as_a_payout_after_onboarding
     expect(page.locator("[data-balance=available]")).to_contain_text("0.00")
     expect(page.locator("tr.statement")).to_have_count(1)
     snap(page, journey_shots, "money-paid-out")
+
+
+def test_the_publisher_refunds_a_sale_and_her_balance_shows_the_reversal(
+    market: Market,
+    localstripe: LocalStripe,
+    journey_page: Page,
+    journey_shots: Path,
+    viewing: Viewing,
+) -> None:
+    grant = sold(market, localstripe)
+    page = journey_page
+    page.goto("/login")
+    page.fill("#email", market.alice.email)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/login'] button")
+    page.goto("/money")
+    sale = page.locator(f"tr.sale[data-grant='{grant['id']}']")
+    expect(sale).to_have_attribute("data-state", "paid")
+    expect(page.locator("[data-balance=available]")).to_contain_text("3,000.00")
+    snap(page, journey_shots, "money-sale")
+
+    # More than is left is refused in words, in the page's language; nothing moves.
+    sale.locator("input[name=amount]").fill("9000")
+    sale.locator("button[type=submit]").click()
+    expect(page.locator("#refund-error")).to_contain_text(
+        "授权" if viewing.language == "zh" else "is left to refund"
+    )
+    expect(page.locator("[data-balance=available]")).to_contain_text("3,000.00")
+    snap(page, journey_shots, "money-refund-refused")
+
+    # A fifth of the 5,000.00 comes back: a fifth of her 3,000.00 share is reversed.
+    sale.locator("input[name=amount]").fill("1000")
+    sale.locator("button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/money\?notice=refunded#sales$"))
+    expect(sale).to_have_attribute("data-state", "partly-refunded")
+    expect(sale.locator(".refund-leaf")).to_be_visible()
+    expect(page.locator("[data-balance=available]")).to_contain_text("2,400.00")
+    snap(page, journey_shots, "money-partly-refunded")
+
+    sale.locator("button[type=submit]").click()
+    expect(sale).to_have_attribute("data-state", "refunded")
+    expect(sale.locator("form")).to_have_count(0)
+    expect(sale.locator(".refund-leaf")).to_contain_text(re.compile(r"\d+"))
+    expect(page.locator("[data-balance=available]")).to_contain_text("0.00")
+    expect(page.locator("tr.statement")).to_have_count(1)
+    snap(page, journey_shots, "money-refunded")

@@ -170,6 +170,7 @@ class Simulation:
             report_id,
             asked,
             gateway=self.gateway,
+            log=self.world.log,
         )
 
     def refund(self, intent: str) -> str:

@@ -10,7 +10,7 @@ from licensing.errors import InvalidAmountError
 from licensing.money import MAX_AMOUNT_MINOR, Money
 from settlement.errors import InvalidAccountError, LedgerIntegrityError
 from settlement.ledger import EntryDraft, PartyAccount, Posting, party_account
-from settlement.postings import Share, refund_entry
+from settlement.postings import Share, refund_entry, reversal_of
 
 
 def test_an_unbalanced_entry_cannot_be_drafted() -> None:
@@ -59,11 +59,13 @@ def test_a_refund_balances_and_absorbs_only_what_parties_no_longer_hold(
     shares = [Share(p, Money(a, "USD")) for p, a in zip(parties, amounts, strict=True)]
     refunded = Money(max(1, paid * refunded_share // 100), "USD")
     payable = dict(zip(parties, held, strict=False))
-    draft = refund_entry(
-        "r", 1, refunded=refunded, paid=Money(paid, "USD"), shares=shares, payable=payable
-    )
+    reversal = reversal_of(refunded, Money(paid, "USD"), shares, payable)
+    draft = refund_entry("r", 1, reversal)
     lines = {p.account: p.amount_minor for p in draft.postings}
     assert lines["platform:stripe_clearing"] == -refunded.amount_minor
     for party in parties:
         taken = lines.get(f"party:{party}:payable", 0)
         assert 0 <= taken <= payable[party]
+    assert sum(part.amount.amount_minor for part in reversal.parts) == refunded.amount_minor
+    absorbed = lines.get("platform:absorbed_losses", 0)
+    assert absorbed == reversal.absorbed_minor

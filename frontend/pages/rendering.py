@@ -23,6 +23,9 @@ from registry.accounts.service import user_for_login_session
 from registry.models import User
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+# Templates change only with a new release, and a new release restarts the server: checking
+# every template file's mtime on every render (Jinja's default) is a stat per template per page.
+TEMPLATES.env.auto_reload = False
 _logger = logging.getLogger(__name__)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import event
+import psycopg
+from psycopg.types.json import Json
+from sqlalchemy import JSON, Table, event, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -33,6 +35,31 @@ def json_column_value(text: str | bytes) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows of one table (every row with the same keys) in the session's transaction.
+
+    PostgreSQL takes them as one `COPY`, which measured several times quicker than the
+    executemany of single-row INSERTs every other database gets.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    driver = cast(psycopg.Connection[Any], connection.connection.driver_connection)
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    # JSON None is written as JSON null, as SQLAlchemy's JSON type writes it.
+                    Json(row[name], dumps=json_column_text) if name in json_columns else row[name]
+                    for name in columns
+                ]
+            )
 
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from registry.accounts.service import create_user
-from registry.db import unit_of_work
-from registry.models import User
+from registry.db import insert_rows, unit_of_work
+from registry.models import User, UTCDateTime
 
 
 def emails(engine: Engine) -> list[str]:
@@ -47,3 +51,40 @@ def test_a_unit_of_work_closes_the_session_a_factory_opened(db_engine: Engine) -
     assert opened == [session]
     assert user not in session  # closing expunges what the session held
     assert emails(db_engine) == ["made@example.com"]
+
+
+def test_rows_inserted_in_bulk_read_back_as_written(db_engine: Engine) -> None:
+    probe = Table(
+        "bulk_probe",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("note", String(200), nullable=True),
+        Column("document", JSON, nullable=True),
+        Column("at", UTCDateTime, nullable=False),
+    )
+    probe.create(db_engine)
+    moment = datetime(2026, 12, 1, 10, 30, tzinfo=UTC)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": number,
+            "note": note,
+            "document": document,
+            "at": moment,
+        }
+        for number, (note, document) in enumerate(
+            [
+                ("tab\tnew line\nback\\slash", {"quote": '"', "list": [1, None, "二"]}),
+                (None, None),
+                ("\\N", {"nested": {"key": "\\N\t\r"}}),
+                ("版税 ✓", []),
+            ]
+        )
+    ]
+    with Session(db_engine) as session:
+        insert_rows(session, probe, rows)
+        session.commit()
+    with db_engine.connect() as connection:
+        stored = [
+            dict(row._mapping) for row in connection.execute(probe.select().order_by(probe.c.id))
+        ]
+    assert stored == rows

@@ -137,6 +137,13 @@ class Sale:
     def left(self) -> Money:
         return Money(self.paid.amount_minor - self.refunded.amount_minor, self.paid.currency)
 
+    @property
+    def state(self) -> str:
+        """`refunded` when nothing is left, `partly-refunded` once something was, else `paid`."""
+        if not self.left.amount_minor:
+            return "refunded"
+        return "partly-refunded" if self.refunded.amount_minor else "paid"
+
 
 def sales_of_publisher(session: Session, publisher: User) -> list[Sale]:
     """What the publisher's offers were paid, newest first, each with its latest refund."""

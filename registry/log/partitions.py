@@ -38,14 +38,23 @@ def ensure_leaf_partitions(connection: Connection, start: int, end: int) -> None
     """Make sure leaves [start, end), and the partition after the last of them, have a home.
 
     Runs inside the appender's transaction, which holds the log's append lock, so two appenders
-    never create the same partition at once. Asking the catalog costs a query or two per append;
+    never create the same partition at once. Asking the catalog costs one query per append;
     a partition is created about once per million leaves.
     """
     if connection.dialect.name != "postgresql":
         return
-    for number in partitions_for(start, end):
-        exists = connection.execute(
+    needed = partitions_for(start, end)
+    # Partitions are only ever created in order, so when the last one needed exists, all do.
+    if _exists(connection, needed[-1]):
+        return
+    for number in needed:
+        if not _exists(connection, number):
+            connection.execute(text(create_partition_sql(number)))
+
+
+def _exists(connection: Connection, number: int) -> bool:
+    return bool(
+        connection.execute(
             text("SELECT to_regclass(:name) IS NOT NULL"), {"name": partition_name(number)}
         ).scalar_one()
-        if not exists:
-            connection.execute(text(create_partition_sql(number)))
+    )

@@ -26,6 +26,7 @@ from registry.accounts.service import (
 from registry.db import unit_of_work
 from registry.errors import Forbidden, Unauthorized
 from registry.models import User
+from registry.notifications.service import unread_count
 from similarity.images import ImageHeader
 
 SESSION_COOKIE = "copymark_session"
@@ -201,9 +202,23 @@ def _authenticated_user(request: Request, services: ServicesDep) -> User | None:
             return user_for_api_key(session, token.strip())
         session_token = request.cookies.get(SESSION_COOKIE)
         user = user_for_login_session(session, session_token) if session_token else None
+        if user is not None and request.method == "GET":
+            # The page's header shows the bell: count in this transaction, not in one more.
+            note_unread_notifications(request, user, unread_count(session, user))
     if user is not None:
         remember_switched_language(request, services, user)
     return user
+
+
+def note_unread_notifications(request: Request, user: User, count: int) -> None:
+    """Keep the user's unread count, read while signing the request in, for the page's bell."""
+    request.state.unread_notifications = (user.id, count)
+
+
+def noted_unread_notifications(request: Request, user: User) -> int | None:
+    """The unread count noted for this user while signing the request in, if it was."""
+    noted = getattr(request.state, "unread_notifications", None)
+    return noted[1] if noted is not None and noted[0] == user.id else None
 
 
 def remember_switched_language(request: Request, services: Services, user: User) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from frontend.deps import OptionalUser, SessionDep
+from frontend.deps import OptionalUser, SessionDep, noted_unread_notifications
 from frontend.i18n import gettext_for
 from frontend.pages.rendering import TEMPLATES, render
 from frontend.pages.return_to import to_sign_in
@@ -61,6 +61,9 @@ def unread_notification_count(request: Request, user: User | None) -> int:
     say, so that no page fails for the bell's sake)."""
     if user is None:
         return 0
+    counted = noted_unread_notifications(request, user)
+    if counted is not None:
+        return counted
     try:
         with request.app.state.services.read_session() as session:
             return service.unread_count(session, user)

@@ -128,7 +128,8 @@ def search_market(session: Session, query: MarketQuery) -> MarketPage:
     """One page of the listed works matching the query, with the total that match.
 
     Offer filters are one `IN` over the offers' index; a price sort reads each matching work's
-    lowest offer through the (work, status) index; the count reads no work row beyond its index.
+    lowest offer through the (work, status) index. A search or filter counts its matches in the
+    same statement as its page; an unfiltered listing counts from the listing index alone.
     """
     offer_conditions: list[ColumnElement[bool]] = [col(LicenseOffer.status) == OfferStatus.OPEN]
     if query.sale_type is not None:
@@ -150,7 +151,6 @@ def search_market(session: Session, query: MarketQuery) -> MarketPage:
         conditions.append(works_containing(session, text))
     conditions.extend(works_tagged(tag) for tag in query.tags)
 
-    total = session.exec(select(func.count(col(Work.id))).where(*conditions)).one()
     lowest = (
         select(func.min(LicenseOffer.price_milli))
         .where(col(LicenseOffer.work_id) == Work.id, *offer_conditions)
@@ -164,14 +164,28 @@ def search_market(session: Session, query: MarketQuery) -> MarketPage:
         MarketSort.PRICE_LOW: [lowest.is_(None), lowest.asc(), col(Work.id).desc()],
         MarketSort.PRICE_HIGH: [lowest.is_(None), lowest.desc(), col(Work.id).desc()],
     }
-    rows = session.exec(
-        select(Work)
-        .where(*conditions)
-        .order_by(*orderings[query.sort])
-        .offset((query.page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
-    return MarketPage(_listings(session, list(rows)), int(total), query.page)
+
+    def one_page(statement: Any) -> Any:
+        return (
+            statement.where(*conditions)
+            .order_by(*orderings[query.sort])
+            .offset((query.page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+
+    counting = select(func.count(col(Work.id))).where(*conditions)
+    if len(conditions) == 1:
+        # An unfiltered listing pages through an index, where a count of its own is cheaper.
+        total = session.exec(counting).one()
+        rows: list[Work] = list(session.exec(one_page(select(Work))).all())
+    else:
+        # A search or a filter reads every matching work to sort them anyway: the page's rows
+        # carry the total as a window count, and the text search runs once, not again to count.
+        found = session.exec(one_page(select(Work, func.count().over()))).all()
+        rows = [work for work, _ in found]
+        # No row (nothing matches, or a page past the end) carries no total: count then.
+        total = found[0][1] if found else session.exec(counting).one()
+    return MarketPage(_listings(session, rows), int(total), query.page)
 
 
 def _listings(session: Session, works: list[Work]) -> list[Listing]:

@@ -315,10 +315,7 @@ def start_login_session(session: Session, user: User) -> str:
 
 
 def user_for_login_session(session: Session, token: str) -> User | None:
-    row = repository.login_session_by_digest(session, _token_digest(token))
-    if row is None or row.expires_at < utcnow():
-        return None
-    return repository.user_by_id(session, row.user_id)
+    return repository.user_of_login_session(session, _token_digest(token), utcnow())
 
 
 def end_login_session(session: Session, token: str) -> None:

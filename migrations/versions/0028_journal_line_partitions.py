@@ -3,8 +3,9 @@
 The table is rebuilt as `PARTITION BY RANGE (id)` with the partitions its lines need and one
 ahead (`settlement.models.JOURNAL_LINE_PARTITIONS`); the writer creates later ones. Its primary
 key is the partition key and no foreign key points at it, so its id sequence, foreign keys,
-indexes and the append-only and balance triggers come back as they were. On SQLite nothing
-changes.
+indexes and the append-only and balance triggers come back as they were. A look-up by entry
+(the balance trigger, an entry's lines) probes every partition's entry index, one more per 2**20
+lines. On SQLite nothing changes.
 
 The crawler's sightings (`alert_sightings`) stay one table: `uq_sightings_once` (alert, job,
 page and image), which keeps a resumed crawl from recording a sighting twice, would have to

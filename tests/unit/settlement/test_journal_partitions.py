@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 
 from registry.db import make_engine, unit_of_work
@@ -64,6 +64,19 @@ def test_a_new_ledger_has_its_first_partition_and_the_next_ahead(engine: Engine)
     post(engine, [sale(1)])
     assert set(homes_of(engine, LINES, "id").values()) == {JOURNAL_LINE_PARTITIONS.name(0)}
     assert partitions_of(engine, LINES) == [JOURNAL_LINE_PARTITIONS.name(n) for n in range(2)]
+
+
+def test_posting_a_batch_asks_the_catalog_once(engine: Engine) -> None:
+    post(engine, [sale(1)])
+    statements: list[str] = []
+
+    def record(*arguments: object) -> None:
+        statements.append(str(arguments[2]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    post(engine, [sale(n) for n in range(2, 40)])
+    event.remove(engine, "before_cursor_execute", record)
+    assert len([s for s in statements if "to_regclass" in s]) == 1
 
 
 def test_lines_posted_across_a_partition_boundary_land_each_in_its_range(engine: Engine) -> None:

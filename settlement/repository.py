@@ -17,6 +17,7 @@ from licensing.models import LicenseGrant, LicenseOffer
 from licensing.repository import get_grant
 from registry.models import User
 from settlement.models import (
+    JOURNAL_LINE_PARTITIONS,
     ConnectedAccount,
     JournalEntry,
     JournalLine,
@@ -75,6 +76,7 @@ def insert_entries(session: Session, rows: list[dict[str, object]]) -> list[int]
 def insert_lines(session: Session, rows: list[dict[str, object]]) -> None:
     """Insert journal lines in one statement (the hot path of batch posting)."""
     if rows:
+        JOURNAL_LINE_PARTITIONS.ensure_sequence_room(session.connection(), len(rows))
         session.execute(insert(JournalLine), rows)
 
 

@@ -1,7 +1,7 @@
 """the log's leaves range-partitioned by leaf index on PostgreSQL, 2**20 leaves a partition
 
 The table is rebuilt as `PARTITION BY RANGE (leaf_index)` with the partitions its leaves need
-and one ahead (`registry.log.partitions`); the appender creates later ones. Its primary key is
+and one ahead (`registry.partitions`); the appender creates later ones. Its primary key is
 the partition key, so nothing else changes. On SQLite nothing changes.
 
 Revision ID: 0026
@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alembic import op
-from registry.log.partitions import LEAVES_TABLE, create_partition_sql, partitions_for
+from registry.log.store import LEAF_PARTITIONS
 
 revision: str = '0026'
 down_revision: str | None = '0025'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+LEAVES_TABLE = LEAF_PARTITIONS.table
 COLUMNS = """
     leaf_index BIGINT NOT NULL,
     leaf BYTEA NOT NULL,
@@ -40,9 +41,10 @@ def _rebuild(*, partitioned: bool) -> None:
         + (" PARTITION BY RANGE (leaf_index)" if partitioned else "")
     )
     if partitioned:
-        count = op.get_bind().exec_driver_sql(f"SELECT count(*) FROM {old}").scalar_one()
-        for number in partitions_for(0, int(count)):
-            op.execute(create_partition_sql(number))
+        connection = op.get_bind()
+        count = connection.exec_driver_sql(f"SELECT count(*) FROM {old}").scalar_one()
+        for number in LEAF_PARTITIONS.covering(0, int(count)):
+            LEAF_PARTITIONS.create(connection, number)
     op.execute(f"INSERT INTO {LEAVES_TABLE} SELECT * FROM {old}")
     op.execute(f"DROP TABLE {old}")
 

@@ -37,14 +37,16 @@ from registry.log.merkle import consistency_proof as merkle_consistency_proof
 from registry.log.merkle import inclusion_proof as merkle_inclusion_proof
 from registry.log.merkle import tree_root as merkle_tree_root
 from registry.log.models import LOG_STATE_ID, LogLeaf, LogNode, LogState, LogTreeHead
-from registry.log.partitions import ensure_leaf_partitions
 from registry.log.signing import LogPublicKey, SignedTreeHead, Signer, now_ms, sign_tree_head
 from registry.messages import N_
+from registry.partitions import RangePartitions
 
 LEAVES = cast(Table, LogLeaf.__table__)  # type: ignore[attr-defined]
 NODES = cast(Table, LogNode.__table__)  # type: ignore[attr-defined]
 HEADS = cast(Table, LogTreeHead.__table__)  # type: ignore[attr-defined]
 STATE = cast(Table, LogState.__table__)  # type: ignore[attr-defined]
+# On PostgreSQL, 2**20 leaves a partition (migration 0026), made ahead by the appender.
+LEAF_PARTITIONS = RangePartitions(LEAVES.name, "leaf_index")
 
 # Below SQLite's and PostgreSQL's bound-parameter limits with room to spare.
 _LOOKUP_CHUNK = 200
@@ -118,7 +120,7 @@ class AttestationLog:
         new_size = old_size + len(leaves)
         hashes = [leaf_hash(leaf) for leaf in leaves]
         created_at = datetime.now(UTC)
-        ensure_leaf_partitions(self._connection, old_size, new_size)
+        LEAF_PARTITIONS.ensure(self._connection, old_size, new_size)
         self._connection.execute(
             insert(LEAVES),
             [

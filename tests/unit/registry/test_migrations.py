@@ -21,3 +21,16 @@ def test_migrating_twice_changes_nothing(db_engine: Engine) -> None:
     before = sorted(inspect(db_engine).get_table_names())
     migrate(db_engine)
     assert sorted(inspect(db_engine).get_table_names()) == before
+
+
+def test_append_only_tables_are_range_partitioned_on_postgresql_only(db_engine: Engine) -> None:
+    migrate(db_engine)
+    names = set(inspect(db_engine).get_table_names())
+    ranged = {
+        f"{table}_p{number:05d}" for table in ("log_leaves", "journal_lines") for number in (0, 1)
+    }
+    if db_engine.dialect.name == "postgresql":
+        assert ranged <= names
+    else:
+        assert {"log_leaves", "journal_lines"} <= names
+        assert not [name for name in names if name.rpartition("_p")[2].isdigit()]

@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
 from registry.db import make_engine
 from registry.log.events import canonical_json
 from registry.log.merkle import leaf_hash
-from registry.log.partitions import LEAF_PARTITION_SIZE, ensure_leaf_partitions, partition_name
-from registry.log.store import LEAVES, AttestationLog
+from registry.log.store import LEAF_PARTITIONS, LEAVES, AttestationLog
 from registry.migrations import alembic_config, migrate
+from tests.support.partitions import homes_of, partitions_of
 
 pytestmark = pytest.mark.postgres
 
@@ -34,40 +34,25 @@ def leaves(start: int, count: int) -> list[bytes]:
 
 
 def partitions(engine: Engine) -> list[str]:
-    with engine.connect() as connection:
-        return sorted(
-            connection.execute(
-                text(
-                    "SELECT child.relname FROM pg_inherits "
-                    "JOIN pg_class child ON child.oid = inhrelid "
-                    "JOIN pg_class parent ON parent.oid = inhparent "
-                    "WHERE parent.relname = 'log_leaves'"
-                )
-            ).scalars()
-        )
+    return partitions_of(engine, LEAVES.name)
 
 
 def homes(engine: Engine) -> dict[int, str]:
-    with engine.connect() as connection:
-        return dict(
-            connection.execute(
-                text("SELECT leaf_index, tableoid::regclass::text FROM log_leaves")
-            ).all()
-        )
+    return homes_of(engine, LEAVES.name, "leaf_index")
 
 
 def test_a_new_log_appends_into_its_first_partition_with_the_next_ahead(engine: Engine) -> None:
     with Session(engine) as session:
         AttestationLog(session).append(leaves(0, 3))
         session.commit()
-    assert homes(engine) == dict.fromkeys(range(3), partition_name(0))
-    assert partitions(engine) == [partition_name(0), partition_name(1)]
+    assert homes(engine) == dict.fromkeys(range(3), LEAF_PARTITIONS.name(0))
+    assert partitions(engine) == [LEAF_PARTITIONS.name(0), LEAF_PARTITIONS.name(1)]
 
 
 def test_leaves_across_a_partition_boundary_land_each_in_its_range(engine: Engine) -> None:
-    first, end = LEAF_PARTITION_SIZE - 2, LEAF_PARTITION_SIZE + 3
+    first, end = LEAF_PARTITIONS.size - 2, LEAF_PARTITIONS.size + 3
     with engine.begin() as connection:
-        ensure_leaf_partitions(connection, first, end)
+        LEAF_PARTITIONS.ensure(connection, first, end)
         connection.execute(
             insert(LEAVES),
             [
@@ -82,9 +67,9 @@ def test_leaves_across_a_partition_boundary_land_each_in_its_range(engine: Engin
             ],
         )
     assert homes(engine) == {
-        index: partition_name(index // LEAF_PARTITION_SIZE) for index in range(first, end)
+        index: LEAF_PARTITIONS.name(index // LEAF_PARTITIONS.size) for index in range(first, end)
     }
-    assert partitions(engine) == [partition_name(n) for n in range(3)]
+    assert partitions(engine) == [LEAF_PARTITIONS.name(n) for n in range(3)]
 
 
 def test_migrating_a_log_down_and_up_keeps_every_leaf(engine: Engine) -> None:
@@ -97,7 +82,7 @@ def test_migrating_a_log_down_and_up_keeps_every_leaf(engine: Engine) -> None:
     command.downgrade(config, "0025")
     assert partitions(engine) == []
     migrate(engine)
-    assert partitions(engine) == [partition_name(0), partition_name(1)]
+    assert partitions(engine) == [LEAF_PARTITIONS.name(0), LEAF_PARTITIONS.name(1)]
     with Session(engine) as session:
         log = AttestationLog(session)
         assert [log.leaf(n).leaf for n in range(7)] == leaves(0, 7)

@@ -15,6 +15,7 @@ from registry.models import persisted_id
 from settlement.ledger import PlatformAccount, platform_account
 from settlement.models import JournalEntry, PaymentRefund
 from settlement.repository import balances, unbalanced_entries
+from settlement.service.statements import royalty_history
 from settlement.stripe.sandbox import LocalStripe
 from tests.functional.market.test_disputes_api import admin, dispute_paid_sale, owed
 from tests.functional.market.test_grant_refunds_api import refund
@@ -104,6 +105,10 @@ def test_a_held_sale_refunded_in_full_then_rejected_releases_nothing(
         kinds = {entry.kind for entry in session.exec(select(JournalEntry))}
     assert not kinds & {"release", "redirect"}
     assert platform(market, PlatformAccount.ABSORBED_LOSSES) == 0
+    with market.services.session() as session:
+        # The earnings chart nets the sale against its refund: nothing was earned.
+        for party in (ALICE, BOB):
+            assert sum(point.amount_minor for point in royalty_history(session, party)) == 0
     ledger_balances(market)
 
 
@@ -173,3 +178,20 @@ def test_the_money_page_shows_what_a_refund_took_back_out_of_held(
     api = market.client.get(f"{API}/me/balances", headers=market.alice.headers).json()
     assert api[0]["held_minor"] == 4_500
     assert "given back to the licensee" in api[0]["held_reasons"][1]
+
+
+def test_the_dispute_page_shows_what_refunds_took_back_of_each_hold(
+    market: Market, localstripe: LocalStripe
+) -> None:
+    dispute, work_id = dispute_paid_sale(market, localstripe)
+    assert refund(market, grant_of(market, work_id), {"amount_minor": 2_500}).status_code == 201
+    answer = market.client.get(f"/disputes/{dispute['id']}", headers=market.alice.headers)
+    assert answer.status_code == 200, answer.text
+    page = HTMLParser(answer.text)
+    total = page.css_first("p.held-amount")
+    assert total is not None
+    assert "$75.00" in total.text()
+    assert [node.text() for node in page.css("span.refunded")] == [
+        "$15.00 refunded",
+        "$10.00 refunded",
+    ]

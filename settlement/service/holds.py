@@ -84,6 +84,12 @@ def _held_with_key(session: Session, key: str) -> HeldRoyalty | None:
     return session.exec(select(HeldRoyalty).where(HeldRoyalty.hold_key == key)).first()
 
 
+def hold_moved_by(session: Session, entry_key: str) -> HeldRoyalty | None:
+    """The hold an entry on a held account moved: the hold's own entry, or its outcome."""
+    hold_key = entry_key.removeprefix("release:").removeprefix("redirect:")
+    return _held_with_key(session, hold_key) if hold_key.startswith("hold:") else None
+
+
 def held_party(session: Session, hold_key: str) -> str | None:
     """The party whose share the hold posted under this key moved to held."""
     row = _held_with_key(session, hold_key)

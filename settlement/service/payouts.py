@@ -45,7 +45,7 @@ from settlement.errors import (
 from settlement.ledger import PartyAccount, party_account
 from settlement.models import ConnectedAccount, PaymentStatus, Payout, PayoutStatus
 from settlement.postings import parse_report_entry_key, payout_entry
-from settlement.service.holds import held_party
+from settlement.service.holds import held_party, hold_moved_by
 from settlement.service.ledger import payable, post_entry
 from settlement.stripe.gateway import (
     ConnectedAccountSnapshot,
@@ -342,8 +342,14 @@ def _held_reasons(session: Session, reference: str) -> dict[str, list[Message]]:
     reasons: dict[str, list[Message]] = defaultdict(list)
     for entry, currency, amount in repository.entries_on_account(session, code):
         subject: Param = entry.external_key
+        hold = hold_moved_by(session, entry.external_key)
         if entry.grant_id:
             subject = Message(N_("license grant %(grant)s"), {"grant": entry.grant_id})
+        elif hold is not None:
+            subject = Message(
+                N_("dispute %(dispute)s over work %(work)s"),
+                {"dispute": hold.dispute_id, "work": hold.work_id},
+            )
         template = _HELD_MOVES.get(entry.kind, _HELD_IN if amount < 0 else _HELD_OUT)
         reasons[currency].append(
             Message(

@@ -121,13 +121,13 @@ def test_a_refund_of_a_held_sale_comes_out_of_held_and_the_outcome_moves_the_res
     expect(page.locator("ul.reasons li").nth(1)).to_contain_text(
         "退还被许可方" if viewing.language == "zh" else "given back to the licensee"
     )
-    snap(page, journey_shots, "7-held-sale-partly-refunded")
+    snap(page, journey_shots, "1-held-sale-partly-refunded")
 
     page.goto(f"/disputes/{dispute['id']}")
     expect(page.locator(".held-amount")).to_contain_text("75.00")
     expect(page.locator("span.refunded")).to_have_count(2)
-    snap(page, journey_shots, "8-holds-after-the-refund")
+    snap(page, journey_shots, "2-holds-after-the-refund")
     page.click("button.concede")
     expect(page.locator(".hold-state.redirected")).to_have_count(2)
-    snap(page, journey_shots, "9-rest-conceded")
+    snap(page, journey_shots, "3-rest-conceded")
     assert disputes.owed(market, "acct:cleo@example.com") == 7_500

@@ -161,7 +161,7 @@ def test_a_refund_after_the_dispute_was_rejected_takes_back_from_payable(
 def test_the_money_page_shows_what_a_refund_took_back_out_of_held(
     market: Market, localstripe: LocalStripe
 ) -> None:
-    _dispute, work_id = dispute_paid_sale(market, localstripe)
+    dispute, work_id = dispute_paid_sale(market, localstripe)
     assert refund(market, grant_of(market, work_id), {"amount_minor": 2_500}).status_code == 201
     answer = market.client.get("/money", headers=market.alice.headers)
     assert answer.status_code == 200, answer.text
@@ -170,6 +170,7 @@ def test_the_money_page_shows_what_a_refund_took_back_out_of_held(
     reasons = [item.text() for item in page.css("ul.reasons li")]
     assert len(reasons) == 2
     assert "60.00 USD held on" in reasons[0]
+    assert f"(dispute {dispute['id']} over work {work_id})" in reasons[0]
     assert "15.00 USD given back to the licensee" in reasons[1]
     assert f"license grant {grant_of(market, work_id)}" in reasons[1]
     chinese = market.client.get("/money?lang=zh", headers=market.alice.headers)

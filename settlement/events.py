@@ -22,11 +22,12 @@ from licensing.events import AllocationLine
 from registry.log.commitments import Openings, open_values
 from registry.log.events import (
     SHA256_HEX,
+    JsonValue,
     LogEvent,
     check_commitments,
     utc,
 )
-from settlement.postings import Reversal
+from settlement.postings import Reversal, ReversedShare
 
 
 def settlement_openings(
@@ -90,20 +91,28 @@ class PaymentSettledEvent(LogEvent):
 
 
 def refund_openings(*, reversal: Reversal, journal_entry_digest: str) -> Openings:
-    """Openings of a refund's private values: what came back, from whom, what the platform bore."""
+    """Openings of a refund's private values: what came back, from whom, what the platform bore.
+
+    An account's part that came back out of what a dispute held of its share says so in
+    `held_minor`; a part that took nothing from held keeps the shape refunds always had.
+    """
     if not SHA256_HEX.fullmatch(journal_entry_digest):
         raise ValueError("journal_entry_digest must be 64 lowercase hex characters")
     return open_values(
         {
             "refunded_minor": reversal.refunded.amount_minor,
-            "allocations": [
-                {"account": part.account, "amount_minor": part.amount.amount_minor}
-                for part in reversal.parts
-            ],
+            "allocations": [_reversed_line(part) for part in reversal.parts],
             "absorbed_minor": reversal.absorbed_minor,
             "journal_entry_digest": journal_entry_digest,
         }
     )
+
+
+def _reversed_line(part: ReversedShare) -> dict[str, JsonValue]:
+    line: dict[str, JsonValue] = {"account": part.account, "amount_minor": part.amount.amount_minor}
+    if part.held_minor:
+        line["held_minor"] = part.held_minor
+    return line
 
 
 @dataclass(frozen=True)
@@ -112,8 +121,9 @@ class PaymentRefundedEvent(LogEvent):
 
     Mirrors ``PaymentSettledEvent``: in the clear only ids (grant, the PaymentIntent, the
     refund's journal entry key ``refund:<intent id>:<refunded total>``), the currency and the
-    time; the amount refunded, each account's reversed part, what the platform absorbed and
-    the entry's digest are committed, and their openings stay on the refund's row.
+    time; the amount refunded, each account's reversed part (and what of it came out of held),
+    what the platform absorbed and the entry's digest are committed, and their openings stay on
+    the refund's row.
     """
 
     event_type: ClassVar[str] = "payment_refunded"

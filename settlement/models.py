@@ -203,13 +203,16 @@ class HoldStatus(StrEnum):
     HELD = "held"
     RELEASED = "released"
     REDIRECTED = "redirected"
+    REFUNDED = "refunded"  # the licensee got all of it back before the dispute was decided
 
 
 class HeldRoyalty(SQLModel, table=True):
     """A party's share of a sale held while its work's ownership is disputed, and where it went.
 
     `hold_key` is the journal entry that moved it from the party's payable to its held account;
-    `outcome_key` the one that released it back or redirected it to the rightful owner.
+    `refunded_minor` what refunds of the sale took back out of held since; `outcome_key` the
+    entry that released the rest back or redirected it to the rightful owner, or the refund that
+    took back the last of it.
     """
 
     __tablename__ = "held_royalties"
@@ -220,6 +223,7 @@ class HeldRoyalty(SQLModel, table=True):
     hold_key: str = Field(max_length=200, unique=True)
     account_reference: str = Field(max_length=300)
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    refunded_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)
     reason: str = Field(max_length=500)
     status: HoldStatus = Field(

@@ -3,8 +3,9 @@
 Pure functions over `settlement.ledger` drafts. A split's allocations go to each party's
 payable account (the platform party's to platform revenue); what a payer paid lands in Stripe
 clearing, less the processor's fee, which the platform bears. A refund reverses the split in
-proportion to the amount refunded; what a party no longer holds (already paid out) is absorbed
-by the platform as a loss rather than driving the party's payable negative.
+proportion to the amount refunded; a party's part comes first out of what is still held of its
+share of that payment (a dispute), then out of its payable; what it no longer has (already paid
+out) is absorbed by the platform as a loss rather than driving the party's payable negative.
 """
 
 from __future__ import annotations
@@ -168,12 +169,19 @@ def hold_entry(external_key: str, account_reference: str, amount: Money) -> Entr
 
 @dataclass(frozen=True, slots=True)
 class ReversedShare:
-    """One party's part of a refund, and how much of it the platform absorbs because the
-    party no longer holds it (already paid out)."""
+    """One party's part of a refund: how much of it comes back out of what is held of the
+    party's share (a dispute), and how much the platform absorbs because the party no longer
+    has it (already paid out); the rest comes out of its payable."""
 
     account: str
     amount: Money
     absorbed_minor: int
+    held_minor: int = 0
+
+    @property
+    def payable_minor(self) -> int:
+        """What the party gives back out of its payable."""
+        return self.amount.amount_minor - self.held_minor - self.absorbed_minor
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +198,16 @@ class Reversal:
 
 
 def reversal_of(
-    refunded: Money, paid: Money, shares: Sequence[Share], payable: Mapping[str, int]
+    refunded: Money,
+    paid: Money,
+    shares: Sequence[Share],
+    payable: Mapping[str, int],
+    held: Mapping[str, int] | None = None,
 ) -> Reversal:
     """Reverse a paid split in proportion to `refunded`, rounded by largest remainder so the
-    parts sum exactly to the refund; a party gives back at most what it still has payable
-    (`payable`, by account reference), the platform absorbs the rest."""
+    parts sum exactly to the refund. A party gives back first what is still held of its share
+    of this payment (`held`, by account reference), then at most what it still has payable
+    (`payable`); the platform absorbs the rest."""
     if not shares or paid.amount_minor <= 0:
         raise ValueError("a refund needs the payment's split")
     amounts = apportion(
@@ -203,23 +216,33 @@ def reversal_of(
         paid.amount_minor,
     )
     revenue = platform_account(PlatformAccount.REVENUE)
+    still_held = dict(held or {})
     remaining = dict(payable)
     parts: list[ReversedShare] = []
     for share, part in zip(shares, amounts, strict=True):
         if share.account is None or not part:
             continue
-        available = part
+        from_held, available = 0, part
         if party_account(share.account, PartyAccount.PAYABLE) != revenue:
-            available = max(0, min(part, remaining.get(share.account, 0)))
+            from_held = max(0, min(part, still_held.get(share.account, 0)))
+            still_held[share.account] = still_held.get(share.account, 0) - from_held
+            available = max(0, min(part - from_held, remaining.get(share.account, 0)))
             remaining[share.account] = remaining.get(share.account, 0) - available
-        parts.append(ReversedShare(share.account, Money(part, refunded.currency), part - available))
+        parts.append(
+            ReversedShare(
+                share.account,
+                Money(part, refunded.currency),
+                absorbed_minor=part - from_held - available,
+                held_minor=from_held,
+            )
+        )
     return Reversal(refunded, tuple(parts))
 
 
 def refund_entry(external_key: str, grant_id: int, reversal: Reversal) -> EntryDraft:
-    """A refund of part or all of a payment: clearing pays the refund back, each party's
-    payable gives its part, the platform's own part is contra-revenue and the absorbed rest a
-    loss."""
+    """A refund of part or all of a payment: clearing pays the refund back, each party gives
+    its part out of its held account (what a dispute held of it) and its payable, the
+    platform's own part is contra-revenue and the absorbed rest a loss."""
     currency = reversal.refunded.currency
     revenue = platform_account(PlatformAccount.REVENUE)
     postings = [credit(platform_account(PlatformAccount.STRIPE_CLEARING), reversal.refunded)]
@@ -228,9 +251,12 @@ def refund_entry(external_key: str, grant_id: int, reversal: Reversal) -> EntryD
         if code == revenue:
             # The platform gives back its fee: a contra-revenue line, so revenue stays as earned.
             postings.append(debit(platform_account(PlatformAccount.REFUNDS), part.amount))
-        elif part.amount.amount_minor > part.absorbed_minor:
-            given = part.amount.amount_minor - part.absorbed_minor
-            postings.append(debit(code, Money(given, currency)))
+            continue
+        if part.held_minor:
+            held = party_account(part.account, PartyAccount.HELD)
+            postings.append(debit(held, Money(part.held_minor, currency)))
+        if part.payable_minor:
+            postings.append(debit(code, Money(part.payable_minor, currency)))
     if reversal.absorbed_minor:
         losses = platform_account(PlatformAccount.ABSORBED_LOSSES)
         postings.append(debit(losses, Money(reversal.absorbed_minor, currency)))

@@ -167,6 +167,8 @@ class HeldRoyaltyPublic(BaseModel):
 
     account_reference: str
     amount_minor: int
+    # What refunds of the sale took back out of it for the licensee before the decision.
+    refunded_minor: int
     currency: str
     reason: str
     status: HoldStatus

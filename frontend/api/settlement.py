@@ -275,7 +275,7 @@ def my_balances(user: CurrentUser, session: SessionDep) -> list[BalancePublic]:
             in_transfer_minor=balance.in_transfer_minor,
             awaiting_collection_minor=balance.awaiting_collection_minor,
             held_minor=balance.held_minor,
-            held_reasons=balance.held_reasons,
+            held_reasons=[reason.english() for reason in balance.held_reasons],
             paid_out_minor=balance.paid_out_minor,
         )
         for balance in payouts.balances(session, user)

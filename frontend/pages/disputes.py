@@ -45,9 +45,10 @@ class DisputeView:
 
 
 def _held_totals(rows: list[HeldRoyalty]) -> list[Money]:
+    """What the dispute's outcome decides about: what was held, less what refunds gave back."""
     totals: dict[str, int] = defaultdict(int)
     for row in rows:
-        totals[row.currency] += row.amount_minor
+        totals[row.currency] += row.amount_minor - row.refunded_minor
     return [Money(amount, currency) for currency, amount in sorted(totals.items())]
 
 
@@ -123,7 +124,8 @@ def dispute_page(
         user,
         view=_view(session, dispute),
         holds=[
-            (row, Money(row.amount_minor, row.currency)) for row in holds_of(session, dispute_id)
+            (row, Money(row.amount_minor, row.currency), Money(row.refunded_minor, row.currency))
+            for row in holds_of(session, dispute_id)
         ],
         may_concede=is_open and user.id == dispute.respondent_id,
         may_decide=is_open and user.has_role(Role.ADMIN),

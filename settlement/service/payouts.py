@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -32,7 +33,7 @@ from licensing.models import SalesReport
 from licensing.money import Money
 from licensing.references import account_reference
 from registry.accounts.verification import require_verified_email
-from registry.messages import N_
+from registry.messages import N_, Message, Param
 from registry.models import User, persisted_id, utcnow
 from registry.tasks.queue import TaskArgs, TaskKind
 from settlement import repository
@@ -44,7 +45,7 @@ from settlement.errors import (
 from settlement.ledger import PartyAccount, party_account
 from settlement.models import ConnectedAccount, PaymentStatus, Payout, PayoutStatus
 from settlement.postings import parse_report_entry_key, payout_entry
-from settlement.service.holds import held_party
+from settlement.service.holds import held_party, hold_moved_by
 from settlement.service.ledger import payable, post_entry
 from settlement.stripe.gateway import (
     ConnectedAccountSnapshot,
@@ -103,7 +104,7 @@ class Balance:
     awaiting_collection_minor: int
     held_minor: int
     paid_out_minor: int
-    held_reasons: list[str] = field(default_factory=list)
+    held_reasons: list[Message] = field(default_factory=list)
 
     @property
     def pending_minor(self) -> int:
@@ -317,15 +318,49 @@ def balances(session: Session, user: User) -> list[Balance]:
     return answer
 
 
-def _held_reasons(session: Session, reference: str) -> dict[str, list[str]]:
+# Why money moved into or out of a party's held account, by the kind of entry that moved it.
+_HELD_MOVES: Final = {
+    "hold": N_("%(amount)s held on %(date)s while the work's ownership is disputed (%(subject)s)"),
+    "release": N_("%(amount)s released on %(date)s: the dispute was rejected (%(subject)s)"),
+    "redirect": N_(
+        "%(amount)s released on %(date)s to the rightful owner: the dispute was upheld "
+        "(%(subject)s)"
+    ),
+    "refund": N_(
+        "%(amount)s given back to the licensee on %(date)s out of what was held: the sale was "
+        "refunded (%(subject)s)"
+    ),
+}
+_HELD_IN = N_("%(amount)s held on %(date)s: %(kind)s (%(subject)s)")
+_HELD_OUT = N_("%(amount)s released on %(date)s: %(kind)s (%(subject)s)")
+
+
+def _held_reasons(session: Session, reference: str) -> dict[str, list[Message]]:
+    """Each movement of the party's held account, in words: held, released, redirected or
+    refunded to the licensee."""
     code = party_account(reference, PartyAccount.HELD)
-    reasons: dict[str, list[str]] = defaultdict(list)
+    reasons: dict[str, list[Message]] = defaultdict(list)
     for entry, currency, amount in repository.entries_on_account(session, code):
-        verb = "held" if amount < 0 else "released"
-        subject = f"license grant {entry.grant_id}" if entry.grant_id else entry.external_key
+        subject: Param = entry.external_key
+        hold = hold_moved_by(session, entry.external_key)
+        if entry.grant_id:
+            subject = Message(N_("license grant %(grant)s"), {"grant": entry.grant_id})
+        elif hold is not None:
+            subject = Message(
+                N_("dispute %(dispute)s over work %(work)s"),
+                {"dispute": hold.dispute_id, "work": hold.work_id},
+            )
+        template = _HELD_MOVES.get(entry.kind, _HELD_IN if amount < 0 else _HELD_OUT)
         reasons[currency].append(
-            f"{Money(abs(amount), currency)} {verb} on {entry.posted_at:%Y-%m-%d}: "
-            f"{entry.kind} ({subject})"
+            Message(
+                template,
+                {
+                    "amount": str(Money(abs(amount), currency)),
+                    "date": f"{entry.posted_at:%Y-%m-%d}",
+                    "kind": entry.kind,
+                    "subject": subject,
+                },
+            )
         )
     return reasons
 

@@ -5,11 +5,14 @@ posted (so repeated or reordered events post nothing twice), under `refund:<inte
 and appended to the attestation log as a `payment_refunded` leaf committing to what came back,
 from whom and what the platform absorbed (`settlement.events`); a `PaymentRefund` row keeps its
 index and openings.
-Each party gives back its share of that part from what it still has payable; what was already
-paid out is absorbed by the platform (`settlement.postings.refund_entry`). The split is the
-grant's for a grant's payment, and the report's royalties for a paid royalty invoice. A refund of
-a grant's whole payment ends the grant (`licensing.service.grants.refund_grant`); a refunded
-invoice leaves its retail grant as it is, and shows as refunded.
+Each party gives back its share of that part first from what is still held of its share of the
+sale (its work's ownership is disputed: the hold records what it gave back, so the dispute's
+outcome moves only the rest, `settlement.service.holds`), then from what it still has payable;
+what was already paid out is absorbed by the platform (`settlement.postings.refund_entry`).
+The split is the grant's for a grant's payment, and the report's royalties for a paid royalty
+invoice. A refund of a grant's whole payment ends the grant
+(`licensing.service.grants.refund_grant`); a refunded invoice leaves its retail grant as it is,
+and shows as refunded.
 
 The rights holder who published a grant's offer refunds its paid price (`refund_grant_payment`)
 and its paid invoices (`refund_invoice`) here, under the same refusals, all made before the
@@ -37,7 +40,15 @@ from settlement import repository
 from settlement.errors import PaymentMismatchError, PaymentStateError
 from settlement.events import PaymentRefundedEvent, refund_openings
 from settlement.models import Payment, PaymentRefund, PaymentStatus
-from settlement.postings import Share, refund_entry, report_shares, reversal_of, shares_of
+from settlement.postings import (
+    Share,
+    refund_entry,
+    report_entry_key,
+    report_shares,
+    reversal_of,
+    shares_of,
+)
+from settlement.service.holds import held_of_sale, take_back_refunded
 from settlement.service.invoices import paid_price, paid_report
 from settlement.service.ledger import payable, post_entry
 from settlement.stripe.gateway import RefundGateway
@@ -68,15 +79,15 @@ def apply_refund(
     if grant is None:
         raise PaymentStateError(f"payment {intent_id} names no grant")
     shares = _split_paid(session, grant, payment)
-    owed = {
-        share.account: payable(session, share.account, paid.currency).amount_minor
-        for share in shares
-        if share.account is not None
-    }
-    reversal = reversal_of(Money(increment, paid.currency), paid, shares, owed)
+    accounts = [share.account for share in shares if share.account is not None]
+    owed = {account: payable(session, account, paid.currency).amount_minor for account in accounts}
+    holds = held_of_sale(session, _sale_entry_key(payment), accounts)
+    held = {account: row.amount_minor - row.refunded_minor for account, row in holds.items()}
+    reversal = reversal_of(Money(increment, paid.currency), paid, shares, owed, held)
     key = f"refund:{intent_id}:{refunded_total.amount_minor}"
     posted = post_entry(session, refund_entry(key, persisted_id(grant), reversal))
     moment = now or utcnow()
+    take_back_refunded(session, holds, reversal, key, moment)
     openings = refund_openings(reversal=reversal, journal_entry_digest=posted.digest)
     (index,) = log.append_events(
         [
@@ -119,6 +130,14 @@ def _split_paid(session: Session, grant: LicenseGrant, payment: Payment) -> list
         return shares_of(grant.execution)
     rows = report_rows(session, payment.grant_id, payment.sales_report_key)
     return report_shares((row.execution for row in rows), payment.currency)
+
+
+def _sale_entry_key(payment: Payment) -> str:
+    """The key of the entry that credited the parties what the payment paid, which their holds
+    (if its work was disputed) name: the payment's own, or its report's royalty entry."""
+    if payment.sales_report_key is None:
+        return f"payment:{payment.payment_intent_id}"
+    return report_entry_key(payment.grant_id, payment.sales_report_key)
 
 
 @dataclass(frozen=True, slots=True)

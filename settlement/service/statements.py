@@ -171,11 +171,19 @@ def statement_periods(session: Session, reference: str) -> list[Period]:
 
 
 def royalty_history(session: Session, reference: str) -> list[RoyaltyPoint]:
-    """What the party earned per month and work: sales and royalties, net of refunds."""
+    """What the party earned per month and work: sales and royalties, net of refunds (those of
+    a sale held by a dispute come out of held rather than payable)."""
     code = party_account(reference, PartyAccount.PAYABLE)
     totals: dict[tuple[str, int | None, str], int] = defaultdict(int)
     titles: dict[int | None, str] = {}
-    for entry, currency, amount in repository.entries_on_account(session, code):
+    held_refunds = [
+        row
+        for row in repository.entries_on_account(
+            session, party_account(reference, PartyAccount.HELD)
+        )
+        if row[0].kind == "refund"
+    ]
+    for entry, currency, amount in [*repository.entries_on_account(session, code), *held_refunds]:
         if entry.kind not in ("payment", "royalty", "refund", "reversal"):
             continue
         line = _line(session, reference, entry, currency, amount)

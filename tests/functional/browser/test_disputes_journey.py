@@ -97,3 +97,37 @@ def test_a_dispute_holds_the_sale_and_the_respondent_concedes(  # noqa: PLR0917 
     expect(page.locator(".dispute-step")).to_have_count(2)
     snap(page, journey_shots, "6-claimant-sees-the-outcome")
     assert disputes.owed(market, "acct:cleo@example.com") == 10_000
+
+
+def test_a_refund_of_a_held_sale_comes_out_of_held_and_the_outcome_moves_the_rest(
+    journey_page: Page,
+    viewing: Viewing,
+    market: Market,  # noqa: F811
+    localstripe: LocalStripe,  # noqa: F811
+    journey_shots: Path,
+) -> None:
+    dispute, _work_id = disputes.dispute_paid_sale(market, localstripe)
+    page = journey_page
+    sign_in(page, market.alice.email)
+    page.goto("/money")
+    expect(page.locator("[data-balance=held]")).to_contain_text("60.00")
+    sale = page.locator("tr.sale").first
+    # A quarter of the 100.00 comes back: her 60.00 held share gives back 15.00 of it.
+    sale.locator("input[name=amount]").fill("25")
+    sale.locator("button[type=submit]").click()
+    expect(sale).to_have_attribute("data-state", "partly-refunded")
+    expect(page.locator("[data-balance=held]")).to_contain_text("45.00")
+    expect(page.locator("ul.reasons li")).to_have_count(2)
+    expect(page.locator("ul.reasons li").nth(1)).to_contain_text(
+        "退还被许可方" if viewing.language == "zh" else "given back to the licensee"
+    )
+    snap(page, journey_shots, "1-held-sale-partly-refunded")
+
+    page.goto(f"/disputes/{dispute['id']}")
+    expect(page.locator(".held-amount")).to_contain_text("75.00")
+    expect(page.locator("span.refunded")).to_have_count(2)
+    snap(page, journey_shots, "2-holds-after-the-refund")
+    page.click("button.concede")
+    expect(page.locator(".hold-state.redirected")).to_have_count(2)
+    snap(page, journey_shots, "3-rest-conceded")
+    assert disputes.owed(market, "acct:cleo@example.com") == 7_500

@@ -348,3 +348,47 @@ def test_royalties_reported_before_a_dispute_and_paid_during_it_are_held(
     )
     payout_round(session, gateway)
     assert sum(ledger(session, party, "paid_out") for party in PARTIES) == allocated
+
+
+@pytest.mark.parametrize("outcome", [DisputeStatus.REJECTED, DisputeStatus.UPHELD])
+def test_a_held_invoice_refunded_in_part_pays_out_only_what_was_not_refunded(
+    world: World,
+    gateway: StripeGateway,
+    localstripe: LocalStripe,  # noqa: F811
+    outcome: DisputeStatus,
+) -> None:
+    session = world.session
+    grant, dispute = disputed_market(world)
+    report_id = f"held-refund-{outcome}-{utcnow():%H%M%S%f}"
+    allocated = report(world, grant, report_id, [line(10, 100_000)])
+    start_invoice_payment(
+        session,
+        world.brand,
+        persisted_id(grant),
+        report_id,
+        gateway=gateway,
+        log=world.log,
+        payment_method=brand_card(localstripe),
+    )
+    refunded = refund_invoice(
+        session, world.ana, persisted_id(grant), report_id, 3_333, gateway=gateway, log=world.log
+    )
+    assert refunded.refunded_minor == 3_333
+    held = session.exec(select(HeldRoyalty)).all()
+    taken_back = sum(row.refunded_minor for row in held)
+    assert 0 < taken_back <= 3_333
+    assert ledger(session, PARTIES[0], "held") + ledger(session, PARTIES[1], "held") == (
+        allocated - taken_back
+    )
+    cleo = session.exec(select(User).where(User.email == "cleo@example.com")).one()
+    for user in (world.ana, world.ben, cleo):
+        onboard(session, user, gateway)
+
+    decide(session, world.admin, persisted_id(dispute), outcome, reason="decided", log=world.log)
+    payout_round(session, gateway)
+    shares = {party: ledger(session, party, "paid_out") for party in (*PARTIES, CLAIMANT)}
+    assert sum(shares.values()) == allocated - taken_back
+    assert (shares[CLAIMANT] == 0) == (outcome == DisputeStatus.REJECTED)
+    assert ledger(session, PARTIES[0], "held") == ledger(session, PARTIES[1], "held") == 0
+    absorbed = platform_account(PlatformAccount.ABSORBED_LOSSES)
+    assert balances(session, absorbed).get((absorbed, "USD"), 0) == 0

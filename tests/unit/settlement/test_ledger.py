@@ -69,3 +69,42 @@ def test_a_refund_balances_and_absorbs_only_what_parties_no_longer_hold(
     assert sum(part.amount.amount_minor for part in reversal.parts) == refunded.amount_minor
     absorbed = lines.get("platform:absorbed_losses", 0)
     assert absorbed == reversal.absorbed_minor
+
+
+@given(
+    paid=st.integers(1, 10**12),
+    weights=st.lists(st.integers(0, 1000), min_size=1, max_size=5),
+    refunded_share=st.integers(1, 100),
+    payable=st.lists(st.integers(0, 10**12), min_size=5, max_size=5),
+    held_share=st.lists(st.integers(0, 100), min_size=5, max_size=5),
+)
+def test_a_refund_takes_back_what_is_held_first_and_splits_as_it_would_unheld(
+    paid: int,
+    weights: list[int],
+    refunded_share: int,
+    payable: list[int],
+    held_share: list[int],
+) -> None:
+    total = sum(weights) or 1
+    amounts = [paid * weight // total for weight in weights]
+    amounts[0] += paid - sum(amounts)
+    parties = [f"acct:p{n}" for n in range(len(amounts))]
+    shares = [Share(p, Money(a, "USD")) for p, a in zip(parties, amounts, strict=True)]
+    refunded = Money(max(1, paid * refunded_share // 100), "USD")
+    # What a dispute still holds of each party's share of this payment: some or all of it.
+    held = {p: a * s // 100 for p, a, s in zip(parties, amounts, held_share, strict=False)}
+    owed = dict(zip(parties, payable, strict=False))
+    reversal = reversal_of(refunded, Money(paid, "USD"), shares, owed, held)
+    unheld = reversal_of(refunded, Money(paid, "USD"), shares, dict.fromkeys(parties, paid))
+    assert [(p.account, p.amount) for p in reversal.parts] == [
+        (p.account, p.amount) for p in unheld.parts
+    ]
+    lines = {p.account: p.amount_minor for p in refund_entry("r", 1, reversal).postings}
+    for part in reversal.parts:
+        assert part.held_minor == min(part.amount.amount_minor, held[part.account])
+        assert 0 <= part.payable_minor <= owed[part.account]
+        given = part.held_minor + part.payable_minor + part.absorbed_minor
+        assert given == part.amount.amount_minor
+        assert lines.get(f"party:{part.account}:held", 0) == part.held_minor
+        assert lines.get(f"party:{part.account}:payable", 0) == part.payable_minor
+    assert lines.get("platform:absorbed_losses", 0) == reversal.absorbed_minor

@@ -92,10 +92,19 @@ class MarketQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class ListedWork:
+    """What a marketplace card shows of a work: read as plain columns, not as a `Work`."""
+
+    id: int
+    title: str
+    log_index: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Listing:
     """A work on a marketplace page, with its open offers' types and lowest up-front price."""
 
-    work: Work
+    work: ListedWork
     sale_types: tuple[str, ...]
     lowest_price_minor: int | None
     currency: str | None
@@ -173,22 +182,23 @@ def search_market(session: Session, query: MarketQuery) -> MarketPage:
             .limit(PAGE_SIZE)
         )
 
+    card = (col(Work.id), col(Work.title), col(Work.log_index))
     counting = select(func.count(col(Work.id))).where(*conditions)
     if len(conditions) == 1:
         # An unfiltered listing pages through an index, where a count of its own is cheaper.
         total = session.exec(counting).one()
-        rows: list[Work] = list(session.exec(one_page(select(Work))).all())
+        rows = [ListedWork(*row) for row in session.execute(one_page(sa_select(*card)))]
     else:
         # A search or a filter reads every matching work to sort them anyway: the page's rows
         # carry the total as a window count, and the text search runs once, not again to count.
-        found = session.exec(one_page(select(Work, func.count().over()))).all()
-        rows = [work for work, _ in found]
+        found = session.execute(one_page(sa_select(*card, func.count().over()))).all()
+        rows = [ListedWork(*row[:-1]) for row in found]
         # No row (nothing matches, or a page past the end) carries no total: count then.
-        total = found[0][1] if found else session.exec(counting).one()
+        total = found[0][-1] if found else session.exec(counting).one()
     return MarketPage(_listings(session, rows), int(total), query.page)
 
 
-def _listings(session: Session, works: list[Work]) -> list[Listing]:
+def _listings(session: Session, works: list[ListedWork]) -> list[Listing]:
     ids = [work.id for work in works]
     kinds: dict[int, set[str]] = defaultdict(set)
     lowest: dict[int, tuple[int, str]] = {}
@@ -212,7 +222,7 @@ def _listings(session: Session, works: list[Work]) -> list[Listing]:
                     lowest[work_id] = (price_milli or 0, currency)
     listings = []
     for work in works:
-        work_id = work.id or 0
+        work_id = work.id
         cheapest = lowest.get(work_id)
         price_minor = None
         if cheapest is not None:

@@ -241,3 +241,8 @@ class HeldRoyalty(SQLModel, table=True):
     outcome_key: str | None = Field(default=None, max_length=200)
     held_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def still_held_minor(self) -> int:
+        """What the dispute's outcome still decides about: the hold less what refunds took."""
+        return self.amount_minor - self.refunded_minor

@@ -48,7 +48,7 @@ def _held_totals(rows: list[HeldRoyalty]) -> list[Money]:
     """What the dispute's outcome decides about: what was held, less what refunds gave back."""
     totals: dict[str, int] = defaultdict(int)
     for row in rows:
-        totals[row.currency] += row.amount_minor - row.refunded_minor
+        totals[row.currency] += row.still_held_minor
     return [Money(amount, currency) for currency, amount in sorted(totals.items())]
 
 

@@ -77,7 +77,7 @@ def _held(row: HeldRoyalty) -> Money:
 
 
 def _still_held(row: HeldRoyalty) -> Money:
-    return Money(row.amount_minor - row.refunded_minor, row.currency)
+    return Money(row.still_held_minor, row.currency)
 
 
 def _held_with_key(session: Session, key: str) -> HeldRoyalty | None:

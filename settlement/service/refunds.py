@@ -82,7 +82,7 @@ def apply_refund(
     accounts = [share.account for share in shares if share.account is not None]
     owed = {account: payable(session, account, paid.currency).amount_minor for account in accounts}
     holds = held_of_sale(session, _sale_entry_key(payment), accounts)
-    held = {account: row.amount_minor - row.refunded_minor for account, row in holds.items()}
+    held = {account: row.still_held_minor for account, row in holds.items()}
     reversal = reversal_of(Money(increment, paid.currency), paid, shares, owed, held)
     key = f"refund:{intent_id}:{refunded_total.amount_minor}"
     posted = post_entry(session, refund_entry(key, persisted_id(grant), reversal))

@@ -56,6 +56,11 @@ def shares_of(execution: Mapping[str, object]) -> list[Share]:
 REPORT_KEY_PREFIX = "royalty-report:"
 
 
+def payment_entry_key(payment_intent_id: str) -> str:
+    """The ledger key of the entry that settled a payment (a grant's price or a royalty invoice)."""
+    return f"payment:{payment_intent_id}"
+
+
 def report_entry_key(grant_id: int, report_id: str) -> str:
     """The ledger key of a report's royalty entry."""
     return f"{REPORT_KEY_PREFIX}{grant_id}:{report_id}"

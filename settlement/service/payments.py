@@ -48,6 +48,7 @@ from settlement.events import PaymentSettledEvent, settlement_openings
 from settlement.models import Payment, PaymentStatus
 from settlement.postings import (
     payment_entry,
+    payment_entry_key,
     report_entry_key,
     report_shares,
     royalty_payment_entry,
@@ -249,7 +250,11 @@ def settle_intent(
     moment = now or utcnow()
     activate_grant(session, persisted_id(grant), now=moment)
     draft = payment_entry(
-        f"payment:{intent.id}", persisted_id(grant), intent.amount, shares_of(grant.execution), fee
+        payment_entry_key(intent.id),
+        persisted_id(grant),
+        intent.amount,
+        shares_of(grant.execution),
+        fee,
     )
     posted = post_entry(session, draft)
     hold_if_disputed(session, grant, draft.external_key, shares_of(grant.execution))
@@ -346,7 +351,7 @@ def _settle_invoice(
             report=report_id,
             owed=str(owed),
         )
-    draft = royalty_payment_entry(f"payment:{intent.id}", grant_id, intent.amount, fee)
+    draft = royalty_payment_entry(payment_entry_key(intent.id), grant_id, intent.amount, fee)
     posted = post_entry(session, draft)
     # Royalties reported before a dispute was opened were not held then; once paid during it they
     # could be paid out, so they are held now, under the report's own key (held once, whichever

@@ -44,7 +44,7 @@ from settlement.errors import (
 )
 from settlement.ledger import PartyAccount, party_account
 from settlement.models import ConnectedAccount, PaymentStatus, Payout, PayoutStatus
-from settlement.postings import parse_report_entry_key, payout_entry
+from settlement.postings import parse_report_entry_key, payment_entry_key, payout_entry
 from settlement.service.holds import held_party, hold_moved_by
 from settlement.service.ledger import payable, post_entry
 from settlement.stripe.gateway import (
@@ -91,7 +91,7 @@ class SaleOwed:
 
     @property
     def sale_key(self) -> str:
-        return f"payment:{self.payment_intent_id}"
+        return payment_entry_key(self.payment_intent_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from settlement.events import PaymentRefundedEvent, refund_openings
 from settlement.models import Payment, PaymentRefund, PaymentStatus
 from settlement.postings import (
     Share,
+    payment_entry_key,
     refund_entry,
     report_entry_key,
     report_shares,
@@ -136,7 +137,7 @@ def _sale_entry_key(payment: Payment) -> str:
     """The key of the entry that credited the parties what the payment paid, which their holds
     (if its work was disputed) name: the payment's own, or its report's royalty entry."""
     if payment.sales_report_key is None:
-        return f"payment:{payment.payment_intent_id}"
+        return payment_entry_key(payment.payment_intent_id)
     return report_entry_key(payment.grant_id, payment.sales_report_key)
 
 

@@ -1,10 +1,12 @@
-"""`copymark serve --workers 2`: two processes answer on one port, exactly one of them holds the
-home's background lock, and when that one is killed the process started in its place takes it."""
+"""`copymark serve --workers 2`: two processes answer on one port, each accepting on a listening
+socket of its own; exactly one of them holds the home's background lock, and when that one is
+killed the process started in its place takes it."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +34,32 @@ def lock_holders(lock: Path) -> set[int]:
     return holders
 
 
+def listeners(port: int) -> dict[int, int]:
+    """Each process listening on loopback `port`, with how many listening sockets it holds."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(local.split(":")[1], 16) == port:
+            inodes.add(f"socket:[{inode}]")
+    holders: dict[int, int] = {}
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (process / "fd").iterdir()]
+        except OSError:
+            continue
+        held = sum(link in inodes for link in links)
+        if held:
+            holders[int(process.name)] = held
+    return holders
+
+
+def children_of(pid: int) -> set[int]:
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -48,20 +76,26 @@ def answers(base_url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
-    home = tmp_path / "home"
-    port = free_port()
-    environment = os.environ | {
+def environment_for(home: Path) -> dict[str, str]:
+    return os.environ | {
         "COPYMARK_HOME": str(home),
         "COPYMARK_DATABASE_URL": "",
         "COPYMARK_SECRET_KEY": "two-processes",
         "COPYMARK_STRIPE_API_KEY": "sk_test_not_used",
         "COPYMARK_RUN_WATCHES": "0",
     }
-    command = [sys.executable, "-m", "frontend.cli", "serve", "--port", str(port)]
+
+
+SERVE = [sys.executable, "-m", "frontend.cli", "serve", "--workers", "2", "--port"]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    home = tmp_path / "home"
+    port = free_port()
+    environment = environment_for(home)
     server = subprocess.Popen(
-        [*command, "--workers", "2"],
+        [*SERVE, str(port)],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.DEVNULL,
@@ -83,11 +117,7 @@ def test_one_of_two_processes_runs_the_background_work_and_a_replacement_takes_i
     base_url, lock, server = served
     wait_for(lambda: len(lock_holders(lock)) == 1, 120, "one process to take the lock")
     (leader,) = lock_holders(lock)
-    children = {
-        int(pid)
-        for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-    }
-    assert leader in children
+    assert leader in children_of(server.pid)
 
     os.kill(leader, signal.SIGKILL)
     wait_for(
@@ -98,3 +128,44 @@ def test_one_of_two_processes_runs_the_background_work_and_a_replacement_takes_i
     (successor,) = lock_holders(lock)
     assert successor != leader
     assert answers(base_url)
+
+
+def test_each_process_accepts_on_a_listening_socket_of_its_own_and_so_does_a_replacement(
+    served: tuple[str, Path, subprocess.Popen[bytes]],
+) -> None:
+    base_url, _, server = served
+    port = int(base_url.rsplit(":", 1)[1])
+    holders = listeners(port)
+    # The supervisor's other child, multiprocessing's resource tracker, listens on nothing.
+    assert list(holders.values()) == [1, 1]
+    assert set(holders) <= children_of(server.pid)
+
+    killed = min(holders)
+    os.kill(killed, signal.SIGKILL)
+    wait_for(
+        lambda: len(listeners(port)) == 2 and killed not in listeners(port),
+        180,
+        "the replacement process to listen",
+    )
+    replaced = listeners(port)
+    assert list(replaced.values()) == [1, 1]
+    assert set(replaced) <= children_of(server.pid)
+    assert answers(base_url)
+
+
+def test_a_port_another_program_listens_on_is_refused_with_its_reason(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        finished = subprocess.run(
+            [*SERVE, str(port)],
+            cwd=ROOT,
+            env=environment_for(tmp_path / "home"),
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    assert finished.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in finished.stderr

@@ -155,7 +155,7 @@ def _origin(url: str) -> str:
     return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
-def require_same_origin(request: Request, services: ServicesDep) -> None:
+async def require_same_origin(request: Request, services: ServicesDep) -> None:
     """Refuse a sign-in or sign-up form that another website made the browser post.
 
     Such a post (login CSRF) would sign the visitor into an account the other site chose, or
@@ -267,7 +267,8 @@ async def _require_csrf(request: Request, services: ServicesDep, session_token: 
 OptionalUser = Annotated[User | None, Depends(_optional_user)]
 
 
-def _current_user(user: OptionalUser) -> User:
+async def _current_user(user: OptionalUser) -> User:
+    # Async, as every dependency that reads nothing: a sync one costs a trip to the thread pool.
     if user is None:
         raise Unauthorized(
             "You are not signed in: sign in, or send an API key as Authorization: Bearer <key>."
@@ -278,7 +279,7 @@ def _current_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(_current_user)]
 
 
-def _query_admission(
+async def _query_admission(
     request: Request, services: ServicesDep, user: OptionalUser
 ) -> Callable[[ImageHeader], None] | None:
     """How a search image is admitted before it is decoded: an anonymous client spends its

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete
+from sqlalchemy import ColumnElement, bindparam, delete
 from sqlmodel import Session, col, select
 
 from registry.errors import NotFound
@@ -93,13 +93,20 @@ def login_session_by_digest(session: Session, digest: str) -> LoginSession | Non
     return session.exec(select(LoginSession).where(LoginSession.token_hash == digest)).first()
 
 
+# Built once: every page asks, and building the statement cost more than running it.
+_USER_OF_LOGIN_SESSION = (
+    select(User)
+    .join(LoginSession, col(LoginSession.user_id) == col(User.id))
+    .where(
+        col(LoginSession.token_hash) == bindparam("digest"),
+        col(LoginSession.expires_at) >= bindparam("now"),
+    )
+)
+
+
 def user_of_login_session(session: Session, digest: str, now: datetime) -> User | None:
-    """The user of the unexpired login session with this digest, in one query (every page asks)."""
-    return session.exec(
-        select(User)
-        .join(LoginSession, col(LoginSession.user_id) == col(User.id))
-        .where(LoginSession.token_hash == digest, col(LoginSession.expires_at) >= now)
-    ).first()
+    """The user of the unexpired login session with this digest, in one query."""
+    return session.exec(_USER_OF_LOGIN_SESSION, params={"digest": digest, "now": now}).first()
 
 
 def delete_login_sessions_of(session: Session, user: User) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
 
 from registry.errors import NotFound
@@ -40,13 +41,17 @@ def list_notifications(
     return session.exec(query.order_by(col(Notification.id).desc()).limit(limit)).all()
 
 
+# Built once: every signed-in page's bell asks.
+_UNREAD_COUNT = (
+    select(func.count())
+    .select_from(Notification)
+    .where(col(Notification.user_id) == bindparam("user_id"), col(Notification.read_at).is_(None))
+)
+
+
 def unread_count(session: Session, user_id: int) -> int:
     """How many of the user's notifications are unread (one indexed count)."""
-    return session.exec(
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
-    ).one()
+    return session.exec(_UNREAD_COUNT, params={"user_id": user_id}).one()
 
 
 def unread_notifications(session: Session, user: User) -> Sequence[Notification]:

@@ -535,8 +535,8 @@ class SimilarityEngine:
         return vector
 
     def _stored_copy_vector(self, stored: ReferenceFeatures) -> FloatArray | None:
-        """The stored descriptor, if it is the current descriptor's kind (registered with none,
-        or with another, it is not)."""
+        """The stored descriptor, if the engine has a descriptor of its size (a work registered
+        without one, or with one of another size, is embedded from its image)."""
         descriptor = self._copy_descriptor
         vector = stored.copy_vector
         if descriptor is None or vector is None or vector.shape != (descriptor.dim,):

@@ -178,7 +178,7 @@ class Services:
 
     @cached_property
     def similarity(self) -> SimilarityEngine:
-        from registry.service import reference_image_loader
+        from registry.service import reference_image_loader, stored_reference_loader
         from similarity.embedding.sscd import load_student
         from similarity.engine import SimilarityEngine
 
@@ -187,17 +187,19 @@ class Services:
             embedder=shared_embedder(self.settings.model_cache_dir),
             reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
             copy_descriptor=load_student(),
+            stored_reference=stored_reference_loader(self.read_session),
         )
 
     def similarity_at(self, index_dir: Path) -> SimilarityEngine:
         """An engine over another index folder (a snapshot being built or loaded)."""
-        from registry.service import reference_image_loader
+        from registry.service import reference_image_loader, stored_reference_loader
         from similarity.engine import SimilarityEngine
 
         return SimilarityEngine(
             index_dir,
             embedder=shared_embedder(self.settings.model_cache_dir),
             reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
+            stored_reference=stored_reference_loader(self.read_session),
         )
 
     @cached_property

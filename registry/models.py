@@ -260,6 +260,20 @@ class WorkTag(SQLModel, table=True):
     tag: str = Field(primary_key=True)
 
 
+class WorkReference(SQLModel, table=True):
+    """What a search checks a look-alike against, made at registration so that a query reads it
+    instead of decoding the work's image: `similarity.references.ReferenceFeatures` (ORB
+    keypoints and the copy descriptor, about 22 KB). A table of its own, so that reading work
+    rows in bulk (recovery, snapshots, lists) never carries it; works registered before it was
+    kept have no row, and are checked against their decoded image as before.
+    """
+
+    __tablename__ = "work_references"
+
+    work_id: int = Field(foreign_key="works.id", primary_key=True, ondelete="CASCADE")
+    features: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class PriorArtConflict(SQLModel, table=True):
     """A registration that resembles another owner's earlier work, kept for review."""
 

@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import event
 from sqlmodel import Session, col, func, select
 
-from registry.analysis import AnalysisPool
+from registry.analysis import Analysis, AnalysisPool
 from registry.blobs import BlobStore, BlobTooLarge
 from registry.certificates import CertificateView, certificate_view, issue_certificate
 from registry.errors import Conflict, InvalidUpload, NotFound, PayloadTooLarge
@@ -39,6 +39,7 @@ from registry.models import (
     User,
     Visibility,
     Work,
+    WorkReference,
     WorkStatus,
     persisted_id,
     utcnow,
@@ -49,8 +50,9 @@ from registry.schemas import WorkMetadata, WorkUpdate
 from registry.tasks.outbox import enqueue
 from registry.tasks.queue import TaskArgs, TaskKind
 from similarity.engine import Fingerprint, SimilarityEngine
-from similarity.images import ImageLimits, ImageRejected, LoadedImage, load_image
+from similarity.images import ImageLimits, ImageRejected, load_image
 from similarity.matcher import Match
+from similarity.references import ReferenceFeatures
 
 ORPHAN_BLOB_AGE_S = 3600.0
 WATERMARK_FILE = "indexed-works.json"
@@ -148,6 +150,7 @@ class _Prepared:
     width: int
     height: int
     fingerprint: Fingerprint
+    reference: ReferenceFeatures
     # Indexed works the upload copies, whoever owns them; the owners are checked in the database.
     copies: tuple[Match, ...]
     earlier_copy: Match | None = None
@@ -276,6 +279,10 @@ class Registrar:
         works = [self._new_work(owner, item) for item in prepared]
         session.add_all(works)
         session.flush()
+        session.add_all(
+            WorkReference(work_id=persisted_id(work), features=item.reference.to_bytes())
+            for work, item in zip(works, prepared, strict=True)
+        )
         now = utcnow()
         events = [
             _registration_event(work, item.fingerprint.digests(), owner_id, now)
@@ -321,7 +328,7 @@ class Registrar:
                 if isinstance(answer, Message):
                     answers[id(upload)] = _image_refused(upload, answer, digest)
                 else:
-                    answers[id(upload)] = self._searched(upload, digest, *answer)
+                    answers[id(upload)] = self._searched(upload, digest, answer)
         return [self._too_large(upload) or answers[id(upload)] for upload, _ in fresh]
 
     def _too_large(self, upload: AnyUpload) -> Rejected | None:
@@ -350,16 +357,27 @@ class Registrar:
         except ImageRejected as rejection:
             return _image_refused(upload, image_refusal(rejection), digest)
         del data
-        return self._searched(upload, digest, image, self.similarity.fingerprint(image))
+        analysis = Analysis(
+            image, self.similarity.fingerprint(image), self.similarity.reference_features(image)
+        )
+        return self._searched(upload, digest, analysis)
 
-    def _searched(
-        self, upload: AnyUpload, digest: str, image: LoadedImage, fingerprint: Fingerprint
-    ) -> _Prepared:
+    def _searched(self, upload: AnyUpload, digest: str, analysis: Analysis) -> _Prepared:
         """The upload's prepared form, with the indexed works it copies, whoever owns them."""
-        matches = self.similarity.search(fingerprint, top_k=5, image=image, look_inside=False)
+        image = analysis.image
+        matches = self.similarity.search(
+            analysis.fingerprint, top_k=5, image=image, look_inside=False
+        )
         copies = tuple(matches) if matches and self.similarity.decide(matches) == "copy" else ()
         return _Prepared(
-            upload, digest, image.mime_type, image.width, image.height, fingerprint, copies
+            upload,
+            digest,
+            image.mime_type,
+            image.width,
+            image.height,
+            analysis.fingerprint,
+            analysis.reference,
+            copies,
         )
 
     def _discard_unregistrable(
@@ -538,6 +556,20 @@ def reference_image_loader(
             return load_image(blobs.get(work.sha256), limits, max_side=FINGERPRINT_MAX_SIDE).rgb
         except (KeyError, ImageRejected):
             return None
+
+    return load
+
+
+def stored_reference_loader(
+    session_factory: Callable[[], Session],
+) -> Callable[[int], bytes | None]:
+    """A work's `ReferenceFeatures` bytes stored at registration, or None if it has none."""
+
+    def load(work_id: int) -> bytes | None:
+        with session_factory() as session:
+            return session.exec(
+                select(WorkReference.features).where(WorkReference.work_id == work_id)
+            ).first()
 
     return load
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import logging
 import os
 import threading
 import zipfile
@@ -19,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +57,7 @@ from similarity.matcher import (
     verified_score,
 )
 from similarity.matcher import decide as decide_matches
+from similarity.references import ReferenceFeatures, ReferenceFormatError
 from similarity.regions import (
     Box,
     FeatureMapEmbedder,
@@ -78,6 +80,8 @@ from similarity.verify import (
 
 RGBArray = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
+
+logger = logging.getLogger(__name__)
 
 VERIFY_TOP: Final = 3
 # A query whose best evidence already clears this is a plain copy: the costly fine-grained pass
@@ -110,6 +114,9 @@ BACKGROUND_K: Final = 5
 _REGION_HASH_SIDE: Final = 256
 _FORMAT_VERSION: Final = 1
 _BACKGROUND_SIZE: Final = 256
+
+
+_Cached = TypeVar("_Cached", Keypoints, FloatArray)
 
 
 class Embedder(Protocol):
@@ -250,7 +257,10 @@ class SimilarityEngine:
         feature_maps: FeatureMapEmbedder | None = None,
         calibration: Calibration | None = None,
         copy_descriptor: Embedder | None = None,
+        stored_reference: Callable[[int], bytes | None] | None = None,
     ) -> None:
+        """`reference_image` gives a registered work's pixels; `stored_reference` the bytes of
+        the `ReferenceFeatures` made at its registration, read instead where there are some."""
         one_thread_per_process()
         self._dir = index_dir
         # The same parameters whatever this engine holds: p_copy never depends on the registry.
@@ -259,6 +269,7 @@ class SimilarityEngine:
         self._feature_maps = feature_maps or _feature_maps_of(embedder)
         self._network = ThreadPoolExecutor(max_workers=2, thread_name_prefix="similarity-network")
         self._reference_image = reference_image
+        self._stored_reference = stored_reference
         self._lock = threading.RLock()
         # ORB features of recently verified references, oldest first (about 16 KB each).
         self._keypoints: dict[int, Keypoints] = {}
@@ -375,6 +386,18 @@ class SimilarityEngine:
             + [np.ascontiguousarray(small[:, ::-1])]
         )
         return vectors[:-1], vectors[-1:]
+
+    def reference_features(self, image: LoadedImage | RGBArray) -> ReferenceFeatures:
+        """What a query's checks against this image, once registered, read (`stored_reference`):
+        its ORB keypoints and, where the engine has a copy descriptor, its descriptor.
+
+        `image` must be the pixels `reference_image` will give for the work, or stored features
+        and computed ones would disagree.
+        """
+        rgb = image.rgb if isinstance(image, LoadedImage) else image
+        descriptor = self._copy_descriptor
+        copy_vector = None if descriptor is None else descriptor.embed([rgb])[0]
+        return ReferenceFeatures(extract(rgb), copy_vector)
 
     def add(self, work_id: int, fingerprint: Fingerprint) -> None:
         """Index a work (replacing any earlier entry for the same id)."""
@@ -501,15 +524,45 @@ class SimilarityEngine:
             cached = self._copy_vectors.get(work_id)
         if cached is not None:
             return cached
-        image = self._reference_image(work_id)
-        if image is None:
-            return None
-        vector: FloatArray = descriptor.embed([image])[0]
-        with self._lock:
-            self._copy_vectors[work_id] = vector
-            while len(self._copy_vectors) > KEYPOINT_CACHE_SIZE:
-                self._copy_vectors.pop(next(iter(self._copy_vectors)))
+        stored = self._stored_features(work_id)
+        vector = None if stored is None else self._stored_copy_vector(stored)
+        if vector is None:
+            image = self._reference_image(work_id)
+            if image is None:
+                return None
+            vector = descriptor.embed([image])[0]
+        self._remember(self._copy_vectors, work_id, vector)
         return vector
+
+    def _stored_copy_vector(self, stored: ReferenceFeatures) -> FloatArray | None:
+        """The stored descriptor, if the engine has a descriptor of its size (a work registered
+        without one, or with one of another size, is embedded from its image)."""
+        descriptor = self._copy_descriptor
+        vector = stored.copy_vector
+        if descriptor is None or vector is None or vector.shape != (descriptor.dim,):
+            return None
+        return vector
+
+    def _stored_features(self, work_id: int) -> ReferenceFeatures | None:
+        """The work's features stored at registration; None for a work registered before they
+        were kept, or whose stored bytes are damaged (its image is read instead)."""
+        if self._stored_reference is None:
+            return None
+        data = self._stored_reference(work_id)
+        if data is None:
+            return None
+        try:
+            return ReferenceFeatures.from_bytes(data)
+        except ReferenceFormatError as error:
+            logger.warning("work %s: stored reference features ignored: %s", work_id, error)
+            return None
+
+    def _remember(self, cache: dict[int, _Cached], work_id: int, value: _Cached) -> None:
+        """Keep `value` in one of the per-reference caches, dropping the oldest past its size."""
+        with self._lock:
+            cache[work_id] = value
+            while len(cache) > KEYPOINT_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
 
     def _fine_hits(
         self, rgb: RGBArray, top_k: int
@@ -657,14 +710,19 @@ class SimilarityEngine:
             cached = self._keypoints.get(work_id)
         if cached is not None:
             return cached
-        image = self._reference_image(work_id)
-        if image is None:
-            return None
-        keypoints = extract(image)
-        with self._lock:
-            self._keypoints[work_id] = keypoints
-            while len(self._keypoints) > KEYPOINT_CACHE_SIZE:
-                self._keypoints.pop(next(iter(self._keypoints)))
+        stored = self._stored_features(work_id)
+        if stored is None:
+            image = self._reference_image(work_id)
+            if image is None:
+                return None
+            keypoints = extract(image)
+        else:
+            keypoints = stored.keypoints
+            # One read serves both checks: an inconclusive query asks for the descriptor next.
+            vector = self._stored_copy_vector(stored)
+            if vector is not None:
+                self._remember(self._copy_vectors, work_id, vector)
+        self._remember(self._keypoints, work_id, keypoints)
         return keypoints
 
     def decide(self, matches: Sequence[Match]) -> Decision:

@@ -36,6 +36,8 @@ _RATIO: Final = 0.8
 # A query whose longer side is this many times smaller than the reference's is a thumbnail.
 THUMBNAIL_RATIO: Final = 2
 _FEATURES: Final = 500
+# An ORB descriptor is 256 bits.
+DESCRIPTOR_BYTES: Final = 32
 # ORB's 31-pixel patches need this much image around each keypoint.
 _MIN_SIDE: Final = 48
 

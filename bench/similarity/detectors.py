@@ -203,8 +203,11 @@ class EngineDetector:
         return sum(p.stat().st_size for p in files if not p.name.startswith("background-"))
 
 
-def engine_factory(model_cache_dir: Path) -> EngineFactory:
-    """Makes the engine as the app wires it: the default embedder and SSCD's student."""
+def engine_factory(
+    model_cache_dir: Path, stored_reference: Callable[[int], bytes | None] | None = None
+) -> EngineFactory:
+    """Makes the engine as the app wires it: the default embedder and SSCD's student, and the
+    works' features stored at registration where `stored_reference` gives them."""
     from similarity.embedding.sscd import load_student
     from similarity.engine import Embedder, SimilarityEngine
 
@@ -212,7 +215,11 @@ def engine_factory(model_cache_dir: Path) -> EngineFactory:
 
     def make(index_dir: Path, reference_image: Callable[[int], RGBArray | None]) -> Engine:
         return SimilarityEngine(
-            index_dir, embedder, reference_image, copy_descriptor=load_student()
+            index_dir,
+            embedder,
+            reference_image,
+            copy_descriptor=load_student(),
+            stored_reference=stored_reference,
         )
 
     return make

@@ -45,6 +45,7 @@ from similarity.engine import IVF_MIN_ROWS, Fingerprint
 from similarity.hashes import PDQ_MIN_QUALITY, PdqHash
 from similarity.images import LoadedImage
 from similarity.index import BinaryHashIndex, EmbeddingIndex, region_ids
+from similarity.references import ReferenceFeatures
 
 RGBArray = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
@@ -69,6 +70,7 @@ class Engine(Protocol):
     """What the measurement uses of `similarity.engine.SimilarityEngine`."""
 
     def fingerprint(self, image: LoadedImage) -> Fingerprint: ...
+    def reference_features(self, image: LoadedImage) -> ReferenceFeatures: ...
     def add(self, work_id: int, fingerprint: Fingerprint) -> None: ...
     def search(
         self, query: Fingerprint, top_k: int = ..., *, image: LoadedImage | None = ...

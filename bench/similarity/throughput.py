@@ -7,7 +7,9 @@ libraries on one thread (`similarity.threads`). This measurement does the same: 
 processes each open the engine on those files and together answer a seeded mix of the held-out
 set's copies and never-registered images. Every query is decoded, fingerprinted, searched,
 verified with ORB and, when inconclusive, given the second opinion, as `copymark match` does;
-reference pixels are read from their files when the engine asks for them. pHash alone, over a
+what the engine checks a look-alike against is read from the features stored at registration
+(one file per real work, a synthetic work reading its origin's), as the app reads them from the
+database; a work without them would have its pixels read from their file. pHash alone, over a
 registry of the same size (synthetic hashes crossed from the real ones as far as real works sit
 from each other), answers the same queries through the same number of workers as the baseline.
 
@@ -35,10 +37,12 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from bench.similarity.dataset import Reference
 from bench.similarity.detectors import PHashDetector, engine_factory
 from bench.similarity.heldout import HeldoutSet
 from bench.similarity.open_world import (
     SYNTHETIC_FIRST_ID,
+    Engine,
     RealWork,
     RGBArray,
     SyntheticWorks,
@@ -47,6 +51,7 @@ from bench.similarity.open_world import (
 )
 from bench.similarity.verdicts import verdict_of
 from similarity.images import load_image
+from similarity.index.storage import write_atomically
 
 SYSTEMS: Final = ("full", "phash")
 WARM_UP_QUERIES: Final = 4
@@ -54,6 +59,7 @@ TOP_K: Final = 10
 # Workers that have not all answered after this long are taken to be stuck.
 _WORKER_TIMEOUT_S: Final = 1800.0
 _FORMAT_VERSION: Final = 1
+_REFERENCES: Final = "references"
 
 
 class ThroughputError(RuntimeError):
@@ -142,6 +148,7 @@ def build_registry(
         image = load_image(reference.path.read_bytes())
         real.append(RealWork(reference.work_id, image.rgb, scratch.fingerprint(image)))
     folder = cache_dir / "throughput" / f"registry-{_registry_key(real, size, seed)}"
+    _store_references(folder / _REFERENCES, scratch, references)
     if (folder / "works.json").is_file():
         return folder, True
     if progress:
@@ -176,6 +183,16 @@ def build_registry(
     return folder, False
 
 
+def _store_references(folder: Path, engine: Engine, references: Sequence[Reference]) -> None:
+    """Each real work's reference features as registration stores them, unless already there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for reference in references:
+        path = folder / f"{reference.work_id}.npz"
+        if not path.is_file():
+            image = load_image(reference.path.read_bytes())
+            write_atomically(path, engine.reference_features(image).to_bytes())
+
+
 def _searcher(job: _Job) -> Callable[[bytes], str | None]:
     """Decode + search one query with the job's system; the engine's verdict (None for pHash)."""
     if job.system == "phash":
@@ -193,11 +210,21 @@ def _searcher(job: _Job) -> Callable[[bytes], str | None]:
     pixels = {int(work): Path(path) for work, path in works["pixels"].items()}
     origin_of = {int(work): int(origin) for work, origin in works["origin_of"].items()}
 
+    stored = job.registry_dir / _REFERENCES
+
     def reference_image(work_id: int) -> RGBArray | None:
         path = pixels.get(origin_of.get(work_id, work_id))
         return None if path is None else load_image(path.read_bytes()).rgb
 
-    engine = engine_factory(job.model_cache_dir)(job.registry_dir / "index", reference_image)
+    def stored_reference(work_id: int) -> bytes | None:
+        try:
+            return (stored / f"{origin_of.get(work_id, work_id)}.npz").read_bytes()
+        except FileNotFoundError:
+            return None
+
+    engine = engine_factory(job.model_cache_dir, stored_reference)(
+        job.registry_dir / "index", reference_image
+    )
 
     def by_engine(data: bytes) -> str | None:
         image = load_image(data)

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlmodel import func, select
 
@@ -21,11 +22,20 @@ from registry.log.commitments import check_openings, openings_from_json
 from registry.log.events import parse_event
 from registry.log.models import LogLeaf
 from registry.log.store import AttestationLog, verify_log
-from registry.models import PriorArtConflict, User, Visibility, Work, WorkStatus, persisted_id
+from registry.models import (
+    PriorArtConflict,
+    User,
+    Visibility,
+    Work,
+    WorkReference,
+    WorkStatus,
+    persisted_id,
+)
 from registry.schemas import WorkMetadata
 from registry.service import FINGERPRINT_MAX_SIDE, Registered, Rejected, Upload
 from similarity.images import load_image
 from similarity.matcher import Match
+from similarity.references import ReferenceFeatures
 from tests.corpus.hostile import HostileFile, hostile_files
 from tests.factories import photo_jpeg, random_png
 from tests.unit.registry.wiring import RegistryParts
@@ -204,10 +214,93 @@ def test_a_process_pool_registers_streamed_uploads_as_threads_do(
     assert registered.status == "registered"
     image = load_image(photo, parts.limits, max_side=FINGERPRINT_MAX_SIDE)
     assert registered.work.fingerprint == parts.similarity.fingerprint(image).to_bytes()
+    stored = _stored_reference(parts, persisted_id(registered.work))
+    assert stored is not None
+    # The workers run SSCD's student, which these parts' engine leaves out: keypoints compare.
+    keypoints = ReferenceFeatures.from_bytes(stored).keypoints
+    expected = parts.similarity.reference_features(image).keypoints
+    assert expected.descriptors is not None
+    assert np.array_equal(keypoints.points, expected.points)
+    assert np.array_equal(keypoints.descriptors, expected.descriptors)  # type: ignore[arg-type]
     assert isinstance(rejected, Rejected)
     assert "SVG" in rejected.message
     # The refused file was streamed into the store before it was analysed; it is removed.
     assert stored_blobs(parts) == [hashlib.sha256(photo).hexdigest()]
+
+
+def _stored_reference(parts: RegistryParts, work_id: int) -> bytes | None:
+    with parts.session() as session:
+        row = session.get(WorkReference, work_id)
+    return None if row is None else row.features
+
+
+def test_registration_stores_what_searches_check_the_work_against(parts: RegistryParts) -> None:
+    photo = photo_jpeg("chelsea")
+    (work_id,) = register(parts, make_owner(parts), photo)
+    stored = _stored_reference(parts, work_id)
+    assert stored is not None
+    image = load_image(photo, parts.limits, max_side=FINGERPRINT_MAX_SIDE)
+    expected = parts.similarity.reference_features(image)
+    assert stored == expected.to_bytes()
+    assert len(ReferenceFeatures.from_bytes(stored).keypoints.points) > 100
+
+
+def _copy_found(parts: RegistryParts, data: bytes) -> Match:
+    image = _decoded(data)
+    (best, *_rest) = parts.similarity.search(
+        parts.similarity.fingerprint(image), top_k=3, image=image
+    )
+    return best
+
+
+def test_a_copy_is_verified_from_the_stored_features_without_decoding_the_work(
+    parts: RegistryParts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (work_id,) = register(parts, make_owner(parts), photo_jpeg("chelsea"))
+    fresh = parts.restarted()
+
+    def no_blobs(digest: str) -> bytes:
+        raise AssertionError(f"blob {digest} was read although the work's features are stored")
+
+    monkeypatch.setattr(fresh.blobs, "get", no_blobs)
+    best = _copy_found(fresh, photo_jpeg("chelsea", quality=30, max_side=300))
+    assert (best.work_id, best.verified, best.decision) == (work_id, True, "copy")
+
+
+def test_a_work_registered_before_features_were_stored_matches_as_one_registered_now(
+    parts: RegistryParts,
+) -> None:
+    (work_id,) = register(parts, make_owner(parts), photo_jpeg("chelsea"))
+    query = photo_jpeg("chelsea", quality=30, max_side=300)
+    now = _copy_found(parts.restarted(), query)
+    with unit_of_work(parts.session) as session:
+        session.delete(session.get(WorkReference, work_id))
+    assert _stored_reference(parts, work_id) is None
+    before = _copy_found(parts.restarted(), query)
+    assert (before.work_id, before.verified, before.decision) == (work_id, True, "copy")
+    assert (before.score, before.inliers, before.region, before.p_copy) == (
+        now.score,
+        now.inliers,
+        now.region,
+        now.p_copy,
+    )
+
+
+def test_damaged_stored_features_are_ignored_for_the_work_s_image(parts: RegistryParts) -> None:
+    (work_id,) = register(parts, make_owner(parts), photo_jpeg("chelsea"))
+    query = photo_jpeg("chelsea", quality=30, max_side=300)
+    intact = _copy_found(parts.restarted(), query)
+    with unit_of_work(parts.session) as session:
+        row = session.get(WorkReference, work_id)
+        assert row is not None
+        row.features = row.features[: len(row.features) // 3]
+        session.add(row)
+    damaged = _copy_found(parts.restarted(), query)
+    assert (damaged.work_id, damaged.decision, damaged.score) == (
+        work_id,
+        "copy",
+        intact.score,
+    )
 
 
 def test_a_failure_while_logging_writes_no_work_and_no_leaf(

@@ -19,7 +19,7 @@ from registry.blobs import LocalBlobStore
 from registry.log.signing import LogSigner
 from registry.monitoring.jobs import Monitor
 from registry.monitoring.screenshots import NoScreenshots, Screenshotter
-from registry.service import Registrar, reference_image_loader
+from registry.service import Registrar, reference_image_loader, stored_reference_loader
 from similarity.crawl.netguard import NetGuard
 from similarity.crawl.politeness import HostPoliteness
 from similarity.engine import Embedder, SimilarityEngine
@@ -63,6 +63,7 @@ class RegistryParts:
             self.index_dir,
             embedder=self.embedder,
             reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
+            stored_reference=stored_reference_loader(self.read_session),
         )
 
     @cached_property

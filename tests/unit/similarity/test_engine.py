@@ -1,5 +1,5 @@
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -352,3 +352,137 @@ def test_student_second_opinion_keeps_a_heavy_crop_on_its_work(
         engine.add(work_id, engine.fingerprint(image))
     crop = np.ascontiguousarray(WORKS[1][40:300, 120:380])
     assert engine.search(crop, top_k=3)[0].work_id == 1
+
+
+def _stored(engine: SimilarityEngine) -> dict[int, bytes]:
+    """Each work's reference features as registration stores them."""
+    return {w: engine.reference_features(image).to_bytes() for w, image in WORKS.items()}
+
+
+def _unreadable(work_id: int) -> npt.NDArray[np.uint8] | None:
+    raise AssertionError(f"work {work_id}'s image was decoded although its features are stored")
+
+
+def _storing_engine(
+    directory: Path,
+    stored: dict[int, bytes],
+    reference_image: Callable[[int], npt.NDArray[np.uint8] | None] = _unreadable,
+) -> SimilarityEngine:
+    engine = SimilarityEngine(
+        directory,
+        ThumbnailEmbedder(),
+        reference_image,
+        copy_descriptor=ThumbnailEmbedder(),
+        stored_reference=stored.get,
+    )
+    for work_id, image in WORKS.items():
+        engine.add(work_id, engine.fingerprint(image))
+    return engine
+
+
+Outcomes = dict[str, list[tuple[object, ...]]]
+
+
+def _outcomes(engine: SimilarityEngine) -> Outcomes:
+    return {
+        query: [
+            (m.work_id, m.score, m.verified, m.region, m.p_copy, m.inliers, m.decision)
+            for m in matches
+        ]
+        for query, matches in _searches(engine).items()
+    }
+
+
+@pytest.fixture(scope="module")
+def decoding_outcomes(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
+    """Searches of an engine that decodes every reference, as before features were stored."""
+    engine = SimilarityEngine(
+        tmp_path_factory.mktemp("decoding"),
+        ThumbnailEmbedder(),
+        WORKS.get,
+        copy_descriptor=ThumbnailEmbedder(),
+    )
+    for work_id, image in WORKS.items():
+        engine.add(work_id, engine.fingerprint(image))
+    return _outcomes(engine)
+
+
+def test_stored_reference_features_give_the_scores_the_decoded_image_gives(
+    tmp_path: Path, decoding_outcomes: Outcomes
+) -> None:
+    scratch = SimilarityEngine(
+        tmp_path / "scratch", None, lambda _id: None, copy_descriptor=ThumbnailEmbedder()
+    )
+    engine = _storing_engine(tmp_path / "stored", _stored(scratch))
+    outcomes = _outcomes(engine)
+    assert outcomes == decoding_outcomes
+    assert outcomes["copy"][0][0] == 3
+    assert outcomes["copy"][0][-1] == "copy"
+
+
+def test_works_without_stored_features_are_checked_against_their_image(
+    tmp_path: Path, decoding_outcomes: Outcomes
+) -> None:
+    scratch = SimilarityEngine(
+        tmp_path / "scratch", None, lambda _id: None, copy_descriptor=ThumbnailEmbedder()
+    )
+    # Works 1 and 3 were registered before features were kept.
+    stored = {w: data for w, data in _stored(scratch).items() if w not in (1, 3)}
+    decoded: list[int] = []
+
+    def image_of(work_id: int) -> npt.NDArray[np.uint8] | None:
+        decoded.append(work_id)
+        return WORKS.get(work_id)
+
+    engine = _storing_engine(tmp_path / "mixed", stored, image_of)
+    assert _outcomes(engine) == decoding_outcomes
+    assert decoded
+    assert set(decoded) <= {1, 3}
+
+
+def _damaged(data: bytes) -> list[bytes]:
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x40
+    return [b"", data[: len(data) // 2], data[:-30], bytes(flipped), b"not features at all"]
+
+
+def test_damaged_stored_features_fall_back_to_the_image(
+    tmp_path: Path,
+    decoding_outcomes: Outcomes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scratch = SimilarityEngine(
+        tmp_path / "scratch", None, lambda _id: None, copy_descriptor=ThumbnailEmbedder()
+    )
+    damaged = {w: _damaged(data)[w % 5] for w, data in _stored(scratch).items()}
+    engine = _storing_engine(tmp_path / "damaged", damaged, WORKS.get)
+    assert _outcomes(engine) == decoding_outcomes
+    assert "stored reference features ignored" in caplog.text
+
+
+def test_damaged_stored_features_without_an_image_verify_nothing(tmp_path: Path) -> None:
+    scratch = SimilarityEngine(
+        tmp_path / "scratch", None, lambda _id: None, copy_descriptor=ThumbnailEmbedder()
+    )
+    truncated = {w: data[:-30] for w, data in _stored(scratch).items()}
+    engine = _storing_engine(tmp_path / "truncated", truncated, lambda _id: None)
+    matches = engine.search(_jpeg_q10(WORKS[3]), top_k=5)
+    assert not any(match.verified for match in matches)
+
+
+def test_a_stored_descriptor_of_another_kind_is_not_compared(
+    tmp_path: Path, decoding_outcomes: Outcomes
+) -> None:
+    # Registered with a 4-d descriptor; the engine now asks a 192-d one.
+    scratch = SimilarityEngine(
+        tmp_path / "scratch", None, lambda _id: None, copy_descriptor=FlatDescriptor()
+    )
+    decoded: list[int] = []
+
+    def image_of(work_id: int) -> npt.NDArray[np.uint8] | None:
+        decoded.append(work_id)
+        return WORKS.get(work_id)
+
+    engine = _storing_engine(tmp_path / "other", _stored(scratch), image_of)
+    assert _outcomes(engine) == decoding_outcomes
+    assert decoded

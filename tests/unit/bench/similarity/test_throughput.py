@@ -16,6 +16,7 @@ from bench.similarity.throughput import (
     measure_throughput,
     query_mix,
 )
+from similarity.references import ReferenceFeatures
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +84,8 @@ def test_two_workers_answer_over_a_registry_that_is_built_once(
     assert cached
     stored = np.load(folder / "phash.npz")
     assert len(stored["work_ids"]) == len(set(stored["work_ids"].tolist())) == 60
+    # Each real work's features, as registration stores them: what the workers check against.
+    features = sorted((folder / "references").glob("*.npz"))
+    real = [*heldout_set.benchmark.references, *heldout_set.extras]
+    assert [path.stem for path in features] == sorted(str(work.work_id) for work in real)
+    assert ReferenceFeatures.from_bytes(features[0].read_bytes()).copy_vector is not None

@@ -14,6 +14,8 @@ from sqlalchemy import JSON, Table, event, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from registry.partitions import remember_committed_partitions
+
 # Connections an SQLite engine keeps open: about twice the requests served at once.
 SQLITE_POOL_SIZE = 32
 
@@ -66,7 +68,8 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers.
 
     A read-only SQLite engine begins deferred transactions, so its readers never wait for the
-    write lock that read-write transactions take at BEGIN.
+    write lock that read-write transactions take at BEGIN. A PostgreSQL engine's connections
+    remember the range partitions they saw committed (`registry.partitions`).
     """
     if url.startswith("sqlite"):
         # Every request may hold two connections at once (its own and the header's), so the
@@ -97,12 +100,14 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
 
         engine.dialect.supports_native_decimal = False
         return _disable_pysqlite_autobegin(engine)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         json_serializer=json_column_text,
         json_deserializer=json_column_value,
     )
+    remember_committed_partitions(engine)
+    return engine
 
 
 def _disable_pysqlite_autobegin(engine: Engine) -> Engine:

@@ -9,7 +9,6 @@ from typing import Any, cast
 
 import orjson
 import psycopg
-from psycopg.types.json import Json
 from sqlalchemy import JSON, Table, event, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
@@ -55,10 +54,11 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
+            # A JSON value goes as its text, which COPY reads as the column's type: no adapter
+            # object per value. None is written as JSON null, as SQLAlchemy's JSON type writes it.
             copy.write_row(
                 [
-                    # JSON None is written as JSON null, as SQLAlchemy's JSON type writes it.
-                    Json(row[name], dumps=json_column_text) if name in json_columns else row[name]
+                    json_column_text(row[name]) if name in json_columns else row[name]
                     for name in columns
                 ]
             )

@@ -202,7 +202,8 @@ class SalesReport(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    grant_id: int = Field(foreign_key="license_grants.id", index=True)
+    # Found by the unique index above, which begins with it (no index of its own to maintain).
+    grant_id: int = Field(foreign_key="license_grants.id")
     report_key: str = Field(max_length=128)
     line_number: int
     corrects_report_key: str | None = Field(default=None, max_length=128)

@@ -57,3 +57,11 @@ def test_report_openings_are_compressed_with_lz4_on_postgresql(db_engine: Engine
     assert openings_compression(db_engine) == "l"
     command.downgrade(alembic_config(db_engine), "0029")
     assert openings_compression(db_engine) == ""
+
+
+def test_sales_lines_keep_no_index_on_the_grant_alone(db_engine: Engine) -> None:
+    migrate(db_engine)
+    indexes = inspect(db_engine).get_indexes("sales_reports")
+    assert [
+        index["column_names"] for index in indexes if index["column_names"] == ["grant_id"]
+    ] == []

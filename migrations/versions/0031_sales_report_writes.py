@@ -9,8 +9,8 @@ default compression (pglz), a COPY of that one row took about 6.7 ms; with lz4, 
 stored before keep their compression and read as before. A server built without lz4 keeps its
 default; SQLite has no such setting.
 
-Revision ID: 0030
-Revises: 0029
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-01 17:00:00.000000
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0030"
-down_revision: str | None = "0029"
+revision: str = "0031"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -202,7 +202,8 @@ class SalesReport(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    grant_id: int = Field(foreign_key="license_grants.id", index=True)
+    # Found by the unique index above, which begins with it (no index of its own to maintain).
+    grant_id: int = Field(foreign_key="license_grants.id")
     report_key: str = Field(max_length=128)
     line_number: int
     corrects_report_key: str | None = Field(default=None, max_length=128)
@@ -217,6 +218,7 @@ class SalesReport(SQLModel, table=True):
     execution: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     # Openings of the leaf's commitments (units, revenue, split, report ids), for the parties only.
+    # A report leaf's are large; PostgreSQL compresses them with lz4 (migration 0030).
     log_openings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -9,10 +9,11 @@ from typing import Any, cast
 
 import orjson
 import psycopg
-from psycopg.types.json import Json
 from sqlalchemy import JSON, Table, event, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
+
+from registry.partitions import remember_committed_partitions
 
 # Connections an SQLite engine keeps open: about twice the requests served at once.
 SQLITE_POOL_SIZE = 32
@@ -53,10 +54,11 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
+            # A JSON value goes as its text, which COPY reads as the column's type: no adapter
+            # object per value. None is written as JSON null, as SQLAlchemy's JSON type writes it.
             copy.write_row(
                 [
-                    # JSON None is written as JSON null, as SQLAlchemy's JSON type writes it.
-                    Json(row[name], dumps=json_column_text) if name in json_columns else row[name]
+                    json_column_text(row[name]) if name in json_columns else row[name]
                     for name in columns
                 ]
             )
@@ -66,7 +68,8 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers.
 
     A read-only SQLite engine begins deferred transactions, so its readers never wait for the
-    write lock that read-write transactions take at BEGIN.
+    write lock that read-write transactions take at BEGIN. A PostgreSQL engine's connections
+    remember the range partitions they saw committed (`registry.partitions`).
     """
     if url.startswith("sqlite"):
         # Every request may hold two connections at once (its own and the header's), so the
@@ -97,12 +100,14 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
 
         engine.dialect.supports_native_decimal = False
         return _disable_pysqlite_autobegin(engine)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         json_serializer=json_column_text,
         json_deserializer=json_column_value,
     )
+    remember_committed_partitions(engine)
+    return engine
 
 
 def _disable_pysqlite_autobegin(engine: Engine) -> Engine:

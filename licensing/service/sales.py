@@ -132,6 +132,7 @@ class ReportOutcome:
     """
 
     grant_id: int
+    work_id: int
     report_id: str
     corrects_report_id: str | None
     rows: tuple[ReportedLine, ...]
@@ -171,6 +172,7 @@ def _outcome(
         owed[party] = owed.get(party, 0) - amount
     return ReportOutcome(
         grant_id=persisted_id(grant),
+        work_id=grant.work_id,
         report_id=report_id,
         corrects_report_id=corrects,
         rows=tuple(rows),

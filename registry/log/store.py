@@ -92,16 +92,23 @@ class AttestationLog:
         ).scalar_one_or_none()
         return int(size or 0)
 
-    def _lock_size(self) -> int:
-        # FOR UPDATE makes concurrent PostgreSQL appenders queue here; SQLite ignores it
-        # but allows one writer at a time, and the leaf primary key refuses a lost race.
-        size = self._connection.execute(
-            select(STATE.c.tree_size).where(STATE.c.id == LOG_STATE_ID).with_for_update()
+    def _claim(self, count: int) -> int:
+        """Move the tree size on by `count` leaves; returns the size before, the first new index.
+
+        One statement reads and moves it: the update locks the state row, so concurrent
+        PostgreSQL appenders queue here; SQLite allows one writer at a time, and the leaf primary
+        key refuses a lost race.
+        """
+        grown = self._connection.execute(
+            update(STATE)
+            .where(STATE.c.id == LOG_STATE_ID)
+            .values(tree_size=STATE.c.tree_size + count)
+            .returning(STATE.c.tree_size)
         ).scalar_one_or_none()
-        if size is None:
-            self._connection.execute(insert(STATE).values(id=LOG_STATE_ID, tree_size=0))
+        if grown is None:
+            self._connection.execute(insert(STATE).values(id=LOG_STATE_ID, tree_size=count))
             return 0
-        return int(size)
+        return int(grown) - count
 
     def append(
         self, leaves: Sequence[bytes], event_types: Sequence[str] | None = None
@@ -116,7 +123,7 @@ class AttestationLog:
             event_types = [_event_type_of(leaf) for leaf in leaves]
         elif len(event_types) != len(leaves):
             raise ValueError("one event type per leaf is required")
-        old_size = self._lock_size()
+        old_size = self._claim(len(leaves))
         new_size = old_size + len(leaves)
         hashes = [leaf_hash(leaf) for leaf in leaves]
         created_at = datetime.now(UTC)
@@ -142,9 +149,6 @@ class AttestationLog:
                 insert(NODES),
                 [{"level": level, "node_index": index, "hash": h} for level, index, h in nodes],
             )
-        self._connection.execute(
-            update(STATE).where(STATE.c.id == LOG_STATE_ID).values(tree_size=new_size)
-        )
         return list(range(old_size, new_size))
 
     def append_events(self, events: Sequence[LogEvent]) -> list[int]:

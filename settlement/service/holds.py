@@ -20,7 +20,6 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from licensing.models import LicenseGrant
 from licensing.money import Money
 from licensing.references import PLATFORM_ACCOUNT_PREFIX, account_reference
 from licensing.service.offers import close_open_offers
@@ -36,21 +35,21 @@ from settlement.service.ledger import post_entries
 
 
 def hold_if_disputed(
-    session: Session, grant: LicenseGrant, entry_key: str, shares: Sequence[Share]
+    session: Session, work_id: int, entry_key: str, shares: Sequence[Share]
 ) -> list[HeldRoyalty]:
-    """Hold the parties' shares of a posted sale while the grant's work is disputed."""
-    dispute = open_dispute_of_work(session, grant.work_id)
+    """Hold the parties' shares of a posted sale of a work while the work is disputed."""
+    dispute = open_dispute_of_work(session, work_id)
     if dispute is None:
         return []
     held = [
         HeldRoyalty(
             dispute_id=persisted_id(dispute),
-            work_id=grant.work_id,
+            work_id=work_id,
             hold_key=_hold_key(entry_key, share.account),
             account_reference=share.account,
             amount_minor=share.amount.amount_minor,
             currency=share.amount.currency,
-            reason=f"ownership of work {grant.work_id} is disputed (dispute {dispute.id})",
+            reason=f"ownership of work {work_id} is disputed (dispute {dispute.id})",
         )
         for share in shares
         if share.account is not None

@@ -257,7 +257,7 @@ def settle_intent(
         fee,
     )
     posted = post_entry(session, draft)
-    hold_if_disputed(session, grant, draft.external_key, shares_of(grant.execution))
+    hold_if_disputed(session, grant.work_id, draft.external_key, shares_of(grant.execution))
     openings = settlement_openings(
         gross_minor=intent.amount.amount_minor,
         fee_minor=fee.amount_minor,
@@ -358,7 +358,7 @@ def _settle_invoice(
     # comes first).
     hold_if_disputed(
         session,
-        grant,
+        grant.work_id,
         report_entry_key(grant_id, report_id),
         report_shares((row.execution for row in rows), grant.currency),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from licensing.models import LicenseGrant, SalesReport
+from licensing.models import SalesReport
 from licensing.repository import report_rows
 from licensing.service.sales import ReportedLine, ReportOutcome
 from registry.messages import N_
@@ -67,7 +67,6 @@ def post_royalties(session: Session, outcome: ReportOutcome) -> list[Posted]:
     if shares:
         drafts.append(royalty_entry(key, outcome.grant_id, shares))
     posted = post_entries(session, drafts) if drafts else []
-    grant = session.get(LicenseGrant, outcome.grant_id)
-    if grant is not None and shares:
-        hold_if_disputed(session, grant, key, shares)
+    if shares:
+        hold_if_disputed(session, outcome.work_id, key, shares)
     return posted

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from alembic import command
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from registry.migrations import check_migrations, migrate
+from registry.migrations import alembic_config, check_migrations, migrate
 
 
 def test_migrations_cover_every_model(db_engine: Engine) -> None:
@@ -34,3 +35,33 @@ def test_append_only_tables_are_range_partitioned_on_postgresql_only(db_engine: 
     else:
         assert {"log_leaves", "journal_lines"} <= names
         assert not [name for name in names if name.rpartition("_p")[2].isdigit()]
+
+
+def openings_compression(engine: Engine) -> str:
+    """PostgreSQL's compression method of report openings: l (lz4), or empty for its default."""
+    with engine.connect() as connection:
+        return str(
+            connection.execute(
+                text(
+                    "SELECT attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'sales_reports'::regclass AND attname = 'log_openings'"
+                )
+            ).scalar_one()
+        )
+
+
+def test_report_openings_are_compressed_with_lz4_on_postgresql(db_engine: Engine) -> None:
+    migrate(db_engine)
+    if db_engine.dialect.name != "postgresql":
+        return
+    assert openings_compression(db_engine) == "l"
+    command.downgrade(alembic_config(db_engine), "0029")
+    assert openings_compression(db_engine) == ""
+
+
+def test_sales_lines_keep_no_index_on_the_grant_alone(db_engine: Engine) -> None:
+    migrate(db_engine)
+    indexes = inspect(db_engine).get_indexes("sales_reports")
+    assert [
+        index["column_names"] for index in indexes if index["column_names"] == ["grant_id"]
+    ] == []

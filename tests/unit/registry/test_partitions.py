@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, event, inspect, text
 
 from registry.db import make_engine
 from registry.partitions import RangePartitions
@@ -133,4 +133,61 @@ def test_two_writers_needing_the_same_partition_create_it_once(scratch: Engine) 
         first.commit()
         waiting.join(timeout=10)
     assert failures == []
+    assert partitions_of(scratch, "scratch_rows") == [SCRATCH.name(n) for n in range(4)]
+
+
+def catalog_queries(engine: Engine, work: Callable[[], None]) -> int:
+    """How many times `work` asks the catalog whether a partition exists."""
+    statements: list[str] = []
+
+    def record(*arguments: object) -> None:
+        statements.append(str(arguments[2]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len([statement for statement in statements if "to_regclass" in statement])
+
+
+@pytest.mark.postgres
+def test_a_writer_asks_the_catalog_nothing_for_partitions_it_saw_committed(
+    scratch: Engine,
+) -> None:
+    assert catalog_queries(scratch, lambda: insert_notes(scratch, ["first"])) > 0
+    assert catalog_queries(scratch, lambda: insert_notes(scratch, ["second", "third"])) == 0
+    # Id 4 needs partition 2 beyond the one kept ahead: the catalog is asked again.
+    assert catalog_queries(scratch, lambda: insert_notes(scratch, ["fourth"])) > 0
+    assert partitions_of(scratch, "scratch_rows") == [SCRATCH.name(n) for n in range(3)]
+
+
+@pytest.mark.postgres
+def test_partitions_made_by_a_transaction_that_rolls_back_are_made_again(
+    scratch: Engine,
+) -> None:
+    with scratch.connect() as connection:
+        SCRATCH.ensure(connection, 0, 10)
+        connection.rollback()
+        connection.execute(text("SELECT 1"))
+        connection.commit()
+        assert partitions_of(scratch, "scratch_rows") == []
+        SCRATCH.ensure_sequence_room(connection, 9)
+        connection.execute(
+            text("INSERT INTO scratch_rows (note) VALUES (:note)"),
+            [{"note": f"note {n}"} for n in range(1, 10)],
+        )
+        connection.commit()
+    assert partitions_of(scratch, "scratch_rows") == [SCRATCH.name(n) for n in range(4)]
+
+
+@pytest.mark.postgres
+def test_partitions_made_in_a_savepoint_that_rolls_back_are_made_again(scratch: Engine) -> None:
+    with scratch.begin() as connection:
+        savepoint = connection.begin_nested()
+        SCRATCH.ensure(connection, 0, 10)
+        savepoint.rollback()
+        SCRATCH.ensure(connection, 0, 1)
+    assert partitions_of(scratch, "scratch_rows") == [SCRATCH.name(n) for n in range(2)]
+    insert_notes(scratch, [f"note {n}" for n in range(1, 10)])
     assert partitions_of(scratch, "scratch_rows") == [SCRATCH.name(n) for n in range(4)]

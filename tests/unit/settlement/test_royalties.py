@@ -6,6 +6,7 @@ import uuid
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 from sqlmodel import select
 
 from licensing.models import LicenseGrant
@@ -36,6 +37,25 @@ def test_a_report_is_owed_to_the_parties_by_their_split(world: World) -> None:
     outcome = world.report(grant, "2026-10", line(10, 100_000))
     post_royalties(world.session, outcome)
     # 10% royalty of 1,000.00 is 100.00; the platform takes 10%, the rest 60/40.
+    assert owed(world) == (5400, 3600)
+
+
+def test_posting_a_report_does_not_read_its_grant_again(world: World) -> None:
+    outcome = world.report(retail_grant(world), "2026-10", line(10, 100_000))
+    # Nothing the report's use case loaded is at hand any more, as after a request's service call.
+    world.session.expunge_all()
+    statements: list[str] = []
+
+    def record(*arguments: object) -> None:
+        statements.append(str(arguments[2]))
+
+    engine = world.session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        post_royalties(world.session, outcome)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert [s for s in statements if "FROM license_grants" in s] == []
     assert owed(world) == (5400, 3600)
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlmodel import Session
 
 from registry.log.errors import (
@@ -53,6 +53,24 @@ def test_empty_log_has_size_zero_and_the_empty_root(log: AttestationLog) -> None
 def test_append_returns_consecutive_indexes(log: AttestationLog) -> None:
     assert log.append(leaves_for(0, 3)) == [0, 1, 2]
     assert log.append(leaves_for(3, 2)) == [3, 4]
+    assert log.tree_size() == 5
+
+
+def test_append_reads_and_moves_the_tree_size_in_one_statement(
+    engine: Engine, log: AttestationLog
+) -> None:
+    log.append(leaves_for(0, 3))
+    statements: list[str] = []
+
+    def record(*arguments: object) -> None:
+        statements.append(str(arguments[2]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert log.append(leaves_for(3, 2)) == [3, 4]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len([s for s in statements if "log_state" in s]) == 1
     assert log.tree_size() == 5
 
 

@@ -218,7 +218,7 @@ class SalesReport(SQLModel, table=True):
     execution: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     # Openings of the leaf's commitments (units, revenue, split, report ids), for the parties only.
-    # A report leaf's are large; PostgreSQL compresses them with lz4 (migration 0030).
+    # A report leaf's are large; PostgreSQL compresses them with lz4 (migration 0031).
     log_openings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     reported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

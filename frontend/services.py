@@ -178,7 +178,8 @@ class Services:
 
     @cached_property
     def similarity(self) -> SimilarityEngine:
-        from registry.service import reference_image_loader, stored_reference_loader
+        from registry.references import stored_reference_loader
+        from registry.service import reference_image_loader
         from similarity.embedding.sscd import load_student
         from similarity.engine import SimilarityEngine
 
@@ -192,7 +193,8 @@ class Services:
 
     def similarity_at(self, index_dir: Path) -> SimilarityEngine:
         """An engine over another index folder (a snapshot being built or loaded)."""
-        from registry.service import reference_image_loader, stored_reference_loader
+        from registry.references import stored_reference_loader
+        from registry.service import reference_image_loader
         from similarity.engine import SimilarityEngine
 
         return SimilarityEngine(

@@ -560,20 +560,6 @@ def reference_image_loader(
     return load
 
 
-def stored_reference_loader(
-    session_factory: Callable[[], Session],
-) -> Callable[[int], bytes | None]:
-    """A work's `ReferenceFeatures` bytes stored at registration, or None if it has none."""
-
-    def load(work_id: int) -> bytes | None:
-        with session_factory() as session:
-            return session.exec(
-                select(WorkReference.features).where(WorkReference.work_id == work_id)
-            ).first()
-
-    return load
-
-
 def _registration_event(
     work: Work, fingerprints: dict[str, str], owner_id: int, registered_at: datetime
 ) -> RegistrationEvent:

@@ -1,4 +1,5 @@
-"""`copymark index`: similarity index snapshots shared by every process."""
+"""`copymark index`: similarity index snapshots shared by every process, and the search features
+of works registered before they were kept."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import typer
 from frontend.cli.output import JsonFlag, emit, stderr
 from frontend.cli.wiring import services
 
-index_app = typer.Typer(help="Similarity index snapshots.", no_args_is_help=True)
+index_app = typer.Typer(
+    help="Similarity index snapshots and search features.", no_args_is_help=True
+)
 
 
 @index_app.command("snapshot")
@@ -37,3 +40,33 @@ def index_snapshot(as_json: JsonFlag = False) -> None:
             f"snapshot {record['snapshot_id']}: {record['works']} works "
             f"(up to work {record['last_work_id']}), blob {record['sha256']}"
         )
+
+
+@index_app.command("references")
+def index_references(as_json: JsonFlag = False) -> None:
+    """Store the search features of works registered before they were kept, from their originals."""
+    # Deferred: making features needs the database, the blobs and the models.
+    from frontend.cli.works import progress
+    from registry.references import fill_missing_references
+    from registry.service import reference_image_loader
+
+    wiring = services()
+    try:
+        with progress() as bar:
+            task = bar.add_task("filling search features", total=None)
+            filled = fill_missing_references(
+                wiring.session,
+                wiring.similarity,
+                reference_image_loader(wiring.read_session, wiring.blobs, wiring.limits),
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        wiring.close()
+    record = {"filled": filled.filled, "unreadable_work_ids": list(filled.unreadable)}
+    if as_json:
+        emit(record)
+    else:
+        stderr.print(f"{filled.filled} works given their search features")
+        if filled.unreadable:
+            unreadable = ", ".join(str(work_id) for work_id in filled.unreadable)
+            stderr.print(f"originals that could not be read (left as they were): {unreadable}")

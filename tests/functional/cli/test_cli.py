@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, text
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from frontend.cli import app
@@ -235,3 +237,43 @@ def test_register_queue_without_a_broker_says_what_is_missing_and_registers_noth
     assert out == ""
     code, out, _ = run("register", str(home / "portfolio"), "--owner", "ada@example.com", "--json")
     assert [json.loads(line)["status"] for line in out.splitlines()] == ["registered"] * 2
+
+
+def test_index_references_gives_older_works_the_features_registration_stores(home: Path) -> None:
+    from frontend.services import Services
+    from registry.models import WorkReference
+    from similarity.references import ReferenceFeatures
+
+    code, out, _ = run("register", str(portfolio(home)), "--owner", "ada@example.com", "--json")
+    assert code == 0
+    coffee, blocks = (json.loads(line) for line in out.splitlines())
+    services = Services(Settings())
+    with unit_of_work(services.session) as session:
+        registered = {
+            row.work_id: ReferenceFeatures.from_bytes(row.features)
+            for row in session.exec(select(WorkReference))
+        }
+        # As if both were registered before features were kept, and one's original then lost.
+        session.exec(delete(WorkReference))
+    services.blobs.delete(blocks["sha256"])
+    services.close()
+
+    code, out, err = run("index", "references", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"filled": 1, "unreadable_work_ids": [blocks["work_id"]]}
+    services = Services(Settings())
+    with unit_of_work(services.session) as session:
+        (row,) = session.exec(select(WorkReference)).all()
+    services.close()
+    filled, stored = ReferenceFeatures.from_bytes(row.features), registered[coffee["work_id"]]
+    assert row.work_id == coffee["work_id"]
+    assert np.array_equal(filled.keypoints.points, stored.keypoints.points)
+    assert filled.keypoints.descriptors is not None
+    assert stored.keypoints.descriptors is not None
+    assert np.array_equal(filled.keypoints.descriptors, stored.keypoints.descriptors)
+    assert filled.copy_vector is not None
+    assert stored.copy_vector is not None
+    assert np.allclose(filled.copy_vector, stored.copy_vector, atol=1e-6)
+
+    code, out, _ = run("index", "references", "--json")
+    assert (code, json.loads(out)) == (0, {"filled": 0, "unreadable_work_ids": [blocks["work_id"]]})

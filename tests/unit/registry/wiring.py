@@ -19,7 +19,8 @@ from registry.blobs import LocalBlobStore
 from registry.log.signing import LogSigner
 from registry.monitoring.jobs import Monitor
 from registry.monitoring.screenshots import NoScreenshots, Screenshotter
-from registry.service import Registrar, reference_image_loader, stored_reference_loader
+from registry.references import stored_reference_loader
+from registry.service import Registrar, reference_image_loader
 from similarity.crawl.netguard import NetGuard
 from similarity.crawl.politeness import HostPoliteness
 from similarity.engine import Embedder, SimilarityEngine

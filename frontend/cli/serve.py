@@ -77,7 +77,7 @@ def _serve_processes(host: str, port: int, workers: int) -> None:
 
     config = uvicorn.Config(APP_FACTORY, factory=True, host=host, port=port, workers=workers)
     try:
-        share = PortShare.reserve(host, port, config.backlog)
+        share = PortShare.reserve(host, port)
     except OSError as error:
         fail(f"cannot serve on {host}:{port}: {error.strerror or error}")
     with share:
@@ -94,17 +94,14 @@ class PortShare(socket.socket):
     each, the kernel spreads new connections over the processes (4/4 or 5/3 in 31 of 40).
     """
 
-    backlog: int
-
     @classmethod
-    def reserve(cls, host: str, port: int, backlog: int) -> PortShare:
+    def reserve(cls, host: str, port: int) -> PortShare:
         """The port bound for sharing, once no other program holds it (else OSError)."""
         with socket.socket(_family(host)) as probe:
             # SO_REUSEPORT alone would let this server share a port another one already serves.
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
         share = cls(_family(host))
-        share.backlog = backlog
         try:
             _bind_shared(share, host, port)
         except OSError:
@@ -112,17 +109,20 @@ class PortShare(socket.socket):
             raise
         return share
 
-    def __reduce__(self) -> tuple[Any, tuple[str, int, int]]:
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
         host, port = self.getsockname()[:2]
-        return _listening, (host, port, self.backlog)
+        return _bound, (host, port)
 
 
-def _listening(host: str, port: int, backlog: int) -> socket.socket:
-    """A listening socket of this process on the shared port."""
-    listening = socket.socket(_family(host))
-    _bind_shared(listening, host, port)
-    listening.listen(backlog)
-    return listening
+def _bound(host: str, port: int) -> socket.socket:
+    """A socket of this process bound to the shared port, not yet listening.
+
+    The event loop calls listen() once the app has started, so the kernel sends this process no
+    connection while it is still starting (a replacement can take seconds to import the app).
+    """
+    bound = socket.socket(_family(host))
+    _bind_shared(bound, host, port)
+    return bound
 
 
 def _bind_shared(sock: socket.socket, host: str, port: int) -> None:

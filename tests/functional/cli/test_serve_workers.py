@@ -1,6 +1,6 @@
 """`copymark serve --workers 2`: two processes answer on one port, each accepting on a listening
-socket of its own; exactly one of them holds the home's background lock, and when that one is
-killed the process started in its place takes it."""
+socket of its own once it has started; exactly one of them holds the home's background lock, and
+when that one is killed the process started in its place takes it."""
 
 from __future__ import annotations
 
@@ -34,14 +34,20 @@ def lock_holders(lock: Path) -> set[int]:
     return holders
 
 
-def listeners(port: int) -> dict[int, int]:
-    """Each process listening on loopback `port`, with how many listening sockets it holds."""
+def listening_sockets(port: int) -> set[str]:
+    """The sockets listening on loopback `port`, as a process's fd links name them."""
     inodes = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local, state, inode = fields[1], fields[3], fields[9]
         if state == "0A" and int(local.split(":")[1], 16) == port:
             inodes.add(f"socket:[{inode}]")
+    return inodes
+
+
+def listeners(port: int) -> dict[int, int]:
+    """Each process listening on loopback `port`, with how many listening sockets it holds."""
+    inodes = listening_sockets(port)
     holders: dict[int, int] = {}
     for process in Path("/proc").iterdir():
         if not process.name.isdigit():
@@ -135,6 +141,7 @@ def test_each_process_accepts_on_a_listening_socket_of_its_own_and_so_does_a_rep
 ) -> None:
     base_url, _, server = served
     port = int(base_url.rsplit(":", 1)[1])
+    wait_for(lambda: len(listeners(port)) == 2, 180, "both processes to listen")
     holders = listeners(port)
     # The supervisor's other child, multiprocessing's resource tracker, listens on nothing.
     assert list(holders.values()) == [1, 1]
@@ -142,11 +149,13 @@ def test_each_process_accepts_on_a_listening_socket_of_its_own_and_so_does_a_rep
 
     killed = min(holders)
     os.kill(killed, signal.SIGKILL)
-    wait_for(
-        lambda: len(listeners(port)) == 2 and killed not in listeners(port),
-        180,
-        "the replacement process to listen",
-    )
+    # A dying process's fds vanish from /proc a moment before the kernel closes its socket.
+    wait_for(lambda: len(listening_sockets(port)) == 1, 30, "the killed process's socket to close")
+    # A process still starting listens on nothing, so no request waits for it to finish.
+    deadline = time.monotonic() + 180
+    while len(listening_sockets(port)) < 2:
+        assert answers(base_url), "a request went unanswered while the replacement started"
+        assert time.monotonic() < deadline, "timed out waiting for the replacement to listen"
     replaced = listeners(port)
     assert list(replaced.values()) == [1, 1]
     assert set(replaced) <= children_of(server.pid)

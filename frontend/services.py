@@ -18,6 +18,7 @@ from sqlmodel import Session
 from frontend.admission import ComputePool, PixelAllowance
 from frontend.i18n import gettext_in
 from frontend.settings import Settings
+from registry.accounts.service import set_password_cost
 from registry.accounts.throttle import LoginThrottle
 from registry.blobs import BlobStore, blob_stores
 from registry.db import make_engine
@@ -61,6 +62,12 @@ class NotInitialised(RuntimeError):
 @dataclass
 class Services:
     settings: Settings
+
+    def __post_init__(self) -> None:
+        set_password_cost(
+            time_cost=self.settings.password_hash_time_cost,
+            memory_kib=self.settings.password_hash_memory_kib,
+        )
 
     @cached_property
     def engine(self) -> Engine:

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from registry.blobs import S3Location
 from similarity.images import DEFAULT_LIMITS
 
+PASSWORD_TIME_COST = 3
+PASSWORD_MEMORY_KIB = 64 * 1024
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the value that refuses to start outside development
 
 
@@ -54,6 +56,10 @@ class Settings(BaseSettings):
     # Failed sign-ins allowed per email address and per client address in a 15-minute window.
     login_failures_per_account: int = Field(default=10, gt=0)
     login_failures_per_address: int = Field(default=50, gt=0)
+    # Argon2id's cost for new password hashes: RFC 9106's low-memory choice by default. Less is
+    # refused in production; tests and demos, which sign up many accounts, may spend less.
+    password_hash_time_cost: int = Field(default=PASSWORD_TIME_COST, ge=1)
+    password_hash_memory_kib: int = Field(default=PASSWORD_MEMORY_KIB, ge=64)
     crawl_allow_hosts: list[str] = Field(default_factory=list)
     # Crawls one account may start in a trailing 24 hours, and have queued or running at once.
     crawls_per_day: int = Field(default=20, gt=0)
@@ -105,6 +111,19 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secret(self) -> Settings:
         if self.environment == "production" and self.secret_key == PLACEHOLDER_SECRET:
             raise ValueError("COPYMARK_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_password_hashing(self) -> Settings:
+        if self.environment == "production" and (
+            self.password_hash_time_cost < PASSWORD_TIME_COST
+            or self.password_hash_memory_kib < PASSWORD_MEMORY_KIB
+        ):
+            raise ValueError(
+                "in production, COPYMARK_PASSWORD_HASH_TIME_COST must be at least "
+                f"{PASSWORD_TIME_COST} and COPYMARK_PASSWORD_HASH_MEMORY_KIB at least "
+                f"{PASSWORD_MEMORY_KIB}"
+            )
         return self
 
     @cached_property

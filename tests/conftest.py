@@ -32,6 +32,11 @@ from tests.support.seaweedfs import S3Unavailable, SeaweedS3
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
+# The suite signs up thousands of accounts: argon2 at its cheapest, for every app it starts, in
+# this process and in the servers it spawns. The production cost has tests of its own.
+os.environ.setdefault("COPYMARK_PASSWORD_HASH_TIME_COST", "1")
+os.environ.setdefault("COPYMARK_PASSWORD_HASH_MEMORY_KIB", "64")
+
 # Property tests judge behaviour, not speed: a loaded CI machine must not turn them red.
 hypothesis_settings.register_profile(
     "copymark", deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -36,7 +36,16 @@ from similarity.crawl.urls import InvalidUrlError, canonical_host, is_ip_address
 
 API_KEY_PREFIX = "cmk_"
 SESSION_LIFETIME = timedelta(days=14)
+# Argon2id at the library's defaults (RFC 9106's low-memory choice: 3 passes over 64 MiB) until
+# the app sets its configured cost. A hash keeps the cost it was made with, so changing the cost
+# never locks anyone out.
 _password_hasher = PasswordHasher()
+
+
+def set_password_cost(*, time_cost: int, memory_kib: int) -> None:
+    """The argon2 cost of the password hashes this process makes from now on."""
+    global _password_hasher  # noqa: PLW0603 - one choice for the process, made at start-up
+    _password_hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
 
 
 def _token_digest(token: str) -> str:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from registry.accounts import service as account_service
 from registry.accounts.passwords import WeakPassword
 from registry.accounts.repository import organisations_of
 from registry.accounts.service import (
@@ -19,6 +20,7 @@ from registry.accounts.service import (
     end_login_session,
     organisation_domain,
     self_assignable_roles,
+    set_password_cost,
     sign_up,
     start_login_session,
     user_for_api_key,
@@ -207,3 +209,20 @@ def test_people_may_give_themselves_any_role_but_admin() -> None:
     assert self_assignable_roles(["creator", "brand", "creator"]) == {Role.CREATOR, Role.BRAND}
     with pytest.raises(BadRequest, match="not self-assignable roles: admin, wizard"):
         self_assignable_roles(["wizard", "admin", "creator"])
+
+
+def test_a_new_password_cost_applies_to_new_hashes_and_old_hashes_still_verify(
+    db_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(account_service, "_password_hasher", account_service._password_hasher)
+    with Session(db_engine) as session:
+        set_password_cost(time_cost=1, memory_kib=64)
+        cheap = create_user(session, email="cheap@example.com", password="long enough")
+        set_password_cost(time_cost=2, memory_kib=256)
+        dearer = create_user(session, email="dearer@example.com", password="long enough")
+        assert "$m=64,t=1," in cheap.password_hash
+        assert "$m=256,t=2," in dearer.password_hash
+        assert authenticate(session, "cheap@example.com", "long enough") == cheap
+        assert authenticate(session, "dearer@example.com", "long enough") == dearer
+        with pytest.raises(Unauthorized):
+            authenticate(session, "cheap@example.com", "not the password")

@@ -1,0 +1,53 @@
+"""Settings that production refuses: a placeholder secret, and password hashing below argon2's
+default cost."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from frontend.settings import PASSWORD_MEMORY_KIB, PASSWORD_TIME_COST, Settings
+
+
+@pytest.mark.parametrize(
+    ("time_cost", "memory_kib"),
+    [(1, PASSWORD_MEMORY_KIB), (PASSWORD_TIME_COST, 64), (1, 64)],
+)
+def test_production_refuses_password_hashing_below_the_default_cost(
+    time_cost: int, memory_kib: int
+) -> None:
+    with pytest.raises(ValidationError, match="COPYMARK_PASSWORD_HASH_TIME_COST must be at least"):
+        Settings(
+            environment="production",
+            secret_key="a real secret",
+            password_hash_time_cost=time_cost,
+            password_hash_memory_kib=memory_kib,
+        )
+
+
+def test_production_takes_the_default_cost_or_more() -> None:
+    for time_cost, memory_kib in [
+        (PASSWORD_TIME_COST, PASSWORD_MEMORY_KIB),
+        (PASSWORD_TIME_COST + 1, 2 * PASSWORD_MEMORY_KIB),
+    ]:
+        settings = Settings(
+            environment="production",
+            secret_key="a real secret",
+            password_hash_time_cost=time_cost,
+            password_hash_memory_kib=memory_kib,
+        )
+        assert settings.password_hash_memory_kib == memory_kib
+
+
+def test_production_refuses_the_placeholder_secret() -> None:
+    with pytest.raises(ValidationError, match="COPYMARK_SECRET_KEY must be set"):
+        Settings(
+            environment="production",
+            password_hash_time_cost=PASSWORD_TIME_COST,
+            password_hash_memory_kib=PASSWORD_MEMORY_KIB,
+        )
+
+
+def test_outside_production_a_cheaper_cost_is_taken() -> None:
+    settings = Settings(environment="test", password_hash_time_cost=1, password_hash_memory_kib=64)
+    assert (settings.password_hash_time_cost, settings.password_hash_memory_kib) == (1, 64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from licensing.money import Money
@@ -14,6 +15,8 @@ from settlement.service.ledger import post_entry
 from settlement.stripe.sandbox import LocalStripe
 from tests.functional.market.test_payouts_api import onboard, payout_round, sold
 from tests.support.market import Market
+
+pytestmark = pytest.mark.pages_on_sqlite
 
 
 def page(market: Market, query: str = "") -> HTMLParser:

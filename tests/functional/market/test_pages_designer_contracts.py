@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -15,6 +16,8 @@ from tests.factories import Account
 from tests.functional.pages.test_pages import sign_in
 from tests.support.market import Market
 from tests.support.receivers import SmtpInbox, verification_token
+
+pytestmark = pytest.mark.pages_on_sqlite
 
 
 def terms(token: str, **changes: str | list[str]) -> dict[str, str | list[str]]:

@@ -19,6 +19,8 @@ from tests.functional.pages.test_pages import assert_error_page, sign_in
 from tests.support.localstripe import brand_card
 from tests.support.market import Market
 
+pytestmark = pytest.mark.pages_on_sqlite
+
 
 def test_both_parties_see_the_dispute_with_its_held_royalties(
     market: Market,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from email.header import decode_header, make_header
 
+import pytest
+
 from frontend.i18n import gettext_in
 from registry.errors import CopymarkError
 from registry.messages import N_
@@ -13,6 +15,8 @@ from settlement.stripe.sandbox import LocalStripe
 from tests.functional.market.test_pages_designer_contracts import terms
 from tests.functional.market.test_pages_market import card_id, offer_of
 from tests.support.market import Market
+
+pytestmark = pytest.mark.pages_on_sqlite
 
 CHINESE = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
 

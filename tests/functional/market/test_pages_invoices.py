@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from settlement.stripe.sandbox import LocalStripe
 from tests.functional.market.test_pages_market import card_id
 from tests.support.market import Market, brand_account, one_line
+
+pytestmark = pytest.mark.pages_on_sqlite
 
 
 def test_an_invoice_is_paid_on_its_page_and_then_shown_paid(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.market import Market
+
+pytestmark = pytest.mark.pages_on_sqlite
 
 
 def test_a_licensed_site_sees_yes_and_the_grants_certificate(market: Market) -> None:

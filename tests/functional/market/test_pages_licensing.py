@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.functional.pages.test_pages import assert_error_page, sign_in
 from tests.support.market import (
     Market,
 )
+
+pytestmark = pytest.mark.pages_on_sqlite
 
 
 def offer_ids(page: str) -> list[int]:

@@ -25,6 +25,8 @@ from tests.support.market import (
     usd,
 )
 
+pytestmark = pytest.mark.pages_on_sqlite
+
 
 def listed(page: str) -> list[int]:
     return [

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from licensing.money import Money
 from tests.functional.pages.test_pages import sign_in
 from tests.support.market import (
     Market,
     one_line,
 )
+
+pytestmark = pytest.mark.pages_on_sqlite
 
 
 def reported_work(market: Market, revenues: list[int]) -> int:

@@ -17,6 +17,8 @@ from tests.functional.market.test_invoice_refunds_api import refunded_at_stripe
 from tests.functional.market.test_payments_api import pending_grant
 from tests.support.market import Market
 
+pytestmark = pytest.mark.pages_on_sqlite
+
 PASSWORD = "correct horse battery"
 
 

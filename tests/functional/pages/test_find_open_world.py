@@ -21,6 +21,8 @@ from rich.console import Console
 from frontend.demo import load_demo
 from frontend.services import Services
 
+pytestmark = pytest.mark.pages_on_sqlite
+
 # Package -> how many of its images to query, taken evenly from its sorted list.
 QUERY_PACKAGES = {"adwaita-icon-theme": 30, "ukui-wallpapers": 12, "lbreakout2-data": 14}
 MIN_QUERIES = 50

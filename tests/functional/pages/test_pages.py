@@ -11,6 +11,8 @@ from frontend.services import Services
 from similarity.matcher import Match
 from tests.factories import PASSWORD, Account, photo_jpeg, random_png
 
+pytestmark = pytest.mark.pages_on_sqlite
+
 
 def register(client: TestClient, account: Account, data: bytes, **form: str) -> int:
     response = client.post(

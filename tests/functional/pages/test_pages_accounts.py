@@ -15,6 +15,8 @@ from tests.functional.pages.test_pages import sign_in
 from tests.support.market import dns_table, proving_domains_by_table
 from tests.support.receivers import SmtpInbox, verification_token
 
+pytestmark = pytest.mark.pages_on_sqlite
+
 PASSWORD = "correct horse battery"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -13,6 +14,8 @@ from registry.models import PriorArtConflict, Work, WorkStatus
 from registry.notifications.models import Notification
 from tests.factories import Account, photo_jpeg
 from tests.functional.pages.test_pages import sign_in
+
+pytestmark = pytest.mark.pages_on_sqlite
 
 
 def upload(client: TestClient, token: str, name: str, data: bytes, language: str = "en") -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+
+pytestmark = pytest.mark.pages_on_sqlite
 
 
 def test_a_browser_asking_for_chinese_gets_chinese_pages(client: TestClient) -> None:

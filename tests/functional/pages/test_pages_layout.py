@@ -17,6 +17,8 @@ from tests.factories import Account, make_account
 from tests.functional.pages.test_pages import PASSWORD, sign_in
 from tests.support.receivers import SmtpInbox, verification_token
 
+pytestmark = pytest.mark.pages_on_sqlite
+
 NEW_PASSWORD = "a fresh and long passphrase"
 _RESET_TOKEN = re.compile(r"/password/reset\?token=([A-Za-z0-9_-]+)")
 

@@ -25,6 +25,8 @@ from tests.functional.pages.test_pages import assert_error_page, sign_in
 from tests.sites import LoopbackSite
 from tests.unit.registry.monitoring.support import copies_of_originals
 
+pytestmark = pytest.mark.pages_on_sqlite
+
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:

@@ -14,6 +14,8 @@ from frontend.services import Services
 from frontend.settings import Settings
 from tests.factories import Account
 
+pytestmark = pytest.mark.pages_on_sqlite
+
 FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
 TEMPLATES = sorted((FRONTEND / "templates").glob("*.html"))
 PASSWORD = "correct horse battery"

@@ -6,6 +6,7 @@ import io
 import json
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
@@ -14,6 +15,8 @@ from registry.models import User
 from registry.notifications.service import notify
 from tests.factories import Account, make_account, random_png
 from tests.functional.pages.test_pages import assert_error_page, register, sign_in
+
+pytestmark = pytest.mark.pages_on_sqlite
 
 
 def pdf_text(document: bytes) -> str:

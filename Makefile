@@ -48,7 +48,7 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install system-deps
-	COPYMARK_TEST_POSTGRES=required COPYMARK_TEST_S3=required COPYMARK_TEST_REDIS=required COPYMARK_TEST_BROWSER=required $(BIN)/pytest -q -n 2
+	COPYMARK_TEST_POSTGRES=required COPYMARK_TEST_S3=required COPYMARK_TEST_REDIS=required COPYMARK_TEST_BROWSER=required $(BIN)/pytest -q -n 2 --durations=25
 
 test: lint typecheck pytest
 

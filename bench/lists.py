@@ -9,8 +9,10 @@ what is measured is listing, not registration. Then `clients` concurrent clients
 as it is answered, for `seconds`.
 
 Figures: p50/p95/max per page and over all list pages (target p95 ≤ 100 ms), requests answered
-and non-2xx answers (target 0), the baseline /healthz p50/p95 under the same concurrency, and
-the load average before and after (the machine is shared: a loaded one slows every figure).
+and non-2xx answers (target 0), the baseline /healthz p50/p95 under the same concurrency, the
+load average before and after (the machine is shared: a loaded one slows every figure), and how
+the clients' connections were split over the server processes (the kernel spreads them by a hash
+of their addresses, and an uneven split slows a run).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -133,9 +135,14 @@ def run_list_benchmark(
         seed_s = time.monotonic() - seed_started
 
     def measured(count: int) -> dict[str, Any]:
-        with served_scratch_home(copymark, models_dir, seed, processes=count) as (base_url, _):
+        with served_scratch_home(copymark, models_dir, seed, processes=count) as (base_url, server):
+            port = int(base_url.rsplit(":", 1)[1])
             load_before = os.getloadavg()
-            figures = asyncio.run(_measure(base_url, clients, seconds))
+            figures = asyncio.run(
+                _measure(
+                    base_url, clients, seconds, lambda: connections_per_process(server.pid, port)
+                )
+            )
             load_after = os.getloadavg()
         return {
             "server_processes": count,
@@ -155,7 +162,31 @@ def run_list_benchmark(
     }
 
 
-async def _measure(base_url: str, clients: int, seconds: float) -> dict[str, Any]:
+def connections_per_process(server_pid: int, port: int) -> list[int]:
+    """How many established loopback connections on `port` the server process and each of its
+    children hold, most first, read from the kernel's tables (Linux's /proc)."""
+    established = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "01" and int(local.split(":")[1], 16) == port:
+            established.add(f"socket:[{inode}]")
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    held = []
+    for pid in [server_pid, *map(int, children)]:
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        count = sum(link in established for link in links)
+        if count:
+            held.append(count)
+    return sorted(held, reverse=True)
+
+
+async def _measure(
+    base_url: str, clients: int, seconds: float, split: Callable[[], list[int]]
+) -> dict[str, Any]:
     # aiohttp, not httpx: the clients share the server's two cores, and aiohttp spends about a
     # third of httpx's CPU on a page (0.8 ms against 2.6), which would otherwise be the server's.
     connector = aiohttp.TCPConnector(limit=clients + 2)
@@ -182,6 +213,7 @@ async def _measure(base_url: str, clients: int, seconds: float) -> dict[str, Any
         started = time.monotonic()
         await asyncio.gather(*(_loop(client, PAGES, n, until, lists) for n in range(clients)))
         elapsed = time.monotonic() - started
+        connections = split()
     every = [value for values in lists.by_page.values() for value in values]
     figures: dict[str, Any] = {
         "seconds": round(elapsed, 1),
@@ -193,6 +225,7 @@ async def _measure(base_url: str, clients: int, seconds: float) -> dict[str, Any
         "lists_answered": len(every),
         "lists_per_s": round(len(every) / elapsed, 1),
         "lists_failures": lists.failures + baseline.failures,
+        "connections_per_process": connections,
     }
     for name, values in lists.by_page.items():
         figures[f"{name}_p50_ms"] = _percentile(values, 50)

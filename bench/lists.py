@@ -162,15 +162,26 @@ def run_list_benchmark(
     }
 
 
+# TCP states as the kernel's /proc/net/tcp writes them.
+ESTABLISHED: Final = "01"
+LISTENING: Final = "0A"
+
+
+def tcp_sockets(port: int, state: str) -> set[str]:
+    """The IPv4 sockets on local `port` in TCP `state`, named as a process's fd links name them."""
+    sockets = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, socket_state, inode = fields[1], fields[3], fields[9]
+        if socket_state == state and int(local.split(":")[1], 16) == port:
+            sockets.add(f"socket:[{inode}]")
+    return sockets
+
+
 def connections_per_process(server_pid: int, port: int) -> list[int]:
     """How many established loopback connections on `port` the server process and each of its
     children hold, most first, read from the kernel's tables (Linux's /proc)."""
-    established = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, state, inode = fields[1], fields[3], fields[9]
-        if state == "01" and int(local.split(":")[1], 16) == port:
-            established.add(f"socket:[{inode}]")
+    established = tcp_sockets(port, ESTABLISHED)
     children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
     held = []
     for pid in [server_pid, *map(int, children)]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.lists import LISTENING, tcp_sockets
 from frontend.lifespan import BACKGROUND_LOCK
 from tests.support.receivers import free_port
 
@@ -35,14 +36,7 @@ def lock_holders(lock: Path) -> set[int]:
 
 
 def listening_sockets(port: int) -> set[str]:
-    """The sockets listening on loopback `port`, as a process's fd links name them."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, state, inode = fields[1], fields[3], fields[9]
-        if state == "0A" and int(local.split(":")[1], 16) == port:
-            inodes.add(f"socket:[{inode}]")
-    return inodes
+    return tcp_sockets(port, LISTENING)
 
 
 def listeners(port: int) -> dict[int, int]:

@@ -134,19 +134,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
-    """A freshly migrated, empty database of each kind for one test."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """A freshly migrated, empty database of each kind for one test.
+
+    A PostgreSQL one is dropped afterwards: each is a 15 MB copy of the template, and a worker
+    that kept its 300 spent 48 s deleting 4.4 GB when the session ended.
+    """
     if request.param == "sqlite":
         path = tmp_path / "copymark.db"
         shutil.copyfile(sqlite_template, path)
-        return f"sqlite:///{path}"
+        yield f"sqlite:///{path}"
+        return
     cluster: PostgresCluster = request.getfixturevalue("postgres")
     name = f"copymark_test_{os.getpid()}_{next(_database_numbers)}"
+    _administer(cluster, f'CREATE DATABASE "{name}" TEMPLATE copymark_template')
+    yield cluster.url(name)
+    _administer(cluster, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _administer(cluster: PostgresCluster, statement: str) -> None:
     admin = make_engine(cluster.url())
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE copymark_template'))
+        connection.execute(text(statement))
     admin.dispose()
-    return cluster.url(name)
 
 
 @pytest.fixture
@@ -208,12 +220,10 @@ def inbox(smtp_inbox: tuple[SmtpInbox, int]) -> SmtpInbox:
 
 
 @pytest.fixture
-def postgres_database_url(postgres: PostgresCluster) -> str:
+def postgres_database_url(postgres: PostgresCluster) -> Iterator[str]:
     """A freshly migrated PostgreSQL database, for what only PostgreSQL does (advisory locks,
-    SKIP LOCKED between processes)."""
+    SKIP LOCKED between processes); dropped afterwards."""
     name = f"copymark_pg_{os.getpid()}_{next(_database_numbers)}"
-    admin = make_engine(postgres.url())
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE copymark_template'))
-    admin.dispose()
-    return postgres.url(name)
+    _administer(postgres, f'CREATE DATABASE "{name}" TEMPLATE copymark_template')
+    yield postgres.url(name)
+    _administer(postgres, f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     login_failures_per_account: int = Field(default=10, gt=0)
     login_failures_per_address: int = Field(default=50, gt=0)
     # Argon2id's cost for new password hashes: RFC 9106's low-memory choice by default. Less is
-    # refused in production; tests and demos, which sign up many accounts, may spend less.
+    # refused in production; the test suite, which signs up thousands of accounts, spends less.
     password_hash_time_cost: int = Field(default=PASSWORD_TIME_COST, ge=1)
     password_hash_memory_kib: int = Field(default=PASSWORD_MEMORY_KIB, ge=64)
     crawl_allow_hosts: list[str] = Field(default_factory=list)

@@ -162,9 +162,8 @@ def run_list_benchmark(
     }
 
 
-# TCP states as the kernel's /proc/net/tcp writes them.
+# The TCP state of an open connection, as the kernel's /proc/net/tcp writes it.
 ESTABLISHED: Final = "01"
-LISTENING: Final = "0A"
 
 
 def tcp_sockets(port: int, state: str) -> set[str]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 # `--workers` above one: uvicorn starts each process from this factory.
 APP_FACTORY: Final = "frontend.app:create_app"
+BALANCED_LOOP: Final = "frontend.cli.balancing:BalancedLoop"
 MAX_WORKERS: Final = 16
 
 
@@ -71,68 +72,37 @@ def serve(
 
 
 def _serve_processes(host: str, port: int, workers: int) -> None:
-    """Serve from `workers` processes under uvicorn's supervisor, each on a socket of its own."""
+    """Serve from `workers` processes under uvicorn's supervisor, sharing one listening socket
+    and accepting by least connections (`frontend.cli.balancing`)."""
+    import tempfile
+
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config(APP_FACTORY, factory=True, host=host, port=port, workers=workers)
-    try:
-        share = PortShare.reserve(host, port)
-    except OSError as error:
-        fail(f"cannot serve on {host}:{port}: {error.strerror or error}")
-    with share:
-        stderr.print(f"serving http://{host}:{port} from {workers} processes")
-        Multiprocess(config, sockets=[share]).run()
+    from frontend.cli.balancing import SharedPort
 
-
-class PortShare(socket.socket):
-    """The serving port, reserved here; each server process that unpickles it gets instead a
-    listening socket of its own on that port (SO_REUSEPORT).
-
-    With one socket shared by the processes, the first to wake accepts every waiting connection,
-    so keep-alive clients pile onto one process (7 or 8 of 8 in 15 of 20 tries); with a socket
-    each, the kernel spreads new connections over the processes (4/4 or 5/3 in 31 of 40).
-    """
-
-    @classmethod
-    def reserve(cls, host: str, port: int) -> PortShare:
-        """The port bound for sharing, once no other program holds it (else OSError)."""
-        with socket.socket(_family(host)) as probe:
-            # SO_REUSEPORT alone would let this server share a port another one already serves.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-        share = cls(_family(host))
+    # The app serves no WebSocket: a connection handed to another protocol would leave the
+    # connection board without its end.
+    config = uvicorn.Config(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop=BALANCED_LOOP,
+        ws="none",
+    )
+    with tempfile.TemporaryDirectory(prefix="copymark-serve-") as scratch:
         try:
-            _bind_shared(share, host, port)
-        except OSError:
-            share.close()
-            raise
-        return share
-
-    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
-        host, port = self.getsockname()[:2]
-        return _bound, (host, port)
-
-
-def _bound(host: str, port: int) -> socket.socket:
-    """A socket of this process bound to the shared port, not yet listening.
-
-    The event loop calls listen() once the app has started, so the kernel sends this process no
-    connection while it is still starting (a replacement can take seconds to import the app).
-    """
-    bound = socket.socket(_family(host))
-    _bind_shared(bound, host, port)
-    return bound
-
-
-def _bind_shared(sock: socket.socket, host: str, port: int) -> None:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-
-
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
+            shared = SharedPort.open(host, port, Path(scratch) / "connections", workers)
+        except OSError as error:
+            fail(f"cannot serve on {host}:{port}: {error.strerror or error}")
+        with shared:
+            stderr.print(f"serving http://{host}:{port} from {workers} processes")
+            try:
+                Multiprocess(config, sockets=[shared]).run()
+            finally:
+                shared.board.close()
 
 
 def _as_environment(settings: Settings, *, shared_serving: bool) -> dict[str, str]:

@@ -1,6 +1,6 @@
-"""`copymark serve --workers 2`: two processes answer on one port, each accepting on a listening
-socket of its own once it has started; exactly one of them holds the home's background lock, and
-when that one is killed the process started in its place takes it."""
+"""`copymark serve --workers 2`: two processes answer on one port, accepting from the one socket
+by least connections once they have started; exactly one of them holds the home's background
+lock, and when that one is killed the process started in its place takes it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.lists import LISTENING, tcp_sockets
+from bench.lists import connections_per_process
+from frontend.cli.balancing import ConnectionBoard
 from frontend.lifespan import BACKGROUND_LOCK
 from tests.support.receivers import free_port
 
@@ -35,25 +36,38 @@ def lock_holders(lock: Path) -> set[int]:
     return holders
 
 
-def listening_sockets(port: int) -> set[str]:
-    return tcp_sockets(port, LISTENING)
+def connection_boards(pids: set[int]) -> set[Path]:
+    """The connection boards (`frontend.cli.balancing`) the processes have mapped."""
+    boards = set()
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and fields[5].endswith("/connections"):
+                boards.add(Path(fields[5]))
+    return boards
 
 
-def listeners(port: int) -> dict[int, int]:
-    """Each process listening on loopback `port`, with how many listening sockets it holds."""
-    inodes = listening_sockets(port)
-    holders: dict[int, int] = {}
-    for process in Path("/proc").iterdir():
-        if not process.name.isdigit():
-            continue
-        try:
-            links = [os.readlink(fd) for fd in (process / "fd").iterdir()]
-        except OSError:
-            continue
-        held = sum(link in inodes for link in links)
-        if held:
-            holders[int(process.name)] = held
-    return holders
+def accepting(server: subprocess.Popen[bytes]) -> dict[int, int]:
+    """Each live server process that accepts connections, with its open connections."""
+    boards = connection_boards(children_of(server.pid))
+    if len(boards) != 1:
+        return {}
+    board = ConnectionBoard(boards.pop())
+    try:
+        return board.connections()
+    finally:
+        board.close()
+
+
+def keep_alive_connections(port: int, count: int) -> list[socket.socket]:
+    """`count` connections opened one after another, each answered once and left open."""
+    opened = []
+    for _ in range(count):
+        connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert connection.recv(4096).startswith(b"HTTP/1.1 200"), "a health check failed"
+        opened.append(connection)
+    return opened
 
 
 def children_of(pid: int) -> set[int]:
@@ -130,30 +144,36 @@ def test_one_of_two_processes_runs_the_background_work_and_a_replacement_takes_i
     assert answers(base_url)
 
 
-def test_each_process_accepts_on_a_listening_socket_of_its_own_and_so_does_a_replacement(
+def test_keep_alive_connections_are_split_evenly_and_a_replacement_takes_its_share(
     served: tuple[str, Path, subprocess.Popen[bytes]],
 ) -> None:
     base_url, _, server = served
     port = int(base_url.rsplit(":", 1)[1])
-    wait_for(lambda: len(listeners(port)) == 2, 180, "both processes to listen")
-    holders = listeners(port)
-    # The supervisor's other child, multiprocessing's resource tracker, listens on nothing.
-    assert list(holders.values()) == [1, 1]
-    assert set(holders) <= children_of(server.pid)
+    wait_for(lambda: len(accepting(server)) == 2, 180, "both processes to accept")
+    opened = keep_alive_connections(port, 8)
+    try:
+        # The kernel alone gave one process 7 or 8 of the 8 in most tries.
+        assert connections_per_process(server.pid, port) == [4, 4]
+        assert sorted(accepting(server).values()) == [4, 4]
+        killed = min(accepting(server))
+    finally:
+        for connection in opened:
+            connection.close()
 
-    killed = min(holders)
     os.kill(killed, signal.SIGKILL)
-    # A dying process's fds vanish from /proc a moment before the kernel closes its socket.
-    wait_for(lambda: len(listening_sockets(port)) == 1, 30, "the killed process's socket to close")
-    # A process still starting listens on nothing, so no request waits for it to finish.
+    # A process still starting accepts nothing, and the one left defers to no dead sibling for
+    # long: no request waits for the replacement.
     deadline = time.monotonic() + 180
-    while len(listening_sockets(port)) < 2:
+    while len(accepting(server)) < 2 or killed in accepting(server):
         assert answers(base_url), "a request went unanswered while the replacement started"
-        assert time.monotonic() < deadline, "timed out waiting for the replacement to listen"
-    replaced = listeners(port)
-    assert list(replaced.values()) == [1, 1]
-    assert set(replaced) <= children_of(server.pid)
-    assert answers(base_url)
+        assert time.monotonic() < deadline, "timed out waiting for the replacement to accept"
+    wait_for(lambda: sum(accepting(server).values()) == 0, 30, "the old connections to close")
+    opened = keep_alive_connections(port, 8)
+    try:
+        assert connections_per_process(server.pid, port) == [4, 4]
+    finally:
+        for connection in opened:
+            connection.close()
 
 
 def test_a_port_another_program_listens_on_is_refused_with_its_reason(tmp_path: Path) -> None:

@@ -1,0 +1,172 @@
+"""The connection board behind least-connections accepting: slots, counts, dead processes."""
+
+from __future__ import annotations
+
+import asyncio
+import mmap
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from frontend.cli.balancing import (
+    MAX_YIELD_S,
+    BalancedListener,
+    BalancedLoop,
+    ConnectionBoard,
+    SharedPort,
+)
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited and been reaped."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def write_slot(path: Path, slot: int, pid: int, connections: int) -> None:
+    """Stand in for another process's writes to its own slot."""
+    with path.open("r+b") as file, mmap.mmap(file.fileno(), 0) as mapped:
+        cells = memoryview(mapped).cast("i")
+        cells[2 * slot] = pid
+        cells[2 * slot + 1] = connections
+        cells.release()
+
+
+def test_a_process_claims_a_free_slot_counts_its_connections_and_releases_it(
+    tmp_path: Path,
+) -> None:
+    board = ConnectionBoard.create(tmp_path / "board", 4)
+    assert board.connections() == {}
+    assert board.claim()
+    board.count(+1)
+    board.count(+1)
+    board.count(-1)
+    assert board.connections() == {os.getpid(): 1}
+    board.release()
+    assert board.connections() == {}
+    board.count(+1)  # after release, nothing is written
+    assert board.connections() == {}
+    board.close()
+
+
+def test_a_process_with_more_connections_than_a_live_sibling_is_the_busier(
+    tmp_path: Path,
+) -> None:
+    sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        board = ConnectionBoard.create(tmp_path / "board", 4)
+        write_slot(board.path, 0, sibling.pid, 2)
+        assert board.claim()
+        board.count(+2)
+        assert not board.busier_than_another()  # equal counts: either may accept
+        board.count(+1)
+        assert board.busier_than_another()
+        write_slot(board.path, 0, sibling.pid, 3)
+        assert not board.busier_than_another()
+        board.close()
+    finally:
+        sibling.kill()
+        sibling.wait()
+
+
+def test_a_dead_process_neither_holds_back_the_living_nor_keeps_its_slot(tmp_path: Path) -> None:
+    board = ConnectionBoard.create(tmp_path / "board", 1)
+    write_slot(board.path, 0, dead_pid(), 0)
+    # The only slot is a dead process's: it is taken over, so the board still balances.
+    assert board.claim()
+    assert board.connections() == {os.getpid(): 0}
+
+    roomy = ConnectionBoard.create(tmp_path / "roomy", 2)
+    write_slot(roomy.path, 1, dead_pid(), 0)
+    assert roomy.claim()
+    roomy.count(+5)
+    assert not roomy.busier_than_another()
+    assert roomy.connections() == {os.getpid(): 5}
+    board.close()
+    roomy.close()
+
+
+def test_a_full_board_refuses_a_claim_and_its_process_accepts_without_balancing(
+    tmp_path: Path,
+) -> None:
+    board = ConnectionBoard.create(tmp_path / "board", 1)
+    write_slot(board.path, 0, os.getppid(), 0)
+    assert not board.claim()
+    board.count(+3)
+    assert not board.busier_than_another()
+    assert board.connections() == {os.getppid(): 0}
+    board.close()
+
+
+def ask(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        return client.recv(1024)
+
+
+class Answer(asyncio.Protocol):
+    """Answers a request once its bytes arrive, then closes."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        self.transport.close()
+
+
+@pytest.mark.parametrize("sibling", ["none", "idle"])
+def test_a_busier_process_defers_a_connection_to_an_idle_sibling_but_only_for_a_moment(
+    tmp_path: Path, sibling: str
+) -> None:
+    """One connection is held open, then a second asks: alone, the process accepts it at once;
+    beside a live sibling holding none, it leaves the connection for the sibling, and accepts it
+    itself once MAX_YIELD_S has passed. Each connection counts while it is open."""
+    shared = SharedPort.open("127.0.0.1", 0, tmp_path / "board", 2)
+    port = shared.getsockname()[1]
+    listener = BalancedListener(shared.family, socket.SOCK_STREAM, fileno=os.dup(shared.fileno()))
+    listener.board_path = shared.board.path
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    if sibling == "idle":
+        write_slot(shared.board.path, 1, idle.pid, 0)
+    me = os.getpid()
+
+    async def serve() -> tuple[bytes, float, list[int]]:
+        server = await asyncio.get_running_loop().create_server(Answer, sock=listener)
+        counts: list[int] = []
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            while not counts or counts[-1] != 1:
+                await asyncio.sleep(0.01)
+                counts.append(shared.board.connections().get(me, 0))
+            started = time.monotonic()
+            answer = await asyncio.to_thread(ask, port)
+            waited = time.monotonic() - started
+        while counts[-1] != 0:
+            await asyncio.sleep(0.01)
+            counts.append(shared.board.connections().get(me, 0))
+        server.close()
+        await server.wait_closed()
+        return answer, waited, counts
+
+    try:
+        with asyncio.Runner(loop_factory=BalancedLoop) as runner:
+            answer, waited, counts = runner.run(serve())
+    finally:
+        idle.kill()
+        idle.wait()
+        listener.close()
+        shared.board.close()
+        shared.close()
+    assert answer.endswith(b"ok")
+    assert counts[-1] == 0
+    assert 1 in counts
+    if sibling == "idle":
+        assert waited >= MAX_YIELD_S
+    assert me not in ConnectionBoard(tmp_path / "board").connections()  # released at close

@@ -12,7 +12,17 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal_column, or_, table
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    or_,
+    table,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -76,8 +86,15 @@ def visible_work_ids(session: Session, work_ids: Iterable[int], viewer: User | N
     return {work_id for work_id in found if work_id is not None}
 
 
-def works_containing(session: Session, text: str) -> ColumnElement[bool]:
-    """Works whose title or description holds `text` as a literal substring, ignoring case.
+class TextMatch(StrEnum):
+    """How a text search reads the works' text indexes (`works_containing`)."""
+
+    TRIGRAMS = "trigrams"
+    LIKE = "like"
+
+
+def text_match(session: Session, text: str) -> tuple[TextMatch, str]:
+    """How `works_containing` finds `text` on this session's database, and the value to bind.
 
     Indexed on both engines (migration 0021). On SQLite the FTS5 trigram table answers a phrase
     of three or more characters, quoted so that no character of it is FTS syntax; shorter text
@@ -85,41 +102,57 @@ def works_containing(session: Session, text: str) -> ColumnElement[bool]:
     the pg_trgm GIN indexes.
     """
     if session.get_bind().dialect.name == "sqlite" and len(text) >= _TRIGRAM:
-        phrase = '"' + text.replace('"', '""') + '"'
+        return TextMatch.TRIGRAMS, '"' + text.replace('"', '""') + '"'
+    return TextMatch.LIKE, "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace(
+        "_", "\\_"
+    ) + "%"
+
+
+def works_containing(match: TextMatch, value: ColumnElement[str]) -> ColumnElement[bool]:
+    """Works whose title or description holds a literal substring, ignoring case: `value` is
+    (a parameter bound to) what `text_match` gave with `match`."""
+    if match is TextMatch.TRIGRAMS:
         matching: Select[tuple[Any]] = (
             sa_select(literal_column("rowid"))
             .select_from(table("works_fts"))
-            .where(literal_column("works_fts").op("MATCH")(phrase))
+            .where(literal_column("works_fts").op("MATCH")(value))
         )
         return col(Work.id).in_(matching)
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return or_(
-        col(Work.title).ilike(pattern, escape="\\"),
-        col(Work.description).ilike(pattern, escape="\\"),
+        col(Work.title).ilike(value, escape="\\"),
+        col(Work.description).ilike(value, escape="\\"),
     )
 
 
-def works_tagged(tag: str) -> ColumnElement[bool]:
+def works_tagged(tag: str | ColumnElement[str]) -> ColumnElement[bool]:
     """Works with exactly this tag, read from the `work_tags` index."""
     return col(Work.id).in_(select(WorkTag.work_id).where(WorkTag.tag == tag))
+
+
+# Built once, the owner bound at each call: *My works* asks both on every page.
+_OWNED_WORKS = (
+    select(Work)
+    .where(col(Work.owner_id) == bindparam("owner_id"))
+    .order_by(col(Work.id).desc())
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+_OWNED_WORK_COUNT = select(func.count(col(Work.id))).where(
+    col(Work.owner_id) == bindparam("owner_id")
+)
 
 
 def list_owned_works(
     session: Session, owner: User, limit: int = 500, offset: int = 0
 ) -> Sequence[Work]:
     """The owner's works, newest first, `limit` of them after skipping `offset`."""
-    return session.exec(
-        select(Work)
-        .where(work_scope(owner, Access.OWN))
-        .order_by(col(Work.id).desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
+    parameters = {"owner_id": persisted_id(owner), "offset": offset, "limit": limit}
+    return session.exec(_OWNED_WORKS, params=parameters).all()
 
 
 def count_owned_works(session: Session, owner: User) -> int:
     """How many works the owner has, withdrawn and private ones included; read from the index."""
-    return session.exec(select(func.count(col(Work.id))).where(work_scope(owner, Access.OWN))).one()
+    return session.exec(_OWNED_WORK_COUNT, params={"owner_id": persisted_id(owner)}).one()
 
 
 def prior_art_conflicts(session: Session, work: Work) -> Sequence[PriorArtConflict]:

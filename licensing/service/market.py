@@ -8,13 +8,14 @@ the works' full-text index and tags exactly through the `work_tags` index (both
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, Select, bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -24,7 +25,7 @@ from licensing.money import Money, currency_exponent
 from licensing.terms import MILLI_EXPONENT
 from registry.messages import N_
 from registry.models import Work
-from registry.repository import work_scope, works_containing, works_tagged
+from registry.repository import TextMatch, text_match, work_scope, works_containing, works_tagged
 
 PAGE_SIZE = 24
 MAX_PAGE = 10_000
@@ -133,32 +134,52 @@ def _milli(price: Decimal) -> int:
     return int(price.scaleb(MILLI_EXPONENT).to_integral_value())
 
 
-def search_market(session: Session, query: MarketQuery) -> MarketPage:
-    """One page of the listed works matching the query, with the total that match.
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a query's statement depends on, values aside: queries of one shape share it."""
 
-    Offer filters are one `IN` over the offers' index; a price sort reads each matching work's
-    lowest offer through the (work, status) index. A search or filter counts its matches in the
-    same statement as its page; an unfiltered listing counts from the listing index alone.
+    text: TextMatch | None
+    tags: int
+    sale_type: bool
+    min_price: bool
+    max_price: bool
+    ai_training: bool
+    sort: MarketSort
+
+    @property
+    def filtered(self) -> bool:
+        return self.text is not None or self.tags > 0 or self.offer_filtered
+
+    @property
+    def offer_filtered(self) -> bool:
+        return self.sale_type or self.min_price or self.max_price or self.ai_training
+
+
+@functools.lru_cache(maxsize=512)
+def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
+    """(one page of cards, the count of all matches) for a shape, values as bound parameters.
+
+    Built once per shape: building a statement of this size, and the cache key SQLAlchemy
+    derives from it on every execution, cost more of a page's CPU than running it.
     """
     offer_conditions: list[ColumnElement[bool]] = [col(LicenseOffer.status) == OfferStatus.OPEN]
-    if query.sale_type is not None:
-        offer_conditions.append(col(LicenseOffer.sale_type) == query.sale_type)
-    if query.min_price is not None:
-        offer_conditions.append(col(LicenseOffer.price_milli) >= _milli(query.min_price))
-    if query.max_price is not None:
-        offer_conditions.append(col(LicenseOffer.price_milli) <= _milli(query.max_price))
-    if query.ai_training_allowed:
+    if shape.sale_type:
+        offer_conditions.append(col(LicenseOffer.sale_type) == bindparam("sale_type"))
+    if shape.min_price:
+        offer_conditions.append(col(LicenseOffer.price_milli) >= bindparam("min_milli"))
+    if shape.max_price:
+        offer_conditions.append(col(LicenseOffer.price_milli) <= bindparam("max_milli"))
+    if shape.ai_training:
         offer_conditions.append(col(LicenseOffer.ai_training) == "allowed")
 
     conditions: list[ColumnElement[bool]] = [work_scope(None)]
-    if query.filters_offers:
+    if shape.offer_filtered:
         conditions.append(
             col(Work.id).in_(select(col(LicenseOffer.work_id)).where(*offer_conditions))
         )
-    text = query.text.strip()
-    if text:
-        conditions.append(works_containing(session, text))
-    conditions.extend(works_tagged(tag) for tag in query.tags)
+    if shape.text is not None:
+        conditions.append(works_containing(shape.text, bindparam("text")))
+    conditions.extend(works_tagged(bindparam(f"tag_{number}")) for number in range(shape.tags))
 
     lowest = (
         select(func.min(LicenseOffer.price_milli))
@@ -173,29 +194,72 @@ def search_market(session: Session, query: MarketQuery) -> MarketPage:
         MarketSort.PRICE_LOW: [lowest.is_(None), lowest.asc(), col(Work.id).desc()],
         MarketSort.PRICE_HIGH: [lowest.is_(None), lowest.desc(), col(Work.id).desc()],
     }
-
-    def one_page(statement: Any) -> Any:
-        return (
-            statement.where(*conditions)
-            .order_by(*orderings[query.sort])
-            .offset((query.page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
-        )
-
-    card = (col(Work.id), col(Work.title), col(Work.log_index))
-    counting = select(func.count(col(Work.id))).where(*conditions)
-    if len(conditions) == 1:
-        # An unfiltered listing pages through an index, where a count of its own is cheaper.
-        total = session.exec(counting).one()
-        rows = [ListedWork(*row) for row in session.execute(one_page(sa_select(*card)))]
-    else:
+    card: list[Any] = [col(Work.id), col(Work.title), col(Work.log_index)]
+    if shape.filtered:
         # A search or a filter reads every matching work to sort them anyway: the page's rows
         # carry the total as a window count, and the text search runs once, not again to count.
-        found = session.execute(one_page(sa_select(*card, func.count().over()))).all()
+        card.append(func.count().over())
+    page = (
+        sa_select(*card)
+        .where(*conditions)
+        .order_by(*orderings[shape.sort])
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
+    return page, sa_select(func.count(col(Work.id))).where(*conditions)
+
+
+def search_market(session: Session, query: MarketQuery) -> MarketPage:
+    """One page of the listed works matching the query, with the total that match.
+
+    Offer filters are one `IN` over the offers' index; a price sort reads each matching work's
+    lowest offer through the (work, status) index. A search or filter counts its matches in the
+    same statement as its page; an unfiltered listing counts from the listing index alone.
+    """
+    text = query.text.strip()
+    match, text_value = text_match(session, text) if text else (None, "")
+    shape = _Shape(
+        text=match,
+        tags=len(query.tags),
+        sale_type=query.sale_type is not None,
+        min_price=query.min_price is not None,
+        max_price=query.max_price is not None,
+        ai_training=query.ai_training_allowed,
+        sort=query.sort,
+    )
+    parameters: dict[str, Any] = {
+        "text": text_value,
+        "sale_type": query.sale_type,
+        "min_milli": None if query.min_price is None else _milli(query.min_price),
+        "max_milli": None if query.max_price is None else _milli(query.max_price),
+        "offset": (query.page - 1) * PAGE_SIZE,
+        "limit": PAGE_SIZE,
+        **{f"tag_{number}": tag for number, tag in enumerate(query.tags)},
+    }
+    page, counting = _statements(shape)
+    if not shape.filtered:
+        # An unfiltered listing pages through an index, where a count of its own is cheaper.
+        total = session.execute(counting, parameters).scalar_one()
+        rows = [ListedWork(*row) for row in session.execute(page, parameters)]
+    else:
+        found = session.execute(page, parameters).all()
         rows = [ListedWork(*row[:-1]) for row in found]
         # No row (nothing matches, or a page past the end) carries no total: count then.
-        total = found[0][-1] if found else session.exec(counting).one()
+        total = found[0][-1] if found else session.execute(counting, parameters).scalar_one()
     return MarketPage(_listings(session, rows), int(total), query.page)
+
+
+# Plain columns, not offer rows: a page shows only each work's kinds and lowest price.
+_OPEN_OFFERS_OF = sa_select(
+    col(LicenseOffer.work_id),
+    col(LicenseOffer.sale_type),
+    col(LicenseOffer.price_minor),
+    col(LicenseOffer.price_milli),
+    col(LicenseOffer.currency),
+).where(
+    col(LicenseOffer.work_id).in_(bindparam("work_ids", expanding=True)),
+    col(LicenseOffer.status) == OfferStatus.OPEN,
+)
 
 
 def _listings(session: Session, works: list[ListedWork]) -> list[Listing]:
@@ -203,17 +267,8 @@ def _listings(session: Session, works: list[ListedWork]) -> list[Listing]:
     kinds: dict[int, set[str]] = defaultdict(set)
     lowest: dict[int, tuple[int, str]] = {}
     if ids:
-        # Plain columns, not offer rows: a page shows only each work's kinds and lowest price.
         for work_id, sale_type, price_minor, price_milli, currency in session.execute(
-            sa_select(
-                col(LicenseOffer.work_id),
-                col(LicenseOffer.sale_type),
-                col(LicenseOffer.price_minor),
-                col(LicenseOffer.price_milli),
-                col(LicenseOffer.currency),
-            ).where(
-                col(LicenseOffer.work_id).in_(ids), col(LicenseOffer.status) == OfferStatus.OPEN
-            )
+            _OPEN_OFFERS_OF, {"work_ids": ids}
         ):
             kinds[work_id].add(sale_type)
             if price_minor is not None and currency is not None:

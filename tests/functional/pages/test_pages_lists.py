@@ -133,3 +133,14 @@ def test_list_pages_answer_while_a_writer_holds_the_lock(
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_a_marketplace_card_of_a_work_not_yet_on_the_log_names_no_log_index(
+    client: TestClient, services: Services, alice: Account
+) -> None:
+    (work_id,) = [str(added) for added in add_works(services, alice, 2)[1:]]
+    page = client.get("/", params={"tags": "study"})
+    assert page.status_code == 200
+    assert re.findall(r'class="card market-card" href="/verify/(\d+)"', page.text) == [work_id]
+    assert f">#{work_id}</div>" in page.text
+    assert "log index None" not in page.text

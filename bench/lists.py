@@ -11,8 +11,7 @@ as it is answered, for `seconds`.
 Figures: p50/p95/max per page and over all list pages (target p95 ≤ 100 ms), requests answered
 and non-2xx answers (target 0), the baseline /healthz p50/p95 under the same concurrency, the
 load average before and after (the machine is shared: a loaded one slows every figure), and how
-the clients' connections were split over the server processes (the kernel spreads them by a hash
-of their addresses, and an uneven split slows a run).
+the clients' connections were split over the server processes (an uneven split slows a run).
 """
 
 from __future__ import annotations

@@ -63,23 +63,33 @@ class ConnectionBoard:
     def slots(self) -> int:
         return len(self._cells) // _INTS_PER_SLOT
 
+    def _owner(self, slot: int) -> int:
+        return self._cells[slot * _INTS_PER_SLOT]
+
+    def _open(self, slot: int) -> int:
+        return self._cells[slot * _INTS_PER_SLOT + 1]
+
+    def _take(self, slot: int) -> None:
+        # The count first: no reader may see this process beside the previous owner's count.
+        self._cells[slot * _INTS_PER_SLOT + 1] = 0
+        self._cells[slot * _INTS_PER_SLOT] = os.getpid()
+        self._slot = slot
+
     def claim(self) -> bool:
         """Take a slot for this process; False when every slot belongs to a live process."""
         with self.path.open("r+b") as file:
             fcntl.flock(file, fcntl.LOCK_EX)
             for slot in range(self.slots):
-                owner = self._cells[slot * _INTS_PER_SLOT]
+                owner = self._owner(slot)
                 if owner == 0 or not _alive(owner):
-                    self._cells[slot * _INTS_PER_SLOT + 1] = 0
-                    self._cells[slot * _INTS_PER_SLOT] = os.getpid()
-                    self._slot = slot
+                    self._take(slot)
                     return True
         return False
 
     def release(self) -> None:
         if self._slot is not None:
+            # A free slot's count is read by nobody, and reset by whoever takes it next.
             self._cells[self._slot * _INTS_PER_SLOT] = 0
-            self._cells[self._slot * _INTS_PER_SLOT + 1] = 0
             self._slot = None
 
     def count(self, change: int) -> None:
@@ -89,30 +99,25 @@ class ConnectionBoard:
 
     def connections(self) -> dict[int, int]:
         """Open connections of each live process holding a slot, by process id."""
-        cells = self._cells
         held = {}
         for slot in range(self.slots):
-            owner = cells[slot * _INTS_PER_SLOT]
+            owner = self._owner(slot)
             if owner != 0 and _alive(owner):
-                held[owner] = cells[slot * _INTS_PER_SLOT + 1]
+                held[owner] = self._open(slot)
         return held
 
     def busier_than_another(self) -> bool:
         """Whether a live sibling holds fewer open connections than this process."""
         if self._slot is None:
             return False
-        cells = self._cells
-        mine = cells[self._slot * _INTS_PER_SLOT + 1]
-        for slot in range(self.slots):
-            owner = cells[slot * _INTS_PER_SLOT]
-            if (
-                slot != self._slot
-                and owner != 0
-                and cells[slot * _INTS_PER_SLOT + 1] < mine
-                and _alive(owner)
-            ):
-                return True
-        return False
+        mine = self._open(self._slot)
+        return any(
+            slot != self._slot
+            and (owner := self._owner(slot)) != 0
+            and self._open(slot) < mine
+            and _alive(owner)
+            for slot in range(self.slots)
+        )
 
     def close(self) -> None:
         self.release()
@@ -126,7 +131,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # it exists, under another user
     return True
 
 

@@ -82,15 +82,6 @@ class MarketQuery:
         if not 1 <= self.page <= MAX_PAGE:
             raise MarketQueryError(N_("the page must be between 1 and %(most)s"), most=MAX_PAGE)
 
-    @property
-    def filters_offers(self) -> bool:
-        return (
-            self.sale_type is not None
-            or self.min_price is not None
-            or self.max_price is not None
-            or self.ai_training_allowed
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class ListedWork:

@@ -1,7 +1,8 @@
 """List pages under load: the registry, the marketplace's searches and *My works* over 10,000 works.
 
 The server is the real `copymark serve --workers processes` on a scratch home and a loopback
-port, in processes of their own; then, as the baseline of the same run, one server process.
+port, in processes of their own; then, as the baseline of the same run, one server process. Each
+is measured once every one of its processes accepts connections.
 Before each starts, the scratch database is filled directly with `works` public works of
 one owner (two in three offered for licence at varied prices, types and AI-training flags):
 what is measured is listing, not registration. Then `clients` concurrent clients fetch
@@ -36,6 +37,7 @@ from registry.models import Role, Work, persisted_id
 OWNER: Final = "lister@copymark.test"
 BASELINE_S: Final = 5.0
 REQUEST_TIMEOUT_S: Final = 60.0
+STARTUP_TIMEOUT_S: Final = 120.0
 SUBJECTS: Final = ("koi", "crane", "heron", "lotus", "wave", "pine", "tiger", "plum", "moon", "fox")
 STYLES: Final = ("ink", "woodblock", "watercolour", "vector", "photo")
 PAGES: Final = {
@@ -139,7 +141,11 @@ def run_list_benchmark(
             load_before = os.getloadavg()
             figures = asyncio.run(
                 _measure(
-                    base_url, clients, seconds, lambda: connections_per_process(server.pid, port)
+                    base_url,
+                    clients,
+                    seconds,
+                    count,
+                    lambda: connections_per_process(server.pid, port),
                 )
             )
             load_after = os.getloadavg()
@@ -193,9 +199,31 @@ def connections_per_process(server_pid: int, port: int) -> list[int]:
     return sorted(held, reverse=True)
 
 
+async def _until_every_process_accepts(
+    base_url: str, processes: int, split: Callable[[], list[int]]
+) -> None:
+    """Open `processes` connections at once until each process holds one of them: a process that
+    accepts takes one of them, by least connections, and one still starting takes none."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        async with aiohttp.ClientSession(base_url) as probe:
+
+            async def health() -> None:
+                async with probe.get("/healthz") as answer:
+                    answer.raise_for_status()
+
+            await asyncio.gather(*(health() for _ in range(processes)))
+            if len(split()) == processes:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not every one of the {processes} server processes accepted")
+        await asyncio.sleep(0.2)
+
+
 async def _measure(
-    base_url: str, clients: int, seconds: float, split: Callable[[], list[int]]
+    base_url: str, clients: int, seconds: float, processes: int, split: Callable[[], list[int]]
 ) -> dict[str, Any]:
+    await _until_every_process_accepts(base_url, processes, split)
     # aiohttp, not httpx: the clients share the server's two cores, and aiohttp spends about a
     # third of httpx's CPU on a page (0.8 ms against 2.6), which would otherwise be the server's.
     connector = aiohttp.TCPConnector(limit=clients + 2)

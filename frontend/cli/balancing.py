@@ -6,7 +6,10 @@ pool, a benchmark's clients) pile onto one process while the others idle: a proc
 one core, so its clients wait for each other. Here each process counts its open connections on a
 small board every process maps, and one that holds more than another live process lets a waiting
 connection be for a moment, so that the other accepts it. It never waits long: a sibling that is
-killed, stuck or slow to wake cannot leave connections unaccepted.
+killed, stuck or slow to wake cannot leave connections unaccepted. Keep-alive connections stay
+where they land, so one that started first, or outlived a sibling, may hold more than its share;
+`ShedWhenBusier` then asks one client at a time to reconnect, and the new connection goes to the
+least busy process.
 
 uvicorn builds its servers with the event loop's `create_server`; `BalancedLoop` (uvloop with that
 one method changed) is named as uvicorn's loop, and accepts on a `BalancedListener` itself.
@@ -20,12 +23,14 @@ import logging
 import mmap
 import os
 import socket
+import time
 from collections.abc import Callable
 from multiprocessing.reduction import DupFd
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import uvloop
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("uvicorn.error")
 
@@ -38,6 +43,12 @@ YIELD_S: Final = 0.002
 MAX_YIELD_S: Final = 0.05
 # Connections accepted from one wake-up, at most: the rest may suit another process better.
 ACCEPT_BATCH: Final = 16
+# A process sheds a connection when it holds this many more than a live sibling: moving one
+# connection between processes one apart would only swap which of them is busier.
+SHED_MARGIN: Final = 2
+# After shedding one, a process sheds the next once that one has closed, or after this long if
+# its client has not closed it.
+SHED_WAIT_S: Final = 1.0
 
 
 class ConnectionBoard:
@@ -47,12 +58,16 @@ class ConnectionBoard:
     its own slot; others only read it, so no lock is needed beyond the claim.
     """
 
+    # This process's board once its acceptor accepts on it: the app's middleware reads it.
+    accepting: ClassVar[ConnectionBoard | None] = None
+
     def __init__(self, path: Path) -> None:
         self.path = path
         with path.open("r+b") as file:
             self._map = mmap.mmap(file.fileno(), 0)
         self._cells = memoryview(self._map).cast("i")
         self._slot: int | None = None
+        self._shed: tuple[int, float] | None = None  # open connections, and when, at the last shed
 
     @classmethod
     def create(cls, path: Path, slots: int) -> ConnectionBoard:
@@ -106,18 +121,34 @@ class ConnectionBoard:
                 held[owner] = self._open(slot)
         return held
 
-    def busier_than_another(self) -> bool:
-        """Whether a live sibling holds fewer open connections than this process."""
+    def busier_than_another(self, margin: int = 1) -> bool:
+        """Whether a live sibling holds at least `margin` fewer open connections than this one."""
         if self._slot is None:
             return False
         mine = self._open(self._slot)
         return any(
             slot != self._slot
             and (owner := self._owner(slot)) != 0
-            and self._open(slot) < mine
+            and self._open(slot) <= mine - margin
             and _alive(owner)
             for slot in range(self.slots)
         )
+
+    def shed_one(self) -> bool:
+        """Whether this process should close one of its connections for a less busy sibling to
+        take; True at most once until the connection last shed has closed."""
+        if self._slot is None:
+            return False
+        mine = self._open(self._slot)
+        now = time.monotonic()
+        if self._shed is not None:
+            open_then, shed_at = self._shed
+            if mine >= open_then and now - shed_at < SHED_WAIT_S:
+                return False
+        if not self.busier_than_another(SHED_MARGIN):
+            return False
+        self._shed = (mine, now)
+        return True
 
     def close(self) -> None:
         self.release()
@@ -211,7 +242,9 @@ class _Acceptor:
     def start(self, backlog: int) -> None:
         self._sock.setblocking(False)
         self._sock.listen(backlog)
-        if not self._board.claim():
+        if self._board.claim():
+            ConnectionBoard.accepting = self._board
+        else:
             logger.warning("every connection-board slot is taken: accepting without balancing")
         self._loop.add_reader(self._sock.fileno(), self._on_readable)
 
@@ -263,6 +296,8 @@ class _Acceptor:
         if self._closed:
             return
         self._closed = True
+        if ConnectionBoard.accepting is self._board:
+            ConnectionBoard.accepting = None
         if self._resume is not None:
             self._resume.cancel()
         else:
@@ -271,6 +306,28 @@ class _Acceptor:
 
     async def wait_closed(self) -> None:
         return None
+
+
+class ShedWhenBusier:
+    """ASGI middleware: while this process holds `SHED_MARGIN` connections more than a live
+    sibling, a response now and then tells its client to close the connection (`Connection:
+    close`), and the client's next connection is accepted by the least busy process."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_shedding(message: Message) -> None:
+            board = ConnectionBoard.accepting
+            if message["type"] == "http.response.start" and board is not None and board.shed_one():
+                message = {**message, "headers": [*message["headers"], (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, send_shedding)
 
 
 class _CountedProtocol(asyncio.Protocol):

@@ -12,12 +12,13 @@ from frontend.cli.output import fail, stderr
 from frontend.cli.wiring import services
 
 if TYPE_CHECKING:
+    from frontend.cli.balancing import ShedWhenBusier
     from frontend.services import Services
     from frontend.settings import Settings
     from settlement.stripe.sandbox import LocalStripe
 
 # `--workers` above one: uvicorn starts each process from this factory.
-APP_FACTORY: Final = "frontend.app:create_app"
+APP_FACTORY: Final = "frontend.cli.serve:create_balanced_app"
 BALANCED_LOOP: Final = "frontend.cli.balancing:BalancedLoop"
 MAX_WORKERS: Final = 16
 
@@ -69,6 +70,15 @@ def serve(
     finally:
         if sandbox is not None:
             sandbox.stop()
+
+
+def create_balanced_app() -> ShedWhenBusier:
+    """The app as each of several server processes serves it: it sheds connections to less busy
+    siblings (`frontend.cli.balancing`)."""
+    from frontend.app import create_app
+    from frontend.cli.balancing import ShedWhenBusier
+
+    return ShedWhenBusier(create_app())
 
 
 def _serve_processes(host: str, port: int, workers: int) -> None:

@@ -4,6 +4,7 @@ lock, and when that one is killed the process started in its place takes it."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -174,6 +175,41 @@ def test_keep_alive_connections_are_split_evenly_and_a_replacement_takes_its_sha
     finally:
         for connection in opened:
             connection.close()
+
+
+def test_connections_left_on_one_process_move_to_its_replacement_once_it_accepts(
+    served: tuple[str, Path, subprocess.Popen[bytes]],
+) -> None:
+    """Keep-alive clients that reconnected to the survivor while its sibling was replaced are
+    asked, one at a time, to reconnect, until the replacement holds its share."""
+    base_url, _, server = served
+    port = int(base_url.rsplit(":", 1)[1])
+    wait_for(lambda: len(accepting(server)) == 2, 180, "both processes to accept")
+    killed = min(accepting(server))
+    os.kill(killed, signal.SIGKILL)
+    clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(8)]
+    try:
+        statuses = [health(client) for client in clients]
+        # The replacement is still importing the app: the survivor holds every open one (of
+        # which it may have asked one to reconnect while the killed process was not yet reaped).
+        assert len(connections_per_process(server.pid, port)) == 1
+        deadline = time.monotonic() + 180
+        while connections_per_process(server.pid, port) != [4, 4]:
+            assert time.monotonic() < deadline, "the connections stayed where they were"
+            statuses += [health(client) for client in clients]
+        assert killed not in accepting(server)
+        assert set(statuses) == {200}
+    finally:
+        for client in clients:
+            client.close()
+
+
+def health(client: http.client.HTTPConnection) -> int:
+    """One health check on a keep-alive connection, which reopens if the server closed it."""
+    client.request("GET", "/healthz")
+    response = client.getresponse()
+    response.read()
+    return response.status
 
 
 def test_a_port_another_program_listens_on_is_refused_with_its_reason(tmp_path: Path) -> None:

@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from frontend.cli.balancing import (
     MAX_YIELD_S,
+    SHED_WAIT_S,
     BalancedListener,
     BalancedLoop,
     ConnectionBoard,
     SharedPort,
+    ShedWhenBusier,
 )
 
 
@@ -74,6 +77,97 @@ def test_a_process_with_more_connections_than_a_live_sibling_is_the_busier(
     finally:
         sibling.kill()
         sibling.wait()
+
+
+def test_a_process_two_connections_busier_sheds_one_at_a_time_until_it_has_closed(
+    tmp_path: Path,
+) -> None:
+    sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        board = ConnectionBoard.create(tmp_path / "board", 4)
+        write_slot(board.path, 0, sibling.pid, 3)
+        assert board.claim()
+        board.count(+4)
+        assert not board.shed_one()  # one more than the sibling: moving one would only swap
+        board.count(+2)
+        assert board.shed_one()
+        assert not board.shed_one()  # the shed connection is still open
+        board.count(-1)  # and now it has closed
+        assert board.shed_one()
+        board.count(-1)
+        assert not board.shed_one()  # 4 beside 3
+        board.close()
+    finally:
+        sibling.kill()
+        sibling.wait()
+
+
+def test_a_shed_connection_its_client_keeps_open_does_not_stop_shedding_for_good(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board = ConnectionBoard.create(tmp_path / "board", 2)
+    write_slot(board.path, 0, os.getppid(), 0)
+    assert board.claim()
+    board.count(+5)
+    now = time.monotonic()
+    assert board.shed_one()
+    assert not board.shed_one()
+    monkeypatch.setattr(time, "monotonic", lambda: now + SHED_WAIT_S + 0.1)
+    assert board.shed_one()
+    board.close()
+
+
+def test_a_process_with_no_live_sibling_sheds_nothing(tmp_path: Path) -> None:
+    board = ConnectionBoard.create(tmp_path / "board", 2)
+    write_slot(board.path, 1, dead_pid(), 0)
+    assert board.claim()
+    board.count(+8)
+    assert not board.shed_one()
+    board.close()
+
+
+async def respond(app: ShedWhenBusier) -> list[Message]:
+    """The messages an app sends for one GET, through the middleware."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app({"type": "http", "method": "GET", "path": "/"}, receive, send)
+    return sent
+
+
+async def plain_page(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-page", b"1")]})
+    await send({"type": "http.response.body", "body": b"page"})
+
+
+def test_the_middleware_asks_a_client_to_reconnect_only_when_its_process_should_shed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = ShedWhenBusier(plain_page)
+    monkeypatch.setattr(ConnectionBoard, "accepting", None)
+    (start, body) = asyncio.run(respond(app))
+    assert start["headers"] == [(b"x-page", b"1")]
+    assert body["body"] == b"page"
+
+    board = ConnectionBoard.create(tmp_path / "board", 2)
+    write_slot(board.path, 0, os.getppid(), 0)
+    assert board.claim()
+    monkeypatch.setattr(ConnectionBoard, "accepting", board)
+    board.count(+1)
+    (start, _) = asyncio.run(respond(app))
+    assert start["headers"] == [(b"x-page", b"1")]
+    board.count(+2)
+    (start, body) = asyncio.run(respond(app))
+    assert start["headers"] == [(b"x-page", b"1"), (b"connection", b"close")]
+    assert body["body"] == b"page"
+    (start, _) = asyncio.run(respond(app))  # one at a time
+    assert start["headers"] == [(b"x-page", b"1")]
+    board.close()
 
 
 def test_a_dead_process_neither_holds_back_the_living_nor_keeps_its_slot(tmp_path: Path) -> None:

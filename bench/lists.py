@@ -84,7 +84,9 @@ def seed_works(database_url: str, works: int) -> None:
         offers = []
         for number, (work, contract) in enumerate(zip(offered, contracts, strict=True)):
             price = 1_000 + (number * 7_919) % 99_000
-            ai_training = "allowed" if number % 4 == 0 else "not_allowed"
+            # Every third, whichever up-front offer it has: the filtered page asks for wholesale
+            # offers that allow AI training, and must find some.
+            ai_training = "allowed" if number % 3 == 0 else "not_allowed"
             for sale_type, package, price_minor in (
                 ("retail", None, None),
                 ("wholesale", "bundle", price) if number % 2 else ("buyout", None, price),

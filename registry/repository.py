@@ -87,14 +87,14 @@ def visible_work_ids(session: Session, work_ids: Iterable[int], viewer: User | N
 
 
 class TextMatch(StrEnum):
-    """How a text search reads the works' text indexes (`works_containing`)."""
+    """How a text search reads the works' text indexes (`ids_containing`)."""
 
     TRIGRAMS = "trigrams"
     LIKE = "like"
 
 
 def text_match(session: Session, text: str) -> tuple[TextMatch, str]:
-    """How `works_containing` finds `text` on this session's database, and the value to bind.
+    """How `ids_containing` finds `text` on this session's database, and the value to bind.
 
     Indexed on both engines (migration 0021). On SQLite the FTS5 trigram table answers a phrase
     of three or more characters, quoted so that no character of it is FTS syntax; shorter text
@@ -108,25 +108,26 @@ def text_match(session: Session, text: str) -> tuple[TextMatch, str]:
     ) + "%"
 
 
-def works_containing(match: TextMatch, value: ColumnElement[str]) -> ColumnElement[bool]:
-    """Works whose title or description holds a literal substring, ignoring case: `value` is
-    (a parameter bound to) what `text_match` gave with `match`."""
+def ids_containing(match: TextMatch, value: ColumnElement[str]) -> Select[Any]:
+    """The ids of works whose title or description holds a literal substring, ignoring case:
+    `value` is (a parameter bound to) what `text_match` gave with `match`."""
     if match is TextMatch.TRIGRAMS:
-        matching: Select[tuple[Any]] = (
+        return (
             sa_select(literal_column("rowid"))
             .select_from(table("works_fts"))
             .where(literal_column("works_fts").op("MATCH")(value))
         )
-        return col(Work.id).in_(matching)
-    return or_(
-        col(Work.title).ilike(value, escape="\\"),
-        col(Work.description).ilike(value, escape="\\"),
+    return sa_select(col(Work.id)).where(
+        or_(
+            col(Work.title).ilike(value, escape="\\"),
+            col(Work.description).ilike(value, escape="\\"),
+        )
     )
 
 
-def works_tagged(tag: str | ColumnElement[str]) -> ColumnElement[bool]:
-    """Works with exactly this tag, read from the `work_tags` index."""
-    return col(Work.id).in_(select(WorkTag.work_id).where(WorkTag.tag == tag))
+def ids_tagged(tag: str | ColumnElement[str]) -> Select[Any]:
+    """The ids of works with exactly this tag, read from the `work_tags` index."""
+    return sa_select(col(WorkTag.work_id)).where(col(WorkTag.tag) == tag)
 
 
 # Built once, the owner bound at each call: *My works* asks both on every page.
@@ -137,8 +138,8 @@ _OWNED_WORKS = (
     .offset(bindparam("offset"))
     .limit(bindparam("limit"))
 )
-_OWNED_WORK_COUNT = select(func.count(col(Work.id))).where(
-    col(Work.owner_id) == bindparam("owner_id")
+_OWNED_WORK_COUNT = (
+    select(func.count()).select_from(Work).where(col(Work.owner_id) == bindparam("owner_id"))
 )
 
 

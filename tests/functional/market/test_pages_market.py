@@ -97,6 +97,9 @@ def test_the_marketplace_lists_every_published_work_newest_first(
         ("q=%25", ["crane"]),
         ("q=_", []),
         ("tags=bir", []),
+        ("tags=bird&type=buyout", ["crane"]),
+        ("q=r&tags=water&sort=price_high", ["koi", "heron"]),
+        ("q=r&tags=water&ai=1&sort=price_low", ["koi"]),
     ],
 )
 def test_filters_and_sorts_narrow_the_list(

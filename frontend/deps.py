@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -53,10 +53,16 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_read_session(services: ServicesDep) -> Iterator[Session]:
+async def get_read_session(services: ServicesDep) -> AsyncIterator[Session]:
     """A read-only transaction for pages that only read. On SQLite the request's unit of work
     takes the write lock when it begins, so read-write page views queue one behind another (and
-    behind every writer) in the busy handler's sleeps; a read transaction never waits for it."""
+    behind every writer) in the busy handler's sleeps; a read transaction never waits for it.
+
+    Opened and closed on the event loop, not in a worker thread: neither can wait (the
+    connection is taken at the first query, which runs in the endpoint's thread, and ending a
+    read transaction waits for no lock), and a list page then makes two hand-offs to worker
+    threads instead of four (in-process, the four cost about 1.8 ms of a page's 13).
+    """
     with services.read_session() as session:
         yield session
 

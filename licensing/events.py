@@ -103,22 +103,6 @@ def split_openings(
     )
 
 
-def report_lines_json(
-    rows: Sequence[tuple[int, int, int, int, Sequence[AllocationLine]]],
-) -> list[JsonValue]:
-    """The lines a report leaf commits to: (line number, units, revenue, royalty, split) each."""
-    return [
-        {
-            "line": number,
-            "units": units,
-            "net_revenue_minor": revenue,
-            "gross_minor": gross,
-            "allocations": [line.to_json() for line in allocations],
-        }
-        for number, units, revenue, gross, allocations in rows
-    ]
-
-
 def report_openings(
     *,
     report_id: str,
@@ -131,11 +115,33 @@ def report_openings(
     and `allocations` sums each (party, rule) over them, so it sums to `gross_minor` too.
     """
     totals: dict[tuple[str, str], int] = {}
-    for _number, _units, _revenue, gross, allocations in lines:
-        _check_split(gross, allocations)
+    committed: list[JsonValue] = []
+    # One pass over every allocation of every line (a report's hot loop): each line checked as
+    # `_check_split` checks it, summed by (party, rule) and written out with its figures.
+    for number, units, revenue, gross, allocations in lines:
+        split: list[JsonValue] = []
+        total = 0
+        negative = False
         for line in allocations:
+            amount = line.amount_minor
+            total += amount
+            negative = negative or amount < 0
             key = (line.party, line.rule)
-            totals[key] = totals.get(key, 0) + line.amount_minor
+            totals[key] = totals.get(key, 0) + amount
+            split.append({"party": line.party, "amount_minor": amount, "rule": line.rule})
+        if total != gross:
+            raise ValueError(f"allocations sum to {total} minor units, not the gross {gross}")
+        if negative:
+            raise ValueError("an allocation is negative")
+        committed.append(
+            {
+                "line": number,
+                "units": units,
+                "net_revenue_minor": revenue,
+                "gross_minor": gross,
+                "allocations": split,
+            }
+        )
     return open_values(
         {
             "report_id": report_id,
@@ -147,7 +153,7 @@ def report_openings(
                 AllocationLine(party, amount, rule).to_json()
                 for (party, rule), amount in sorted(totals.items())
             ],
-            "lines": report_lines_json(lines),
+            "lines": committed,
         }
     )
 

@@ -13,10 +13,10 @@ invariant is checked, and kept on the row; a party's certificate proves any of t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from licensing.engine import Execution
 from licensing.money import CURRENCY_EXPONENTS
@@ -107,12 +107,14 @@ def report_openings(
     *,
     report_id: str,
     corrects_report_id: str | None,
-    lines: Sequence[tuple[int, int, int, int, Sequence[AllocationLine]]],
+    lines: Sequence[tuple[int, int, int, int, Sequence[Mapping[str, Any]]]],
 ) -> Openings:
     """Openings of one report leaf: the report's totals, its split by rule and every line.
 
-    Each line's split is checked to sum to its royalty first; the totals are sums of the lines,
-    and `allocations` sums each (party, rule) over them, so it sums to `gross_minor` too.
+    Each line is (line number, units, revenue, royalty, split), the split as its execution's
+    JSON lists it (`Execution.to_json()["allocations"]`), so no line is converted twice. Each
+    line's split is checked to sum to its royalty first; the totals are sums of the lines, and
+    `allocations` sums each (party, rule) over them, so it sums to `gross_minor` too.
     """
     totals: dict[tuple[str, str], int] = {}
     committed: list[JsonValue] = []
@@ -123,12 +125,12 @@ def report_openings(
         total = 0
         negative = False
         for line in allocations:
-            amount = line.amount_minor
+            party, amount, rule = line["party"], line["amount_minor"], line["rule"]
             total += amount
             negative = negative or amount < 0
-            key = (line.party, line.rule)
+            key = (party, rule)
             totals[key] = totals.get(key, 0) + amount
-            split.append({"party": line.party, "amount_minor": amount, "rule": line.rule})
+            split.append({"party": party, "amount_minor": amount, "rule": rule})
         if total != gross:
             raise ValueError(f"allocations sum to {total} minor units, not the gross {gross}")
         if negative:

@@ -25,9 +25,7 @@ from licensing.engine import RetailSale, execute
 from licensing.errors import CurrencyMismatchError, InvalidSaleEventError
 from licensing.events import (
     REPORT_LEAF_LINES,
-    AllocationLine,
     ReportSplitEvent,
-    allocation_lines,
     report_openings,
 )
 from licensing.models import ContractVersion, LicenseGrant, SalesReport
@@ -331,7 +329,7 @@ def _record_lines(
     version_id = persisted_id(version)
     moment = utcnow()
     rows: list[dict[str, Any]] = []
-    logged: list[tuple[int, int, int, int, tuple[AllocationLine, ...]]] = []
+    logged: list[tuple[int, int, int, int, list[dict[str, Any]]]] = []
     for number, line in enumerate(lines, start=1):
         execution = execute(
             compiled_contract,
@@ -373,7 +371,7 @@ def _record_lines(
                 "reported_at": moment,
             }
         )
-        logged.append((number, line.units, revenue, gross, allocation_lines(execution)))
+        logged.append((number, line.units, revenue, gross, split["allocations"]))
         units_before += line.units
         revenue_before += revenue
         royalties_before += gross

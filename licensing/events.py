@@ -13,10 +13,10 @@ invariant is checked, and kept on the row; a party's certificate proves any of t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from licensing.engine import Execution
 from licensing.money import CURRENCY_EXPONENTS
@@ -103,39 +103,47 @@ def split_openings(
     )
 
 
-def report_lines_json(
-    rows: Sequence[tuple[int, int, int, int, Sequence[AllocationLine]]],
-) -> list[JsonValue]:
-    """The lines a report leaf commits to: (line number, units, revenue, royalty, split) each."""
-    return [
-        {
-            "line": number,
-            "units": units,
-            "net_revenue_minor": revenue,
-            "gross_minor": gross,
-            "allocations": [line.to_json() for line in allocations],
-        }
-        for number, units, revenue, gross, allocations in rows
-    ]
-
-
 def report_openings(
     *,
     report_id: str,
     corrects_report_id: str | None,
-    lines: Sequence[tuple[int, int, int, int, Sequence[AllocationLine]]],
+    lines: Sequence[tuple[int, int, int, int, Sequence[Mapping[str, Any]]]],
 ) -> Openings:
     """Openings of one report leaf: the report's totals, its split by rule and every line.
 
-    Each line's split is checked to sum to its royalty first; the totals are sums of the lines,
-    and `allocations` sums each (party, rule) over them, so it sums to `gross_minor` too.
+    Each line is (line number, units, revenue, royalty, split), the split as its execution's
+    JSON lists it (`Execution.to_json()["allocations"]`), so no line is converted twice. Each
+    line's split is checked to sum to its royalty first; the totals are sums of the lines, and
+    `allocations` sums each (party, rule) over them, so it sums to `gross_minor` too.
     """
     totals: dict[tuple[str, str], int] = {}
-    for _number, _units, _revenue, gross, allocations in lines:
-        _check_split(gross, allocations)
+    committed: list[JsonValue] = []
+    # One pass over every allocation of every line (a report's hot loop): each line checked as
+    # `_check_split` checks it, summed by (party, rule) and written out with its figures.
+    for number, units, revenue, gross, allocations in lines:
+        split: list[JsonValue] = []
+        total = 0
+        negative = False
         for line in allocations:
-            key = (line.party, line.rule)
-            totals[key] = totals.get(key, 0) + line.amount_minor
+            party, amount, rule = line["party"], line["amount_minor"], line["rule"]
+            total += amount
+            negative = negative or amount < 0
+            key = (party, rule)
+            totals[key] = totals.get(key, 0) + amount
+            split.append({"party": party, "amount_minor": amount, "rule": rule})
+        if total != gross:
+            raise ValueError(f"allocations sum to {total} minor units, not the gross {gross}")
+        if negative:
+            raise ValueError("an allocation is negative")
+        committed.append(
+            {
+                "line": number,
+                "units": units,
+                "net_revenue_minor": revenue,
+                "gross_minor": gross,
+                "allocations": split,
+            }
+        )
     return open_values(
         {
             "report_id": report_id,
@@ -147,7 +155,7 @@ def report_openings(
                 AllocationLine(party, amount, rule).to_json()
                 for (party, rule), amount in sorted(totals.items())
             ],
-            "lines": report_lines_json(lines),
+            "lines": committed,
         }
     )
 

@@ -49,19 +49,19 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         session.execute(insert(table), rows)
         return
     columns = list(rows[0])
-    json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    json_positions = [
+        position for position, name in enumerate(columns) if isinstance(table.c[name].type, JSON)
+    ]
     driver = cast(psycopg.Connection[Any], connection.connection.driver_connection)
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
+            values = [row[name] for name in columns]
             # A JSON value goes as its text, which COPY reads as the column's type: no adapter
             # object per value. None is written as JSON null, as SQLAlchemy's JSON type writes it.
-            copy.write_row(
-                [
-                    json_column_text(row[name]) if name in json_columns else row[name]
-                    for name in columns
-                ]
-            )
+            for position in json_positions:
+                values[position] = json_column_text(values[position])
+            copy.write_row(values)
 
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:

@@ -25,13 +25,11 @@ from licensing.engine import RetailSale, execute
 from licensing.errors import CurrencyMismatchError, InvalidSaleEventError
 from licensing.events import (
     REPORT_LEAF_LINES,
-    AllocationLine,
     ReportSplitEvent,
-    allocation_lines,
     report_openings,
 )
 from licensing.models import ContractVersion, LicenseGrant, SalesReport
-from licensing.money import Money
+from licensing.money import MAX_AMOUNT_MINOR, Money
 from licensing.schemas import SalesLineCreate
 from licensing.service.contracts import compiled
 from licensing.wording import in_words, located
@@ -295,6 +293,15 @@ def _replaceable_report(session: Session, grant_id: int, corrects: str) -> list[
     return replaced
 
 
+def _running_total(amount_minor: int, currency: str) -> Money:
+    """What the lines before a line add up to, as the Money its sale counts from."""
+    # A sum of whole, non-negative minor units in the report's checked currency: only its size
+    # is left to check, and past the largest amount Money refuses it as it always did.
+    if amount_minor <= MAX_AMOUNT_MINOR:
+        return Money.unchecked(amount_minor, currency)
+    return Money(amount_minor, currency)
+
+
 def _record_lines(
     session: Session,
     *,
@@ -319,9 +326,10 @@ def _record_lines(
     revenue_before = counted.net_revenue_minor
     royalties_before = counted.gross_minor
     recouped_before = counted.recouped_minor
+    version_id = persisted_id(version)
     moment = utcnow()
     rows: list[dict[str, Any]] = []
-    logged: list[tuple[int, int, int, int, tuple[AllocationLine, ...]]] = []
+    logged: list[tuple[int, int, int, int, list[dict[str, Any]]]] = []
     for number, line in enumerate(lines, start=1):
         execution = execute(
             compiled_contract,
@@ -331,9 +339,9 @@ def _record_lines(
                 channel=line.channel,
                 territory=line.territory,
                 units_before=units_before,
-                revenue_before=Money(revenue_before, currency),
-                royalties_before=Money(royalties_before, currency),
-                recouped_before=Money(recouped_before, currency),
+                revenue_before=_running_total(revenue_before, currency),
+                royalties_before=_running_total(royalties_before, currency),
+                recouped_before=_running_total(recouped_before, currency),
             ),
         )
         gross = execution.gross.amount_minor
@@ -350,7 +358,7 @@ def _record_lines(
                 "report_key": report_id,
                 "line_number": number,
                 "corrects_report_key": corrects,
-                "contract_version_id": persisted_id(version),
+                "contract_version_id": version_id,
                 "units": line.units,
                 "net_revenue_minor": revenue,
                 "channel": line.channel,
@@ -363,7 +371,7 @@ def _record_lines(
                 "reported_at": moment,
             }
         )
-        logged.append((number, line.units, revenue, gross, allocation_lines(execution)))
+        logged.append((number, line.units, revenue, gross, split["allocations"]))
         units_before += line.units
         revenue_before += revenue
         royalties_before += gross

@@ -201,3 +201,11 @@ def test_the_quick_pass_accepts_exactly_what_the_checking_pass_accepts(value: ob
         ).encode("utf-8")
         assert canonical_json(value) == expected
         assert _encoded_if_plain(value) in (None, expected)
+
+
+def test_the_quick_pass_writes_every_character_as_the_standard_library_does() -> None:
+    characters = [chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF]
+    # Every character escaped (or not) alike, and keys ordered alike across the planes.
+    value = {"".join(characters): None, **dict.fromkeys(characters[::97], 0)}
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert _encoded_if_plain(value) == expected.encode("utf-8")

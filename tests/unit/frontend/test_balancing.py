@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
@@ -59,47 +60,48 @@ def test_a_process_claims_a_free_slot_counts_its_connections_and_releases_it(
     board.close()
 
 
-def test_a_process_with_more_connections_than_a_live_sibling_is_the_busier(
-    tmp_path: Path,
-) -> None:
-    sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+@pytest.fixture
+def sibling() -> Iterator[int]:
+    """The id of a live process standing in for a sibling server process."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        board = ConnectionBoard.create(tmp_path / "board", 4)
-        write_slot(board.path, 0, sibling.pid, 2)
-        assert board.claim()
-        board.count(+2)
-        assert not board.busier_than_another()  # equal counts: either may accept
-        board.count(+1)
-        assert board.busier_than_another()
-        write_slot(board.path, 0, sibling.pid, 3)
-        assert not board.busier_than_another()
-        board.close()
+        yield process.pid
     finally:
-        sibling.kill()
-        sibling.wait()
+        process.kill()
+        process.wait()
+
+
+def test_a_process_with_more_connections_than_a_live_sibling_is_the_busier(
+    tmp_path: Path, sibling: int
+) -> None:
+    board = ConnectionBoard.create(tmp_path / "board", 4)
+    write_slot(board.path, 0, sibling, 2)
+    assert board.claim()
+    board.count(+2)
+    assert not board.busier_than_another()  # equal counts: either may accept
+    board.count(+1)
+    assert board.busier_than_another()
+    write_slot(board.path, 0, sibling, 3)
+    assert not board.busier_than_another()
+    board.close()
 
 
 def test_a_process_two_connections_busier_sheds_one_at_a_time_until_it_has_closed(
-    tmp_path: Path,
+    tmp_path: Path, sibling: int
 ) -> None:
-    sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        board = ConnectionBoard.create(tmp_path / "board", 4)
-        write_slot(board.path, 0, sibling.pid, 3)
-        assert board.claim()
-        board.count(+4)
-        assert not board.shed_one()  # one more than the sibling: moving one would only swap
-        board.count(+2)
-        assert board.shed_one()
-        assert not board.shed_one()  # the shed connection is still open
-        board.count(-1)  # and now it has closed
-        assert board.shed_one()
-        board.count(-1)
-        assert not board.shed_one()  # 4 beside 3
-        board.close()
-    finally:
-        sibling.kill()
-        sibling.wait()
+    board = ConnectionBoard.create(tmp_path / "board", 4)
+    write_slot(board.path, 0, sibling, 3)
+    assert board.claim()
+    board.count(+4)
+    assert not board.shed_one()  # one more than the sibling: moving one would only swap
+    board.count(+2)
+    assert board.shed_one()
+    assert not board.shed_one()  # the shed connection is still open
+    board.count(-1)  # and now it has closed
+    assert board.shed_one()
+    board.count(-1)
+    assert not board.shed_one()  # 4 beside 3
+    board.close()
 
 
 def test_a_shed_connection_its_client_keeps_open_does_not_stop_shedding_for_good(
@@ -216,9 +218,9 @@ class Answer(asyncio.Protocol):
         self.transport.close()
 
 
-@pytest.mark.parametrize("sibling", ["none", "idle"])
+@pytest.mark.parametrize("beside", ["nobody", "an idle sibling"])
 def test_a_busier_process_defers_a_connection_to_an_idle_sibling_but_only_for_a_moment(
-    tmp_path: Path, sibling: str
+    tmp_path: Path, beside: str, sibling: int
 ) -> None:
     """One connection is held open, then a second asks: alone, the process accepts it at once;
     beside a live sibling holding none, it leaves the connection for the sibling, and accepts it
@@ -227,9 +229,8 @@ def test_a_busier_process_defers_a_connection_to_an_idle_sibling_but_only_for_a_
     port = shared.getsockname()[1]
     listener = BalancedListener(shared.family, socket.SOCK_STREAM, fileno=os.dup(shared.fileno()))
     listener.board_path = shared.board.path
-    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    if sibling == "idle":
-        write_slot(shared.board.path, 1, idle.pid, 0)
+    if beside == "an idle sibling":
+        write_slot(shared.board.path, 1, sibling, 0)
     me = os.getpid()
 
     async def serve() -> tuple[bytes, float, list[int]]:
@@ -253,14 +254,12 @@ def test_a_busier_process_defers_a_connection_to_an_idle_sibling_but_only_for_a_
         with asyncio.Runner(loop_factory=BalancedLoop) as runner:
             answer, waited, counts = runner.run(serve())
     finally:
-        idle.kill()
-        idle.wait()
         listener.close()
         shared.board.close()
         shared.close()
     assert answer.endswith(b"ok")
     assert counts[-1] == 0
     assert 1 in counts
-    if sibling == "idle":
+    if beside == "an idle sibling":
         assert waited >= MAX_YIELD_S
     assert me not in ConnectionBoard(tmp_path / "board").connections()  # released at close

@@ -324,7 +324,8 @@ class ShedWhenBusier:
         async def send_shedding(message: Message) -> None:
             board = ConnectionBoard.accepting
             if message["type"] == "http.response.start" and board is not None and board.shed_one():
-                message = {**message, "headers": [*message["headers"], (b"connection", b"close")]}
+                closing = (b"connection", b"close")
+                message = {**message, "headers": [*message.get("headers", ()), closing]}
             await send(message)
 
         await self.app(scope, receive, send_shedding)

@@ -110,6 +110,24 @@ def test_filters_and_sorts_narrow_the_list(
     assert listed(page.text) == [shelf[name] for name in expected]
 
 
+@pytest.mark.parametrize(
+    ("query", "language", "count"),
+    [
+        ("q=koi", "en", "1 work found · page 1 of 1"),
+        ("tags=bird", "en", "2 works found · page 1 of 1"),
+        ("max_price=24.99", "en", "0 works found · page 1 of 1"),
+        ("q=koi", "zh-CN", "找到 1 件作品 · 第 1 页，共 1 页"),
+        ("tags=bird", "zh-CN", "找到 2 件作品 · 第 1 页，共 1 页"),
+    ],
+)
+def test_the_count_found_reads_as_a_sentence_in_each_language(
+    market: Market, shelf: dict[str, int], query: str, language: str, count: str
+) -> None:
+    page = market.client.get(f"/?{query}", headers={"Accept-Language": language})
+    assert page.status_code == 200
+    assert count in page.text
+
+
 def test_a_private_work_is_not_in_the_marketplace(market: Market, shelf: dict[str, int]) -> None:
     hidden = market.work(visibility="private")
     assert hidden not in listed(market.client.get("/").text)

@@ -21,28 +21,36 @@ SOURCES = {
     ROOT / "licensing": [("**.py", "python")],
     ROOT / "settlement": [("**.py", "python")],
 }
-KEYWORDS = {"_": None, "gettext": None, "N_": None}
+KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
 
 
 def wrapped_messages() -> dict[str, str]:
-    """Each msgid the pages and emails wrap, with where it was first seen."""
+    """Each msgid the pages and emails wrap, with where it was first seen; a message with plural
+    forms by its singular, as gettext looks it up."""
     found: dict[str, str] = {}
     for root, methods in SOURCES.items():
         for filename, line, message, _comments, _context in extract_from_dir(
             root, methods, keywords=KEYWORDS
         ):
-            if isinstance(message, str):
-                found.setdefault(message, f"{root.name}/{filename}:{line}")
+            singular = message if isinstance(message, str) else message[0]
+            if isinstance(singular, str):
+                found.setdefault(singular, f"{root.name}/{filename}:{line}")
     return found
 
 
 def chinese_entries() -> list[tuple[Path, str, str]]:
+    """(catalog, msgid, translation) for each message; a message with plural forms gives its
+    singular, as gettext looks it up, and its one Chinese form (Chinese has no plural)."""
     entries = []
     for path in catalog_files(CHINESE):
         with path.open("rb") as stream:
             for message in read_po(stream, locale=CLDR_LOCALE[CHINESE]):
-                if message.id:
-                    entries.append((path, str(message.id), str(message.string)))
+                msgid = message.id[0] if isinstance(message.id, tuple) else message.id
+                string = message.string
+                if isinstance(string, tuple):
+                    (string,) = string
+                if msgid:
+                    entries.append((path, str(msgid), str(string)))
     return entries
 
 

@@ -439,6 +439,8 @@ def test_a_sales_report_makes_the_invoice(market: Market, shelf: dict[str, int])
     assert answer.status_code == 201, answer.text
     assert "Report 2026-11 stored: 2 lines, royalties $14.00." in answer.text
     assert re.search(r'id="invoice-total">\$14.00<', answer.text)
+    one_line = upload(market, licence, "2026-12", b"units,net_revenue\n1,10.00\n")
+    assert "Report 2026-12 stored: 1 line, royalties" in one_line.text
 
 
 def test_a_report_that_is_not_csv_text_is_refused_in_words(

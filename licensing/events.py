@@ -58,11 +58,12 @@ def _check_terms(document_sha256: str, currency: str | None = None) -> None:
         raise ValueError(f"currency {currency!r} is not an ISO 4217 code")
 
 
-def _check_split(gross_minor: int, allocations: Sequence[AllocationLine]) -> None:
-    total = sum(line.amount_minor for line in allocations)
+def _check_split(gross_minor: int, amounts: Sequence[int]) -> None:
+    """A split's allocated amounts (minor units) must be non-negative and sum to its gross."""
+    total = sum(amounts)
     if total != gross_minor:
         raise ValueError(f"allocations sum to {total} minor units, not the gross {gross_minor}")
-    if any(line.amount_minor < 0 for line in allocations):
+    if amounts and min(amounts) < 0:
         raise ValueError("an allocation is negative")
 
 
@@ -70,7 +71,7 @@ def grant_openings(
     licensee_domain: str | None, gross_minor: int, allocations: Sequence[AllocationLine]
 ) -> Openings:
     """Openings of a grant's private values, once its allocations are shown to sum to its gross."""
-    _check_split(gross_minor, allocations)
+    _check_split(gross_minor, [line.amount_minor for line in allocations])
     return open_values(
         {
             "licensee_domain": licensee_domain,
@@ -90,7 +91,7 @@ def split_openings(
     allocations: Sequence[AllocationLine],
 ) -> Openings:
     """Openings of a sales line's private values, once its allocations sum to its royalty."""
-    _check_split(gross_minor, allocations)
+    _check_split(gross_minor, [line.amount_minor for line in allocations])
     return open_values(
         {
             "report_id": report_id,
@@ -118,23 +119,18 @@ def report_openings(
     """
     totals: dict[tuple[str, str], int] = {}
     committed: list[JsonValue] = []
-    # One pass over every allocation of every line (a report's hot loop): each line checked as
-    # `_check_split` checks it, summed by (party, rule) and written out with its figures.
+    # One pass over every allocation of every line (a report's hot loop): each line summed by
+    # (party, rule), written out with its figures, and checked.
     for number, units, revenue, gross, allocations in lines:
         split: list[JsonValue] = []
-        total = 0
-        negative = False
+        amounts: list[int] = []
         for line in allocations:
             party, amount, rule = line["party"], line["amount_minor"], line["rule"]
-            total += amount
-            negative = negative or amount < 0
+            amounts.append(amount)
             key = (party, rule)
             totals[key] = totals.get(key, 0) + amount
             split.append({"party": party, "amount_minor": amount, "rule": rule})
-        if total != gross:
-            raise ValueError(f"allocations sum to {total} minor units, not the gross {gross}")
-        if negative:
-            raise ValueError("an allocation is negative")
+        _check_split(gross, amounts)
         committed.append(
             {
                 "line": number,

@@ -16,6 +16,7 @@ from licensing.events import (
     SplitEvent,
     consent_openings,
     grant_openings,
+    report_openings,
     split_openings,
 )
 from registry.log.commitments import check_openings, commitments_of
@@ -110,6 +111,26 @@ def test_a_split_that_does_not_sum_to_its_gross_is_refused(parts: list[int], ext
             net_revenue_minor=1,
             gross_minor=sum(parts) + extra,
             allocations=lines,
+        )
+
+
+@pytest.mark.parametrize(
+    ("amounts", "gross", "refusal"),
+    [
+        ((300, 200), 501, "allocations sum to 500 minor units, not the gross 501"),
+        ((600, -100), 500, "an allocation is negative"),
+    ],
+)
+def test_a_report_line_whose_split_is_not_its_royalty_is_refused(
+    amounts: tuple[int, int], gross: int, refusal: str
+) -> None:
+    good = [line.to_json() for line in ALLOCATIONS]
+    bad = [{"party": f"p{n}", "amount_minor": a, "rule": "r"} for n, a in enumerate(amounts)]
+    with pytest.raises(ValueError, match=refusal):
+        report_openings(
+            report_id="2026-10",
+            corrects_report_id=None,
+            lines=[(1, 5, 5_000, 500, good), (2, 5, 5_000, gross, bad)],
         )
 
 

@@ -6,20 +6,24 @@ logged (one `license_report` leaf per report), written (its lines in one stateme
 (one journal entry per report, each party's line the sum of its allocations) in one transaction
 on the app's SQLite database, as the app's report endpoints do: the parties' payables are owed
 when the report is posted, and the licensee's later payment of the invoice only turns the
-receivable into cash. The baseline, in the same run, is the split alone: the same lines through the
-engine, with no database.
+receivable into cash. On PostgreSQL it also runs two such streams at once, each a grant of its
+own in its own process, as several brands report to a server of several processes. The baseline,
+in the same run, is the split alone: the same lines through the engine, with no database.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import tempfile
 import time
 from collections.abc import Callable
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
 import stripe
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
 from bench.settlement_simulation import (
     run_payment_simulation,
@@ -30,7 +34,7 @@ from bench.settlement_simulation import (
 from bench.wiring import AppServices, ScratchApp
 from licensing.contract import parse_contract_data
 from licensing.engine import RetailSale, compile_contract, execute
-from licensing.models import LicenseGrant
+from licensing.models import LicenseGrant, SalesReport
 from licensing.money import Money
 from licensing.service.contracts import consent_to_version, propose_contract_version
 from licensing.service.grants import take_license
@@ -48,6 +52,8 @@ TEST_CARD: Any = {
     "type": "card",
     "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
 }
+# A stream of 20,000 sales takes about 5 s on PostgreSQL; ten minutes mean it is stuck.
+STREAM_TIMEOUT_S = 600.0
 
 PARTIES = (
     ("ana", "creator", 4000),
@@ -62,18 +68,18 @@ TIERS = [
 ]
 
 
-def _retail_grant(session: Session, log: AttestationLog) -> LicenseGrant:
+def _retail_grant(session: Session, log: AttestationLog, market: str) -> LicenseGrant:
+    domain = f"{market}.example"
     users = {
-        name: seeded_user(session, name, Role.CREATOR, "bench.example")
-        for name, _role, _share in PARTIES
+        name: seeded_user(session, name, Role.CREATOR, domain) for name, _role, _share in PARTIES
     }
-    admin = seeded_user(session, "admin", Role.ADMIN, "bench.example")
-    brand = seeded_user(session, "brand", Role.BRAND, "bench.example")
-    work = seeded_work(session, users["ana"], "bench")
+    admin = seeded_user(session, "admin", Role.ADMIN, domain)
+    brand = seeded_user(session, "brand", Role.BRAND, domain)
+    work = seeded_work(session, users["ana"], market)
     contract = parse_contract_data(
         {
             "format": "copymark.contract/v1",
-            "contract_id": "bench-settlement",
+            "contract_id": f"{market}-settlement",
             "version": 1,
             "subject": {"work": f"work-{work.id}"},
             "currency": "USD",
@@ -87,7 +93,7 @@ def _retail_grant(session: Session, log: AttestationLog) -> LicenseGrant:
                 }
             ]
             + [
-                {"id": name, "account": f"acct:{name}@bench.example", "role": role, "share_bp": bp}
+                {"id": name, "account": f"acct:{name}@{domain}", "role": role, "share_bp": bp}
                 for name, role, bp in PARTIES
             ],
             "platform_fee": {"party": "platform", "rate_bp": 1500},
@@ -150,14 +156,20 @@ def _split_alone(sales: int) -> float:
     return sales / (time.perf_counter() - started)
 
 
-def _ingest(app: AppServices, sales: int, batch: int) -> float:
+def _seed_grant(app: AppServices, market: str) -> tuple[int, int]:
+    """A retail grant in a market of its own; returns its id and its licensee's."""
     with unit_of_work(app.session) as session:
-        grant = _retail_grant(session, AttestationLog(session, app.signer))
-        grant_id = persisted_id(grant)
-        brand = session.get(User, grant.licensee_id)
+        grant = _retail_grant(session, AttestationLog(session, app.signer), market)
+    if grant.licensee_id is None:
+        raise LookupError("the benchmark's grant has no licensee")
+    return persisted_id(grant), grant.licensee_id
+
+
+def _submit_reports(app: AppServices, grant_id: int, brand_id: int, sales: int, batch: int) -> None:
+    with app.session() as session:
+        brand = session.get(User, brand_id)
     if brand is None:
         raise LookupError("the benchmark's brand vanished")
-    started = time.perf_counter()
     for number, offset in enumerate(range(0, sales, batch)):
         with unit_of_work(app.session) as session:
             outcome = submit_sales_report(
@@ -169,7 +181,85 @@ def _ingest(app: AppServices, sales: int, batch: int) -> float:
                 log=AttestationLog(session, app.signer),
             )
             post_royalties(session, outcome)
+
+
+def _ingest(app: AppServices, sales: int, batch: int) -> float:
+    grant_id, brand_id = _seed_grant(app, "bench")
+    started = time.perf_counter()
+    _submit_reports(app, grant_id, brand_id, sales, batch)
     return sales / (time.perf_counter() - started)
+
+
+def _report_stream(
+    open_app: ScratchApp,
+    home: Path,
+    stream: tuple[int, int, int, int],
+    barrier: Barrier,
+    results: multiprocessing.Queue[object],
+) -> None:
+    """Stream process: open the app, wait for the others, submit its grant's reports."""
+    grant_id, brand_id, sales, batch = stream
+    try:
+        with open_app(home) as app:
+            barrier.wait()
+            started = time.monotonic()
+            _submit_reports(app, grant_id, brand_id, sales, batch)
+            results.put((started, time.monotonic()))
+    except Exception as error:
+        barrier.abort()
+        results.put(f"{type(error).__name__}: {error}")
+
+
+def _ingest_concurrently(
+    open_app: ScratchApp, home: Path, app: AppServices, *, streams: int, sales: int, batch: int
+) -> float:
+    """Sales/s when `streams` processes each report `sales` sales of their own grant at once.
+
+    As brands do on a server with several processes: one brand's reports follow each other,
+    since each line's tier depends on the lines before it, while other brands' run alongside.
+    """
+    grants = [_seed_grant(app, f"stream{number}") for number in range(streams)]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(streams)
+    results: multiprocessing.Queue[object] = context.Queue()
+    processes = [
+        context.Process(
+            target=_report_stream,
+            args=(open_app, home, (grant_id, brand_id, sales, batch), barrier, results),
+        )
+        for grant_id, brand_id in grants
+    ]
+    for process in processes:
+        process.start()
+    spans: list[tuple[float, float]] = []
+    deadline = time.monotonic() + STREAM_TIMEOUT_S
+    try:
+        while len(spans) < streams:
+            try:
+                outcome = results.get(timeout=1.0)
+            except queue.Empty:
+                failed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+                if failed:
+                    raise RuntimeError(f"a report stream exited with code {failed[0]}") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError("a report stream did not finish in time") from None
+                continue
+            if not isinstance(outcome, tuple):
+                raise RuntimeError(f"a report stream failed: {outcome}")
+            spans.append(outcome)
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+    with app.session() as session:
+        recorded = session.exec(
+            select(func.count()).where(col(SalesReport.grant_id).in_([g for g, _ in grants]))
+        ).one()
+    if recorded != streams * sales:
+        raise RuntimeError(f"{recorded} report lines recorded, not {streams * sales}")
+    seconds = max(end for _, end in spans) - min(start for start, _ in spans)
+    return streams * sales / seconds
 
 
 def run_settlement_benchmark(
@@ -178,6 +268,7 @@ def run_settlement_benchmark(
     batch: int = 500,
     *,
     open_postgres_app: ScratchApp | None = None,
+    postgres_streams: int = 2,
     checkouts: int = 200,
     simulated_payments: int = 10_000,
     seed: int = 1,
@@ -207,6 +298,20 @@ def run_settlement_benchmark(
         ):
             ingested = _ingest(app, sales, batch)
             add({"postgres_sales_ingested_split_posted_per_s": round(ingested, 1)})
+            together = _ingest_concurrently(
+                open_postgres_app,
+                Path(home),
+                app,
+                streams=postgres_streams,
+                sales=sales,
+                batch=batch,
+            )
+            add(
+                {
+                    "postgres_streams": postgres_streams,
+                    "postgres_concurrent_sales_ingested_split_posted_per_s": round(together, 1),
+                }
+            )
     add({"baseline_split_alone_per_s": round(_split_alone(sales), 1)})
     if simulated_payments:
         with (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from bench.wiring import AppServices, ScratchApp
@@ -18,26 +19,29 @@ from frontend.settings import Settings
 
 def scratch_app(models_dir: Path, database_url: str = "") -> ScratchApp:
     """Initialised services on a given empty home, sharing the exported model in `models_dir`;
-    on `database_url` (an empty database) instead of the home's SQLite file when given."""
+    on `database_url` (an empty database) instead of the home's SQLite file when given.
 
-    @contextmanager
-    def open_app(home: Path) -> Iterator[AppServices]:
-        settings = Settings(
-            home=home,
-            database_url=database_url,
-            secret_key="benchmark-scratch-home",  # noqa: S106 - a throw-away home
-            models_dir=models_dir,
-        )
-        services = Services(settings)
-        services.initialise()
-        # As `copymark serve` does once started, so the benchmark meets the collector as it does.
-        services.freeze_start_up_heap()
-        try:
-            yield services
-        finally:
-            services.close()
+    A partial of a module-level function, so a benchmark can hand it to spawned processes.
+    """
+    return partial(_scratch_services, models_dir, database_url)
 
-    return open_app
+
+@contextmanager
+def _scratch_services(models_dir: Path, database_url: str, home: Path) -> Iterator[AppServices]:
+    settings = Settings(
+        home=home,
+        database_url=database_url,
+        secret_key="benchmark-scratch-home",  # noqa: S106 - a throw-away home
+        models_dir=models_dir,
+    )
+    services = Services(settings)
+    services.initialise()
+    # As `copymark serve` does once started, so the benchmark meets the collector as it does.
+    services.freeze_start_up_heap()
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 @contextmanager

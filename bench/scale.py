@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -329,58 +329,113 @@ def log_figures(admin_url: str, work: Path, leaves: int, writers: int = 8) -> di
     }
 
 
-def vector_figures(works: int, vectors: int, shards: int, queries: int = 200) -> dict[str, Any]:
-    """Search over synthetic vectors sharded by work id, merged top-10, against exact search."""
+VECTOR_DIM = 256
+VECTOR_CHUNK = 250_000
+
+
+def _vector_chunk(number: int, vectors: int, centres: Any) -> Any:
+    """Chunk `number` of the synthetic set, made from its own seed, so it can be made again."""
     import faiss
     import numpy as np
 
-    faiss.omp_set_num_threads(1)
-    dim = 256
+    rng = np.random.default_rng([7, number])
+    size = min(VECTOR_CHUNK, vectors - number * VECTOR_CHUNK)
+    chunk = centres[rng.integers(0, len(centres), size)] + 0.6 * rng.standard_normal(
+        (size, VECTOR_DIM), dtype=np.float32
+    )
+    faiss.normalize_L2(chunk)
+    return chunk
+
+
+def _merge_top(best: tuple[Any, Any], scores: Any, ids: Any, k: int) -> tuple[Any, Any]:
+    """The k highest scores per row of the two candidate sets, with their ids."""
+    import numpy as np
+
+    all_scores = np.concatenate([best[0], scores], axis=1)
+    all_ids = np.concatenate([best[1], ids], axis=1)
+    keep = np.argpartition(-all_scores, k - 1, axis=1)[:, :k]
+    return np.take_along_axis(all_scores, keep, 1), np.take_along_axis(all_ids, keep, 1)
+
+
+def vector_figures(
+    works: int, vectors: int, shards: int, queries: int = 200, nprobe: int | None = None
+) -> dict[str, Any]:
+    """Search over synthetic vectors sharded by work id, merged top-10, against exact search.
+
+    The vectors are made chunk by chunk and never held all at once (10 million 256-d float
+    vectors are 10 GB): a first pass trains each shard and picks the queries (near copies of
+    vectors it made), a second makes every chunk again, adds it to its shards and keeps each
+    query's exact top 10 so far.
+    """
+    import faiss
+    import numpy as np
+
     rng = np.random.default_rng(7)
-    centres = rng.standard_normal((1024, dim)).astype(np.float32)
-    data = centres[rng.integers(0, len(centres), vectors)] + 0.6 * rng.standard_normal(
-        (vectors, dim)
-    ).astype(np.float32)
-    faiss.normalize_L2(data)
-    work_of = np.arange(vectors, dtype=np.int64) * works // vectors
-    picked = rng.integers(0, vectors, queries)
-    query = data[picked] + 0.3 * rng.standard_normal((queries, dim)).astype(np.float32)
-    faiss.normalize_L2(query)
+    centres = rng.standard_normal((1024, VECTOR_DIM)).astype(np.float32)
+    chunks = -(-vectors // VECTOR_CHUNK)
     per_shard = vectors // shards
     nlist = max(16, min(4096, int(4 * per_shard**0.5)))
+    probes = nprobe or max(16, nlist // 64)
     layout = f"IVF{nlist},Flat" if per_shard <= 1_000_000 else f"IVF{nlist},PQ32x4fs"
+    training = min(per_shard, 50 * nlist)
     built = time.monotonic()
+    # Building may use every core; searching is measured on one thread, as a query runs.
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    samples: list[list[Any]] = [[] for _ in range(shards)]
+    made: list[Any] = []
+    for number in range(chunks):
+        chunk = _vector_chunk(number, vectors, centres)
+        made.append(chunk)
+        shard_of = _work_of(number, len(chunk), works, vectors) % shards
+        for shard in range(shards):
+            samples[shard].append(chunk[shard_of == shard])
+        if all(sum(len(part) for part in sample) >= training for sample in samples):
+            break
+    seen = np.concatenate(made)
+    picked = rng.integers(0, len(seen), queries)
+    query = seen[picked] + 0.3 * rng.standard_normal((queries, VECTOR_DIM)).astype(np.float32)
+    faiss.normalize_L2(query)
+    del made, seen
     indexes = []
-    for shard in range(shards):
-        rows = np.flatnonzero(work_of % shards == shard)
-        index = faiss.index_factory(dim, layout, faiss.METRIC_INNER_PRODUCT)
-        index.train(data[rows[: min(len(rows), 50 * nlist)]])
-        index.add_with_ids(data[rows], rows)
-        faiss.extract_index_ivf(index).nprobe = 16
+    for sample in samples:
+        index = faiss.index_factory(VECTOR_DIM, layout, faiss.METRIC_INNER_PRODUCT)
+        index.train(np.concatenate(sample)[:training])
+        faiss.extract_index_ivf(index).nprobe = min(probes, nlist)
         indexes.append(index)
+    del samples
+    truth = (np.full((queries, 10), -np.inf, np.float32), np.full((queries, 10), -1, np.int64))
+    for number in range(chunks):
+        chunk = _vector_chunk(number, vectors, centres)
+        ids = np.arange(number * VECTOR_CHUNK, number * VECTOR_CHUNK + len(chunk), dtype=np.int64)
+        shard_of = _work_of(number, len(chunk), works, vectors) % shards
+        for shard, index in enumerate(indexes):
+            rows = shard_of == shard
+            index.add_with_ids(chunk[rows], ids[rows])
+        scores = query @ chunk.T
+        kept = min(10, len(chunk))
+        top = np.argpartition(-scores, kept - 1, axis=1)[:, :kept]
+        truth = _merge_top(truth, np.take_along_axis(scores, top, 1), ids[top], 10)
     build_s = time.monotonic() - built
-    exact = faiss.IndexFlatIP(dim)
-    exact.add(data)
-    _scores, truth = exact.search(query, 10)
+    faiss.omp_set_num_threads(1)
     latencies = []
     recalls = []
     for number in range(queries):
         started = time.perf_counter()
         hits: list[tuple[float, int]] = []
         for index in indexes:
-            scores, ids = index.search(query[number : number + 1], 10)
-            hits += [(float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+            scores, found = index.search(query[number : number + 1], 10)
+            hits += [(float(s), int(i)) for s, i in zip(scores[0], found[0], strict=True) if i >= 0]
         merged = [vector for _score, vector in sorted(hits, reverse=True)[:10]]
         latencies.append((time.perf_counter() - started) * 1000)
-        recalls.append(len(set(merged) & set(truth[number].tolist())) / 10)
+        recalls.append(len(set(merged) & set(truth[1][number].tolist())) / 10)
     latencies.sort()
     return {
         "vectors": vectors,
         "works": works,
         "shards": shards,
         "layout_per_shard": layout,
-        "nprobe": 16,
-        "dim": dim,
+        "nprobe": min(probes, nlist),
+        "dim": VECTOR_DIM,
         "build_s": round(build_s, 1),
         "p50_ms": round(latencies[len(latencies) // 2], 3),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 3),
@@ -388,6 +443,14 @@ def vector_figures(works: int, vectors: int, shards: int, queries: int = 200) ->
         "bytes_per_vector": round(sum(_index_bytes(index) for index in indexes) / vectors, 1),
         "vectors_synthetic": "clustered Gaussian 256-d vectors, not image embeddings",
     }
+
+
+def _work_of(number: int, size: int, works: int, vectors: int) -> Any:
+    """The work id of each vector of chunk `number`: works own equal runs of vectors."""
+    import numpy as np
+
+    first = number * VECTOR_CHUNK
+    return np.arange(first, first + size, dtype=np.int64) * works // vectors
 
 
 def _index_bytes(index: Any) -> int:
@@ -433,6 +496,9 @@ def migrated_database(admin_url: str, name: str) -> str:
     return url
 
 
+SCALE_PARTS = ("seen-urls", "crawl", "log", "vectors")
+
+
 def run_scale_benchmark(
     admin_url: str,
     work: Path,
@@ -443,23 +509,28 @@ def run_scale_benchmark(
     leaves: int,
     seen_urls: int,
     log: Log,
-    frontier_only: bool = False,
+    parts: Collection[str] = SCALE_PARTS,
 ) -> dict[str, Any]:
-    """Every figure of `copymark bench scale`, with the load average when each began."""
+    """The figures of `copymark bench scale` (those of `parts`), with the load average when each
+    began; the sizing table when crawl, log and vectors all ran."""
     figures: dict[str, Any] = {}
-    log(f"scale: de-duplicating {seen_urls:,} URLs in the frontier")
-    figures["load_average_before_seen_urls"] = os.getloadavg()[0]
-    figures["seen_urls"] = seen_url_figures(admin_url, seen_urls)
-    if frontier_only:
-        return figures
-    log("scale: crawl with 1, 2 and 4 crawler processes")
-    figures["load_average_at_start"] = os.getloadavg()[0]
-    figures["crawl"] = crawl_figures(admin_url, work, pages, delay_s=0.1)
-    log("scale: log appends from 8 writer processes through one sequencer")
-    figures["load_average_before_log"] = os.getloadavg()[0]
-    figures["log"] = log_figures(admin_url, work, leaves)
-    log("scale: vector search over synthetic shards")
-    figures["load_average_before_vectors"] = os.getloadavg()[0]
-    figures["vectors"] = vector_figures(works, vectors, shards=4)
-    figures["sizing_50m_works"] = sizing(figures["crawl"], figures["log"], figures["vectors"])
+    if "seen-urls" in parts:
+        log(f"scale: de-duplicating {seen_urls:,} URLs in the frontier")
+        figures["load_average_before_seen_urls"] = os.getloadavg()[0]
+        figures["seen_urls"] = seen_url_figures(admin_url, seen_urls)
+    if "crawl" in parts:
+        log("scale: crawl with 1, 2 and 4 crawler processes")
+        figures["load_average_at_start"] = os.getloadavg()[0]
+        figures["crawl"] = crawl_figures(admin_url, work, pages, delay_s=0.1)
+    if "log" in parts:
+        log("scale: log appends from 8 writer processes through one sequencer")
+        figures["load_average_before_log"] = os.getloadavg()[0]
+        figures["log"] = log_figures(admin_url, work, leaves)
+    if "vectors" in parts:
+        log(f"scale: search over {vectors:,} synthetic vectors in 4 shards")
+        figures["load_average_before_vectors"] = os.getloadavg()[0]
+        figures["vectors"] = vector_figures(works, vectors, shards=4)
+        figures["load_average_after_vectors"] = os.getloadavg()[0]
+    if {"crawl", "log", "vectors"} <= set(parts):
+        figures["sizing_50m_works"] = sizing(figures["crawl"], figures["log"], figures["vectors"])
     return figures

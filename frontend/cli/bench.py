@@ -123,15 +123,19 @@ def _scale(
     vectors: int | None,
     pages: int | None,
     seen_urls: int | None,
-    frontier_only: bool,
+    only: str | None,
 ) -> dict[str, Any]:
     import os
     import tempfile
 
-    from bench.scale import run_scale_benchmark
+    from bench.scale import SCALE_PARTS, run_scale_benchmark
 
+    parts = SCALE_PARTS if only is None else [part.strip() for part in only.split(",")]
+    unknown = sorted(set(parts) - set(SCALE_PARTS))
+    if unknown or not parts:
+        fail(f"unknown part {unknown}: choose from {', '.join(SCALE_PARTS)}", 2)
     admin_url = os.environ.get("COPYMARK_BENCH_POSTGRES_URL", "")
-    if not admin_url.startswith("postgresql"):
+    if not admin_url.startswith("postgresql") and set(parts) != {"vectors"}:
         fail(
             "bench scale needs a PostgreSQL server it may create databases on: set "
             "COPYMARK_BENCH_POSTGRES_URL=postgresql+psycopg://user@host:port/postgres",
@@ -147,7 +151,7 @@ def _scale(
             leaves=2_000,
             seen_urls=seen_urls or 1_000_000,
             log=stderr.log,
-            frontier_only=frontier_only,
+            parts=parts,
         )
 
 
@@ -180,9 +184,12 @@ def bench(
         int | None,
         typer.Option("--seen-urls", min=1000, help="scale: URLs the frontier de-duplicates (1M)"),
     ] = None,
-    frontier_only: Annotated[
-        bool, typer.Option("--frontier-only", help="scale: only the seen-URL figures")
-    ] = False,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only", help="scale: these parts alone, comma-separated (seen-urls,crawl,log,vectors)"
+        ),
+    ] = None,
 ) -> None:
     """Measure and print the benchmark figures (units are in the names)."""
     if area is not None and area not in AREAS:
@@ -194,7 +201,7 @@ def bench(
         "licensing": lambda: _licensing(quick),
         "web": lambda: _web(quick, seconds, lists_only),
         "settlement": lambda: _settlement(quick),
-        "scale": lambda: _scale(works, vectors, pages, seen_urls, frontier_only),
+        "scale": lambda: _scale(works, vectors, pages, seen_urls, only),
     }
     results: dict[str, Any] = {}
     # `scale` needs a PostgreSQL server; it runs only when asked for by name.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import resource
 import subprocess
 import tempfile
 import time
@@ -65,16 +66,34 @@ def distinct_jpegs(count: int, seed: int = 0, size: tuple[int, int] = BENCH_SIZE
     return images
 
 
-def registration_through_cli(copymark: Sequence[str], count: int = 1000) -> dict[str, float]:
-    """Works/s of `copymark register FOLDER` on a fresh home, model export excluded (warmed).
+def registration_through_cli(
+    copymark: Sequence[str], count: int = 1000, processes: Sequence[int] = (1,)
+) -> dict[str, float]:
+    """Works/s and CPU-s per work of `copymark register FOLDER --processes N` for each N, each
+    on a fresh home, model export excluded (warmed).
 
-    `copymark` is the command line that runs the CLI, e.g. `[sys.executable, "-m", ...]`.
+    `copymark` is the command line that runs the CLI, e.g. `[sys.executable, "-m", ...]`. The
+    figures of N = 1 keep their plain names; the others carry `_N_processes`.
     """
+    figures: dict[str, float] = {"cli_register_works": float(count)}
+    images = distinct_jpegs(count)
+    for pool in processes:
+        rate, cpu_s = _register_folder(copymark, images, pool)
+        suffix = "" if pool == 1 else f"_{pool}_processes"
+        figures[f"cli_register_works_per_s{suffix}"] = rate
+        figures[f"cli_register_cpu_s_per_work{suffix}"] = cpu_s
+    return figures
+
+
+def _register_folder(
+    copymark: Sequence[str], images: Sequence[bytes], processes: int
+) -> tuple[float, float]:
+    """Works/s and CPU-s per work (the CLI and its fingerprinting processes) of one run."""
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         folder = root / "images"
         folder.mkdir()
-        for number, data in enumerate(distinct_jpegs(count)):
+        for number, data in enumerate(images):
             (folder / f"work-{number:05d}.jpg").write_bytes(data)
         environment = {**os.environ, "COPYMARK_HOME": str(root / "home")}
         # The fresh home's own SQLite database, never a configured server's.
@@ -95,15 +114,32 @@ def registration_through_cli(copymark: Sequence[str], count: int = 1000) -> dict
             check=True,
             capture_output=True,
         )
+        cpu_before = children_cpu_s()
         started = time.perf_counter()
         subprocess.run(
-            [*copymark, "register", str(folder), "--owner", "bench@copymark.test", "--json"],
+            [
+                *copymark,
+                "register",
+                str(folder),
+                "--owner",
+                "bench@copymark.test",
+                "--processes",
+                str(processes),
+                "--json",
+            ],
             env=environment,
             check=True,
             capture_output=True,
         )
         elapsed = time.perf_counter() - started
-    return {"cli_register_works": float(count), "cli_register_works_per_s": count / elapsed}
+        cpu_s = children_cpu_s() - cpu_before
+    return len(images) / elapsed, cpu_s / len(images)
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of every waited-for child process and their own children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def registration_hash_only(app: ScratchApp, count: int = 1000) -> dict[str, float]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, text
 
 from bench.grid_site import GridShape, GridSite, politeness_violations
+from bench.registration import children_cpu_s
 from registry.db import make_engine, unit_of_work
 from registry.log.models import LogLeaf
 from registry.log.sequencer import append_and_wait
@@ -116,11 +116,6 @@ def sequencer_process(environment: dict[str, str]) -> Iterator[subprocess.Popen[
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def crawl_with(

@@ -37,7 +37,9 @@ def _registry(quick: bool) -> dict[str, Any]:
     figures |= inclusion_proofs_per_s(10_000 if quick else 100_000, 500 if quick else 5000)
     figures |= verify_seconds(10_000 if quick else 1_000_000)
     figures |= registration_hash_only(scratch_app(_cache_dir() / "models"), works)
-    figures |= registration_through_cli([sys.executable, "-m", "frontend.cli"], works)
+    figures |= registration_through_cli(
+        [sys.executable, "-m", "frontend.cli"], works, processes=(1, 2, 4)
+    )
     return figures
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Index,
+    Integer,
     LargeBinary,
     UniqueConstraint,
     text,
@@ -243,6 +244,28 @@ class Work(SQLModel, table=True):
     # the owner's certificate hands them on. Null for a public work, whose leaf shows its digests.
     log_openings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     registered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IndexChange(SQLModel, table=True):
+    """A work to add to or remove from every process's similarity index: the change feed.
+
+    Written in the transaction that registers or withdraws the work, so a change exists exactly
+    when its transaction commits; each process applies the changes above the last id it saw
+    (`registry.snapshots.IndexFollower`). SQLite never reuses an id (AUTOINCREMENT), so a
+    follower's cursor stays valid once old rows are deleted.
+    """
+
+    __tablename__ = "index_changes"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    )
+    work_id: int = Field(foreign_key="works.id", ondelete="CASCADE")
+    # "add" (registered) or "remove" (withdrawn).
+    change: str = Field(max_length=6)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class WorkTag(SQLModel, table=True):

@@ -4,7 +4,8 @@ Invariant: a work row and its attestation-log leaf are written in the same trans
 never a work without its leaf nor a leaf without its work. Blobs are written before the transaction
 (content-addressed, so a retry rewrites nothing); `recover` removes blobs a failed transaction left.
 The similarity index is updated only after the transaction commits and is rebuilt from the
-database when it disagrees with it.
+database when it disagrees with it; the same transaction records the change in `index_changes`,
+which every other process's index follows.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal
 
 import numpy as np
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlmodel import Session, col, func, select
 
 from registry.analysis import Analysis, AnalysisPool
@@ -35,6 +36,7 @@ from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
 from registry.messages import N_, Message
 from registry.models import (
+    IndexChange,
     PriorArtConflict,
     User,
     Visibility,
@@ -472,6 +474,19 @@ class Registrar:
         added: Sequence[tuple[int, Fingerprint]] = (),
         removed: Sequence[int] = (),
     ) -> None:
+        """Record the changes in the feed, in this transaction, and apply them here on commit.
+
+        Other processes learn of them from the feed (`registry.snapshots.IndexFollower`).
+        """
+        now = utcnow()
+        changes = [
+            {"work_id": work_id, "change": "add", "recorded_at": now} for work_id, _ in added
+        ]
+        changes += [
+            {"work_id": work_id, "change": "remove", "recorded_at": now} for work_id in removed
+        ]
+        if changes:
+            session.execute(insert(IndexChange).values(changes))
         bind = session.get_bind()
 
         @event.listens_for(session, "after_commit", once=True)

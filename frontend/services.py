@@ -6,8 +6,9 @@ import gc
 import hashlib
 import hmac
 import os
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from registry.monitoring.jobs import Monitor
     from registry.monitoring.screenshots import Screenshotter
     from registry.service import Registrar
+    from registry.snapshots import IndexFollower
     from settlement.service.payouts import PayoutPolicy
     from settlement.stripe.gateway import StripeGateway
     from similarity.crawl.netguard import NetGuard
@@ -62,6 +64,10 @@ class NotInitialised(RuntimeError):
 @dataclass
 class Services:
     settings: Settings
+    _follower: IndexFollower | None = field(default=None, init=False, repr=False, compare=False)
+    _opening_index: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         set_password_cost(
@@ -185,18 +191,34 @@ class Services:
 
     @cached_property
     def similarity(self) -> SimilarityEngine:
+        return self.index_follower.engine
+
+    @property
+    def index_follower(self) -> IndexFollower:
+        """This process's similarity engine, brought in step with the database when first used
+        and from then on following the other processes' changes on a thread of its own."""
         from registry.references import stored_reference_loader
         from registry.service import reference_image_loader
+        from registry.snapshots import IndexFollower
         from similarity.embedding.sscd import load_student
         from similarity.engine import SimilarityEngine
 
-        return SimilarityEngine(
-            self.settings.index_dir,
-            embedder=shared_embedder(self.settings.model_cache_dir),
-            reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
-            copy_descriptor=load_student(),
-            stored_reference=stored_reference_loader(self.read_session),
-        )
+        with self._opening_index:
+            if self._follower is None:
+                engine = SimilarityEngine(
+                    self.settings.index_dir,
+                    embedder=shared_embedder(self.settings.model_cache_dir),
+                    reference_image=reference_image_loader(
+                        self.read_session, self.blobs, self.limits
+                    ),
+                    copy_descriptor=load_student(),
+                    stored_reference=stored_reference_loader(self.read_session),
+                )
+                with self.read_session() as session:
+                    follower = IndexFollower.open(session, engine)
+                follower.start(self.read_session, self.settings.index_follow_s)
+                self._follower = follower
+            return self._follower
 
     def similarity_at(self, index_dir: Path) -> SimilarityEngine:
         """An engine over another index folder (a snapshot being built or loaded)."""
@@ -303,7 +325,10 @@ class Services:
         return Session(self.read_engine)
 
     def close(self) -> None:
-        """Release database connections and the compute pool (only those that were created)."""
+        """Stop following the index changes; release database connections and the compute pool
+        (only what was started or created)."""
+        if self._follower is not None:
+            self._follower.stop()
         compute = self.__dict__.get("compute")
         if compute is not None:
             compute.close()

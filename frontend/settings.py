@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # work (task threads, the relay, the tickers, the watch loop) runs in the one process that
     # holds the home's background lock, and the others only answer requests.
     shared_serving: bool = False
+    # Seconds between rounds in which each process applies the works other processes registered
+    # or withdrew (registry.snapshots.IndexFollower) to its own similarity index.
+    index_follow_s: float = Field(default=2.0, gt=0)
     models_dir: Path | None = None
     # Email is off while smtp_host is empty.
     smtp_host: str = ""

@@ -6,25 +6,52 @@ or S3, content-addressed like every blob); a row in `index_snapshots` names it a
 work id it holds. `load_latest` unpacks the newest snapshot into a process's index folder,
 opens it, then adds the works registered since and removes the works withdrawn, so that it
 answers as an index freshly built from the database would.
+
+Between restarts, each process follows the change feed (`index_changes`, one row per work
+registered or withdrawn, written in that work's transaction): `IndexFollower` applies, a round at
+a time, the changes committed since its last round, so a work registered or withdrawn by one
+process is found, or no longer matched, by every other within one round.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import tarfile
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable
+from datetime import timedelta
 from pathlib import Path
+from typing import Final
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from registry.blobs import BlobStore
-from registry.models import IndexSnapshot, Work, WorkStatus, persisted_id
+from registry.models import IndexChange, IndexSnapshot, Work, WorkStatus, persisted_id, utcnow
 from similarity.engine import Fingerprint, SimilarityEngine
 from similarity.index.storage import write_atomically
 
+logger = logging.getLogger(__name__)
+
 # An engine over an index folder; the composition root binds the embedder and references.
 EngineAt = Callable[[Path], SimilarityEngine]
+# A change's id is drawn from a sequence when its row is inserted and becomes visible when its
+# transaction commits, a moment later: on PostgreSQL a lower id can appear after a higher one.
+# An id still missing this long after a round first passed it belongs to a transaction that
+# rolled back (its id never appears), and is forgotten. Registrations commit within seconds of
+# writing their changes; two minutes leaves room for a slow batch and a loaded database.
+GAP_WAIT_S: Final = 120.0
+# More ids missing at once than this are no transactions in flight (a sequence moved ahead by
+# hand): only the highest are watched.
+MAX_GAPS: Final = 10_000
+# A catch-up touching more works than this rebuilds the index instead: each single add scans
+# every stored id, where a rebuild adds every work in one pass.
+REBUILD_ABOVE: Final = 1_000
+# Works read per statement when changes are applied (below every database's parameter limit).
+_READ_CHUNK: Final = 1_000
+_INDEXABLE = (Work.status != WorkStatus.WITHDRAWN, col(Work.fingerprint).is_not(None))
 # The index files a snapshot carries (background vectors depend only on the model).
 _INDEX_FILES = ("pdq.index", "embedding-")
 
@@ -34,13 +61,7 @@ def indexable_fingerprints(
 ) -> list[tuple[int, Fingerprint]]:
     """The stored fingerprint of every indexable work with an id above `after_work_id`."""
     works = session.exec(
-        select(Work)
-        .where(
-            Work.status != WorkStatus.WITHDRAWN,
-            col(Work.fingerprint).is_not(None),
-            col(Work.id) > after_work_id,
-        )
-        .order_by(col(Work.id))
+        select(Work).where(*_INDEXABLE, col(Work.id) > after_work_id).order_by(col(Work.id))
     )
     return [
         (persisted_id(work), Fingerprint.from_bytes(work.fingerprint))
@@ -108,3 +129,166 @@ def load_latest(
         if gone is not None:
             engine.remove(gone)
     return engine, len(delta)
+
+
+class IndexFollower:
+    """Keeps one process's engine in step with the change feed, a round at a time.
+
+    A change names a work; the work's row says what the index should hold: an indexable work is
+    added with its stored fingerprint (replacing what the engine held for it), any other is
+    removed. So applying a change twice is harmless, and so is a process's own change coming
+    back through the feed. Ids missing below the highest seen are looked for again each round
+    for `gap_wait_s`, since on PostgreSQL they may still commit.
+    """
+
+    def __init__(
+        self,
+        engine: SimilarityEngine,
+        cursor: int = 0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        gap_wait_s: float = GAP_WAIT_S,
+    ) -> None:
+        self.engine = engine
+        self.cursor = cursor
+        self._clock = clock
+        self._gap_wait_s = gap_wait_s
+        # Missing ids below the cursor, each with when a round first missed it.
+        self._gaps: dict[int, float] = {}
+        self._checked_rebuilds = engine.rebuilds
+        self._round = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def open(
+        cls,
+        session: Session,
+        engine: SimilarityEngine,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        gap_wait_s: float = GAP_WAIT_S,
+    ) -> IndexFollower:
+        """Follow the feed from now on: note where it stands, then bring the engine in step
+        with the database, which then holds at least every change up to that point.
+
+        Changes recorded within the last `gap_wait_s` may belong to transactions still open:
+        the ids missing among them are watched like any gap.
+        """
+        cutoff = utcnow() - timedelta(seconds=gap_wait_s)
+        settled = session.exec(
+            select(func.max(IndexChange.id)).where(IndexChange.recorded_at < cutoff)
+        ).one()
+        follower = cls(engine, settled or 0, clock=clock, gap_wait_s=gap_wait_s)
+        recent = session.exec(select(IndexChange.id).where(col(IndexChange.id) > follower.cursor))
+        follower._advance([change_id for change_id in recent if change_id is not None])
+        follower.catch_up(session)
+        return follower
+
+    @property
+    def gaps(self) -> frozenset[int]:
+        """The missing ids still looked for."""
+        return frozenset(self._gaps)
+
+    def follow(self, session: Session) -> int:
+        """One round: apply the changes committed since the last; returns how many it applied.
+
+        After a rebuild of the engine (which holds what the database held when it began) the
+        round first catches the engine up with the database.
+        """
+        with self._round:
+            if self.engine.rebuilds != self._checked_rebuilds:
+                self.catch_up(session)
+            low = min(self._gaps, default=self.cursor + 1) - 1
+            rows = session.exec(
+                select(IndexChange.id, IndexChange.work_id)
+                .where(col(IndexChange.id) > low)
+                .order_by(col(IndexChange.id))
+            ).all()
+            fresh = [
+                (change_id, work_id)
+                for change_id, work_id in rows
+                if change_id is not None and (change_id > self.cursor or change_id in self._gaps)
+            ]
+            self._apply(session, {work_id for _, work_id in fresh})
+            self._advance([change_id for change_id, _ in rows if change_id is not None])
+            return len(fresh)
+
+    def catch_up(self, session: Session) -> int:
+        """Add the indexable works the engine lacks and remove the others it holds, or rebuild
+        when that is many; returns how many works it added or removed."""
+        rebuilds = self.engine.rebuilds
+        indexable = {
+            work_id
+            for work_id in session.exec(select(Work.id).where(*_INDEXABLE))
+            if work_id is not None
+        }
+        held = self.engine.work_ids()
+        differing = (indexable - held) | (held - indexable)
+        if self.engine.needs_rebuild or len(differing) > REBUILD_ABOVE:
+            self.engine.rebuild(indexable_fingerprints(session))
+            rebuilds = self.engine.rebuilds
+        else:
+            self._apply(session, differing)
+        self._checked_rebuilds = rebuilds
+        return len(differing)
+
+    def start(self, sessions: Callable[[], Session], interval_s: float) -> None:
+        """Follow on a thread of its own, a round every `interval_s`, each in its own session."""
+        self._thread = threading.Thread(
+            target=self._run, args=(sessions, interval_s), name="index-follower", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self, sessions: Callable[[], Session], interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            try:
+                with sessions() as session:
+                    self.follow(session)
+            except Exception:
+                # A database hiccup must not end the thread: the cursor did not move, so the
+                # next round applies the same changes.
+                logger.exception("following the index changes failed; the next round retries")
+
+    def _apply(self, session: Session, work_ids: Collection[int]) -> None:
+        ordered = sorted(work_ids)
+        for start in range(0, len(ordered), _READ_CHUNK):
+            chunk = ordered[start : start + _READ_CHUNK]
+            stored = dict(_stored_fingerprints(session, chunk))
+            for work_id in chunk:
+                fingerprint = stored.get(work_id)
+                if fingerprint is None:
+                    self.engine.remove(work_id)
+                else:
+                    self.engine.add(work_id, Fingerprint.from_bytes(fingerprint))
+
+    def _advance(self, seen: Iterable[int]) -> None:
+        """Move the cursor past the ids seen; watch the ids missing below it, for a while."""
+        now = self._clock()
+        present = set(seen)
+        for change_id in present:
+            self._gaps.pop(change_id, None)
+        top = max(present, default=self.cursor)
+        if top > self.cursor:
+            for change_id in range(max(self.cursor + 1, top - MAX_GAPS), top):
+                if change_id not in present:
+                    self._gaps[change_id] = now
+            self.cursor = top
+        self._gaps = {
+            change_id: missed
+            for change_id, missed in self._gaps.items()
+            if now - missed < self._gap_wait_s
+        }
+
+
+def _stored_fingerprints(session: Session, work_ids: list[int]) -> list[tuple[int, bytes]]:
+    """(id, fingerprint) of the indexable works among these."""
+    rows = session.exec(
+        select(Work.id, Work.fingerprint).where(col(Work.id).in_(work_ids), *_INDEXABLE)
+    )
+    return [(work_id, data) for work_id, data in rows if work_id is not None and data is not None]

@@ -279,6 +279,9 @@ class SimilarityEngine:
         self._copy_vectors: dict[int, FloatArray] = {}
         self._copy_background: FloatArray | None = None
         self.needs_rebuild = False
+        # Counts rebuilds: whoever keeps the index in step re-checks it after one, since a
+        # rebuild replaces the indexes with what the database held when it began.
+        self.rebuilds = 0
         self._hashes = self._open_hashes()
         self._vectors = self._open_vectors()
         self._background = self._load_background()
@@ -425,6 +428,14 @@ class SimilarityEngine:
     def __len__(self) -> int:
         """Works whose hashes are indexed (a work with only flat regions has none)."""
         return self._hashes.work_count()
+
+    def work_ids(self) -> set[int]:
+        """Every work indexed, by its hashes or its embeddings."""
+        with self._lock:
+            held = self._hashes.held_work_ids()
+            if self._vectors is not None:
+                held |= self._vectors.held_work_ids()
+        return held
 
     def search(
         self,
@@ -757,6 +768,7 @@ class SimilarityEngine:
         with self._lock:
             self._hashes, self._vectors = _sized_layouts(hashes, vectors)
             self.needs_rebuild = False
+            self.rebuilds += 1
             self.save()
         return count
 

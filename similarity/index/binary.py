@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from similarity.index.ids import MAX_REGIONS
 from similarity.index.storage import IndexCorruptError, read_bytes, write_atomically
-from similarity.index.work_rows import WorkRowIndex
+from similarity.index.work_rows import WorkRowIndex, stored_ids
 
 Layout = Literal["flat", "ivf"]
 
@@ -65,7 +65,7 @@ class BinaryHashIndex(WorkRowIndex):
     def work_count(self) -> int:
         """Distinct works indexed: regions are numbered from 0, so each work has one region 0."""
         with self._lock:
-            ids = _stored_ids(self._index)
+            ids = stored_ids(self._index)
         return int(np.count_nonzero(ids % MAX_REGIONS == 0))
 
     def train(self, sample: npt.NDArray[np.uint8]) -> None:
@@ -115,17 +115,3 @@ class BinaryHashIndex(WorkRowIndex):
         loaded = cls(bits)
         loaded._index = index
         return loaded
-
-
-def _stored_ids(index: faiss.IndexBinary) -> npt.NDArray[np.int64]:
-    """Every FAISS id held by a flat (id-mapped) or IVF binary index."""
-    if isinstance(index, faiss.IndexBinaryIDMap):
-        return np.asarray(faiss.vector_to_array(index.id_map), dtype=np.int64)
-    # The type stubs do not declare IndexBinaryIVF's lists.
-    lists = getattr(faiss.downcast_IndexBinary(index), "invlists")  # noqa: B009
-    parts = [
-        faiss.rev_swig_ptr(lists.get_ids(number), lists.list_size(number)).copy()
-        for number in range(lists.nlist)
-        if lists.list_size(number)
-    ]
-    return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)

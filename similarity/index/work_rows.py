@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from similarity.index.ids import region_ids, work_range
+from similarity.index.ids import region_ids, work_ids, work_range
 
 
 class WorkRowIndex:
@@ -33,6 +33,12 @@ class WorkRowIndex:
     def needs_training(self) -> bool:
         """IVF layouts learn their lists from a sample before the first add."""
         return not bool(self._index.is_trained)
+
+    def held_work_ids(self) -> set[int]:
+        """Every work with at least one row here."""
+        with self._lock:
+            ids = stored_ids(self._index)
+        return {int(work) for work in np.unique(work_ids(ids))}
 
     def remove(self, work_id: int) -> int:
         """Drop every region of a work; returns how many rows went."""
@@ -73,3 +79,20 @@ class WorkRowIndex:
         with self._lock:
             if self.needs_training:
                 self._index.train(np.ascontiguousarray(sample))
+
+
+def stored_ids(index: Any) -> npt.NDArray[np.int64]:
+    """Every FAISS id held by a flat (id-mapped) or IVF index, binary or dense."""
+    if isinstance(index, faiss.IndexBinary):
+        index = faiss.downcast_IndexBinary(index)
+    else:
+        index = faiss.downcast_index(index)
+    if hasattr(index, "id_map"):
+        return np.asarray(faiss.vector_to_array(index.id_map), dtype=np.int64)
+    lists = index.invlists
+    parts = [
+        faiss.rev_swig_ptr(lists.get_ids(number), lists.list_size(number)).copy()
+        for number in range(lists.nlist)
+        if lists.list_size(number)
+    ]
+    return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)

@@ -1,0 +1,69 @@
+"""The index follower: rounds on a timer that outlive a failed round, and catching up after a
+rebuild that began before the latest changes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlmodel import Session
+
+from registry.db import unit_of_work
+from registry.models import persisted_id
+from registry.schemas import WorkMetadata
+from registry.service import Upload
+from registry.snapshots import IndexFollower
+from tests.factories import photo_jpeg
+from tests.unit.registry.monitoring.support import make_user
+from tests.unit.registry.wiring import RegistryParts
+
+
+def register(parts: RegistryParts, name: str) -> int:
+    owner = make_user(parts, f"{name}@example.com")
+    with unit_of_work(parts.session) as session:
+        upload = Upload(photo_jpeg(name), f"{name}.jpg", WorkMetadata())
+        return persisted_id(parts.registrar.register(session, owner, upload).work)
+
+
+def opened(parts: RegistryParts) -> IndexFollower:
+    with parts.read_session() as session:
+        return IndexFollower.open(session, parts.restarted().similarity)
+
+
+def failing_once(sessions: Callable[[], Session]) -> Callable[[], Session]:
+    calls = 0
+
+    def session() -> Session:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("the database went away for a moment")
+        return sessions()
+
+    return session
+
+
+def test_the_timer_thread_applies_changes_after_a_failed_round(parts: RegistryParts) -> None:
+    follower = opened(parts)
+    follower.start(failing_once(parts.read_session), interval_s=0.02)
+    try:
+        work_id = register(parts, "coffee")
+        deadline = time.monotonic() + 10
+        while work_id not in follower.engine.work_ids() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert follower.engine.work_ids() == {work_id}
+    finally:
+        follower.stop()
+
+
+def test_a_round_after_a_rebuild_brings_back_what_the_rebuild_missed(
+    parts: RegistryParts,
+) -> None:
+    work_id = register(parts, "coffee")
+    follower = opened(parts)
+    assert follower.engine.work_ids() == {work_id}
+    # A rebuild that read the database before the work was registered, and finished after.
+    follower.engine.rebuild([])
+    with parts.read_session() as session:
+        follower.follow(session)
+    assert follower.engine.work_ids() == {work_id}

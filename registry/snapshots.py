@@ -21,6 +21,8 @@ import tarfile
 import tempfile
 import threading
 import time
+import types
+import weakref
 from collections.abc import Callable, Collection, Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -46,8 +48,8 @@ GAP_WAIT_S: Final = 120.0
 # More ids missing at once than this are no transactions in flight (a sequence moved ahead by
 # hand): only the highest are watched.
 MAX_GAPS: Final = 10_000
-# A catch-up touching more works than this rebuilds the index instead: each single add scans
-# every stored id, where a rebuild adds every work in one pass.
+# A catch-up touching more works than this rebuilds the index instead: each removal scans every
+# stored id, and an index that far out of step is cheaper to make again in one pass.
 REBUILD_ABOVE: Final = 1_000
 # Works read per statement when changes are applied (below every database's parameter limit).
 _READ_CHUNK: Final = 1_000
@@ -234,9 +236,21 @@ class IndexFollower:
         return len(differing)
 
     def start(self, sessions: Callable[[], Session], interval_s: float) -> None:
-        """Follow on a thread of its own, a round every `interval_s`, each in its own session."""
+        """Follow on a thread of its own, a round every `interval_s`, each in its own session.
+
+        The thread holds the follower, and `sessions` when it is a bound method, only weakly:
+        once their owner is gone (a command run in a test, a closed app) the thread ends.
+        """
+        opener: Callable[[], Callable[[], Session] | None] = (
+            weakref.WeakMethod(sessions)
+            if isinstance(sessions, types.MethodType)
+            else lambda: sessions
+        )
         self._thread = threading.Thread(
-            target=self._run, args=(sessions, interval_s), name="index-follower", daemon=True
+            target=_follow_until_stopped,
+            args=(weakref.ref(self), opener, self._stop, interval_s),
+            name="index-follower",
+            daemon=True,
         )
         self._thread.start()
 
@@ -245,27 +259,25 @@ class IndexFollower:
         if self._thread is not None:
             self._thread.join(timeout_s)
 
-    def _run(self, sessions: Callable[[], Session], interval_s: float) -> None:
-        while not self._stop.wait(interval_s):
-            try:
-                with sessions() as session:
-                    self.follow(session)
-            except Exception:
-                # A database hiccup must not end the thread: the cursor did not move, so the
-                # next round applies the same changes.
-                logger.exception("following the index changes failed; the next round retries")
-
     def _apply(self, session: Session, work_ids: Collection[int]) -> None:
+        """Bring these works in step: add the indexable ones the engine lacks, in one pass,
+        and remove the others it holds; what already agrees (a process's own change coming
+        back) costs nothing, since a work's fingerprint never changes."""
+        if not work_ids:
+            return
+        held = self.engine.work_ids()
         ordered = sorted(work_ids)
         for start in range(0, len(ordered), _READ_CHUNK):
             chunk = ordered[start : start + _READ_CHUNK]
             stored = dict(_stored_fingerprints(session, chunk))
+            self.engine.add_new(
+                (work_id, Fingerprint.from_bytes(stored[work_id]))
+                for work_id in chunk
+                if work_id in stored and work_id not in held
+            )
             for work_id in chunk:
-                fingerprint = stored.get(work_id)
-                if fingerprint is None:
+                if work_id not in stored and work_id in held:
                     self.engine.remove(work_id)
-                else:
-                    self.engine.add(work_id, Fingerprint.from_bytes(fingerprint))
 
     def _advance(self, seen: Iterable[int]) -> None:
         """Move the cursor past the ids seen; watch the ids missing below it, for a while."""
@@ -284,6 +296,26 @@ class IndexFollower:
             for change_id, missed in self._gaps.items()
             if now - missed < self._gap_wait_s
         }
+
+
+def _follow_until_stopped(
+    follower_ref: Callable[[], IndexFollower | None],
+    opener: Callable[[], Callable[[], Session] | None],
+    stop: threading.Event,
+    interval_s: float,
+) -> None:
+    while not stop.wait(interval_s):
+        follower, sessions = follower_ref(), opener()
+        if follower is None or sessions is None:
+            return
+        try:
+            with sessions() as session:
+                follower.follow(session)
+        except Exception:
+            # A database hiccup must not end the thread: the cursor did not move, so the next
+            # round applies the same changes.
+            logger.exception("following the index changes failed; the next round retries")
+        del follower, sessions
 
 
 def _stored_fingerprints(session: Session, work_ids: list[int]) -> list[tuple[int, bytes]]:

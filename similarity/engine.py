@@ -416,6 +416,26 @@ class SimilarityEngine:
                 self._vectors.add(work_id, fingerprint.embeddings[: fingerprint.reference_count])
             self._hashes, self._vectors = _sized_layouts(self._hashes, self._vectors)
 
+    def add_new(self, items: Iterable[tuple[int, Fingerprint]]) -> None:
+        """Index works this engine does not hold yet, in one pass per index.
+
+        `add` first removes what a work had, which scans every stored id; works known to be
+        new skip that, so adding many costs one pass instead of one scan each.
+        """
+        hash_rows: dict[int, npt.NDArray[np.uint8]] = {}
+        vector_rows: dict[int, FloatArray] = {}
+        for work_id, fingerprint in items:
+            indexed = fingerprint.indexed_hashes()
+            if indexed:
+                hash_rows[work_id] = np.stack(indexed)
+            if fingerprint.embeddings is not None:
+                vector_rows[work_id] = fingerprint.embeddings[: fingerprint.reference_count]
+        with self._lock:
+            self._hashes.add_new(hash_rows.items())
+            if self._vectors is not None:
+                self._vectors.add_new(vector_rows.items())
+            self._hashes, self._vectors = _sized_layouts(self._hashes, self._vectors)
+
     def remove(self, work_id: int) -> None:
         """Withdraw a work: it stops matching immediately."""
         with self._lock:

@@ -3,6 +3,7 @@ rebuild that began before the latest changes."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 
@@ -67,3 +68,26 @@ def test_a_round_after_a_rebuild_brings_back_what_the_rebuild_missed(
     with parts.read_session() as session:
         follower.follow(session)
     assert follower.engine.work_ids() == {work_id}
+
+
+class Owner:
+    """Stands for the app's services: the follower's sessions are a method of its owner."""
+
+    def __init__(self, parts: RegistryParts) -> None:
+        self.parts = parts
+
+    def read_session(self) -> Session:
+        return self.parts.read_session()
+
+
+def test_the_thread_ends_once_its_owner_is_gone(parts: RegistryParts) -> None:
+    owner = Owner(parts)
+    follower = opened(parts)
+    follower.start(owner.read_session, interval_s=0.02)
+    thread = follower._thread
+    assert thread is not None
+    assert thread.is_alive()
+    del owner, follower
+    gc.collect()
+    thread.join(timeout=5)
+    assert not thread.is_alive()

@@ -486,3 +486,25 @@ def test_a_stored_descriptor_of_another_kind_is_not_compared(
     engine = _storing_engine(tmp_path / "other", _stored(scratch), image_of)
     assert _outcomes(engine) == decoding_outcomes
     assert decoded
+
+
+def test_the_works_it_holds_stay_what_its_indexes_hold_through_every_change(
+    tmp_path: Path,
+) -> None:
+    engine = SimilarityEngine(tmp_path, ThumbnailEmbedder(), WORKS.get)
+    prints = {work_id: engine.fingerprint(image) for work_id, image in WORKS.items()}
+
+    def scanned() -> set[int]:
+        """What a process opening the saved files reads from the indexes themselves."""
+        engine.save()
+        return SimilarityEngine(tmp_path, ThumbnailEmbedder(), WORKS.get).work_ids()
+
+    assert engine.work_ids() == set()
+    engine.add(1, prints[1])
+    engine.add_new([(2, prints[2]), (3, prints[3])])
+    assert engine.work_ids() == {1, 2, 3} == scanned()
+    engine.remove(2)
+    engine.add(1, prints[1])
+    assert engine.work_ids() == {1, 3} == scanned()
+    engine.rebuild([(4, prints[4]), (5, prints[5])])
+    assert engine.work_ids() == {4, 5} == scanned()

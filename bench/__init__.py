@@ -14,6 +14,7 @@ wiring (services on a scratch home, the `copymark` command), the CLI builds it a
 - `crawl`: crawler pages/s against a loopback site.
 - `monitoring`: crawl-to-alert end to end, alert precision and recall per copy family.
 - `log`: attestation-log appends, inclusion proofs and full audits.
+- `spawned`: workers in spawned processes, started together and gathered against a deadline.
 - `registration`: works/s and CPU-s per work through `copymark register` at 1, 2 and 4
   fingerprinting processes, and the hash-only baseline.
 - `licensing`: split executions/s and a deep derivative chain.

@@ -14,13 +14,12 @@ in the same run, is the split alone: the same lines through the engine, with no 
 from __future__ import annotations
 
 import multiprocessing
-import queue
 import tempfile
 import time
 from collections.abc import Callable
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import stripe
 from sqlmodel import Session, col, func, select
@@ -31,6 +30,7 @@ from bench.settlement_simulation import (
     seeded_work,
     wholesale_offer,
 )
+from bench.spawned import run_spawned
 from bench.wiring import AppServices, ScratchApp
 from licensing.contract import parse_contract_data
 from licensing.engine import RetailSale, compile_contract, execute
@@ -190,6 +190,13 @@ def _ingest(app: AppServices, sales: int, batch: int) -> float:
     return sales / (time.perf_counter() - started)
 
 
+class _Span(NamedTuple):
+    """When one report stream began and ended (the system's monotonic clock)."""
+
+    started: float
+    ended: float
+
+
 def _report_stream(
     open_app: ScratchApp,
     home: Path,
@@ -204,7 +211,7 @@ def _report_stream(
             barrier.wait()
             started = time.monotonic()
             _submit_reports(app, grant_id, brand_id, sales, batch)
-            results.put((started, time.monotonic()))
+            results.put(_Span(started, time.monotonic()))
     except Exception as error:
         barrier.abort()
         results.put(f"{type(error).__name__}: {error}")
@@ -219,46 +226,20 @@ def _ingest_concurrently(
     since each line's tier depends on the lines before it, while other brands' run alongside.
     """
     grants = [_seed_grant(app, f"stream{number}") for number in range(streams)]
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(streams)
-    results: multiprocessing.Queue[object] = context.Queue()
-    processes = [
-        context.Process(
-            target=_report_stream,
-            args=(open_app, home, (grant_id, brand_id, sales, batch), barrier, results),
-        )
-        for grant_id, brand_id in grants
-    ]
-    for process in processes:
-        process.start()
-    spans: list[tuple[float, float]] = []
-    deadline = time.monotonic() + STREAM_TIMEOUT_S
-    try:
-        while len(spans) < streams:
-            try:
-                outcome = results.get(timeout=1.0)
-            except queue.Empty:
-                failed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
-                if failed:
-                    raise RuntimeError(f"a report stream exited with code {failed[0]}") from None
-                if time.monotonic() > deadline:
-                    raise RuntimeError("a report stream did not finish in time") from None
-                continue
-            if not isinstance(outcome, tuple):
-                raise RuntimeError(f"a report stream failed: {outcome}")
-            spans.append(outcome)
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-            if process.is_alive():
-                process.kill()
+    spans = run_spawned(
+        _report_stream,
+        [(open_app, home, (grant_id, brand_id, sales, batch)) for grant_id, brand_id in grants],
+        _Span,
+        name="report stream",
+        timeout_s=STREAM_TIMEOUT_S,
+    )
     with app.session() as session:
         recorded = session.exec(
             select(func.count()).where(col(SalesReport.grant_id).in_([g for g, _ in grants]))
         ).one()
     if recorded != streams * sales:
         raise RuntimeError(f"{recorded} report lines recorded, not {streams * sales}")
-    seconds = max(end for _, end in spans) - min(start for start, _ in spans)
+    seconds = max(span.ended for span in spans) - min(span.started for span in spans)
     return streams * sales / seconds
 
 

@@ -431,14 +431,7 @@ class SimilarityEngine:
         `add` first removes what a work had, which scans every stored id; works known to be
         new skip that, so adding many costs one pass instead of one scan each.
         """
-        hash_rows: dict[int, npt.NDArray[np.uint8]] = {}
-        vector_rows: dict[int, FloatArray] = {}
-        for work_id, fingerprint in items:
-            indexed = fingerprint.indexed_hashes()
-            if indexed:
-                hash_rows[work_id] = np.stack(indexed)
-            if fingerprint.embeddings is not None:
-                vector_rows[work_id] = fingerprint.embeddings[: fingerprint.reference_count]
+        hash_rows, vector_rows, _count = _index_rows(items)
         with self._lock:
             self._hashes.add_new(hash_rows.items())
             if self._vectors is not None:
@@ -789,17 +782,8 @@ class SimilarityEngine:
         """Replace the indexes with the given works (after files went missing or corrupt)."""
         hashes = BinaryHashIndex()
         vectors = EmbeddingIndex(self._embedder.dim) if self._embedder is not None else None
-        hash_rows: dict[int, npt.NDArray[np.uint8]] = {}
-        vector_rows: dict[int, FloatArray] = {}
-        count = 0
         # Gathered first and added in one call each: adding work by work costs O(N^2).
-        for work_id, fingerprint in items:
-            indexed = fingerprint.indexed_hashes()
-            if indexed:
-                hash_rows[work_id] = np.stack(indexed)
-            if fingerprint.embeddings is not None:
-                vector_rows[work_id] = fingerprint.embeddings[: fingerprint.reference_count]
-            count += 1
+        hash_rows, vector_rows, count = _index_rows(items)
         hashes.add_new(hash_rows.items())
         if vectors is not None:
             vectors.add_new(vector_rows.items())
@@ -837,6 +821,24 @@ def _verify_window(query_rgb: RGBArray, window: Box, reference: Keypoints) -> Ve
     scale = crop.shape[1] / enlarged.shape[1]
     (a, b, c, d) = ((window.left + x * scale, window.top + y * scale) for x, y in outcome.region)
     return dataclasses.replace(outcome, region=(a, b, c, d))
+
+
+def _index_rows(
+    items: Iterable[tuple[int, Fingerprint]],
+) -> tuple[dict[int, npt.NDArray[np.uint8]], dict[int, FloatArray], int]:
+    """Each work's rows for the hash index and for the embedding index (when it has any), and
+    how many works there were."""
+    hash_rows: dict[int, npt.NDArray[np.uint8]] = {}
+    vector_rows: dict[int, FloatArray] = {}
+    count = 0
+    for work_id, fingerprint in items:
+        count += 1
+        indexed = fingerprint.indexed_hashes()
+        if indexed:
+            hash_rows[work_id] = np.stack(indexed)
+        if fingerprint.embeddings is not None:
+            vector_rows[work_id] = fingerprint.embeddings[: fingerprint.reference_count]
+    return hash_rows, vector_rows, count
 
 
 def _sized_layouts(

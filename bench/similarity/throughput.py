@@ -26,7 +26,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import queue
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from bench.similarity.open_world import (
     _registry,
 )
 from bench.similarity.verdicts import verdict_of
+from bench.spawned import run_spawned
 from similarity.images import load_image
 from similarity.index.storage import write_atomically
 
@@ -267,39 +267,13 @@ def _answer(
 
 def _run(jobs: Sequence[_Job]) -> list[_Answered]:
     """Run the jobs in spawned processes (fresh interpreters: no inherited ONNX or FAISS state)."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(jobs))
-    results: multiprocessing.Queue[object] = context.Queue()
-    processes = [
-        context.Process(target=_answer, args=(worker, job, barrier, results))
-        for worker, job in enumerate(jobs)
-    ]
-    for process in processes:
-        process.start()
-    answered: list[_Answered] = []
-    deadline = time.monotonic() + _WORKER_TIMEOUT_S
-    try:
-        while len(answered) < len(jobs):
-            try:
-                outcome = results.get(timeout=1.0)
-            except queue.Empty:
-                # A worker that died before it could report (killed, or failed to start).
-                failed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
-                if failed:
-                    raise ThroughputError(
-                        f"a throughput worker exited with code {failed[0]}"
-                    ) from None
-                if time.monotonic() > deadline:
-                    raise ThroughputError("a throughput worker answered nothing in time") from None
-                continue
-            if not isinstance(outcome, _Answered):
-                raise ThroughputError(f"a throughput worker failed: {outcome}")
-            answered.append(outcome)
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-            if process.is_alive():
-                process.kill()
+    answered = run_spawned(
+        _answer,
+        list(enumerate(jobs)),
+        _Answered,
+        name="throughput worker",
+        timeout_s=_WORKER_TIMEOUT_S,
+    )
     return sorted(answered, key=lambda outcome: outcome.worker)
 
 

@@ -49,6 +49,7 @@ from registry.models import (
 from registry.notifications.service import notify
 from registry.repository import get_owned_work, prior_art_conflicts, visible_work_ids
 from registry.schemas import WorkMetadata, WorkUpdate
+from registry.snapshots import INDEXABLE
 from registry.tasks.outbox import enqueue
 from registry.tasks.queue import TaskArgs, TaskKind
 from similarity.engine import Fingerprint, SimilarityEngine
@@ -462,7 +463,7 @@ class Registrar:
         if self.similarity.needs_rebuild or recorded != expected:
             rebuilt = self.similarity.rebuild(
                 (persisted_id(work), Fingerprint.from_bytes(work.fingerprint))
-                for work in session.exec(select(Work).where(*_INDEXABLE))
+                for work in session.exec(select(Work).where(*INDEXABLE))
                 if work.fingerprint is not None
             )
             self._write_watermark(session)
@@ -508,9 +509,6 @@ class Registrar:
         temporary.replace(self.index_dir / WATERMARK_FILE)
 
 
-_INDEXABLE = (Work.status != WorkStatus.WITHDRAWN, col(Work.fingerprint).is_not(None))
-
-
 def _digest_of(upload: AnyUpload) -> str:
     if isinstance(upload, StoredUpload):
         return upload.sha256
@@ -528,7 +526,7 @@ def _owned_works(session: Session, owner_id: int, digests: Sequence[str]) -> dic
 
 
 def _database_watermark(session: Session) -> dict[str, int]:
-    count, highest = session.exec(select(func.count(), func.max(Work.id)).where(*_INDEXABLE)).one()
+    count, highest = session.exec(select(func.count(), func.max(Work.id)).where(*INDEXABLE)).one()
     return {"works": int(count), "highest_work_id": int(highest or 0)}
 
 

@@ -53,7 +53,8 @@ MAX_GAPS: Final = 10_000
 REBUILD_ABOVE: Final = 1_000
 # Works read per statement when changes are applied (below every database's parameter limit).
 _READ_CHUNK: Final = 1_000
-_INDEXABLE = (Work.status != WorkStatus.WITHDRAWN, col(Work.fingerprint).is_not(None))
+# Which works the similarity index holds: those not withdrawn that have a fingerprint.
+INDEXABLE = (Work.status != WorkStatus.WITHDRAWN, col(Work.fingerprint).is_not(None))
 # The index files a snapshot carries (background vectors depend only on the model).
 _INDEX_FILES = ("pdq.index", "embedding-")
 
@@ -63,7 +64,7 @@ def indexable_fingerprints(
 ) -> list[tuple[int, Fingerprint]]:
     """The stored fingerprint of every indexable work with an id above `after_work_id`."""
     works = session.exec(
-        select(Work).where(*_INDEXABLE, col(Work.id) > after_work_id).order_by(col(Work.id))
+        select(Work).where(*INDEXABLE, col(Work.id) > after_work_id).order_by(col(Work.id))
     )
     return [
         (persisted_id(work), Fingerprint.from_bytes(work.fingerprint))
@@ -222,7 +223,7 @@ class IndexFollower:
         rebuilds = self.engine.rebuilds
         indexable = {
             work_id
-            for work_id in session.exec(select(Work.id).where(*_INDEXABLE))
+            for work_id in session.exec(select(Work.id).where(*INDEXABLE))
             if work_id is not None
         }
         held = self.engine.work_ids()
@@ -321,6 +322,6 @@ def _follow_until_stopped(
 def _stored_fingerprints(session: Session, work_ids: list[int]) -> list[tuple[int, bytes]]:
     """(id, fingerprint) of the indexable works among these."""
     rows = session.exec(
-        select(Work.id, Work.fingerprint).where(col(Work.id).in_(work_ids), *_INDEXABLE)
+        select(Work.id, Work.fingerprint).where(col(Work.id).in_(work_ids), *INDEXABLE)
     )
     return [(work_id, data) for work_id, data in rows if work_id is not None and data is not None]

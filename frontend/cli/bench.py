@@ -134,8 +134,8 @@ def _scale(
 
     parts = SCALE_PARTS if only is None else [part.strip() for part in only.split(",")]
     unknown = sorted(set(parts) - set(SCALE_PARTS))
-    if unknown or not parts:
-        fail(f"unknown part {unknown}: choose from {', '.join(SCALE_PARTS)}", 2)
+    if unknown:
+        fail(f"unknown part {', '.join(unknown)}: choose from {', '.join(SCALE_PARTS)}", 2)
     admin_url = os.environ.get("COPYMARK_BENCH_POSTGRES_URL", "")
     if not admin_url.startswith("postgresql") and set(parts) != {"vectors"}:
         fail(

@@ -37,6 +37,7 @@ from frontend.schemas import HealthPublic
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.errors import CopymarkError, Overloaded, TooManyRequests
+from registry.messages import N_
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/"
@@ -68,6 +69,11 @@ def allowed_methods(request: Request) -> str:
         if context.path and context.methods and compile_path(context.path)[0].match(path):
             methods |= context.methods
     return ", ".join(sorted(methods))
+
+
+UNEXPECTED_ERROR = N_(
+    "Something went wrong on our side and this request was not completed. Try again in a moment."
+)
 
 
 def _as_written(message: str) -> str:
@@ -162,6 +168,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return JSONResponse(
             {"detail": "; ".join(problems), "code": "request_invalid", "errors": problems},
             status_code=422,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> Response:
+        # Starlette re-raises after this answer (so the error is logged) and uvicorn then drops
+        # the connection: say so, or a client sends its next request down a closing connection.
+        headers = {"Connection": "close"}
+        message = UNEXPECTED_ERROR
+        if answers_with_page(request):
+            page = render_error(request, 500, gettext_for(request)(message))
+            page.headers.update(headers)
+            return page
+        return JSONResponse(
+            {"detail": message, "code": "internal_error"}, status_code=500, headers=headers
         )
 
     @app.get(

@@ -50,7 +50,10 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# Scoped to the endpoint: the commit happens before the response is sent, so a client that
+# follows a redirect (or reads back what it wrote) sees the write, and a commit that fails is
+# answered as a failure instead of after a success was already sent.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def get_read_session(services: ServicesDep) -> AsyncIterator[Session]:

@@ -195,16 +195,22 @@ class Services:
 
     @property
     def index_follower(self) -> IndexFollower:
-        """This process's similarity engine, brought in step with the database when first used
-        and from then on following the other processes' changes on a thread of its own."""
+        """This process's similarity engine, started from the newest snapshot when its folder is
+        empty, brought in step with the database when first used and from then on following the
+        other processes' changes on a thread of its own."""
         from registry.references import stored_reference_loader
         from registry.service import reference_image_loader
-        from registry.snapshots import IndexFollower
+        from registry.snapshots import IndexFollower, holds_index, unpack_latest
         from similarity.embedding.sscd import load_student
         from similarity.engine import SimilarityEngine
 
         with self._opening_index:
             if self._follower is None:
+                if not holds_index(self.settings.index_dir):
+                    # A new process (or machine) starts from the shared snapshot plus the
+                    # delta, not by indexing every stored fingerprint again.
+                    with self.read_session() as session:
+                        unpack_latest(session, self.evidence_blobs, self.settings.index_dir)
                 engine = SimilarityEngine(
                     self.settings.index_dir,
                     embedder=shared_embedder(self.settings.model_cache_dir),

@@ -16,6 +16,7 @@ from frontend.services import Services
 from licensing.service.grants import grant_expiry_task
 from registry.enforcement.service import reminder_task
 from registry.notifications.worker import delivery_task
+from registry.snapshots import change_pruning_task
 from registry.tasks.inprocess import InProcessQueue
 from registry.tasks.outbox import requeue_unfinished
 from registry.tasks.queue import VISIBILITY_MARGIN_S, TaskKinds, TaskQueue
@@ -39,6 +40,7 @@ def task_kinds(services: Services, monitor: Callable[[], Monitor]) -> TaskKinds:
             delivery_task(services),
             reminder_task(),
             grant_expiry_task(),
+            change_pruning_task(),
             crawl_task(monitor),
             payout_task(
                 services.payment_gateway_if_configured,

@@ -265,7 +265,8 @@ class IndexChange(SQLModel, table=True):
     work_id: int = Field(foreign_key="works.id", ondelete="CASCADE")
     # "add" (registered) or "remove" (withdrawn).
     change: str = Field(max_length=6)
-    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Indexed: a follower opening reads the newest settled change, and pruning the oldest.
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
 class WorkTag(SQLModel, table=True):

@@ -3,9 +3,10 @@
 The database's fingerprints are the source of truth. `build_snapshot` indexes every indexable
 work in a scratch folder and stores the index files, packed in one tar, in a blob store (local
 or S3, content-addressed like every blob); a row in `index_snapshots` names it and the last
-work id it holds. `load_latest` unpacks the newest snapshot into a process's index folder,
-opens it, then adds the works registered since and removes the works withdrawn, so that it
-answers as an index freshly built from the database would.
+work id it holds. A process starting with an empty index folder unpacks the newest snapshot
+into it (`unpack_latest`) instead of indexing every stored fingerprint again; `IndexFollower`
+then adds the works registered since and removes the works withdrawn, so that it answers as an
+index freshly built from the database would.
 
 Between restarts, each process follows the change feed (`index_changes`, one row per work
 registered or withdrawn, written in that work's transaction): `IndexFollower` applies, a round at
@@ -24,14 +25,17 @@ import time
 import types
 import weakref
 from collections.abc import Callable, Collection, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
 
-from registry.blobs import BlobStore
+from registry.blobs import BlobStore, StorageUnavailable
+from registry.errors import StorageFault
 from registry.models import IndexChange, IndexSnapshot, Work, WorkStatus, persisted_id, utcnow
+from registry.tasks.queue import TaskArgs, TaskKind
 from similarity.engine import Fingerprint, SimilarityEngine
 from similarity.index.storage import write_atomically
 
@@ -48,9 +52,16 @@ GAP_WAIT_S: Final = 120.0
 # More ids missing at once than this are no transactions in flight (a sequence moved ahead by
 # hand): only the highest are watched.
 MAX_GAPS: Final = 10_000
-# A catch-up touching more works than this rebuilds the index instead: each removal scans every
-# stored id, and an index that far out of step is cheaper to make again in one pass.
+# A catch-up removing more works than this rebuilds the index instead: each removal scans every
+# stored id, and an index that far out of step is cheaper to make again in one pass. Works it
+# lacks are added in one pass however many (a snapshot plus the registrations since).
 REBUILD_ABOVE: Final = 1_000
+# Changes older than this are deleted by the periodic pruning task: a follower behind by more
+# than this (a process stopped that long without restarting) compares its whole index with the
+# database instead, as it does when it opens.
+CHANGE_RETENTION: Final = timedelta(days=1)
+CHANGE_PRUNING_PERIOD: Final = timedelta(hours=1)
+CHANGE_PRUNING_TASK: Final = "prune_index_changes"
 # Works read per statement when changes are applied (below every database's parameter limit).
 _READ_CHUNK: Final = 1_000
 # Which works the similarity index holds: those not withdrawn that have a fingerprint.
@@ -100,38 +111,79 @@ def latest_snapshot(session: Session) -> IndexSnapshot | None:
     return session.exec(select(IndexSnapshot).order_by(col(IndexSnapshot.id).desc())).first()
 
 
-def load_latest(
-    session: Session, engine_at: EngineAt, store: BlobStore, index_dir: Path
-) -> tuple[SimilarityEngine, int]:
-    """An engine on the newest snapshot plus the delta since; and how many works the delta held.
+def holds_index(index_dir: Path) -> bool:
+    """Whether the folder already holds index files (a process's own, kept between restarts)."""
+    return index_dir.is_dir() and any(
+        path.name.startswith(_INDEX_FILES) for path in index_dir.iterdir()
+    )
 
-    With no snapshot yet, the whole database is the delta.
+
+def unpack_latest(session: Session, store: BlobStore, index_dir: Path) -> IndexSnapshot | None:
+    """Unpack the newest snapshot's index files into `index_dir`; the snapshot, if it was.
+
+    An engine opened on the folder then holds the works up to the snapshot's last work id, as
+    they were when it was built: `IndexFollower.open` brings it in step with the database. A
+    snapshot that cannot be read (its blob missing or damaged, the store down) unpacks nothing:
+    the follower then indexes the database's fingerprints itself, more slowly but as exactly.
     """
     snapshot = latest_snapshot(session)
-    last_work_id = 0
-    if snapshot is not None:
-        with tarfile.open(fileobj=io.BytesIO(store.get(snapshot.sha256)), mode="r") as archive:
-            for member in archive.getmembers():
-                # Only the flat index files this module writes: no paths, links or devices.
-                if not member.isfile() or not member.name.startswith(_INDEX_FILES):
-                    continue
-                if "/" in member.name or member.name.startswith("."):
-                    continue
-                extracted = archive.extractfile(member)
-                if extracted is not None:
-                    write_atomically(index_dir / member.name, extracted.read())
-        last_work_id = snapshot.last_work_id
-    engine = engine_at(index_dir)
-    delta = indexable_fingerprints(session, last_work_id)
-    for work_id, fingerprint in delta:
-        engine.add(work_id, fingerprint)
-    withdrawn = session.exec(
-        select(Work.id).where(Work.status == WorkStatus.WITHDRAWN, col(Work.id) <= last_work_id)
+    if snapshot is None:
+        return None
+    try:
+        files = _index_files(store.get(snapshot.sha256))
+    except (KeyError, StorageFault, StorageUnavailable, tarfile.TarError) as error:
+        logger.warning("index snapshot %s not used: %s", snapshot.sha256, error)
+        return None
+    index_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        write_atomically(index_dir / name, data)
+    logger.info(
+        "index started from snapshot %s: %d works, up to work %d",
+        persisted_id(snapshot),
+        snapshot.works,
+        snapshot.last_work_id,
     )
-    for gone in withdrawn:
-        if gone is not None:
-            engine.remove(gone)
-    return engine, len(delta)
+    return snapshot
+
+
+def _index_files(packed: bytes) -> dict[str, bytes]:
+    """The flat index files this module packs, by name: no paths, links or devices."""
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(packed), mode="r") as archive:
+        for member in archive.getmembers():
+            if not member.isfile() or not member.name.startswith(_INDEX_FILES):
+                continue
+            if "/" in member.name or member.name.startswith("."):
+                continue
+            extracted = archive.extractfile(member)
+            if extracted is not None:
+                files[member.name] = extracted.read()
+    return files
+
+
+def prune_index_changes(session: Session, now: datetime) -> int:
+    """Delete the changes recorded more than `CHANGE_RETENTION` before `now`; how many."""
+    pruned = session.exec(
+        delete(IndexChange).where(col(IndexChange.recorded_at) < now - CHANGE_RETENTION)
+    )
+    return int(pruned.rowcount or 0)
+
+
+def change_pruning_task() -> TaskKind:
+    """The periodic task that keeps the change feed to its last day."""
+
+    def run(session: Session, _args: TaskArgs) -> None:
+        pruned = prune_index_changes(session, utcnow())
+        if pruned:
+            logger.info("pruned %d index changes older than %s", pruned, CHANGE_RETENTION)
+
+    return TaskKind(
+        name=CHANGE_PRUNING_TASK,
+        queue="notify",
+        run=run,
+        time_limit_s=5 * 60,
+        period_s=CHANGE_PRUNING_PERIOD.total_seconds(),
+    )
 
 
 class IndexFollower:
@@ -200,7 +252,7 @@ class IndexFollower:
         round first catches the engine up with the database.
         """
         with self._round:
-            if self.engine.rebuilds != self._checked_rebuilds:
+            if self.engine.rebuilds != self._checked_rebuilds or self._pruned_past(session):
                 self.catch_up(session)
             low = min(self._gaps, default=self.cursor + 1) - 1
             rows = session.exec(
@@ -217,6 +269,13 @@ class IndexFollower:
             self._advance([change_id for change_id, _ in rows if change_id is not None])
             return len(fresh)
 
+    def _pruned_past(self, session: Session) -> bool:
+        """Whether changes this follower has not seen were pruned: the oldest kept is beyond the
+        next it expects (a change missing just past the cursor and pruned looks the same, and a
+        catch-up is then merely unneeded)."""
+        oldest = session.exec(select(func.min(IndexChange.id))).one()
+        return oldest is not None and oldest > self.cursor + 1
+
     def catch_up(self, session: Session) -> int:
         """Add the indexable works the engine lacks and remove the others it holds, or rebuild
         when that is many; returns how many works it added or removed."""
@@ -227,8 +286,9 @@ class IndexFollower:
             if work_id is not None
         }
         held = self.engine.work_ids()
-        differing = (indexable - held) | (held - indexable)
-        if self.engine.needs_rebuild or len(differing) > REBUILD_ABOVE:
+        missing, extra = indexable - held, held - indexable
+        differing = missing | extra
+        if self.engine.needs_rebuild or len(extra) > REBUILD_ABOVE:
             self.engine.rebuild(indexable_fingerprints(session))
             rebuilds = self.engine.rebuilds
         else:

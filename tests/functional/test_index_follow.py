@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,7 @@ from registry.db import unit_of_work
 from registry.models import Role, User, persisted_id
 from registry.schemas import WorkMetadata
 from registry.service import Upload
+from registry.snapshots import build_snapshot
 from similarity.images import load_image
 from tests.factories import photo_jpeg
 
@@ -111,3 +114,29 @@ def test_the_follower_thread_runs_rounds_on_its_timer(
         assert work_id in following.similarity.work_ids()
     finally:
         following.close()
+
+
+def test_a_process_on_a_new_machine_starts_from_the_snapshot_and_the_works_since(
+    settings: Settings, s3_blob_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shared = settings.model_copy(
+        update={"blob_url": s3_blob_url, "database_url": settings.resolved_database_url}
+    )
+    first = Services(shared)
+    first.initialise()
+    try:
+        owner = make_owner(first)
+        coffee = register(first, owner, "coffee")
+        with unit_of_work(first.session) as session:
+            snapshot = build_snapshot(session, first.similarity_at, first.evidence_blobs)
+        rocket = register(first, owner, "rocket")
+    finally:
+        first.close()
+    new_machine = Services(shared.model_copy(update={"home": tmp_path / "new-machine"}))
+    try:
+        with caplog.at_level(logging.INFO, logger="registry.snapshots"):
+            assert best_match(new_machine, "coffee") == coffee
+        assert f"index started from snapshot {persisted_id(snapshot)}: 1 works" in caplog.text
+        assert best_match(new_machine, "rocket") == rocket
+    finally:
+        new_machine.close()

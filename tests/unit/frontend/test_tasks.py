@@ -10,7 +10,7 @@ from frontend.tasks import task_kinds
 from registry.monitoring.jobs import Monitor
 
 
-def test_deliveries_reminders_grant_expiry_and_payouts_are_ticked_crawls_are_not(
+def test_deliveries_reminders_expiries_payouts_and_feed_pruning_are_ticked_crawls_are_not(
     tmp_path: Path,
 ) -> None:
     def no_monitor() -> Monitor:
@@ -22,6 +22,7 @@ def test_deliveries_reminders_grant_expiry_and_payouts_are_ticked_crawls_are_not
         "case_reminders",
         "expire_grants",
         "pay_out",
+        "prune_index_changes",
     }
     assert "crawl" in kinds
     assert all(kind.period_s is not None and kind.period_s > 0 for kind in kinds.periodic())

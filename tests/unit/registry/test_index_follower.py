@@ -1,19 +1,20 @@
-"""The index follower: rounds on a timer that outlive a failed round, and catching up after a
-rebuild that began before the latest changes."""
+"""The index follower: rounds on a timer that outlive a failed round, catching up after a
+rebuild that began before the latest changes, and after the changes it missed were pruned."""
 
 from __future__ import annotations
 
 import gc
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from registry.db import unit_of_work
-from registry.models import persisted_id
+from registry.models import IndexChange, persisted_id, utcnow
 from registry.schemas import WorkMetadata
 from registry.service import Upload
-from registry.snapshots import IndexFollower
+from registry.snapshots import CHANGE_RETENTION, IndexFollower, prune_index_changes
 from tests.factories import photo_jpeg
 from tests.unit.registry.monitoring.support import make_user
 from tests.unit.registry.wiring import RegistryParts
@@ -91,3 +92,36 @@ def test_the_thread_ends_once_its_owner_is_gone(parts: RegistryParts) -> None:
     gc.collect()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def kept_changes(parts: RegistryParts) -> list[int]:
+    with parts.read_session() as session:
+        return list(session.exec(select(IndexChange.work_id)))
+
+
+def test_pruning_deletes_only_the_changes_older_than_the_retention(parts: RegistryParts) -> None:
+    old, recent = register(parts, "coffee"), register(parts, "chelsea")
+    with unit_of_work(parts.session) as session:
+        for change in session.exec(select(IndexChange).where(IndexChange.work_id == old)):
+            change.recorded_at = utcnow() - CHANGE_RETENTION - timedelta(minutes=1)
+            session.add(change)
+    with unit_of_work(parts.session) as session:
+        assert prune_index_changes(session, utcnow()) == 1
+    assert kept_changes(parts) == [recent]
+    with unit_of_work(parts.session) as session:
+        assert prune_index_changes(session, utcnow()) == 0
+
+
+def test_a_follower_whose_unseen_changes_were_pruned_compares_its_whole_index(
+    parts: RegistryParts,
+) -> None:
+    follower = opened(parts)
+    missed = [register(parts, "coffee"), register(parts, "chelsea")]
+    seen_next = register(parts, "rocket")
+    with unit_of_work(parts.session) as session:
+        pruned = session.exec(select(IndexChange).where(col(IndexChange.work_id).in_(missed)))
+        for change in pruned:
+            session.delete(change)
+    with parts.read_session() as session:
+        follower.follow(session)
+    assert follower.engine.work_ids() == {*missed, seen_next}

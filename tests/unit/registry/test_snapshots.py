@@ -1,20 +1,23 @@
-"""Index snapshots: built from the database, stored on S3, loaded with the delta since."""
+"""Index snapshots: built from the database, stored on S3, unpacked by a new process and
+brought up to date with the works registered and withdrawn since."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from registry.blobs import S3BlobStore, S3Location
+from registry.blobs import LocalBlobStore, S3BlobStore, S3Location
 from registry.db import unit_of_work
 from registry.models import persisted_id
 from registry.schemas import WorkMetadata
 from registry.service import Upload, reference_image_loader
 from registry.snapshots import (
     EngineAt,
+    IndexFollower,
     build_snapshot,
+    holds_index,
     indexable_fingerprints,
     latest_snapshot,
-    load_latest,
+    unpack_latest,
 )
 from similarity.engine import SimilarityEngine
 from similarity.images import load_image
@@ -66,7 +69,7 @@ def test_snapshot_on_s3_plus_delta_answers_as_a_fresh_build(
 ) -> None:
     store = S3BlobStore(S3Location.parse(s3_blob_url))
     build = engine_at(parts)
-    register(parts, FIRST)
+    first = register(parts, FIRST)
     with unit_of_work(parts.session) as session:
         snapshot = build_snapshot(session, build, store)
     later = register(parts, LATER)
@@ -75,10 +78,27 @@ def test_snapshot_on_s3_plus_delta_answers_as_a_fresh_build(
 
     with parts.session() as session:
         assert latest_snapshot(session) == snapshot
-        loaded, delta = load_latest(session, build, store, tmp_path / "loaded")
+        assert not holds_index(tmp_path / "loaded")
+        assert unpack_latest(session, store, tmp_path / "loaded") == snapshot
+        assert holds_index(tmp_path / "loaded")
+        loaded = build(tmp_path / "loaded")
+        assert loaded.work_ids() == set(first)
+        IndexFollower.open(session, loaded)
         fresh = build(tmp_path / "fresh")
         fresh.rebuild(indexable_fingerprints(session))
-    assert delta == len(LATER)
+    assert loaded.rebuilds == 0  # the snapshot plus the delta, not every fingerprint again
     assert len(loaded) == len(fresh) == len(FIRST) + len(LATER)
     assert answers(loaded, parts) == answers(fresh, parts)
     assert [matches[0][0] for matches in answers(loaded, parts)][-2:] == later
+
+
+def test_a_snapshot_whose_blob_is_missing_unpacks_nothing(
+    parts: RegistryParts, tmp_path: Path
+) -> None:
+    register(parts, FIRST)
+    with unit_of_work(parts.session) as session:
+        build_snapshot(session, engine_at(parts), LocalBlobStore(tmp_path / "builder"))
+    with parts.session() as session:
+        elsewhere = LocalBlobStore(tmp_path / "another-machine")
+        assert unpack_latest(session, elsewhere, tmp_path / "index") is None
+    assert not holds_index(tmp_path / "index")

@@ -54,7 +54,8 @@ GAP_WAIT_S: Final = 120.0
 MAX_GAPS: Final = 10_000
 # A catch-up removing more works than this rebuilds the index instead: each removal scans every
 # stored id, and an index that far out of step is cheaper to make again in one pass. Works it
-# lacks are added in one pass however many (a snapshot plus the registrations since).
+# lacks are added in one pass unless they outnumber those it holds (an empty index folder and no
+# snapshot): a rebuild then files them into lists trained on all of them.
 REBUILD_ABOVE: Final = 1_000
 # Changes older than this are deleted by the periodic pruning task: a follower behind by more
 # than this (a process stopped that long without restarting) compares its whole index with the
@@ -288,7 +289,11 @@ class IndexFollower:
         held = self.engine.work_ids()
         missing, extra = indexable - held, held - indexable
         differing = missing | extra
-        if self.engine.needs_rebuild or len(extra) > REBUILD_ABOVE:
+        if (
+            self.engine.needs_rebuild
+            or len(extra) > REBUILD_ABOVE
+            or len(missing) > max(REBUILD_ABOVE, len(held))
+        ):
             self.engine.rebuild(indexable_fingerprints(session))
             rebuilds = self.engine.rebuilds
         else:

@@ -7,14 +7,18 @@ import gc
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlmodel import Session, col, select
 
+from registry import snapshots
 from registry.db import unit_of_work
 from registry.models import IndexChange, persisted_id, utcnow
 from registry.schemas import WorkMetadata
-from registry.service import Upload
+from registry.service import Upload, reference_image_loader
 from registry.snapshots import CHANGE_RETENTION, IndexFollower, prune_index_changes
+from similarity.engine import SimilarityEngine
 from tests.factories import photo_jpeg
 from tests.unit.registry.monitoring.support import make_user
 from tests.unit.registry.wiring import RegistryParts
@@ -125,3 +129,24 @@ def test_a_follower_whose_unseen_changes_were_pruned_compares_its_whole_index(
     with parts.read_session() as session:
         follower.follow(session)
     assert follower.engine.work_ids() == {*missed, seen_next}
+
+
+def test_catching_up_rebuilds_an_empty_index_and_adds_to_one_that_holds_more(
+    parts: RegistryParts, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(snapshots, "REBUILD_ABOVE", 1)
+    first = {register(parts, name) for name in ("coffee", "chelsea", "astronaut")}
+    engine = SimilarityEngine(
+        tmp_path / "new-machine",
+        embedder=parts.embedder,
+        reference_image=reference_image_loader(parts.read_session, parts.blobs, parts.limits),
+    )
+    with parts.read_session() as session:
+        follower = IndexFollower.open(session, engine)
+    # Three to add and none held: filed afresh.
+    assert (engine.work_ids(), engine.rebuilds) == (first, 1)
+    later = {register(parts, "rocket"), register(parts, "camera")}
+    with parts.read_session() as session:
+        assert follower.catch_up(session) == 2
+    # Two to add to the three held (a snapshot and the works since): added.
+    assert (engine.work_ids(), engine.rebuilds) == (first | later, 1)

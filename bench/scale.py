@@ -1,34 +1,38 @@
 """`copymark bench scale`: the scale-out engines measured on one machine standing in for many.
 
-Four figures, each from real processes on loopback: a crawl of a generated multi-host site by
+Five figures, each from real processes on loopback: a crawl of a generated multi-host site by
 1, 2 and 4 `copymark crawl` processes sharing a frontier in PostgreSQL; the frontier's seen-URL
 de-duplication (batched inserts and Bloom-filtered look-ups at a million URLs, against one
-insert per URL in the same run); log appends from 8 writer processes through one sequencer; and
-vector search over synthetic shards. A sizing table for 50M works and 10M registrations a day is
+insert per URL in the same run); log appends from 8 writer processes through one sequencer;
+vector search over synthetic shards; and the faults (`bench.faults`): the sequencer and a
+crawler killed mid-run. A sizing table for 50M works and 10M registrations a day is
 derived from the measured per-item costs.
 """
 
 from __future__ import annotations
 
-import json
-import multiprocessing
 import os
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text
 
+from bench.faults import crawler_kill_figures, sequencer_kill_figures
 from bench.grid_site import GridShape, GridSite, politeness_violations
+from bench.processes import (
+    cli,
+    environment_for,
+    index_problems,
+    migrated_database,
+    run_writers,
+    sequencer_process,
+    tree_size,
+)
 from bench.registration import children_cpu_s
 from registry.db import make_engine, unit_of_work
-from registry.log.models import LogLeaf
-from registry.log.sequencer import append_and_wait
 from registry.models import persisted_id
 from registry.monitoring.frontier import (
     SEEN_FILTER_CAPACITY,
@@ -42,80 +46,6 @@ from similarity.crawl.bloom import BloomFilter
 from similarity.crawl.frontier import FrontierEntry
 
 Log = Callable[[str], None]
-
-
-def write_leaves(database_url: str, writer: int, count: int, group: int, results: Any) -> None:
-    """A writer process: submit `count` leaves, `group` at a time, each time waiting for them."""
-    engine = make_engine(database_url)
-    indexes: list[int] = []
-    started = time.monotonic()
-    for first in range(0, count, group):
-        leaves = [
-            json.dumps(
-                {"type": "bench", "writer": writer, "n": n}, separators=(",", ":"), sort_keys=True
-            ).encode()
-            for n in range(first, min(first + group, count))
-        ]
-        indexes += append_and_wait(engine, leaves, timeout_s=300)
-    results.put((writer, indexes, time.monotonic() - started))
-    engine.dispose()
-
-
-def run_writers(
-    database_url: str, writers: int, per_writer: int, group: int
-) -> dict[int, list[int]]:
-    """Start `writers` writer processes and collect the indexes each was given."""
-    context = multiprocessing.get_context("spawn")
-    results: Any = context.Queue()
-    processes = [
-        context.Process(target=write_leaves, args=(database_url, n, per_writer, group, results))
-        for n in range(writers)
-    ]
-    for process in processes:
-        process.start()
-    given = {}
-    for _ in processes:
-        writer, indexes, _seconds = results.get(timeout=900)
-        given[writer] = indexes
-    for process in processes:
-        process.join()
-    return given
-
-
-def index_problems(given: dict[int, list[int]], tree_size: int) -> dict[str, int]:
-    """Indexes given twice, and indexes below the tree size that nobody was given."""
-    every = [index for indexes in given.values() for index in indexes]
-    return {
-        "duplicates": len(every) - len(set(every)),
-        "gaps": len(set(range(tree_size)) - set(every)),
-    }
-
-
-def tree_size(database_url: str) -> int:
-    engine = make_engine(database_url)
-    with engine.connect() as connection:
-        size = connection.execute(select(func.count()).select_from(LogLeaf)).scalar_one()
-    engine.dispose()
-    return int(size)
-
-
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "frontend.cli", *args]
-
-
-@contextmanager
-def sequencer_process(environment: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """`copymark log sequence` running; stopped with SIGTERM at the end."""
-    process = subprocess.Popen(cli("log", "sequence"), env=environment)  # noqa: S603 - our CLI
-    try:
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def crawl_with(
@@ -155,25 +85,6 @@ def crawl_with(
         "cpu_s_per_page": round(cpu / max(pages, 1), 4),
         "politeness_violations": violations,
         "least_gap_s": round(least_gap, 3),
-    }
-
-
-def fresh_database(admin_url: str, name: str) -> str:
-    """Create database `name` from the migrated template next to `admin_url`; return its URL."""
-    admin = make_engine(admin_url)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def environment_for(home: Path, database_url: str, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "COPYMARK_HOME": str(home),
-        "COPYMARK_DATABASE_URL": database_url,
-        **extra,
     }
 
 
@@ -487,17 +398,7 @@ def sizing(crawl: dict[str, Any], log: dict[str, Any], vectors: dict[str, Any]) 
     }
 
 
-def migrated_database(admin_url: str, name: str) -> str:
-    from registry.migrations import migrate
-
-    url = fresh_database(admin_url, name)
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    return url
-
-
-SCALE_PARTS = ("seen-urls", "crawl", "log", "vectors")
+SCALE_PARTS = ("seen-urls", "crawl", "log", "vectors", "faults")
 
 
 def run_scale_benchmark(
@@ -532,6 +433,13 @@ def run_scale_benchmark(
         figures["load_average_before_vectors"] = os.getloadavg()[0]
         figures["vectors"] = vector_figures(works, vectors, shards=4)
         figures["load_average_after_vectors"] = os.getloadavg()[0]
+    if "faults" in parts:
+        log("scale: the sequencer killed mid-run, then one of 4 crawlers")
+        figures["load_average_before_faults"] = os.getloadavg()[0]
+        figures["faults"] = {
+            "sequencer_killed": sequencer_kill_figures(admin_url, work, leaves),
+            "crawler_killed": crawler_kill_figures(admin_url, work, pages),
+        }
     if {"crawl", "log", "vectors"} <= set(parts):
         figures["sizing_50m_works"] = sizing(figures["crawl"], figures["log"], figures["vectors"])
     return figures

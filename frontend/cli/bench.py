@@ -189,7 +189,8 @@ def bench(
     only: Annotated[
         str | None,
         typer.Option(
-            "--only", help="scale: these parts alone, comma-separated (seen-urls,crawl,log,vectors)"
+            "--only",
+            help="scale: these parts alone, comma-separated (seen-urls,crawl,log,vectors,faults)",
         ),
     ] = None,
 ) -> None:

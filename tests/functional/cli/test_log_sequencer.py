@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.scale import cli, index_problems, run_writers, tree_size
+from bench.processes import cli, index_problems, run_writers, tree_size
 from frontend.services import Services
 from frontend.settings import Settings
 

@@ -1,11 +1,12 @@
 """`copymark bench scale`: the scale-out engines measured on one machine standing in for many.
 
-Five figures, each from real processes on loopback: a crawl of a generated multi-host site by
+Six figures, each from real processes on loopback: a crawl of a generated multi-host site by
 1, 2 and 4 `copymark crawl` processes sharing a frontier in PostgreSQL; the frontier's seen-URL
 de-duplication (batched inserts and Bloom-filtered look-ups at a million URLs, against one
 insert per URL in the same run); log appends from 8 writer processes through one sequencer;
-vector search over synthetic shards; and the faults (`bench.faults`): the sequencer and a
-crawler killed mid-run. A sizing table for 50M works and 10M registrations a day is
+vector search over synthetic shards; the faults (`bench.faults`): the sequencer and a crawler
+killed mid-run; and a new machine's first search, its index from a snapshot or from the
+database (`bench.startup`). A sizing table for 50M works and 10M registrations a day is
 derived from the measured per-item costs.
 """
 
@@ -32,6 +33,7 @@ from bench.processes import (
     tree_size,
 )
 from bench.registration import children_cpu_s
+from bench.startup import startup_figures
 from registry.db import make_engine, unit_of_work
 from registry.models import persisted_id
 from registry.monitoring.frontier import (
@@ -398,7 +400,7 @@ def sizing(crawl: dict[str, Any], log: dict[str, Any], vectors: dict[str, Any]) 
     }
 
 
-SCALE_PARTS = ("seen-urls", "crawl", "log", "vectors", "faults")
+SCALE_PARTS = ("seen-urls", "crawl", "log", "vectors", "faults", "startup")
 
 
 def run_scale_benchmark(
@@ -440,6 +442,10 @@ def run_scale_benchmark(
             "sequencer_killed": sequencer_kill_figures(admin_url, work, leaves),
             "crawler_killed": crawler_kill_figures(admin_url, work, pages),
         }
+    if "startup" in parts:
+        log(f"scale: a new machine's first search at {works:,} works, from a snapshot and without")
+        figures["load_average_before_startup"] = os.getloadavg()[0]
+        figures["startup"] = startup_figures(admin_url, work, works)
     if {"crawl", "log", "vectors"} <= set(parts):
         figures["sizing_50m_works"] = sizing(figures["crawl"], figures["log"], figures["vectors"])
     return figures

@@ -190,7 +190,10 @@ def bench(
         str | None,
         typer.Option(
             "--only",
-            help="scale: these parts alone, comma-separated (seen-urls,crawl,log,vectors,faults)",
+            help=(
+                "scale: these parts alone, comma-separated "
+                "(seen-urls,crawl,log,vectors,faults,startup)"
+            ),
         ),
     ] = None,
 ) -> None:

@@ -71,13 +71,9 @@ INDEXABLE = (Work.status != WorkStatus.WITHDRAWN, col(Work.fingerprint).is_not(N
 _INDEX_FILES = ("pdq.index", "embedding-")
 
 
-def indexable_fingerprints(
-    session: Session, after_work_id: int = 0
-) -> list[tuple[int, Fingerprint]]:
-    """The stored fingerprint of every indexable work with an id above `after_work_id`."""
-    works = session.exec(
-        select(Work).where(*INDEXABLE, col(Work.id) > after_work_id).order_by(col(Work.id))
-    )
+def indexable_fingerprints(session: Session) -> list[tuple[int, Fingerprint]]:
+    """The stored fingerprint of every indexable work, by work id."""
+    works = session.exec(select(Work).where(*INDEXABLE).order_by(col(Work.id)))
     return [
         (persisted_id(work), Fingerprint.from_bytes(work.fingerprint))
         for work in works

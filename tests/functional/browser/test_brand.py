@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
+from frontend.demo import DEMO_OFFERS
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.certificates import verify_certificate
@@ -34,28 +35,17 @@ def settings(settings: Settings, localstripe: LocalStripe) -> Settings:  # noqa:
 
 
 def seed_market(services: Services) -> int:
-    """A designer's registered photo under an active contract, offered as a wholesale bundle."""
-    terms = {
-        "wholesale": {
-            "packages": [
-                {
-                    "id": "print-run",
-                    "units": 500,
-                    "term_months": 12,
-                    "territories": ["US", "CN"],
-                    "fee": {"amount_minor": 12_500, "currency": "USD"},
-                }
-            ]
-        }
-    }
+    """A designer's registered photo under an active contract, offered as a wholesale bundle on
+    the demo's terms (500 units, US and CN, 12 months, $125)."""
+    sale_type, package, terms = DEMO_OFFERS["Coffee"]
     offer = published_photo_offer(
         services,
         brand_email=BRAND,
         photo="coffee",
         title="Morning coffee",
         sale_terms=terms,
-        sale_type="wholesale",
-        package="print-run",
+        sale_type=sale_type,
+        package=package,
     )
     return offer.work_id
 

@@ -27,7 +27,7 @@ from frontend.api import (
     works,
 )
 from frontend.body_limits import BodyLimits, route_body_limits, too_large_message
-from frontend.headers import SecurityHeaders
+from frontend.headers import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, SecurityHeaders
 from frontend.i18n import RememberLanguage, gettext_for
 from frontend.lifespan import lifespan
 from frontend.openapi import install as document_api
@@ -172,9 +172,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception) -> Response:
-        # Starlette re-raises after this answer (so the error is logged) and uvicorn then drops
-        # the connection: say so, or a client sends its next request down a closing connection.
-        headers = {"Connection": "close"}
+        # Starlette answers this outside every middleware, so the security headers are set
+        # here; it re-raises afterwards (so the error is logged) and uvicorn then drops the
+        # connection: say so, or a client sends its next request down a closing connection.
+        headers = {
+            "Connection": "close",
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            **SECURITY_HEADERS,
+        }
         message = UNEXPECTED_ERROR
         if answers_with_page(request):
             page = render_error(request, 500, gettext_for(request)(message))

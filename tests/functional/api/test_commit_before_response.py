@@ -73,6 +73,8 @@ def test_a_commit_that_fails_is_answered_as_a_failure_and_stores_nothing(
             refused = http.post("/api/v1/api-keys", json={"name": "shop sync"})
         assert refused.status_code == 500
         assert refused.json()["detail"].startswith("Something went wrong on our side")
+        assert refused.headers["x-frame-options"] == "DENY"
+        assert "script-src 'self'" in refused.headers["content-security-policy"]
         assert keys_named(services, "shop sync") == 0
         retried = http.post("/api/v1/api-keys", json={"name": "shop sync"})
         assert retried.status_code == 201, retried.text

@@ -22,9 +22,10 @@ from sqlmodel import Session
 from bench.grid_site import GridShape, GridSite, politeness_violations
 from bench.processes import (
     cli,
-    environment_for,
     index_problems,
+    initialised_home,
     leaf_count,
+    log_verifies,
     migrated_database,
     run_writers,
     sequencer_process,
@@ -40,6 +41,8 @@ POLL_S = 0.05
 CRAWL_LEASE_S = 20.0
 CRAWL_DELAY_S = 0.25
 CRAWLERS = 4
+# How long the log waits without a sequencer before the replacement is started.
+REPLACEMENT_AFTER_S = 2.0
 
 
 def _wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> float:
@@ -58,8 +61,7 @@ def sequencer_kill_figures(
     """8 writers append through a sequencer killed once a third of the leaves are in; a
     replacement is started 2 s later. Gaps, duplicates, `log verify`, and the stall."""
     url = migrated_database(admin_url, "copymark_bench_log_fault")
-    env = environment_for(work / "log-fault", url)
-    subprocess.run(cli("init"), env=env, check=True, capture_output=True)  # noqa: S603
+    env = initialised_home(work / "log-fault", url)
     engine = make_engine(url)
     given: dict[int, list[int]] = {}
     per_writer = max(1, leaves // writers)
@@ -77,26 +79,23 @@ def sequencer_kill_figures(
         first.wait()
     killed_at = time.monotonic()
     at_kill = leaf_count(engine)
-    time.sleep(2.0)
+    time.sleep(REPLACEMENT_AFTER_S)
     with sequencer_process(env):
         resumed_at = _wait_until(lambda: leaf_count(engine) > at_kill, 120, "the replacement")
         writing.join()
     seconds = time.monotonic() - started
     size = leaf_count(engine)
     engine.dispose()
-    verified = subprocess.run(  # noqa: S603 - our own CLI
-        cli("log", "verify", "--json"), env=env, capture_output=True, text=True, check=False
-    )
     return {
         "writers": writers,
         "leaves": size,
         "leaves_before_the_kill": at_kill,
         "seconds": round(seconds, 2),
         "stalled_s": round(resumed_at - killed_at, 2),
-        "replacement_started_after_s": 2.0,
+        "replacement_started_after_s": REPLACEMENT_AFTER_S,
         **index_problems(given, size),
         "leaves_lost": writers * per_writer - size,
-        "log_verify_ok": verified.returncode == 0,
+        "log_verify_ok": log_verifies(env),
     }
 
 
@@ -107,14 +106,13 @@ def crawler_kill_figures(admin_url: str, work: Path, pages: int) -> dict[str, An
     shape = GridShape(hosts=hosts, pages_per_host=max(1, pages // hosts), branching=6)
     url = migrated_database(admin_url, "copymark_bench_crawl_fault")
     home = work / "crawl-fault"
-    env = environment_for(
+    env = initialised_home(
         home,
         url,
         COPYMARK_CRAWL_DELAY_S=str(CRAWL_DELAY_S),
         COPYMARK_CRAWL_LEASE_S=str(CRAWL_LEASE_S),
         COPYMARK_CRAWL_HOSTS_PER_CRAWLER=str(hosts // CRAWLERS),
     )
-    subprocess.run(cli("init"), env=env, check=True, capture_output=True)  # noqa: S603
     engine = make_engine(url)
     with GridSite(shape, work / "requests-fault.log") as site:
         with unit_of_work(partial(Session, engine)) as session:
@@ -155,10 +153,7 @@ def crawler_kill_figures(admin_url: str, work: Path, pages: int) -> dict[str, An
         seconds = time.monotonic() - started
         left = job_frontier_pages(engine, job_id)
         requests = site.requests()
-        served = site.pages_served()
-        every_page = {
-            (host, f"/p/{n}") for host in site.hosts() for n in range(shape.pages_per_host)
-        }
+        never_fetched = site.pages() - site.pages_served()
         violations, least_gap = politeness_violations(requests, CRAWL_DELAY_S, 0.1)
         taken_over = {host for host, arrived, _ in requests if arrived > killed_at}
     engine.dispose()
@@ -167,7 +162,7 @@ def crawler_kill_figures(admin_url: str, work: Path, pages: int) -> dict[str, An
         "pages": shape.page_count(),
         "seconds": round(seconds, 2),
         "lease_s": CRAWL_LEASE_S,
-        "pages_never_fetched": len(every_page - served),
+        "pages_never_fetched": len(never_fetched),
         "frontier_left_pending_or_leased": left["pending"] + left["leased"],
         "crawlers_failed": failed,
         "politeness_violations": violations,

@@ -154,6 +154,12 @@ class GridSite:
             rows.append((host, float(arrived), path))
         return sorted(rows, key=lambda row: row[1])
 
+    def pages(self) -> set[tuple[str, str]]:
+        """Every (host, path) page the site has."""
+        return {
+            (host, f"/p/{n}") for host in self.hosts() for n in range(self.shape.pages_per_host)
+        }
+
     def pages_served(self) -> set[tuple[str, str]]:
         """The distinct (host, path) pages requested, robots.txt aside."""
         return {(host, path) for host, _, path in self.requests() if path.startswith("/p/")}

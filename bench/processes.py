@@ -120,6 +120,21 @@ def environment_for(home: Path, database_url: str, **extra: str) -> dict[str, st
     }
 
 
+def initialised_home(home: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a home on that database, after `copymark init` ran there."""
+    environment = environment_for(home, database_url, **extra)
+    subprocess.run(cli("init"), env=environment, check=True, capture_output=True)  # noqa: S603
+    return environment
+
+
+def log_verifies(environment: dict[str, str]) -> bool:
+    """Whether `copymark log verify` passes on that environment's log."""
+    verified = subprocess.run(  # noqa: S603 - our own CLI
+        cli("log", "verify", "--json"), env=environment, capture_output=True, check=False
+    )
+    return verified.returncode == 0
+
+
 def migrated_database(admin_url: str, name: str) -> str:
     from registry.migrations import migrate
 

@@ -25,8 +25,9 @@ from bench.faults import crawler_kill_figures, sequencer_kill_figures
 from bench.grid_site import GridShape, GridSite, politeness_violations
 from bench.processes import (
     cli,
-    environment_for,
     index_problems,
+    initialised_home,
+    log_verifies,
     migrated_database,
     run_writers,
     sequencer_process,
@@ -98,13 +99,12 @@ def crawl_figures(admin_url: str, work: Path, pages: int, delay_s: float) -> dic
     for processes in (1, 2, 4):
         url = migrated_database(admin_url, f"copymark_bench_crawl_{processes}")
         home = work / f"crawl-{processes}"
-        env = environment_for(
+        env = initialised_home(
             home,
             url,
             COPYMARK_CRAWL_DELAY_S=str(delay_s),
             COPYMARK_CRAWL_HOSTS_PER_CRAWLER=str(max(1, hosts // processes)),
         )
-        subprocess.run(cli("init"), env=env, check=True, capture_output=True)  # noqa: S603
         runs.append(crawl_with(env, processes, shape, delay_s, work))
     return {
         "site": f"synthetic: {shape.page_count()} pages on {hosts} loopback hosts, no images",
@@ -215,24 +215,20 @@ def seen_url_figures(admin_url: str, urls: int, sample: int = 20_000) -> dict[st
 def log_figures(admin_url: str, work: Path, leaves: int, writers: int = 8) -> dict[str, Any]:
     """Leaves/s through one sequencer from `writers` writer processes; gaps and duplicates."""
     url = migrated_database(admin_url, "copymark_bench_log")
-    env = environment_for(work / "log", url)
-    subprocess.run(cli("init"), env=env, check=True, capture_output=True)  # noqa: S603
+    env = initialised_home(work / "log", url)
     per_writer = max(1, leaves // writers)
     with sequencer_process(env):
         started = time.monotonic()
         given = run_writers(url, writers, per_writer, group=8)
         seconds = time.monotonic() - started
     size = tree_size(url)
-    verified = subprocess.run(  # noqa: S603 - our own CLI
-        cli("log", "verify", "--json"), env=env, capture_output=True, text=True, check=False
-    )
     return {
         "writers": writers,
         "leaves": size,
         "seconds": round(seconds, 2),
         "leaves_per_s": round(size / seconds, 1),
         **index_problems(given, size),
-        "log_verify_ok": verified.returncode == 0,
+        "log_verify_ok": log_verifies(env),
         "leaves_synthetic": True,
     }
 

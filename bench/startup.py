@@ -27,7 +27,7 @@ from PIL import Image
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from bench.processes import cli, environment_for, migrated_database
+from bench.processes import cli, initialised_home, migrated_database
 from bench.registration import children_cpu_s
 from registry.accounts.service import create_user
 from registry.db import make_engine, unit_of_work
@@ -47,7 +47,7 @@ def startup_figures(admin_url: str, work: Path, works: int, seed: int = 7) -> di
     url = migrated_database(admin_url, "copymark_bench_startup")
     models = work / "models"
     builder = work / "startup-builder"
-    _init(builder, url, models)
+    builder_env = initialised_home(builder, url, COPYMARK_MODELS_DIR=str(models))
     stamps = background_images(REAL_WORKS)
     query = work / "startup-query.png"
     Image.fromarray(stamps[0]).save(query)
@@ -65,7 +65,7 @@ def startup_figures(admin_url: str, work: Path, works: int, seed: int = 7) -> di
     started = time.monotonic()
     snapshot = subprocess.run(  # noqa: S603 - our own CLI
         cli("index", "snapshot", "--json"),
-        env=environment_for(builder, url, COPYMARK_MODELS_DIR=str(models)),
+        env=builder_env,
         capture_output=True,
         text=True,
         check=True,
@@ -74,10 +74,11 @@ def startup_figures(admin_url: str, work: Path, works: int, seed: int = 7) -> di
     since = max(1, round(works * SINCE_SHARE))
     _register_synthetic(sessions, owner, real, range(works, works + since), rng)
     database.dispose()
-    without = work / "start-without-snapshot"
+    without = initialised_home(
+        work / "start-without-snapshot", url, COPYMARK_MODELS_DIR=str(models)
+    )
     with_snapshot = work / "start-from-snapshot"
-    for home in (without, with_snapshot):
-        _init(home, url, models)
+    with_snapshot_env = initialised_home(with_snapshot, url, COPYMARK_MODELS_DIR=str(models))
     # The shared blob store, as S3 would be: only this home's holds the snapshot.
     shutil.copytree(builder / "evidence", with_snapshot / "evidence", dirs_exist_ok=True)
     return {
@@ -86,18 +87,9 @@ def startup_figures(admin_url: str, work: Path, works: int, seed: int = 7) -> di
         "works_synthetic": works + since - len(real),
         "registered_after_the_snapshot": since,
         "snapshot": {**json.loads(snapshot.stdout), "build_s": round(snapshot_s, 2)},
-        "first_search_without_snapshot": _first_search(without, url, models, query),
-        "first_search_from_snapshot": _first_search(with_snapshot, url, models, query),
+        "first_search_without_snapshot": _first_search(without, query),
+        "first_search_from_snapshot": _first_search(with_snapshot_env, query),
     }
-
-
-def _init(home: Path, url: str, models: Path) -> None:
-    subprocess.run(  # noqa: S603 - our own CLI
-        cli("init"),
-        env=environment_for(home, url, COPYMARK_MODELS_DIR=str(models)),
-        check=True,
-        capture_output=True,
-    )
 
 
 def _owner(sessions: Callable[[], Session]) -> int:
@@ -157,13 +149,13 @@ def _derived(real: Sequence[Fingerprint], number: int, rng: np.random.Generator)
     return dataclasses.replace(origin, embeddings=embeddings, region_pdq=np.packbits(bits, axis=1))
 
 
-def _first_search(home: Path, url: str, models: Path, query: Path) -> dict[str, Any]:
+def _first_search(environment: dict[str, str], query: Path) -> dict[str, Any]:
     """`copymark match` on a home whose index folder is empty: wall and CPU seconds."""
     cpu_before = children_cpu_s()
     started = time.monotonic()
     answer = subprocess.run(  # noqa: S603 - our own CLI
         cli("match", str(query), "--json"),
-        env=environment_for(home, url, COPYMARK_MODELS_DIR=str(models)),
+        env=environment,
         capture_output=True,
         text=True,
         check=True,

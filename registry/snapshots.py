@@ -24,10 +24,10 @@ import threading
 import time
 import types
 import weakref
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
@@ -71,33 +71,46 @@ INDEXABLE = (Work.status != WorkStatus.WITHDRAWN, col(Work.fingerprint).is_not(N
 _INDEX_FILES = ("pdq.index", "embedding-")
 
 
-def indexable_fingerprints(session: Session) -> list[tuple[int, Fingerprint]]:
-    """The stored fingerprint of every indexable work, by work id."""
-    works = session.exec(select(Work).where(*INDEXABLE).order_by(col(Work.id)))
-    return [
-        (persisted_id(work), Fingerprint.from_bytes(work.fingerprint))
-        for work in works
-        if work.fingerprint is not None
-    ]
+def indexable_fingerprints(
+    session: Session, up_to: int | None = None
+) -> Iterator[tuple[int, Fingerprint]]:
+    """The stored fingerprint of every indexable work (with an id up to `up_to`), by work id.
+
+    Read a chunk at a time and decoded one at a time, so that building an index holds only its
+    own rows, not every work's row and decoded fingerprint at once.
+    """
+    after = 0
+    while True:
+        statement = (
+            select(Work.id, Work.fingerprint)
+            .where(*INDEXABLE, col(Work.id) > after)
+            .order_by(col(Work.id))
+            .limit(_READ_CHUNK)
+        )
+        if up_to is not None:
+            statement = statement.where(col(Work.id) <= up_to)
+        rows = session.exec(statement).all()
+        for work_id, fingerprint in rows:
+            if work_id is not None and fingerprint is not None:
+                yield work_id, Fingerprint.from_bytes(fingerprint)
+        if len(rows) < _READ_CHUNK:
+            return
+        after = cast(int, rows[-1][0])
 
 
 def build_snapshot(session: Session, engine_at: EngineAt, store: BlobStore) -> IndexSnapshot:
     """Index every indexable work afresh, store the files as one blob and record it."""
-    items = indexable_fingerprints(session)
+    last_work_id = session.exec(select(func.max(Work.id)).where(*INDEXABLE)).one() or 0
     with tempfile.TemporaryDirectory(prefix="copymark-snapshot-") as scratch:
         folder = Path(scratch)
-        engine_at(folder).rebuild(items)
+        works = engine_at(folder).rebuild(indexable_fingerprints(session, up_to=last_work_id))
         packed = io.BytesIO()
         with tarfile.open(fileobj=packed, mode="w") as archive:
             for path in sorted(folder.iterdir()):
                 if path.name.startswith(_INDEX_FILES):
                     archive.add(path, arcname=path.name)
         digest = store.put(packed.getvalue())
-    snapshot = IndexSnapshot(
-        sha256=digest,
-        last_work_id=max((work_id for work_id, _ in items), default=0),
-        works=len(items),
-    )
+    snapshot = IndexSnapshot(sha256=digest, last_work_id=last_work_id, works=works)
     session.add(snapshot)
     session.flush()
     return snapshot

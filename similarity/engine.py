@@ -837,7 +837,8 @@ def _index_rows(
         if indexed:
             hash_rows[work_id] = np.stack(indexed)
         if fingerprint.embeddings is not None:
-            vector_rows[work_id] = fingerprint.embeddings[: fingerprint.reference_count]
+            # A copy: a view would keep the query-only rows of every work alive too.
+            vector_rows[work_id] = fingerprint.embeddings[: fingerprint.reference_count].copy()
     return hash_rows, vector_rows, count
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from sqlmodel import select
+
+from registry import snapshots
 from registry.blobs import LocalBlobStore, S3BlobStore, S3Location
 from registry.db import unit_of_work
-from registry.models import persisted_id
+from registry.models import User, Work, persisted_id
 from registry.schemas import WorkMetadata
 from registry.service import Upload, reference_image_loader
 from registry.snapshots import (
@@ -102,3 +106,23 @@ def test_a_snapshot_whose_blob_is_missing_unpacks_nothing(
         elsewhere = LocalBlobStore(tmp_path / "another-machine")
         assert unpack_latest(session, elsewhere, tmp_path / "index") is None
     assert not holds_index(tmp_path / "index")
+
+
+def test_fingerprints_are_read_a_chunk_at_a_time_without_losing_or_repeating_a_work(
+    parts: RegistryParts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    works = register(parts, FIRST + LATER)
+    withdrawn = works[2]
+    with unit_of_work(parts.session) as session:
+        work = session.get(Work, withdrawn)
+        owner = session.get(User, work.owner_id) if work is not None else None
+        assert owner is not None
+        parts.registrar.withdraw(session, owner, withdrawn)
+    monkeypatch.setattr(snapshots, "_READ_CHUNK", 2)
+    indexable = [work for work in works if work != withdrawn]
+    with parts.session() as session:
+        read = list(indexable_fingerprints(session))
+        stored = {work.id: work.fingerprint for work in session.exec(select(Work))}
+        assert [work_id for work_id, _ in read] == indexable
+        assert all(fingerprint.to_bytes() == stored[work_id] for work_id, fingerprint in read)
+        assert [w for w, _ in indexable_fingerprints(session, up_to=works[3])] == indexable[:3]

@@ -9,9 +9,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +145,43 @@ def migrated_database(admin_url: str, name: str) -> str:
     migrate(engine)
     engine.dispose()
     return url
+
+
+@dataclass(frozen=True)
+class MeasuredRun:
+    stdout: str
+    stderr: str
+    seconds: float
+    cpu_s: float
+    max_rss_mb: int
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 2),
+            "cpu_s": round(self.cpu_s, 2),
+            "max_rss_mb": self.max_rss_mb,
+        }
+
+
+def measured_run(args: list[str], environment: dict[str, str]) -> MeasuredRun:
+    """Run a command to its end: its output, wall and CPU seconds and peak resident memory."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        process = subprocess.Popen(args, env=environment, stdout=out, stderr=err)  # noqa: S603
+        # wait4 gives this one child's own resource use; getrusage(RUSAGE_CHILDREN) would give
+        # the largest peak of every child so far.
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, args, stdout, stderr)
+    return MeasuredRun(
+        stdout,
+        stderr,
+        seconds,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss // 1024,
+    )

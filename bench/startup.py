@@ -15,8 +15,6 @@ import dataclasses
 import json
 import secrets
 import shutil
-import subprocess
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -27,8 +25,7 @@ from PIL import Image
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from bench.processes import cli, initialised_home, migrated_database
-from bench.registration import children_cpu_s
+from bench.processes import cli, initialised_home, measured_run, migrated_database
 from registry.accounts.service import create_user
 from registry.db import make_engine, unit_of_work
 from registry.models import Role, Visibility, Work, WorkStatus, persisted_id
@@ -62,15 +59,7 @@ def startup_figures(admin_url: str, work: Path, works: int, seed: int = 7) -> di
     rng = np.random.default_rng(seed)
     owner = _owner(sessions)
     _register_synthetic(sessions, owner, real, range(works), rng)
-    started = time.monotonic()
-    snapshot = subprocess.run(  # noqa: S603 - our own CLI
-        cli("index", "snapshot", "--json"),
-        env=builder_env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    snapshot_s = time.monotonic() - started
+    snapshot = measured_run(cli("index", "snapshot", "--json"), builder_env)
     since = max(1, round(works * SINCE_SHARE))
     _register_synthetic(sessions, owner, real, range(works, works + since), rng)
     database.dispose()
@@ -86,7 +75,11 @@ def startup_figures(admin_url: str, work: Path, works: int, seed: int = 7) -> di
         "works_real": len(real),
         "works_synthetic": works + since - len(real),
         "registered_after_the_snapshot": since,
-        "snapshot": {**json.loads(snapshot.stdout), "build_s": round(snapshot_s, 2)},
+        "snapshot": {
+            **json.loads(snapshot.stdout),
+            "build_s": round(snapshot.seconds, 2),
+            "build_max_rss_mb": snapshot.max_rss_mb,
+        },
         "first_search_without_snapshot": _first_search(without, query),
         "first_search_from_snapshot": _first_search(with_snapshot_env, query),
     }
@@ -150,20 +143,11 @@ def _derived(real: Sequence[Fingerprint], number: int, rng: np.random.Generator)
 
 
 def _first_search(environment: dict[str, str], query: Path) -> dict[str, Any]:
-    """`copymark match` on a home whose index folder is empty: wall and CPU seconds."""
-    cpu_before = children_cpu_s()
-    started = time.monotonic()
-    answer = subprocess.run(  # noqa: S603 - our own CLI
-        cli("match", str(query), "--json"),
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    """`copymark match` on a home whose index folder is empty: wall and CPU seconds, peak memory."""
+    answer = measured_run(cli("match", str(query), "--json"), environment)
     best = json.loads(answer.stdout)["matches"][0]
     return {
-        "seconds": round(time.monotonic() - started, 2),
-        "cpu_s": round(children_cpu_s() - cpu_before, 2),
+        **answer.figures(),
         "best_match": {"work_id": best["work_id"], "decision": best["decision"]},
         "logged_snapshot_unreadable": "not used" in answer.stderr,
     }

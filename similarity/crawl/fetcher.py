@@ -241,11 +241,12 @@ class Fetcher:
         if validators is not None and validators.last_modified is not None:
             headers["If-Modified-Since"] = validators.last_modified
         request = self._client.build_request("GET", url, headers=headers)
-        async with self.politeness.slot(target.url.host):
+        async with self.politeness.slot(target.url.host) as sent:
             started_at = datetime.now(UTC)
             try:
                 async with asyncio.timeout(self.limits.deadline_s):
                     response = await self._client.send(request, stream=True)
+                    sent()
                     try:
                         body, content = await self._read_body(response, url)
                         peer_ip, tls_subject = _peer(response)

@@ -1,9 +1,15 @@
-"""At most `per_host_concurrency` requests run against one host, and starts are `delay` apart."""
+"""At most `per_host_concurrency` requests run against one host, and each goes out `delay` after
+the one before went out.
+
+A request's turn on its host lasts until it was sent (its response's headers are in): a request
+held up after its turn came (a busy event loop, a connection being opened) would otherwise go out
+together with the next one, whose delay ran from that turn instead of from the sending.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -51,14 +57,27 @@ class HostPoliteness:
         return self._gate(host).delay_s
 
     @asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
-        """Hold one of `host`'s request slots, waiting for its turn."""
+    async def slot(self, host: str) -> AsyncIterator[Callable[[], None]]:
+        """Hold one of `host`'s request slots; yields `sent`, to call once the request went out
+        and its response's headers are in (or it ends, whichever comes first)."""
         gate = self._gate(host)
+        loop = asyncio.get_running_loop()
         async with gate.slots:
-            async with gate.turn:
-                loop = asyncio.get_running_loop()
+            await gate.turn.acquire()
+            turn_held = True
+
+            def sent() -> None:
+                nonlocal turn_held
+                if turn_held:
+                    gate.next_start = max(gate.next_start, loop.time() + gate.delay_s)
+                    gate.turn.release()
+                    turn_held = False
+
+            try:
                 wait = gate.next_start - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 gate.next_start = loop.time() + gate.delay_s
-            yield
+                yield sent
+            finally:
+                sent()

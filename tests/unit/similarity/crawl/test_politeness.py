@@ -1,4 +1,4 @@
-"""Per-host politeness: bounded concurrency and spaced request starts."""
+"""Per-host politeness: bounded concurrency and requests sent at least the delay apart."""
 
 import asyncio
 import itertools
@@ -15,8 +15,9 @@ def run_requests(
 
     async def request(host: str) -> None:
         nonlocal active, peak
-        async with politeness.slot(host):
+        async with politeness.slot(host) as sent:
             starts.append(asyncio.get_running_loop().time())
+            sent()
             active += 1
             peak = max(peak, active)
             await asyncio.sleep(hold_s)
@@ -33,6 +34,29 @@ def test_requests_to_one_host_start_at_least_the_delay_apart() -> None:
     starts, _ = run_requests(HostPoliteness(per_host_concurrency=4, delay_s=0.05), ["h"] * 4, 0.0)
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert min(gaps) >= 0.045
+
+
+def test_a_request_held_up_after_its_turn_holds_back_the_next_one() -> None:
+    """Both wait on one busy resource (a blocked event loop, a connection being opened): the
+    second goes out the delay after the first went out, not together with it."""
+    politeness = HostPoliteness(per_host_concurrency=2, delay_s=0.05)
+    sent_at: list[float] = []
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        free = asyncio.Event()
+        loop.call_later(0.2, free.set)
+
+        async def request() -> None:
+            async with politeness.slot("h") as sent:
+                await free.wait()
+                sent_at.append(loop.time())
+                sent()
+
+        await asyncio.gather(request(), request())
+
+    asyncio.run(go())
+    assert sent_at[1] - sent_at[0] >= 0.045
 
 
 def test_concurrency_per_host_is_bounded() -> None:

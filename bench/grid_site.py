@@ -21,6 +21,8 @@ from pathlib import Path
 from threading import Thread
 from typing import Any
 
+from similarity.crawl.crawler import CrawlScope
+
 
 @dataclass(frozen=True)
 class GridShape:
@@ -33,6 +35,16 @@ class GridShape:
 
     def page_count(self) -> int:
         return self.hosts * self.pages_per_host
+
+    @classmethod
+    def reachable(cls, hosts: int, pages: int) -> GridShape:
+        """About `pages` pages on `hosts` hosts, every one within the crawler's default depth."""
+        pages_per_host = max(1, pages // hosts)
+        depth = CrawlScope.max_depth
+        branching = 2
+        while sum(branching**level for level in range(depth + 1)) < pages_per_host:
+            branching += 1
+        return cls(hosts=hosts, pages_per_host=pages_per_host, branching=branching)
 
 
 def _page(shape: GridShape, host_number: int, number: int) -> bytes:

@@ -94,7 +94,7 @@ def crawl_with(
 def crawl_figures(admin_url: str, work: Path, pages: int, delay_s: float) -> dict[str, Any]:
     """Pages/s, CPU-s per page and politeness violations with 1, 2 and 4 crawler processes."""
     hosts = 8
-    shape = GridShape(hosts=hosts, pages_per_host=max(1, pages // hosts), branching=6)
+    shape = GridShape.reachable(hosts, pages)
     runs = []
     for processes in (1, 2, 4):
         url = migrated_database(admin_url, f"copymark_bench_crawl_{processes}")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -36,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from bench.registration import distinct_jpegs
+from bench.servers import free_port
 
 WORK_SIZE: Final = (800, 600)
 STARTUP_S: Final = 300.0
@@ -110,7 +110,7 @@ def served_scratch_home(
         subprocess.run([*copymark, "init"], env=environment, check=True, capture_output=True)
         if prepare is not None:
             prepare(home)
-        port = _free_port()
+        port = free_port()
         workers = ("--workers", str(processes))
         log = (Path(directory) / "server.log").open("wb")
         server = subprocess.Popen(
@@ -298,13 +298,6 @@ def _wait_until_ready(base_url: str, server: subprocess.Popen[bytes]) -> None:
             pass
         time.sleep(0.25)
     raise RuntimeError("copymark serve did not become ready")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _peak_rss_mib(pid: int) -> float:

@@ -23,12 +23,11 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bench.servers import RedisServer, RedisUnavailable, S3Unavailable, SeaweedS3
 from registry.db import make_engine
 from registry.migrations import migrate
 from tests.support.postgres import PostgresCluster, PostgresUnavailable
 from tests.support.receivers import ReceivedRequest, SmtpInbox, WebhookReceiver, free_port
-from tests.support.redis import RedisServer, RedisUnavailable
-from tests.support.seaweedfs import S3Unavailable, SeaweedS3
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -78,9 +77,7 @@ def s3_server() -> Iterator[SeaweedS3]:
         pytest.skip(f"no S3 server available here: {error}")
     saved = {name: os.environ.get(name) for name in server.environment()}
     os.environ.update(server.environment())
-    import boto3
-
-    boto3.client("s3", endpoint_url=server.endpoint).create_bucket(Bucket=TEST_BUCKET)
+    server.client().create_bucket(Bucket=TEST_BUCKET)
     yield server
     for name, value in saved.items():
         if value is None:

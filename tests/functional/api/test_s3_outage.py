@@ -14,13 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from bench.servers import SeaweedS3
 from frontend.app import create_app
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.log.models import LogLeaf
 from registry.models import Work
 from tests.factories import make_account, random_png
-from tests.support.seaweedfs import SeaweedS3
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow, pytest.mark.faults]
 

@@ -10,9 +10,9 @@ import redis
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bench.servers import RedisServer
 from registry.tasks.celery_queue import CeleryQueue, celery_app
 from registry.tasks.queue import TaskKinds
-from tests.support.redis import RedisServer
 from tests.support.task_probe import (
     PROBE_TIME_LIMIT_S,
     PROBE_VISIBILITY_TIMEOUT_S,

@@ -17,13 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from bench.servers import RedisServer, SeaweedS3
 from registry.blobs import blob_stores
 from registry.tasks.celery_queue import CeleryQueue
 from registry.tasks.models import OutboxTask
 from registry.tasks.outbox import enqueue
 from registry.tasks.relay import OutboxRelay
-from tests.support.redis import RedisServer
-from tests.support.seaweedfs import SeaweedS3
 from tests.support.task_probe import (
     PROBE_TASK,
     PROBE_TIME_LIMIT_S,

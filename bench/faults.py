@@ -2,7 +2,9 @@
 
 Each phase runs the same work as its `bench scale` figure, kills one process with SIGKILL part
 way, and reports what a user would ask afterwards: was anything lost or done twice, was any host
-fetched impolitely, and how long the work stalled before another process took it over.
+fetched impolitely, and how long the work stalled before another process took it over. The
+servers' faults (Redis restarted, S3 stopped under background registration) are in
+`bench.background_faults`.
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@ Six figures, each from real processes on loopback: a crawl of a generated multi-
 1, 2 and 4 `copymark crawl` processes sharing a frontier in PostgreSQL; the frontier's seen-URL
 de-duplication (batched inserts and Bloom-filtered look-ups at a million URLs, against one
 insert per URL in the same run); log appends from 8 writer processes through one sequencer;
-vector search over synthetic shards; the faults (`bench.faults`): the sequencer and a crawler
-killed mid-run; and a new machine's first search, its index from a snapshot or from the
-database (`bench.startup`). A sizing table for 50M works and 10M registrations a day is
-derived from the measured per-item costs.
+vector search over synthetic shards; the faults (`bench.faults`, `bench.background_faults`): the
+sequencer and a crawler killed mid-run, and background registration with Redis restarted and
+with the S3 blob store stopped a minute; and a new machine's first search, its index from a
+snapshot or from the database (`bench.startup`). A sizing table for 50M works and 10M
+registrations a day is derived from the measured per-item costs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, text
 
+from bench.background_faults import redis_restart_figures, s3_outage_figures
 from bench.faults import crawler_kill_figures, sequencer_kill_figures
 from bench.grid_site import GridShape, GridSite, politeness_violations
 from bench.processes import (
@@ -396,6 +398,9 @@ def sizing(crawl: dict[str, Any], log: dict[str, Any], vectors: dict[str, Any]) 
     }
 
 
+# Works registered in the background in each of the Redis and S3 fault phases.
+FAULT_WORKS = 240
+
 SCALE_PARTS = ("seen-urls", "crawl", "log", "vectors", "faults", "startup")
 
 
@@ -434,10 +439,18 @@ def run_scale_benchmark(
     if "faults" in parts:
         log("scale: the sequencer killed mid-run, then one of 4 crawlers")
         figures["load_average_before_faults"] = os.getloadavg()[0]
-        figures["faults"] = {
+        faults = {
             "sequencer_killed": sequencer_kill_figures(admin_url, work, leaves),
             "crawler_killed": crawler_kill_figures(admin_url, work, pages),
         }
+        models = work / "models"
+        log(f"scale: background registration of {FAULT_WORKS} works, Redis restarted mid-run")
+        figures["load_average_before_redis_restart"] = os.getloadavg()[0]
+        faults["redis_restarted"] = redis_restart_figures(admin_url, work, FAULT_WORKS, models)
+        log(f"scale: background registration of {FAULT_WORKS} works, S3 stopped for a minute")
+        figures["load_average_before_s3_outage"] = os.getloadavg()[0]
+        faults["s3_stopped"] = s3_outage_figures(admin_url, work, FAULT_WORKS, models)
+        figures["faults"] = faults
     if "startup" in parts:
         log(f"scale: a new machine's first search at {works:,} works, from a snapshot and without")
         figures["load_average_before_startup"] = os.getloadavg()[0]

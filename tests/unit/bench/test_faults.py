@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench.background_faults import redis_restart_figures, s3_outage_figures
 from bench.faults import crawler_kill_figures, sequencer_kill_figures
 from tests.support.postgres import PostgresCluster
 
@@ -33,3 +36,62 @@ def test_a_killed_crawlers_hosts_are_taken_over_and_every_page_fetched_politely(
     assert figures["politeness_violations"] == 0
     assert figures["hosts_held_by_the_killed_crawler"] >= 1
     assert figures["of_them_taken_over"] == figures["hosts_held_by_the_killed_crawler"]
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One exported embedding model for both registration phases' workers."""
+    return tmp_path_factory.mktemp("models")
+
+
+def ran(figures: dict[str, Any], requirement: str) -> dict[str, Any]:
+    """The phase's figures; a skip where its server is missing and the run does not require it."""
+    if "skipped" in figures:
+        if os.environ.get(requirement) == "required":
+            pytest.fail(figures["skipped"])
+        pytest.skip(figures["skipped"])
+    return figures
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+@pytest.mark.faults
+def test_a_redis_restart_mid_registration_loses_no_work_and_registers_none_twice(
+    postgres: PostgresCluster, tmp_path: Path, models_dir: Path
+) -> None:
+    figures = ran(
+        redis_restart_figures(postgres.url(), tmp_path, works=24, models_dir=models_dir),
+        "COPYMARK_TEST_REDIS",
+    )
+    assert figures["tasks_queued"] == 6
+    assert figures["works_registered"] == figures["works_expected"] == 24
+    assert (figures["works_lost"], figures["works_registered_twice"]) == (0, 0)
+    assert figures["registration_leaves_twice"] == 0
+    assert figures["outbox_tasks_not_completed"] == 0
+    assert figures["log_verify_ok"]
+    assert 8 <= figures["works_registered_before_the_fault"] < 24
+    assert figures["works_registered_after_the_fault"] > 0
+    assert 0 < figures["server_down_s"] <= figures["stalled_s"]
+
+
+@pytest.mark.redis
+@pytest.mark.s3
+@pytest.mark.slow
+@pytest.mark.faults
+def test_an_s3_outage_mid_registration_loses_no_work_and_no_blob(
+    postgres: PostgresCluster, tmp_path: Path, models_dir: Path
+) -> None:
+    figures = ran(
+        s3_outage_figures(postgres.url(), tmp_path, works=24, models_dir=models_dir, outage_s=2),
+        "COPYMARK_TEST_S3",
+    )
+    assert figures["works_registered"] == figures["works_expected"] == 24
+    assert (figures["works_lost"], figures["works_registered_twice"]) == (0, 0)
+    assert figures["registration_leaves_twice"] == 0
+    assert figures["outbox_tasks_not_completed"] == 0
+    assert figures["works_with_their_blob_missing"] == 0
+    assert figures["log_verify_ok"]
+    assert 8 <= figures["works_registered_before_the_fault"] < 24
+    assert figures["works_registered_after_the_fault"] > 0
+    assert figures["server_down_s"] >= 2
+    assert figures["stalled_s"] >= figures["server_down_s"]

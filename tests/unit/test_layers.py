@@ -18,6 +18,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
 LAYERS = ("similarity", "registry", "licensing", "settlement", "bench", "frontend")
+# The loopback servers (Redis, S3) the fault benchmarks stop and start, which the shared fixtures
+# start too: the module imports no layer of the app (checked below), so a registry test using
+# them still depends on nothing above the registry.
+SHARED_SERVERS = "bench.servers"
 # What a layer takes by injection, its tests may pass as the composition root does.
 INJECTED_FROM_ABOVE = {
     # bench.wiring.ScratchApp: `copymark bench` passes this implementation of it.
@@ -88,7 +92,13 @@ def test_a_layers_unit_tests_import_no_layer_above_it(layer: str) -> None:
 def test_the_shared_fixtures_import_nothing_above_the_registry() -> None:
     """tests/conftest.py serves every layer's tests; its per-test database needs the registry."""
     shared = with_test_helpers([TESTS / "conftest.py"])
-    assert not upward_imports(shared, "registry", frozenset())
+    assert not upward_imports(shared, "registry", frozenset({SHARED_SERVERS}))
+
+
+def test_the_shared_servers_import_no_layer_of_the_app() -> None:
+    servers = _module_file(SHARED_SERVERS)
+    assert servers is not None
+    assert not {module for module in imported_modules(servers) if module.split(".")[0] in LAYERS}
 
 
 def test_the_check_follows_test_helpers() -> None:

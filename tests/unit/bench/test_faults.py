@@ -68,6 +68,7 @@ def test_a_redis_restart_mid_registration_loses_no_work_and_registers_none_twice
     assert (figures["works_lost"], figures["works_registered_twice"]) == (0, 0)
     assert figures["registration_leaves_twice"] == 0
     assert figures["outbox_tasks_not_completed"] == 0
+    assert figures["works_with_their_blob_missing"] == 0
     assert figures["log_verify_ok"]
     assert 8 <= figures["works_registered_before_the_fault"] < 24
     assert figures["works_registered_after_the_fault"] > 0

@@ -179,7 +179,7 @@ def _figures_of_a_run(
         times.works_before = _registered(run.engine)
         fault(times)
         resumed_at, finished = _wait_for_the_rest(run.engine, works, times)
-        retries = sum(log.read_text(errors="replace").count(" retry: ") for log in logs())
+        retries = sum(log.read_text(errors="replace").count(" retry: ") for log in logs)
         unacknowledged = _unacknowledged(broker_url)
     registered = _registered_digests(run.engine)
     return {
@@ -229,6 +229,8 @@ def _relay(sessions: Callable[[], Session], engine: Engine, broker_url: str) -> 
         raise RuntimeError("the relay only sends tasks")
 
     kinds = TaskKinds([registration_task(no_registrar)])
+    # No republishing of unfinished tasks: the serving process's comes after the visibility
+    # timeout plus the longest time limit (`frontend.tasks.republish_after_s`), hours away.
     relay = OutboxRelay(
         sessions, engine, CeleryQueue(celery_app(broker_url, kinds), kinds), poll_interval_s=1.0
     )
@@ -240,7 +242,7 @@ def _relay(sessions: Callable[[], Session], engine: Engine, broker_url: str) -> 
 
 
 @contextmanager
-def _workers(environment: dict[str, str], home: Path) -> Iterator[Callable[[], list[Path]]]:
+def _workers(environment: dict[str, str], home: Path) -> Iterator[list[Path]]:
     """WORKERS `copymark worker` processes on the fingerprint queue; yields their log files."""
     logs = [home / f"worker-{number}.log" for number in range(WORKERS)]
     processes = []
@@ -256,7 +258,7 @@ def _workers(environment: dict[str, str], home: Path) -> Iterator[Callable[[], l
                 )
             )
     try:
-        yield lambda: logs
+        yield logs
     finally:
         for process in processes:
             if process.poll() is None:
@@ -264,14 +266,12 @@ def _workers(environment: dict[str, str], home: Path) -> Iterator[Callable[[], l
             process.wait()
 
 
-def _wait_for(
-    condition: Callable[[], bool], timeout_s: float, logs: Callable[[], list[Path]]
-) -> None:
+def _wait_for(condition: Callable[[], bool], timeout_s: float, logs: list[Path]) -> None:
     """Poll until `condition()` holds; raises with the workers' logs when it never does."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            tails = "\n".join(log.read_text(errors="replace")[-3000:] for log in logs())
+            tails = "\n".join(log.read_text(errors="replace")[-3000:] for log in logs)
             raise RuntimeError(f"a third of the works were not registered in time\n{tails}")
         time.sleep(POLL_S)
 

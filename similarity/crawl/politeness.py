@@ -78,6 +78,9 @@ class HostPoliteness:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 gate.next_start = loop.time() + gate.delay_s
+                if gate.delay_s <= 0:
+                    # No spacing to keep: the host's other slots may go out at once.
+                    sent()
                 yield sent
             finally:
                 sent()

@@ -7,7 +7,7 @@ from similarity.crawl import HostPoliteness
 
 
 def run_requests(
-    politeness: HostPoliteness, hosts: list[str], hold_s: float
+    politeness: HostPoliteness, hosts: list[str], hold_s: float, *, sent_at_once: bool = True
 ) -> tuple[list[float], int]:
     starts: list[float] = []
     active = 0
@@ -17,7 +17,8 @@ def run_requests(
         nonlocal active, peak
         async with politeness.slot(host) as sent:
             starts.append(asyncio.get_running_loop().time())
-            sent()
+            if sent_at_once:
+                sent()
             active += 1
             peak = max(peak, active)
             await asyncio.sleep(hold_s)
@@ -62,6 +63,13 @@ def test_a_request_held_up_after_its_turn_holds_back_the_next_one() -> None:
 def test_concurrency_per_host_is_bounded() -> None:
     _, peak = run_requests(HostPoliteness(per_host_concurrency=2, delay_s=0.0), ["h"] * 6, 0.02)
     assert peak == 2
+
+
+def test_without_a_delay_requests_to_a_host_go_out_together_up_to_the_limit() -> None:
+    _, peak = run_requests(
+        HostPoliteness(per_host_concurrency=3, delay_s=0.0), ["h"] * 6, 0.02, sent_at_once=False
+    )
+    assert peak == 3
 
 
 def test_other_hosts_are_not_held_up() -> None:

@@ -10,13 +10,9 @@ before their registration is queued, as `copymark register --queue` leaves them.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,26 +21,25 @@ import redis
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from bench.processes import cli, initialised_home, log_verifies, migrated_database
-from bench.registration import distinct_jpegs
+from bench.background import (
+    POLL_S,
+    BackgroundRun,
+    queue_registrations,
+    registered,
+    registered_digests,
+    relay,
+    wait_for,
+    workers,
+)
+from bench.processes import initialised_home, log_verifies, migrated_database
 from bench.servers import S3_REGION, RedisServer, RedisUnavailable, S3Unavailable, SeaweedS3
-from registry.accounts.service import create_user
-from registry.blobs import BlobStore, LocalBlobStore, S3BlobStore, S3Location
-from registry.db import make_engine, unit_of_work
+from registry.blobs import LocalBlobStore, S3BlobStore, S3Location
+from registry.db import make_engine
 from registry.log.models import LogLeaf
-from registry.models import Work
-from registry.schemas import WorkMetadata
-from registry.service import Registrar, StoredUpload, queue_registration, registration_task
-from registry.tasks.celery_queue import CeleryQueue, celery_app
 from registry.tasks.models import CompletedTask, OutboxTask
-from registry.tasks.queue import TaskKinds
-from registry.tasks.relay import OutboxRelay
 from registry.tasks.runner import RETRY_LONGEST_S
 
-POLL_S = 0.1
 WORKERS = 2
-WORKS_PER_TASK = 4
-OWNER = "bench-faults@copymark.test"
 BUCKET = "copymark-bench"
 # Long enough for a slow machine to register a third of the works, workers' start included.
 FIRST_THIRD_TIMEOUT_S = 900.0
@@ -60,18 +55,6 @@ class FaultTimes:
     stopped_at: float = 0.0
     started_at: float = 0.0
     works_before: int = 0
-
-
-@dataclass
-class BackgroundRun:
-    """One run's database, home environment and blob store, and what it queued."""
-
-    engine: Engine
-    environment: dict[str, str]
-    blobs: BlobStore
-    home: Path
-    digests: set[str] = field(default_factory=set)
-    tasks: int = 0
 
 
 def redis_restart_figures(
@@ -171,29 +154,37 @@ def _figures_of_a_run(
     run: BackgroundRun, broker_url: str, works: int, fault: Callable[[FaultTimes], None]
 ) -> dict[str, Any]:
     sessions = partial(Session, run.engine, expire_on_commit=False)
-    _queue_registrations(run, sessions, works)
+    queue_registrations(run, sessions, works)
     times = FaultTimes()
     started = time.monotonic()
-    with _relay(sessions, run.engine, broker_url), _workers(run.environment, run.home) as logs:
-        _wait_for(lambda: _registered(run.engine) >= works // 3, FIRST_THIRD_TIMEOUT_S, logs)
-        times.works_before = _registered(run.engine)
+    with (
+        relay(sessions, run.engine, broker_url),
+        workers(run.environment, run.home, WORKERS) as running,
+    ):
+        wait_for(
+            lambda: registered(run.engine) >= works // 3,
+            FIRST_THIRD_TIMEOUT_S,
+            "a third of the works registered",
+            running,
+        )
+        times.works_before = registered(run.engine)
         fault(times)
         resumed_at, finished = _wait_for_the_rest(run.engine, works, times)
-        retries = sum(log.read_text(errors="replace").count(" retry: ") for log in logs)
+        retries = sum(log.read_text(errors="replace").count(" retry: ") for log in running.logs)
         unacknowledged = _unacknowledged(broker_url)
-    registered = _registered_digests(run.engine)
+    digests = registered_digests(run.engine)
     return {
         "workers": WORKERS,
         "tasks_queued": run.tasks,
         "works_expected": works,
-        "works_registered": len(set(registered)),
+        "works_registered": len(set(digests)),
         "works_registered_before_the_fault": times.works_before,
-        "works_registered_after_the_fault": len(set(registered)) - times.works_before,
-        "works_lost": len(run.digests - set(registered)),
-        "works_registered_twice": len(registered) - len(set(registered)),
+        "works_registered_after_the_fault": len(set(digests)) - times.works_before,
+        "works_lost": len(run.digests - set(digests)),
+        "works_registered_twice": len(digests) - len(set(digests)),
         "registration_leaves_twice": _leaves_twice(run.engine),
         "works_with_their_blob_missing": sum(
-            not run.blobs.exists(digest) for digest in set(registered)
+            not run.blobs.exists(digest) for digest in set(digests)
         ),
         "outbox_tasks_not_completed": _not_completed(run.engine),
         "task_retries": retries,
@@ -204,76 +195,6 @@ def _figures_of_a_run(
         "seconds": round(finished - started, 2),
         "log_verify_ok": log_verifies(run.environment),
     }
-
-
-def _queue_registrations(run: BackgroundRun, sessions: Callable[[], Session], works: int) -> None:
-    """Store `works` distinct JPEGs and queue them, WORKS_PER_TASK to a task, in one commit."""
-    metadata = WorkMetadata(title="bench")
-    uploads = []
-    for number, image in enumerate(distinct_jpegs(works, seed=7)):
-        digest = run.blobs.put(image)
-        run.digests.add(digest)
-        uploads.append(StoredUpload(digest, len(image), f"work-{number:05d}.jpg", metadata))
-    with unit_of_work(sessions) as session:
-        owner = create_user(session, email=OWNER, password="bench-faults-password")  # noqa: S106
-        for first in range(0, works, WORKS_PER_TASK):
-            queue_registration(session, owner, uploads[first : first + WORKS_PER_TASK], metadata)
-            run.tasks += 1
-
-
-@contextmanager
-def _relay(sessions: Callable[[], Session], engine: Engine, broker_url: str) -> Iterator[None]:
-    """The serving process's outbox relay, handing registration tasks to Redis."""
-
-    def no_registrar() -> Registrar:
-        raise RuntimeError("the relay only sends tasks")
-
-    kinds = TaskKinds([registration_task(no_registrar)])
-    # No republishing of unfinished tasks: the serving process's comes after the visibility
-    # timeout plus the longest time limit (`frontend.tasks.republish_after_s`), hours away.
-    relay = OutboxRelay(
-        sessions, engine, CeleryQueue(celery_app(broker_url, kinds), kinds), poll_interval_s=1.0
-    )
-    relay.start()
-    try:
-        yield
-    finally:
-        relay.stop()
-
-
-@contextmanager
-def _workers(environment: dict[str, str], home: Path) -> Iterator[list[Path]]:
-    """WORKERS `copymark worker` processes on the fingerprint queue; yields their log files."""
-    logs = [home / f"worker-{number}.log" for number in range(WORKERS)]
-    processes = []
-    for log in logs:
-        with log.open("wb") as output:
-            processes.append(
-                subprocess.Popen(  # noqa: S603 - our own CLI
-                    cli("worker", "--queues", "fingerprint"),
-                    env=environment,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-    try:
-        yield logs
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _wait_for(condition: Callable[[], bool], timeout_s: float, logs: list[Path]) -> None:
-    """Poll until `condition()` holds; raises with the workers' logs when it never does."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            tails = "\n".join(log.read_text(errors="replace")[-3000:] for log in logs)
-            raise RuntimeError(f"a third of the works were not registered in time\n{tails}")
-        time.sleep(POLL_S)
 
 
 def _unacknowledged(broker_url: str) -> int:
@@ -294,21 +215,11 @@ def _wait_for_the_rest(engine: Engine, works: int, times: FaultTimes) -> tuple[f
     count = times.works_before
     while count < works and time.monotonic() - progress_at < GIVE_UP_QUIET_S:
         time.sleep(POLL_S)
-        now, latest = time.monotonic(), _registered(engine)
+        now, latest = time.monotonic(), registered(engine)
         if latest > count:
             resumed_at = resumed_at or now
             progress_at, count = now, latest
     return resumed_at, progress_at
-
-
-def _registered(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(Work)).scalar_one())
-
-
-def _registered_digests(engine: Engine) -> list[str]:
-    with engine.connect() as connection:
-        return list(connection.execute(select(col(Work.sha256))).scalars())
 
 
 def _leaves_twice(engine: Engine) -> int:

@@ -1,14 +1,15 @@
 """`copymark bench scale`: the scale-out engines measured on one machine standing in for many.
 
-Six figures, each from real processes on loopback: a crawl of a generated multi-host site by
+Seven figures, each from real processes on loopback: a crawl of a generated multi-host site by
 1, 2 and 4 `copymark crawl` processes sharing a frontier in PostgreSQL; the frontier's seen-URL
 de-duplication (batched inserts and Bloom-filtered look-ups at a million URLs, against one
 insert per URL in the same run); log appends from 8 writer processes through one sequencer;
 vector search over synthetic shards; the faults (`bench.faults`, `bench.background_faults`): the
 sequencer and a crawler killed mid-run, and background registration with Redis restarted and
 with the S3 blob store stopped a minute; and a new machine's first search, its index from a
-snapshot or from the database (`bench.startup`). A sizing table for 50M works and 10M
-registrations a day is derived from the measured per-item costs.
+snapshot or from the database (`bench.startup`); and background registration's throughput
+through Celery on Redis with 1, 2 and 4 workers (`bench.background_registration`). A sizing
+table for 50M works and 10M registrations a day is derived from the measured per-item costs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, text
 
 from bench.background_faults import redis_restart_figures, s3_outage_figures
+from bench.background_registration import registration_throughput_figures
 from bench.faults import crawler_kill_figures, sequencer_kill_figures
 from bench.grid_site import GridShape, GridSite, politeness_violations
 from bench.processes import (
@@ -401,7 +403,7 @@ def sizing(crawl: dict[str, Any], log: dict[str, Any], vectors: dict[str, Any]) 
 # Works registered in the background in each of the Redis and S3 fault phases.
 FAULT_WORKS = 240
 
-SCALE_PARTS = ("seen-urls", "crawl", "log", "vectors", "faults", "startup")
+SCALE_PARTS = ("seen-urls", "crawl", "log", "vectors", "faults", "startup", "registration")
 
 
 def run_scale_benchmark(
@@ -413,6 +415,7 @@ def run_scale_benchmark(
     pages: int,
     leaves: int,
     seen_urls: int,
+    registration_works: int,
     log: Log,
     parts: Collection[str] = SCALE_PARTS,
 ) -> dict[str, Any]:
@@ -455,6 +458,12 @@ def run_scale_benchmark(
         log(f"scale: a new machine's first search at {works:,} works, from a snapshot and without")
         figures["load_average_before_startup"] = os.getloadavg()[0]
         figures["startup"] = startup_figures(admin_url, work, works)
+    if "registration" in parts:
+        log(f"scale: background registration of {registration_works} works by 1, 2 and 4 workers")
+        figures["load_average_before_registration"] = os.getloadavg()[0]
+        figures["registration"] = registration_throughput_figures(
+            admin_url, work, registration_works, work / "models"
+        )
     if {"crawl", "log", "vectors"} <= set(parts):
         figures["sizing_50m_works"] = sizing(figures["crawl"], figures["log"], figures["vectors"])
     return figures

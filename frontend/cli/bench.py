@@ -125,6 +125,8 @@ def _scale(
     vectors: int | None,
     pages: int | None,
     seen_urls: int | None,
+    *,
+    registration_works: int | None,
     only: str | None,
 ) -> dict[str, Any]:
     import os
@@ -152,6 +154,7 @@ def _scale(
             pages=pages or 400,
             leaves=2_000,
             seen_urls=seen_urls or 1_000_000,
+            registration_works=registration_works or 240,
             log=stderr.log,
             parts=parts,
         )
@@ -186,13 +189,21 @@ def bench(
         int | None,
         typer.Option("--seen-urls", min=1000, help="scale: URLs the frontier de-duplicates (1M)"),
     ] = None,
+    registration_works: Annotated[
+        int | None,
+        typer.Option(
+            "--registration-works",
+            min=32,
+            help="scale: works registered by each count of Celery workers (240)",
+        ),
+    ] = None,
     only: Annotated[
         str | None,
         typer.Option(
             "--only",
             help=(
                 "scale: these parts alone, comma-separated "
-                "(seen-urls,crawl,log,vectors,faults,startup)"
+                "(seen-urls,crawl,log,vectors,faults,startup,registration)"
             ),
         ),
     ] = None,
@@ -207,7 +218,9 @@ def bench(
         "licensing": lambda: _licensing(quick),
         "web": lambda: _web(quick, seconds, lists_only),
         "settlement": lambda: _settlement(quick),
-        "scale": lambda: _scale(works, vectors, pages, seen_urls, only),
+        "scale": lambda: _scale(
+            works, vectors, pages, seen_urls, registration_works=registration_works, only=only
+        ),
     }
     results: dict[str, Any] = {}
     # `scale` needs a PostgreSQL server; it runs only when asked for by name.

@@ -1,0 +1,123 @@
+"""Background registration throughput through Celery on Redis with 1, 2 and 4 `copymark worker`
+processes: works/s and the workers' CPU seconds per work, in the steady state.
+
+Each run has its own PostgreSQL database and Redis server, the outbox relay in the benchmark's
+process, as `bench.background_faults` runs them. The clock starts once every worker has finished
+a registration task (its start-up and model load behind it) and stops when the last work is
+registered; the workers' CPU is taken over the same span.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from bench.background import (
+    WORKS_PER_TASK,
+    BackgroundRun,
+    Workers,
+    queue_registrations,
+    registered,
+    registered_digests,
+    relay,
+    wait_for,
+    workers,
+)
+from bench.processes import initialised_home, log_verifies, migrated_database
+from bench.servers import RedisServer, RedisUnavailable
+from registry.blobs import LocalBlobStore
+from registry.db import make_engine
+
+CLOCK = (
+    "from the moment every worker had finished its first registration task (start-up and model "
+    "load behind it) to the last work registered; CPU of the workers' processes over that span"
+)
+# What Celery logs when a worker is listening, and when one of its tasks finished.
+READY = " ready."
+SUCCEEDED = " succeeded in "
+# Long enough for a slow machine to start the workers and to register every work.
+START_TIMEOUT_S = 900.0
+RUN_TIMEOUT_S = 3600.0
+
+
+def registration_throughput_figures(
+    admin_url: str,
+    work: Path,
+    works: int,
+    models_dir: Path,
+    worker_counts: Collection[int] = (1, 2, 4),
+) -> dict[str, Any]:
+    """Works/s and CPU-s per work registering `works` works with each count of workers.
+    `models_dir` holds the exported embedding model the workers share."""
+    if works < 2 * WORKS_PER_TASK * max(worker_counts):
+        raise ValueError(f"{works} works leave some worker no task after its first")
+    runs = []
+    for count in worker_counts:
+        folder = work / f"registration-{count}"
+        try:
+            broker = RedisServer.start(folder / "redis")
+        except (RedisUnavailable, OSError) as error:
+            return {"skipped": f"no Redis server: {error}"}
+        try:
+            url = migrated_database(admin_url, f"copymark_bench_registration_{count}")
+            environment = initialised_home(
+                folder / "home",
+                url,
+                COPYMARK_TASK_BROKER_URL=broker.url,
+                COPYMARK_MODELS_DIR=str(models_dir),
+            )
+            blobs = LocalBlobStore(folder / "home" / "blobs")
+            run = BackgroundRun(make_engine(url), environment, blobs, folder / "home")
+            try:
+                runs.append(_throughput(run, broker.url, works, count))
+            finally:
+                run.engine.dispose()
+        finally:
+            broker.stop()
+    return {"works_per_task": WORKS_PER_TASK, "clock": CLOCK, "runs": runs}
+
+
+def _throughput(run: BackgroundRun, broker_url: str, works: int, count: int) -> dict[str, Any]:
+    """Start `count` workers, queue `works` registrations once all listen, time the steady state."""
+    sessions = partial(Session, run.engine, expire_on_commit=False)
+    with (
+        relay(sessions, run.engine, broker_url),
+        workers(run.environment, run.home, count) as running,
+    ):
+        # Queued only once every worker listens, so that each takes a task straight away.
+        wait_for(lambda: _every_log_has(running, READY), START_TIMEOUT_S, "workers ready", running)
+        queue_registrations(run, sessions, works)
+        wait_for(
+            lambda: _every_log_has(running, SUCCEEDED),
+            START_TIMEOUT_S,
+            "a first task finished by every worker",
+            running,
+        )
+        started, works_before, cpu_before = (
+            time.monotonic(),
+            registered(run.engine),
+            running.cpu_s(),
+        )
+        wait_for(lambda: registered(run.engine) >= works, RUN_TIMEOUT_S, "every work", running)
+        seconds, cpu_s = time.monotonic() - started, running.cpu_s() - cpu_before
+    digests = registered_digests(run.engine)
+    timed = len(digests) - works_before
+    return {
+        "workers": count,
+        "works_registered": len(set(digests)),
+        "works_registered_twice": len(digests) - len(set(digests)),
+        "works_timed": timed,
+        "seconds": round(seconds, 2),
+        "works_per_s": round(timed / seconds, 2),
+        "worker_cpu_s_per_work": round(cpu_s / timed, 4),
+        "log_verify_ok": log_verifies(run.environment),
+    }
+
+
+def _every_log_has(running: Workers, line: str) -> bool:
+    return all(line in log.read_text(errors="replace") for log in running.logs)

@@ -53,6 +53,8 @@ from similarity.crawl.bloom import BloomFilter
 from similarity.crawl.frontier import FrontierEntry
 
 Log = Callable[[str], None]
+# How many crawler processes, and how many Celery workers, the crawl and registration parts run.
+PROCESS_COUNTS = (1, 2, 4)
 
 
 def crawl_with(
@@ -95,12 +97,18 @@ def crawl_with(
     }
 
 
-def crawl_figures(admin_url: str, work: Path, pages: int, delay_s: float) -> dict[str, Any]:
-    """Pages/s, CPU-s per page and politeness violations with 1, 2 and 4 crawler processes."""
+def crawl_figures(
+    admin_url: str,
+    work: Path,
+    pages: int,
+    delay_s: float,
+    process_counts: Collection[int] = PROCESS_COUNTS,
+) -> dict[str, Any]:
+    """Pages/s, CPU-s per page and politeness violations with each count of crawler processes."""
     hosts = 8
     shape = GridShape.reachable(hosts, pages)
     runs = []
-    for processes in (1, 2, 4):
+    for processes in process_counts:
         url = migrated_database(admin_url, f"copymark_bench_crawl_{processes}")
         home = work / f"crawl-{processes}"
         env = initialised_home(
@@ -418,6 +426,7 @@ def run_scale_benchmark(
     registration_works: int,
     log: Log,
     parts: Collection[str] = SCALE_PARTS,
+    process_counts: Collection[int] = PROCESS_COUNTS,
 ) -> dict[str, Any]:
     """The figures of `copymark bench scale` (those of `parts`), with the load average when each
     began; the sizing table when crawl, log and vectors all ran."""
@@ -427,9 +436,9 @@ def run_scale_benchmark(
         figures["load_average_before_seen_urls"] = os.getloadavg()[0]
         figures["seen_urls"] = seen_url_figures(admin_url, seen_urls)
     if "crawl" in parts:
-        log("scale: crawl with 1, 2 and 4 crawler processes")
+        log(f"scale: crawl with {', '.join(map(str, process_counts))} crawler processes")
         figures["load_average_at_start"] = os.getloadavg()[0]
-        figures["crawl"] = crawl_figures(admin_url, work, pages, delay_s=0.1)
+        figures["crawl"] = crawl_figures(admin_url, work, pages, 0.1, process_counts)
     if "log" in parts:
         log("scale: log appends from 8 writer processes through one sequencer")
         figures["load_average_before_log"] = os.getloadavg()[0]
@@ -459,10 +468,11 @@ def run_scale_benchmark(
         figures["load_average_before_startup"] = os.getloadavg()[0]
         figures["startup"] = startup_figures(admin_url, work, works)
     if "registration" in parts:
-        log(f"scale: background registration of {registration_works} works by 1, 2 and 4 workers")
+        counts = ", ".join(map(str, process_counts))
+        log(f"scale: background registration of {registration_works} works by {counts} workers")
         figures["load_average_before_registration"] = os.getloadavg()[0]
         figures["registration"] = registration_throughput_figures(
-            admin_url, work, registration_works, work / "models"
+            admin_url, work, registration_works, work / "models", process_counts
         )
     if {"crawl", "log", "vectors"} <= set(parts):
         figures["sizing_50m_works"] = sizing(figures["crawl"], figures["log"], figures["vectors"])

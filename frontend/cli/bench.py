@@ -127,17 +127,19 @@ def _scale(
     seen_urls: int | None,
     *,
     registration_works: int | None,
+    processes: str | None,
     only: str | None,
 ) -> dict[str, Any]:
     import os
     import tempfile
 
-    from bench.scale import SCALE_PARTS, run_scale_benchmark
+    from bench.scale import PROCESS_COUNTS, SCALE_PARTS, run_scale_benchmark
 
     parts = SCALE_PARTS if only is None else [part.strip() for part in only.split(",")]
     unknown = sorted(set(parts) - set(SCALE_PARTS))
     if unknown:
         fail(f"unknown part {', '.join(unknown)}: choose from {', '.join(SCALE_PARTS)}", 2)
+    process_counts = PROCESS_COUNTS if processes is None else _counts(processes)
     admin_url = os.environ.get("COPYMARK_BENCH_POSTGRES_URL", "")
     if not admin_url.startswith("postgresql") and set(parts) != {"vectors"}:
         fail(
@@ -157,7 +159,21 @@ def _scale(
             registration_works=registration_works or 240,
             log=stderr.log,
             parts=parts,
+            process_counts=process_counts,
         )
+
+
+def _counts(listed: str) -> tuple[int, ...]:
+    """Comma-separated process counts, each a whole number from 1 to 64."""
+    try:
+        counts = tuple(int(part) for part in listed.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or not all(1 <= count <= 64 for count in counts):
+        fail(
+            f"--processes wants counts from 1 to 64, comma-separated, such as 1,2,4: {listed!r}", 2
+        )
+    return counts
 
 
 def bench(
@@ -197,6 +213,13 @@ def bench(
             help="scale: works registered by each count of Celery workers (240)",
         ),
     ] = None,
+    processes: Annotated[
+        str | None,
+        typer.Option(
+            "--processes",
+            help="scale: the counts of crawler processes and of Celery workers to run (1,2,4)",
+        ),
+    ] = None,
     only: Annotated[
         str | None,
         typer.Option(
@@ -219,7 +242,13 @@ def bench(
         "web": lambda: _web(quick, seconds, lists_only),
         "settlement": lambda: _settlement(quick),
         "scale": lambda: _scale(
-            works, vectors, pages, seen_urls, registration_works=registration_works, only=only
+            works,
+            vectors,
+            pages,
+            seen_urls,
+            registration_works=registration_works,
+            processes=processes,
+            only=only,
         ),
     }
     results: dict[str, Any] = {}

@@ -1,4 +1,5 @@
-"""`copymark verify` and `certificate` on hostile input: a one-line error, never a traceback."""
+"""`copymark verify`, `certificate` and `bench scale` on hostile input: a one-line error, never a
+traceback."""
 
 from __future__ import annotations
 
@@ -86,3 +87,24 @@ def test_no_key_and_no_installation_is_refused(
 def test_a_certificate_of_an_out_of_range_work_id_is_refused() -> None:
     message = refused_in_one_line("certificate", str(2**63))
     assert "work ids run from 1 to 2147483647" in message
+
+
+
+def bench_scale_refusal(*args: str) -> str:
+    """The error line of a `bench scale` refused before it measures anything (exit code 2)."""
+    result = CliRunner().invoke(app, ["bench", "scale", *args])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("counts", ["", "two", "0,2", "1,,4", "4,65"])
+def test_bench_scale_refuses_process_counts_it_cannot_run(counts: str) -> None:
+    line = bench_scale_refusal("--only", "crawl", "--processes", counts)
+    assert line.startswith("error: --processes wants counts from 1 to 64")
+
+
+def test_bench_scale_names_the_parts_it_knows() -> None:
+    line = bench_scale_refusal("--only", "crawl,everything")
+    assert line.startswith("error: unknown part everything")
+    assert line.endswith("startup, registration")

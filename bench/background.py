@@ -19,11 +19,11 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from bench.processes import cli
+from bench.processes import cli, initialised_home, migrated_database
 from bench.registration import distinct_jpegs
 from registry.accounts.service import create_user
-from registry.blobs import BlobStore
-from registry.db import unit_of_work
+from registry.blobs import BlobStore, LocalBlobStore
+from registry.db import make_engine, unit_of_work
 from registry.models import Work
 from registry.schemas import WorkMetadata
 from registry.service import Registrar, StoredUpload, queue_registration, registration_task
@@ -61,6 +61,29 @@ class Workers:
 
     def log_tails(self) -> str:
         return "\n".join(log.read_text(errors="replace")[-3000:] for log in self.logs)
+
+
+def fresh_run(
+    admin_url: str,
+    database: str,
+    home: Path,
+    broker_url: str,
+    models_dir: Path,
+    *,
+    blobs: BlobStore | None = None,
+    **environment: str,
+) -> BackgroundRun:
+    """A fresh database and a home on it whose tasks go to `broker_url`; its blobs in the home's
+    folder unless `blobs` is given (its settings then in `environment`)."""
+    url = migrated_database(admin_url, database)
+    settings = initialised_home(
+        home,
+        url,
+        COPYMARK_TASK_BROKER_URL=broker_url,
+        COPYMARK_MODELS_DIR=str(models_dir),
+        **environment,
+    )
+    return BackgroundRun(make_engine(url), settings, blobs or LocalBlobStore(home / "blobs"), home)
 
 
 def queue_registrations(run: BackgroundRun, sessions: Callable[[], Session], works: int) -> None:

@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 from bench.background import (
     POLL_S,
     BackgroundRun,
+    fresh_run,
     queue_registrations,
     registered,
     registered_digests,
@@ -31,10 +32,9 @@ from bench.background import (
     wait_for,
     workers,
 )
-from bench.processes import initialised_home, log_verifies, migrated_database
+from bench.processes import log_verifies
 from bench.servers import S3_REGION, RedisServer, RedisUnavailable, S3Unavailable, SeaweedS3
-from registry.blobs import LocalBlobStore, S3BlobStore, S3Location
-from registry.db import make_engine
+from registry.blobs import S3BlobStore, S3Location
 from registry.log.models import LogLeaf
 from registry.tasks.models import CompletedTask, OutboxTask
 from registry.tasks.runner import RETRY_LONGEST_S
@@ -69,14 +69,9 @@ def redis_restart_figures(
     except (RedisUnavailable, OSError) as error:
         return {"skipped": f"no Redis server: {error}"}
     try:
-        url = migrated_database(admin_url, "copymark_bench_redis_fault")
-        environment = initialised_home(
-            folder / "home",
-            url,
-            COPYMARK_TASK_BROKER_URL=broker.url,
-            COPYMARK_MODELS_DIR=str(models_dir),
+        run = fresh_run(
+            admin_url, "copymark_bench_redis_fault", folder / "home", broker.url, models_dir
         )
-        blobs = LocalBlobStore(folder / "home" / "blobs")
 
         def restart(times: FaultTimes) -> None:
             times.stopped_at = time.monotonic()
@@ -84,7 +79,6 @@ def redis_restart_figures(
             broker.resume()
             times.started_at = time.monotonic()
 
-        run = BackgroundRun(make_engine(url), environment, blobs, folder / "home")
         figures = _registration_with_fault(run, broker.url, works, restart)
     finally:
         broker.stop()
@@ -110,17 +104,17 @@ def s3_outage_figures(
     try:
         s3.client().create_bucket(Bucket=BUCKET)
         blob_url = f"s3://{BUCKET}/bench?endpoint={s3.endpoint}&region={S3_REGION}"
-        url = migrated_database(admin_url, "copymark_bench_s3_fault")
-        environment = initialised_home(
+        run = fresh_run(
+            admin_url,
+            "copymark_bench_s3_fault",
             folder / "home",
-            url,
-            COPYMARK_TASK_BROKER_URL=broker.url,
+            broker.url,
+            models_dir,
+            # The registry's store as `blob_stores` makes it, with the server's credentials.
+            blobs=S3BlobStore(S3Location.parse(blob_url).under("blobs"), s3.client()),
             COPYMARK_BLOB_URL=blob_url,
-            COPYMARK_MODELS_DIR=str(models_dir),
             **s3.environment(),
         )
-        # The registry's store as `blob_stores` makes it, with the server's credentials.
-        blobs = S3BlobStore(S3Location.parse(blob_url).under("blobs"), s3.client())
 
         def outage(times: FaultTimes) -> None:
             times.stopped_at = time.monotonic()
@@ -129,7 +123,6 @@ def s3_outage_figures(
             s3.resume()
             times.started_at = time.monotonic()
 
-        run = BackgroundRun(make_engine(url), environment, blobs, folder / "home")
         figures = _registration_with_fault(run, broker.url, works, outage)
     finally:
         s3.stop()

@@ -21,6 +21,7 @@ from bench.background import (
     WORKS_PER_TASK,
     BackgroundRun,
     Workers,
+    fresh_run,
     queue_registrations,
     registered,
     registered_digests,
@@ -28,10 +29,8 @@ from bench.background import (
     wait_for,
     workers,
 )
-from bench.processes import initialised_home, log_verifies, migrated_database
+from bench.processes import log_verifies
 from bench.servers import RedisServer, RedisUnavailable
-from registry.blobs import LocalBlobStore
-from registry.db import make_engine
 
 CLOCK = (
     "from the moment every worker had finished its first registration task (start-up and model "
@@ -64,15 +63,13 @@ def registration_throughput_figures(
         except (RedisUnavailable, OSError) as error:
             return {"skipped": f"no Redis server: {error}"}
         try:
-            url = migrated_database(admin_url, f"copymark_bench_registration_{count}")
-            environment = initialised_home(
+            run = fresh_run(
+                admin_url,
+                f"copymark_bench_registration_{count}",
                 folder / "home",
-                url,
-                COPYMARK_TASK_BROKER_URL=broker.url,
-                COPYMARK_MODELS_DIR=str(models_dir),
+                broker.url,
+                models_dir,
             )
-            blobs = LocalBlobStore(folder / "home" / "blobs")
-            run = BackgroundRun(make_engine(url), environment, blobs, folder / "home")
             try:
                 runs.append(_throughput(run, broker.url, works, count))
             finally:

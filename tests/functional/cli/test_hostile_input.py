@@ -89,7 +89,6 @@ def test_a_certificate_of_an_out_of_range_work_id_is_refused() -> None:
     assert "work ids run from 1 to 2147483647" in message
 
 
-
 def bench_scale_refusal(*args: str) -> str:
     """The error line of a `bench scale` refused before it measures anything (exit code 2)."""
     result = CliRunner().invoke(app, ["bench", "scale", *args])

@@ -44,6 +44,11 @@ START_TIMEOUT_S = 900.0
 RUN_TIMEOUT_S = 3600.0
 
 
+def fewest_works(worker_counts: Collection[int]) -> int:
+    """The fewest works that leave every worker of the largest count a task after its first."""
+    return 2 * WORKS_PER_TASK * max(worker_counts)
+
+
 def registration_throughput_figures(
     admin_url: str,
     work: Path,
@@ -53,7 +58,7 @@ def registration_throughput_figures(
 ) -> dict[str, Any]:
     """Works/s and CPU-s per work registering `works` works with each count of workers.
     `models_dir` holds the exported embedding model the workers share."""
-    if works < 2 * WORKS_PER_TASK * max(worker_counts):
+    if works < fewest_works(worker_counts):
         raise ValueError(f"{works} works leave some worker no task after its first")
     runs = []
     for count in worker_counts:

@@ -133,6 +133,7 @@ def _scale(
     import os
     import tempfile
 
+    from bench.background_registration import fewest_works
     from bench.scale import PROCESS_COUNTS, SCALE_PARTS, run_scale_benchmark
 
     parts = SCALE_PARTS if only is None else [part.strip() for part in only.split(",")]
@@ -140,6 +141,13 @@ def _scale(
     if unknown:
         fail(f"unknown part {', '.join(unknown)}: choose from {', '.join(SCALE_PARTS)}", 2)
     process_counts = PROCESS_COUNTS if processes is None else _counts(processes)
+    registration_works = registration_works or 240
+    if "registration" in parts and registration_works < fewest_works(process_counts):
+        fail(
+            f"--registration-works must be at least {fewest_works(process_counts)} for "
+            f"{max(process_counts)} workers, so that each has a task after its first",
+            2,
+        )
     admin_url = os.environ.get("COPYMARK_BENCH_POSTGRES_URL", "")
     if not admin_url.startswith("postgresql") and set(parts) != {"vectors"}:
         fail(
@@ -156,7 +164,7 @@ def _scale(
             pages=pages or 400,
             leaves=2_000,
             seen_urls=seen_urls or 1_000_000,
-            registration_works=registration_works or 240,
+            registration_works=registration_works,
             log=stderr.log,
             parts=parts,
             process_counts=process_counts,

@@ -107,3 +107,13 @@ def test_bench_scale_names_the_parts_it_knows() -> None:
     line = bench_scale_refusal("--only", "crawl,everything")
     assert line.startswith("error: unknown part everything")
     assert line.endswith("startup, registration")
+
+
+def test_bench_scale_refuses_too_few_works_for_its_largest_worker_count() -> None:
+    line = bench_scale_refusal(
+        "--only", "registration", "--processes", "1,8", "--registration-works", "40"
+    )
+    assert line == (
+        "error: --registration-works must be at least 64 for 8 workers, so that each has a task "
+        "after its first"
+    )

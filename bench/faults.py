@@ -105,7 +105,7 @@ def crawler_kill_figures(admin_url: str, work: Path, pages: int) -> dict[str, An
     """4 crawler processes share one job; one is killed once it holds a host. Pages fetched,
     never fetched, politeness violations, and whether the killed one's hosts were taken over."""
     hosts = 8
-    shape = GridShape(hosts=hosts, pages_per_host=max(1, pages // hosts), branching=6)
+    shape = GridShape.reachable(hosts, pages)
     url = migrated_database(admin_url, "copymark_bench_crawl_fault")
     home = work / "crawl-fault"
     env = initialised_home(

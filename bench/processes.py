@@ -171,6 +171,7 @@ def measured_run(args: list[str], environment: dict[str, str]) -> MeasuredRun:
         # wait4 gives this one child's own resource use; getrusage(RUSAGE_CHILDREN) would give
         # the largest peak of every child so far.
         _, status, usage = os.wait4(process.pid, 0)
+        # Reaped here, so Popen is told how it ended (it would otherwise think it still runs).
         process.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - started
         out.seek(0)

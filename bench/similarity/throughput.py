@@ -5,7 +5,8 @@ libraries on one thread (`similarity.threads`). This measurement does the same: 
 `works` works (the held-out set's real works, then synthetic ones, built as
 `bench.similarity.open_world` builds them) is written once to index files; `workers` spawned
 processes each open the engine on those files and together answer a seeded mix of the held-out
-set's copies and never-registered images. Every query is decoded, fingerprinted, searched,
+set's copies and never-registered images, each taking the next unanswered query when it is free,
+as the product's workers take the next request. Every query is decoded, fingerprinted, searched,
 verified with ORB and, when inconclusive, given the second opinion, as `copymark match` does;
 what the engine checks a look-alike against is read from the features stored at registration
 (one file per real work, a synthetic work reading its origin's), as the app reads them from the
@@ -29,6 +30,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Final
@@ -81,7 +83,8 @@ THROUGHPUT_QUICK_SIZE: Final = ThroughputSize(works=2_000, queries=24)
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    """What one worker needs, all of it picklable for a spawned process."""
+    """What one worker needs, all of it picklable for a spawned process; `queries` are shared by
+    every worker, each answering the next one not yet taken."""
 
     system: str
     model_cache_dir: Path
@@ -98,8 +101,10 @@ class _Answered:
     started: float
     ended: float
     cpu_s: float
+    # The positions in the job's queries this worker took, each with its verdict and its own CPU
+    # time, so copies and never-registered images can be told apart.
+    taken: tuple[int, ...]
     verdicts: tuple[str | None, ...]
-    # Each query's own CPU time, so copies and never-registered images can be told apart.
     query_cpu_s: tuple[float, ...]
 
 
@@ -234,10 +239,24 @@ def _searcher(job: _Job) -> Callable[[bytes], str | None]:
     return by_engine
 
 
+def _take(next_query: Synchronized[int], count: int) -> int | None:
+    """The position of the next query no worker has taken; None when all are taken."""
+    with next_query.get_lock():
+        position = next_query.value
+        if position >= count:
+            return None
+        next_query.value = position + 1
+    return position
+
+
 def _answer(
-    worker: int, job: _Job, barrier: Barrier, results: multiprocessing.Queue[object]
+    worker: int,
+    job: _Job,
+    next_query: Synchronized[int],
+    barrier: Barrier,
+    results: multiprocessing.Queue[object],
 ) -> None:
-    """Worker process: warm up, wait for the others, answer the queries against the clock."""
+    """Worker process: warm up, wait for the others, answer queries against the clock."""
     try:
         search = _searcher(job)
         payloads = [path.read_bytes() for path in job.queries]
@@ -245,17 +264,20 @@ def _answer(
             search(path.read_bytes())
         barrier.wait()
         started, cpu_started = time.monotonic(), time.process_time()
+        taken: list[int] = []
         verdicts: list[str | None] = []
         query_cpu_s: list[float] = []
-        for data in payloads:
+        while (position := _take(next_query, len(payloads))) is not None:
             query_started = time.process_time()
-            verdicts.append(search(data))
+            verdicts.append(search(payloads[position]))
             query_cpu_s.append(time.process_time() - query_started)
+            taken.append(position)
         answered = _Answered(
             worker,
             started,
             time.monotonic(),
             time.process_time() - cpu_started,
+            tuple(taken),
             tuple(verdicts),
             tuple(query_cpu_s),
         )
@@ -265,11 +287,13 @@ def _answer(
         results.put(f"{type(error).__name__}: {error}")
 
 
-def _run(jobs: Sequence[_Job]) -> list[_Answered]:
-    """Run the jobs in spawned processes (fresh interpreters: no inherited ONNX or FAISS state)."""
+def _run(job: _Job, workers: int) -> list[_Answered]:
+    """Answer the job's queries in `workers` spawned processes (fresh interpreters: no inherited
+    ONNX or FAISS state)."""
+    next_query = multiprocessing.get_context("spawn").Value("i", 0)
     answered = run_spawned(
         _answer,
-        list(enumerate(jobs)),
+        [(worker, job, next_query) for worker in range(workers)],
         _Answered,
         name="throughput worker",
         timeout_s=_WORKER_TIMEOUT_S,
@@ -320,32 +344,24 @@ def measure_throughput(
     for system in systems:
         if progress:
             progress(f"throughput: {len(timed)} queries, {system}, {size.workers} workers")
-        jobs = [
-            _Job(
-                system,
-                cache_dir / "models",
-                registry_dir,
-                tuple(warm_up),
-                tuple(timed[worker :: size.workers]),
-            )
-            for worker in range(size.workers)
-        ]
+        job = _Job(system, cache_dir / "models", registry_dir, tuple(warm_up), tuple(timed))
         load_before = os.getloadavg()[0]
-        answered = _run(jobs)
+        answered = _run(job, size.workers)
         wall_s = max(a.ended for a in answered) - min(a.started for a in answered)
         cpu_s = sum(a.cpu_s for a in answered)
         figures[f"{system}_queries_per_s"] = len(timed) / max(wall_s, 1e-9)
         figures[f"{system}_cpu_ms_per_query"] = 1000 * cpu_s / max(1, len(timed))
         figures[f"{system}_load_average_1min"] = [load_before, os.getloadavg()[0]]
+        figures[f"{system}_queries_per_worker"] = [len(outcome.taken) for outcome in answered]
         verdicts = {
-            path: verdict
-            for job, outcome in zip(jobs, answered, strict=True)
-            for path, verdict in zip(job.queries, outcome.verdicts, strict=True)
+            timed[position]: verdict
+            for outcome in answered
+            for position, verdict in zip(outcome.taken, outcome.verdicts, strict=True)
         }
         query_cpu = {
-            path: cpu
-            for job, outcome in zip(jobs, answered, strict=True)
-            for path, cpu in zip(job.queries, outcome.query_cpu_s, strict=True)
+            timed[position]: cpu
+            for outcome in answered
+            for position, cpu in zip(outcome.taken, outcome.query_cpu_s, strict=True)
         }
         for kind, wanted in (("copies", True), ("never_registered", False)):
             spent = [cpu for path, cpu in query_cpu.items() if (path in copy_paths) == wanted]

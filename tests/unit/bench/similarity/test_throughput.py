@@ -76,6 +76,8 @@ def test_two_workers_answer_over_a_registry_that_is_built_once(
         assert cast(float, figures[f"{system}_queries_per_s"]) > 0
         assert cast(float, figures[f"{system}_cpu_ms_per_query"]) > 0
         assert len(cast(list[Any], figures[f"{system}_load_average_1min"])) == 2
+        # Every query answered once, by whichever worker was free.
+        assert sum(cast(list[int], figures[f"{system}_queries_per_worker"])) == 6
         for kind in ("copies", "never_registered"):
             assert cast(float, figures[f"{system}_cpu_ms_per_query_on_{kind}"]) > 0
     assert 0.0 <= cast(float, figures["full_false_copy_fraction"]) <= 1.0

@@ -501,7 +501,7 @@ class SimilarityEngine:
                 fine, windows = self._fine_hits(query_rgb, top_k)
             candidates = gather([], fine, candidates)
         ranked = sorted(candidates.values(), key=lambda candidate: -candidate.score)
-        matches = self._verified(ranked, query_rgb, windows)
+        matches = self._verified(self._contenders(ranked, top_k), query_rgb, windows)
         if query_rgb is not None and self._copy_descriptor is not None:
             matches = self._second_opinion(matches, query_rgb, self._copy_descriptor)
         return matches[:top_k]
@@ -695,6 +695,21 @@ class SimilarityEngine:
         kth = np.partition(similarities, -BACKGROUND_K, axis=1)[:, -BACKGROUND_K]
         return np.asarray(kth, dtype=np.float32)
 
+    def _contenders(self, ranked: list[Candidate], top_k: int) -> list[Candidate]:
+        """The ranked candidates that can still be among the best `top_k` once checked.
+
+        Checks move a candidate up only by making it a copy (verified, among the first
+        VERIFY_TOP, or by calibration alone) and move down at most the VERIFY_TOP they re-score,
+        so past the first `top_k + VERIFY_TOP` only a copy by calibration can rise into the top
+        `top_k`. The rest (hundreds, on a query the fine pass ran for) are never matched.
+        """
+        head = top_k + VERIFY_TOP
+        return ranked[:head] + [
+            candidate
+            for candidate in ranked[head:]
+            if self.calibration.p_copy(candidate.evidence(False)) >= COPY_PROBABILITY
+        ]
+
     def _verified(
         self,
         ranked: list[Candidate],
@@ -708,6 +723,8 @@ class SimilarityEngine:
         """
         matches: list[Match] = []
         features: QueryFeatures | None = None
+        # Several look-alikes are often found in one window: its keypoints are extracted once.
+        window_features: dict[Box, QueryFeatures | None] = {}
         for position, candidate in enumerate(ranked):
             score = candidate.score
             reference = None
@@ -718,7 +735,9 @@ class SimilarityEngine:
                 outcome = verify_features(features, reference)
                 window = (windows or {}).get(candidate.work_id)
                 if not outcome.verified and window is not None:
-                    outcome = _verify_window(query_rgb, window, reference)
+                    if window not in window_features:
+                        window_features[window] = _window_features(query_rgb, window)
+                    outcome = _verify_window(window_features[window], window, reference)
                 if outcome.verified:
                     matches.append(self._match(candidate, outcome))
                     continue
@@ -809,16 +828,25 @@ def _window_box(window: tuple[int, int, int, int], cells: int, width: int, heigh
     )
 
 
-def _verify_window(query_rgb: RGBArray, window: Box, reference: Keypoints) -> Verification:
-    """ORB on one window of the query, enlarged to the verification size; region in query pixels."""
+def _window_features(query_rgb: RGBArray, window: Box) -> QueryFeatures | None:
+    """ORB features of one window of the query, enlarged to the verification size; None for a
+    window too thin to have any."""
     crop = np.ascontiguousarray(window.crop(query_rgb))
     if min(crop.shape[:2]) < 2:
+        return None
+    return QueryFeatures(fit(crop, VERIFY_SIDE))
+
+
+def _verify_window(
+    features: QueryFeatures | None, window: Box, reference: Keypoints
+) -> Verification:
+    """The window's features (`_window_features`) against a reference; region in query pixels."""
+    if features is None:
         return NOT_VERIFIED
-    enlarged = fit(crop, VERIFY_SIDE)
-    outcome = verify_features(QueryFeatures(enlarged), reference)
+    outcome = verify_features(features, reference)
     if outcome.region is None:
         return outcome
-    scale = crop.shape[1] / enlarged.shape[1]
+    scale = window.width / features.rgb.shape[1]
     (a, b, c, d) = ((window.left + x * scale, window.top + y * scale) for x, y in outcome.region)
     return dataclasses.replace(outcome, region=(a, b, c, d))
 

@@ -15,7 +15,7 @@ from similarity.embedding import load_default_embedder
 from similarity.embedding.sscd import load_student
 from similarity.engine import Fingerprint, FingerprintFormatError, SimilarityEngine
 from similarity.images import ImageRejected, load_image
-from similarity.matcher import Match
+from similarity.matcher import Candidate, Match
 from tests.corpus.hostile import hostile_files
 
 WORKS: dict[int, npt.NDArray[np.uint8]] = {
@@ -508,3 +508,50 @@ def test_the_works_it_holds_stay_what_its_indexes_hold_through_every_change(
     assert engine.work_ids() == {1, 3} == scanned()
     engine.rebuild([(4, prints[4]), (5, prints[5])])
     assert engine.work_ids() == {4, 5} == scanned()
+
+
+def _many_works() -> dict[int, npt.NDArray[np.uint8]]:
+    """The five works and twenty more drawn at random, so searches find more than they keep."""
+    works = dict(WORKS)
+    rng = np.random.default_rng(3)
+    for work_id in range(6, 26):
+        canvas = np.full((180, 240, 3), rng.integers(0, 255, 3), np.uint8)
+        for _shape in range(6):
+            centre = (int(rng.integers(0, 240)), int(rng.integers(0, 180)))
+            colour = tuple(int(v) for v in rng.integers(0, 255, 3))
+            cv2.circle(canvas, centre, int(rng.integers(10, 60)), colour, -1)
+        works[work_id] = canvas
+    return works
+
+
+@pytest.mark.parametrize("top_k", [1, 2, 4])
+def test_candidates_that_cannot_reach_the_top_are_never_checked_and_nothing_else_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, top_k: int
+) -> None:
+    works = _many_works()
+    engine = SimilarityEngine(
+        tmp_path, ThumbnailEmbedder(), works.get, copy_descriptor=ThumbnailEmbedder()
+    )
+    for work_id, image in works.items():
+        engine.add(work_id, engine.fingerprint(image))
+    queries = [
+        _jpeg_q10(works[3]),
+        np.ascontiguousarray(works[7][:, ::-1]),
+        np.ascontiguousarray(works[12][30:150, 40:200]),
+        _padded(works[1]),
+        np.ascontiguousarray(np.dstack([data.camera()] * 3)),
+        _shop_page(works[9], np.random.default_rng(1))[0],
+    ]
+    dropped: list[int] = []
+    contenders = SimilarityEngine._contenders
+
+    def counting(self: SimilarityEngine, ranked: list[Candidate], k: int) -> list[Candidate]:
+        kept = contenders(self, ranked, k)
+        dropped.append(len(ranked) - len(kept))
+        return kept
+
+    monkeypatch.setattr(SimilarityEngine, "_contenders", counting)
+    pruned = [engine.search(query, top_k=top_k) for query in queries]
+    assert sum(dropped) > 0
+    monkeypatch.setattr(SimilarityEngine, "_contenders", lambda _self, ranked, _k: ranked)
+    assert pruned == [engine.search(query, top_k=top_k) for query in queries]

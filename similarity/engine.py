@@ -534,21 +534,21 @@ class SimilarityEngine:
     def _copy_margins(
         self, query_rgb: RGBArray, work_ids: Sequence[int], descriptor: Embedder
     ) -> dict[int, float]:
-        """Each work's SSCD cosine to the query (or its mirror) less the query's background."""
+        """Each work's SSCD cosine to the query less the query's background.
+
+        The query alone, not its mirror too: a mirrored copy is verified by ORB (which tries the
+        mirrored query), and on the development set the mirror's pass moved µAP by nothing and
+        recall at precision 0.99 by one query of 276, for 17 ms of CPU a query.
+        """
         references = {w: v for w in work_ids if (v := self._copy_vector(w, descriptor)) is not None}
         if not references:
             return {}
-        queries = descriptor.embed([query_rgb, np.ascontiguousarray(query_rgb[:, ::-1])])
+        query = descriptor.embed([query_rgb])[0]
         background = self._copy_background_vectors(descriptor)
+        level = 0.0
         if len(background) >= BACKGROUND_K:
-            similarities = queries @ background.T
-            levels = np.partition(similarities, -BACKGROUND_K, axis=1)[:, -BACKGROUND_K]
-        else:
-            levels = np.zeros(len(queries), dtype=np.float32)
-        return {
-            work_id: float(np.max(queries @ vector - levels))
-            for work_id, vector in references.items()
-        }
+            level = float(np.partition(background @ query, -BACKGROUND_K)[-BACKGROUND_K])
+        return {work_id: float(query @ vector) - level for work_id, vector in references.items()}
 
     def _copy_background_vectors(self, descriptor: Embedder) -> FloatArray:
         # About two seconds of SSCD passes, on the first inconclusive query only.

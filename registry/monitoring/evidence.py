@@ -12,6 +12,12 @@ The bundle is one zip::
 
 The manifest's digest is logged (``EvidenceEvent``) before the zip is assembled, so the zip
 carries a certificate for a leaf that names the manifest, and the manifest names every file.
+
+A crawl records an alert's first bundle without the screenshot, which takes seconds and is taken
+off the crawl path by the `evidence` task; that task logs a complete bundle (`complete_bundle`):
+the first bundle's files byte for byte, its capture facts, the screenshot, and under `completes`
+the first manifest's digest and leaf. The log being append-only, both leaves stay, and both
+bundles verify on their own.
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ SCREENSHOT_NAME: Final = "screenshot.png"
 MAX_BUNDLE_BYTES: Final = 256 * 1024 * 1024
 MAX_MEMBER_BYTES: Final = 128 * 1024 * 1024
 MAX_MEMBERS: Final = 16
+# Why a crawl's first bundle has no screenshot: the `evidence` task takes it once the alert
+# commits.
+SCREENSHOT_QUEUED: Final = "captured separately by the evidence queue"
 _SIDE_BY_SIDE_HEIGHT: Final = 480
 _OUTLINE_RGB: Final = (255, 0, 64)
 # A fixed member time keeps the zip a function of its contents alone.
@@ -289,24 +298,77 @@ def log_evidence(log: AttestationLog, capture: Capture) -> LoggedEvidence:
     its holder proves them while the public log names no address.
     """
     files = evidence_files(capture)
-    manifest = build_manifest(capture, files)
+    return _log_bundle(log, build_manifest(capture, files), files, capture.captured_at)
+
+
+def _log_bundle(
+    log: AttestationLog, manifest: bytes, files: Mapping[str, bytes], captured_at: datetime
+) -> LoggedEvidence:
+    facts = json.loads(manifest)
     manifest_sha256 = sha256_hex(manifest)
-    openings = open_values({"page_url": capture.page_url, "image_url": capture.image_url})
+    openings = open_values({"page_url": facts["page_url"], "image_url": facts["image_url"]})
     (index,) = log.append_events(
         [
             EvidenceEvent(
-                alert_id=capture.alert_id,
-                work_id=capture.work_id,
+                alert_id=facts["alert_id"],
+                work_id=facts["work_id"],
                 manifest_sha256=manifest_sha256,
-                image_sha256=capture.image_sha256,
+                image_sha256=facts["image_sha256"],
                 commitments=commitments_of(openings),
-                captured_at=capture.captured_at,
+                captured_at=captured_at,
             )
         ]
     )
     log.sign_head()
     certificate = issue_certificate(log, index, openings=openings_to_json(openings))
     return LoggedEvidence(index, manifest_sha256, pack_bundle(files, manifest, certificate))
+
+
+class IncompleteBundle(Exception):
+    """A first bundle that cannot be completed: it does not verify, or holds a screenshot."""
+
+
+def complete_bundle(
+    log: AttestationLog, first: bytes, screenshot_png: bytes, taken_at: datetime
+) -> LoggedEvidence:
+    """Log and pack the complete bundle of a capture whose first bundle had no screenshot.
+
+    It holds the first bundle's files unchanged and its manifest's facts (addresses, fetches,
+    match, `captured_at`: when the page and image were fetched), the screenshot and when it was
+    taken, and under `completes` the first manifest's digest and log index. Its leaf is a leaf
+    of its own; the first stays on the log. Raises IncompleteBundle for a first bundle that
+    does not verify under the log's key or already has a screenshot.
+    """
+    check = verify_bundle(first, log.public_key())
+    if not check.valid or check.manifest is None or check.log_index is None:
+        raise IncompleteBundle(f"the first evidence bundle does not verify: {check.reason}")
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        manifest_bytes = archive.read(MANIFEST_NAME)
+        files = {
+            name: archive.read(name)
+            for name in archive.namelist()
+            if name not in {MANIFEST_NAME, CERTIFICATE_NAME}
+        }
+    if SCREENSHOT_NAME in files:
+        raise IncompleteBundle("the first evidence bundle already holds a screenshot")
+    files[SCREENSHOT_NAME] = screenshot_png
+    document = dict(check.manifest)
+    document["screenshot"] = {
+        "taken": True,
+        "skipped_reason": None,
+        "taken_at": format_timestamp(taken_at),
+    }
+    document["completes"] = {
+        "manifest_sha256": sha256_hex(manifest_bytes),
+        "log_index": check.log_index,
+    }
+    document["files"] = {
+        name: {"sha256": sha256_hex(data), "size": len(data)}
+        for name, data in sorted(files.items())
+    }
+    manifest = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False).encode("utf-8")
+    captured_at = check.event.captured_at if check.event is not None else taken_at
+    return _log_bundle(log, manifest, files, captured_at)
 
 
 def verify_bundle(zip_bytes: bytes, public_key: LogPublicKey) -> BundleCheck:

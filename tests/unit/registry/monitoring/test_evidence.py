@@ -24,9 +24,13 @@ from registry.monitoring.evidence import (
     CERTIFICATE_NAME,
     MANIFEST_NAME,
     SCREENSHOT_NAME,
+    SCREENSHOT_QUEUED,
+    SIDE_BY_SIDE_NAME,
     WARC_NAME,
     Capture,
+    IncompleteBundle,
     Screenshot,
+    complete_bundle,
     log_evidence,
     verify_bundle,
     warc_of,
@@ -342,3 +346,40 @@ def test_a_small_zip_of_huge_members_is_checked_in_bounded_memory(signer: LogSig
     assert not check.valid
     assert "unpacks to more than" in (check.reason or "")
     assert peak < 16 * 1024 * 1024
+
+
+def test_a_completed_bundle_adds_the_screenshot_under_a_leaf_of_its_own(
+    session: Session, signer: LogSigner
+) -> None:
+    log = AttestationLog(session, signer)
+    first = log_evidence(log, capture(Screenshot(None, SCREENSHOT_QUEUED)))
+    complete = complete_bundle(log, first.bundle, b"\x89PNG page", MOMENT)
+    check = verify_bundle(complete.bundle, signer.public_key)
+    assert check.valid, check.reason
+    assert check.log_index == complete.log_index != first.log_index
+    assert verify_bundle(first.bundle, signer.public_key).valid
+    before, after = members(first.bundle), members(complete.bundle)
+    assert after[SCREENSHOT_NAME] == b"\x89PNG page"
+    assert {name: after[name] for name in (WARC_NAME, SIDE_BY_SIDE_NAME)} == {
+        name: before[name] for name in (WARC_NAME, SIDE_BY_SIDE_NAME)
+    }
+    manifest = json.loads(after[MANIFEST_NAME])
+    assert manifest["completes"] == {
+        "manifest_sha256": first.manifest_sha256,
+        "log_index": first.log_index,
+    }
+    assert manifest["screenshot"]["taken"] is True
+    assert manifest["fetches"] == json.loads(before[MANIFEST_NAME])["fetches"]
+
+
+def test_only_a_verified_bundle_without_a_screenshot_is_completed(
+    session: Session, signer: LogSigner
+) -> None:
+    log = AttestationLog(session, signer)
+    with_one = log_evidence(log, capture(Screenshot(b"\x89PNG taken inline"))).bundle
+    with pytest.raises(IncompleteBundle, match="already holds a screenshot"):
+        complete_bundle(log, with_one, b"\x89PNG page", MOMENT)
+    contents = members(log_evidence(log, capture(Screenshot(None, SCREENSHOT_QUEUED))).bundle)
+    contents[WARC_NAME] = b"doctored"
+    with pytest.raises(IncompleteBundle, match="does not verify"):
+        complete_bundle(log, repack(contents), b"\x89PNG page", MOMENT)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 def task_kinds(services: Services, monitor: Callable[[], Monitor]) -> TaskKinds:
     """Every kind of background work, wired to this process's services."""
-    from registry.monitoring.jobs import crawl_task
+    from registry.monitoring.jobs import crawl_task, evidence_task
     from registry.service import registration_task
 
     return TaskKinds(
@@ -42,6 +42,7 @@ def task_kinds(services: Services, monitor: Callable[[], Monitor]) -> TaskKinds:
             grant_expiry_task(),
             change_pruning_task(),
             crawl_task(monitor),
+            evidence_task(monitor),
             payout_task(
                 services.payment_gateway_if_configured,
                 services.payout_policy,

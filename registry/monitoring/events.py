@@ -1,4 +1,7 @@
-"""The evidence log event: one leaf per alert, binding the evidence manifest's digest to the work.
+"""The evidence log event: one leaf per evidence bundle, binding its manifest's digest to the work.
+
+An alert has one leaf for the bundle its crawl recorded, and a second once the `evidence` task
+completed that bundle with the page's screenshot.
 
 The addresses where the copy was found are committed, not shown: a page address can name a
 person (a profile, a personal site), and the leaf can never be erased. The manifest's digest

@@ -6,6 +6,11 @@ between fetches that page and checks that image again on resume; recording it ag
 alert (unique per work and image) and the sighting (unique per job, page and image) already
 there and adds nothing. A job runs in a `crawl` task, on an event loop of its own; fingerprinting
 and database work run in a worker thread.
+
+The crawl takes no screenshot: a page render costs seconds, and crawling would wait for it. A new
+alert is recorded with its first evidence bundle and, in the same transaction, an `evidence`
+task (`evidence_task`) that renders the page under the job's network rules and logs the complete
+bundle.
 """
 
 from __future__ import annotations
@@ -32,11 +37,14 @@ from registry.monitoring.models import Alert, CrawlJob, JobStatus
 from registry.monitoring.repository import indexed_works
 from registry.monitoring.screenshots import ChromiumScreenshotter, Screenshotter
 from registry.monitoring.service import (
+    EVIDENCE_TASK,
     AlertHook,
     IsLicensed,
     LicensedDomains,
+    complete_evidence,
     find_alert,
     notify_rights_holder,
+    pending_screenshot,
     queue_due_watches,
     record_copy,
 )
@@ -65,6 +73,8 @@ CRAWL_JOBS = cast(Table, CrawlJob.__table__)  # type: ignore[attr-defined]
 QUERY_MAX_SIDE: Final = 512
 CRAWL_TASK: Final = "crawl"
 CRAWL_TIME_LIMIT_S: Final = 3 * 3600.0
+# A render waits at most 20 s for the page and 20 s for the picture; Chromium starts in seconds.
+EVIDENCE_TIME_LIMIT_S: Final = 300.0
 TOP_K: Final = 5
 
 
@@ -167,13 +177,11 @@ class Monitor:
         politeness = self.politeness()
         frontier = self._frontier(job, politeness)
         guard = NetGuard(allow_hosts=job.allow_hosts)
-        screenshots = self.screenshots(guard)
         runner = _JobRun(
             self,
             job,
             frontier=frontier,
             politeness=politeness,
-            screenshots=screenshots,
             on_alert=on_alert,
             on_progress=on_progress,
         )
@@ -188,9 +196,47 @@ class Monitor:
             return await asyncio.to_thread(self._end, job_id, JobStatus.FAILED, str(error))
         finally:
             frontier.close()
-            await screenshots.close()
         status = JobStatus.FINISHED if failure is None else JobStatus.FAILED
         return await asyncio.to_thread(self._end, job_id, status, failure)
+
+    def complete_evidence(self, session: Session, alert_id: int, job_id: int | None) -> None:
+        """Take a pending alert's screenshot and settle its evidence in `session`'s transaction.
+
+        The page is rendered before `session` is first used, so no transaction (on SQLite, the
+        write lock) is held for the seconds a render takes; the alert is read again in
+        `session`, and one another delivery settled meanwhile is left as it is.
+        """
+        pending = self._pending(alert_id, job_id)
+        if pending is None:
+            return
+        page_url, allow_hosts = pending
+        screenshot = asyncio.run(self._capture(page_url, NetGuard(allow_hosts=allow_hosts)))
+        settled = complete_evidence(
+            session,
+            alert_id=alert_id,
+            screenshot=screenshot,
+            signer=self.signer,
+            evidence_blobs=self.evidence_blobs,
+        )
+        if settled is not None and screenshot.png is None:
+            logger.warning(
+                "alert %s keeps its first evidence bundle: %s", alert_id, settled.screenshot_reason
+            )
+
+    def _pending(self, alert_id: int, job_id: int | None) -> tuple[str, list[str]] | None:
+        with self.session_factory() as session:
+            alert = pending_screenshot(session, alert_id)
+            if alert is None:
+                return None
+            job = None if job_id is None else session.get(CrawlJob, job_id)
+            return alert.page_url, [] if job is None else list(job.allow_hosts)
+
+    async def _capture(self, page_url: str, guard: NetGuard) -> Screenshot:
+        screenshots = self.screenshots(guard)
+        try:
+            return await screenshots.capture(page_url)
+        finally:
+            await screenshots.close()
 
     def _frontier(self, job: CrawlJob, politeness: HostPoliteness) -> FrontierStore:
         if self.shared_frontier is None:
@@ -335,7 +381,6 @@ class _JobRun:
         *,
         frontier: FrontierStore,
         politeness: HostPoliteness,
-        screenshots: Screenshotter,
         on_alert: AlertListener | None,
         on_progress: ProgressListener | None,
     ) -> None:
@@ -344,7 +389,6 @@ class _JobRun:
         self.job_id = persisted_id(job)
         self.frontier = frontier
         self.politeness = politeness
-        self.screenshots = screenshots
         self.on_alert = on_alert
         self.on_progress = on_progress
         self.images_checked = job.images_checked
@@ -444,10 +488,7 @@ class _JobRun:
 
     async def check(self, found: ImageFound) -> None:
         assessed = await asyncio.to_thread(self.assess, found)
-        screenshot = Screenshot(None, "no new alert")
-        if assessed is not None and any(not c.known for c in assessed.candidates):
-            screenshot = await self.screenshots.capture(found.page_url)
-        lines = await asyncio.to_thread(self.record, found, assessed, screenshot)
+        lines = await asyncio.to_thread(self.record, found, assessed)
         if self.on_alert is not None:
             for line in lines:
                 self.on_alert(line)
@@ -481,7 +522,6 @@ class _JobRun:
         self,
         found: ImageFound,
         assessed: _Assessment | None,
-        screenshot: Screenshot,
     ) -> list[AlertLine]:
         if assessed is None:
             assessed = _Assessment(None, [])
@@ -490,7 +530,7 @@ class _JobRun:
         }
         for attempt in range(2):
             try:
-                return self._record_once(found, assessed, originals, screenshot)
+                return self._record_once(found, assessed, originals)
             except IntegrityError:
                 # Another job raised the same alert first; the retry finds it and adds a sighting.
                 if attempt == 1:
@@ -502,7 +542,6 @@ class _JobRun:
         found: ImageFound,
         assessed: _Assessment,
         originals: dict[int | None, RGBArray],
-        screenshot: Screenshot,
     ) -> list[AlertLine]:
         lines: list[AlertLine] = []
         new_alerts = 0
@@ -524,7 +563,6 @@ class _JobRun:
                     image_url=found.image_url,
                     original_rgb=originals.get(work.id, copy_rgb),
                     copy_rgb=copy_rgb,
-                    screenshot=screenshot,
                     on_new_alert=self.monitor.on_new_alert,
                 )
                 new_alerts += recorded.new_alert
@@ -590,6 +628,26 @@ def crawl_task(monitor: Callable[[], Monitor]) -> TaskKind:
         asyncio.run(monitor().run_job(int(args["job_id"])))
 
     return TaskKind(name=CRAWL_TASK, queue="crawl", run=run, time_limit_s=CRAWL_TIME_LIMIT_S)
+
+
+def evidence_task(monitor: Callable[[], Monitor]) -> TaskKind:
+    """The `evidence` task: take a new alert's screenshot and log its complete evidence bundle.
+
+    Idempotent by its key (`evidence:<alert id>`), and again by the alert's screenshot status: a
+    delivery that finds the screenshot settled does nothing. A capture that fails (the page is
+    gone, Chromium is missing) settles it too, with the reason, so the task is not retried
+    forever; the alert keeps its first bundle.
+    """
+
+    def run(session: Session, args: TaskArgs) -> None:
+        job_id = args.get("job_id")
+        monitor().complete_evidence(
+            session, int(args["alert_id"]), None if job_id is None else int(job_id)
+        )
+
+    return TaskKind(
+        name=EVIDENCE_TASK, queue="evidence", run=run, time_limit_s=EVIDENCE_TIME_LIMIT_S
+    )
 
 
 async def cancel(task: asyncio.Task[CrawlJob]) -> None:

@@ -69,6 +69,14 @@ _ALERT_STATUS_WORDS: Final[dict[AlertStatus, str]] = {
 }
 
 
+class ScreenshotStatus(StrEnum):
+    """Where an alert's screenshot of the page stands; the `evidence` task moves it on once."""
+
+    PENDING = "pending"  # the alert's bundle is the crawl's first, the task has not run yet
+    TAKEN = "taken"  # the alert points at the complete bundle, screenshot.png in it
+    NOT_TAKEN = "not_taken"  # the capture failed: the first bundle stays, `screenshot_reason` why
+
+
 def _status_column(kind: type[StrEnum], default: StrEnum) -> Any:
     # Stored as the values in a plain string column: no database enum type to migrate.
     return Field(
@@ -159,9 +167,21 @@ class Alert(SQLModel, table=True):
     verified: bool = False
     region: list[list[float]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     status: AlertStatus = _status_column(AlertStatus, AlertStatus.NEW)
+    # The bundle the alert's evidence is: the crawl's first, then the complete one with the
+    # screenshot (`ScreenshotStatus`); both bundles' leaves stay on the log.
     evidence_sha256: str = Field(max_length=64)
     manifest_sha256: str = Field(max_length=64)
     log_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # None for alerts recorded before screenshots moved to the evidence queue: their bundle's
+    # manifest says whether one was taken.
+    screenshot_status: ScreenshotStatus | None = Field(
+        default=None,
+        sa_column=Column(
+            Enum(ScreenshotStatus, native_enum=False, length=20, values_callable=_values),
+            nullable=True,
+        ),
+    )
+    screenshot_reason: str | None = Field(default=None, max_length=500)
     first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     status_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -13,6 +13,7 @@ from registry.monitoring.models import (
     MIN_WATCH_INTERVAL_S,
     AlertStatus,
     JobStatus,
+    ScreenshotStatus,
 )
 
 
@@ -91,6 +92,11 @@ class AlertPublic(BaseModel):
     evidence_sha256: str
     manifest_sha256: str
     log_index: int
+    # pending: the screenshot of the page is still to be taken, and the evidence above is the
+    # crawl's first bundle; taken: the evidence above holds it; not_taken: why in the reason.
+    # None for alerts recorded before screenshots moved to the evidence queue.
+    screenshot_status: ScreenshotStatus | None = None
+    screenshot_reason: str | None = None
     first_seen_at: datetime
     last_seen_at: datetime
 

@@ -31,10 +31,13 @@ from registry.monitoring.errors import (
     MonitoringNotAllowed,
 )
 from registry.monitoring.evidence import (
+    SCREENSHOT_QUEUED,
     SIDE_BY_SIDE_NAME,
     Capture,
+    IncompleteBundle,
     RGBArray,
     Screenshot,
+    complete_bundle,
     log_evidence,
     sha256_hex,
 )
@@ -49,16 +52,20 @@ from registry.monitoring.models import (
     CrawlJob,
     CrawlWatch,
     LicensedDomain,
+    ScreenshotStatus,
     Sighting,
 )
 from registry.notifications.service import notify
 from registry.repository import get_owned_work
+from registry.tasks.outbox import enqueue
 from similarity.crawl.records import FetchRecord
 from similarity.crawl.urls import InvalidUrlError, canonical_host, host_within, parse_web_url
 from similarity.matcher import Match
 
 IsLicensed = Callable[[int, str], bool]
 AlertHook = Callable[[Session, Alert], None]
+
+EVIDENCE_TASK: Final = "evidence"
 
 # A takedown notice accuses someone, so a person confirms the alert before one is sent: a new
 # alert cannot jump to takedown_sent, and drafts exist only from confirmation on.
@@ -482,13 +489,15 @@ def record_copy(
     image_url: str,
     original_rgb: RGBArray,
     copy_rgb: RGBArray,
-    screenshot: Screenshot,
+    screenshot: Screenshot | None = None,
     on_new_alert: AlertHook | None = None,
 ) -> Recorded:
     """Add a sighting to the alert for this work and image, or raise the alert with its evidence.
 
     A new alert's evidence manifest digest is appended to the log and a head is signed in the
     caller's transaction; the bundle (with its certificate) goes to `evidence_blobs` first.
+    With no `screenshot` (a crawl's case) the bundle has none and an `evidence` task, queued in
+    the same transaction, takes it (`complete_evidence`): the task exists if the alert commits.
     """
     now = utcnow()
     image_sha256 = sha256_hex(image.content)
@@ -510,9 +519,13 @@ def record_copy(
             log_index=-1,
             first_seen_at=now,
             last_seen_at=now,
+            screenshot_status=_screenshot_status(screenshot),
+            screenshot_reason=None if screenshot is None else _reason(screenshot),
         )
         session.add(alert)
         session.flush()
+        if screenshot is None:
+            queue_evidence(session, persisted_id(alert), job_id)
         _attach_evidence(
             session,
             alert,
@@ -530,7 +543,7 @@ def record_copy(
                 region=match.region,
                 score=match.score,
                 verified=match.verified,
-                screenshot=screenshot,
+                screenshot=screenshot or Screenshot(None, SCREENSHOT_QUEUED),
                 captured_at=now,
             ),
             signer,
@@ -570,6 +583,77 @@ def _attach_evidence(
     alert.manifest_sha256 = logged.manifest_sha256
     alert.log_index = logged.log_index
     session.add(alert)
+
+
+def _screenshot_status(screenshot: Screenshot | None) -> ScreenshotStatus:
+    if screenshot is None:
+        return ScreenshotStatus.PENDING
+    return ScreenshotStatus.NOT_TAKEN if screenshot.png is None else ScreenshotStatus.TAKEN
+
+
+def _reason(screenshot: Screenshot) -> str | None:
+    if screenshot.png is not None:
+        return None
+    return (screenshot.skipped_reason or "no reason was given")[:500]
+
+
+def queue_evidence(session: Session, alert_id: int, job_id: int | None) -> None:
+    """Take the alert's screenshot in an `evidence` task once the session's transaction commits.
+
+    `job_id` names the crawl that raised the alert: the browser is held to its network rules.
+    """
+    enqueue(
+        session,
+        EVIDENCE_TASK,
+        {"alert_id": alert_id, "job_id": job_id},
+        f"{EVIDENCE_TASK}:{alert_id}",
+    )
+
+
+def pending_screenshot(session: Session, alert_id: int) -> Alert | None:
+    """The alert if its screenshot is still to be taken; None when gone or already settled."""
+    alert = session.get(Alert, alert_id)
+    if alert is None or alert.screenshot_status != ScreenshotStatus.PENDING:
+        return None
+    return alert
+
+
+def complete_evidence(
+    session: Session,
+    *,
+    alert_id: int,
+    screenshot: Screenshot,
+    signer: LogSigner,
+    evidence_blobs: BlobStore,
+) -> Alert | None:
+    """Settle a pending screenshot: log the complete bundle and point the alert at it, or keep
+    the first bundle and record why no screenshot could be taken.
+
+    An alert already settled (a task delivered twice) is left as it is and None returned. The
+    first bundle's leaf stays on the log; the complete bundle names it under `completes`.
+    """
+    alert = pending_screenshot(session, alert_id)
+    if alert is None:
+        return None
+    if screenshot.png is not None:
+        try:
+            first = evidence_blobs.get(alert.evidence_sha256)
+            logged = complete_bundle(
+                AttestationLog(session, signer), first, screenshot.png, utcnow()
+            )
+        except KeyError:
+            screenshot = Screenshot(None, "the first evidence bundle is missing from storage")
+        except IncompleteBundle as refusal:
+            screenshot = Screenshot(None, str(refusal))
+        else:
+            alert.evidence_sha256 = evidence_blobs.put(logged.bundle)
+            alert.manifest_sha256 = logged.manifest_sha256
+            alert.log_index = logged.log_index
+    alert.screenshot_status = _screenshot_status(screenshot)
+    alert.screenshot_reason = _reason(screenshot)
+    session.add(alert)
+    session.flush()
+    return alert
 
 
 NEW_ALERT_KIND: Final = "monitoring.alert"

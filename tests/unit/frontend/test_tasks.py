@@ -25,4 +25,5 @@ def test_deliveries_reminders_expiries_payouts_and_feed_pruning_are_ticked_crawl
         "prune_index_changes",
     }
     assert "crawl" in kinds
+    assert kinds["evidence"].queue == "evidence"
     assert all(kind.period_s is not None and kind.period_s > 0 for kind in kinds.periodic())

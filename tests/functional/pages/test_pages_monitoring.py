@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import re
+import threading
+import time
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,8 +20,10 @@ from frontend.app import create_app
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.models import Work
+from registry.monitoring.evidence import SCREENSHOT_NAME, Screenshot, verify_bundle
 from registry.monitoring.models import Alert, AlertStatus
-from registry.monitoring.screenshots import NoScreenshots
+from registry.monitoring.screenshots import NoScreenshots, Screenshotter
+from similarity.crawl.netguard import NetGuard
 from similarity.crawl.politeness import HostPoliteness
 from tests.factories import Account, make_account
 from tests.functional.api.test_monitoring_api import crawl_to_the_end, register
@@ -379,3 +385,74 @@ def test_the_card_preview_is_a_small_jpeg_cached_by_its_etag(
     assert again.content == b""
     sign_in(client, bob)
     assert client.get(f"/alerts/{alert['id']}/preview.jpg").status_code == 404
+
+
+class GatedCamera:
+    """A Screenshotter that renders a page only once `opened` is set: until then the evidence
+    queue is still at work and the alert's screenshot is pending."""
+
+    png = b"\x89PNG\r\n\x1a\n the page as rendered"
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+
+    def __call__(self, _guard: NetGuard) -> Screenshotter:
+        return self
+
+    async def capture(self, url: str) -> Screenshot:
+        await asyncio.to_thread(self.opened.wait, 120)
+        return Screenshot(self.png)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+def settled_alert(client: TestClient, account: Account, alert_id: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = client.get(f"/api/v1/alerts/{alert_id}", headers=account.headers).json()
+        if found["screenshot_status"] != "pending":
+            return dict(found)
+        time.sleep(0.2)
+    raise AssertionError(f"the screenshot of alert {alert_id} was never taken")
+
+
+def test_the_in_process_evidence_queue_takes_the_screenshot_the_pages_say_until_then(
+    services: Services,
+) -> None:
+    camera = GatedCamera()
+    app = create_app(services=services)
+    app.state.monitor = services.monitor(
+        screenshots=camera,
+        politeness=lambda: HostPoliteness(per_host_concurrency=4, delay_s=0.0),
+    )
+    with TestClient(app) as client:
+        try:
+            alice = make_account(client, "alice@example.com", roles=["creator", "rights_holder"])
+            register(client, alice, "astronaut")
+            with LoopbackSite(copies_of_originals()) as site:
+                job = crawl_to_the_end(client, alice, [site.url("/gallery/img")], max_pages=1)
+            assert job["status"] == "finished", job
+            groups = client.get("/api/v1/alerts", headers=alice.headers).json()
+            (first,) = [alert for group in groups for alert in group["alerts"]]
+            assert first["screenshot_status"] == "pending"
+            sign_in(client, alice)
+            assert "screenshot of the page pending" in client.get("/alerts").text
+            assert (
+                "Pending: the screenshot is being taken"
+                in client.get(f"/alerts/{first['id']}").text
+            )
+            assert "页面截图待完成" in client.get("/alerts?lang=zh").text
+            assert "待完成：截图在抓取之外单独截取" in client.get(f"/alerts/{first['id']}").text
+        finally:
+            camera.opened.set()
+        settled = settled_alert(client, alice, first["id"])
+        assert settled["screenshot_status"] == "taken"
+        assert settled["log_index"] > first["log_index"]
+        bundle = client.get(f"/api/v1/alerts/{first['id']}/evidence.zip", headers=alice.headers)
+        assert verify_bundle(bundle.content, services.signer.public_key).valid
+        with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+            assert archive.read(SCREENSHOT_NAME) == camera.png
+        page = client.get(f"/alerts/{first['id']}?lang=en").text
+        assert "Taken: it is in the evidence bundle" in page
+        assert settled["evidence_sha256"] in page

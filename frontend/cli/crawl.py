@@ -1,4 +1,10 @@
-"""`copymark crawl`: crawl seed URLs for copies of registered works; one JSON line per alert."""
+"""`copymark crawl`: crawl seed URLs for copies of registered works; one JSON line per alert.
+
+A line names the alert's first evidence bundle, logged as the copy was found. The screenshot of
+the page is taken once the crawl is done, by the `evidence` tasks its new alerts queued: here, in
+this process, when no broker is configured (the alert then points at the complete bundle); by
+`copymark worker` processes otherwise.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from frontend.cli.wiring import services as app_services
 
 if TYPE_CHECKING:
     from frontend.services import Services
-    from registry.monitoring.jobs import AlertLine, Progress
+    from registry.monitoring.jobs import AlertLine, Monitor, Progress
 
 
 def crawl(
@@ -122,7 +128,11 @@ def _crawl(services: Services, job_id: int, *, as_json: bool) -> None:
     )
     stderr.print(f"crawl {job_id}: frontier in {where}")
 
+    new_alerts: list[int] = []
+
     def alert(line: AlertLine) -> None:
+        if line.new:
+            new_alerts.append(line.alert_id)
         if as_json:
             emit(line.to_json())
             sys.stdout.flush()
@@ -145,5 +155,44 @@ def _crawl(services: Services, job_id: int, *, as_json: bool) -> None:
         finished = asyncio.run(monitor.run_job(job_id, on_alert=alert, on_progress=progress))
     except LookupError as error:
         fail(str(error), 2)
+    _take_screenshots(services, monitor, job_id, new_alerts)
     if finished.status != JobStatus.FINISHED:
         fail(f"crawl {job_id} {finished.status}: {finished.error}")
+
+
+def _take_screenshots(
+    services: Services, monitor: Monitor, job_id: int, alert_ids: list[int]
+) -> None:
+    """Run the `evidence` tasks of the job's new alerts: here when tasks run in process (no
+    broker); else hand the outbox to the broker, as a serving process's relay would."""
+    from registry.monitoring.jobs import evidence_task
+    from registry.monitoring.models import Alert, ScreenshotStatus
+    from registry.monitoring.service import EVIDENCE_TASK
+    from registry.tasks.queue import TaskKinds
+    from registry.tasks.runner import run_once
+
+    if not alert_ids:
+        return
+    if services.settings.task_broker_url:
+        from frontend.tasks import celery_for, task_kinds
+        from registry.tasks.celery_queue import CeleryQueue
+        from registry.tasks.outbox import relay
+
+        kinds = task_kinds(services, lambda: monitor)
+        relay(services.session, CeleryQueue(celery_for(services, kinds, runs_tasks=False), kinds))
+        stderr.print(f"screenshots of {len(alert_ids)} new alerts: queued for the workers")
+        return
+    kinds = TaskKinds([evidence_task(lambda: monitor)])
+    for alert_id in alert_ids:
+        args = {"alert_id": alert_id, "job_id": job_id}
+        run_once(services.session, kinds, EVIDENCE_TASK, args, f"{EVIDENCE_TASK}:{alert_id}")
+        with services.session() as session:
+            settled = session.get(Alert, alert_id)
+        if settled is None or settled.screenshot_status == ScreenshotStatus.PENDING:
+            continue
+        outcome = (
+            f"taken, evidence {settled.evidence_sha256} (log #{settled.log_index})"
+            if settled.screenshot_status == ScreenshotStatus.TAKEN
+            else f"not taken: {settled.screenshot_reason}"
+        )
+        stderr.print(f"screenshot of alert {alert_id}: {outcome}", highlight=False)

@@ -14,6 +14,7 @@ from frontend.cli.crawl import crawl
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.accounts.service import create_user
+from registry.monitoring.models import Alert, ScreenshotStatus
 from registry.schemas import WorkMetadata
 from registry.service import Upload
 from tests.factories import photo_jpeg
@@ -68,6 +69,13 @@ def test_crawl_prints_one_json_line_per_alert(
     assert [line["work_id"] for line in lines] == [work.id]
     assert set(lines[0]) >= ALERT_FIELDS
     assert "pages 1" in result.stderr
+    # No broker: the command took the screenshot itself once the crawl was done (or said why
+    # it could not), so the alert is not left pending.
+    with services.session() as session:
+        alert = session.get(Alert, lines[0]["alert_id"])
+    assert alert is not None
+    assert alert.screenshot_status in {ScreenshotStatus.TAKEN, ScreenshotStatus.NOT_TAKEN}
+    assert f"screenshot of alert {alert.id}: " in result.stderr
 
 
 def test_a_seed_that_is_not_a_web_url_exits_with_status_2(

@@ -1,4 +1,4 @@
-"""The app's one Monitor: built on first use, shared by the watch loop and the crawl tasks."""
+"""The app's one Monitor, built on first use: the watch loop, crawl and evidence tasks share it."""
 
 from __future__ import annotations
 

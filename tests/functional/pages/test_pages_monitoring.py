@@ -60,9 +60,8 @@ def bob(client: TestClient) -> Account:
     return make_account(client, "bob@example.com", roles=["creator", "rights_holder"])
 
 
-@pytest.fixture
-def alert(client: TestClient, alice: Account) -> dict[str, Any]:
-    """Alice registered a photo and crawled a page that shows a copy of it."""
+def copied_and_found(client: TestClient, alice: Account) -> dict[str, Any]:
+    """Alice registers a photo and crawls a page that shows a copy of it: the one alert raised."""
     register(client, alice, "astronaut")
     with LoopbackSite(copies_of_originals()) as site:
         job = crawl_to_the_end(client, alice, [site.url("/gallery/img")], max_pages=1)
@@ -70,6 +69,12 @@ def alert(client: TestClient, alice: Account) -> dict[str, Any]:
     groups = client.get("/api/v1/alerts", headers=alice.headers).json()
     (found,) = [alert for group in groups for alert in group["alerts"]]
     return dict(found)
+
+
+@pytest.fixture
+def alert(client: TestClient, alice: Account) -> dict[str, Any]:
+    """Alice registered a photo and crawled a page that shows a copy of it."""
+    return copied_and_found(client, alice)
 
 
 def alert_status(client: TestClient, account: Account, alert_id: int) -> str:
@@ -429,12 +434,7 @@ def test_the_in_process_evidence_queue_takes_the_screenshot_the_pages_say_until_
     with TestClient(app) as client:
         try:
             alice = make_account(client, "alice@example.com", roles=["creator", "rights_holder"])
-            register(client, alice, "astronaut")
-            with LoopbackSite(copies_of_originals()) as site:
-                job = crawl_to_the_end(client, alice, [site.url("/gallery/img")], max_pages=1)
-            assert job["status"] == "finished", job
-            groups = client.get("/api/v1/alerts", headers=alice.headers).json()
-            (first,) = [alert for group in groups for alert in group["alerts"]]
+            first = copied_and_found(client, alice)
             assert first["screenshot_status"] == "pending"
             sign_in(client, alice)
             assert "screenshot of the page pending" in client.get("/alerts").text

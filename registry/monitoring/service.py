@@ -35,6 +35,7 @@ from registry.monitoring.evidence import (
     SIDE_BY_SIDE_NAME,
     Capture,
     IncompleteBundle,
+    LoggedEvidence,
     RGBArray,
     Screenshot,
     complete_bundle,
@@ -578,11 +579,15 @@ def _attach_evidence(
     signer: LogSigner,
     evidence_blobs: BlobStore,
 ) -> None:
-    logged = log_evidence(AttestationLog(session, signer), capture)
+    _point_at(alert, log_evidence(AttestationLog(session, signer), capture), evidence_blobs)
+    session.add(alert)
+
+
+def _point_at(alert: Alert, logged: LoggedEvidence, evidence_blobs: BlobStore) -> None:
+    """Store a logged bundle and make it the alert's evidence."""
     alert.evidence_sha256 = evidence_blobs.put(logged.bundle)
     alert.manifest_sha256 = logged.manifest_sha256
     alert.log_index = logged.log_index
-    session.add(alert)
 
 
 def _screenshot_status(screenshot: Screenshot | None) -> ScreenshotStatus:
@@ -646,9 +651,7 @@ def complete_evidence(
         except IncompleteBundle as refusal:
             screenshot = Screenshot(None, str(refusal))
         else:
-            alert.evidence_sha256 = evidence_blobs.put(logged.bundle)
-            alert.manifest_sha256 = logged.manifest_sha256
-            alert.log_index = logged.log_index
+            _point_at(alert, logged, evidence_blobs)
     alert.screenshot_status = _screenshot_status(screenshot)
     alert.screenshot_reason = _reason(screenshot)
     session.add(alert)

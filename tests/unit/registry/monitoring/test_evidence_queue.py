@@ -4,9 +4,7 @@ task in its transaction; the task logs a complete bundle with the screenshot, on
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,7 +37,7 @@ from tests.unit.registry.monitoring.support import (
     gallery_seeds,
     queue_job,
 )
-from tests.unit.registry.monitoring.test_evidence import fetch
+from tests.unit.registry.monitoring.test_evidence import fetch, members
 from tests.unit.registry.wiring import RegistryParts
 
 PAGE_PNG = b"\x89PNG\r\n\x1a\n a rendered page"
@@ -105,13 +103,7 @@ def evidence_leaves(parts: RegistryParts) -> int:
 
 
 def manifest_of(bundle: bytes) -> dict[str, object]:
-    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
-        return dict(json.loads(archive.read(MANIFEST_NAME)))
-
-
-def names_in(bundle: bytes) -> set[str]:
-    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
-        return set(archive.namelist())
+    return dict(json.loads(members(bundle)[MANIFEST_NAME]))
 
 
 def reloaded(parts: RegistryParts, alert: Alert) -> Alert:
@@ -137,7 +129,7 @@ def test_a_crawl_records_the_first_bundle_without_a_screenshot_and_queues_its_ta
         check = verify_bundle(bundle, monitor.signer.public_key)
         assert check.valid, check.reason
         assert check.log_index == alert.log_index
-        assert SCREENSHOT_NAME not in names_in(bundle)
+        assert SCREENSHOT_NAME not in members(bundle)
         assert manifest_of(bundle)["screenshot"] == {
             "taken": False,
             "skipped_reason": SCREENSHOT_QUEUED,
@@ -160,8 +152,7 @@ def test_the_task_logs_a_complete_bundle_with_the_screenshot_and_the_alert_point
         check = verify_bundle(complete, monitor.signer.public_key)
         assert check.valid, check.reason
         assert check.log_index == after.log_index
-        with zipfile.ZipFile(io.BytesIO(complete)) as archive:
-            assert archive.read(SCREENSHOT_NAME) == PAGE_PNG
+        assert members(complete)[SCREENSHOT_NAME] == PAGE_PNG
         # The first bundle stays in the store and on the log, and still verifies on its own.
         kept = monitor.evidence_blobs.get(before.evidence_sha256)
         first_check = verify_bundle(kept, monitor.signer.public_key)
@@ -175,7 +166,7 @@ def test_the_task_logs_a_complete_bundle_with_the_screenshot_and_the_alert_point
         }
         for fact in ("alert_id", "work_id", "page_url", "image_url", "captured_at", "fetches"):
             assert manifest[fact] == first_manifest[fact]
-        assert set(names_in(complete)) == set(names_in(kept)) | {SCREENSHOT_NAME}
+        assert set(members(complete)) == set(members(kept)) | {SCREENSHOT_NAME}
     assert evidence_leaves(parts) == 2 * len(first)
     with parts.session() as session:
         audit = verify_log(session, monitor.signer.public_key)

@@ -7,7 +7,6 @@ import io
 import itertools
 import re
 import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +28,7 @@ from tests.factories import Account, make_account
 from tests.functional.api.test_monitoring_api import crawl_to_the_end, register
 from tests.functional.pages.test_pages import assert_error_page, sign_in
 from tests.sites import LoopbackSite
+from tests.support.workers import wait_for
 from tests.unit.registry.monitoring.support import copies_of_originals
 
 pytestmark = pytest.mark.pages_on_sqlite
@@ -413,13 +413,13 @@ class GatedCamera:
 
 
 def settled_alert(client: TestClient, account: Account, alert_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        found = client.get(f"/api/v1/alerts/{alert_id}", headers=account.headers).json()
-        if found["screenshot_status"] != "pending":
-            return dict(found)
-        time.sleep(0.2)
-    raise AssertionError(f"the screenshot of alert {alert_id} was never taken")
+    def fetched() -> dict[str, Any]:
+        return dict(client.get(f"/api/v1/alerts/{alert_id}", headers=account.headers).json())
+
+    wait_for(
+        lambda: fetched()["screenshot_status"] != "pending", 120, f"alert {alert_id}'s screenshot"
+    )
+    return fetched()
 
 
 def test_the_in_process_evidence_queue_takes_the_screenshot_the_pages_say_until_then(

@@ -155,10 +155,16 @@ def build_manifest(capture: Capture, files: Mapping[str, bytes]) -> bytes:
             "taken": capture.screenshot.png is not None,
             "skipped_reason": capture.screenshot.skipped_reason,
         },
-        "files": {
-            name: {"sha256": sha256_hex(data), "size": len(data)}
-            for name, data in sorted(files.items())
-        },
+    }
+    return _manifest_bytes(document, files)
+
+
+def _manifest_bytes(facts: Mapping[str, Any], files: Mapping[str, bytes]) -> bytes:
+    """The manifest's JSON: `facts` and the SHA-256 and size of every file, in a stable order."""
+    document = dict(facts)
+    document["files"] = {
+        name: {"sha256": sha256_hex(data), "size": len(data)}
+        for name, data in sorted(files.items())
     }
     return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False).encode("utf-8")
 
@@ -362,11 +368,7 @@ def complete_bundle(
         "manifest_sha256": sha256_hex(manifest_bytes),
         "log_index": check.log_index,
     }
-    document["files"] = {
-        name: {"sha256": sha256_hex(data), "size": len(data)}
-        for name, data in sorted(files.items())
-    }
-    manifest = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False).encode("utf-8")
+    manifest = _manifest_bytes(document, files)
     captured_at = check.event.captured_at if check.event is not None else taken_at
     return _log_bundle(log, manifest, files, captured_at)
 

@@ -34,6 +34,7 @@ from similarity.images import ImageLimits
 if TYPE_CHECKING:
     from registry.accounts.domains import DomainVerifier
     from registry.accounts.verification import VerificationMail
+    from registry.log.sequencer import Sequencer
     from registry.monitoring.jobs import Monitor
     from registry.monitoring.screenshots import Screenshotter
     from registry.service import Registrar
@@ -241,8 +242,10 @@ class Services:
 
     @cached_property
     def registrar(self) -> Registrar:
+        from registry.log.sequencer import SequencedLog
         from registry.service import Registrar
 
+        sequenced = self.settings.log_sequenced
         return Registrar(
             self.blobs,
             self.signer,
@@ -250,6 +253,22 @@ class Services:
             self.limits,
             self.settings.index_dir,
             read_session=self.read_session,
+            sequenced_log=SequencedLog(self.engine, self.settings.log_sequenced_wait_s)
+            if sequenced
+            else None,
+        )
+
+    def log_sequencer(self, *, batch_size: int, batch_wait_s: float) -> Sequencer:
+        """The log's sequencer (PostgreSQL), writing each appended work's index onto the work."""
+        from registry.log.sequencer import Sequencer
+        from registry.repository import record_sequenced_log_indexes
+
+        return Sequencer(
+            self.engine,
+            self.signer,
+            batch_size=batch_size,
+            batch_wait_s=batch_wait_s,
+            on_sequenced=(record_sequenced_log_indexes,),
         )
 
     @cached_property

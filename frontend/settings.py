@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # work (task threads, the relay, the tickers, the watch loop) runs in the one process that
     # holds the home's background lock, and the others only answer requests.
     shared_serving: bool = False
+    # Registration hands its log leaves to the log's sequencer (`copymark log sequence`, on
+    # PostgreSQL) instead of appending them under the log's lock in its own transaction; a reply
+    # waits this long for the indexes, and a work not appended by then shows that it is waiting.
+    log_sequenced: bool = False
+    log_sequenced_wait_s: float = Field(default=30.0, gt=0)
     # Seconds between rounds in which each process applies the works other processes registered
     # or withdrew (registry.snapshots.IndexFollower) to its own similarity index.
     index_follow_s: float = Field(default=2.0, gt=0)
@@ -114,6 +119,15 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secret(self) -> Settings:
         if self.environment == "production" and self.secret_key == PLACEHOLDER_SECRET:
             raise ValueError("COPYMARK_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_sequenced_log_on_sqlite(self) -> Settings:
+        if self.log_sequenced and not self.resolved_database_url.startswith("postgresql"):
+            raise ValueError(
+                "COPYMARK_LOG_SEQUENCED needs PostgreSQL (COPYMARK_DATABASE_URL): on SQLite, "
+                "leaves are appended in the registering transaction"
+            )
         return self
 
     @model_validator(mode="after")

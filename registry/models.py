@@ -240,6 +240,11 @@ class Work(SQLModel, table=True):
     byte_size: int = Field(sa_column=Column(BigInteger, nullable=False))
     fingerprint: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     log_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # The leaf's `log_submissions` row while the log's sequencer has yet to append it
+    # (COPYMARK_LOG_SEQUENCED); `log_index` stays null until then. Null where it appended in place.
+    log_submission_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True, index=True)
+    )
     # The openings of the commitments a private work's leaf carries (registry.log.commitments);
     # the owner's certificate hands them on. Null for a public work, whose leaf shows its digests.
     log_openings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

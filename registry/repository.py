@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Select,
+    Table,
     and_,
     bindparam,
     false,
@@ -22,11 +24,13 @@ from sqlalchemy import (
     literal_column,
     or_,
     table,
+    update,
 )
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from registry.errors import NotFound
+from registry.log.models import LogSubmission
 from registry.messages import N_
 from registry.models import (
     PriorArtConflict,
@@ -37,6 +41,9 @@ from registry.models import (
     WorkTag,
     persisted_id,
 )
+
+_WORKS: Table = Work.__table__  # type: ignore[attr-defined]
+_SUBMISSIONS: Table = LogSubmission.__table__  # type: ignore[attr-defined]
 
 # FTS5's trigram tokenizer indexes every run of three characters; a shorter phrase matches nothing.
 _TRIGRAM = 3
@@ -141,6 +148,18 @@ _OWNED_WORKS = (
 _OWNED_WORK_COUNT = (
     select(func.count()).select_from(Work).where(col(Work.owner_id) == bindparam("owner_id"))
 )
+
+
+def record_sequenced_log_indexes(connection: Connection, submission_ids: Sequence[int]) -> None:
+    """Give each work whose leaf the log's sequencer just appended its index (`on_sequenced`)."""
+    connection.execute(
+        update(_WORKS)
+        .where(
+            _WORKS.c.log_submission_id == _SUBMISSIONS.c.id,
+            _SUBMISSIONS.c.id.in_(submission_ids),
+        )
+        .values(log_index=_SUBMISSIONS.c.leaf_index)
+    )
 
 
 def list_owned_works(

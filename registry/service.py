@@ -28,10 +28,11 @@ from sqlmodel import Session, col, func, select
 from registry.analysis import Analysis, AnalysisPool
 from registry.blobs import BlobStore, BlobTooLarge
 from registry.certificates import CertificateView, certificate_view, issue_certificate
-from registry.errors import Conflict, InvalidUpload, NotFound, PayloadTooLarge
+from registry.errors import Conflict, InvalidUpload, NotFound, PayloadTooLarge, Unavailable
 from registry.image_refusals import image_refusal
 from registry.log.commitments import commitments_of, open_values, openings_to_json
 from registry.log.events import RegistrationEvent
+from registry.log.sequencer import SequencedLog
 from registry.log.signing import LogSigner
 from registry.log.store import AttestationLog
 from registry.messages import N_, Message
@@ -171,9 +172,12 @@ class Registrar:
         index_dir: Path,
         *,
         read_session: Callable[[], Session],
+        sequenced_log: SequencedLog | None = None,
     ) -> None:
         self.blobs = blobs
         self.read_session = read_session
+        # Set: leaves go to the log's sequencer instead of being appended in this transaction.
+        self.sequenced_log = sequenced_log
         self.signer = signer
         self.similarity = similarity
         self.limits = limits
@@ -291,11 +295,18 @@ class Registrar:
             _registration_event(work, item.fingerprint.digests(), owner_id, now)
             for work, item in zip(works, prepared, strict=True)
         ]
-        log = AttestationLog(session, self.signer)
-        for work, index in zip(works, log.append_events(events), strict=True):
-            work.log_index = index
+        for work in works:
             work.registered_at = now
-        log.sign_head()
+        if self.sequenced_log is None:
+            log = AttestationLog(session, self.signer)
+            for work, index in zip(works, log.append_events(events), strict=True):
+                work.log_index = index
+            log.sign_head()
+        else:
+            leaves = [event.to_leaf() for event in events]
+            submissions = self.sequenced_log.submit(session.connection(), leaves)
+            for work, submission in zip(works, submissions, strict=True):
+                work.log_submission_id = submission
         session.add_all(
             PriorArtConflict(
                 work_id=persisted_id(work),
@@ -311,6 +322,25 @@ class Registrar:
             added=[(persisted_id(w), p.fingerprint) for w, p in zip(works, prepared, strict=True)],
         )
         return works
+
+    def await_log_indexes(self, outcomes: Sequence[Registered | Rejected]) -> None:
+        """Once the registering transaction has committed, wait for the sequencer to give its
+        works their log indexes; a work still waiting when the wait ends keeps `log_index` None
+        (the sequencer writes it when it appends the leaf)."""
+        waiting = {
+            outcome.work.log_submission_id: outcome.work
+            for outcome in outcomes
+            if isinstance(outcome, Registered)
+            and outcome.work.log_index is None
+            and outcome.work.log_submission_id is not None
+        }
+        if self.sequenced_log is None or not waiting:
+            return
+        indexes = self.sequenced_log.indexes(list(waiting))
+        if indexes is None:
+            return
+        for work, index in zip(waiting.values(), indexes, strict=True):
+            work.log_index = index
 
     def _analyse_all(self, fresh: list[tuple[AnyUpload, str]]) -> list[_Prepared | Rejected]:
         pool = self.analysis_pool
@@ -592,6 +622,14 @@ def _registration_event(
 
 def work_certificate(session: Session, signer: LogSigner, work: Work) -> dict[str, Any]:
     """The registration certificate of a work: its leaf, inclusion proof and a signed head."""
+    if work.log_index is None and work.log_submission_id is not None:
+        raise Unavailable(
+            N_(
+                "work %(work)s is waiting for the attestation log to append its entry: its "
+                "certificate is ready once it has, usually within seconds"
+            ),
+            work=persisted_id(work),
+        )
     if work.log_index is None:
         raise NotFound(N_("work %(work)s has no log entry"), work=persisted_id(work))
     return issue_certificate(

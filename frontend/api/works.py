@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from frontend.deps import CurrentUser, OptionalUser, ServicesDep, SessionDep
 from frontend.uploads import read_upload
@@ -86,7 +87,10 @@ async def upload_work(
         with unit_of_work(services.session) as session:
             return services.registrar.register(session, user, upload)
 
-    return result_of(await services.compute.run(register))
+    outcome = await services.compute.run(register)
+    # Committed: with a sequenced log, the reply waits (off the compute threads) for the index.
+    await run_in_threadpool(services.registrar.await_log_indexes, [outcome])
+    return result_of(outcome)
 
 
 @router.post("/batch", status_code=207)
@@ -109,6 +113,7 @@ async def upload_works(
             return services.registrar.register_streams(session, user, streams, metadata)
 
     outcomes = await services.compute.run(register)
+    await run_in_threadpool(services.registrar.await_log_indexes, outcomes)
     return [
         result_of(o)
         if isinstance(o, Registered)

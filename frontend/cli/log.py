@@ -64,19 +64,13 @@ def log_sequence(
     """
     # Deferred: the sequencer needs the database (SQLModel).
     from registry.log.errors import LogError
-    from registry.log.sequencer import Sequencer
 
     wiring = services()
     stop = threading.Event()
     leased = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        sequencer = Sequencer(
-            wiring.engine,
-            wiring.signer,
-            batch_size=batch_size,
-            batch_wait_s=batch_wait_ms / 1000,
-        )
+        sequencer = wiring.log_sequencer(batch_size=batch_size, batch_wait_s=batch_wait_ms / 1000)
     except LogError as error:
         fail(str(error), 2)
     stderr.print("log sequencer: waiting for the lease")

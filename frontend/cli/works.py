@@ -145,6 +145,7 @@ def _register_files(  # noqa: PLR0917 - a private step of `register`, called onc
             # interrupted run keeps every batch before the one it stopped in.
             with unit_of_work(wiring.session) as session:
                 outcomes = registrar.register_batch(session, account, uploads)
+            registrar.await_log_indexes(outcomes)
             for outcome in outcomes:
                 if isinstance(outcome, Registered):
                     record = {

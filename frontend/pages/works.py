@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from frontend.charts import score_bar_percent
 from frontend.deps import OptionalUser, ReadSessionDep, ServicesDep, SessionDep
@@ -120,6 +121,7 @@ async def upload_one(
             return outcome
 
     outcome = await services.compute.run(register)
+    await run_in_threadpool(services.registrar.await_log_indexes, [outcome])
     refusal = (
         refusal_sentence(outcome.wording, gettext_for(request))
         if isinstance(outcome, Rejected)
@@ -160,8 +162,13 @@ def work_page(
         ConflictView(_visible_or_none(session, conflict.earlier_work_id, user), conflict)
         for conflict in prior_art_conflicts(session, work)
     ]
-    check = verify_certificate(
-        work_certificate(session, services.signer, work), services.signer.public_key
+    # None while the log's sequencer has yet to append the work's leaf: the page says so.
+    check = (
+        None
+        if work.log_index is None
+        else verify_certificate(
+            work_certificate(session, services.signer, work), services.signer.public_key
+        )
     )
     return render(
         request,

@@ -9,6 +9,10 @@ submissions given their indexes and a tree head signed in one transaction on tha
 a sequencer killed mid-batch leaves the batch waiting for the next one, never half-appended.
 Appends still lock `log_state`, so even two appenders could not skip or reuse an index.
 
+Registration submits its leaves here when `COPYMARK_LOG_SEQUENCED` is on (`SequencedLog`);
+the sequencer's `on_sequenced` callbacks then write each index back onto what it records, in the
+batch's transaction, so an index is written even if the writer died before it could wait.
+
 On SQLite (the embedded default) there is no sequencer: appends run in the request's
 transaction as before.
 """
@@ -17,7 +21,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, cast
 
@@ -36,6 +41,9 @@ SUBMISSIONS = cast(Table, LogSubmission.__table__)  # type: ignore[attr-defined]
 SEQUENCER_LOCK: Final = 0x636D6B6C6F67
 DEFAULT_BATCH_SIZE: Final = 256
 DEFAULT_BATCH_WAIT_S: Final = 0.25
+
+# Called in a batch's transaction with the batch's submission ids, once their indexes are set.
+OnSequenced = Callable[[Connection, Sequence[int]], None]
 
 
 class SequencingTimeout(LogError):
@@ -94,6 +102,24 @@ def append_and_wait(
     return wait_for(engine, ids, timeout_s=timeout_s)
 
 
+@dataclass(frozen=True)
+class SequencedLog:
+    """The writers' side: leaves submitted in the writer's transaction, indexes awaited after."""
+
+    engine: Engine
+    wait_s: float = 30.0
+
+    def submit(self, connection: Connection, leaves: Sequence[bytes]) -> list[int]:
+        return submit(connection, leaves)
+
+    def indexes(self, submission_ids: Sequence[int]) -> list[int] | None:
+        """The submissions' leaf indexes, or None if the sequencer did not append them in time."""
+        try:
+            return wait_for(self.engine, submission_ids, timeout_s=self.wait_s)
+        except SequencingTimeout:
+            return None
+
+
 class Sequencer:
     """Appends submitted leaves in batches while it holds the sequencer lease."""
 
@@ -104,6 +130,7 @@ class Sequencer:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         batch_wait_s: float = DEFAULT_BATCH_WAIT_S,
+        on_sequenced: Sequence[OnSequenced] = (),
     ) -> None:
         if engine.dialect.name != "postgresql":
             raise LogError(
@@ -113,6 +140,7 @@ class Sequencer:
         self._signer = signer
         self._batch_size = batch_size
         self._batch_wait_s = batch_wait_s
+        self._on_sequenced = tuple(on_sequenced)
         self.batches = 0
         self.leaves = 0
 
@@ -178,6 +206,8 @@ class Sequencer:
                     for row, index in zip(rows, indexes, strict=True)
                 ],
             )
+            for write_back in self._on_sequenced:
+                write_back(session.connection(), [row.id for row in rows])
             log.sign_head()
             session.commit()
         self.batches += 1

@@ -3,6 +3,8 @@ default cost."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -51,3 +53,14 @@ def test_production_refuses_the_placeholder_secret() -> None:
 def test_outside_production_a_cheaper_cost_is_taken() -> None:
     settings = Settings(environment="test", password_hash_time_cost=1, password_hash_memory_kib=64)
     assert (settings.password_hash_time_cost, settings.password_hash_memory_kib) == (1, 64)
+
+
+def test_a_sequenced_log_is_refused_on_sqlite(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="COPYMARK_LOG_SEQUENCED needs PostgreSQL"):
+        Settings(home=tmp_path, log_sequenced=True)
+    with pytest.raises(ValidationError, match="COPYMARK_LOG_SEQUENCED needs PostgreSQL"):
+        Settings(database_url=f"sqlite:///{tmp_path}/elsewhere.db", log_sequenced=True)
+    on_postgres = Settings(
+        database_url="postgresql+psycopg://db.example/copymark", log_sequenced=True
+    )
+    assert on_postgres.log_sequenced

@@ -176,6 +176,16 @@ def registered(engine: Engine) -> int:
         return int(connection.execute(select(func.count()).select_from(Work)).scalar_one())
 
 
+def registered_with_log_index(engine: Engine) -> int:
+    """Works whose leaf the log has appended (at once in place, or later by its sequencer)."""
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                select(func.count()).select_from(Work).where(col(Work.log_index).is_not(None))
+            ).scalar_one()
+        )
+
+
 def registered_digests(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         return list(connection.execute(select(col(Work.sha256))).scalars())

@@ -4,13 +4,16 @@ processes: works/s and the workers' CPU seconds per work, in the steady state.
 Each run has its own PostgreSQL database and Redis server, the outbox relay in the benchmark's
 process, as `bench.background_faults` runs them. The clock starts once every worker has finished
 a registration task (its start-up and model load behind it) and stops when the last work is
-registered; the workers' CPU is taken over the same span.
+registered with its log index; the workers' CPU is taken over the same span. Each count runs
+with the log appended in the registering transaction (`in_place`) and, when asked, through
+`copymark log sequence` (`sequenced`, COPYMARK_LOG_SEQUENCED), whose own CPU is not counted.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,13 +26,13 @@ from bench.background import (
     Workers,
     fresh_run,
     queue_registrations,
-    registered,
     registered_digests,
+    registered_with_log_index,
     relay,
     wait_for,
     workers,
 )
-from bench.processes import log_verifies
+from bench.processes import log_verifies, sequencer_process
 from bench.servers import RedisServer, RedisUnavailable
 
 CLOCK = (
@@ -42,6 +45,7 @@ SUCCEEDED = " succeeded in "
 # Long enough for a slow machine to start the workers and to register every work.
 START_TIMEOUT_S = 900.0
 RUN_TIMEOUT_S = 3600.0
+LOG_MODES = ("in_place", "sequenced")
 
 
 def fewest_works(worker_counts: Collection[int]) -> int:
@@ -55,39 +59,51 @@ def registration_throughput_figures(
     works: int,
     models_dir: Path,
     worker_counts: Collection[int] = (1, 2, 4),
+    *,
+    log_modes: Collection[str] = LOG_MODES,
 ) -> dict[str, Any]:
-    """Works/s and CPU-s per work registering `works` works with each count of workers.
-    `models_dir` holds the exported embedding model the workers share."""
+    """Works/s and CPU-s per work registering `works` works with each count of workers, in each
+    of the log's modes. `models_dir` holds the exported embedding model the workers share."""
     if works < fewest_works(worker_counts):
         raise ValueError(f"{works} works leave some worker no task after its first")
     runs = []
     for count in worker_counts:
-        folder = work / f"registration-{count}"
-        try:
-            broker = RedisServer.start(folder / "redis")
-        except (RedisUnavailable, OSError) as error:
-            return {"skipped": f"no Redis server: {error}"}
-        try:
-            run = fresh_run(
-                admin_url,
-                f"copymark_bench_registration_{count}",
-                folder / "home",
-                broker.url,
-                models_dir,
-            )
+        for mode in log_modes:
+            folder = work / f"registration-{count}-{mode}"
             try:
-                runs.append(_throughput(run, broker.url, works, count))
+                broker = RedisServer.start(folder / "redis")
+            except (RedisUnavailable, OSError) as error:
+                return {"skipped": f"no Redis server: {error}"}
+            try:
+                run = fresh_run(
+                    admin_url,
+                    f"copymark_bench_registration_{count}_{mode}",
+                    folder / "home",
+                    broker.url,
+                    models_dir,
+                    COPYMARK_LOG_SEQUENCED=str(mode == "sequenced").lower(),
+                )
+                try:
+                    runs.append({"log": mode, **_throughput(run, broker.url, works, count)})
+                finally:
+                    run.engine.dispose()
             finally:
-                run.engine.dispose()
-        finally:
-            broker.stop()
+                broker.stop()
     return {"works_per_task": WORKS_PER_TASK, "clock": CLOCK, "runs": runs}
+
+
+@contextmanager
+def _sequencer_if_sequenced(run: BackgroundRun) -> Iterator[None]:
+    sequenced = run.environment.get("COPYMARK_LOG_SEQUENCED") == "true"
+    with sequencer_process(run.environment) if sequenced else nullcontext():
+        yield
 
 
 def _throughput(run: BackgroundRun, broker_url: str, works: int, count: int) -> dict[str, Any]:
     """Start `count` workers, queue `works` registrations once all listen, time the steady state."""
     sessions = partial(Session, run.engine, expire_on_commit=False)
     with (
+        _sequencer_if_sequenced(run),
         relay(sessions, run.engine, broker_url),
         workers(run.environment, run.home, count) as running,
     ):
@@ -102,10 +118,15 @@ def _throughput(run: BackgroundRun, broker_url: str, works: int, count: int) -> 
         )
         started, works_before, cpu_before = (
             time.monotonic(),
-            registered(run.engine),
+            registered_with_log_index(run.engine),
             running.cpu_s(),
         )
-        wait_for(lambda: registered(run.engine) >= works, RUN_TIMEOUT_S, "every work", running)
+        wait_for(
+            lambda: registered_with_log_index(run.engine) >= works,
+            RUN_TIMEOUT_S,
+            "every work with its log index",
+            running,
+        )
         seconds, cpu_s = time.monotonic() - started, running.cpu_s() - cpu_before
     digests = registered_digests(run.engine)
     timed = len(digests) - works_before

@@ -8,7 +8,8 @@ vector search over synthetic shards; the faults (`bench.faults`, `bench.backgrou
 sequencer and a crawler killed mid-run, and background registration with Redis restarted and
 with the S3 blob store stopped a minute; and a new machine's first search, its index from a
 snapshot or from the database (`bench.startup`); and background registration's throughput
-through Celery on Redis with 1, 2 and 4 workers (`bench.background_registration`). A sizing
+through Celery on Redis with 1, 2 and 4 workers, the log appended in place and through its
+sequencer (`bench.background_registration`). A sizing
 table for 50M works and 10M registrations a day is derived from the measured per-item costs.
 """
 
@@ -400,8 +401,14 @@ def sizing(
     vectors_per_work = vectors["vectors"] / vectors["works"]
     index_gb = works * vectors_per_work * vectors["bytes_per_vector"] / 1e9
     best_crawl = max(crawl["runs"], key=lambda run: run["pages_per_s"])
-    if registration is not None and registration.get("runs"):
-        registration_cpu_s = min(run["worker_cpu_s_per_work"] for run in registration["runs"])
+    # The sequenced runs leave the sequencer's CPU out, so only in-place runs size the cores.
+    in_place = [
+        run["worker_cpu_s_per_work"]
+        for run in (registration or {}).get("runs", ())
+        if run["log"] == "in_place"
+    ]
+    if in_place:
+        registration_cpu_s = min(in_place)
         source = "this run's Celery workers"
     else:
         registration_cpu_s = README_REGISTRATION_CPU_S_PER_WORK

@@ -17,7 +17,12 @@ def test_one_and_two_workers_register_every_work_once_and_report_their_rate_and_
     postgres: PostgresCluster, tmp_path: Path
 ) -> None:
     figures = registration_throughput_figures(
-        postgres.url(), tmp_path, works=16, models_dir=tmp_path / "models", worker_counts=(1, 2)
+        postgres.url(),
+        tmp_path,
+        works=16,
+        models_dir=tmp_path / "models",
+        worker_counts=(1, 2),
+        log_modes=("in_place",),
     )
     if "skipped" in figures:
         if os.environ.get("COPYMARK_TEST_REDIS") == "required":
@@ -31,3 +36,26 @@ def test_one_and_two_workers_register_every_work_once_and_report_their_rate_and_
         assert run["works_per_s"] > 0
         assert run["worker_cpu_s_per_work"] > 0
         assert run["log_verify_ok"]
+
+
+def test_workers_registering_through_the_log_sequencer_give_every_work_one_index(
+    postgres: PostgresCluster, tmp_path: Path
+) -> None:
+    figures = registration_throughput_figures(
+        postgres.url(),
+        tmp_path,
+        works=16,
+        models_dir=tmp_path / "models",
+        worker_counts=(2,),
+        log_modes=("sequenced",),
+    )
+    if "skipped" in figures:
+        if os.environ.get("COPYMARK_TEST_REDIS") == "required":
+            pytest.fail(figures["skipped"])
+        pytest.skip(figures["skipped"])
+    (run,) = figures["runs"]
+    assert (run["log"], run["workers"]) == ("sequenced", 2)
+    # The clock stops only once every work has its index, which the sequencer wrote.
+    assert (run["works_registered"], run["works_registered_twice"]) == (16, 0)
+    assert 0 < run["works_timed"] <= 16 - 4 * 2
+    assert run["log_verify_ok"]

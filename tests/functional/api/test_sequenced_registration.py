@@ -27,6 +27,8 @@ from registry.log.store import AttestationLog, verify_log
 from registry.models import Work
 from registry.repository import record_sequenced_log_indexes
 from tests.factories import Account, random_png
+from tests.functional.pages.test_pages import sign_in
+from tests.functional.pages.test_pages_designer_works import upload as upload_on_page
 from tests.support.workers import wait_for
 
 pytestmark = pytest.mark.postgres
@@ -137,6 +139,17 @@ def test_a_work_registered_while_no_sequencer_runs_waits_in_words_then_gets_its_
     page = client.get(f"/works/{work_id}", headers=alice.headers)
     assert 'id="certificate-pending"' not in page.text
     assert log_verifies(services)
+
+
+def test_the_upload_page_says_the_log_is_appending_the_entry_in_each_language(
+    client: TestClient, alice: Account
+) -> None:
+    token = sign_in(client, alice)
+    english = upload_on_page(client, token, "blocks.png", random_png(31))
+    assert 'data-status="registered"' in english
+    assert "the attestation log is appending its entry" in english
+    chinese = upload_on_page(client, token, "other-blocks.png", random_png(32), "zh-CN")
+    assert "存证日志正在追加其条目" in chinese
 
 
 def test_a_batch_whose_write_back_fails_appends_nothing_and_is_appended_by_the_next_try(

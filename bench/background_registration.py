@@ -139,6 +139,7 @@ def _throughput(run: BackgroundRun, broker_url: str, works: int, count: int) -> 
         "workers": count,
         "works_registered": len(set(digests)),
         "works_registered_twice": len(digests) - len(set(digests)),
+        "works_with_log_index": registered_with_log_index(run.engine),
         "works_timed": timed,
         "seconds": round(seconds, 2),
         "works_per_s": round(timed / seconds, 2),

@@ -221,7 +221,8 @@ def _describe(record: dict[str, Any]) -> str:
         return f"rejected  {record['path']}: {record['error']}"
     extra = f" ({record['conflict']})" if record.get("conflict") else ""
     status, work_id, index = record["status"], record["work_id"], record["log_index"]
-    return f"{status:<10} work {work_id} log #{index}  {record['path']}{extra}"
+    entry = "log entry pending" if index is None else f"log #{index}"
+    return f"{status:<10} work {work_id} {entry}  {record['path']}{extra}"
 
 
 def match(

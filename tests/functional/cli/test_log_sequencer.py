@@ -3,7 +3,8 @@
 Every writer submits leaves and waits for their indexes. The sequencer holding the lease is
 killed with SIGKILL while writers are waiting; a standby sequencer takes the lease over. In the
 end every index below the tree size was given to exactly one leaf and `copymark log verify`
-passes.
+passes. `copymark register` with the log sequenced prints the index the sequencer gave, or says
+the entry is pending when no sequencer appended it in time.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 from bench.processes import cli, index_problems, run_writers, tree_size
 from frontend.services import Services
 from frontend.settings import Settings
+from tests.factories import random_png
 
 WRITERS = 8
 PER_WRITER = 40
@@ -87,3 +89,42 @@ def test_writers_lose_nothing_when_the_sequencer_is_killed(
     )
     assert verified.returncode == 0, verified.stderr
     assert json.loads(verified.stdout)["ok"] is True
+
+
+def test_register_prints_the_index_the_sequencer_gave_or_that_it_is_pending(
+    services: Services, settings: Settings, tmp_path: Path
+) -> None:
+    env = {
+        **environment(settings),
+        "COPYMARK_LOG_SEQUENCED": "true",
+        "COPYMARK_MODELS_DIR": str(settings.models_dir),
+    }
+
+    def register(
+        name: str, seed: int, wait_s: int, *flags: str
+    ) -> subprocess.CompletedProcess[str]:
+        (tmp_path / name).write_bytes(random_png(seed))
+        return subprocess.run(
+            cli("register", str(tmp_path / name), "--owner", "ada@example.com", *flags),
+            env={**env, "COPYMARK_LOG_SEQUENCED_WAIT_S": str(wait_s)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+
+    subprocess.run(
+        cli("user", "create", "ada@example.com", "--password", "long enough"),
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    assert "log entry pending" in register("first.png", 1, 1).stderr
+    sequencer = subprocess.Popen(cli("log", "sequence"), env=env, stderr=subprocess.DEVNULL)
+    try:
+        (line,) = register("second.png", 2, 120, "--json").stdout.splitlines()
+    finally:
+        sequencer.send_signal(signal.SIGTERM)
+        assert sequencer.wait(timeout=60) == 0
+    # The sequencer appended the waiting work's leaf first, then the second's.
+    assert json.loads(line)["log_index"] == 1
+    assert tree_size(settings.resolved_database_url) == 2

@@ -130,6 +130,10 @@ def test_a_work_registered_while_no_sequencer_runs_waits_in_words_then_gets_its_
     assert 'id="certificate-pending"' in page.text
     chinese = client.get(f"/works/{work_id}?lang=zh", headers=alice.headers)
     assert "等待日志追加" in chinese.text
+    # The find-copies page shows the match, its log entry pending.
+    found = client.post("/find?lang=en", files={"file": ("same.png", random_png(7))})
+    assert f"/verify/{work_id}" in found.text
+    assert "log entry pending" in found.text
 
     with sequencing(services):
         wait_for(

@@ -245,7 +245,6 @@ class Services:
         from registry.log.sequencer import SequencedLog
         from registry.service import Registrar
 
-        sequenced = self.settings.log_sequenced
         return Registrar(
             self.blobs,
             self.signer,
@@ -254,7 +253,7 @@ class Services:
             self.settings.index_dir,
             read_session=self.read_session,
             sequenced_log=SequencedLog(self.engine, self.settings.log_sequenced_wait_s)
-            if sequenced
+            if self.settings.log_sequenced
             else None,
         )
 

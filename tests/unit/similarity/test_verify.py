@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from similarity.verify import verify
+import similarity.verify
+from similarity.verify import _ransac_iterations, verify
 
 ASTRONAUT = data.astronaut()
 
@@ -53,3 +54,28 @@ def test_thumbnail_is_verified_against_its_original(name: str, scale: float) -> 
 def test_thumbnail_of_an_unrelated_image_is_not_verified(query: str, reference: str) -> None:
     small = cv2.resize(getattr(data, query)(), None, fx=0.15, fy=0.15, interpolation=cv2.INTER_AREA)
     assert not verify(small, getattr(data, reference)()).verified
+
+
+@pytest.mark.parametrize(
+    ("matches", "iterations"), [(15, 300), (150, 300), (200, 652), (400, 2000)]
+)
+def test_ransac_runs_as_long_as_the_weakest_verifiable_consensus_needs(
+    matches: int, iterations: int
+) -> None:
+    # Up to 150 matches, 40% of them must agree (204 iterations, raised to the floor); beyond,
+    # 60 inliers suffice and a smaller share takes longer to draw, up to OpenCV's 2,000.
+    assert _ransac_iterations(matches) == iterations
+
+
+def test_capped_ransac_finds_what_the_full_run_finds_on_copies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rotation = cv2.getRotationMatrix2D((256, 256), 15, 1)
+    queries = [
+        np.ascontiguousarray(ASTRONAUT[100:380, 150:430]),
+        cv2.warpAffine(ASTRONAUT, rotation, (512, 512)),
+        np.ascontiguousarray(ASTRONAUT[:, ::-1]),
+    ]
+    capped = [verify(query, ASTRONAUT) for query in queries]
+    monkeypatch.setattr(similarity.verify, "_ransac_iterations", lambda _matches: 2000)
+    assert capped == [verify(query, ASTRONAUT) for query in queries]

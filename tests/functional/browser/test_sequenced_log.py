@@ -4,7 +4,6 @@ the page offers the certificate and its check."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from frontend.services import Services
 from frontend.settings import Settings
-from registry.models import Work
+from tests.functional.api.test_sequenced_registration import sequencing, stored_log_index
 from tests.functional.browser.journey import Viewing, snap
 from tests.functional.browser.test_designer import make_user, register, sign_in, words
 from tests.support.workers import wait_for
@@ -31,12 +30,6 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"log_sequenced": True, "log_sequenced_wait_s": 0.5})
 
 
-def appended(services: Services, work_id: int) -> bool:
-    with services.session() as session:
-        work = session.get(Work, work_id)
-        return work is not None and work.log_index is not None
-
-
 def test_a_work_waiting_for_its_log_entry_says_so_then_offers_its_certificate(
     journey_page: Page, journey_shots: Path, viewing: Viewing, services: Services
 ) -> None:
@@ -50,15 +43,10 @@ def test_a_work_waiting_for_its_log_entry_says_so_then_offers_its_certificate(
     expect(journey_page.locator("#verify-panel")).to_have_count(0)
     snap(journey_page, journey_shots, "01-log-entry-pending")
 
-    sequencer = services.log_sequencer(batch_size=64, batch_wait_s=0.05)
-    stop = threading.Event()
-    runner = threading.Thread(target=sequencer.run, args=(stop,))
-    runner.start()
-    try:
-        wait_for(lambda: appended(services, work_id), 30, "the work's log index")
-    finally:
-        stop.set()
-        runner.join(timeout=30)
+    with sequencing(services):
+        wait_for(
+            lambda: stored_log_index(services, work_id) is not None, 30, "the work's log index"
+        )
     journey_page.reload()
     expect(journey_page.locator("#certificate-pending")).to_have_count(0)
     expect(journey_page.locator("#server-check")).to_have_class("badge valid")

@@ -13,8 +13,8 @@ with the log appended in the registering transaction (`in_place`) and through
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Collection
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,7 @@ def registration_throughput_figures(
                     COPYMARK_LOG_SEQUENCED=str(mode == "sequenced").lower(),
                 )
                 try:
-                    runs.append({"log": mode, **_throughput(run, broker.url, works, count)})
+                    runs.append({"log": mode, **_throughput(run, broker.url, works, count, mode)})
                 finally:
                     run.engine.dispose()
             finally:
@@ -95,18 +95,13 @@ def registration_throughput_figures(
     return {"works_per_task": WORKS_PER_TASK, "clock": CLOCK, "runs": runs}
 
 
-@contextmanager
-def _sequencer_if_sequenced(run: BackgroundRun) -> Iterator[None]:
-    sequenced = run.environment.get("COPYMARK_LOG_SEQUENCED") == "true"
-    with sequencer_process(run.environment) if sequenced else nullcontext():
-        yield
-
-
-def _throughput(run: BackgroundRun, broker_url: str, works: int, count: int) -> dict[str, Any]:
+def _throughput(
+    run: BackgroundRun, broker_url: str, works: int, count: int, mode: str
+) -> dict[str, Any]:
     """Start `count` workers, queue `works` registrations once all listen, time the steady state."""
     sessions = partial(Session, run.engine, expire_on_commit=False)
     with (
-        _sequencer_if_sequenced(run),
+        sequencer_process(run.environment) if mode == "sequenced" else nullcontext(),
         relay(sessions, run.engine, broker_url),
         workers(run.environment, run.home, count) as running,
     ):

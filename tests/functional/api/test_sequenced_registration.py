@@ -27,6 +27,7 @@ from registry.log.store import AttestationLog, verify_log
 from registry.models import Work
 from registry.repository import record_sequenced_log_indexes
 from tests.factories import Account, random_png
+from tests.functional.api.test_works_api import upload as upload_work
 from tests.functional.pages.test_pages import sign_in
 from tests.functional.pages.test_pages_designer_works import upload as upload_on_page
 from tests.support.workers import wait_for
@@ -64,9 +65,7 @@ def sequencing(services: Services) -> Iterator[None]:
 
 
 def upload(client: TestClient, account: Account, seed: int) -> dict[str, object]:
-    response = client.post(
-        "/api/v1/works", headers=account.headers, files={"file": (f"{seed}.png", random_png(seed))}
-    )
+    response = upload_work(client, account, random_png(seed), f"{seed}.png")
     assert response.status_code == 201, response.text
     return dict(response.json())
 

@@ -34,6 +34,7 @@ from similarity.images import ImageLimits
 if TYPE_CHECKING:
     from registry.accounts.domains import DomainVerifier
     from registry.accounts.verification import VerificationMail
+    from registry.index_shards import ShardClients
     from registry.log.sequencer import Sequencer
     from registry.monitoring.jobs import Monitor
     from registry.monitoring.screenshots import Screenshotter
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from similarity.crawl.politeness import HostPoliteness
     from similarity.embedding.embedders import OnnxEmbedder
     from similarity.engine import SimilarityEngine
+    from similarity.index.shards import ShardSelection
 
 
 @lru_cache(maxsize=2)
@@ -66,6 +68,7 @@ class NotInitialised(RuntimeError):
 class Services:
     settings: Settings
     _follower: IndexFollower | None = field(default=None, init=False, repr=False, compare=False)
+    _shard_clients: ShardClients | None = field(default=None, init=False, repr=False, compare=False)
     _opening_index: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
@@ -192,7 +195,48 @@ class Services:
 
     @cached_property
     def similarity(self) -> SimilarityEngine:
+        """The engine this process searches with: over its own index, following the change
+        feed, or over the index shards when `index_shards` names them."""
+        if self.settings.index_shards:
+            return self._sharded_engine()
         return self.index_follower.engine
+
+    def _sharded_engine(self) -> SimilarityEngine:
+        from registry.index_shards import ShardClients
+        from registry.references import stored_reference_loader
+        from registry.service import reference_image_loader
+        from similarity.embedding.sscd import load_student
+        from similarity.engine import SimilarityEngine
+
+        self._shard_clients = ShardClients(self.settings.index_shards)
+        return SimilarityEngine(
+            self.settings.index_dir,
+            embedder=shared_embedder(self.settings.model_cache_dir),
+            reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
+            copy_descriptor=load_student(),
+            stored_reference=stored_reference_loader(self.read_session),
+            shards=self._shard_clients,
+        )
+
+    def shard_follower(self, shard: ShardSelection) -> IndexFollower:
+        """The engine of one index shard (`copymark index shard`), in a folder of its own, kept
+        in step with its works in the database by a follower on a thread of its own."""
+        from registry.references import stored_reference_loader
+        from registry.service import reference_image_loader
+        from registry.snapshots import IndexFollower
+        from similarity.engine import SimilarityEngine
+
+        engine = SimilarityEngine(
+            self.settings.index_dir / f"shard-{shard.shard}-of-{shard.of}",
+            embedder=shared_embedder(self.settings.model_cache_dir),
+            reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
+            stored_reference=stored_reference_loader(self.read_session),
+        )
+        with self.read_session() as session:
+            follower = IndexFollower.open(session, engine, shard=shard)
+        follower.start(self.read_session, self.settings.index_follow_s)
+        self._follower = follower
+        return follower
 
     @property
     def index_follower(self) -> IndexFollower:
@@ -353,6 +397,8 @@ class Services:
         (only what was started or created)."""
         if self._follower is not None:
             self._follower.stop()
+        if self._shard_clients is not None:
+            self._shard_clients.close()
         compute = self.__dict__.get("compute")
         if compute is not None:
             compute.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -85,6 +86,10 @@ class Settings(BaseSettings):
     # Seconds between rounds in which each process applies the works other processes registered
     # or withdrew (registry.snapshots.IndexFollower) to its own similarity index.
     index_follow_s: float = Field(default=2.0, gt=0)
+    # The similarity index split by work id across shard processes (`copymark index shard`), by
+    # their base URLs, every shard of one set once: this process then holds no index of its own
+    # and asks them all. Empty: the index is in this process.
+    index_shards: list[str] = Field(default_factory=list)
     models_dir: Path | None = None
     # Email is off while smtp_host is empty.
     smtp_host: str = ""
@@ -113,6 +118,20 @@ class Settings(BaseSettings):
     def _blob_url_is_s3(cls, value: str) -> str:
         if value:
             S3Location.parse(value)
+        return value
+
+    @field_validator("index_shards")
+    @classmethod
+    def _index_shards_are_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            parsed = urlsplit(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError(
+                    f"COPYMARK_INDEX_SHARDS: {url!r} is not a shard's base URL such as "
+                    "http://10.0.0.5:7301"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("COPYMARK_INDEX_SHARDS names a shard more than once")
         return value
 
     @model_validator(mode="after")

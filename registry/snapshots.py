@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final, cast
 
-from sqlalchemy import delete
+from sqlalchemy import ColumnElement, delete
 from sqlmodel import Session, col, func, select
 
 from registry.blobs import BlobStore, StorageUnavailable
@@ -37,6 +37,7 @@ from registry.errors import StorageFault
 from registry.models import IndexChange, IndexSnapshot, Work, WorkStatus, persisted_id, utcnow
 from registry.tasks.queue import TaskArgs, TaskKind
 from similarity.engine import Fingerprint, SimilarityEngine
+from similarity.index.shards import ShardSelection
 from similarity.index.storage import write_atomically
 
 logger = logging.getLogger(__name__)
@@ -71,10 +72,18 @@ INDEXABLE = (Work.status != WorkStatus.WITHDRAWN, col(Work.fingerprint).is_not(N
 _INDEX_FILES = ("pdq.index", "embedding-")
 
 
+def index_filter(shard: ShardSelection | None = None) -> tuple[ColumnElement[bool] | bool, ...]:
+    """Which works an index holds: the indexable ones, or those of them in one shard."""
+    if shard is None:
+        return INDEXABLE
+    return (*INDEXABLE, col(Work.id) % shard.of == shard.shard)
+
+
 def indexable_fingerprints(
-    session: Session, up_to: int | None = None
+    session: Session, up_to: int | None = None, shard: ShardSelection | None = None
 ) -> Iterator[tuple[int, Fingerprint]]:
-    """The stored fingerprint of every indexable work (with an id up to `up_to`), by work id.
+    """The stored fingerprint of every indexable work (with an id up to `up_to`, in `shard`),
+    by work id.
 
     Read a chunk at a time and decoded one at a time, so that building an index holds only its
     own rows, not every work's row and decoded fingerprint at once.
@@ -83,7 +92,7 @@ def indexable_fingerprints(
     while True:
         statement = (
             select(Work.id, Work.fingerprint)
-            .where(*INDEXABLE, col(Work.id) > after)
+            .where(*index_filter(shard), col(Work.id) > after)
             .order_by(col(Work.id))
             .limit(_READ_CHUNK)
         )
@@ -203,7 +212,8 @@ class IndexFollower:
     added with its stored fingerprint (replacing what the engine held for it), any other is
     removed. So applying a change twice is harmless, and so is a process's own change coming
     back through the feed. Ids missing below the highest seen are looked for again each round
-    for `gap_wait_s`, since on PostgreSQL they may still commit.
+    for `gap_wait_s`, since on PostgreSQL they may still commit. A shard's follower (`shard`)
+    holds only its own works and passes over the changes of the others.
     """
 
     def __init__(
@@ -213,8 +223,10 @@ class IndexFollower:
         *,
         clock: Callable[[], float] = time.monotonic,
         gap_wait_s: float = GAP_WAIT_S,
+        shard: ShardSelection | None = None,
     ) -> None:
         self.engine = engine
+        self.shard = shard
         self.cursor = cursor
         self._clock = clock
         self._gap_wait_s = gap_wait_s
@@ -233,6 +245,7 @@ class IndexFollower:
         *,
         clock: Callable[[], float] = time.monotonic,
         gap_wait_s: float = GAP_WAIT_S,
+        shard: ShardSelection | None = None,
     ) -> IndexFollower:
         """Follow the feed from now on: note where it stands, then bring the engine in step
         with the database, which then holds at least every change up to that point.
@@ -244,7 +257,7 @@ class IndexFollower:
         settled = session.exec(
             select(func.max(IndexChange.id)).where(IndexChange.recorded_at < cutoff)
         ).one()
-        follower = cls(engine, settled or 0, clock=clock, gap_wait_s=gap_wait_s)
+        follower = cls(engine, settled or 0, clock=clock, gap_wait_s=gap_wait_s, shard=shard)
         recent = session.exec(select(IndexChange.id).where(col(IndexChange.id) > follower.cursor))
         follower._advance([change_id for change_id in recent if change_id is not None])
         follower.catch_up(session)
@@ -275,7 +288,7 @@ class IndexFollower:
                 for change_id, work_id in rows
                 if change_id is not None and (change_id > self.cursor or change_id in self._gaps)
             ]
-            self._apply(session, {work_id for _, work_id in fresh})
+            self._apply(session, {work_id for _, work_id in fresh if self._holds(work_id)})
             self._advance([change_id for change_id, _ in rows if change_id is not None])
             return len(fresh)
 
@@ -292,7 +305,7 @@ class IndexFollower:
         rebuilds = self.engine.rebuilds
         indexable = {
             work_id
-            for work_id in session.exec(select(Work.id).where(*INDEXABLE))
+            for work_id in session.exec(select(Work.id).where(*index_filter(self.shard)))
             if work_id is not None
         }
         held = self.engine.work_ids()
@@ -303,7 +316,7 @@ class IndexFollower:
             or len(extra) > REBUILD_ABOVE
             or len(missing) > max(REBUILD_ABOVE, len(held))
         ):
-            self.engine.rebuild(indexable_fingerprints(session))
+            self.engine.rebuild(indexable_fingerprints(session, shard=self.shard))
             rebuilds = self.engine.rebuilds
         else:
             self._apply(session, differing)
@@ -353,6 +366,9 @@ class IndexFollower:
             for work_id in chunk:
                 if work_id not in stored and work_id in held:
                     self.engine.remove(work_id)
+
+    def _holds(self, work_id: int) -> bool:
+        return self.shard is None or self.shard.holds(work_id)
 
     def _advance(self, seen: Iterable[int]) -> None:
         """Move the cursor past the ids seen; watch the ids missing below it, for a while."""

@@ -3,7 +3,9 @@
 Invariant: a work id is in the indexes exactly when `add` was called for it after its last
 `remove`; every search sees either all of a work's regions or none of them (one lock covers
 both indexes). Works without an embedder (hashes and regions only), which misses heavy crops,
-and without a copy descriptor (no second opinion on inconclusive queries' rankings).
+and without a copy descriptor (no second opinion on inconclusive queries' rankings). With
+`shards`, the indexes live in shard processes (`similarity.index.shards`), each holding a work's
+regions whole; this engine fingerprints, verifies and decides as it does over its own.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import threading
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +50,7 @@ from similarity.index import (
     IndexCorruptError,
     work_ids,
 )
+from similarity.index.shards import HashAnswer, IndexSearch, VectorAnswer
 from similarity.matcher import (
     COPY_PROBABILITY,
     VERIFY_FLOOR,
@@ -258,9 +262,15 @@ class SimilarityEngine:
         calibration: Calibration | None = None,
         copy_descriptor: Embedder | None = None,
         stored_reference: Callable[[int], bytes | None] | None = None,
+        shards: IndexSearch | None = None,
     ) -> None:
         """`reference_image` gives a registered work's pixels; `stored_reference` the bytes of
-        the `ReferenceFeatures` made at its registration, read instead where there are some."""
+        the `ReferenceFeatures` made at its registration, read instead where there are some.
+
+        With `shards`, searches go to the shard processes that hold the indexes (each following
+        the change feed for its own works) and this engine holds none: opening, adding,
+        removing, rebuilding and saving here do nothing to the index folder.
+        """
         one_thread_per_process()
         self._dir = index_dir
         # The same parameters whatever this engine holds: p_copy never depends on the registry.
@@ -270,6 +280,7 @@ class SimilarityEngine:
         self._network = ThreadPoolExecutor(max_workers=2, thread_name_prefix="similarity-network")
         self._reference_image = reference_image
         self._stored_reference = stored_reference
+        self._shards = shards
         self._lock = threading.RLock()
         # ORB features of recently verified references, oldest first (about 16 KB each).
         self._keypoints: dict[int, Keypoints] = {}
@@ -285,8 +296,8 @@ class SimilarityEngine:
         # The works with rows in either index, kept as they change once first asked for:
         # reading them from the indexes scans every stored id (about 0.8 s at 100,000 works).
         self._held: set[int] | None = None
-        self._hashes = self._open_hashes()
-        self._vectors = self._open_vectors()
+        self._hashes = BinaryHashIndex() if shards is not None else self._open_hashes()
+        self._vectors = None if shards is not None else self._open_vectors()
         self._background = self._load_background()
 
     def _open_hashes(self) -> BinaryHashIndex:
@@ -405,8 +416,20 @@ class SimilarityEngine:
         copy_vector = None if descriptor is None else descriptor.embed([rgb])[0]
         return ReferenceFeatures(extract(rgb), copy_vector)
 
+    @property
+    def vector_dim(self) -> int | None:
+        """The embeddings' dimension, or None for an engine without an embedder."""
+        return None if self._embedder is None else self._embedder.dim
+
+    @property
+    def sharded(self) -> bool:
+        """Whether the indexes are in shard processes rather than this engine."""
+        return self._shards is not None
+
     def add(self, work_id: int, fingerprint: Fingerprint) -> None:
         """Index a work (replacing any earlier entry for the same id)."""
+        if self.sharded:
+            return
         hash_rows = fingerprint.indexed_hashes()
         with self._lock:
             self._keypoints.pop(work_id, None)
@@ -431,6 +454,8 @@ class SimilarityEngine:
         `add` first removes what a work had, which scans every stored id; works known to be
         new skip that, so adding many costs one pass instead of one scan each.
         """
+        if self.sharded:
+            return
         hash_rows, vector_rows, _count = _index_rows(items)
         with self._lock:
             self._hashes.add_new(hash_rows.items())
@@ -442,6 +467,8 @@ class SimilarityEngine:
 
     def remove(self, work_id: int) -> None:
         """Withdraw a work: it stops matching immediately."""
+        if self.sharded:
+            return
         with self._lock:
             self._hashes.remove(work_id)
             self._keypoints.pop(work_id, None)
@@ -490,14 +517,14 @@ class SimilarityEngine:
             if isinstance(query, Fingerprint)
             else (query.rgb if isinstance(query, LoadedImage) else query)
         )
-        with self._lock:
+        with self._searching():
             candidates = gather(
                 self._hash_hits(fingerprint, top_k), self._vector_hits(fingerprint, top_k)
             )
         best = max((candidate.score for candidate in candidates.values()), default=-2.0)
         windows: dict[int, Box] = {}
         if look_inside and query_rgb is not None and best < CONFIDENT_SCORE:
-            with self._lock:
+            with self._searching():
                 fine, windows = self._fine_hits(query_rgb, top_k)
             candidates = gather([], fine, candidates)
         ranked = sorted(candidates.values(), key=lambda candidate: -candidate.score)
@@ -613,7 +640,7 @@ class SimilarityEngine:
 
         Also gives, per work, the query's pixel box of the window that matched it best.
         """
-        if self._feature_maps is None or self._vectors is None or len(self._vectors) == 0:
+        if self._feature_maps is None or not self._searches_vectors():
             return [], {}
         powered = self._feature_maps.feature_map(rgb, FINE_INPUT_SIDE)
         cells = powered.shape[1]
@@ -632,8 +659,34 @@ class SimilarityEngine:
         }
         return hits, boxes
 
+    def search_hashes(self, queries: npt.NDArray[np.uint8], k: int) -> HashAnswer:
+        """This engine's own hash index: (Hamming distances, FAISS ids), (len(queries), k)."""
+        with self._lock:
+            return self._hashes.search(queries, k)
+
+    def search_vectors(self, queries: FloatArray, k: int) -> VectorAnswer:
+        """This engine's own embedding index: (inner products, FAISS ids), (len(queries), k)."""
+        with self._lock:
+            if self._vectors is None:
+                shape = (len(queries), k)
+                return np.full(shape, -1.0, np.float32), np.full(shape, -1, np.int64)
+            return self._vectors.search(queries, k)
+
+    def _searching(self) -> AbstractContextManager[object]:
+        """Held across a query's index searches: the lock that keeps both local indexes in step,
+        or nothing when shards answer (each holds a work's rows whole)."""
+        return self._lock if self._shards is None else nullcontext()
+
+    def _index(self) -> IndexSearch:
+        return self if self._shards is None else self._shards
+
+    def _searches_vectors(self) -> bool:
+        if self._shards is not None:
+            return self._embedder is not None
+        return self._vectors is not None and len(self._vectors) > 0
+
     def _hash_hits(self, fingerprint: Fingerprint, top_k: int) -> list[tuple[int, int]]:
-        if not fingerprint.pdq.is_reliable or len(self._hashes) == 0:
+        if not fingerprint.pdq.is_reliable or (self._shards is None and len(self._hashes) == 0):
             return []
         regions = fingerprint.region_pdq[1:]
         if fingerprint.region_pdq_quality is not None:
@@ -641,7 +694,7 @@ class SimilarityEngine:
         queries = np.concatenate(
             [np.stack([variant.as_array() for variant in fingerprint.pdq_dihedral]), regions]
         )
-        distances, ids = self._hashes.search(queries, top_k)
+        distances, ids = self._index().search_hashes(queries, top_k)
         works = work_ids(ids)
         return [
             (int(work), int(distance))
@@ -651,10 +704,9 @@ class SimilarityEngine:
 
     def _vector_hits(self, fingerprint: Fingerprint, top_k: int) -> list[tuple[int, float]]:
         if (
-            self._vectors is None
-            or fingerprint.embeddings is None
+            fingerprint.embeddings is None
             or fingerprint.mirrored_embedding is None
-            or len(self._vectors) == 0
+            or not self._searches_vectors()
         ):
             return []
         queries = np.concatenate([fingerprint.embeddings, fingerprint.mirrored_embedding])
@@ -673,9 +725,7 @@ class SimilarityEngine:
         self, queries: FloatArray, top_k: int, *, whole_only: bool = False
     ) -> list[tuple[int, int, float]]:
         """Like `_normalised_hits`, each hit with the row of `queries` that found it first."""
-        if self._vectors is None:
-            return []
-        similarities, ids = self._vectors.search(queries, top_k * 4)
+        similarities, ids = self._index().search_vectors(queries, top_k * 4)
         baseline = self._background_similarity(queries)
         margins = similarities - baseline[:, None]
         if whole_only:
@@ -792,6 +842,8 @@ class SimilarityEngine:
 
     def save(self) -> None:
         """Persist both indexes atomically under the index directory."""
+        if self.sharded:
+            return
         with self._lock:
             self._hashes.save(self._dir / "pdq.index")
             if self._vectors is not None and self._embedder is not None:
@@ -799,6 +851,8 @@ class SimilarityEngine:
 
     def rebuild(self, items: Iterable[tuple[int, Fingerprint]]) -> int:
         """Replace the indexes with the given works (after files went missing or corrupt)."""
+        if self.sharded:
+            return 0
         hashes = BinaryHashIndex()
         vectors = EmbeddingIndex(self._embedder.dim) if self._embedder is not None else None
         # Gathered first and added in one call each: adding work by work costs O(N^2).

@@ -18,6 +18,7 @@ from frontend.cli.contract import contract_app
 from frontend.cli.crawl import crawl
 from frontend.cli.index import index_app
 from frontend.cli.log import log_app
+from frontend.cli.output import stderr
 from frontend.cli.serve import init, serve
 from frontend.cli.settlement import settlement_app
 from frontend.cli.user import user_app
@@ -46,4 +47,15 @@ app.add_typer(settlement_app, name="settlement")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as error:
+        # Loaded only now: `copymark --help` and the light commands never need it.
+        from registry.errors import Unavailable
+
+        if isinstance(error, Unavailable):
+            # A service the command needs is down (blob storage, an index shard): say which,
+            # without a traceback.
+            stderr.print(f"[red]error:[/red] {error.message}", highlight=False)
+            raise SystemExit(1) from None
+        raise

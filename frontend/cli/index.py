@@ -3,9 +3,11 @@ of works registered before they were kept."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from frontend.cli.output import JsonFlag, emit, stderr
+from frontend.cli.output import JsonFlag, emit, fail, stderr
 from frontend.cli.wiring import services
 
 index_app = typer.Typer(
@@ -70,3 +72,35 @@ def index_references(as_json: JsonFlag = False) -> None:
         if filled.unreadable:
             unreadable = ", ".join(str(work_id) for work_id in filled.unreadable)
             stderr.print(f"originals that could not be read (left as they were): {unreadable}")
+
+
+@index_app.command("shard")
+def index_shard(
+    shard: Annotated[str, typer.Argument(help="which shard of how many, e.g. 0/4")],
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 7301,
+) -> None:
+    """Hold one shard of the similarity index (the works whose id modulo the count is the shard's
+    number) and answer searches from the processes whose COPYMARK_INDEX_SHARDS name it."""
+    # Deferred: serving needs uvicorn, the database, FAISS and the embedding model.
+    import uvicorn
+
+    from frontend.index_shard import shard_app
+    from similarity.index.shards import ShardSelection, ShardSelectionError
+
+    try:
+        selection = ShardSelection.parse(shard)
+    except ShardSelectionError as error:
+        fail(str(error))
+    wiring = services()
+    if wiring.settings.index_shards:
+        fail("a shard holds its own part of the index: unset COPYMARK_INDEX_SHARDS for it")
+    try:
+        follower = wiring.shard_follower(selection)
+        stderr.print(
+            f"index shard {selection}: {len(follower.engine.work_ids())} works, "
+            f"answering on http://{host}:{port}"
+        )
+        uvicorn.run(shard_app(follower, selection), host=host, port=port, log_level="warning")
+    finally:
+        wiring.close()

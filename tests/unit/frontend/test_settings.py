@@ -64,3 +64,22 @@ def test_a_sequenced_log_is_refused_on_sqlite(tmp_path: Path) -> None:
         database_url="postgresql+psycopg://db.example/copymark", log_sequenced=True
     )
     assert on_postgres.log_sequenced
+
+
+@pytest.mark.parametrize(
+    ("shards", "problem"),
+    [
+        (["10.0.0.5:7301"], "is not a shard's base URL"),
+        (["ftp://10.0.0.5:7301"], "is not a shard's base URL"),
+        (["http://"], "is not a shard's base URL"),
+        (["http://a:7301", "http://a:7301"], "names a shard more than once"),
+    ],
+)
+def test_index_shards_must_be_distinct_base_urls(shards: list[str], problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        Settings(index_shards=shards)
+
+
+def test_index_shards_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COPYMARK_INDEX_SHARDS", '["http://10.0.0.5:7301", "http://10.0.0.6:7301"]')
+    assert Settings().index_shards == ["http://10.0.0.5:7301", "http://10.0.0.6:7301"]

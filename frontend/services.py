@@ -219,15 +219,20 @@ class Services:
         )
 
     def shard_follower(self, shard: ShardSelection) -> IndexFollower:
-        """The engine of one index shard (`copymark index shard`), in a folder of its own, kept
-        in step with its works in the database by a follower on a thread of its own."""
+        """The engine of one index shard (`copymark index shard`), in a folder of its own
+        (started from the shard's newest snapshot when empty), kept in step with its works in the
+        database by a follower on a thread of its own."""
         from registry.references import stored_reference_loader
         from registry.service import reference_image_loader
-        from registry.snapshots import IndexFollower
+        from registry.snapshots import IndexFollower, holds_index, unpack_latest
         from similarity.engine import SimilarityEngine
 
+        folder = self.settings.index_dir / f"shard-{shard.shard}-of-{shard.of}"
+        if not holds_index(folder):
+            with self.read_session() as session:
+                unpack_latest(session, self.evidence_blobs, folder, shard)
         engine = SimilarityEngine(
-            self.settings.index_dir / f"shard-{shard.shard}-of-{shard.of}",
+            folder,
             embedder=shared_embedder(self.settings.model_cache_dir),
             reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
             stored_reference=stored_reference_loader(self.read_session),

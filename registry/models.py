@@ -322,8 +322,9 @@ class PriorArtConflict(SQLModel, table=True):
 class IndexSnapshot(SQLModel, table=True):
     """A similarity index built from the stored fingerprints, saved as one blob.
 
-    It holds every indexable work with an id up to `last_work_id`; a process that loads it adds
-    the works registered since (the delta) from the database.
+    It holds every indexable work with an id up to `last_work_id` (of one index shard, written
+    `shard/of`, when `shard` is set); a process that loads it adds the works registered since
+    (the delta) from the database.
     """
 
     __tablename__ = "index_snapshots"
@@ -332,4 +333,5 @@ class IndexSnapshot(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     last_work_id: int
     works: int
+    shard: str | None = Field(default=None, max_length=24, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -6,7 +6,8 @@ or S3, content-addressed like every blob); a row in `index_snapshots` names it a
 work id it holds. A process starting with an empty index folder unpacks the newest snapshot
 into it (`unpack_latest`) instead of indexing every stored fingerprint again; `IndexFollower`
 then adds the works registered since and removes the works withdrawn, so that it answers as an
-index freshly built from the database would.
+index freshly built from the database would. An index shard (`similarity.index.shards`) has
+snapshots of its own works, and starts from its own.
 
 Between restarts, each process follows the change feed (`index_changes`, one row per work
 registered or withdrawn, written in that work's transaction): `IndexFollower` applies, a round at
@@ -107,27 +108,42 @@ def indexable_fingerprints(
         after = cast(int, rows[-1][0])
 
 
-def build_snapshot(session: Session, engine_at: EngineAt, store: BlobStore) -> IndexSnapshot:
-    """Index every indexable work afresh, store the files as one blob and record it."""
-    last_work_id = session.exec(select(func.max(Work.id)).where(*INDEXABLE)).one() or 0
+def build_snapshot(
+    session: Session, engine_at: EngineAt, store: BlobStore, shard: ShardSelection | None = None
+) -> IndexSnapshot:
+    """Index every indexable work (of `shard`) afresh, store the files as one blob and record it."""
+    last_work_id = session.exec(select(func.max(Work.id)).where(*index_filter(shard))).one() or 0
     with tempfile.TemporaryDirectory(prefix="copymark-snapshot-") as scratch:
         folder = Path(scratch)
-        works = engine_at(folder).rebuild(indexable_fingerprints(session, up_to=last_work_id))
+        works = engine_at(folder).rebuild(
+            indexable_fingerprints(session, up_to=last_work_id, shard=shard)
+        )
         packed = io.BytesIO()
         with tarfile.open(fileobj=packed, mode="w") as archive:
             for path in sorted(folder.iterdir()):
                 if path.name.startswith(_INDEX_FILES):
                     archive.add(path, arcname=path.name)
         digest = store.put(packed.getvalue())
-    snapshot = IndexSnapshot(sha256=digest, last_work_id=last_work_id, works=works)
+    snapshot = IndexSnapshot(
+        sha256=digest,
+        last_work_id=last_work_id,
+        works=works,
+        shard=None if shard is None else str(shard),
+    )
     session.add(snapshot)
     session.flush()
     return snapshot
 
 
-def latest_snapshot(session: Session) -> IndexSnapshot | None:
-    """The newest snapshot recorded, if any."""
-    return session.exec(select(IndexSnapshot).order_by(col(IndexSnapshot.id).desc())).first()
+def latest_snapshot(session: Session, shard: ShardSelection | None = None) -> IndexSnapshot | None:
+    """The newest snapshot recorded of the whole index (or of `shard`), if any."""
+    held = (
+        col(IndexSnapshot.shard).is_(None)
+        if shard is None
+        else col(IndexSnapshot.shard) == str(shard)
+    )
+    statement = select(IndexSnapshot).where(held).order_by(col(IndexSnapshot.id).desc())
+    return session.exec(statement).first()
 
 
 def holds_index(index_dir: Path) -> bool:
@@ -137,15 +153,18 @@ def holds_index(index_dir: Path) -> bool:
     )
 
 
-def unpack_latest(session: Session, store: BlobStore, index_dir: Path) -> IndexSnapshot | None:
-    """Unpack the newest snapshot's index files into `index_dir`; the snapshot, if it was.
+def unpack_latest(
+    session: Session, store: BlobStore, index_dir: Path, shard: ShardSelection | None = None
+) -> IndexSnapshot | None:
+    """Unpack the newest snapshot's index files (of `shard`) into `index_dir`; the snapshot, if
+    it was.
 
     An engine opened on the folder then holds the works up to the snapshot's last work id, as
     they were when it was built: `IndexFollower.open` brings it in step with the database. A
     snapshot that cannot be read (its blob missing or damaged, the store down) unpacks nothing:
     the follower then indexes the database's fingerprints itself, more slowly but as exactly.
     """
-    snapshot = latest_snapshot(session)
+    snapshot = latest_snapshot(session, shard)
     if snapshot is None:
         return None
     try:
@@ -157,8 +176,9 @@ def unpack_latest(session: Session, store: BlobStore, index_dir: Path) -> IndexS
     for name, data in files.items():
         write_atomically(index_dir / name, data)
     logger.info(
-        "index started from snapshot %s: %d works, up to work %d",
+        "index started from snapshot %s%s: %d works, up to work %d",
         persisted_id(snapshot),
+        "" if snapshot.shard is None else f" (shard {snapshot.shard})",
         snapshot.works,
         snapshot.last_work_id,
     )

@@ -3,12 +3,15 @@ of works registered before they were kept."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from frontend.cli.output import JsonFlag, emit, fail, stderr
 from frontend.cli.wiring import services
+
+if TYPE_CHECKING:
+    from similarity.index.shards import ShardSelection
 
 index_app = typer.Typer(
     help="Similarity index snapshots and search features.", no_args_is_help=True
@@ -16,30 +19,40 @@ index_app = typer.Typer(
 
 
 @index_app.command("snapshot")
-def index_snapshot(as_json: JsonFlag = False) -> None:
+def index_snapshot(
+    shard: Annotated[
+        str | None, typer.Option(help="only this shard's works, e.g. 0/4 (default: every work)")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """Build the index from the stored fingerprints and save it as a snapshot in the blob store."""
     # Deferred: building needs the database, FAISS and the embedding model.
     from registry.db import unit_of_work
     from registry.models import persisted_id
     from registry.snapshots import build_snapshot
 
+    selection = None if shard is None else _selection(shard)
     wiring = services()
     try:
         with unit_of_work(wiring.session) as session:
-            snapshot = build_snapshot(session, wiring.similarity_at, wiring.evidence_blobs)
+            snapshot = build_snapshot(
+                session, wiring.similarity_at, wiring.evidence_blobs, selection
+            )
             record = {
                 "snapshot_id": persisted_id(snapshot),
                 "sha256": snapshot.sha256,
                 "works": snapshot.works,
                 "last_work_id": snapshot.last_work_id,
+                "shard": snapshot.shard,
             }
     finally:
         wiring.close()
     if as_json:
         emit(record)
     else:
+        of_shard = "" if selection is None else f" of shard {selection}"
         stderr.print(
-            f"snapshot {record['snapshot_id']}: {record['works']} works "
+            f"snapshot {record['snapshot_id']}{of_shard}: {record['works']} works "
             f"(up to work {record['last_work_id']}), blob {record['sha256']}"
         )
 
@@ -86,12 +99,8 @@ def index_shard(
     import uvicorn
 
     from frontend.index_shard import shard_app
-    from similarity.index.shards import ShardSelection, ShardSelectionError
 
-    try:
-        selection = ShardSelection.parse(shard)
-    except ShardSelectionError as error:
-        fail(str(error))
+    selection = _selection(shard)
     wiring = services()
     if wiring.settings.index_shards:
         fail("a shard holds its own part of the index: unset COPYMARK_INDEX_SHARDS for it")
@@ -104,3 +113,13 @@ def index_shard(
         uvicorn.run(shard_app(follower, selection), host=host, port=port, log_level="warning")
     finally:
         wiring.close()
+
+
+def _selection(text: str) -> ShardSelection:
+    """The shard named on the command line; exits with the problem in words if it is not one."""
+    from similarity.index.shards import ShardSelection, ShardSelectionError
+
+    try:
+        return ShardSelection.parse(text)
+    except ShardSelectionError as error:
+        fail(str(error))

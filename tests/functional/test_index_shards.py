@@ -7,6 +7,7 @@ where the query is and reads the references' stored features from the database.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -33,7 +34,7 @@ from registry.models import Role, User, persisted_id
 from registry.references import stored_reference_loader
 from registry.schemas import WorkMetadata
 from registry.service import Upload, reference_image_loader
-from registry.snapshots import indexable_fingerprints
+from registry.snapshots import build_snapshot, indexable_fingerprints
 from similarity.embedding.sscd import load_student
 from similarity.engine import SimilarityEngine
 from similarity.images import load_image
@@ -272,6 +273,31 @@ def test_a_shard_refuses_what_is_not_a_search_and_keeps_answering(
         health = client.get("/health").json()
         assert health["shard"] == "0/2"
         assert health["works"] == len(shards[0].follower.engine.work_ids())
+
+
+def test_a_shard_starts_from_its_own_snapshot_and_the_works_since(
+    services: Services,
+    settings: Settings,
+    registered: dict[str, int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    shard = ShardSelection(1, 2)
+    with unit_of_work(services.session) as session:
+        snapshot = build_snapshot(session, services.similarity_at, services.evidence_blobs, shard)
+        # Newer, and of the whole index: not the one a shard starts from.
+        build_snapshot(session, services.similarity_at, services.evidence_blobs)
+    odd = {work_id for work_id in registered.values() if shard.holds(work_id)}
+    assert (snapshot.shard, snapshot.works) == ("1/2", len(odd))
+    owner = make_owner(services, "later@example.com")
+    since = {register(services, owner, random_png(seed), f"later-{seed}") for seed in (21, 22)}
+    with caplog.at_level(logging.INFO, logger="registry.snapshots"):
+        server = ShardServer(settings, shard)
+    try:
+        started = f"index started from snapshot {persisted_id(snapshot)} (shard 1/2): {len(odd)}"
+        assert started in caplog.text
+        assert server.follower.engine.work_ids() == odd | {w for w in since if shard.holds(w)}
+    finally:
+        server.stop()
 
 
 @pytest.mark.pages_on_sqlite

@@ -481,12 +481,15 @@ class Registrar:
         return work
 
     def recover(self, session: Session) -> dict[str, int]:
-        """Remove blobs no work references; rebuild the index if it disagrees with the database."""
+        """Remove blobs no work references; rebuild the index if it disagrees with the database
+        (an index held by shard processes is theirs to keep in step)."""
         removed = 0
         for digest in self.blobs.stale_digests(ORPHAN_BLOB_AGE_S):
             if session.exec(select(Work.id).where(Work.sha256 == digest)).first() is None:
                 self.blobs.delete(digest)
                 removed += 1
+        if self.similarity.sharded:
+            return {"orphan_blobs_removed": removed, "works_reindexed": 0}
         recorded = _read_watermark(self.index_dir)
         expected = _database_watermark(session) | {"indexed_rows": len(self.similarity)}
         rebuilt = 0
@@ -522,6 +525,8 @@ class Registrar:
 
         @event.listens_for(session, "after_commit", once=True)
         def _update_index(_session: Session) -> None:
+            if self.similarity.sharded:
+                return
             for work_id, fingerprint in added:
                 self.similarity.add(work_id, fingerprint)
             for work_id in removed:

@@ -212,6 +212,23 @@ def test_a_work_registered_or_withdrawn_elsewhere_reaches_its_shard_within_a_rou
     assert work_id not in [m.work_id for m in sharded.similarity.search(query, top_k=3)]
 
 
+def test_a_process_searching_shards_registers_with_their_prior_art_and_no_index_of_its_own(
+    sharded: Services, shards: list[ShardServer], registered: dict[str, int]
+) -> None:
+    index_dir = sharded.settings.index_dir
+    before = {path.name: path.stat().st_mtime_ns for path in index_dir.iterdir()}
+    other = make_owner(sharded, "other@example.com")
+    with unit_of_work(sharded.session) as session:
+        upload = Upload(photo_jpeg("coffee", quality=70), "coffee-again.jpg", WorkMetadata())
+        outcome = sharded.registrar.register(session, other, upload)
+    assert outcome.status == "conflict"
+    new_work = persisted_id(outcome.work)
+    assert outcome.conflict_with in (None, registered["coffee"])
+    wait_until(lambda: new_work in shards[new_work % 2].follower.engine.work_ids())
+    after = {path.name: path.stat().st_mtime_ns for path in index_dir.iterdir()}
+    assert after == before, "the index folder is the registering process's own, left alone"
+
+
 def test_a_silent_shard_makes_search_unavailable_rather_than_partial(
     settings: Settings, shards: list[ShardServer]
 ) -> None:

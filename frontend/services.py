@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from similarity.crawl.politeness import HostPoliteness
     from similarity.embedding.embedders import OnnxEmbedder
     from similarity.engine import SimilarityEngine
-    from similarity.index.shards import ShardSelection
+    from similarity.index.shards import IndexSearch, ShardSelection
 
 
 @lru_cache(maxsize=2)
@@ -198,95 +198,71 @@ class Services:
         """The engine this process searches with: over its own index, following the change
         feed, or over the index shards when `index_shards` names them."""
         if self.settings.index_shards:
-            return self._sharded_engine()
+            from registry.index_shards import ShardClients
+
+            self._shard_clients = ShardClients(self.settings.index_shards)
+            return self.similarity_at(
+                self.settings.index_dir, second_opinion=True, shards=self._shard_clients
+            )
         return self.index_follower.engine
-
-    def _sharded_engine(self) -> SimilarityEngine:
-        from registry.index_shards import ShardClients
-        from registry.references import stored_reference_loader
-        from registry.service import reference_image_loader
-        from similarity.embedding.sscd import load_student
-        from similarity.engine import SimilarityEngine
-
-        self._shard_clients = ShardClients(self.settings.index_shards)
-        return SimilarityEngine(
-            self.settings.index_dir,
-            embedder=shared_embedder(self.settings.model_cache_dir),
-            reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
-            copy_descriptor=load_student(),
-            stored_reference=stored_reference_loader(self.read_session),
-            shards=self._shard_clients,
-        )
 
     def shard_follower(self, shard: ShardSelection) -> IndexFollower:
         """The engine of one index shard (`copymark index shard`), in a folder of its own
         (started from the shard's newest snapshot when empty), kept in step with its works in the
         database by a follower on a thread of its own."""
-        from registry.references import stored_reference_loader
-        from registry.service import reference_image_loader
-        from registry.snapshots import IndexFollower, holds_index, unpack_latest
-        from similarity.engine import SimilarityEngine
-
         folder = self.settings.index_dir / f"shard-{shard.shard}-of-{shard.of}"
-        if not holds_index(folder):
-            with self.read_session() as session:
-                unpack_latest(session, self.evidence_blobs, folder, shard)
-        engine = SimilarityEngine(
-            folder,
-            embedder=shared_embedder(self.settings.model_cache_dir),
-            reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
-            stored_reference=stored_reference_loader(self.read_session),
-        )
-        with self.read_session() as session:
-            follower = IndexFollower.open(session, engine, shard=shard)
-        follower.start(self.read_session, self.settings.index_follow_s)
-        self._follower = follower
-        return follower
+        self._follower = self._following(self.similarity_at, folder, shard)
+        return self._follower
 
     @property
     def index_follower(self) -> IndexFollower:
         """This process's similarity engine, started from the newest snapshot when its folder is
         empty, brought in step with the database when first used and from then on following the
         other processes' changes on a thread of its own."""
-        from registry.references import stored_reference_loader
-        from registry.service import reference_image_loader
-        from registry.snapshots import IndexFollower, holds_index, unpack_latest
-        from similarity.embedding.sscd import load_student
-        from similarity.engine import SimilarityEngine
-
         with self._opening_index:
             if self._follower is None:
-                if not holds_index(self.settings.index_dir):
-                    # A new process (or machine) starts from the shared snapshot plus the
-                    # delta, not by indexing every stored fingerprint again.
-                    with self.read_session() as session:
-                        unpack_latest(session, self.evidence_blobs, self.settings.index_dir)
-                engine = SimilarityEngine(
-                    self.settings.index_dir,
-                    embedder=shared_embedder(self.settings.model_cache_dir),
-                    reference_image=reference_image_loader(
-                        self.read_session, self.blobs, self.limits
-                    ),
-                    copy_descriptor=load_student(),
-                    stored_reference=stored_reference_loader(self.read_session),
+                self._follower = self._following(
+                    partial(self.similarity_at, second_opinion=True), self.settings.index_dir
                 )
-                with self.read_session() as session:
-                    follower = IndexFollower.open(session, engine)
-                follower.start(self.read_session, self.settings.index_follow_s)
-                self._follower = follower
             return self._follower
 
-    def similarity_at(self, index_dir: Path) -> SimilarityEngine:
-        """An engine over another index folder (a snapshot being built or loaded)."""
+    def _following(
+        self,
+        engine_at: Callable[[Path], SimilarityEngine],
+        folder: Path,
+        shard: ShardSelection | None = None,
+    ) -> IndexFollower:
+        from registry.snapshots import IndexFollower, holds_index, unpack_latest
+
+        if not holds_index(folder):
+            # A new process (or machine) starts from the shared snapshot plus the delta, not by
+            # indexing every stored fingerprint again.
+            with self.read_session() as session:
+                unpack_latest(session, self.evidence_blobs, folder, shard)
+        engine = engine_at(folder)
+        with self.read_session() as session:
+            follower = IndexFollower.open(session, engine, shard=shard)
+        follower.start(self.read_session, self.settings.index_follow_s)
+        return follower
+
+    def similarity_at(
+        self, index_dir: Path, *, second_opinion: bool = False, shards: IndexSearch | None = None
+    ) -> SimilarityEngine:
+        """An engine over an index folder (a snapshot being built or loaded, a shard's), or over
+        `shards`, wired to this home's model, database and blobs; with `second_opinion`, SSCD's
+        student re-ranks inconclusive queries, as in every process that answers searches."""
         from registry.references import stored_reference_loader
         from registry.service import reference_image_loader
+        from similarity.embedding.sscd import load_student
         from similarity.engine import SimilarityEngine
 
         return SimilarityEngine(
             index_dir,
             embedder=shared_embedder(self.settings.model_cache_dir),
             reference_image=reference_image_loader(self.read_session, self.blobs, self.limits),
+            copy_descriptor=load_student() if second_opinion else None,
             stored_reference=stored_reference_loader(self.read_session),
+            shards=shards,
         )
 
     @cached_property

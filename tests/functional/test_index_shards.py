@@ -25,17 +25,15 @@ from fastapi.testclient import TestClient
 from bench.processes import cli
 from frontend.app import create_app
 from frontend.index_shard import shard_app
-from frontend.services import Services, shared_embedder
+from frontend.services import Services
 from frontend.settings import Settings
 from registry.accounts.service import create_user
 from registry.db import unit_of_work
 from registry.index_shards import IndexUnavailable
 from registry.models import Role, User, persisted_id
-from registry.references import stored_reference_loader
 from registry.schemas import WorkMetadata
-from registry.service import Upload, reference_image_loader
+from registry.service import Upload
 from registry.snapshots import build_snapshot, indexable_fingerprints
-from similarity.embedding.sscd import load_student
 from similarity.engine import SimilarityEngine
 from similarity.images import load_image
 from similarity.index.shards import HASH_BYTES, MAX_QUERY_ROWS, ShardSelection
@@ -165,16 +163,8 @@ def test_shards_answer_as_one_index_built_from_the_database(
     registered: dict[str, int],
     tmp_path: Path,
 ) -> None:
-    # Wired as a process's own engine is, over an index built afresh from the database.
-    whole = SimilarityEngine(
-        tmp_path / "whole",
-        embedder=shared_embedder(services.settings.model_cache_dir),
-        reference_image=reference_image_loader(
-            services.read_session, services.blobs, services.limits
-        ),
-        copy_descriptor=load_student(),
-        stored_reference=stored_reference_loader(services.read_session),
-    )
+    # Wired as a searching process's own engine is, over an index built afresh from the database.
+    whole = services.similarity_at(tmp_path / "whole", second_opinion=True)
     with services.read_session() as session:
         whole.rebuild(indexable_fingerprints(session))
     held = [server.follower.engine.work_ids() for server in shards]
@@ -345,26 +335,14 @@ def test_copymark_index_shard_serves_the_match_command(
         wait_until(lambda: _answers(f"http://127.0.0.1:{port}/health"), timeout_s=120)
         query = tmp_path / "coffee-small.jpg"
         query.write_bytes(photo_jpeg("coffee", quality=55, max_side=300))
-        matched = subprocess.run(  # noqa: PLW1510 - the exit status is asserted
-            cli("match", str(query)),
-            env=env | {"COPYMARK_INDEX_SHARDS": f'["http://127.0.0.1:{port}"]'},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        matched = match_through(port, query, env)
         assert matched.returncode == 0, matched.stderr
         assert f"copy      {query}: work {registered['coffee']} " in matched.stderr
 
         shard.terminate()
         _, started = shard.communicate(timeout=30)
         assert f"index shard 0/1: {len(registered)} works, answering on" in started
-        unreachable = subprocess.run(  # noqa: PLW1510 - the exit status is asserted
-            cli("match", str(query)),
-            env=env | {"COPYMARK_INDEX_SHARDS": f'["http://127.0.0.1:{port}"]'},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        unreachable = match_through(port, query, env)
         assert unreachable.returncode == 1
         assert "error: the similarity index cannot be reached; try again shortly" in (
             unreachable.stderr
@@ -373,6 +351,17 @@ def test_copymark_index_shard_serves_the_match_command(
     finally:
         shard.kill()
         shard.communicate()
+
+
+def match_through(port: int, query: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`copymark match QUERY` in a process searching the one shard on `port`."""
+    return subprocess.run(  # noqa: PLW1510 - the exit status is asserted
+        cli("match", str(query)),
+        env=env | {"COPYMARK_INDEX_SHARDS": f'["http://127.0.0.1:{port}"]'},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _answers(url: str) -> bool:

@@ -3,7 +3,9 @@
 Each shard holds the works whose id leaves its number as the remainder (`work_id % of`), so a
 work's regions all live in one shard and a withdrawal touches one. A search asks every shard for
 its best `k` rows per query and keeps the best `k` of their union: the global best `k` are each
-among their own shard's best `k`, so the merged answer is the one a single index would give.
+among their own shard's best `k`, so the merged answer is the one a single index would give. Of
+rows tied at the `k`-th, a flat index keeps those it holds first, which are the lower work ids
+(indexes are filled in id order), and so does the merge.
 """
 
 from __future__ import annotations
@@ -68,13 +70,13 @@ class IndexSearch(Protocol):
 
 
 def merge_hashes(answers: Sequence[HashAnswer], k: int) -> HashAnswer:
-    """The `k` nearest rows per query among the shards' answers (ties: the earlier shard)."""
+    """The `k` nearest rows per query among the shards' answers (ties: lower ids first)."""
     distances, ids = _merge(answers, k, largest=False)
     return distances.astype(np.int32), ids
 
 
 def merge_vectors(answers: Sequence[VectorAnswer], k: int) -> VectorAnswer:
-    """The `k` most similar rows per query among the shards' answers (ties: the earlier shard)."""
+    """The `k` most similar rows per query among the shards' answers (ties: lower ids first)."""
     similarities, ids = _merge(answers, k, largest=True)
     return similarities.astype(np.float32), ids
 
@@ -93,7 +95,7 @@ def _merge(
     # Missing results sort last whatever score the shard filled them with.
     worst = -np.inf if largest else np.inf
     ranked_scores = np.where(ids < 0, worst, scores)
-    order = np.argsort(-ranked_scores if largest else ranked_scores, axis=1, kind="stable")[:, :k]
+    order = np.lexsort((ids, -ranked_scores if largest else ranked_scores))[:, :k]
     return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
 
 

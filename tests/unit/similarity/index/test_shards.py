@@ -86,6 +86,26 @@ def _assert_same_answer(
         assert set(ids[row][found[row]][better]) == set(expected_ids[row][found[row]][better])
 
 
+@pytest.mark.parametrize("shards", [2, 3, 5])
+def test_rows_tied_at_the_kth_are_the_ones_the_whole_index_keeps(shards: int) -> None:
+    rng = np.random.default_rng(3)
+    same_hash = rng.integers(0, 256, (1, HASH_BYTES), np.uint8)
+    same_vector = _unit(rng, 1)
+    whole_vectors, whole_hashes = EmbeddingIndex(DIM), BinaryHashIndex()
+    whole_vectors.add_new((work, same_vector) for work in range(1, 41))
+    whole_hashes.add_new((work, same_hash) for work in range(1, 41))
+    parts = [(EmbeddingIndex(DIM), BinaryHashIndex()) for _ in range(shards)]
+    for shard, (vectors, hash_index) in enumerate(parts):
+        held = [work for work in range(1, 41) if ShardSelection(shard, shards).holds(work)]
+        vectors.add_new((work, same_vector) for work in held)
+        hash_index.add_new((work, same_hash) for work in held)
+
+    _, merged_hash_ids = merge_hashes([h.search(same_hash, 7) for _, h in parts], 7)
+    _, merged_vector_ids = merge_vectors([v.search(same_vector, 7) for v, _ in parts], 7)
+    assert merged_hash_ids.tolist() == whole_hashes.search(same_hash, 7)[1].tolist()
+    assert set(merged_vector_ids[0]) == set(whole_vectors.search(same_vector, 7)[1][0])
+
+
 def test_missing_results_rank_after_every_found_one_whatever_their_filler() -> None:
     found = (np.array([[-0.5, -0.7]], np.float32), np.array([[16, 33]], np.int64))
     empty = (np.array([[0.9, 0.9]], np.float32), np.array([[-1, -1]], np.int64))

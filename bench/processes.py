@@ -147,6 +147,19 @@ def migrated_database(admin_url: str, name: str) -> str:
     return url
 
 
+def memory_mib(pid: int, field: str) -> float:
+    """A memory figure of a live process from Linux's /proc status, in MiB (VmHWM: its peak
+    resident memory, VmRSS: its resident memory now); 0 where unknown."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 @dataclass(frozen=True)
 class MeasuredRun:
     stdout: str

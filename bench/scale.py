@@ -1,6 +1,6 @@
 """`copymark bench scale`: the scale-out engines measured on one machine standing in for many.
 
-Seven figures, each from real processes on loopback: a crawl of a generated multi-host site by
+Eight figures, each from real processes on loopback: a crawl of a generated multi-host site by
 1, 2 and 4 `copymark crawl` processes sharing a frontier in PostgreSQL; the frontier's seen-URL
 de-duplication (batched inserts and Bloom-filtered look-ups at a million URLs, against one
 insert per URL in the same run); log appends from 8 writer processes through one sequencer;
@@ -9,8 +9,10 @@ sequencer and a crawler killed mid-run, and background registration with Redis r
 with the S3 blob store stopped a minute; and a new machine's first search, its index from a
 snapshot or from the database (`bench.startup`); and background registration's throughput
 through Celery on Redis with 1, 2 and 4 workers, the log appended in place and through its
-sequencer (`bench.background_registration`). A sizing
-table for 50M works and 10M registrations a day is derived from the measured per-item costs.
+sequencer (`bench.background_registration`); and the similarity index split across 1, 2 and 4
+`copymark index shard` processes against the whole index in one process, which must answer the
+same queries alike (`bench.index_shards`). A sizing table for 50M works and 10M registrations a
+day is derived from the measured per-item costs.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bench.background_faults import redis_restart_figures, s3_outage_figures
 from bench.background_registration import registration_throughput_figures
 from bench.faults import crawler_kill_figures, sequencer_kill_figures
 from bench.grid_site import GridShape, GridSite, politeness_violations
+from bench.index_shards import index_shard_figures
 from bench.processes import (
     cli,
     index_problems,
@@ -57,7 +60,8 @@ Log = Callable[[str], None]
 # CPU-s a work of `copymark register` with the CNN, measured earlier (README); sizing uses it
 # when this run did not measure registration itself.
 README_REGISTRATION_CPU_S_PER_WORK = 0.12
-# How many crawler processes, and how many Celery workers, the crawl and registration parts run.
+# How many crawler processes, Celery workers and index shards the crawl, registration and shards
+# parts run.
 PROCESS_COUNTS = (1, 2, 4)
 
 
@@ -431,7 +435,16 @@ def sizing(
 # Works registered in the background in each of the Redis and S3 fault phases.
 FAULT_WORKS = 240
 
-SCALE_PARTS = ("seen-urls", "crawl", "log", "vectors", "faults", "startup", "registration")
+SCALE_PARTS = (
+    "seen-urls",
+    "crawl",
+    "log",
+    "vectors",
+    "faults",
+    "startup",
+    "registration",
+    "shards",
+)
 
 
 def run_scale_benchmark(
@@ -494,6 +507,11 @@ def run_scale_benchmark(
         figures["registration"] = registration_throughput_figures(
             admin_url, work, registration_works, work / "models", process_counts
         )
+    if "shards" in parts:
+        counts = ", ".join(map(str, process_counts))
+        log(f"scale: the similarity index at {works:,} works, whole and in {counts} shards")
+        figures["load_average_before_shards"] = os.getloadavg()[0]
+        figures["shards"] = index_shard_figures(admin_url, work, works, shard_counts=process_counts)
     if {"crawl", "log", "vectors"} <= set(parts):
         figures["sizing_50m_works"] = sizing(
             figures["crawl"], figures["log"], figures["vectors"], figures.get("registration")

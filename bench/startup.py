@@ -57,11 +57,11 @@ def startup_figures(admin_url: str, work: Path, works: int, seed: int = 7) -> di
     database = make_engine(url)
     sessions = partial(Session, database)
     rng = np.random.default_rng(seed)
-    owner = _owner(sessions)
-    _register_synthetic(sessions, owner, real, range(works), rng)
+    owner = register_owner(sessions, "startup@bench.example")
+    register_synthetic(sessions, owner, real, range(works), rng)
     snapshot = measured_run(cli("index", "snapshot", "--json"), builder_env)
     since = max(1, round(works * SINCE_SHARE))
-    _register_synthetic(sessions, owner, real, range(works, works + since), rng)
+    register_synthetic(sessions, owner, real, range(works, works + since), rng)
     database.dispose()
     without = initialised_home(
         work / "start-without-snapshot", url, COPYMARK_MODELS_DIR=str(models)
@@ -85,19 +85,20 @@ def startup_figures(admin_url: str, work: Path, works: int, seed: int = 7) -> di
     }
 
 
-def _owner(sessions: Callable[[], Session]) -> int:
+def register_owner(sessions: Callable[[], Session], email: str) -> int:
+    """A creator's account for the benchmark's works; its id."""
     with unit_of_work(sessions) as session:
         return persisted_id(
             create_user(
                 session,
-                email="startup@bench.example",
+                email=email,
                 password=secrets.token_urlsafe(16),
                 roles={Role.CREATOR},
             )
         )
 
 
-def _register_synthetic(
+def register_synthetic(
     sessions: Callable[[], Session],
     owner: int,
     real: Sequence[Fingerprint],

@@ -34,6 +34,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from bench.processes import memory_mib
 from bench.registration import distinct_jpegs
 from bench.servers import free_port
 
@@ -86,7 +87,7 @@ def run_web_benchmark(
     """Serve a scratch home with `copymark` and measure it under load (figures: module doc)."""
     with served_scratch_home(copymark, models_dir) as (base_url, server):
         figures = asyncio.run(_measure(base_url, seconds, searchers, uploaders))
-        figures["server_peak_rss_mib"] = _peak_rss_mib(server.pid)
+        figures["server_peak_rss_mib"] = memory_mib(server.pid, "VmHWM")
     return figures
 
 
@@ -298,18 +299,6 @@ def _wait_until_ready(base_url: str, server: subprocess.Popen[bytes]) -> None:
             pass
         time.sleep(0.25)
     raise RuntimeError("copymark serve did not become ready")
-
-
-def _peak_rss_mib(pid: int) -> float:
-    """The process's peak resident memory (Linux VmHWM), in MiB; 0 where unknown."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _percentile(values: Sequence[float], percent: float) -> float:

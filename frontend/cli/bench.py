@@ -225,7 +225,10 @@ def bench(
         str | None,
         typer.Option(
             "--processes",
-            help="scale: the counts of crawler processes and of Celery workers to run (1,2,4)",
+            help=(
+                "scale: the counts of crawler processes, of Celery workers and of index shards "
+                "to run (1,2,4)"
+            ),
         ),
     ] = None,
     only: Annotated[
@@ -234,7 +237,7 @@ def bench(
             "--only",
             help=(
                 "scale: these parts alone, comma-separated "
-                "(seen-urls,crawl,log,vectors,faults,startup,registration)"
+                "(seen-urls,crawl,log,vectors,faults,startup,registration,shards)"
             ),
         ),
     ] = None,

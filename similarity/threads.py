@@ -13,6 +13,7 @@ own pool.
 from __future__ import annotations
 
 import functools
+import threading
 
 import cv2
 import faiss
@@ -26,3 +27,18 @@ def one_thread_per_process() -> None:
     # numpy's OpenBLAS and the one FAISS bundles; a library loaded later keeps its own setting.
     threadpool_limits(limits=1, user_api="blas")
     cv2.setNumThreads(1)
+    one_openmp_thread_here()
+
+
+_openmp_limited = threading.local()
+
+
+def one_openmp_thread_here() -> None:
+    """Limit FAISS's OpenMP to one thread in the calling thread, once per thread.
+
+    OpenMP keeps the count per thread: a thread started later (a request's compute thread, an
+    index shard's) begins with every core again, whatever the process's first thread set.
+    """
+    if not getattr(_openmp_limited, "done", False):
+        faiss.omp_set_num_threads(1)
+        _openmp_limited.done = True

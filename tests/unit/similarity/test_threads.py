@@ -35,3 +35,35 @@ def test_an_engine_runs_its_numeric_libraries_on_one_thread(tmp_path: Path) -> N
     assert threads["after"]["cv2"] == 1
     assert threads["after"]["blas"]
     assert set(threads["after"]["blas"]) == {1}
+
+
+_THREAD_PROBE = """
+import json, sys, threading
+import faiss
+import numpy as np
+from similarity.engine import SimilarityEngine
+engine = SimilarityEngine(__import__("pathlib").Path(sys.argv[1]), None, lambda _work_id: None)
+seen = {}
+def search():
+    seen["before"] = faiss.omp_get_max_threads()
+    engine.search_hashes(np.zeros((1, 32), np.uint8), 1)
+    seen["after"] = faiss.omp_get_max_threads()
+thread = threading.Thread(target=search)
+thread.start()
+thread.join()
+print(json.dumps(seen))
+"""
+
+
+def test_a_search_from_a_thread_started_later_runs_faiss_on_one_thread(tmp_path: Path) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", _THREAD_PROBE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[3],
+        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"},
+    )
+    threads = json.loads(probe.stdout.strip().splitlines()[-1])
+    # OpenMP gives a new thread every core again; its first search takes it down to one.
+    assert threads == {"before": 2, "after": 1}

@@ -72,6 +72,7 @@ def shard_app(follower: IndexFollower, shard: ShardSelection) -> Starlette:
                 "works": len(works),
                 "change_cursor": follower.cursor,
                 "vector_dim": dim,
+                "searches_exactly": engine.searches_exactly,
             },
             headers={SHARD_HEADER: str(shard)},
         )

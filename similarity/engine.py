@@ -71,7 +71,7 @@ from similarity.regions import (
     reference_regions,
     sliding_windows,
 )
-from similarity.threads import one_thread_per_process
+from similarity.threads import one_openmp_thread_here, one_thread_per_process
 from similarity.verify import (
     NOT_VERIFIED,
     VERIFY_SIDE,
@@ -422,6 +422,13 @@ class SimilarityEngine:
         return None if self._embedder is None else self._embedder.dim
 
     @property
+    def searches_exactly(self) -> bool:
+        """Whether this engine's own indexes scan every row (flat), not the nearest IVF lists."""
+        with self._lock:
+            vectors_flat = self._vectors is None or self._vectors.layout == "flat"
+            return self._hashes.layout == "flat" and vectors_flat
+
+    @property
     def sharded(self) -> bool:
         """Whether the indexes are in shard processes rather than this engine."""
         return self._shards is not None
@@ -509,6 +516,7 @@ class SimilarityEngine:
         without fingerprinting twice. `look_inside=False` skips the fine windows that find a
         work pasted into a larger picture (registration's prior-art check wants near-copies).
         """
+        one_openmp_thread_here()
         fingerprint = query if isinstance(query, Fingerprint) else self.fingerprint(query)
         if image is not None:
             query = image
@@ -661,11 +669,13 @@ class SimilarityEngine:
 
     def search_hashes(self, queries: npt.NDArray[np.uint8], k: int) -> HashAnswer:
         """This engine's own hash index: (Hamming distances, FAISS ids), (len(queries), k)."""
+        one_openmp_thread_here()
         with self._lock:
             return self._hashes.search(queries, k)
 
     def search_vectors(self, queries: FloatArray, k: int) -> VectorAnswer:
         """This engine's own embedding index: (inner products, FAISS ids), (len(queries), k)."""
+        one_openmp_thread_here()
         with self._lock:
             if self._vectors is None:
                 shape = (len(queries), k)

@@ -3,9 +3,12 @@
 Each shard holds the works whose id leaves its number as the remainder (`work_id % of`), so a
 work's regions all live in one shard and a withdrawal touches one. A search asks every shard for
 its best `k` rows per query and keeps the best `k` of their union: the global best `k` are each
-among their own shard's best `k`, so the merged answer is the one a single index would give. Of
-rows tied at the `k`-th, a flat index keeps those it holds first, which are the lower work ids
-(indexes are filled in id order), and so does the merge.
+among their own shard's best `k`, so the merged answer is the one a single index would give
+while the indexes scan every row (flat). Of rows tied at the `k`-th, a flat index keeps those it
+holds first, which are the lower work ids (indexes are filled in id order), and so does the
+merge. An index large enough to be filed into IVF lists (the engine's `IVF_MIN_ROWS`) searches
+the lists nearest the query: a shard trains its lists on its own rows, so its approximate answer
+is not the whole index's, any more than one IVF index's is an exact scan's.
 """
 
 from __future__ import annotations

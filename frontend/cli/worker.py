@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from frontend.services import Services
     from registry.tasks.queue import TaskKinds
 
-ALL_QUEUES = "fingerprint,crawl,evidence,notify"
+ALL_QUEUES = "fingerprint,crawl,evidence,notify,settlement"
 
 
 def worker(

@@ -11,8 +11,8 @@ from sqlmodel import Session
 from registry.messages import N_
 from registry.tasks.errors import UnknownTask
 
-QueueName = Literal["fingerprint", "crawl", "evidence", "notify"]
-QUEUES: tuple[QueueName, ...] = ("fingerprint", "crawl", "evidence", "notify")
+QueueName = Literal["fingerprint", "crawl", "evidence", "notify", "settlement"]
+QUEUES: tuple[QueueName, ...] = ("fingerprint", "crawl", "evidence", "notify", "settlement")
 
 # The broker's visibility timeout exceeds the longest time limit by this much: Redis hands a task
 # left unacknowledged that long to another worker.

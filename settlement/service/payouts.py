@@ -610,7 +610,7 @@ def run_payouts(
 def payout_task(
     gateway: Callable[[], PaymentGateway | None], policy: PayoutPolicy, period: timedelta
 ) -> TaskKind:
-    """The periodic payout round, on the `notify` queue; its writes commit with the task.
+    """The periodic payout round, on the `settlement` queue; its writes commit with the task.
 
     `gateway` answers None where no payment processor is configured: the round then waits.
     """
@@ -622,7 +622,7 @@ def payout_task(
 
     return TaskKind(
         name=PAYOUT_TASK,
-        queue="notify",
+        queue="settlement",
         run=run,
         time_limit_s=10 * 60,
         period_s=period.total_seconds(),

@@ -26,4 +26,7 @@ def test_deliveries_reminders_expiries_payouts_and_feed_pruning_are_ticked_crawl
     }
     assert "crawl" in kinds
     assert kinds["evidence"].queue == "evidence"
+    # Money moves on workers of its own, apart from mail delivery's retries and digests.
+    assert kinds["pay_out"].queue == "settlement"
+    assert kinds["notify"].queue == "notify"
     assert all(kind.period_s is not None and kind.period_s > 0 for kind in kinds.periodic())

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 # A fresh interpreter: the limits are per process, and the test process may already hold them.
 _PROBE = """
@@ -20,16 +21,22 @@ print(json.dumps({"before": before, "after": after}))
 """
 
 
-def test_an_engine_runs_its_numeric_libraries_on_one_thread(tmp_path: Path) -> None:
-    probe = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(tmp_path)],
+def _probed(probe: str, folder: Path) -> dict[str, Any]:
+    """What `probe` prints last, run in a fresh interpreter whose libraries may use two threads."""
+    run = subprocess.run(
+        [sys.executable, "-c", probe, str(folder)],
         capture_output=True,
         text=True,
         check=True,
         cwd=Path(__file__).resolve().parents[3],
         env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"},
     )
-    threads = json.loads(probe.stdout.strip().splitlines()[-1])
+    answer: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def test_an_engine_runs_its_numeric_libraries_on_one_thread(tmp_path: Path) -> None:
+    threads = _probed(_PROBE, tmp_path)
     assert threads["before"]["faiss"] == 2
     assert threads["after"]["faiss"] == 1
     assert threads["after"]["cv2"] == 1
@@ -56,14 +63,6 @@ print(json.dumps(seen))
 
 
 def test_a_search_from_a_thread_started_later_runs_faiss_on_one_thread(tmp_path: Path) -> None:
-    probe = subprocess.run(
-        [sys.executable, "-c", _THREAD_PROBE, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[3],
-        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"},
-    )
-    threads = json.loads(probe.stdout.strip().splitlines()[-1])
+    threads = _probed(_THREAD_PROBE, tmp_path)
     # OpenMP gives a new thread every core again; its first search takes it down to one.
     assert threads == {"before": 2, "after": 1}

@@ -101,9 +101,16 @@ def index_shard(
     from frontend.index_shard import shard_app
 
     selection = _selection(shard)
+    from registry.migrations import schema_is_current
+
     wiring = services()
     if wiring.settings.index_shards:
         fail("a shard holds its own part of the index: unset COPYMARK_INDEX_SHARDS for it")
+    if not schema_is_current(wiring.engine):
+        fail(
+            "the database's schema is older than this code: run `copymark init` or start "
+            "`copymark serve` once, which bring it up to date"
+        )
     try:
         follower = wiring.shard_follower(selection)
         stderr.print(

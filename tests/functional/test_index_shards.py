@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
+from alembic import command
 from fastapi.testclient import TestClient
 
 from bench.processes import cli
@@ -28,8 +29,9 @@ from frontend.index_shard import shard_app
 from frontend.services import Services
 from frontend.settings import Settings
 from registry.accounts.service import create_user
-from registry.db import unit_of_work
+from registry.db import make_engine, unit_of_work
 from registry.index_shards import IndexUnavailable
+from registry.migrations import alembic_config, migrate
 from registry.models import Role, User, persisted_id
 from registry.schemas import WorkMetadata
 from registry.service import Upload
@@ -323,6 +325,17 @@ def test_copymark_index_shard_serves_the_match_command(
     )
     assert refused.returncode == 1
     assert "shard 2 of 2: a shard is numbered 0 to one less than the count" in refused.stderr
+    database = make_engine(settings.resolved_database_url)
+    command.downgrade(alembic_config(database), "0035")
+    behind = subprocess.run(  # noqa: PLW1510 - the exit status is asserted
+        cli("index", "shard", "0/1"), env=env, capture_output=True, text=True, timeout=120
+    )
+    migrate(database)
+    database.dispose()
+    assert behind.returncode == 1
+    assert "the database's schema is older than this code: run `copymark init`" in (
+        " ".join(behind.stderr.split())
+    )
 
     port = _free_port()
     shard = subprocess.Popen(

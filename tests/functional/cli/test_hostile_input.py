@@ -106,7 +106,7 @@ def test_bench_scale_refuses_process_counts_it_cannot_run(counts: str) -> None:
 def test_bench_scale_names_the_parts_it_knows() -> None:
     line = bench_scale_refusal("--only", "crawl,everything")
     assert line.startswith("error: unknown part everything")
-    assert line.endswith("startup, registration")
+    assert line.endswith("startup, registration, shards")
 
 
 def test_bench_scale_refuses_too_few_works_for_its_largest_worker_count() -> None:

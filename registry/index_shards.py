@@ -64,21 +64,9 @@ class ShardClients:
         answers = self._ask("vectors", rows, k, np.dtype(np.float32))
         return merge_vectors(answers, k)
 
-    def health(self) -> list[dict[str, Any]]:
-        """Each shard's own account of itself (which shard, how many works, its feed cursor)."""
-        return list(self._fan_out.map(self._health_of, self.urls))
-
     def close(self) -> None:
         self._fan_out.shutdown(wait=False)
         self._http.close()
-
-    def _health_of(self, url: str) -> dict[str, Any]:
-        try:
-            response = self._http.get(f"{url}/health")
-            response.raise_for_status()
-            return dict(response.json())
-        except (httpx.HTTPError, ValueError) as error:
-            raise _unreachable(url, error) from error
 
     def _ask(
         self, kind: str, rows: npt.NDArray[Any], k: int, score_dtype: np.dtype[np.generic]

@@ -516,7 +516,6 @@ class SimilarityEngine:
         without fingerprinting twice. `look_inside=False` skips the fine windows that find a
         work pasted into a larger picture (registration's prior-art check wants near-copies).
         """
-        one_openmp_thread_here()
         fingerprint = query if isinstance(query, Fingerprint) else self.fingerprint(query)
         if image is not None:
             query = image

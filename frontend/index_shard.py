@@ -8,6 +8,7 @@ network only: anyone who can reach it can ask which work ids are near a hash the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,21 +31,25 @@ from similarity.index.shards import (
     encode_answer,
 )
 
+Search = Callable[[npt.NDArray[Any], int], tuple[npt.NDArray[Any], npt.NDArray[np.int64]]]
+
 
 def shard_app(follower: IndexFollower, shard: ShardSelection) -> Starlette:
     """A Starlette app answering `POST /search/hashes`, `POST /search/vectors` and `GET /health`."""
     engine = follower.engine
     dim = engine.vector_dim
+    # Each index it searches: the dtype and width of a query row, and the search.
+    indexes: dict[str, tuple[np.dtype[Any], int, Search]] = {
+        "hashes": (np.dtype(np.uint8), HASH_BYTES, engine.search_hashes)
+    }
+    if dim is not None:
+        indexes["vectors"] = (np.dtype(np.float32), dim, engine.search_vectors)
 
     async def search(request: Request) -> Response:
         kind = request.path_params["kind"]
-        row_dtype: np.dtype[Any]
-        if kind == "hashes":
-            row_dtype, width = np.dtype(np.uint8), HASH_BYTES
-        elif kind == "vectors" and dim is not None:
-            row_dtype, width = np.dtype(np.float32), dim
-        else:
+        if kind not in indexes:
             return _refused(404, f"this shard has no {kind} index to search")
+        row_dtype, width, search_index = indexes[kind]
         try:
             k = _k_of(request.query_params.get("k", ""))
             declared = int(request.headers.get("content-length", "0"))
@@ -53,11 +58,7 @@ def shard_app(follower: IndexFollower, shard: ShardSelection) -> Starlette:
             queries = decode_queries(await request.body(), row_dtype, width)
         except (ShardWireError, ValueError) as error:
             return _refused(400, str(error))
-        answer: tuple[npt.NDArray[Any], npt.NDArray[np.int64]]
-        if kind == "hashes":
-            answer = await run_in_threadpool(engine.search_hashes, queries, k)
-        else:
-            answer = await run_in_threadpool(engine.search_vectors, queries, k)
+        answer = await run_in_threadpool(search_index, queries, k)
         return Response(
             encode_answer(*answer),
             media_type="application/octet-stream",

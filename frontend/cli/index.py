@@ -99,10 +99,9 @@ def index_shard(
     import uvicorn
 
     from frontend.index_shard import shard_app
-
-    selection = _selection(shard)
     from registry.migrations import schema_is_current
 
+    selection = _selection(shard)
     wiring = services()
     if wiring.settings.index_shards:
         fail("a shard holds its own part of the index: unset COPYMARK_INDEX_SHARDS for it")

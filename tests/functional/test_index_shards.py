@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -24,6 +23,7 @@ from alembic import command
 from fastapi.testclient import TestClient
 
 from bench.processes import cli
+from bench.servers import free_port
 from frontend.app import create_app
 from frontend.index_shard import shard_app
 from frontend.services import Services
@@ -46,13 +46,6 @@ REGISTERED = ("astronaut", "coffee", "chelsea", "rocket")
 FOLLOW_S = 0.1
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def wait_until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -67,8 +60,8 @@ class ShardServer:
     def __init__(self, settings: Settings, shard: ShardSelection) -> None:
         self.services = Services(settings.model_copy(update={"index_follow_s": FOLLOW_S}))
         self.follower = self.services.shard_follower(shard)
-        self.url = f"http://127.0.0.1:{_free_port()}"
-        port = int(self.url.rsplit(":", 1)[1])
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
         self._server = uvicorn.Server(
             uvicorn.Config(
                 shard_app(self.follower, shard), host="127.0.0.1", port=port, log_level="warning"
@@ -224,7 +217,7 @@ def test_a_process_searching_shards_registers_with_their_prior_art_and_no_index_
 def test_a_silent_shard_makes_search_unavailable_rather_than_partial(
     settings: Settings, shards: list[ShardServer]
 ) -> None:
-    silent = f"http://127.0.0.1:{_free_port()}"
+    silent = f"http://127.0.0.1:{free_port()}"
     wiring = Services(settings.model_copy(update={"index_shards": [shards[0].url, silent]}))
     try:
         with TestClient(create_app(services=wiring)) as client:
@@ -337,7 +330,7 @@ def test_copymark_index_shard_serves_the_match_command(
         " ".join(behind.stderr.split())
     )
 
-    port = _free_port()
+    port = free_port()
     shard = subprocess.Popen(
         cli("index", "shard", "0/1", "--port", str(port)),
         env=env,

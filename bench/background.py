@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 
 from bench.processes import cli, initialised_home, migrated_database
 from bench.registration import distinct_jpegs
-from registry.accounts.service import create_user
+from registry.accounts.service import create_user, find_user_by_email
 from registry.blobs import BlobStore, LocalBlobStore
 from registry.db import make_engine, unit_of_work
 from registry.models import Work
@@ -87,15 +87,22 @@ def fresh_run(
 
 
 def queue_registrations(run: BackgroundRun, sessions: Callable[[], Session], works: int) -> None:
-    """Store `works` distinct JPEGs and queue them, WORKS_PER_TASK to a task, in one commit."""
+    """Store `works` more distinct JPEGs and queue them, WORKS_PER_TASK to a task, in one commit."""
     metadata = WorkMetadata(title="bench")
     uploads = []
-    for number, image in enumerate(distinct_jpegs(works, seed=7)):
+    before = len(run.digests)
+    # One seeded sequence across calls, so that a later batch never repeats an earlier image.
+    images = distinct_jpegs(before + works, seed=7)[before:]
+    for number, image in enumerate(images, start=before):
         digest = run.blobs.put(image)
         run.digests.add(digest)
         uploads.append(StoredUpload(digest, len(image), f"work-{number:05d}.jpg", metadata))
     with unit_of_work(sessions) as session:
-        owner = create_user(session, email=OWNER, password="bench-background-password")  # noqa: S106
+        owner = find_user_by_email(session, OWNER) or create_user(
+            session,
+            email=OWNER,
+            password="bench-background-password",  # noqa: S106
+        )
         for first in range(0, works, WORKS_PER_TASK):
             queue_registration(session, owner, uploads[first : first + WORKS_PER_TASK], metadata)
             run.tasks += 1

@@ -2,9 +2,10 @@
 processes: works/s and the workers' CPU seconds per work, in the steady state.
 
 Each run has its own PostgreSQL database and Redis server, the outbox relay in the benchmark's
-process, as `bench.background_faults` runs them. The clock starts once every worker has finished
-a registration task (its start-up and model load behind it) and stops when the last work is
-registered with its log index; the workers' CPU is taken over the same span. Each count runs
+process, as `bench.background_faults` runs them. Warm-up tasks come first, until every worker has
+finished one (its start-up and model load behind it); the clock starts when the timed works are
+queued and stops when the last work is registered with its log index; the workers' CPU is taken
+over the same span. Each count runs
 with the log appended in the registering transaction (`in_place`) and through
 `copymark log sequence` (`sequenced`, COPYMARK_LOG_SEQUENCED), whose own CPU is not counted;
 `log_modes` picks either alone.
@@ -13,7 +14,7 @@ with the log appended in the registering transaction (`in_place`) and through
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
@@ -38,9 +39,9 @@ from bench.processes import log_verifies, sequencer_process
 from bench.servers import RedisServer, RedisUnavailable
 
 CLOCK = (
-    "from the moment every worker had finished its first registration task (start-up and model "
-    "load behind it) to the last work given its log index; CPU of the workers' processes over that "
-    "span"
+    "from queuing the timed works, once every worker had finished a warm-up registration task "
+    "(start-up and model load behind it), to the last work given its log index; CPU of the "
+    "workers' processes over that span"
 )
 # What Celery logs when a worker is listening, and when one of its tasks finished.
 READY = " ready."
@@ -52,8 +53,8 @@ LOG_MODES = ("in_place", "sequenced")
 
 
 def fewest_works(worker_counts: Collection[int]) -> int:
-    """The fewest works that leave every worker of the largest count a task after its first."""
-    return 2 * WORKS_PER_TASK * max(worker_counts)
+    """The fewest works that give every worker of the largest count a timed task."""
+    return WORKS_PER_TASK * max(worker_counts)
 
 
 def registration_throughput_figures(
@@ -68,7 +69,7 @@ def registration_throughput_figures(
     """Works/s and CPU-s per work registering `works` works with each count of workers, in each
     of the log's modes. `models_dir` holds the exported embedding model the workers share."""
     if works < fewest_works(worker_counts):
-        raise ValueError(f"{works} works leave some worker no task after its first")
+        raise ValueError(f"{works} works leave some worker no timed task")
     runs = []
     for count in worker_counts:
         for mode in log_modes:
@@ -98,40 +99,31 @@ def registration_throughput_figures(
 def _throughput(
     run: BackgroundRun, broker_url: str, works: int, count: int, mode: str
 ) -> dict[str, Any]:
-    """Start `count` workers, queue `works` registrations once all listen, time the steady state."""
+    """Start `count` workers, warm each up, then time the registration of `works` more works."""
     sessions = partial(Session, run.engine, expire_on_commit=False)
     with (
         sequencer_process(run.environment) if mode == "sequenced" else nullcontext(),
         relay(sessions, run.engine, broker_url),
         workers(run.environment, run.home, count) as running,
     ):
-        # Queued only once every worker listens, so that each takes a task straight away.
         wait_for(lambda: _every_log_has(running, READY), START_TIMEOUT_S, "workers ready", running)
+        warm_up = _warm_up(run, sessions, count, running)
+        # The timed works are queued once every worker is warm; the clock stops when the last
+        # work has its log index (the sequencer may still owe the warm-up works theirs).
         queue_registrations(run, sessions, works)
+        started, cpu_before = time.monotonic(), running.cpu_s()
         wait_for(
-            lambda: _every_log_has(running, SUCCEEDED),
-            START_TIMEOUT_S,
-            "a first task finished by every worker",
-            running,
-        )
-        # Works committed before the clock started are left out whether or not the sequencer
-        # has given them their index yet; the clock stops when the last work has one.
-        started, works_before, cpu_before = (
-            time.monotonic(),
-            registered(run.engine),
-            running.cpu_s(),
-        )
-        wait_for(
-            lambda: registered_with_log_index(run.engine) >= works,
+            lambda: registered_with_log_index(run.engine) >= warm_up + works,
             RUN_TIMEOUT_S,
             "every work with its log index",
             running,
         )
         seconds, cpu_s = time.monotonic() - started, running.cpu_s() - cpu_before
     digests = registered_digests(run.engine)
-    timed = len(digests) - works_before
+    timed = len(digests) - warm_up
     return {
         "workers": count,
+        "works_warm_up": warm_up,
         "works_registered": len(set(digests)),
         "works_registered_twice": len(digests) - len(set(digests)),
         "works_with_log_index": registered_with_log_index(run.engine),
@@ -141,6 +133,28 @@ def _throughput(
         "worker_cpu_s_per_work": round(cpu_s / timed, 4),
         "log_verify_ok": log_verifies(run.environment),
     }
+
+
+def _warm_up(
+    run: BackgroundRun, sessions: Callable[[], Session], count: int, running: Workers
+) -> int:
+    """Queue a task for each worker, as often as it takes for every worker to finish one (one
+    worker may take two); returns the works registered so."""
+    warm_up = 0
+    while not _every_log_has(running, SUCCEEDED):
+        queue_registrations(run, sessions, WORKS_PER_TASK * count)
+        warm_up += WORKS_PER_TASK * count
+        wait_for(
+            partial(_registered_at_least, run, warm_up),
+            START_TIMEOUT_S,
+            "the warm-up works registered",
+            running,
+        )
+    return warm_up
+
+
+def _registered_at_least(run: BackgroundRun, works: int) -> bool:
+    return registered(run.engine) >= works
 
 
 def _every_log_has(running: Workers, line: str) -> bool:

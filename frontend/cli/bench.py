@@ -145,7 +145,7 @@ def _scale(
     if "registration" in parts and registration_works < fewest_works(process_counts):
         fail(
             f"--registration-works must be at least {fewest_works(process_counts)} for "
-            f"{max(process_counts)} workers, so that each has a task after its first",
+            f"{max(process_counts)} workers, so that each has a timed task",
             2,
         )
     admin_url = os.environ.get("COPYMARK_BENCH_POSTGRES_URL", "")

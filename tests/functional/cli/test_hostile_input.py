@@ -111,9 +111,9 @@ def test_bench_scale_names_the_parts_it_knows() -> None:
 
 def test_bench_scale_refuses_too_few_works_for_its_largest_worker_count() -> None:
     line = bench_scale_refusal(
-        "--only", "registration", "--processes", "1,8", "--registration-works", "40"
+        "--only", "registration", "--processes", "1,16", "--registration-works", "40"
     )
     assert line == (
-        "error: --registration-works must be at least 64 for 8 workers, so that each has a task "
-        "after its first"
+        "error: --registration-works must be at least 64 for 16 workers, so that each has a timed "
+        "task"
     )

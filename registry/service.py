@@ -155,7 +155,8 @@ class _Prepared:
     height: int
     fingerprint: Fingerprint
     reference: ReferenceFeatures
-    # Indexed works the upload copies, whoever owns them; the owners are checked in the database.
+    # Indexed works the upload copies (decided `copy`), whoever owns them; the owners are checked
+    # in the database.
     copies: tuple[Match, ...]
     earlier_copy: Match | None = None
 
@@ -398,10 +399,6 @@ class Registrar:
     def _searched(self, upload: AnyUpload, digest: str, analysis: Analysis) -> _Prepared:
         """The upload's prepared form, with the indexed works it copies, whoever owns them."""
         image = analysis.image
-        matches = self.similarity.search(
-            analysis.fingerprint, top_k=5, image=image, look_inside=False
-        )
-        copies = tuple(matches) if matches and self.similarity.decide(matches) == "copy" else ()
         return _Prepared(
             upload,
             digest,
@@ -410,7 +407,7 @@ class Registrar:
             image.height,
             analysis.fingerprint,
             analysis.reference,
-            copies,
+            tuple(self.similarity.earlier_copies(analysis.fingerprint, image)),
         )
 
     def _discard_unregistrable(
@@ -446,11 +443,9 @@ class Registrar:
                 )
             ).all()
         )
-        for match in matches:
-            foreign = owners.get(match.work_id, owner.id) != owner.id
-            if foreign and self.similarity.decide([match]) == "copy":
-                return match
-        return None
+        return next(
+            (match for match in matches if owners.get(match.work_id, owner.id) != owner.id), None
+        )
 
     def _new_work(self, owner: User, item: _Prepared) -> Work:
         metadata = item.upload.metadata

@@ -60,6 +60,7 @@ from similarity.matcher import (
     gather,
     verified_score,
 )
+from similarity.matcher import copies as copies_among
 from similarity.matcher import decide as decide_matches
 from similarity.references import ReferenceFeatures, ReferenceFormatError
 from similarity.regions import (
@@ -88,6 +89,8 @@ FloatArray = npt.NDArray[np.float32]
 logger = logging.getLogger(__name__)
 
 VERIFY_TOP: Final = 3
+# Registration's prior-art check looks at this many of the nearest works.
+PRIOR_ART_TOP_K: Final = 5
 # A query whose best evidence already clears this is a plain copy: the costly fine-grained pass
 # that looks for a work pasted into something larger is skipped.
 CONFIDENT_SCORE: Final = 0.25
@@ -539,6 +542,13 @@ class SimilarityEngine:
         if query_rgb is not None and self._copy_descriptor is not None:
             matches = self._second_opinion(matches, query_rgb, self._copy_descriptor)
         return matches[:top_k]
+
+    def earlier_copies(self, fingerprint: Fingerprint, image: LoadedImage) -> list[Match]:
+        """The indexed works a new upload copies, as registration's prior-art check asks: near
+        copies of the whole upload (no fine windows), only the matches decided `copy`."""
+        return copies_among(
+            self.search(fingerprint, PRIOR_ART_TOP_K, image=image, look_inside=False)
+        )
 
     def _second_opinion(
         self, matches: list[Match], query_rgb: RGBArray, descriptor: Embedder

@@ -7,7 +7,10 @@ registries of several sizes, and the fraction given each verdict is counted. Ver
 generically from `SimilarityEngine.decide` (a string, or an object with a `verdict`/`decision`
 string), so a third verdict such as `possible` is counted as soon as the engine has it. Copies of
 works registered at every size are searched alike: the fraction still decided `copy` says what
-the false-copy rate costs.
+the false-copy rate costs. Never-registered images as they would be uploaded (the distractors'
+sources, plain) go through registration's prior-art check at every size
+(`SimilarityEngine.earlier_copies`): each one it finds a copy in would be a false prior-art
+conflict between distinct works of different owners.
 
 Registries: the first sizes take real held-out works (the references, then the extras, each
 fingerprinted by the engine). Beyond the real works, synthetic works fill the registry. There are
@@ -76,6 +79,7 @@ class Engine(Protocol):
         self, query: Fingerprint, top_k: int = ..., *, image: LoadedImage | None = ...
     ) -> Sequence[Any]: ...
     def decide(self, matches: Sequence[Any]) -> object: ...
+    def earlier_copies(self, fingerprint: Fingerprint, image: LoadedImage) -> Sequence[Any]: ...
     def save(self) -> None: ...
     def __len__(self) -> int: ...
 
@@ -271,6 +275,16 @@ def _decide_all(engine: Engine, queries: Sequence[OpenWorldQuery]) -> tuple[list
     return verdicts, probabilities
 
 
+def _prior_art_conflicts(engine: Engine, uploads: Sequence[OpenWorldQuery]) -> list[list[object]]:
+    """[upload, registered work id] for each upload registration would call a conflict."""
+    conflicts: list[list[object]] = []
+    for upload in uploads:
+        earlier = engine.earlier_copies(upload.fingerprint, upload.image)
+        if earlier:
+            conflicts.append([upload.query_id, int(earlier[0].work_id)])
+    return conflicts
+
+
 def _registry(
     size: int,
     real: Sequence[RealWork],
@@ -326,6 +340,7 @@ def measure_open_world(
     distractors: Sequence[tuple[str, LoadedImage]],
     copies: Sequence[tuple[str, LoadedImage]],
     *,
+    uploads: Sequence[tuple[str, LoadedImage]] = (),
     sizes: Sequence[int],
     work_dir: Path,
     seed: int = 0,
@@ -335,7 +350,8 @@ def measure_open_world(
 
     `real` lists the real works in registration order: the registry of size n holds the first n
     (all of them plus synthetic works beyond that). `copies` must copy works registered at the
-    smallest size.
+    smallest size. `uploads` are distinct never-registered images, each put through
+    registration's prior-art check at every size.
     """
     if not real:
         raise OpenWorldError("the open world needs at least one real work")
@@ -349,6 +365,7 @@ def measure_open_world(
         OpenWorldQuery(q, image, scratch.fingerprint(image)) for q, image in distractors
     ]
     copy_queries = [OpenWorldQuery(q, image, scratch.fingerprint(image)) for q, image in copies]
+    upload_checks = [OpenWorldQuery(q, image, scratch.fingerprint(image)) for q, image in uploads]
     fingerprint_s = time.perf_counter() - started
     synthetic = SyntheticWorks(real_works) if max(sizes) > len(real_works) else None
     declared = engine_verdicts()
@@ -373,6 +390,7 @@ def measure_open_world(
         copy_verdicts, copy_p = _decide_all(engine, copy_queries)
         searched_s = time.perf_counter() - started
         searched_cpu_s = time.process_time() - cpu_started
+        conflicts = _prior_art_conflicts(engine, upload_checks)
         vocabulary = list(dict.fromkeys([*declared, *distractor_verdicts, *copy_verdicts]))
         on_distractors = _fractions(distractor_verdicts, vocabulary)
         on_copies = _fractions(copy_verdicts, vocabulary)
@@ -385,6 +403,10 @@ def measure_open_world(
             "distractor_verdict_fractions": on_distractors,
             "copy_fraction_on_copies": on_copies.get("copy", 0.0),
             "copy_verdict_fractions": on_copies,
+            "prior_art_conflict_fraction": (
+                len(conflicts) / len(upload_checks) if upload_checks else None
+            ),
+            "prior_art_conflicts": conflicts,
             "mean_p_copy_on_distractors": _mean(distractor_p),
             "mean_p_copy_on_copies": _mean(copy_p),
             "fill_s": fill_s,
@@ -398,6 +420,7 @@ def measure_open_world(
         "real_works_available": len(real_works),
         "distractor_queries": len(distractor_queries),
         "copy_queries": len(copy_queries),
+        "prior_art_uploads": len(upload_checks),
         "declared_verdicts": list(declared),
         "fingerprint_s": fingerprint_s,
         "by_size": by_size,

@@ -22,6 +22,7 @@ together with all distractor queries, the same unrelated background for every fa
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -46,6 +47,7 @@ from bench.similarity.dataset import (
     BenchmarkSet,
     BenchmarkSize,
     build_benchmark,
+    load_source,
 )
 from bench.similarity.detectors import (
     BenchmarkSystemUnavailableError,
@@ -131,6 +133,13 @@ class SystemResult:
 
 def _load(path: Path) -> LoadedImage:
     return load_image(path.read_bytes())
+
+
+def _as_uploaded(source: str) -> LoadedImage:
+    """A source image ("package:/path") as the sets store it, decoded from its PNG bytes."""
+    encoded = io.BytesIO()
+    Image.fromarray(load_source(Path(source.split(":", 1)[1]))).save(encoded, format="PNG")
+    return load_image(encoded.getvalue())
 
 
 def evaluate_system(
@@ -297,7 +306,8 @@ def _open_world(
     seed: int,
     progress: Callable[[str], None] | None,
 ) -> dict[str, object]:
-    """The engine's verdicts on the held-out distractors at each registry size."""
+    """The engine's verdicts on the held-out distractors at each registry size, and
+    registration's prior-art check on their sources."""
     benchmark = heldout.benchmark
     real = [(r.work_id, _load(r.path)) for r in (*benchmark.references, *heldout.extras)]
     always = {r.work_id for r in benchmark.references[: min(sizes)]}
@@ -309,6 +319,9 @@ def _open_world(
     copy_ids = set(planted_copies(positives, always, COPIES_PER_FAMILY))
     distractors = [(q.query_id, _load(q.path)) for q in benchmark.queries if q.reference_id is None]
     copies = [(q.query_id, _load(q.path)) for q in benchmark.queries if q.query_id in copy_ids]
+    # The distractors' sources, once each and untransformed, as their designers would upload them.
+    sources = dict.fromkeys(q.source for q in benchmark.queries if q.reference_id is None)
+    uploads = [(source, _as_uploaded(source)) for source in sources]
     work_dir = Path(tempfile.mkdtemp(prefix="open-world-", dir=cache_dir))
     try:
         return measure_open_world(
@@ -316,6 +329,7 @@ def _open_world(
             real,
             distractors,
             copies,
+            uploads=uploads,
             sizes=sizes,
             work_dir=work_dir,
             seed=seed,
@@ -468,20 +482,31 @@ def _set_table(figures: Mapping[str, object], title: str) -> Table:
 def _open_world_table(figures: Mapping[str, object]) -> Table:
     by_size = cast(dict[str, dict[str, object]], figures.get("by_size", {}))
     table = Table(title="Open world: never-registered held-out images decided copy")
-    for column in ("registered works", "real / synthetic", "false copy", "possible", "copies kept"):
+    columns = (
+        "registered works",
+        "real / synthetic",
+        "false copy",
+        "possible",
+        "copies kept",
+        "prior-art conflicts",
+    )
+    for column in columns:
         table.add_column(column, justify="right")
     for size, row in by_size.items():
         possible = row.get("possible_fraction")
+        conflicts = row.get("prior_art_conflict_fraction")
         table.add_row(
             f"{int(size):,}",
             f"{row['real_works']} / {row['synthetic_works']}",
             f"{cast(float, row['false_copy_fraction']):.3f}",
             "n/a" if possible is None else f"{cast(float, possible):.3f}",
             f"{cast(float, row['copy_fraction_on_copies']):.3f}",
+            "n/a" if conflicts is None else f"{cast(float, conflicts):.3f}",
         )
     table.caption = (
         f"{figures.get('distractor_queries')} unregistered queries, "
-        f"{figures.get('copy_queries')} copies of works registered at every size"
+        f"{figures.get('copy_queries')} copies of works registered at every size, "
+        f"{figures.get('prior_art_uploads')} never-registered uploads checked for prior art"
     )
     return table
 

@@ -98,6 +98,31 @@ def test_an_unregistered_copy_source_is_a_false_copy_once_registered(
     assert by_size["2"]["false_copy_fraction"] == 1.0
 
 
+def test_registration_s_prior_art_check_finds_a_copy_upload_and_leaves_a_new_work_alone(
+    photos: dict[str, RGB], tmp_path: Path
+) -> None:
+    registered = [(1, _loaded(photos["astronaut.png"])), (2, _loaded(photos["coffee.png"]))]
+    uploads = [
+        ("astronaut-again", _loaded(jpeg(photos["astronaut.png"], random.Random(2)))),
+        ("moon", _loaded(photos["moon.png"])),
+        ("horse", _loaded(photos["horse.png"])),
+    ]
+    figures = measure_open_world(
+        _factory(TinyImageEmbedder()),
+        registered,
+        [],
+        [],
+        uploads=uploads,
+        sizes=(1, 2),
+        work_dir=tmp_path,
+    )
+    assert figures["prior_art_uploads"] == 3
+    by_size = cast(dict[str, dict[str, Any]], figures["by_size"])
+    for size in ("1", "2"):
+        assert by_size[size]["prior_art_conflicts"] == [["astronaut-again", 1]]
+        assert by_size[size]["prior_art_conflict_fraction"] == pytest.approx(1 / 3)
+
+
 @dataclass(frozen=True)
 class _Decision:
     verdict: str

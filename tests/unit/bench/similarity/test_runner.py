@@ -191,12 +191,18 @@ def test_quick_run_evaluates_the_full_pipeline(cache_dir: Path) -> None:
     open_world = figures["open_world"]
     assert isinstance(open_world, dict)
     assert open_world["distractor_queries"] == HELDOUT_QUICK_SIZE.distractors
+    # Each distractor's source is checked for prior art once, however often it was shown.
+    assert 0 < open_world["prior_art_uploads"] <= HELDOUT_QUICK_SIZE.distractors
     by_size = open_world["by_size"]
     assert by_size["12"]["synthetic_works"] == 0
     assert by_size["40"]["registered_works"] == 40
     for row in by_size.values():
         assert 0.0 <= row["false_copy_fraction"] <= 1.0
         assert sum(row["distractor_verdict_fractions"].values()) == pytest.approx(1.0)
+        conflicts = row["prior_art_conflicts"]
+        assert (
+            row["prior_art_conflict_fraction"] == len(conflicts) / open_world["prior_art_uploads"]
+        )
 
 
 def test_a_deciding_system_reports_its_verdicts_on_distractors_and_copies() -> None:

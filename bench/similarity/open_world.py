@@ -10,7 +10,11 @@ works registered at every size are searched alike: the fraction still decided `c
 the false-copy rate costs. Never-registered images as they would be uploaded (the distractors'
 sources, plain) go through registration's prior-art check at every size
 (`SimilarityEngine.earlier_copies`): each one it finds a copy in would be a false prior-art
-conflict between distinct works of different owners.
+conflict between distinct works of different owners. Each false copy and conflict is listed as
+[query, work], a synthetic work named by its origin. The sets' sources are kept apart by
+automatic checks that miss some shared artwork (an icon theme's common drawing, a recoloured
+texture), so `with_shared_artwork_reviewed` also gives both rates without the pairs a person has
+reviewed as sharing artwork (`shared_artwork.json`).
 
 Registries: the first sizes take real held-out works (the references, then the extras, each
 fingerprinted by the engine). Beyond the real works, synthetic works fill the registry. There are
@@ -34,11 +38,12 @@ must report every work.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +65,7 @@ SYNTHETIC_FIRST_ID: Final = 10_000_000
 COPIES_PER_FAMILY: Final = 2
 TOP_K: Final = 10
 _CHUNK: Final = 20_000
+SHARED_ARTWORK_FILE: Final = Path(__file__).with_name("shared_artwork.json")
 # The index file names `SimilarityEngine` opens in its index directory.
 _HASH_FILE: Final = "pdq.index"
 _VECTOR_FILE: Final = "embedding-{dim}.index"
@@ -262,17 +268,30 @@ def _fractions(verdicts: Sequence[str], vocabulary: Sequence[str]) -> dict[str, 
     return {verdict: count / max(1, len(verdicts)) for verdict, count in counts.items()}
 
 
-def _decide_all(engine: Engine, queries: Sequence[OpenWorldQuery]) -> tuple[list[str], list[float]]:
-    verdicts: list[str] = []
-    probabilities: list[float] = []
+@dataclass(frozen=True, slots=True)
+class _Verdicts:
+    """The engine's verdict on each query, its p_copy where it gives one, and for each query
+    decided `copy` the work it copies: [query id, work id]."""
+
+    verdicts: list[str]
+    probabilities: list[float]
+    copies: list[list[object]]
+
+
+def _decide_all(engine: Engine, queries: Sequence[OpenWorldQuery]) -> _Verdicts:
+    decided = _Verdicts([], [], [])
     for query in queries:
         matches = engine.search(query.fingerprint, TOP_K, image=query.image)
         decision = engine.decide(matches)
-        verdicts.append(verdict_of(decision))
+        verdict = verdict_of(decision)
+        decided.verdicts.append(verdict)
         probability = p_copy_of(decision)
         if probability is not None:
-            probabilities.append(probability)
-    return verdicts, probabilities
+            decided.probabilities.append(probability)
+        if verdict == "copy":
+            copied = next(m for m in matches if verdict_of(engine.decide([m])) == "copy")
+            decided.copies.append([query.query_id, int(copied.work_id)])
+    return decided
 
 
 def _prior_art_conflicts(engine: Engine, uploads: Sequence[OpenWorldQuery]) -> list[list[object]]:
@@ -374,6 +393,7 @@ def measure_open_world(
         if progress:
             progress(f"open world: registering {size:,} works")
         started = time.perf_counter()
+        origin_of: dict[int, int] = {}
         engine, real_count, synthetic_count = _registry(
             size,
             real_works,
@@ -381,19 +401,22 @@ def measure_open_world(
             engine_factory=engine_factory,
             index_dir=work_dir / f"index-{size}",
             seed=seed,
+            origin_of=origin_of,
         )
         fill_s = time.perf_counter() - started
         if progress:
             progress(f"open world: {len(distractor_queries)} unregistered queries at {size:,}")
         started, cpu_started = time.perf_counter(), time.process_time()
-        distractor_verdicts, distractor_p = _decide_all(engine, distractor_queries)
-        copy_verdicts, copy_p = _decide_all(engine, copy_queries)
+        on_distractor_queries = _decide_all(engine, distractor_queries)
+        on_copy_queries = _decide_all(engine, copy_queries)
         searched_s = time.perf_counter() - started
         searched_cpu_s = time.process_time() - cpu_started
         conflicts = _prior_art_conflicts(engine, upload_checks)
-        vocabulary = list(dict.fromkeys([*declared, *distractor_verdicts, *copy_verdicts]))
-        on_distractors = _fractions(distractor_verdicts, vocabulary)
-        on_copies = _fractions(copy_verdicts, vocabulary)
+        vocabulary = list(
+            dict.fromkeys([*declared, *on_distractor_queries.verdicts, *on_copy_queries.verdicts])
+        )
+        on_distractors = _fractions(on_distractor_queries.verdicts, vocabulary)
+        on_copies = _fractions(on_copy_queries.verdicts, vocabulary)
         by_size[str(size)] = {
             "registered_works": real_count + synthetic_count,
             "real_works": real_count,
@@ -406,9 +429,10 @@ def measure_open_world(
             "prior_art_conflict_fraction": (
                 len(conflicts) / len(upload_checks) if upload_checks else None
             ),
-            "prior_art_conflicts": conflicts,
-            "mean_p_copy_on_distractors": _mean(distractor_p),
-            "mean_p_copy_on_copies": _mean(copy_p),
+            "prior_art_conflicts": _to_origins(conflicts, origin_of),
+            "false_copies": _to_origins(on_distractor_queries.copies, origin_of),
+            "mean_p_copy_on_distractors": _mean(on_distractor_queries.probabilities),
+            "mean_p_copy_on_copies": _mean(on_copy_queries.probabilities),
             "fill_s": fill_s,
             "queries_per_s": (len(distractor_queries) + len(copy_queries)) / max(searched_s, 1e-9),
             "cpu_ms_per_query": 1000
@@ -425,6 +449,42 @@ def measure_open_world(
         "fingerprint_s": fingerprint_s,
         "by_size": by_size,
     }
+
+
+def shared_artwork_pairs(path: Path = SHARED_ARTWORK_FILE) -> set[frozenset[str]]:
+    """The source pairs a person reviewed as sharing artwork."""
+    reviewed = json.loads(path.read_text())["pairs"]
+    return {frozenset(pair["sources"]) for pair in reviewed}
+
+
+def with_shared_artwork_reviewed(
+    by_size: dict[str, dict[str, Any]],
+    source_of: Callable[[object], str],
+    *,
+    queries: int,
+    uploads: int,
+    shared: set[frozenset[str]],
+) -> None:
+    """Add to each size's row its false copies and conflicts that a reviewed pair explains, and
+    both rates without them: such an image is no distinct never-registered work."""
+    for row in by_size.values():
+        for listed, rate, count in (
+            ("false_copies", "false_copy_fraction", queries),
+            ("prior_art_conflicts", "prior_art_conflict_fraction", uploads),
+        ):
+            pairs = cast(list[list[object]], row[listed])
+            explained = sum(
+                frozenset((source_of(query), source_of(work))) in shared for query, work in pairs
+            )
+            row[f"{listed}_sharing_artwork"] = explained
+            row[f"{rate}_reviewed"] = (
+                (len(pairs) - explained) / (count - explained) if count > explained else None
+            )
+
+
+def _to_origins(pairs: list[list[object]], origin_of: dict[int, int]) -> list[list[object]]:
+    """[query, work] pairs with each synthetic work named by the real work whose pixels it has."""
+    return [[query, origin_of.get(cast(int, work), cast(int, work))] for query, work in pairs]
 
 
 def _mean(values: Sequence[float]) -> float | None:

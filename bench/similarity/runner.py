@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import imagehash
 import numpy as np
@@ -78,6 +78,8 @@ from bench.similarity.open_world import (
     OPEN_WORLD_SIZES,
     measure_open_world,
     planted_copies,
+    shared_artwork_pairs,
+    with_shared_artwork_reviewed,
 )
 from bench.similarity.sscd import SSCD_MODELS, SscdDetector
 from bench.similarity.throughput import (
@@ -320,11 +322,13 @@ def _open_world(
     distractors = [(q.query_id, _load(q.path)) for q in benchmark.queries if q.reference_id is None]
     copies = [(q.query_id, _load(q.path)) for q in benchmark.queries if q.query_id in copy_ids]
     # The distractors' sources, once each and untransformed, as their designers would upload them.
-    sources = dict.fromkeys(q.source for q in benchmark.queries if q.reference_id is None)
-    uploads = [(source, _as_uploaded(source)) for source in sources]
+    distractor_sources = dict.fromkeys(
+        q.source for q in benchmark.queries if q.reference_id is None
+    )
+    uploads = [(source, _as_uploaded(source)) for source in distractor_sources]
     work_dir = Path(tempfile.mkdtemp(prefix="open-world-", dir=cache_dir))
     try:
-        return measure_open_world(
+        figures = measure_open_world(
             engine_factory(cache_dir / "models"),
             real,
             distractors,
@@ -337,6 +341,17 @@ def _open_world(
         )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+    # Queries and works by their source; an upload is named by its source already.
+    sources: dict[object, str] = {q.query_id: q.source for q in benchmark.queries}
+    sources.update((r.work_id, r.source) for r in (*benchmark.references, *heldout.extras))
+    with_shared_artwork_reviewed(
+        cast(dict[str, dict[str, Any]], figures["by_size"]),
+        lambda key: sources.get(key, str(key)),
+        queries=len(distractors),
+        uploads=len(uploads),
+        shared=shared_artwork_pairs(),
+    )
+    return figures
 
 
 def _heldout_figures(heldout: HeldoutSet, results: Sequence[SystemResult]) -> dict[str, object]:
@@ -498,17 +513,25 @@ def _open_world_table(figures: Mapping[str, object]) -> Table:
         table.add_row(
             f"{int(size):,}",
             f"{row['real_works']} / {row['synthetic_works']}",
-            f"{cast(float, row['false_copy_fraction']):.3f}",
+            _with_reviewed(row, "false_copy_fraction"),
             "n/a" if possible is None else f"{cast(float, possible):.3f}",
             f"{cast(float, row['copy_fraction_on_copies']):.3f}",
-            "n/a" if conflicts is None else f"{cast(float, conflicts):.3f}",
+            "n/a" if conflicts is None else _with_reviewed(row, "prior_art_conflict_fraction"),
         )
     table.caption = (
         f"{figures.get('distractor_queries')} unregistered queries, "
         f"{figures.get('copy_queries')} copies of works registered at every size, "
-        f"{figures.get('prior_art_uploads')} never-registered uploads checked for prior art"
+        f"{figures.get('prior_art_uploads')} never-registered uploads checked for prior art; "
+        "in brackets, without the pairs reviewed as sharing artwork"
     )
     return table
+
+
+def _with_reviewed(row: Mapping[str, object], rate: str) -> str:
+    """The rate, and in brackets the rate without reviewed shared artwork where measured."""
+    reviewed = row.get(f"{rate}_reviewed")
+    text = f"{cast(float, row[rate]):.3f}"
+    return text if reviewed is None else f"{text} ({cast(float, reviewed):.3f})"
 
 
 def _throughput_table(figures: Mapping[str, object]) -> Table:

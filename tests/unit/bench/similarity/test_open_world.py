@@ -1,4 +1,5 @@
 import io
+import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -96,6 +97,41 @@ def test_an_unregistered_copy_source_is_a_false_copy_once_registered(
     by_size = cast(dict[str, dict[str, Any]], figures["by_size"])
     assert by_size["1"]["false_copy_fraction"] == 0.0
     assert by_size["2"]["false_copy_fraction"] == 1.0
+    assert (by_size["1"]["false_copies"], by_size["2"]["false_copies"]) == ([], [["moon-copy", 2]])
+
+
+def test_pairs_reviewed_as_sharing_artwork_leave_the_reviewed_rates() -> None:
+    by_size: dict[str, dict[str, Any]] = {
+        "12": {
+            "false_copies": [["q-icon", 3], ["q-photo", 4]],
+            "false_copy_fraction": 2 / 10,
+            "prior_art_conflicts": [["pkg:/icon.png", 3]],
+            "prior_art_conflict_fraction": 1 / 5,
+        }
+    }
+    sources: dict[object, str] = {"q-icon": "pkg:/icon.png", "q-photo": "pkg:/photo.png"}
+    sources |= {3: "pkg:/theme-base.png", 4: "pkg:/other.png"}
+    open_world.with_shared_artwork_reviewed(
+        by_size,
+        lambda key: sources.get(key, str(key)),
+        queries=10,
+        uploads=5,
+        shared={frozenset(("pkg:/theme-base.png", "pkg:/icon.png"))},
+    )
+    row = by_size["12"]
+    assert (row["false_copies_sharing_artwork"], row["false_copy_fraction_reviewed"]) == (1, 1 / 9)
+    assert row["prior_art_conflicts_sharing_artwork"] == 1
+    assert row["prior_art_conflict_fraction_reviewed"] == 0.0
+
+
+def test_the_reviewed_shared_artwork_names_pairs_of_two_sources_each_with_a_reason() -> None:
+    reviewed = json.loads(open_world.SHARED_ARTWORK_FILE.read_text())["pairs"]
+    assert reviewed
+    for pair in reviewed:
+        assert len(set(pair["sources"])) == 2
+        assert all(":/" in source for source in pair["sources"])
+        assert pair["why"].strip()
+    assert len(open_world.shared_artwork_pairs()) == len(reviewed)
 
 
 def test_registration_s_prior_art_check_finds_a_copy_upload_and_leaves_a_new_work_alone(
@@ -141,6 +177,12 @@ def test_verdicts_are_read_from_strings_enums_and_objects() -> None:
         verdict_of(3)
 
 
+@dataclass(frozen=True)
+class _Bright:
+    work_id: int
+    brightness: float
+
+
 class _ThreeVerdictEngine:
     """Decides from a query's mean brightness: what matters is that every verdict is counted."""
 
@@ -154,10 +196,10 @@ class _ThreeVerdictEngine:
         self.works.append(work_id)
 
     def search(self, query: Any, top_k: int = 10, *, image: Any = None) -> list[Any]:
-        return [query]
+        return [_Bright(self.works[0], query)]
 
     def decide(self, matches: Sequence[Any]) -> _Decision:
-        brightness = float(matches[0])
+        brightness = float(matches[0].brightness)
         if brightness > 150:
             return _Decision("copy", 0.95)
         return _Decision("possible" if brightness > 100 else "no_match", brightness / 300)
@@ -183,6 +225,7 @@ def test_a_third_verdict_and_p_copy_are_reported(tmp_path: Path) -> None:
     assert row["possible_fraction"] == 0.25
     assert row["distractor_verdict_fractions"]["no_match"] == 0.5
     assert row["mean_p_copy_on_copies"] == pytest.approx(0.95)
+    assert row["false_copies"] == [["bright", 1]]
 
 
 @pytest.fixture(scope="module")

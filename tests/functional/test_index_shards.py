@@ -13,7 +13,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -33,14 +35,18 @@ from registry.db import make_engine, unit_of_work
 from registry.index_shards import IndexUnavailable
 from registry.migrations import alembic_config, migrate
 from registry.models import Role, User, persisted_id
+from registry.monitoring.screenshots import NoScreenshots
 from registry.schemas import WorkMetadata
 from registry.service import Upload
 from registry.snapshots import build_snapshot, indexable_fingerprints
+from similarity.crawl.politeness import HostPoliteness
 from similarity.engine import SimilarityEngine
 from similarity.images import load_image
 from similarity.index.shards import HASH_BYTES, MAX_QUERY_ROWS, ShardSelection
 from similarity.matcher import Decision
-from tests.factories import PHOTOS, photo_jpeg, random_png
+from tests.factories import PHOTOS, make_account, photo_jpeg, random_png
+from tests.sites import LoopbackSite
+from tests.unit.registry.monitoring.support import ORIGINALS, copies_of_originals, gallery_seeds
 
 REGISTERED = ("astronaut", "coffee", "chelsea", "rocket")
 FOLLOW_S = 0.1
@@ -375,3 +381,68 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def crawl_to_the_end(
+    client: TestClient, headers: dict[str, str], seeds: list[str]
+) -> dict[str, Any]:
+    started = client.post(
+        "/api/v1/crawls",
+        headers=headers,
+        json={"seeds": seeds, "max_pages": 3, "allow_hosts": ["127.0.0.1"]},
+    )
+    assert started.status_code == 202, started.text
+    job_url = f"/api/v1/crawls/{started.json()['id']}"
+    wait_until(
+        lambda: client.get(job_url, headers=headers).json()["status"] in {"finished", "failed"},
+        timeout_s=120,
+    )
+    return dict(client.get(job_url, headers=headers).json())
+
+
+def _held(shards: list[ShardServer], work: int) -> bool:
+    return work in shards[work % 2].follower.engine.work_ids()
+
+
+@pytest.mark.usefixtures("services")
+def test_a_crawl_that_meets_a_silent_shard_fails_in_words_and_raises_no_alert(
+    settings: Settings,
+) -> None:
+    shards = [ShardServer(settings, ShardSelection(shard, 2)) for shard in range(2)]
+    wiring = Services(
+        settings.model_copy(
+            update={"index_shards": [s.url for s in shards], "crawl_allow_hosts": ["127.0.0.1"]}
+        )
+    )
+    app = create_app(services=wiring)
+    app.state.monitor = wiring.monitor(
+        screenshots=lambda _guard: NoScreenshots("not needed by this test"),
+        politeness=lambda: HostPoliteness(per_host_concurrency=4, delay_s=0.0),
+    )
+    try:
+        with TestClient(app) as client, LoopbackSite(copies_of_originals()) as site:
+            alice = make_account(client, "alice@example.com", roles=["creator", "rights_holder"])
+            for name in ORIGINALS:
+                response = client.post(
+                    "/api/v1/works",
+                    headers=alice.headers,
+                    files={"file": (f"{name}.jpg", photo_jpeg(name))},
+                )
+                assert response.status_code == 201, response.text
+                work = int(response.json()["work_id"])
+                wait_until(partial(_held, shards, work))
+            seeds = gallery_seeds(site)
+            first = crawl_to_the_end(client, alice.headers, seeds)
+            alerts = client.get("/api/v1/alerts", headers=alice.headers).json()
+            shards[1].stop()
+            second = crawl_to_the_end(client, alice.headers, seeds)
+            alerts_after = client.get("/api/v1/alerts", headers=alice.headers).json()
+        assert first["status"] == "finished", first
+        assert alerts, "with every shard answering, the site's copies raise alerts"
+        # Not "finished" with nothing found: the images were never checked against every work.
+        assert second["status"] == "failed", second
+        assert "similarity index cannot be reached" in second["error"]
+        assert alerts_after == alerts
+    finally:
+        wiring.close()
+        shards[0].stop()

@@ -83,9 +83,11 @@ from bench.similarity.open_world import (
 )
 from bench.similarity.sscd import SSCD_MODELS, SscdDetector
 from bench.similarity.throughput import (
+    FINGERPRINTING_PROCESSES,
     THROUGHPUT_FULL_SIZE,
     THROUGHPUT_QUICK_SIZE,
     ThroughputSize,
+    measure_fingerprinting,
     measure_throughput,
 )
 from bench.similarity.verdicts import engine_verdicts
@@ -437,6 +439,9 @@ def run_benchmark(
                 seed=seed,
                 progress=progress,
             )
+            figures["fingerprinting"] = measure_fingerprinting(
+                heldout, cache_dir, progress=progress
+            )
     if DEVELOPMENT_SET in sets:
         development = build_development(cache_dir, seed=seed, progress=progress)
         results, _name = _evaluate_all(
@@ -561,6 +566,24 @@ def _throughput_table(figures: Mapping[str, object]) -> Table:
     return table
 
 
+def _fingerprinting_table(figures: Mapping[str, object]) -> Table:
+    table = Table(title="Fingerprinting: decode, hashes, regions, CNN and index")
+    for column in ("processes", "images/s", "CPU ms/image", "load average"):
+        table.add_column(column, justify="right")
+    for count in FINGERPRINTING_PROCESSES:
+        if f"images_per_s_{count}_processes" not in figures:
+            continue
+        load = cast(list[float], figures[f"load_average_1min_{count}_processes"])
+        table.add_row(
+            str(count),
+            f"{cast(float, figures[f'images_per_s_{count}_processes']):.1f}",
+            f"{cast(float, figures[f'cpu_ms_per_image_{count}_processes']):.1f}",
+            ", ".join(f"{value:.1f}" for value in load),
+        )
+    table.caption = f"{figures['fingerprinted_images']} held-out works, one process per core at 2"
+    return table
+
+
 def render_table(figures: Mapping[str, object]) -> Group:
     """The DISC21-style set's table, then the held-out set's and the open world's if measured."""
     tables: list[Table] = []
@@ -576,6 +599,8 @@ def render_table(figures: Mapping[str, object]) -> Group:
         tables.append(_open_world_table(cast(Mapping[str, object], figures["open_world"])))
     if "throughput" in figures:
         tables.append(_throughput_table(cast(Mapping[str, object], figures["throughput"])))
+    if "fingerprinting" in figures:
+        tables.append(_fingerprinting_table(cast(Mapping[str, object], figures["fingerprinting"])))
     return Group(*tables)
 
 

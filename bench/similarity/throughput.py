@@ -19,14 +19,22 @@ per query (every worker's own CPU time, all its threads, summed), the figure a s
 distorts least; the 1-minute load average at the start and end of each system's run. The
 registry's files are cached under the benchmark cache, keyed by the real works' fingerprints
 and the size, so a repeated run skips the build.
+
+Fingerprinting is measured the same way (`measure_fingerprinting`): 1 and then 2 spawned
+processes decode, fingerprint (hashes, regions, the CNN) and index the held-out set's real works
+in a scratch engine each, every process taking the next image when it is free, as registration's
+workers take the next upload.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,6 +64,9 @@ from similarity.images import load_image
 from similarity.index.storage import write_atomically
 
 SYSTEMS: Final = ("full", "phash")
+# The job that fingerprints and indexes instead of searching (`measure_fingerprinting`).
+FINGERPRINTING: Final = "fingerprinting"
+FINGERPRINTING_PROCESSES: Final = (1, 2)
 WARM_UP_QUERIES: Final = 4
 TOP_K: Final = 10
 # Workers that have not all answered after this long are taken to be stuck.
@@ -198,8 +209,24 @@ def _store_references(folder: Path, engine: Engine, references: Sequence[Referen
             write_atomically(path, engine.reference_features(image).to_bytes())
 
 
+def _fingerprinter(job: _Job) -> Callable[[bytes], str | None]:
+    """Decode, fingerprint and index one image in a scratch engine of this process's own."""
+    engine = engine_factory(job.model_cache_dir)(
+        Path(tempfile.mkdtemp(dir=job.registry_dir)), lambda _work_id: None
+    )
+    work_ids = itertools.count(1)
+
+    def fingerprint(data: bytes) -> None:
+        image = load_image(data)
+        engine.add(next(work_ids), engine.fingerprint(image))
+
+    return fingerprint
+
+
 def _searcher(job: _Job) -> Callable[[bytes], str | None]:
     """Decode + search one query with the job's system; the engine's verdict (None for pHash)."""
+    if job.system == FINGERPRINTING:
+        return _fingerprinter(job)
     if job.system == "phash":
         stored = np.load(job.registry_dir / "phash.npz")
         detector = PHashDetector()
@@ -377,4 +404,37 @@ def measure_throughput(
             figures[f"{system}_false_copy_fraction"] = on_others.count("copy") / max(
                 1, len(on_others)
             )
+    return figures
+
+
+def measure_fingerprinting(
+    heldout: HeldoutSet,
+    cache_dir: Path,
+    *,
+    process_counts: Sequence[int] = FINGERPRINTING_PROCESSES,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, object]:
+    """Images/s decoded, fingerprinted and indexed by 1 and 2 processes, and CPU ms per image."""
+    images = [work.path for work in (*heldout.benchmark.references, *heldout.extras)]
+    if len(images) <= WARM_UP_QUERIES:
+        raise ThroughputError(f"{len(images)} real works are too few to time fingerprinting")
+    warm_up, timed = tuple(images[:WARM_UP_QUERIES]), tuple(images[WARM_UP_QUERIES:])
+    figures: dict[str, object] = {"fingerprinted_images": len(timed)}
+    for count in process_counts:
+        if progress:
+            progress(f"fingerprinting: {len(timed)} images, {count} processes")
+        scratch = Path(tempfile.mkdtemp(prefix="fingerprinting-", dir=cache_dir))
+        try:
+            job = _Job(FINGERPRINTING, cache_dir / "models", scratch, warm_up, timed)
+            load_before = os.getloadavg()[0]
+            answered = _run(job, count)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        wall_s = max(a.ended for a in answered) - min(a.started for a in answered)
+        figures[f"images_per_s_{count}_processes"] = len(timed) / max(wall_s, 1e-9)
+        figures[f"cpu_ms_per_image_{count}_processes"] = (
+            1000 * sum(a.cpu_s for a in answered) / len(timed)
+        )
+        figures[f"load_average_1min_{count}_processes"] = [load_before, os.getloadavg()[0]]
+        figures[f"images_per_process_{count}_processes"] = [len(a.taken) for a in answered]
     return figures

@@ -13,6 +13,7 @@ from bench.similarity.throughput import (
     ThroughputSize,
     _synthetic_phash,
     build_registry,
+    measure_fingerprinting,
     measure_throughput,
     query_mix,
 )
@@ -91,3 +92,20 @@ def test_two_workers_answer_over_a_registry_that_is_built_once(
     real = [*heldout_set.benchmark.references, *heldout_set.extras]
     assert [path.stem for path in features] == sorted(str(work.work_id) for work in real)
     assert ReferenceFeatures.from_bytes(features[0].read_bytes()).copy_vector is not None
+
+
+@pytest.mark.slow
+def test_one_and_two_processes_fingerprint_every_real_work_once(
+    heldout_set: HeldoutSet, cache_dir: Path
+) -> None:
+    figures = measure_fingerprinting(heldout_set, cache_dir)
+    real = len(heldout_set.benchmark.references) + len(heldout_set.extras)
+    assert figures["fingerprinted_images"] == real - WARM_UP_QUERIES
+    for count in (1, 2):
+        assert cast(float, figures[f"images_per_s_{count}_processes"]) > 0
+        assert cast(float, figures[f"cpu_ms_per_image_{count}_processes"]) > 0
+        taken = cast(list[int], figures[f"images_per_process_{count}_processes"])
+        assert len(taken) == count
+        assert sum(taken) == real - WARM_UP_QUERIES
+    # The scratch engines' folders are gone with their processes.
+    assert not list(cache_dir.glob("fingerprinting-*"))

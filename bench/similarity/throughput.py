@@ -95,7 +95,8 @@ THROUGHPUT_QUICK_SIZE: Final = ThroughputSize(works=2_000, queries=24)
 @dataclass(frozen=True, slots=True)
 class _Job:
     """What one worker needs, all of it picklable for a spawned process; `queries` are shared by
-    every worker, each answering the next one not yet taken."""
+    every worker, each answering the next one not yet taken. A fingerprinting job has no registry:
+    its `registry_dir` is the scratch folder its workers' engines index into."""
 
     system: str
     model_cache_dir: Path
